@@ -6,10 +6,9 @@
 FROM node:20-bookworm-slim
 WORKDIR /opt/herald
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund || npm ci --no-audit --no-fund
+RUN npm ci --omit=dev --no-audit --no-fund
 COPY tsconfig.json ./
 COPY bgp ./bgp
 COPY src ./src
-RUN npx --yes tsx --version >/dev/null 2>&1 || true
 ENTRYPOINT ["node", "--import", "tsx", "src/main.ts"]
 CMD ["run", "--config", "/etc/herald/herald.yaml"]
