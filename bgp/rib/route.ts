@@ -1,0 +1,378 @@
+/**
+ * The route model herald's daemon hands the speaker, and its validation.
+ *
+ * src/ describes what it wants announced as plain `RouteSpec` objects, one per
+ * prefix per peer. This module checks them once and turns the text into
+ * numbers: the prefix into a canonical key plus address, the attribute fields
+ * into an interned `ParsedAttrs` (equal fields give the very same object, so a
+ * million routes sharing one attribute set cost one parse and, downstream, one
+ * attribute encode). Peer-specific decisions (AS_PATH, next hop, LOCAL_PREF)
+ * are export.ts's job, not this one's.
+ *
+ * Community text: RFC 1997 "asn:value" and the IANA well-known names (RFC 1997
+ * §3, RFC 3765, RFC 7999, RFC 8326); RFC 8092 large "global:local1:local2";
+ * RFC 4360 extended "rt:" / "soo:" (two-octet AS §3.1, IPv4 §3.2, RFC 5668
+ * four-octet AS) or 16 hex digits.
+ *
+ * Invalid text never throws: every parser returns `{ ok: false, reason }` so
+ * `routes explain` can show the operator what is wrong with which route.
+ */
+import { Afi, Origin, WellKnownCommunity } from '../wire/iana.js';
+import { formatPrefix, parseIPv4, parseIPv6, parsePrefix } from '../wire/prefix.js';
+
+/** What src/ asks the speaker to announce: one per prefix per peer. */
+export interface RouteSpec {
+  /** "198.51.100.53/32", "2001:db8:53::53/128"; a bare address is a host route. */
+  prefix: string;
+  /** An address, or 'self' (the default): the session's local address of the prefix's family. */
+  nextHop?: string | 'self';
+  /** Default 'igp'. */
+  origin?: 'igp' | 'egp' | 'incomplete';
+  med?: number;
+  /** Only sent on iBGP (RFC 4271 §5.1.5); default 100 there. */
+  localPref?: number;
+  /** Prepend our AS this many extra times (eBGP only; see export.ts). */
+  prepend?: number;
+  /** "65011:53" or a well-known name such as "graceful-shutdown", "no-export". */
+  communities?: string[];
+  /** "65011:1:2". */
+  largeCommunities?: string[];
+  /** "rt:65000:1", "soo:192.0.2.1:7", or 16 hex digits. */
+  extendedCommunities?: string[];
+}
+
+/** A validation outcome: a value, or a reason an operator can act on. */
+export type Checked<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+const fail = (reason: string): { ok: false; reason: string } => ({ ok: false, reason });
+
+// ---------------------------------------------------------------- prefixes
+
+/**
+ * A prefix as the RIB stores it. IPv4 addresses are kept as one unsigned
+ * number rather than a 4-byte array: a million small typed arrays cost far
+ * more to allocate than a million numbers.
+ */
+export interface RoutePrefix {
+  /** Canonical text ("198.51.100.0/24", RFC 5952 IPv6): the RIB's key. */
+  readonly key: string;
+  readonly afi: Afi;
+  readonly len: number;
+  /** IPv4 address as an unsigned 32-bit number (0 for IPv6). */
+  readonly v4: number;
+  /** IPv6 address, 16 bytes, host bits zero (null for IPv4). */
+  readonly v6: Uint8Array | null;
+}
+
+/**
+ * Parse dotted-quad "a.b.c.d[/len]" with a hand-written scan; returns null
+ * when the text is not plain IPv4 (the caller then tries the general parser).
+ */
+function scanIPv4(s: string): { addr: number; len: number; slash: boolean } | null {
+  let addr = 0;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  let i = 0;
+  const n = s.length;
+  for (; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      if (digits > 0 && octet === 0) return null; // leading zero
+      octet = octet * 10 + (c - 48);
+      if (++digits > 3 || octet > 255) return null;
+    } else if (c === 46) {
+      if (digits === 0 || ++dots > 3) return null;
+      addr = addr * 256 + octet;
+      octet = 0;
+      digits = 0;
+    } else break;
+  }
+  if (dots !== 3 || digits === 0) return null;
+  addr = addr * 256 + octet;
+  if (i === n) return { addr, len: 32, slash: false };
+  if (s.charCodeAt(i) !== 47) return null;
+  let len = 0;
+  let ld = 0;
+  for (i++; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57 || ++ld > 2) return null;
+    len = len * 10 + (c - 48);
+  }
+  if (ld === 0 || len > 32 || (ld === 2 && len < 10)) return null;
+  return { addr, len, slash: true };
+}
+
+/** Parse and validate a route's prefix text (host bits must be zero). */
+export function parseRoutePrefix(text: string): Checked<RoutePrefix> {
+  if (typeof text !== 'string') return fail('prefix is not a string');
+  const q = scanIPv4(text);
+  if (q) {
+    const mask = q.len === 0 ? 0 : (0xffffffff << (32 - q.len)) >>> 0;
+    if ((q.addr & ~mask) >>> 0 !== 0) return fail(`prefix ${text}: host bits set past /${q.len}`);
+    return { ok: true, value: { key: q.slash ? text : `${text}/32`, afi: Afi.IPv4, len: q.len, v4: q.addr, v6: null } };
+  }
+  const p = parsePrefix(text);
+  if (!p) {
+    const loose = parsePrefix(text, { strict: false });
+    return fail(loose ? `prefix ${text}: host bits set past /${loose.len}` : `prefix ${JSON.stringify(text)} is not an IPv4 or IPv6 prefix`);
+  }
+  if (p.afi === Afi.IPv4) {
+    // e.g. "::ffff:…" never lands here; parsePrefix only calls IPv4 what has no colon.
+    const a = p.addr;
+    const v4 = ((a[0]! << 24) | (a[1]! << 16) | (a[2]! << 8) | a[3]!) >>> 0;
+    return { ok: true, value: { key: formatPrefix(p), afi: Afi.IPv4, len: p.len, v4, v6: null } };
+  }
+  return { ok: true, value: { key: formatPrefix(p), afi: Afi.IPv6, len: p.len, v4: 0, v6: p.addr } };
+}
+
+// ---------------------------------------------------------------- communities
+
+/** Well-known community names accepted in text (lower case, '-' or '_'). */
+export const COMMUNITY_NAMES: Readonly<Record<string, number>> = {
+  'graceful-shutdown': WellKnownCommunity.GRACEFUL_SHUTDOWN,
+  blackhole: WellKnownCommunity.BLACKHOLE,
+  'no-export': WellKnownCommunity.NO_EXPORT,
+  'no-advertise': WellKnownCommunity.NO_ADVERTISE,
+  'no-export-subconfed': WellKnownCommunity.NO_EXPORT_SUBCONFED,
+  'local-as': WellKnownCommunity.NO_EXPORT_SUBCONFED,
+  nopeer: WellKnownCommunity.NOPEER,
+  'no-peer': WellKnownCommunity.NOPEER,
+};
+
+const U16 = /^(0|[1-9]\d{0,4})$/;
+const U32 = /^(0|[1-9]\d{0,9})$/;
+const u16 = (s: string): number | null => (U16.test(s) && Number(s) <= 0xffff ? Number(s) : null);
+const u32 = (s: string): number | null => (U32.test(s) && Number(s) <= 0xffffffff ? Number(s) : null);
+
+/** Parse an RFC 1997 community: "65011:53" or a well-known name. */
+export function parseCommunity(text: string): Checked<number> {
+  if (typeof text !== 'string') return fail('community is not a string');
+  const named = COMMUNITY_NAMES[text.toLowerCase().replace(/_/g, '-')];
+  if (named !== undefined) return { ok: true, value: named };
+  const parts = text.split(':');
+  if (parts.length === 2) {
+    const hi = u16(parts[0]!);
+    const lo = u16(parts[1]!);
+    if (hi !== null && lo !== null) return { ok: true, value: hi * 0x10000 + lo };
+  }
+  return fail(`community ${JSON.stringify(text)}: expected "asn:value" (each 0..65535) or a well-known name`);
+}
+
+/** Parse an RFC 8092 large community "global:local1:local2". */
+export function parseLargeCommunity(text: string): Checked<[number, number, number]> {
+  if (typeof text === 'string') {
+    const parts = text.split(':');
+    if (parts.length === 3) {
+      const v = parts.map(u32);
+      if (v[0] != null && v[1] != null && v[2] != null) return { ok: true, value: [v[0], v[1], v[2]] };
+    }
+  }
+  return fail(`large community ${JSON.stringify(text)}: expected "global:local1:local2" (each 0..4294967295)`);
+}
+
+/**
+ * Parse an RFC 4360 extended community into its 8 bytes:
+ * "rt:ASN:n" / "soo:ASN:n" (two-octet AS type 0x00, or RFC 5668 type 0x02 when
+ * the AS needs four octets), "rt:192.0.2.1:n" (IPv4 type 0x01), or 16 hex digits.
+ */
+export function parseExtendedCommunity(text: string): Checked<Uint8Array> {
+  const bad = fail(`extended community ${JSON.stringify(text)}: expected "rt:ASN:N", "soo:ASN:N", "rt:IPv4:N" or 16 hex digits`);
+  if (typeof text !== 'string') return bad;
+  const out = new Uint8Array(8);
+  if (/^(0x)?[0-9a-fA-F]{16}$/.test(text)) {
+    const hex = text.replace(/^0x/, '');
+    for (let i = 0; i < 8; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+    return { ok: true, value: out };
+  }
+  const parts = text.split(':');
+  if (parts.length !== 3) return bad;
+  const kind = parts[0]!.toLowerCase();
+  const subtype = kind === 'rt' ? 0x02 : kind === 'soo' ? 0x03 : -1; // RFC 4360 §4, §5
+  if (subtype < 0) return bad;
+  const dv = new DataView(out.buffer);
+  const ip = parseIPv4(parts[1]!);
+  if (ip) {
+    const local = u16(parts[2]!);
+    if (local === null) return bad;
+    out[0] = 0x01; // RFC 4360 §3.2 IPv4 Address Specific
+    out[1] = subtype;
+    out.set(ip, 2);
+    dv.setUint16(6, local);
+    return { ok: true, value: out };
+  }
+  const asn = u32(parts[1]!);
+  if (asn === null) return bad;
+  if (asn <= 0xffff) {
+    const local = u32(parts[2]!);
+    if (local === null) return bad;
+    out[0] = 0x00; // RFC 4360 §3.1 Two-Octet AS Specific
+    out[1] = subtype;
+    dv.setUint16(2, asn);
+    dv.setUint32(4, local);
+  } else {
+    const local = u16(parts[2]!);
+    if (local === null) return bad;
+    out[0] = 0x02; // RFC 5668 §2 Four-Octet AS Specific
+    out[1] = subtype;
+    dv.setUint32(2, asn);
+    dv.setUint16(6, local);
+  }
+  return { ok: true, value: out };
+}
+
+// ---------------------------------------------------------------- attributes
+
+/** A next hop as written in the spec, validated. */
+export type SpecNextHop = { kind: 'self' } | { kind: 'address'; afi: Afi; text: string; bytes: Uint8Array };
+
+/** The peer-independent attribute fields of a RouteSpec, validated and interned. */
+export interface ParsedAttrs {
+  /** Intern key: equal keys are the same object within one RouteParser. */
+  readonly key: string;
+  readonly nextHop: SpecNextHop;
+  readonly origin: Origin;
+  readonly med: number | undefined;
+  readonly localPref: number | undefined;
+  readonly prepend: number;
+  /** Sorted, without duplicates: the order of communities carries no meaning. */
+  readonly communities: readonly number[];
+  readonly largeCommunities: readonly (readonly [number, number, number])[];
+  readonly extendedCommunities: readonly Uint8Array[];
+}
+
+const ORIGINS: Record<string, Origin> = { igp: Origin.IGP, egp: Origin.EGP, incomplete: Origin.INCOMPLETE };
+/** Prepending more than this is almost certainly a typo; the path would also bloat every UPDATE. */
+export const MAX_PREPEND = 32;
+
+const isU32 = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
+
+/** Render one field for the intern key; length-prefixed so that no two specs share a key. */
+function keyPart(v: unknown): string {
+  if (typeof v === 'string') return `${v.length}:${v}`;
+  if (typeof v === 'number') return `#${v}`;
+  if (v === undefined) return '-';
+  if (Array.isArray(v)) {
+    let k = `[${v.length}`;
+    for (const e of v as unknown[]) k += typeof e === 'string' ? `,${e.length}:${e}` : ',?';
+    return k;
+  }
+  return `?${typeof v}`;
+}
+
+/**
+ * Compute the intern key of a spec's attribute fields without parsing them.
+ * The encoding is injective (strings carry their length), so an invalid spec
+ * can never borrow the interned result of a valid one.
+ */
+function attrKeyOf(s: RouteSpec): string {
+  const nh = s.nextHop ?? 'self';
+  if (s.origin === undefined && s.med === undefined && s.localPref === undefined && s.prepend === undefined &&
+      s.communities === undefined && s.largeCommunities === undefined && s.extendedCommunities === undefined) {
+    return keyPart(nh); // the common case, kept cheap
+  }
+  return (
+    keyPart(nh) + keyPart(s.origin) + keyPart(s.med) + keyPart(s.localPref) + keyPart(s.prepend) +
+    keyPart(s.communities) + keyPart(s.largeCommunities) + keyPart(s.extendedCommunities)
+  );
+}
+
+/** Validate a spec's attribute fields (no interning). */
+export function parseAttrs(s: RouteSpec, key = attrKeyOf(s)): Checked<ParsedAttrs> {
+  let nextHop: SpecNextHop = { kind: 'self' };
+  if (s.nextHop !== undefined && s.nextHop !== 'self') {
+    const t = s.nextHop;
+    const v4 = typeof t === 'string' && !t.includes(':') ? parseIPv4(t) : null;
+    const v6 = typeof t === 'string' && t.includes(':') ? parseIPv6(t) : null;
+    if (v4) nextHop = { kind: 'address', afi: Afi.IPv4, text: t, bytes: v4 };
+    else if (v6) nextHop = { kind: 'address', afi: Afi.IPv6, text: t, bytes: v6 };
+    else return fail(`next hop ${JSON.stringify(t)} is not an address or "self"`);
+  }
+  const origin = ORIGINS[s.origin ?? 'igp'];
+  if (origin === undefined) return fail(`origin ${JSON.stringify(s.origin)}: expected igp, egp or incomplete`);
+  if (s.med !== undefined && !isU32(s.med)) return fail(`med ${String(s.med)}: expected an integer 0..4294967295`);
+  if (s.localPref !== undefined && !isU32(s.localPref)) return fail(`localPref ${String(s.localPref)}: expected an integer 0..4294967295`);
+  const prepend = s.prepend ?? 0;
+  if (!Number.isInteger(prepend) || prepend < 0 || prepend > MAX_PREPEND) return fail(`prepend ${String(s.prepend)}: expected an integer 0..${MAX_PREPEND}`);
+
+  for (const [field, list] of [
+    ['communities', s.communities],
+    ['largeCommunities', s.largeCommunities],
+    ['extendedCommunities', s.extendedCommunities],
+  ] as const) {
+    if (list !== undefined && !Array.isArray(list)) return fail(`${field} must be a list of strings`);
+  }
+  const comms = new Set<number>();
+  for (const c of s.communities ?? []) {
+    const r = parseCommunity(c);
+    if (!r.ok) return r;
+    comms.add(r.value);
+  }
+  const large: [number, number, number][] = [];
+  const seenLarge = new Set<string>();
+  for (const c of s.largeCommunities ?? []) {
+    const r = parseLargeCommunity(c);
+    if (!r.ok) return r;
+    const k = r.value.join(':');
+    if (!seenLarge.has(k)) {
+      seenLarge.add(k);
+      large.push(r.value);
+    }
+  }
+  large.sort((a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2]);
+  const ext: Uint8Array[] = [];
+  for (const c of s.extendedCommunities ?? []) {
+    const r = parseExtendedCommunity(c);
+    if (!r.ok) return r;
+    ext.push(r.value);
+  }
+  return {
+    ok: true,
+    value: {
+      key,
+      nextHop,
+      origin,
+      med: s.med,
+      localPref: s.localPref,
+      prepend,
+      communities: [...comms].sort((a, b) => a - b),
+      largeCommunities: large,
+      extendedCommunities: ext,
+    },
+  };
+}
+
+/**
+ * Validates RouteSpec attribute fields once and interns the result: every
+ * spec with the same fields gets the same ParsedAttrs object (and the same
+ * failure). One parser may be shared by the Adj-RIB-Outs of several peers.
+ */
+export class RouteParser {
+  private readonly table = new Map<string, Checked<ParsedAttrs>>();
+  private last: { key: string; result: Checked<ParsedAttrs> } | null = null;
+
+  /** Return the interned attributes of a spec, or why they are invalid. */
+  attrs(spec: RouteSpec): Checked<ParsedAttrs> {
+    const key = attrKeyOf(spec);
+    const last = this.last;
+    if (last !== null && last.key === key) return last.result;
+    let r = this.table.get(key);
+    if (r === undefined) {
+      r = parseAttrs(spec, key);
+      this.table.set(key, r);
+    }
+    this.last = { key, result: r };
+    return r;
+  }
+
+  /** Number of distinct attribute sets seen. */
+  get size(): number {
+    return this.table.size;
+  }
+
+  /** Forget interned sets no longer in use (call after a snapshot replaced many). */
+  clear(): void {
+    this.table.clear();
+    this.last = null;
+  }
+}
