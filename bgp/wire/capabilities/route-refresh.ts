@@ -1,0 +1,16 @@
+/**
+ * Route Refresh capability, code 2 (RFC 2918 §2): no value, length 0.
+ */
+import { CapCode } from '../iana.js';
+import { expectLength, type CapabilityCodec } from './codec.js';
+
+export const routeRefresh: CapabilityCodec<'route-refresh'> = {
+  code: CapCode.RouteRefresh,
+  kind: 'route-refresh',
+  decode(r) {
+    // RFC 2918 §2: "Capability length is set to 0."
+    expectLength(r, 0, 'Route Refresh');
+    return { code: CapCode.RouteRefresh, kind: 'route-refresh' };
+  },
+  encode() {},
+};
