@@ -1,0 +1,123 @@
+/**
+ * NOTIFICATION messages the session sends, and reasons it goes down.
+ *
+ * Owns the mapping from a detected condition to the NOTIFICATION identity the
+ * RFCs give it (RFC 4271 §6, RFC 4486 §4, RFC 6608 §4, RFC 9003 §2, RFC 9687
+ * §3), and the `DownReason` the FSM reports in a `session-down` action. The
+ * wire codec (bgp/wire/messages/notification.ts) encodes the objects built here.
+ *
+ * RFC 9003 shutdown communication in the Data field of Cease/2 and Cease/4:
+ *
+ *   +---------------+-----------------------------------+
+ *   | Length (1)    | Shutdown Communication (UTF-8) ... |
+ *   +---------------+-----------------------------------+
+ */
+import { BgpError, errorName } from '../wire/errors.js';
+import { CeaseSub, ErrCode, FsmSub } from '../wire/iana.js';
+import type { NotificationMessage } from '../wire/types.js';
+import { Writer } from '../wire/writer.js';
+
+/** RFC 9003 §2: the Length octet limits the communication to 255 octets. */
+export const MAX_SHUTDOWN_COMMUNICATION = 255;
+
+/** Build a NOTIFICATION message object. */
+export function notification(code: number, subcode: number, data: Uint8Array = new Uint8Array(0)): NotificationMessage {
+  return { type: 'notification', code, subcode, data };
+}
+
+/** Build the NOTIFICATION that reports a decode or session error. */
+export function notificationFromError(err: BgpError): NotificationMessage {
+  return notification(err.code, err.subcode, err.data);
+}
+
+/** Cut UTF-8 text to at most `max` octets without splitting a character. */
+function utf8Truncate(text: string, max: number): Uint8Array {
+  const bytes = new TextEncoder().encode(text);
+  if (bytes.length <= max) return bytes;
+  let end = max;
+  // Back off continuation octets (10xxxxxx) so the cut lands on a character start.
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
+  return bytes.slice(0, end);
+}
+
+/**
+ * Build a Cease NOTIFICATION; for Administrative Shutdown and Reset with text,
+ * carry it as an RFC 9003 shutdown communication (truncated to 255 octets).
+ */
+export function ceaseNotification(subcode: number, text?: string): NotificationMessage {
+  // RFC 9003 §2: the communication applies to subcodes 2 (Shutdown) and 4 (Reset).
+  if (text === undefined || text === '' || (subcode !== CeaseSub.AdministrativeShutdown && subcode !== CeaseSub.AdministrativeReset))
+    return notification(ErrCode.Cease, subcode);
+  const body = utf8Truncate(text, MAX_SHUTDOWN_COMMUNICATION);
+  const w = new Writer(body.length + 1);
+  w.u8(body.length).bytes(body);
+  return { ...notification(ErrCode.Cease, subcode, w.finish()), shutdownText: new TextDecoder().decode(body) };
+}
+
+/**
+ * Build Cease/MaximumPrefixesReached. RFC 4486 §4: "the Data field ... MAY
+ * contain ... AFI (2 octets), SAFI (1 octet), and the upper bound (4 octets)".
+ */
+export function maxPrefixNotification(afi: number, safi: number, limit: number): NotificationMessage {
+  const w = new Writer(7);
+  w.u16(afi).u8(safi).u32(limit);
+  return notification(ErrCode.Cease, CeaseSub.MaximumPrefixesReached, w.finish());
+}
+
+/**
+ * Build the RFC 6608 FSM Error for a message received in the wrong state.
+ * RFC 6608 §4: the Data field is one octet holding the type of the unexpected
+ * message (omitted when the event was not a message).
+ */
+export function fsmErrorNotification(subcode: number, messageType?: number): NotificationMessage {
+  if (messageType === undefined) return notification(ErrCode.Fsm, subcode);
+  return notification(ErrCode.Fsm, subcode, new Writer(1).u8(messageType).finish());
+}
+
+/** Name the RFC 6608 subcode for a state, or Unspecified. */
+export function fsmSubcodeFor(state: string): number {
+  switch (state) {
+    case 'OpenSent':
+      return FsmSub.UnexpectedInOpenSent;
+    case 'OpenConfirm':
+      return FsmSub.UnexpectedInOpenConfirm;
+    case 'Established':
+      return FsmSub.UnexpectedInEstablished;
+    default:
+      return FsmSub.Unspecified;
+  }
+}
+
+/** Why a connection ended, for logs, metrics and the control API. */
+export interface DownReason {
+  /**
+   * - stopped: ManualStop / AutomaticStop from the operator or the system
+   * - sent-notification: herald detected an error and told the peer
+   * - received-notification: the peer sent a NOTIFICATION
+   * - tcp-failed: the transport closed without a NOTIFICATION
+   * - collision: this connection lost RFC 4271 §6.8 collision resolution
+   * - fsm: an event that cannot happen in this state (no NOTIFICATION possible)
+   */
+  kind: 'stopped' | 'sent-notification' | 'received-notification' | 'tcp-failed' | 'collision' | 'fsm';
+  /** One line for humans, e.g. "received Cease/AdministrativeShutdown: maintenance". */
+  message: string;
+  code?: number;
+  subcode?: number;
+  /** RFC 9003 shutdown communication, when one was carried. */
+  shutdownText?: string;
+}
+
+/** Describe a NOTIFICATION as a down reason, sent or received. */
+export function reasonFromNotification(n: NotificationMessage, direction: 'sent' | 'received', detail?: string): DownReason {
+  const name = errorName(n.code, n.subcode);
+  const text = n.shutdownText;
+  const tail = text !== undefined ? `: ${JSON.stringify(text)}` : detail ? `: ${detail}` : '';
+  const r: DownReason = {
+    kind: direction === 'sent' ? 'sent-notification' : 'received-notification',
+    message: `${direction} ${name}${tail}`,
+    code: n.code,
+    subcode: n.subcode,
+  };
+  if (text !== undefined) r.shutdownText = text;
+  return r;
+}
