@@ -1,0 +1,185 @@
+/**
+ * The Adj-RIB-In of one peer: the routes it sent us, unprocessed (RFC 4271
+ * §3.2, §9), with RFC 7606 treat-as-withdraw, RFC 7911 path identifiers and
+ * the RFC 4486 maximum-prefix check.
+ *
+ * herald originates routes and uses none it learns, so by default the RIB-In
+ * is for looking at (`routes received`), and `importNothing` keeps only the
+ * prefix keys: counts and the prefix limit stay exact while the attributes,
+ * most of the memory, are dropped.
+ *
+ * One decoded UpdateMessage is applied at a time:
+ *   withdrawn  = Withdrawn Routes (IPv4) + MP_UNREACH_NLRI
+ *   announced  = body NLRI (IPv4, NEXT_HOP) + MP_REACH_NLRI (its next hops)
+ * and when the decoder recorded an error whose action is treat-as-withdraw,
+ * every prefix of the message counts as withdrawn (RFC 7606 §2).
+ * Only unicast SAFI is kept; NLRI of other SAFIs are counted as ignored.
+ */
+import { Afi, Safi } from '../wire/iana.js';
+import { formatPrefix, parsePrefix, type Nlri, type Prefix } from '../wire/prefix.js';
+import type { PathAttributes, UpdateMessage } from '../wire/types.js';
+
+/** A route as received; `attrs` is shared by every prefix of the UPDATE that carried it. */
+export interface ReceivedRoute {
+  /** Canonical prefix text. */
+  readonly prefix: string;
+  readonly afi: Afi;
+  /** RFC 7911 path identifier, when ADD-PATH receive is negotiated for the family. */
+  readonly pathId: number | undefined;
+  /** Next hop(s): NEXT_HOP for body NLRI, MP_REACH next hops otherwise. */
+  readonly nextHops: readonly string[];
+  /** Path attributes without MP_REACH_NLRI / MP_UNREACH_NLRI. */
+  readonly attrs: Readonly<PathAttributes>;
+}
+
+export interface AdjRibInOptions {
+  /** Keep prefix keys only (no attributes): counts and the limit still work. */
+  importNothing?: boolean;
+  /** RFC 4486: above this many prefixes the session should Cease (subcode 1). */
+  maxPrefixes?: number;
+  /** Warn once when the count rises above this (no action). */
+  warnPrefixes?: number;
+}
+
+/** What applying one UPDATE did. */
+export interface ApplyResult {
+  announced: number;
+  withdrawn: number;
+  /** NLRI of a SAFI other than unicast, not stored. */
+  ignored: number;
+  /** RFC 7606: the UPDATE's NLRI were all handled as withdrawals. */
+  treatAsWithdraw: boolean;
+  /** The count is above `maxPrefixes`: send Cease / Maximum Number of Prefixes Reached (RFC 4486 §4). */
+  limitExceeded: boolean;
+  /** The count rose above `warnPrefixes` with this UPDATE (reported once per crossing). */
+  warning: boolean;
+  /** Prefixes held after this UPDATE. */
+  count: number;
+}
+
+/** Stored in place of a route under `importNothing`. */
+const KEPT_KEY_ONLY = null;
+
+/** Return the RIB-In key of a prefix and optional path id. */
+function keyOf(p: Prefix, pathId: number | undefined): string {
+  const t = formatPrefix(p);
+  return pathId === undefined ? t : `${t}#${pathId}`;
+}
+
+export class AdjRibIn {
+  private readonly opts: AdjRibInOptions;
+  private readonly routes = new Map<string, ReceivedRoute | typeof KEPT_KEY_ONLY>();
+  private readonly perAfi = new Map<Afi, number>();
+  private aboveWarn = false;
+
+  constructor(opts: AdjRibInOptions = {}) {
+    this.opts = opts;
+  }
+
+  /** Apply one decoded UPDATE. */
+  apply(msg: UpdateMessage): ApplyResult {
+    const res: ApplyResult = { announced: 0, withdrawn: 0, ignored: 0, treatAsWithdraw: false, limitExceeded: false, warning: false, count: 0 };
+    // RFC 7606 §2: "treat-as-withdraw: In this approach, the UPDATE message
+    // containing the path attribute in question MUST be treated as though all
+    // contained routes had been withdrawn just as if they had been listed in
+    // the WITHDRAWN ROUTES field (or in the MP_UNREACH_NLRI attribute if
+    // appropriate) of the UPDATE message".
+    const taw = msg.errors?.some((e) => e.action === 'treat-as-withdraw') ?? false;
+    res.treatAsWithdraw = taw;
+    const a = msg.attributes;
+
+    for (const n of msg.withdrawn) this.withdraw(n, res);
+    if (a.mpUnreach !== undefined) {
+      if (a.mpUnreach.safi === Safi.Unicast) for (const n of a.mpUnreach.nlri) this.withdraw(n, res);
+      else res.ignored += a.mpUnreach.nlri.length;
+    }
+
+    const mp = a.mpReach;
+    if (taw) {
+      for (const n of msg.nlri) this.withdraw(n, res);
+      if (mp !== undefined) {
+        if (mp.safi === Safi.Unicast) for (const n of mp.nlri) this.withdraw(n, res);
+        else res.ignored += mp.nlri.length;
+      }
+    } else {
+      let shared: PathAttributes | null = null;
+      const base = (): PathAttributes => {
+        if (shared === null) {
+          const { mpReach: _r, mpUnreach: _u, ...rest } = a;
+          shared = rest;
+        }
+        return shared;
+      };
+      if (msg.nlri.length > 0) {
+        const nh = a.nextHop !== undefined ? [a.nextHop] : [];
+        for (const n of msg.nlri) this.announce(n, nh, base, res);
+      }
+      if (mp !== undefined) {
+        if (mp.safi === Safi.Unicast) for (const n of mp.nlri) this.announce(n, mp.nextHops, base, res);
+        else res.ignored += mp.nlri.length;
+      }
+    }
+
+    const count = this.routes.size;
+    res.count = count;
+    if (this.opts.maxPrefixes !== undefined && count > this.opts.maxPrefixes) res.limitExceeded = true;
+    if (this.opts.warnPrefixes !== undefined) {
+      const above = count > this.opts.warnPrefixes;
+      res.warning = above && !this.aboveWarn;
+      this.aboveWarn = above;
+    }
+    return res;
+  }
+
+  private announce(n: Nlri, nextHops: readonly string[], attrs: () => PathAttributes, res: ApplyResult): void {
+    const key = keyOf(n.prefix, n.pathId);
+    const had = this.routes.has(key);
+    const route: ReceivedRoute | null = this.opts.importNothing
+      ? KEPT_KEY_ONLY
+      : { prefix: formatPrefix(n.prefix), afi: n.prefix.afi, pathId: n.pathId, nextHops, attrs: attrs() };
+    this.routes.set(key, route);
+    if (!had) this.perAfi.set(n.prefix.afi, (this.perAfi.get(n.prefix.afi) ?? 0) + 1);
+    res.announced++;
+  }
+
+  private withdraw(n: Nlri, res: ApplyResult): void {
+    const key = keyOf(n.prefix, n.pathId);
+    if (this.routes.delete(key)) this.perAfi.set(n.prefix.afi, (this.perAfi.get(n.prefix.afi) ?? 1) - 1);
+    res.withdrawn++;
+  }
+
+  /** Look up a received route by prefix text (any spelling) and path id; null under importNothing. */
+  get(prefix: string | Prefix, pathId?: number): ReceivedRoute | undefined {
+    const p = typeof prefix === 'string' ? parsePrefix(prefix, { strict: false }) : prefix;
+    if (p === null) return undefined;
+    return this.routes.get(keyOf(p, pathId)) ?? undefined;
+  }
+
+  /** True when the prefix (and path id) is held, also under importNothing. */
+  has(prefix: string | Prefix, pathId?: number): boolean {
+    const p = typeof prefix === 'string' ? parsePrefix(prefix, { strict: false }) : prefix;
+    return p !== null && this.routes.has(keyOf(p, pathId));
+  }
+
+  /** Iterate the stored routes (nothing under importNothing). */
+  *[Symbol.iterator](): IterableIterator<ReceivedRoute> {
+    for (const r of this.routes.values()) if (r !== null) yield r;
+  }
+
+  /** Prefixes held (with ADD-PATH: paths held). */
+  get count(): number {
+    return this.routes.size;
+  }
+
+  /** Prefixes held for one address family. */
+  countFor(afi: Afi): number {
+    return this.perAfi.get(afi) ?? 0;
+  }
+
+  /** Forget everything (session down: RFC 4271 §8 deletes routes learned on the session). */
+  clear(): void {
+    this.routes.clear();
+    this.perAfi.clear();
+    this.aboveWarn = false;
+  }
+}
