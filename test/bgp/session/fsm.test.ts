@@ -1,0 +1,655 @@
+/**
+ * Table tests on step(): for each RFC 4271 §8.2.2 state, the relevant events,
+ * the next state and the exact actions.
+ */
+import { describe, expect, it } from 'vitest';
+import { createSession, errorEvent, messageEvent, step, stepAll } from '../../../bgp/session/fsm.js';
+import { expiredTimers, nextDeadline } from '../../../bgp/session/timers.js';
+import type { FsmEvent, FsmState, SessionState } from '../../../bgp/session/types.js';
+import { BgpError, bgpError } from '../../../bgp/wire/errors.js';
+import type { UpdateMessage } from '../../../bgp/wire/types.js';
+import { CFG, expectNotifiedDown, peerOpen, run, sentNotification, sessionIn, types } from './fixtures.js';
+
+const T0 = 1_000_000;
+const update = (over: Partial<UpdateMessage> = {}): UpdateMessage => ({
+  type: 'update',
+  withdrawn: [],
+  attributes: { origin: 0, asPath: [], nextHop: '192.0.2.2' },
+  nlri: [{ prefix: { afi: 1, len: 24, addr: new Uint8Array([198, 51, 100, 0]) } }],
+  ...over,
+});
+
+describe('Idle', () => {
+  it('ManualStart dials out: Connect, connect action, jittered ConnectRetry deadline', () => {
+    const r = step(createSession(CFG), { type: 'ManualStart' }, T0);
+    expect(r.session.state).toBe('Connect');
+    expect(types(r.actions)).toEqual(['connect']);
+    const d = r.session.timers.connectRetry! - T0;
+    expect(d).toBeGreaterThanOrEqual(3750);
+    expect(d).toBeLessThanOrEqual(5000);
+    expect(r.session.autoStart).toBe(true);
+  });
+
+  it('ManualStart with a passive config waits in Active without a ConnectRetry timer', () => {
+    const r = step(createSession({ ...CFG, passive: true }), { type: 'ManualStart' }, T0);
+    expect(r.session.state).toBe('Active');
+    expect(r.actions).toEqual([]);
+    expect(r.session.timers).toEqual({});
+  });
+
+  it.each(['ManualStart_with_PassiveTcpEstablishment', 'AutomaticStart_with_PassiveTcpEstablishment'] as const)(
+    '%s waits in Active',
+    (type) => {
+      const r = step(createSession(CFG), { type }, T0);
+      expect(r.session.state).toBe('Active');
+      expect(r.session.passive).toBe(true);
+      expect(r.actions).toEqual([]);
+    },
+  );
+
+  it('AutomaticStart dials out when no IdleHold is pending', () => {
+    const r = step(createSession(CFG), { type: 'AutomaticStart' }, T0);
+    expect(r.session.state).toBe('Connect');
+    expect(types(r.actions)).toEqual(['connect']);
+  });
+
+  it.each(['Tcp_CR_Acked', 'TcpConnectionConfirmed'] as const)('%s is refused with close', (type) => {
+    const r = step(createSession(CFG), { type }, T0);
+    expect(r.session.state).toBe('Idle');
+    expect(types(r.actions)).toEqual(['close']);
+  });
+
+  it.each<FsmEvent>([
+    { type: 'KeepAliveMsg' },
+    { type: 'BGPOpen', message: peerOpen() },
+    { type: 'TcpConnectionFails' },
+    { type: 'HoldTimer_Expires' },
+    { type: 'InitialSyncDone' },
+    { type: 'MessageSent', kind: 'keepalive' },
+  ])('$type changes nothing', (e) => {
+    const s = createSession(CFG);
+    const r = step(s, e, T0);
+    expect(r.session).toEqual(s);
+    expect(r.actions).toEqual([]);
+  });
+
+  it('ManualStop clears automatic restarts and a pending IdleHold deadline', () => {
+    const est = sessionIn('Established', { t: T0 });
+    const down = step(est, { type: 'TcpConnectionFails' }, T0 + 10).session;
+    expect(down.timers.idleHold).toBeDefined();
+    const r = step(down, { type: 'ManualStop' }, T0 + 20);
+    expect(r.session.autoStart).toBe(false);
+    expect(r.session.timers).toEqual({});
+    expect(r.actions).toEqual([]);
+  });
+});
+
+describe('Connect', () => {
+  it('Tcp_CR_Acked sends our OPEN, stops ConnectRetry, sets the 4-minute OpenSent hold timer', () => {
+    const s = sessionIn('Connect', { t: T0 });
+    const r = step(s, { type: 'Tcp_CR_Acked' }, T0 + 100);
+    expect(r.session.state).toBe('OpenSent');
+    expect(types(r.actions)).toEqual(['send']);
+    const a = r.actions[0]!;
+    expect(a.type === 'send' && a.message.type).toBe('open');
+    expect(r.session.timers).toEqual({ hold: T0 + 100 + 240_000 });
+  });
+
+  it('TcpConnectionConfirmed (the peer connected first) also reaches OpenSent', () => {
+    const r = step(sessionIn('Connect'), { type: 'TcpConnectionConfirmed' }, 5);
+    expect(r.session.state).toBe('OpenSent');
+  });
+
+  it('ConnectRetryTimer_Expires aborts the attempt and dials again with a longer deadline', () => {
+    const s = sessionIn('Connect', { t: T0 });
+    const at = s.timers.connectRetry!;
+    const r = step(s, { type: 'ConnectRetryTimer_Expires' }, at);
+    expect(r.session.state).toBe('Connect');
+    expect(types(r.actions)).toEqual(['close', 'connect']);
+    expect(r.session.connectRetryCounter).toBe(1);
+    const d = r.session.timers.connectRetry! - at;
+    expect(d).toBeGreaterThanOrEqual(7500);
+    expect(d).toBeLessThanOrEqual(10000);
+  });
+
+  it('TcpConnectionFails waits in Active for the running ConnectRetry deadline', () => {
+    const s = sessionIn('Connect', { t: T0 });
+    const r = step(s, { type: 'TcpConnectionFails' }, T0 + 10);
+    expect(r.session.state).toBe('Active');
+    expect(r.actions).toEqual([]);
+    expect(r.session.timers.connectRetry).toBe(s.timers.connectRetry);
+  });
+
+  it('ManualStop closes the attempt and goes Idle without NOTIFICATION or restart', () => {
+    const r = step(sessionIn('Connect'), { type: 'ManualStop' }, 10);
+    expect(types(r.actions)).toEqual(['close', 'session-down']);
+    expect(r.session.state).toBe('Idle');
+    expect(r.session.timers).toEqual({});
+    expect(r.session.autoStart).toBe(false);
+  });
+
+  it('AutomaticStop goes Idle and arms the IdleHold restart', () => {
+    const r = step(sessionIn('Connect'), { type: 'AutomaticStop' }, 10);
+    expect(types(r.actions)).toEqual(['close', 'session-down']);
+    expect(r.session.timers).toEqual({ idleHold: 10 + 5000 });
+  });
+
+  it.each<FsmEvent>([
+    { type: 'KeepAliveMsg' },
+    { type: 'BGPOpen', message: peerOpen() },
+    { type: 'UpdateMsg', message: update() },
+    { type: 'NotifMsg', message: { type: 'notification', code: 6, subcode: 2, data: new Uint8Array() } },
+  ])('a message event ($type) without a connection goes Idle without NOTIFICATION', (e) => {
+    const r = step(sessionIn('Connect'), e, 10);
+    expect(r.session.state).toBe('Idle');
+    expect(types(r.actions)).toEqual(['close', 'session-down']);
+    expect(sentNotification(r)).toBeUndefined();
+  });
+
+  it('ManualStart is ignored', () => {
+    const s = sessionIn('Connect');
+    expect(step(s, { type: 'ManualStart' }, 10)).toEqual({ session: s, actions: [] });
+  });
+});
+
+describe('Active', () => {
+  it('passive: TcpConnectionConfirmed sends our OPEN', () => {
+    const r = step(sessionIn('Active'), { type: 'TcpConnectionConfirmed' }, T0);
+    expect(r.session.state).toBe('OpenSent');
+    expect(types(r.actions)).toEqual(['send']);
+  });
+
+  it('passive: ConnectRetryTimer_Expires never dials (no deadline is kept)', () => {
+    const s = sessionIn('Active');
+    expect(step(s, { type: 'ConnectRetryTimer_Expires' }, T0 + 10 ** 9)).toEqual({ session: s, actions: [] });
+  });
+
+  it('active after a failed attempt: ConnectRetryTimer_Expires dials again from Active', () => {
+    const s = step(sessionIn('Connect', { t: T0 }), { type: 'TcpConnectionFails' }, T0).session;
+    const r = step(s, { type: 'ConnectRetryTimer_Expires' }, s.timers.connectRetry!);
+    expect(r.session.state).toBe('Connect');
+    expect(types(r.actions)).toEqual(['connect']);
+  });
+
+  it('TcpConnectionFails is ignored (no connection of ours exists)', () => {
+    const s = sessionIn('Active');
+    expect(step(s, { type: 'TcpConnectionFails' }, 1).session).toEqual(s);
+  });
+});
+
+describe('OpenSent', () => {
+  it('a valid OPEN: KEEPALIVE sent, OpenConfirm, negotiated hold and jittered keepalive', () => {
+    const s = sessionIn('OpenSent', { t: T0 });
+    const r = step(s, { type: 'BGPOpen', message: peerOpen({ holdTime: 30 }) }, T0 + 50);
+    expect(r.session.state).toBe('OpenConfirm');
+    expect(r.actions).toEqual([{ type: 'send', message: { type: 'keepalive' } }]);
+    expect(r.session.negotiated!.holdTime).toBe(30);
+    expect(r.session.timers.hold).toBe(T0 + 50 + 30_000);
+    const ka = r.session.timers.keepalive! - (T0 + 50);
+    expect(ka).toBeGreaterThanOrEqual(7500);
+    expect(ka).toBeLessThanOrEqual(10_000);
+    expect(r.session.timers.connectRetry).toBeUndefined();
+    expect(r.session.peerOpen!.bgpId).toBe('192.0.2.2');
+  });
+
+  it.each([
+    // [peer hold, outcome]
+    [0, 'ok'],
+    [1, 'reject'],
+    [2, 'reject'],
+    [3, 'ok'],
+  ] as const)('peer hold time %i -> %s', (hold, outcome) => {
+    const r = step(sessionIn('OpenSent'), { type: 'BGPOpen', message: peerOpen({ holdTime: hold }) }, T0);
+    if (outcome === 'reject') {
+      expectNotifiedDown(r, 2, 6, []);
+      return;
+    }
+    expect(r.session.state).toBe('OpenConfirm');
+    if (hold === 0) {
+      // RFC 4271 §8.2.2: with a zero hold time neither HoldTimer nor KeepaliveTimer runs.
+      expect(r.session.timers).toEqual({});
+      expect(r.session.negotiated!.keepaliveTime).toBe(0);
+    } else {
+      expect(r.session.timers.hold).toBe(T0 + 3000);
+      expect(r.session.negotiated!.keepaliveTime).toBe(1);
+      expect(r.session.timers.keepalive! - T0).toBeGreaterThanOrEqual(750);
+      expect(r.session.timers.keepalive! - T0).toBeLessThanOrEqual(1000);
+    }
+  });
+
+  it('wrong peer AS: OPEN/BadPeerAs and Idle with IdleHold', () => {
+    const r = step(
+      sessionIn('OpenSent'),
+      { type: 'BGPOpen', message: peerOpen({ myAs: 65003 }, []) },
+      T0,
+    );
+    // peerOpen carries a 4-octet AS capability of 65002, which wins; use one without it.
+    expect(r.session.state).toBe('OpenConfirm');
+    const open = peerOpen({ myAs: 65003, capabilities: [{ code: 65, kind: 'four-octet-as', asn: 65003 }] });
+    const r2 = step(sessionIn('OpenSent'), { type: 'BGPOpen', message: open }, T0);
+    expectNotifiedDown(r2, 2, 2, []);
+    expect(r2.session.timers.idleHold).toBe(T0 + 5000);
+    const down = r2.actions[2]!;
+    expect(down.type === 'session-down' && down.reason.kind).toBe('sent-notification');
+  });
+
+  it('unsupported version: OPEN/UnsupportedVersionNumber with data 0x0004', () => {
+    const r = step(sessionIn('OpenSent'), { type: 'BGPOpen', message: peerOpen({ version: 5 }) }, T0);
+    expectNotifiedDown(r, 2, 1, [0, 4]);
+  });
+
+  it('HoldTimer_Expires (the 4-minute OpenSent timer): Hold Timer Expired', () => {
+    const s = sessionIn('OpenSent', { t: T0 });
+    expect(expiredTimers(s, T0 + 239_999)).toEqual([]);
+    expect(expiredTimers(s, T0 + 240_000)).toEqual([{ type: 'HoldTimer_Expires' }]);
+    expectNotifiedDown(step(s, { type: 'HoldTimer_Expires' }, T0 + 240_000), 4, 0, []);
+  });
+
+  it('a HoldTimer_Expires delivered before the deadline is stale and ignored', () => {
+    const s = sessionIn('OpenSent', { t: T0 });
+    expect(step(s, { type: 'HoldTimer_Expires' }, T0 + 1000)).toEqual({ session: s, actions: [] });
+  });
+
+  it('TcpConnectionFails: close, back to Active with a ConnectRetry deadline', () => {
+    const r = step(sessionIn('OpenSent', { t: T0 }), { type: 'TcpConnectionFails' }, T0 + 10);
+    expect(r.session.state).toBe('Active');
+    expect(types(r.actions)).toEqual(['close', 'session-down']);
+    expect(r.session.timers.hold).toBeUndefined();
+    expect(r.session.timers.connectRetry).toBeGreaterThan(T0 + 10);
+    expect(r.session.connectRetryCounter).toBe(1);
+  });
+
+  it('received NOTIFICATION: close without answering, reason carries code/subcode', () => {
+    const n = { type: 'notification' as const, code: 2, subcode: 2, data: new Uint8Array() };
+    const r = step(sessionIn('OpenSent'), { type: 'NotifMsg', message: n }, T0);
+    expect(types(r.actions)).toEqual(['close', 'session-down']);
+    const d = r.actions[1]!;
+    if (d.type !== 'session-down') throw new Error('expected session-down');
+    expect(d.reason).toMatchObject({ kind: 'received-notification', code: 2, subcode: 2 });
+    expect(d.notification).toBe(n);
+  });
+
+  it('BGPHeaderErr: the decoder error goes out verbatim', () => {
+    const err = bgpError(1, 2, 'bad length', new Uint8Array([0x00, 0x05]));
+    expectNotifiedDown(step(sessionIn('OpenSent'), errorEvent(err), T0), 1, 2, [0, 5]);
+  });
+
+  it('BGPOpenMsgErr: the decoder error goes out verbatim', () => {
+    const err = bgpError(2, 4, 'unsupported optional parameter');
+    expect(errorEvent(err).type).toBe('BGPOpenMsgErr');
+    expectNotifiedDown(step(sessionIn('OpenSent'), errorEvent(err), T0), 2, 4, []);
+  });
+
+  it('OpenCollisionDump: Cease/ConnectionCollisionResolution, no IdleHold restart', () => {
+    const r = step(sessionIn('OpenSent'), { type: 'OpenCollisionDump' }, T0);
+    expectNotifiedDown(r, 6, 7, []);
+    expect(r.session.timers).toEqual({});
+    expect(r.session.flaps).toBe(0);
+  });
+
+  it('ManualStop: Cease/AdministrativeShutdown', () => {
+    const r = step(sessionIn('OpenSent'), { type: 'ManualStop' }, T0);
+    expectNotifiedDown(r, 6, 2, []);
+    expect(r.session.autoStart).toBe(false);
+  });
+});
+
+describe('RFC 6608 unexpected messages', () => {
+  const upd: FsmEvent = { type: 'UpdateMsg', message: update() };
+  const updErr: FsmEvent = { type: 'UpdateMsgErr', error: bgpError(3, 1, 'malformed') };
+  const rr: FsmEvent = { type: 'RouteRefresh', message: { type: 'route-refresh', afi: 1, safi: 1, subtype: 0 } };
+  const open: FsmEvent = { type: 'BGPOpen', message: peerOpen() };
+  const ka: FsmEvent = { type: 'KeepAliveMsg' };
+  it.each<[FsmState, FsmEvent, number, number]>([
+    // state, event, subcode, data (message type)
+    ['OpenSent', ka, 1, 4],
+    ['OpenSent', upd, 1, 2],
+    ['OpenSent', updErr, 1, 2],
+    ['OpenSent', rr, 1, 5],
+    ['OpenConfirm', open, 2, 1],
+    ['OpenConfirm', upd, 2, 2],
+    ['OpenConfirm', updErr, 2, 2],
+    ['OpenConfirm', rr, 2, 5],
+    ['Established', open, 3, 1],
+  ])('%s + %o -> FSM Error subcode %i, data [%i]', (state, e, subcode, msgType) => {
+    const r = step(sessionIn(state, { t: T0 }), e, T0 + 1);
+    const n = expectNotifiedDown(r, 5, subcode, [msgType]);
+    expect(n.type).toBe('notification');
+    expect(r.session.timers.idleHold).toBe(T0 + 1 + 5000);
+  });
+});
+
+describe('OpenConfirm', () => {
+  it('KEEPALIVE: Established, established action with the negotiated record, send hold armed', () => {
+    const s = sessionIn('OpenConfirm', { t: T0 });
+    const r = step(s, { type: 'KeepAliveMsg' }, T0 + 20);
+    expect(r.session.state).toBe('Established');
+    expect(types(r.actions)).toEqual(['established']);
+    const a = r.actions[0]!;
+    expect(a.type === 'established' && a.negotiated).toBe(s.negotiated);
+    expect(r.session.timers.hold).toBe(T0 + 20 + 90_000);
+    expect(r.session.timers.keepalive).toBe(s.timers.keepalive);
+    expect(r.session.timers.sendHold).toBe(T0 + 20 + 480_000);
+    expect(r.session.establishedAt).toBe(T0 + 20);
+  });
+
+  it('KeepaliveTimer_Expires: send KEEPALIVE and re-arm', () => {
+    const s = sessionIn('OpenConfirm', { t: T0 });
+    const at = s.timers.keepalive!;
+    const r = step(s, { type: 'KeepaliveTimer_Expires' }, at);
+    expect(r.actions).toEqual([{ type: 'send', message: { type: 'keepalive' } }]);
+    expect(r.session.timers.keepalive! - at).toBeGreaterThanOrEqual(22_500);
+    expect(r.session.timers.keepalive! - at).toBeLessThanOrEqual(30_000);
+    expect(r.session.state).toBe('OpenConfirm');
+  });
+
+  it('HoldTimer_Expires: Hold Timer Expired', () => {
+    const s = sessionIn('OpenConfirm', { t: T0 });
+    expectNotifiedDown(step(s, { type: 'HoldTimer_Expires' }, T0 + 90_000), 4, 0, []);
+  });
+
+  it('TcpConnectionFails: Idle with IdleHold', () => {
+    const r = step(sessionIn('OpenConfirm'), { type: 'TcpConnectionFails' }, T0);
+    expect(r.session.state).toBe('Idle');
+    expect(types(r.actions)).toEqual(['close', 'session-down']);
+    expect(r.session.timers.idleHold).toBe(T0 + 5000);
+  });
+
+  it('OpenCollisionDump: Cease/7', () => {
+    expectNotifiedDown(step(sessionIn('OpenConfirm'), { type: 'OpenCollisionDump' }, T0), 6, 7, []);
+  });
+});
+
+describe('Established', () => {
+  const est = (): SessionState => sessionIn('Established', { t: T0 });
+
+  it.each<FsmEvent>([{ type: 'KeepAliveMsg' }, { type: 'UpdateMsg', message: update() }])(
+    '$type restarts the hold timer',
+    (e) => {
+      const r = step(est(), e, T0 + 60_000);
+      expect(r.session.timers.hold).toBe(T0 + 60_000 + 90_000);
+      expect(r.session.state).toBe('Established');
+    },
+  );
+
+  it('UPDATE is handed to the RIB', () => {
+    const u = update();
+    expect(step(est(), messageEvent(u), T0).actions).toEqual([{ type: 'update-received', message: u }]);
+  });
+
+  it('UPDATE carrying a treat-as-withdraw error is still handed over and does not reset', () => {
+    const u = update({ errors: [bgpError(3, 6, 'bad origin').withAction('treat-as-withdraw')] });
+    const r = step(est(), { type: 'UpdateMsg', message: u }, T0);
+    expect(r.session.state).toBe('Established');
+    expect(r.actions).toEqual([{ type: 'update-received', message: u }]);
+  });
+
+  it.each(['treat-as-withdraw', 'attribute-discard'] as const)('UpdateMsgErr with action %s does not reset', (action) => {
+    const r = step(est(), { type: 'UpdateMsgErr', error: bgpError(3, 9, 'x').withAction(action) }, T0 + 5);
+    expect(r.session.state).toBe('Established');
+    expect(r.actions).toEqual([]);
+    expect(r.session.timers.hold).toBe(T0 + 5 + 90_000);
+  });
+
+  it.each(['session-reset', 'afi-safi-disable'] as const)('UpdateMsgErr with action %s sends its NOTIFICATION', (action) => {
+    const err = new BgpError(3, 11, 'malformed AS_PATH', new Uint8Array([0x40, 2, 0]), action);
+    const r = step(est(), { type: 'UpdateMsgErr', error: err }, T0 + 5);
+    expectNotifiedDown(r, 3, 11, [0x40, 2, 0]);
+    const d = r.actions[2]!;
+    expect(d.type === 'session-down' && d.wasEstablished).toBe(true);
+  });
+
+  it('HoldTimer_Expires after moving now past the deadline', () => {
+    let s = est();
+    // Keepalives from us do not keep the session up; only the peer's messages do.
+    let t = T0;
+    while (s.state === 'Established') {
+      t = nextDeadline(s)!;
+      for (const e of expiredTimers(s, t)) {
+        const r = step(s, e, t);
+        s = r.session;
+        if (s.state === 'Idle') {
+          expect(sentNotification(r)).toMatchObject({ code: 4, subcode: 0 });
+        }
+      }
+    }
+    expect(t).toBe(T0 + 90_000);
+  });
+
+  it('KeepaliveTimer_Expires sends KEEPALIVE', () => {
+    const s = est();
+    const r = step(s, { type: 'KeepaliveTimer_Expires' }, s.timers.keepalive!);
+    expect(r.actions).toEqual([{ type: 'send', message: { type: 'keepalive' } }]);
+    expect(r.session.timers.keepalive).toBeGreaterThan(s.timers.keepalive!);
+  });
+
+  it('MessageSent(update) restarts both the keepalive and send hold timers; keepalive only the latter', () => {
+    const s = est();
+    const r1 = step(s, { type: 'MessageSent', kind: 'update' }, T0 + 1000);
+    expect(r1.session.timers.sendHold).toBe(T0 + 1000 + 480_000);
+    expect(r1.session.timers.keepalive! - (T0 + 1000)).toBeGreaterThanOrEqual(22_500);
+    const r2 = step(s, { type: 'MessageSent', kind: 'keepalive' }, T0 + 1000);
+    expect(r2.session.timers.sendHold).toBe(T0 + 1000 + 480_000);
+    expect(r2.session.timers.keepalive).toBe(s.timers.keepalive);
+  });
+
+  it('received Cease with a shutdown communication: session-down with the text', () => {
+    const n = {
+      type: 'notification' as const,
+      code: 6,
+      subcode: 2,
+      data: new Uint8Array([5, 0x6d, 0x61, 0x69, 0x6e, 0x74]),
+      shutdownText: 'maint',
+    };
+    const r = step(est(), { type: 'NotifMsg', message: n }, T0 + 7);
+    expect(types(r.actions)).toEqual(['close', 'session-down']);
+    const d = r.actions[1]!;
+    if (d.type !== 'session-down') throw new Error('expected session-down');
+    expect(d.wasEstablished).toBe(true);
+    expect(d.reason).toMatchObject({ kind: 'received-notification', code: 6, subcode: 2, shutdownText: 'maint' });
+    expect(d.reason.message).toContain('maint');
+    expect(r.session.lastDown).toMatchObject({ code: 6, subcode: 2, at: T0 + 7 });
+  });
+
+  it('ManualStop with text: Cease/AdministrativeShutdown with RFC 9003 data, no restart', () => {
+    const r = step(est(), { type: 'ManualStop', text: 'moving to new rack' }, T0);
+    const text = new TextEncoder().encode('moving to new rack');
+    const n = expectNotifiedDown(r, 6, 2, [text.length, ...text]);
+    expect(n.shutdownText).toBe('moving to new rack');
+    expect(r.session.autoStart).toBe(false);
+    expect(r.session.timers).toEqual({});
+    expect(r.session.connectRetryCounter).toBe(0);
+  });
+
+  it('ManualStop with another Cease subcode (PeerDeconfigured) carries no text', () => {
+    const r = step(est(), { type: 'ManualStop', subcode: 3, text: 'ignored' }, T0);
+    expectNotifiedDown(r, 6, 3, []);
+  });
+
+  it('AutomaticStop: Cease/AdministrativeReset and an IdleHold restart', () => {
+    const r = step(est(), { type: 'AutomaticStop', text: 'config change' }, T0 + 1);
+    expectNotifiedDown(r, 6, 4);
+    expect(r.session.autoStart).toBe(true);
+    expect(r.session.timers.idleHold).toBeDefined();
+  });
+
+  it('MaxPrefixExceeded: Cease/MaximumPrefixesReached with AFI, SAFI, limit', () => {
+    const r = step(est(), { type: 'MaxPrefixExceeded', afi: 1, safi: 1, limit: 1000 }, T0);
+    expectNotifiedDown(r, 6, 1, [0, 1, 1, 0, 0, 0x03, 0xe8]);
+  });
+
+  it('TcpConnectionFails: session down, wasEstablished', () => {
+    const r = step(est(), { type: 'TcpConnectionFails' }, T0 + 3);
+    const d = r.actions[1]!;
+    expect(d).toMatchObject({ type: 'session-down', wasEstablished: true, reason: { kind: 'tcp-failed' } });
+  });
+
+  it('session state after going down keeps nothing of the connection', () => {
+    const r = step(est(), { type: 'TcpConnectionFails' }, T0 + 3);
+    expect(r.session.negotiated).toBeUndefined();
+    expect(r.session.peerOpen).toBeUndefined();
+    expect(r.session.establishedAt).toBeUndefined();
+    expect(r.session.eor).toEqual({ received: {} });
+  });
+
+  it.each(['Tcp_CR_Acked', 'TcpConnectionConfirmed', 'ManualStart', 'AutomaticStart'] as const)('%s is ignored', (type) => {
+    const s = est();
+    expect(step(s, { type }, T0 + 1)).toEqual({ session: s, actions: [] });
+  });
+});
+
+describe('ROUTE-REFRESH in Established', () => {
+  const both = sessionIn('Established', {
+    open: peerOpen({}, [{ code: 70, kind: 'enhanced-route-refresh' }]),
+  });
+  const noRr = sessionIn('Established', {
+    open: peerOpen({ capabilities: [{ code: 65, kind: 'four-octet-as', asn: 65002 }] }),
+  });
+  it.each([
+    // [label, session, afi, safi, subtype, expected action?]
+    ['normal request', both, 1, 1, 0, true],
+    ['BoRR with enhanced RR', both, 1, 1, 1, true],
+    ['EoRR with enhanced RR', both, 1, 1, 2, true],
+    ['reserved subtype 3 (RFC 7313 §3: ignore)', both, 1, 1, 3, false],
+    ['family not negotiated (RFC 2918 §4: ignore)', both, 2, 1, 0, false],
+    ['route refresh not negotiated', noRr, 1, 1, 0, false],
+  ] as const)('%s', (_label, s, afi, safi, subtype, acts) => {
+    const r = step(s, { type: 'RouteRefresh', message: { type: 'route-refresh', afi, safi, subtype: subtype as 0 } }, 5);
+    expect(r.session.state).toBe('Established');
+    expect(r.actions).toEqual(acts ? [{ type: 'route-refresh-received', afi, safi, subtype }] : []);
+    expect(r.session.timers.hold).toBe(5 + 90_000);
+  });
+
+  it('BoRR without enhanced route refresh negotiated is ignored', () => {
+    const plain = sessionIn('Established');
+    const r = step(plain, { type: 'RouteRefresh', message: { type: 'route-refresh', afi: 1, safi: 1, subtype: 1 } }, 5);
+    expect(r.actions).toEqual([]);
+  });
+});
+
+describe('End-of-RIB', () => {
+  const dual = { families: [{ afi: 1, safi: 1 }, { afi: 2, safi: 1 }] };
+  const open6 = peerOpen({}, [{ code: 1, kind: 'multiprotocol', afi: 2, safi: 1 }]);
+
+  it('records the peer End-of-RIB per family and reports it instead of an UPDATE', () => {
+    let s = sessionIn('Established', { cfg: dual, open: open6 });
+    let r = step(s, { type: 'UpdateMsg', message: { type: 'update', withdrawn: [], attributes: {}, nlri: [] } }, 10);
+    expect(r.actions).toEqual([{ type: 'end-of-rib-received', family: '1/1' }]);
+    s = r.session;
+    r = step(
+      s,
+      { type: 'UpdateMsg', message: { type: 'update', withdrawn: [], attributes: { mpUnreach: { afi: 2, safi: 1, nlri: [] } }, nlri: [] } },
+      20,
+    );
+    expect(r.actions).toEqual([{ type: 'end-of-rib-received', family: '2/1' }]);
+    expect(r.session.eor.received).toEqual({ '1/1': 10, '2/1': 20 });
+  });
+
+  it('InitialSyncDone sends one End-of-RIB per negotiated family, once', () => {
+    const s = sessionIn('Established', { cfg: dual, open: open6 });
+    const r = step(s, { type: 'InitialSyncDone' }, 30);
+    expect(r.actions).toEqual([
+      { type: 'send', message: { type: 'update', withdrawn: [], attributes: {}, nlri: [] } },
+      { type: 'send', message: { type: 'update', withdrawn: [], attributes: { mpUnreach: { afi: 2, safi: 1, nlri: [] } }, nlri: [] } },
+    ]);
+    expect(r.session.eor.sentAt).toBe(30);
+    expect(step(r.session, { type: 'InitialSyncDone' }, 40).actions).toEqual([]);
+  });
+
+  it('InitialSyncDone before Established is ignored', () => {
+    const s = sessionIn('OpenConfirm');
+    expect(step(s, { type: 'InitialSyncDone' }, 1)).toEqual({ session: s, actions: [] });
+  });
+});
+
+describe('Send Hold Timer (RFC 9687)', () => {
+  it('expires when nothing could be written for SendHoldTime while the peer keeps talking', () => {
+    let s = sessionIn('Established', { t: 0 });
+    expect(s.timers.sendHold).toBe(480_000);
+    const out: string[] = [];
+    // The peer sends a KEEPALIVE every 30 s; we emit ours but the driver never
+    // reports them written (zero window), so no MessageSent arrives.
+    for (let t = 30_000; s.state === 'Established' && t <= 600_000; t += 30_000) {
+      const r = stepAll(s, expiredTimers(s, t), t);
+      s = r.session;
+      out.push(...r.actions.filter((a) => a.type === 'send').map((a) => (a.type === 'send' ? a.message.type : '')));
+      if (s.state !== 'Established') {
+        expect(t).toBe(480_000);
+        expect(sentNotification(r)).toMatchObject({ code: 8, subcode: 0 });
+        break;
+      }
+      s = step(s, { type: 'KeepAliveMsg' }, t).session;
+    }
+    expect(s.state).toBe('Idle');
+    expect(out.filter((x) => x === 'keepalive').length).toBeGreaterThan(10);
+  });
+
+  it('never expires while writes make progress', () => {
+    let s = sessionIn('Established', { t: 0 });
+    for (let t = 10_000; t <= 1_000_000; t += 10_000) {
+      s = stepAll(s, expiredTimers(s, t), t).session;
+      s = step(s, { type: 'KeepAliveMsg' }, t).session;
+      s = step(s, { type: 'MessageSent', kind: 'keepalive' }, t).session;
+    }
+    expect(s.state).toBe('Established');
+  });
+
+  it.each([
+    // [our hold, peer hold, configured, expected SendHoldTime]
+    [90, 90, undefined, 480],
+    [600, 300, undefined, 600],
+    [90, 90, 60, 91],
+    [90, 90, 1000, 1000],
+    [0, 90, undefined, 0],
+  ] as const)('hold %i/%i configured %s -> SendHoldTime %i', (ours, theirs, configured, expected) => {
+    const s = sessionIn('Established', {
+      cfg: { holdTime: ours, ...(configured !== undefined ? { sendHoldTime: configured } : {}) },
+      open: peerOpen({ holdTime: theirs }),
+      t: 0,
+    });
+    expect(s.negotiated!.sendHoldTime).toBe(expected);
+    expect(s.timers.sendHold).toBe(expected === 0 ? undefined : expected * 1000);
+    if (expected === 0) {
+      // Hold time 0: no hold, keepalive or send hold timer at all.
+      expect(s.timers).toEqual({});
+      expect(step(s, { type: 'MessageSent', kind: 'update' }, 5).session.timers).toEqual({});
+    }
+  });
+});
+
+describe('purity', () => {
+  it('step never mutates its input and replays identically', () => {
+    const events: [FsmEvent, number][] = [
+      [{ type: 'ManualStart' }, 0],
+      [{ type: 'Tcp_CR_Acked' }, 10],
+      [{ type: 'BGPOpen', message: peerOpen() }, 20],
+      [{ type: 'KeepAliveMsg' }, 30],
+      [{ type: 'UpdateMsg', message: update() }, 40],
+      [{ type: 'KeepaliveTimer_Expires' }, 31_000],
+      [{ type: 'TcpConnectionFails' }, 50_000],
+      [{ type: 'IdleHoldTimer_Expires' }, 55_000],
+    ];
+    let s = createSession(CFG, 42);
+    for (const [e, t] of events) {
+      const before = structuredClone(s);
+      const r = step(s, e, t);
+      expect(s).toEqual(before);
+      s = r.session;
+    }
+    const a = run(createSession(CFG, 42), events);
+    const b = run(createSession(CFG, 42), events);
+    expect(a).toEqual(b);
+    expect(a.session.state).toBe('Connect');
+  });
+
+  it('messageEvent maps every message type', () => {
+    expect(messageEvent({ type: 'keepalive' })).toEqual({ type: 'KeepAliveMsg' });
+    expect(messageEvent(peerOpen()).type).toBe('BGPOpen');
+    expect(messageEvent(update()).type).toBe('UpdateMsg');
+    expect(messageEvent({ type: 'notification', code: 6, subcode: 2, data: new Uint8Array() }).type).toBe('NotifMsg');
+    expect(messageEvent({ type: 'route-refresh', afi: 1, safi: 1, subtype: 0 }).type).toBe('RouteRefresh');
+    expect(errorEvent(bgpError(1, 1, 'x')).type).toBe('BGPHeaderErr');
+    expect(errorEvent(bgpError(3, 1, 'x')).type).toBe('UpdateMsgErr');
+    expect(errorEvent(bgpError(7, 1, 'x')).type).toBe('BGPHeaderErr');
+  });
+});
