@@ -1,0 +1,639 @@
+/**
+ * One configured neighbor: the only place a BGP session meets a socket.
+ *
+ * Owns, for one peer: the TCP connection(s), the framer, the encoding of
+ * outgoing messages with the negotiated CodecContext, the single timer armed
+ * for the earliest FSM deadline, and the wiring between the pure FSM
+ * (bgp/session), the Adj-RIB-Out (what to send) and the Adj-RIB-In (what was
+ * received). Every decision belongs to those pure modules; this file only
+ * turns their actions into I/O and I/O into their events (STYLE.md §8).
+ *
+ *   socket bytes -> Framer -> decodeMessage -> FsmEvent -> step() -> actions
+ *   actions: connect | send | close | established | session-down | update-received ...
+ *
+ * Connection collision (RFC 4271 §6.8): while the session is being opened an
+ * incoming connection may be tracked beside the primary one; after each step
+ * `checkCollision` says which to dump, and the loser gets OpenCollisionDump.
+ *
+ * Backpressure (STYLE.md §9): UPDATEs are pulled from the Adj-RIB-Out only
+ * while `socket.write()` accepts more; the 'drain' event resumes the pull.
+ * Messages the FSM sends (KEEPALIVE, NOTIFICATION) are written at once.
+ */
+import type * as net from 'node:net';
+import { Framer } from '../wire/framer.js';
+import { decodeMessage, encodeMessage } from '../wire/messages/index.js';
+import { BgpError } from '../wire/errors.js';
+import { DEFAULT_CONTEXT, maxMessageLen, type CodecContext } from '../wire/context.js';
+import { CeaseSub } from '../wire/iana.js';
+import type { BgpMessage, NotificationMessage } from '../wire/types.js';
+import {
+  checkCollision,
+  createSession,
+  errorEvent,
+  expiredTimers,
+  incomingDisposition,
+  messageEvent,
+  nextDeadline,
+  step,
+  trackIncoming,
+  type DownReason,
+  type FsmAction,
+  type FsmEvent,
+  type Negotiated,
+  type SessionConfig,
+  type SessionState,
+} from '../session/index.js';
+import { AdjRibOut } from '../rib/adj-rib-out.js';
+import { AdjRibIn } from '../rib/adj-rib-in.js';
+import type { RouteSpec } from '../rib/route.js';
+import type { PeerExportContext } from '../rib/export.js';
+import type { Clock } from './clock.js';
+import { connectTcp } from './connect.js';
+import { fdOf, setMinTtl, setTtl, socketFamily } from './sockopts.js';
+import type { PeerConfig, SpeakerEvent, Logger, PeerCounters } from './types.js';
+import { encodePathAttributes } from '../wire/attributes/index.js';
+
+/** How long a NOTIFICATION gets to flush before the socket is destroyed. */
+const CLOSE_FLUSH_MS = 1_000;
+/** How long one outgoing connection attempt may take (SYN retries included). */
+const CONNECT_TIMEOUT_MS = 10_000;
+
+type Side = 'outgoing' | 'incoming';
+
+/** One TCP connection and the FSM state that goes with it. */
+interface Conn {
+  side: Side;
+  session: SessionState;
+  socket: net.Socket | null;
+  framer: Framer;
+  ctx: CodecContext;
+  /** Aborts an outgoing connect in progress. */
+  connecting: AbortController | null;
+  /** True while the socket refused more bytes and we wait for 'drain'. */
+  blocked: boolean;
+  closed: boolean;
+}
+
+export interface PeerDeps {
+  clock: Clock;
+  log: Logger;
+  emit: (e: SpeakerEvent) => void;
+  localAs: number;
+  routerId: string;
+}
+
+/** Drive one neighbor's session(s) with real sockets. */
+export class Peer {
+  cfg: PeerConfig;
+  private sessionConfig: SessionConfig;
+  private readonly deps: PeerDeps;
+  private primary: Conn;
+  private secondary: Conn | null = null;
+  private cancelTimer: (() => void) | null = null;
+  private timerAt: number | undefined;
+  private seed: number;
+  readonly ribOut: AdjRibOut;
+  readonly ribIn: AdjRibIn;
+  private lastState: string = 'Idle';
+  private negotiated: Negotiated | null = null;
+  private lastDown: (DownReason & { at: number }) | undefined;
+  private connectError: string | undefined;
+  readonly counters: PeerCounters = {
+    messagesIn: 0,
+    messagesOut: 0,
+    updatesIn: 0,
+    updatesOut: 0,
+    notificationsIn: 0,
+    notificationsOut: 0,
+    flaps: 0,
+    establishedTransitions: 0,
+  };
+  private establishedAt: number | undefined;
+  private stopWaiters: (() => void)[] = [];
+
+  constructor(cfg: PeerConfig, sessionConfig: SessionConfig, deps: PeerDeps) {
+    this.cfg = cfg;
+    this.sessionConfig = sessionConfig;
+    this.deps = deps;
+    this.seed = (Math.random() * 0xffffffff) >>> 0 || 1;
+    this.primary = this.newConn('outgoing', createSession(sessionConfig, this.seed));
+    this.ribOut = new AdjRibOut({ encodeAttributes: encodePathAttributes });
+    this.ribIn = new AdjRibIn({ importNothing: cfg.importNothing ?? false, maxPrefixes: cfg.maxPrefixes });
+  }
+
+  private newConn(side: Side, session: SessionState): Conn {
+    return {
+      side,
+      session,
+      socket: null,
+      framer: new Framer(),
+      ctx: DEFAULT_CONTEXT,
+      connecting: null,
+      blocked: false,
+      closed: false,
+    };
+  }
+
+  get name(): string {
+    return this.cfg.name;
+  }
+
+  /** The FSM state of the connection that represents this peer. */
+  get state(): string {
+    return this.primary.session.state;
+  }
+
+  // ------------------------------------------------------------ lifecycle
+
+  /** Start the session (ManualStart, passive or active per config). */
+  start(): void {
+    this.feed(this.primary, { type: this.cfg.passive ? 'ManualStart_with_PassiveTcpEstablishment' : 'ManualStart' });
+  }
+
+  /**
+   * Stop the session with Cease (default AdministrativeShutdown) and an RFC
+   * 9003 shutdown communication; resolves once the connection is closed.
+   */
+  stop(text?: string, subcode: number = CeaseSub.AdministrativeShutdown): Promise<void> {
+    const done = new Promise<void>((resolve) => this.stopWaiters.push(resolve));
+    for (const c of [this.secondary, this.primary]) {
+      if (c) this.feed(c, { type: 'ManualStop', subcode, ...(text !== undefined ? { text } : {}) });
+    }
+    this.checkStopped();
+    return done;
+  }
+
+  /**
+   * Reset the session after a session-affecting configuration change: Cease/
+   * Other Configuration Change (RFC 4486) on the old connection, then a fresh
+   * FSM with the new settings.
+   */
+  rebuild(sessionConfig: SessionConfig): void {
+    for (const c of [this.secondary, this.primary]) {
+      if (c) this.feed(c, { type: 'ManualStop', subcode: CeaseSub.OtherConfigurationChange, text: 'configuration changed' });
+      if (c) c.closed = true;
+    }
+    this.secondary = null;
+    this.sessionConfig = sessionConfig;
+    this.primary = this.newConn('outgoing', createSession(sessionConfig, this.seed));
+    this.lastState = 'Idle';
+    this.start();
+  }
+
+  /** Drop every socket and timer at once (after stop() had its chance to say goodbye). */
+  destroy(): void {
+    for (const c of [this.secondary, this.primary]) {
+      if (!c) continue;
+      c.connecting?.abort();
+      c.closed = true;
+      this.dropSocket(c);
+    }
+    this.cancelTimer?.();
+    this.cancelTimer = null;
+    this.timerAt = undefined;
+  }
+
+  /** Replace settings that do not need a session reset (routes policy, limits). */
+  reconfigure(cfg: PeerConfig, sessionConfig: SessionConfig): void {
+    this.cfg = cfg;
+    this.sessionConfig = sessionConfig;
+    this.ribIn.setOptions({ importNothing: cfg.importNothing ?? false, maxPrefixes: cfg.maxPrefixes });
+  }
+
+  /** Hand this peer its full desired route set (level-triggered). */
+  setRoutes(routes: Iterable<RouteSpec>): void {
+    this.ribOut.setDesired(routes);
+    this.pump(this.primary);
+  }
+
+  private checkStopped(): void {
+    const idle = this.primary.session.state === 'Idle' && !this.primary.socket && !this.secondary;
+    if (!idle) return;
+    const ws = this.stopWaiters;
+    this.stopWaiters = [];
+    for (const w of ws) w();
+  }
+
+  // ------------------------------------------------------------ incoming connections
+
+  /** Take an accepted connection from the listener. */
+  accept(socket: net.Socket): void {
+    const disp = incomingDisposition(this.primary.session);
+    if (disp === 'reject' || (disp === 'track' && this.secondary)) {
+      this.deps.log.info({ peer: this.name, state: this.primary.session.state }, 'incoming connection refused in this state');
+      socket.destroy();
+      return;
+    }
+    this.applySocketOptions(socket);
+    if (disp === 'attach') {
+      const c = this.primary;
+      c.connecting?.abort();
+      c.connecting = null;
+      if (c.socket) this.dropSocket(c);
+      c.side = 'incoming';
+      this.attach(c, socket);
+      this.feed(c, { type: 'TcpConnectionConfirmed' });
+    } else {
+      const c = this.newConn('incoming', trackIncoming(this.primary.session));
+      this.secondary = c;
+      this.attach(c, socket);
+      this.feed(c, { type: 'TcpConnectionConfirmed' });
+    }
+  }
+
+  private applySocketOptions(socket: net.Socket): void {
+    const ttl = this.ttl();
+    if (ttl === undefined && this.cfg.minTtl === undefined) return;
+    try {
+      const fd = fdOf(socket);
+      const fam = socketFamily(fd);
+      if (ttl !== undefined) setTtl(fd, fam, ttl);
+      if (this.cfg.minTtl !== undefined) setMinTtl(fd, fam, this.cfg.minTtl);
+    } catch (e) {
+      this.deps.log.warn({ peer: this.name, err: (e as Error).message }, 'could not set TTL on accepted connection');
+    }
+  }
+
+  /** TTL for our packets: explicit multihop, else 1 for eBGP (directly connected), else the OS default. */
+  private ttl(): number | undefined {
+    if (this.cfg.ttlSecurity) return 255;
+    if (this.cfg.multihop !== undefined) return this.cfg.multihop;
+    return this.sessionConfig.localAs !== this.sessionConfig.peerAs ? 1 : undefined;
+  }
+
+  // ------------------------------------------------------------ the FSM loop
+
+  private feed(c: Conn, event: FsmEvent): void {
+    if (c.closed) return;
+    const now = this.deps.clock.now();
+    const r = step(c.session, event, now);
+    c.session = r.session;
+    for (const a of r.actions) this.apply(c, a);
+    this.afterStep();
+  }
+
+  private afterStep(): void {
+    const sec = this.secondary;
+    if (sec) {
+      if (sec.closed || sec.session.state === 'Idle') {
+        this.secondary = null;
+      } else {
+        const out = this.primary.side === 'outgoing' ? this.primary : sec;
+        const inc = out === this.primary ? sec : this.primary;
+        const d = checkCollision(out.session, inc.session);
+        if (d) {
+          const loser = d.dump === 'outgoing' ? out : inc;
+          const winner = loser === out ? inc : out;
+          this.deps.log.info({ peer: this.name, kept: d.keep }, 'connection collision resolved (RFC 4271 §6.8)');
+          this.primary = winner;
+          this.secondary = null;
+          // The loser's state leaves us: Cease/Connection Collision Resolution, then close.
+          this.feed(loser, { type: 'OpenCollisionDump' });
+          loser.closed = true;
+        }
+      }
+    }
+    const st = this.primary.session.state;
+    if (st !== this.lastState) {
+      this.deps.emit({ type: 'state', peer: this.name, from: this.lastState, to: st });
+      this.lastState = st;
+    }
+    this.armTimer();
+    this.checkStopped();
+  }
+
+  private armTimer(): void {
+    let at = nextDeadline(this.primary.session);
+    const s = this.secondary ? nextDeadline(this.secondary.session) : undefined;
+    if (s !== undefined && (at === undefined || s < at)) at = s;
+    if (at === this.timerAt) return;
+    this.cancelTimer?.();
+    this.cancelTimer = null;
+    this.timerAt = at;
+    if (at === undefined) return;
+    this.cancelTimer = this.deps.clock.setTimer(at, () => {
+      this.cancelTimer = null;
+      this.timerAt = undefined;
+      const now = this.deps.clock.now();
+      for (const c of [this.primary, this.secondary]) {
+        if (!c) continue;
+        for (const ev of expiredTimers(c.session, now)) this.feed(c, ev);
+      }
+      this.armTimer();
+    });
+  }
+
+  private apply(c: Conn, a: FsmAction): void {
+    switch (a.type) {
+      case 'connect':
+        this.connect(c);
+        return;
+      case 'send':
+        this.send(c, a.message);
+        return;
+      case 'close':
+        this.close(c);
+        return;
+      case 'established':
+        this.onEstablished(c, a.negotiated);
+        return;
+      case 'session-down':
+        this.onDown(c, a.reason, a.wasEstablished);
+        return;
+      case 'update-received':
+        this.onUpdate(c, a.message);
+        return;
+      case 'end-of-rib-received':
+        this.deps.emit({ type: 'end-of-rib', peer: this.name, family: a.family });
+        return;
+      case 'route-refresh-received':
+        // RFC 2918 §4: re-advertise the Adj-RIB-Out for that family.
+        if (a.subtype === 0 && c === this.primary) {
+          this.ribOut.refresh();
+          this.pump(c);
+        }
+        return;
+    }
+  }
+
+  // ------------------------------------------------------------ transport
+
+  private connect(c: Conn): void {
+    c.connecting?.abort();
+    const ac = new AbortController();
+    c.connecting = ac;
+    const ttl = this.ttl();
+    connectTcp({
+      host: this.cfg.address,
+      port: this.cfg.port ?? 179,
+      timeoutMs: CONNECT_TIMEOUT_MS,
+      signal: ac.signal,
+      ...(this.cfg.localAddress !== undefined ? { localAddress: this.cfg.localAddress } : {}),
+      ...(this.cfg.password !== undefined ? { md5Key: this.cfg.password } : {}),
+      ...(ttl !== undefined ? { ttl } : {}),
+      ...(this.cfg.minTtl !== undefined ? { minTtl: this.cfg.minTtl } : {}),
+    }).then(
+      (socket) => {
+        if (ac.signal.aborted || c.connecting !== ac || c.closed) {
+          socket.destroy();
+          return;
+        }
+        c.connecting = null;
+        this.connectError = undefined;
+        this.attach(c, socket);
+        this.feed(c, { type: 'Tcp_CR_Acked' });
+      },
+      (err: Error) => {
+        if (ac.signal.aborted || c.connecting !== ac) return;
+        c.connecting = null;
+        const msg = err.message;
+        if (msg !== this.connectError) {
+          // Log a failure once until it changes, not on every retry.
+          this.deps.log.warn({ peer: this.name, err: msg }, 'connect failed');
+          this.deps.emit({ type: 'connect-failed', peer: this.name, error: msg });
+        }
+        this.connectError = msg;
+        this.feed(c, { type: 'TcpConnectionFails' });
+      },
+    );
+  }
+
+  private attach(c: Conn, socket: net.Socket): void {
+    c.socket = socket;
+    c.framer = new Framer();
+    c.ctx = DEFAULT_CONTEXT;
+    c.blocked = false;
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => {
+      if (c.socket !== socket) return;
+      this.onData(c, chunk);
+    });
+    socket.on('drain', () => {
+      if (c.socket !== socket) return;
+      c.blocked = false;
+      this.pump(c);
+    });
+    socket.on('error', (err) => {
+      if (c.socket !== socket) return;
+      this.deps.log.info({ peer: this.name, err: err.message }, 'connection error');
+    });
+    socket.on('close', () => {
+      if (c.socket !== socket) return;
+      c.socket = null;
+      this.feed(c, { type: 'TcpConnectionFails' });
+      if (c !== this.primary && c === this.secondary && c.session.state === 'Idle') this.secondary = null;
+      this.checkStopped();
+    });
+  }
+
+  private onData(c: Conn, chunk: Uint8Array): void {
+    const f = c.framer;
+    f.push(chunk);
+    for (;;) {
+      if (c.socket === null || c.closed) return;
+      let frame: Uint8Array | null;
+      try {
+        frame = f.next();
+      } catch (e) {
+        this.feed(c, errorEvent(asBgpError(e)));
+        return;
+      }
+      if (frame === null) return;
+      let msg: BgpMessage;
+      try {
+        msg = decodeMessage(frame, c.ctx);
+      } catch (e) {
+        this.counters.messagesIn++;
+        this.feed(c, errorEvent(asBgpError(e)));
+        return;
+      }
+      this.counters.messagesIn++;
+      if (msg.type === 'update') this.counters.updatesIn++;
+      else if (msg.type === 'notification') this.counters.notificationsIn++;
+      this.feed(c, messageEvent(msg));
+    }
+  }
+
+  private send(c: Conn, msg: BgpMessage): void {
+    const sock = c.socket;
+    if (!sock || sock.destroyed) return;
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeMessage(msg, c.ctx);
+    } catch (e) {
+      this.deps.log.error({ peer: this.name, err: (e as Error).message, type: msg.type }, 'cannot encode message');
+      return;
+    }
+    this.counters.messagesOut++;
+    if (msg.type === 'update') this.counters.updatesOut++;
+    if (msg.type === 'notification') {
+      this.counters.notificationsOut++;
+      this.deps.emit({ type: 'notification-sent', peer: this.name, code: msg.code, subcode: msg.subcode, text: msg.shutdownText });
+    }
+    const kind = msg.type;
+    if (!sock.write(bytes, () => this.sent(c, sock, kind))) c.blocked = true;
+  }
+
+  private sent(c: Conn, sock: net.Socket, kind: BgpMessage['type']): void {
+    if (c.socket !== sock || c.closed) return;
+    this.feed(c, { type: 'MessageSent', kind });
+  }
+
+  /** Drop the TCP connection after flushing what was written (a NOTIFICATION, usually). */
+  private close(c: Conn): void {
+    c.connecting?.abort();
+    c.connecting = null;
+    const sock = c.socket;
+    if (!sock) return;
+    c.socket = null;
+    sock.end();
+    const t = setTimeout(() => sock.destroy(), CLOSE_FLUSH_MS);
+    t.unref();
+    sock.once('close', () => {
+      clearTimeout(t);
+      this.checkStopped();
+    });
+  }
+
+  private dropSocket(c: Conn): void {
+    const s = c.socket;
+    c.socket = null;
+    s?.destroy();
+  }
+
+  // ------------------------------------------------------------ session events
+
+  private onEstablished(c: Conn, n: Negotiated): void {
+    c.ctx = n.context;
+    c.framer.setMaxLength(maxMessageLen(n.context));
+    this.negotiated = n;
+    this.establishedAt = this.deps.clock.now();
+    this.counters.establishedTransitions++;
+    this.ribIn.clear();
+    const sock = c.socket;
+    const local = sock?.localAddress ?? '';
+    const ctx: PeerExportContext = {
+      localAs: this.sessionConfig.localAs,
+      peerAs: n.peerAs,
+      ibgp: this.sessionConfig.localAs === n.peerAs,
+      families: new Set(n.families),
+      extendedNextHopV4overV6: n.context.extendedNextHop.has('1/1'),
+    };
+    const v4 = this.cfg.nextHopSelf4 ?? (isV4(local) ? stripMapped(local) : undefined);
+    const v6 = this.cfg.nextHopSelf6 ?? (!isV4(local) && local.includes(':') ? local : undefined);
+    if (v4) ctx.localAddress4 = v4;
+    if (v6) ctx.localAddress6 = v6;
+    this.ribOut.start(n.context, ctx);
+    this.deps.log.info(
+      { peer: this.name, peerAs: n.peerAs, holdTime: n.holdTime, families: n.families, local },
+      'session established',
+    );
+    this.deps.emit({ type: 'established', peer: this.name, families: [...n.families], holdTime: n.holdTime });
+    this.pump(c);
+  }
+
+  private onDown(c: Conn, reason: DownReason, wasEstablished: boolean): void {
+    if (c !== this.primary) return;
+    if (wasEstablished) {
+      this.counters.flaps++;
+      this.ribOut.reset();
+      this.ribIn.clear();
+      this.negotiated = null;
+      this.establishedAt = undefined;
+    }
+    this.lastDown = { ...reason, at: Date.now() };
+    this.deps.log.warn({ peer: this.name, reason: reason.message, wasEstablished }, 'session down');
+    this.deps.emit({ type: 'down', peer: this.name, reason, wasEstablished });
+  }
+
+  private onUpdate(c: Conn, msg: import('../wire/types.js').UpdateMessage): void {
+    if (msg.errors?.length) {
+      for (const e of msg.errors) {
+        this.deps.log.warn({ peer: this.name, error: e.message, action: e.action }, 'malformed UPDATE handled per RFC 7606');
+      }
+    }
+    const over = this.ribIn.apply(msg);
+    if (over) {
+      this.deps.log.warn({ peer: this.name, limit: over.limit, afi: over.afi }, 'maximum prefix limit exceeded');
+      this.feed(c, { type: 'MaxPrefixExceeded', afi: over.afi, safi: over.safi, limit: over.limit });
+    }
+  }
+
+  // ------------------------------------------------------------ sending routes
+
+  /** Pull UPDATEs from the Adj-RIB-Out while the socket accepts them. */
+  private pump(c: Conn): void {
+    if (c !== this.primary || c.session.state !== 'Established') return;
+    const sock = c.socket;
+    if (!sock || sock.destroyed) return;
+    while (!c.blocked && this.ribOut.wantsToSend) {
+      const chunk = this.ribOut.nextBytes();
+      if (!chunk) break;
+      this.counters.updatesOut += countMessages(chunk);
+      this.counters.messagesOut += countMessages(chunk);
+      // The RIB reuses its buffer: copy before handing it to the socket.
+      const bytes = Buffer.from(chunk);
+      if (!sock.write(bytes, () => this.sent(c, sock, 'update'))) c.blocked = true;
+    }
+  }
+
+  // ------------------------------------------------------------ snapshot
+
+  /** Describe this peer for the control API, CLI and metrics. */
+  snapshot(): import('./types.js').PeerSnapshot {
+    const s = this.primary.session;
+    const n = this.negotiated;
+    const now = this.deps.clock.now();
+    return {
+      name: this.name,
+      address: this.cfg.address,
+      peerAs: this.cfg.asn,
+      localAs: this.sessionConfig.localAs,
+      state: s.state,
+      uptimeMs: this.establishedAt !== undefined && s.state === 'Established' ? now - this.establishedAt : 0,
+      passive: !!this.cfg.passive,
+      localAddress: this.primary.socket?.localAddress ?? null,
+      families: n ? [...n.families] : [],
+      holdTime: n?.holdTime ?? null,
+      keepaliveTime: n?.keepaliveTime ?? null,
+      peerBgpId: n?.peerBgpId ?? null,
+      peerHostname: n?.peerHostname?.hostname ?? null,
+      lastDown: this.lastDown ?? null,
+      lastConnectError: this.connectError ?? null,
+      counters: { ...this.counters },
+      prefixesAnnounced: this.ribOut.advertisedCount,
+      prefixesPending: this.ribOut.pendingCount,
+      prefixesReceived: this.ribIn.count,
+      endOfRibReceived: Object.keys(s.eor.received),
+      md5: this.cfg.password !== undefined,
+    };
+  }
+}
+
+function asBgpError(e: unknown): BgpError {
+  if (e instanceof BgpError) return e;
+  // A codec bug must still end the session cleanly: Cease/OutOfResources is
+  // the least wrong code, and the message says it was ours.
+  return new BgpError(6, CeaseSub.OutOfResources, `internal decode failure: ${(e as Error)?.message ?? String(e)}`);
+}
+
+function isV4(a: string): boolean {
+  return /^(::ffff:)?\d+\.\d+\.\d+\.\d+$/i.test(a);
+}
+
+function stripMapped(a: string): string {
+  return a.replace(/^::ffff:/i, '');
+}
+
+/** Count BGP messages in a buffer of whole messages (walks the length fields). */
+function countMessages(b: Uint8Array): number {
+  let n = 0;
+  for (let p = 0; p + 19 <= b.length; n++) {
+    const len = (b[p + 16]! << 8) | b[p + 17]!;
+    if (len < 19) break;
+    p += len;
+  }
+  return n;
+}
+
+export type { NotificationMessage };

@@ -1,0 +1,111 @@
+/**
+ * The speaker's public shapes: peer configuration, events, snapshots.
+ *
+ * These are what src/ sees of the BGP speaker (re-exported by bgp/index.ts).
+ * One snapshot model feeds the control API, the CLI and the metrics
+ * (STYLE.md §10), so it is plain JSON-able data with no secrets in it.
+ */
+import type { DownReason } from '../session/index.js';
+
+/** One neighbor as the daemon configures it. */
+export interface PeerConfig {
+  /** Unique name, used in logs, the API and metrics. */
+  name: string;
+  /** The neighbor's IP address (IPv4 or IPv6). */
+  address: string;
+  /** TCP port to connect to; default 179. */
+  port?: number;
+  /** The neighbor's AS. */
+  asn: number;
+  /** Our AS on this session when it differs from the speaker's. */
+  localAs?: number;
+  /** Source address for outgoing connections (and the default next hop of that family). */
+  localAddress?: string;
+  /** Never connect; wait for the neighbor. */
+  passive?: boolean;
+  /** Proposed hold time, seconds (0 or >= 3); default 90. */
+  holdTime?: number;
+  /** Keepalive interval, seconds; default a third of the negotiated hold time. */
+  keepalive?: number;
+  /** First ConnectRetry delay in ms (doubles up to 120 s, jittered). */
+  connectRetryMs?: number;
+  /** TCP MD5 signature key (RFC 2385). Never logged or reported. */
+  password?: string;
+  /** eBGP multihop: TTL of our packets. Directly connected eBGP uses 1. */
+  multihop?: number;
+  /** GTSM (RFC 5082): send TTL 255 and require at least `minTtl` on received packets. */
+  ttlSecurity?: boolean;
+  minTtl?: number;
+  /** Families to negotiate; default: the transport's family. */
+  families?: ('ipv4' | 'ipv6')[];
+  /** RFC 8950: offer IPv4 unicast with an IPv6 next hop (for IPv6-only sessions). */
+  extendedNextHop?: boolean;
+  /** Tear the session down with Cease/Maximum Number of Prefixes Reached above this (RFC 4486). */
+  maxPrefixes?: number;
+  /** Keep no received routes (still counted). */
+  importNothing?: boolean;
+  /** Next hop used for 'self' routes instead of the session's local address. */
+  nextHopSelf4?: string;
+  nextHopSelf6?: string;
+  /** Graceful Restart capability (RFC 4724) restart time in seconds; off when absent. */
+  gracefulRestartTime?: number;
+}
+
+/** Minimal structured logger (pino-compatible). */
+export interface Logger {
+  debug(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** Typed events the speaker emits. */
+export type SpeakerEvent =
+  | { type: 'state'; peer: string; from: string; to: string }
+  | { type: 'established'; peer: string; families: string[]; holdTime: number }
+  | { type: 'down'; peer: string; reason: DownReason; wasEstablished: boolean }
+  | { type: 'end-of-rib'; peer: string; family: string }
+  | { type: 'notification-sent'; peer: string; code: number; subcode: number; text: string | undefined }
+  | { type: 'connect-failed'; peer: string; error: string }
+  | { type: 'unknown-connection'; address: string }
+  | { type: 'md5-failure'; peer: string | null; count: number };
+
+export interface PeerCounters {
+  messagesIn: number;
+  messagesOut: number;
+  updatesIn: number;
+  updatesOut: number;
+  notificationsIn: number;
+  notificationsOut: number;
+  /** Transitions out of Established. */
+  flaps: number;
+  establishedTransitions: number;
+}
+
+/** One peer as the control API, CLI and metrics see it. */
+export interface PeerSnapshot {
+  name: string;
+  address: string;
+  peerAs: number;
+  localAs: number;
+  state: string;
+  uptimeMs: number;
+  passive: boolean;
+  localAddress: string | null;
+  families: string[];
+  holdTime: number | null;
+  keepaliveTime: number | null;
+  peerBgpId: string | null;
+  peerHostname: string | null;
+  lastDown: (DownReason & { at: number }) | null;
+  lastConnectError: string | null;
+  counters: PeerCounters;
+  prefixesAnnounced: number;
+  prefixesPending: number;
+  prefixesReceived: number;
+  endOfRibReceived: string[];
+  /** Whether TCP MD5 is configured (the key itself is never exposed). */
+  md5: boolean;
+}

@@ -1,0 +1,32 @@
+/**
+ * herald's BGP speaker: the public API src/ uses.
+ *
+ * Layers, imports running one way (STYLE.md §1):
+ *   wire/     pure codecs: messages, capabilities, path attributes, prefixes
+ *   session/  the pure RFC 4271 FSM: step(session, event, now) -> actions
+ *   rib/      pure Adj-RIB-Out (owns the diff, packs UPDATEs) and Adj-RIB-In
+ *   driver/   sockets, timers, TCP MD5: the only code that does I/O
+ *
+ * Typical use:
+ *   const sp = new Speaker({ asn: 65011, routerId: '192.0.2.11' });
+ *   sp.addPeer({ name: 'up1', address: '192.0.2.1', asn: 65000 });
+ *   await sp.start();
+ *   sp.setRoutes('up1', [{ prefix: '198.51.100.53/32', communities: ['65011:53'] }]);
+ *   sp.on((e) => console.log(e));
+ *   await sp.stop('maintenance');
+ */
+export { Speaker, type SpeakerOptions } from './driver/speaker.js';
+export type { Peer } from './driver/peer.js';
+export {
+  silentLogger,
+  type Logger,
+  type PeerConfig,
+  type PeerCounters,
+  type PeerSnapshot,
+  type SpeakerEvent,
+} from './driver/types.js';
+export { realClock, ManualClock, type Clock } from './driver/clock.js';
+export type { RouteSpec } from './rib/route.js';
+export type { DownReason } from './session/index.js';
+export { BgpError, errorName, type ErrorAction } from './wire/errors.js';
+export { parsePrefix, formatPrefix, parseAddress, type Prefix } from './wire/prefix.js';
