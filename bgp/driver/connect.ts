@@ -72,16 +72,19 @@ const POLL_MAX_MS = 25;
 
 /** Open a TCP connection to a BGP peer with optional MD5 key, TTL and minimum TTL. */
 export function connectTcp(opts: ConnectOptions): Promise<net.Socket> {
-  const peer = parseIp(opts.host);
-  if (!Number.isInteger(opts.port) || opts.port < 1 || opts.port > 65535) {
-    return Promise.reject(new Error(`invalid port ${opts.port}`));
-  }
-  if (opts.localAddress !== undefined && parseIp(opts.localAddress).family !== peer.family) {
-    return Promise.reject(new Error(`local address ${opts.localAddress} and peer ${opts.host} are of different address families`));
+  let family: IpFamily;
+  try {
+    family = parseIp(opts.host).family;
+    if (!Number.isInteger(opts.port) || opts.port < 1 || opts.port > 65535) throw new Error(`invalid port ${opts.port}`);
+    if (opts.localAddress !== undefined && parseIp(opts.localAddress).family !== family) {
+      throw new Error(`local address ${opts.localAddress} and peer ${opts.host} are of different address families`);
+    }
+  } catch (e) {
+    return Promise.reject(e as Error);
   }
   if (opts.signal?.aborted) return Promise.reject(abortError(opts));
   const needLibc = opts.md5Key !== undefined || opts.ttl !== undefined || opts.minTtl !== undefined;
-  return needLibc ? connectWithLibc(opts, peer.family) : connectWithNet(opts);
+  return needLibc ? connectWithLibc(opts, family) : connectWithNet(opts);
 }
 
 function abortError(opts: ConnectOptions): ConnectError {
@@ -95,6 +98,9 @@ function timeoutError(opts: ConnectOptions): ConnectError {
     msg +=
       " — with TCP MD5 enabled this usually means the peer's password differs or it has none" +
       ' (check nstat TcpExtTCPMD5Failure/TCPMD5NotFound on the peer)';
+  }
+  if (opts.minTtl !== undefined && opts.minTtl > 0) {
+    msg += `; with a minimum TTL of ${opts.minTtl} here, replies arriving with a lower TTL are dropped (nstat TcpExtTCPMinTTLDrop)`;
   }
   return new ConnectError('ETIMEDOUT', msg);
 }

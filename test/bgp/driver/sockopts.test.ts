@@ -38,6 +38,13 @@ describe('parseIp and errnoName (no kernel needed)', () => {
     expect(() => parseIp('2001:db8::1%no-such-if0')).toThrow(/unknown IPv6 zone/);
   });
 
+  it('rejects (never throws) on a host that is not an IP literal or a bad port', async () => {
+    let p: Promise<unknown> | undefined;
+    expect(() => (p = connectTcp({ host: 'peer.example', port: 179, timeoutMs: 100 }))).not.toThrow();
+    await expect(p).rejects.toThrow(/not an IP address: "peer.example"/);
+    await expect(connectTcp({ host: '192.0.2.1', port: 0, md5Key: 'k', timeoutMs: 100 })).rejects.toThrow(/invalid port 0/);
+  });
+
   it('names errno values', () => {
     expect(errnoName(22)).toBe('EINVAL');
     expect(errnoName(115)).toBe('EINPROGRESS');
@@ -231,6 +238,20 @@ describe.skipIf(!canRun)('sockets through the kernel (network namespace)', () =>
     await expect(connectTcp({ host: '192.0.2.1', port: 179, localAddress: '2001:db8::2', timeoutMs: 1000 })).rejects.toThrow(
       /different address families/,
     );
+  });
+
+  it('says in the timeout message that its own minimum TTL may be dropping the replies', async () => {
+    const srv = await listen('192.0.2.1'); // answers with TTL 64
+    try {
+      const err = await connectTcp({ host: '192.0.2.1', port: port(srv), minTtl: 255, timeoutMs: 200 }).then(
+        () => null,
+        (e: Error & { code?: string }) => e,
+      );
+      expect(err?.code).toBe('ETIMEDOUT');
+      expect(err?.message).toMatch(/with a minimum TTL of 255 here, replies arriving with a lower TTL are dropped \(nstat TcpExtTCPMinTTLDrop\)$/);
+    } finally {
+      await close(srv);
+    }
   });
 
   it('aborts a pending connect through the signal, promptly, and closes its fd', async () => {
