@@ -26,9 +26,10 @@
  * forgets what the peer had, keeping what is desired.
  */
 import { Afi } from '../wire/iana.js';
-import { maxMessageLen, familyKey, type CodecContext } from '../wire/context.js';
+import { maxMessageLen, familyKey, IPV4_UNICAST, type CodecContext } from '../wire/context.js';
 import { formatIPv4, formatIPv6 } from '../wire/prefix.js';
 import { Writer } from '../wire/writer.js';
+import { encodePathAttributes } from '../wire/attributes/index.js';
 import { Exporter, type AttrSet, type PeerExportContext } from './export.js';
 import { parseRoutePrefix, RouteParser, type ParsedAttrs, type RoutePrefix, type RouteSpec } from './route.js';
 import {
@@ -104,8 +105,8 @@ export interface AdjRibOutStats {
 }
 
 export interface AdjRibOutOptions {
-  /** The wire attribute-block encoder (no MP_REACH / MP_UNREACH). */
-  encodeAttributes: AttributeEncoder;
+  /** The attribute-block encoder (no MP_REACH / MP_UNREACH); default: the wire codec's. */
+  encodeAttributes?: AttributeEncoder;
   /** Share one parser between peers to validate each attribute set once. */
   parser?: RouteParser;
 }
@@ -137,8 +138,8 @@ export class AdjRibOut {
 
   private readonly counters: AdjRibOutStats = { updates: 0, bytes: 0, prefixesAnnounced: 0, prefixesWithdrawn: 0, endOfRib: 0 };
 
-  constructor(opts: AdjRibOutOptions) {
-    this.encodeAttributes = opts.encodeAttributes;
+  constructor(opts: AdjRibOutOptions = {}) {
+    this.encodeAttributes = opts.encodeAttributes ?? encodePathAttributes;
     this.parser = opts.parser ?? new RouteParser();
   }
 
@@ -196,14 +197,17 @@ export class AdjRibOut {
   start(ctx: CodecContext, peer: PeerExportContext): void {
     if (this.ctx !== null) this.reset();
     this.ctx = ctx;
-    this.exporter = new Exporter(peer);
+    this.exporter = new Exporter({
+      ...peer,
+      extendedNextHopV4overV6: peer.extendedNextHopV4overV6 ?? ctx.extendedNextHop.has(IPV4_UNICAST),
+    });
     this.maxLen = maxMessageLen(ctx);
     this.addPath4 = ctx.addPathSend.has(familyKey(Afi.IPv4, 1));
     this.addPath6 = ctx.addPathSend.has(familyKey(Afi.IPv6, 1));
-    this.eorOwed = [...peer.families]
-      .map((f) => f.split('/').map(Number) as [number, number])
-      .sort((a, b) => a[0] - b[0] || a[1] - b[1])
-      .map(([afi, safi]) => ({ afi, safi }));
+    this.eorOwed = [...new Set(peer.families)].map((f) => {
+      const [afi, safi] = f.split('/').map(Number) as [number, number];
+      return { afi, safi };
+    });
     this.counters.endOfRib = 0;
     for (const e of this.entries.values()) if (e.spec !== null) this.reexport(e);
   }

@@ -37,10 +37,16 @@ export interface PeerExportContext {
   localAddress4?: string;
   /** Our global IPv6 address on this session, if any. */
   localAddress6?: string;
-  /** Negotiated families ("1/1", "2/1"); routes of other families are not sendable. */
-  families: ReadonlySet<FamilyKey>;
-  /** RFC 8950: IPv4 unicast NLRI may carry an IPv6 next hop on this session. */
-  extendedNextHopV4overV6: boolean;
+  /**
+   * Negotiated families ("1/1", "2/1"), e.g. `Negotiated.families`; routes of
+   * other families are not sendable. End-of-RIB goes out in this order.
+   */
+  families: ReadonlySet<FamilyKey> | readonly FamilyKey[];
+  /**
+   * RFC 8950: IPv4 unicast NLRI may carry an IPv6 next hop on this session.
+   * AdjRibOut.start() defaults it from `ctx.extendedNextHop` when omitted.
+   */
+  extendedNextHopV4overV6?: boolean;
 }
 
 /** How a bucket's NLRI travel: IPv4 in the UPDATE body, or inside MP_REACH_NLRI. */
@@ -116,6 +122,7 @@ function localAddresses(peer: PeerExportContext): LocalAddresses {
 export class Exporter {
   readonly peer: PeerExportContext;
   private readonly local: LocalAddresses;
+  private readonly families: ReadonlySet<FamilyKey>;
   private readonly byKey = new Map<string, AttrSet>();
   private readonly cache4 = new Map<ParsedAttrs, Checked<AttrSet>>();
   private readonly cache6 = new Map<ParsedAttrs, Checked<AttrSet>>();
@@ -124,6 +131,7 @@ export class Exporter {
   constructor(peer: PeerExportContext) {
     this.peer = peer;
     this.local = localAddresses(peer);
+    this.families = new Set(peer.families);
   }
 
   /** Number of distinct attribute sets handed out. */
@@ -145,7 +153,7 @@ export class Exporter {
   private compute(pa: ParsedAttrs, afi: Afi): Checked<AttrSet> {
     const peer = this.peer;
     const family = afi === Afi.IPv4 ? IPV4_UNICAST : IPV6_UNICAST;
-    if (!peer.families.has(family)) {
+    if (!this.families.has(family)) {
       return fail(`${afi === Afi.IPv4 ? 'IPv4' : 'IPv6'} unicast was not negotiated with this peer`);
     }
     const nh = this.resolveNextHop(pa, afi);
@@ -214,7 +222,7 @@ export class Exporter {
     const viaV6 = (bytes: Uint8Array, what: string): Checked<{ carrier: NlriCarrier; bytes: Uint8Array }> => {
       // RFC 8950 §4: an IPv6 next hop for IPv4 NLRI only if the peer advertised
       // the Extended Next Hop capability for IPv4 unicast.
-      if (!peer.extendedNextHopV4overV6) return fail(`${what} is IPv6 and RFC 8950 extended next hop was not negotiated`);
+      if (peer.extendedNextHopV4overV6 !== true) return fail(`${what} is IPv6 and RFC 8950 extended next hop was not negotiated`);
       return v6ok(bytes, what);
     };
     if (pa.nextHop.kind === 'address') {
