@@ -1,0 +1,221 @@
+/**
+ * Deadlines, ConnectRetry backoff with jitter, and IdleHold damping
+ * (RFC 4271 §8.1.1 DampPeerOscillations, §10 jitter), driven by moving `now`.
+ */
+import { describe, expect, it } from 'vitest';
+import { resolveConfig } from '../../../bgp/session/config.js';
+import { createSession, step, stepAll } from '../../../bgp/session/fsm.js';
+import {
+  connectRetryBase,
+  expiredTimers,
+  flapsAfterDown,
+  idleHoldDelay,
+  jitter,
+  nextDeadline,
+  nextRandom,
+} from '../../../bgp/session/timers.js';
+import type { SessionState } from '../../../bgp/session/types.js';
+import { CFG, peerOpen, sessionIn } from './fixtures.js';
+
+const config = resolveConfig(CFG);
+
+describe('PRNG and jitter', () => {
+  it('nextRandom is deterministic and in [0, 1)', () => {
+    let st = 7;
+    const seen = new Set<number>();
+    for (let i = 0; i < 10_000; i++) {
+      const [v, n] = nextRandom(st);
+      expect(v).toBeGreaterThanOrEqual(0);
+      expect(v).toBeLessThan(1);
+      seen.add(v);
+      st = n;
+    }
+    expect(seen.size).toBeGreaterThan(9_990);
+    expect(nextRandom(7)).toEqual(nextRandom(7));
+  });
+
+  it('jitter spans 0.75..1.0 of the base (RFC 4271 §10)', () => {
+    expect(jitter(1000, 0)).toBe(750);
+    expect(jitter(1000, 0.999999)).toBe(1000);
+    let st = 1;
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let i = 0; i < 5000; i++) {
+      const [v, n] = nextRandom(st);
+      st = n;
+      const j = jitter(40_000, v);
+      lo = Math.min(lo, j);
+      hi = Math.max(hi, j);
+    }
+    expect(lo).toBeGreaterThanOrEqual(30_000);
+    expect(hi).toBeLessThanOrEqual(40_000);
+    // the range is actually used, not a constant
+    expect(lo).toBeLessThan(30_500);
+    expect(hi).toBeGreaterThan(39_500);
+  });
+});
+
+describe('ConnectRetry backoff', () => {
+  it('connectRetryBase doubles from 5 s up to the 120 s ceiling', () => {
+    expect([0, 1, 2, 3, 4, 5, 6, 40].map((n) => connectRetryBase(config, n))).toEqual([
+      5000, 10000, 20000, 40000, 80000, 120000, 120000, 120000,
+    ]);
+  });
+
+  it('an unreachable peer is dialled at growing, jittered intervals', () => {
+    let s = step(createSession(CFG, 99), { type: 'ManualStart' }, 0).session;
+    let t = 0;
+    const gaps: number[] = [];
+    for (let attempt = 0; attempt < 8; attempt++) {
+      // the attempt fails at once (connection refused) ...
+      s = step(s, { type: 'TcpConnectionFails' }, t).session;
+      expect(s.state).toBe('Active');
+      // ... and the next one starts at the ConnectRetry deadline
+      const next = nextDeadline(s)!;
+      gaps.push(next - t);
+      t = next;
+      expect(expiredTimers(s, t)).toEqual([{ type: 'ConnectRetryTimer_Expires' }]);
+      const r = step(s, { type: 'ConnectRetryTimer_Expires' }, t);
+      expect(r.actions).toEqual([{ type: 'connect' }]);
+      s = r.session;
+    }
+    gaps.forEach((g, n) => {
+      const base = connectRetryBase(config, n);
+      expect(g).toBeGreaterThanOrEqual(base * 0.75);
+      expect(g).toBeLessThanOrEqual(base);
+    });
+    expect(gaps[7]).toBeGreaterThan(gaps[0]! * 10);
+  });
+
+  it('different seeds give different jitter, the same seed the same', () => {
+    const first = (seed: number): number => step(createSession(CFG, seed), { type: 'ManualStart' }, 0).session.timers.connectRetry!;
+    const values = new Set([1, 2, 3, 4, 5, 6, 7, 8].map(first));
+    expect(values.size).toBeGreaterThan(4);
+    expect(first(3)).toBe(first(3));
+  });
+
+  it('reaching Established resets the counter', () => {
+    let s = sessionIn('Connect', { t: 0 });
+    s = step(s, { type: 'ConnectRetryTimer_Expires' }, s.timers.connectRetry!).session;
+    expect(s.connectRetryCounter).toBe(1);
+    s = step(s, { type: 'Tcp_CR_Acked' }, 20_000).session;
+    s = step(s, { type: 'BGPOpen', message: peerOpen() }, 20_001).session;
+    s = step(s, { type: 'KeepAliveMsg' }, 20_002).session;
+    expect(s.state).toBe('Established');
+    expect(s.connectRetryCounter).toBe(0);
+  });
+});
+
+describe('IdleHold damping (DampPeerOscillations)', () => {
+  it('idleHoldDelay: none without failures, then 5 s doubling to the 300 s ceiling', () => {
+    expect([0, 1, 2, 3, 4, 5, 6, 7, 30].map((f) => idleHoldDelay(config, f))).toEqual([
+      0, 5000, 10000, 20000, 40000, 80000, 160000, 300000, 300000,
+    ]);
+  });
+
+  it('flapsAfterDown forgives one failure per stable period', () => {
+    expect(flapsAfterDown(config, 3, undefined, true)).toBe(4);
+    expect(flapsAfterDown(config, 3, 119_999, true)).toBe(4);
+    expect(flapsAfterDown(config, 3, 120_000, true)).toBe(3);
+    expect(flapsAfterDown(config, 3, 360_000, true)).toBe(1);
+    expect(flapsAfterDown(config, 3, 10_000_000, true)).toBe(1);
+    expect(flapsAfterDown(config, 3, 10_000_000, false)).toBe(0);
+  });
+
+  /** Bring a session from Idle (IdleHold due) up to Established at time t. */
+  function upAgain(s: SessionState, t: number): SessionState {
+    const r = stepAll(
+      s,
+      [{ type: 'IdleHoldTimer_Expires' }, { type: 'Tcp_CR_Acked' }, { type: 'BGPOpen', message: peerOpen() }, { type: 'KeepAliveMsg' }],
+      t,
+    );
+    expect(r.session.state).toBe('Established');
+    return r.session;
+  }
+
+  it('a peer that keeps failing waits longer each time, and decays back after stable uptime', () => {
+    let s = sessionIn('Established', { t: 0 });
+    let t = 0;
+    const waits: number[] = [];
+    // Four quick flaps: the peer resets the session right after it comes up.
+    for (let i = 0; i < 4; i++) {
+      t += 1000;
+      s = step(s, { type: 'NotifMsg', message: { type: 'notification', code: 6, subcode: 4, data: new Uint8Array() } }, t).session;
+      expect(s.state).toBe('Idle');
+      waits.push(s.timers.idleHold! - t);
+      // AutomaticStart during IdleHold is damped
+      expect(step(s, { type: 'AutomaticStart' }, t + 1)).toEqual({ session: s, actions: [] });
+      // and the IdleHold timer does not fire early
+      expect(step(s, { type: 'IdleHoldTimer_Expires' }, s.timers.idleHold! - 1).session).toEqual(s);
+      t = s.timers.idleHold!;
+      s = upAgain(s, t);
+    }
+    expect(waits).toEqual([5000, 10000, 20000, 40000]);
+    expect(s.flaps).toBe(4);
+
+    // Stable for two periods (2 × 120 s): two failures forgiven, this one added.
+    t += 240_000;
+    s = step(s, { type: 'TcpConnectionFails' }, t).session;
+    expect(s.flaps).toBe(3);
+    expect(s.timers.idleHold! - t).toBe(20000);
+
+    // Stable for a long time: back to the first step.
+    t = s.timers.idleHold!;
+    s = upAgain(s, t);
+    // A hold-timer expiry 90 s after coming up forgives nothing ...
+    const quick = step(s, { type: 'HoldTimer_Expires' }, s.timers.hold!).session;
+    expect(quick.flaps).toBe(4);
+    // ... an hour of uptime forgives everything before this failure.
+    t += 3_600_000;
+    s = step(s, { type: 'TcpConnectionFails' }, t).session;
+    expect(s.flaps).toBe(1);
+    expect(s.timers.idleHold! - t).toBe(5000);
+  });
+
+  it('ManualStart resets damping; ManualStop disables the automatic restart', () => {
+    let s = sessionIn('Established', { t: 0 });
+    for (let i = 0; i < 3; i++) {
+      s = step(s, { type: 'TcpConnectionFails' }, i * 100_000 + 10).session;
+      s = upAgain(s, s.timers.idleHold!);
+    }
+    expect(s.flaps).toBe(3);
+    s = step(s, { type: 'ManualStop' }, 400_000).session;
+    expect(s.timers).toEqual({});
+    expect(expiredTimers(s, 10 ** 12)).toEqual([]);
+    expect(step(s, { type: 'IdleHoldTimer_Expires' }, 10 ** 12).session.state).toBe('Idle');
+    const r = step(s, { type: 'ManualStart' }, 500_000);
+    expect(r.session.flaps).toBe(0);
+    expect(r.session.state).toBe('Connect');
+  });
+
+  it('IdleHoldTimer_Expires performs the automatic start in the configured mode', () => {
+    let s = sessionIn('Established', { cfg: { passive: true }, t: 0 });
+    expect(s.passive).toBe(true);
+    s = step(s, { type: 'TcpConnectionFails' }, 10).session;
+    const r = step(s, { type: 'IdleHoldTimer_Expires' }, s.timers.idleHold!);
+    expect(r.session.state).toBe('Active');
+    expect(r.actions).toEqual([]);
+  });
+});
+
+describe('nextDeadline and expiredTimers', () => {
+  it('returns the earliest deadline and lists due timers, hold first', () => {
+    const s = sessionIn('Established', { t: 0 });
+    expect(nextDeadline(s)).toBe(s.timers.keepalive);
+    expect(expiredTimers(s, 0)).toEqual([]);
+    expect(expiredTimers(s, 10 ** 9)).toEqual([
+      { type: 'HoldTimer_Expires' },
+      { type: 'SendHoldTimer_Expires' },
+      { type: 'KeepaliveTimer_Expires' },
+    ]);
+    const idle = createSession(CFG);
+    expect(nextDeadline(idle)).toBeUndefined();
+  });
+
+  it('applying all due timers at once ends in Idle via the hold timer, later ones stale', () => {
+    const s = sessionIn('Established', { t: 0 });
+    const r = stepAll(s, expiredTimers(s, 10 ** 9), 10 ** 9);
+    expect(r.session.state).toBe('Idle');
+    expect(r.actions.filter((a) => a.type === 'send')).toHaveLength(1);
+  });
+});
