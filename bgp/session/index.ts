@@ -26,7 +26,6 @@ export {
   fsmErrorNotification,
   notificationFromError,
   reasonFromNotification,
-  MAX_SHUTDOWN_COMMUNICATION,
   type DownReason,
 } from './notify.js';
 export { endOfRib, endOfRibFamily } from './eor.js';

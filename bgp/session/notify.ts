@@ -4,21 +4,20 @@
  * Owns the mapping from a detected condition to the NOTIFICATION identity the
  * RFCs give it (RFC 4271 §6, RFC 4486 §4, RFC 6608 §4, RFC 9003 §2, RFC 9687
  * §3), and the `DownReason` the FSM reports in a `session-down` action. The
- * wire codec (bgp/wire/messages/notification.ts) encodes the objects built here.
+ * wire codec (bgp/wire/messages/notification.ts) encodes the objects built
+ * here and owns the RFC 9003 shutdown communication layout.
  *
- * RFC 9003 shutdown communication in the Data field of Cease/2 and Cease/4:
+ * Data of Cease/MaximumPrefixesReached (RFC 4486 §4):
  *
- *   +---------------+-----------------------------------+
- *   | Length (1)    | Shutdown Communication (UTF-8) ... |
- *   +---------------+-----------------------------------+
+ *   +-----------+----------+-------------------+
+ *   | AFI (2)   | SAFI (1) | Prefix limit (4)  |
+ *   +-----------+----------+-------------------+
  */
 import { BgpError, errorName } from '../wire/errors.js';
 import { CeaseSub, ErrCode, FsmSub } from '../wire/iana.js';
+import { carriesShutdownText, makeShutdownNotification } from '../wire/messages/notification.js';
 import type { NotificationMessage } from '../wire/types.js';
 import { Writer } from '../wire/writer.js';
-
-/** RFC 9003 §2: the Length octet limits the communication to 255 octets. */
-export const MAX_SHUTDOWN_COMMUNICATION = 255;
 
 /** Build a NOTIFICATION message object. */
 export function notification(code: number, subcode: number, data: Uint8Array = new Uint8Array(0)): NotificationMessage {
@@ -30,28 +29,15 @@ export function notificationFromError(err: BgpError): NotificationMessage {
   return notification(err.code, err.subcode, err.data);
 }
 
-/** Cut UTF-8 text to at most `max` octets without splitting a character. */
-function utf8Truncate(text: string, max: number): Uint8Array {
-  const bytes = new TextEncoder().encode(text);
-  if (bytes.length <= max) return bytes;
-  let end = max;
-  // Back off continuation octets (10xxxxxx) so the cut lands on a character start.
-  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
-  return bytes.slice(0, end);
-}
-
 /**
  * Build a Cease NOTIFICATION; for Administrative Shutdown and Reset with text,
- * carry it as an RFC 9003 shutdown communication (truncated to 255 octets).
+ * carry it as an RFC 9003 shutdown communication (truncated to 255 octets on
+ * a UTF-8 boundary by the wire codec's `makeShutdownNotification`).
  */
 export function ceaseNotification(subcode: number, text?: string): NotificationMessage {
   // RFC 9003 §2: the communication applies to subcodes 2 (Shutdown) and 4 (Reset).
-  if (text === undefined || text === '' || (subcode !== CeaseSub.AdministrativeShutdown && subcode !== CeaseSub.AdministrativeReset))
-    return notification(ErrCode.Cease, subcode);
-  const body = utf8Truncate(text, MAX_SHUTDOWN_COMMUNICATION);
-  const w = new Writer(body.length + 1);
-  w.u8(body.length).bytes(body);
-  return { ...notification(ErrCode.Cease, subcode, w.finish()), shutdownText: new TextDecoder().decode(body) };
+  if (text === undefined || text === '' || !carriesShutdownText(ErrCode.Cease, subcode)) return notification(ErrCode.Cease, subcode);
+  return makeShutdownNotification(subcode as typeof CeaseSub.AdministrativeShutdown, text);
 }
 
 /**

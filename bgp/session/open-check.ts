@@ -21,10 +21,11 @@
  *   | Code (1)   | Length (1)  | Value (Length)   | ...
  *   +------------+-------------+------------------+
  */
-import { BgpError, bgpError } from '../wire/errors.js';
+import { bgpError, type BgpError } from '../wire/errors.js';
 import { AS_TRANS, CapCode, ErrCode, OpenSub } from '../wire/iana.js';
 import type { Capability, MpFamily, OpenMessage } from '../wire/types.js';
 import { Writer } from '../wire/writer.js';
+import { encodeCapabilities } from '../wire/capabilities/index.js';
 import { familyKey } from '../wire/context.js';
 import { parseIPv4 } from '../wire/prefix.js';
 import { isIbgp, type SessionConfig } from './config.js';
@@ -50,29 +51,6 @@ export function peerFamilies(open: OpenMessage): MpFamily[] {
   const mp: MpFamily[] = [];
   for (const c of open.capabilities) if (c.kind === 'multiprotocol') mp.push({ afi: c.afi, safi: c.safi });
   return mp.length > 0 ? mp : [{ afi: 1, safi: 1 }];
-}
-
-/** Encode one capability TLV as an OPEN would carry it (only the kinds herald may require). */
-function encodeCapabilityTlv(w: Writer, cap: Capability): void {
-  w.u8(cap.code);
-  const len = w.reserve8();
-  switch (cap.kind) {
-    case 'multiprotocol':
-      // RFC 4760 §8: AFI (2), Reserved (1), SAFI (1).
-      w.u16(cap.afi).u8(0).u8(cap.safi);
-      break;
-    case 'four-octet-as':
-      w.u32(cap.asn);
-      break;
-    case 'unknown':
-      w.bytes(cap.value);
-      break;
-    default:
-      // route-refresh, extended-message, enhanced-route-refresh: empty value.
-      // Others are never required with a value; they are listed by code only.
-      break;
-  }
-  w.fill8(len);
 }
 
 /** The capability we would expect for a required code, for the NOTIFICATION data. */
@@ -166,13 +144,11 @@ export function checkOpen(open: OpenMessage, config: SessionConfig): BgpError | 
   // the speaker to send the message."
   const missing = missingCapabilities(open, config);
   if (missing.length > 0) {
-    const w = new Writer();
-    for (const cap of missing) encodeCapabilityTlv(w, cap);
     return bgpError(
       ErrCode.OpenMessage,
       OpenSub.UnsupportedCapability,
       `peer lacks required capabilities ${missing.map((c) => c.code).join(',')}`,
-      w.finish(),
+      encodeCapabilities(missing),
     );
   }
   return null;
