@@ -12,12 +12,14 @@
  * copied at most once, however finely the stream is split (pg-protocol's
  * parser does the same with one growing buffer).
  *
- * Errors are raised as early as the bytes allow, so a garbage stream fails
+ * Errors are found as early as the bytes allow, so a garbage stream fails
  * fast: each marker octet is checked as it arrives, and the length and type
- * as soon as the 19-octet header is complete (before the body). After an
- * error the framer stays failed and rethrows it: the session is over.
+ * as soon as the 19-octet header is complete (before the body). `push` never
+ * throws (it runs in a socket 'data' handler); the error is raised by the
+ * next call to `next()`. After an error the framer stays failed, drops what
+ * is pushed, and `next()` rethrows the same error: the session is over.
  */
-import type { BgpError } from './errors.js';
+import { BgpError } from './errors.js';
 import { HEADER_LEN, MAX_EXTENDED_MESSAGE_LEN, MAX_MESSAGE_LEN } from './iana.js';
 import { checkMarker, decodeHeader, MARKER_LEN } from './messages/header.js';
 
@@ -58,23 +60,28 @@ export class Framer implements Iterable<Uint8Array> {
     return this.buffered;
   }
 
-  /** Queue a chunk from the socket; checks the marker octets it completes. */
+  /** Queue a chunk from the socket and check the header octets it completes; never throws. */
   push(chunk: Uint8Array): void {
-    if (this.failed) throw this.failed;
-    if (chunk.length === 0) return;
+    if (this.failed || chunk.length === 0) return;
     this.chunks.push(chunk);
     this.buffered += chunk.length;
     this.checkEarly();
   }
 
+  /** The error that stopped this framer, if any. */
+  get error(): BgpError | null {
+    return this.failed;
+  }
+
   /** Return the next whole message (header included), or null until more bytes arrive. */
   next(): Uint8Array | null {
-    if (this.failed) throw this.failed;
     this.checkEarly();
+    if (this.failed) throw this.failed;
     if (this.pendingLength === 0 || this.buffered < this.pendingLength) return null;
     const frame = this.take(this.pendingLength);
     this.pendingLength = 0;
     this.markerChecked = 0;
+    // Check the next header now; a bad one is reported by the following next().
     this.checkEarly();
     return frame;
   }
@@ -84,9 +91,9 @@ export class Framer implements Iterable<Uint8Array> {
     for (let f = this.next(); f !== null; f = this.next()) yield f;
   }
 
-  /** Check the marker octets and, once 19 bytes are in, the header of the pending message. */
+  /** Check the marker octets and, once 19 bytes are in, the header of the pending message; record a failure. */
   private checkEarly(): void {
-    if (this.pendingLength !== 0) return;
+    if (this.pendingLength !== 0 || this.failed) return;
     try {
       // Marker octets as they arrive, chunk by chunk, without copying.
       let idx = this.head;
@@ -113,8 +120,9 @@ export class Framer implements Iterable<Uint8Array> {
       const h = decodeHeader(this.peek(HEADER_LEN), this.maxLen);
       this.pendingLength = h.length;
     } catch (e) {
-      this.failed = e as BgpError;
-      throw e;
+      // Only BgpErrors come from the header checks; anything else is a bug here.
+      if (!(e instanceof BgpError)) throw e;
+      this.failed = e;
     }
   }
 

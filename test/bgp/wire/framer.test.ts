@@ -125,38 +125,43 @@ describe('Framer stitching', () => {
 });
 
 describe('Framer errors fail fast', () => {
-  it('rejects a garbage first octet at once', () => {
-    const f = new Framer();
-    expectBgpError(() => f.push(Uint8Array.of(0x47)), ErrCode.MessageHeader, HeaderSub.ConnectionNotSynchronized);
+  /** Push chunks (push itself must not throw), then expect next() to throw this error. */
+  const failsWith = (chunks: Uint8Array[], code: number, subcode: number, data?: Uint8Array, f = new Framer()): Framer => {
+    for (const c of chunks) expect(() => f.push(c)).not.toThrow();
+    expect(f.error, 'error recorded as soon as the bytes were pushed').not.toBeNull();
+    expectBgpError(() => f.next(), code, subcode, data);
+    return f;
+  };
+
+  it('flags a garbage first octet at once', () => {
+    failsWith([Uint8Array.of(0x47)], ErrCode.MessageHeader, HeaderSub.ConnectionNotSynchronized);
   });
 
-  it('rejects a bad marker octet in a later chunk', () => {
+  it('flags a bad marker octet in a later chunk', () => {
     const f = new Framer();
     f.push(hex`ffffffffff`);
-    expectBgpError(() => f.push(hex`ff ff 00`), ErrCode.MessageHeader, HeaderSub.ConnectionNotSynchronized);
+    expect(f.error).toBeNull();
+    expect(f.next()).toBeNull();
+    failsWith([hex`ff ff 00`], ErrCode.MessageHeader, HeaderSub.ConnectionNotSynchronized, undefined, f);
   });
 
-  it('rejects a bad marker in the second message', () => {
+  it('returns the good message before reporting a bad marker after it', () => {
     const f = new Framer();
     f.push(hex`${MARKER} 0013 04 ff ff fe`);
-    expect(() => f.next()).toThrow(BgpError);
+    expect(f.next()?.length).toBe(19);
+    expectBgpError(() => f.next(), ErrCode.MessageHeader, HeaderSub.ConnectionNotSynchronized);
   });
 
-  it('stays failed and rethrows the same error', () => {
-    const f = new Framer();
-    let first: unknown;
-    try {
-      f.push(hex`00`);
-    } catch (e) {
-      first = e;
-    }
-    expect(() => f.next()).toThrow(first as Error);
-    expect(() => f.push(hex`${MARKER} 0013 04`)).toThrow(first as Error);
+  it('stays failed: drops later bytes and rethrows the same error', () => {
+    const f = failsWith([hex`00`], ErrCode.MessageHeader, HeaderSub.ConnectionNotSynchronized);
+    const first = f.error!;
+    f.push(hex`${MARKER} 0013 04`);
+    expect(() => f.next()).toThrow(first);
+    expect(f.error).toBe(first);
   });
 
-  it('rejects an over-long message as soon as its header is in, before its body', () => {
-    const f = new Framer();
-    expectBgpError(() => f.push(hex`${MARKER} 1388 02`), ErrCode.MessageHeader, HeaderSub.BadMessageLength, hex`1388`);
+  it('flags an over-long message as soon as its header is in, before its body', () => {
+    failsWith([hex`${MARKER} 1388 02`], ErrCode.MessageHeader, HeaderSub.BadMessageLength, hex`1388`);
   });
 
   it('accepts the same length once the maximum is raised to 65535', () => {
@@ -168,13 +173,12 @@ describe('Framer errors fail fast', () => {
   });
 
   it('still rejects an OPEN above 4096 with a raised maximum (RFC 8654 §4)', () => {
-    const f = new Framer(65535);
-    expectBgpError(() => f.push(hex`${MARKER} 1388 01`), ErrCode.MessageHeader, HeaderSub.BadMessageLength, hex`1388`);
+    failsWith([hex`${MARKER} 1388 01`], ErrCode.MessageHeader, HeaderSub.BadMessageLength, hex`1388`, new Framer(65535));
   });
 
   it('rejects an unknown type and a bad KEEPALIVE length from the header alone', () => {
-    expectBgpError(() => new Framer().push(hex`${MARKER} 0013 07`), ErrCode.MessageHeader, HeaderSub.BadMessageType, hex`07`);
-    expectBgpError(() => new Framer().push(hex`${MARKER} 0020 04`), ErrCode.MessageHeader, HeaderSub.BadMessageLength, hex`0020`);
+    failsWith([hex`${MARKER} 0013 07`], ErrCode.MessageHeader, HeaderSub.BadMessageType, hex`07`);
+    failsWith([hex`${MARKER} 0020 04`], ErrCode.MessageHeader, HeaderSub.BadMessageLength, hex`0020`);
   });
 
   it('refuses a maximum outside 19..65535', () => {
