@@ -1,0 +1,142 @@
+import { describe, expect, it } from 'vitest';
+import { BgpError } from '../../../bgp/wire/errors.js';
+import { Afi, ErrCode, UpdateSub } from '../../../bgp/wire/iana.js';
+import { IPV4_UNICAST, IPV6_UNICAST, withContext } from '../../../bgp/wire/context.js';
+import { parsePrefix, type Nlri } from '../../../bgp/wire/prefix.js';
+import type { UpdateMessage } from '../../../bgp/wire/types.js';
+import { AdjRibIn } from '../../../bgp/rib/adj-rib-in.js';
+import { AdjRibOut } from '../../../bgp/rib/adj-rib-out.js';
+import { CTX, decode, split } from './helpers.js';
+
+const n = (t: string, pathId?: number): Nlri => (pathId === undefined ? { prefix: parsePrefix(t)! } : { prefix: parsePrefix(t)!, pathId });
+const ATTRS = { origin: 0 as const, asPath: [{ type: 2 as const, asns: [65000] }] };
+
+const announce4 = (prefixes: string[], nextHop = '192.0.2.1'): UpdateMessage => ({
+  type: 'update',
+  withdrawn: [],
+  attributes: { ...ATTRS, nextHop },
+  nlri: prefixes.map((p) => n(p)),
+});
+const announce6 = (prefixes: string[]): UpdateMessage => ({
+  type: 'update',
+  withdrawn: [],
+  attributes: { ...ATTRS, mpReach: { afi: Afi.IPv6, safi: 1, nextHops: ['2001:db8::1'], nlri: prefixes.map((p) => n(p)) } },
+  nlri: [],
+});
+const withdraw = (v4: string[], v6: string[] = []): UpdateMessage => ({
+  type: 'update',
+  withdrawn: v4.map((p) => n(p)),
+  attributes: v6.length ? { mpUnreach: { afi: Afi.IPv6, safi: 1, nlri: v6.map((p) => n(p)) } } : {},
+  nlri: [],
+});
+
+describe('AdjRibIn', () => {
+  it('applies announcements and withdrawals of both families', () => {
+    const rib = new AdjRibIn();
+    let r = rib.apply(announce4(['198.51.100.0/24', '203.0.113.0/24']));
+    expect(r).toMatchObject({ announced: 2, withdrawn: 0, count: 2, treatAsWithdraw: false, limitExceeded: false });
+    r = rib.apply(announce6(['2001:db8:1::/48']));
+    expect(rib.count).toBe(3);
+    expect(rib.countFor(Afi.IPv4)).toBe(2);
+    expect(rib.countFor(Afi.IPv6)).toBe(1);
+    expect(rib.get('198.51.100.0/24')).toMatchObject({ prefix: '198.51.100.0/24', nextHops: ['192.0.2.1'], attrs: { nextHop: '192.0.2.1' } });
+    const six = rib.get('2001:DB8:1::/48')!;
+    expect(six.nextHops).toEqual(['2001:db8::1']);
+    expect(six.attrs.mpReach).toBeUndefined();
+    // Replace one, withdraw others.
+    rib.apply(announce4(['198.51.100.0/24'], '192.0.2.2'));
+    expect(rib.get('198.51.100.0/24')!.nextHops).toEqual(['192.0.2.2']);
+    expect(rib.count).toBe(3);
+    r = rib.apply(withdraw(['203.0.113.0/24', '192.0.2.0/24'], ['2001:db8:1::/48']));
+    expect(r.withdrawn).toBe(3);
+    expect(rib.count).toBe(1);
+    expect(rib.countFor(Afi.IPv6)).toBe(0);
+    expect([...rib].map((x) => x.prefix)).toEqual(['198.51.100.0/24']);
+    rib.clear();
+    expect(rib.count).toBe(0);
+  });
+
+  it('RFC 7606 treat-as-withdraw: every NLRI of the UPDATE is withdrawn', () => {
+    const rib = new AdjRibIn();
+    rib.apply(announce4(['198.51.100.0/24', '203.0.113.0/24']));
+    rib.apply(announce6(['2001:db8:1::/48']));
+    const bad = announce4(['198.51.100.0/24']);
+    bad.attributes.mpReach = { afi: Afi.IPv6, safi: 1, nextHops: ['2001:db8::1'], nlri: [n('2001:db8:1::/48')] };
+    bad.errors = [new BgpError(ErrCode.UpdateMessage, UpdateSub.MissingWellKnownAttribute, 'ORIGIN missing', Uint8Array.of(1), 'treat-as-withdraw')];
+    const r = rib.apply(bad);
+    expect(r.treatAsWithdraw).toBe(true);
+    expect(r.announced).toBe(0);
+    expect(rib.has('198.51.100.0/24')).toBe(false);
+    expect(rib.has('2001:db8:1::/48')).toBe(false);
+    expect(rib.has('203.0.113.0/24')).toBe(true);
+  });
+
+  it('an attribute-discard error does not withdraw', () => {
+    const rib = new AdjRibIn();
+    const m = announce4(['198.51.100.0/24']);
+    m.errors = [new BgpError(ErrCode.UpdateMessage, UpdateSub.OptionalAttributeError, 'x', new Uint8Array(0), 'attribute-discard')];
+    expect(rib.apply(m).treatAsWithdraw).toBe(false);
+    expect(rib.has('198.51.100.0/24')).toBe(true);
+  });
+
+  it('keys ADD-PATH routes by prefix and path id', () => {
+    const rib = new AdjRibIn();
+    const m = announce4([]);
+    m.nlri = [n('198.51.100.0/24', 1), n('198.51.100.0/24', 2)];
+    rib.apply(m);
+    expect(rib.count).toBe(2);
+    expect(rib.get('198.51.100.0/24', 2)!.pathId).toBe(2);
+    expect(rib.get('198.51.100.0/24')).toBeUndefined();
+    rib.apply({ ...withdraw([]), withdrawn: [n('198.51.100.0/24', 1)] });
+    expect(rib.count).toBe(1);
+    expect(rib.has('198.51.100.0/24', 2)).toBe(true);
+  });
+
+  it('maxPrefixes: reports the limit exceeded (RFC 4486 Cease subcode 1), not before', () => {
+    const rib = new AdjRibIn({ maxPrefixes: 3, warnPrefixes: 2 });
+    let r = rib.apply(announce4(['198.51.100.0/24', '198.51.101.0/24']));
+    expect(r).toMatchObject({ limitExceeded: false, warning: false, count: 2 });
+    r = rib.apply(announce4(['198.51.102.0/24']));
+    expect(r).toMatchObject({ limitExceeded: false, warning: true, count: 3 });
+    r = rib.apply(announce4(['198.51.102.0/24'])); // same prefix again: still 3
+    expect(r).toMatchObject({ limitExceeded: false, warning: false });
+    r = rib.apply(announce4(['198.51.103.0/24']));
+    expect(r).toMatchObject({ limitExceeded: true, warning: false, count: 4 });
+    // Warning re-arms after the count falls back below the threshold.
+    rib.apply(withdraw(['198.51.100.0/24', '198.51.101.0/24', '198.51.102.0/24']));
+    expect(rib.apply(announce4(['198.51.110.0/24', '198.51.111.0/24'])).warning).toBe(true);
+  });
+
+  it('importNothing keeps counts and the limit but no routes', () => {
+    const rib = new AdjRibIn({ importNothing: true, maxPrefixes: 1 });
+    const r = rib.apply(announce4(['198.51.100.0/24', '203.0.113.0/24']));
+    expect(r).toMatchObject({ announced: 2, count: 2, limitExceeded: true });
+    expect(rib.count).toBe(2);
+    expect(rib.countFor(Afi.IPv4)).toBe(2);
+    expect(rib.get('198.51.100.0/24')).toBeUndefined();
+    expect(rib.has('198.51.100.0/24')).toBe(true);
+    expect([...rib]).toEqual([]);
+    rib.apply(withdraw(['198.51.100.0/24']));
+    expect(rib.count).toBe(1);
+  });
+
+  it('holds exactly what an AdjRibOut advertised, through the wire codec', () => {
+    const ctx = withContext(CTX, { addPathSend: new Set(), addPathReceive: new Set() });
+    const out = new AdjRibOut();
+    const specs = Array.from({ length: 2500 }, (_, i) => ({ prefix: `10.0.${i >> 8}.${i & 255}/32`, med: i % 2 }));
+    specs.push({ prefix: '2001:db8:53::53/128', med: 0 });
+    out.setDesired(specs);
+    out.start(ctx, { localAs: 65011, peerAs: 65000, ibgp: false, localAddress4: '192.0.2.11', localAddress6: '2001:db8::11', families: [IPV4_UNICAST, IPV6_UNICAST] });
+    const rin = new AdjRibIn();
+    const pump = (): void => {
+      for (let b = out.nextBytes(); b !== null; b = out.nextBytes()) for (const m of split(b)) rin.apply(decode(m, ctx));
+    };
+    pump();
+    expect(rin.count).toBe(2501);
+    expect(rin.get('10.0.9.3/32')!.attrs.med).toBe(1);
+    out.setDesired(specs.filter((_, i) => i % 5 !== 0));
+    pump();
+    expect(rin.count).toBe(out.advertisedCount);
+    expect([...rin].map((r) => r.prefix).sort()).toEqual([...out.advertised()].map((r) => r.prefix).sort());
+  });
+});
