@@ -326,7 +326,7 @@ describe('formatAttributes', () => {
   it('renders every attribute on one line', () => {
     const m = decodeBody(hex(FIXTURES[1]!.bytes), IBGP4);
     expect(formatAttributes(m.attributes)).toBe(
-      'origin incomplete; as-path 65000 4200000000 65536; next-hop 198.51.100.1; med undefined'.replace('; med undefined', '') +
+      'origin incomplete; as-path 65000 4200000000 65536; next-hop 198.51.100.1' +
         '; local-pref 200; atomic-aggregate yes; aggregator 4200000000 192.0.2.2; originator-id 192.0.2.3;' +
         ' cluster-list 192.0.2.4 192.0.2.5; ext-communities rt 65000:100; large-communities 4200000000:1:2',
     );
