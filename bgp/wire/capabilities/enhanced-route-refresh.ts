@@ -1,5 +1,5 @@
 /**
- * Enhanced Route Refresh capability, code 70 (RFC 7313 §3.1): no value, length 0.
+ * Enhanced Route Refresh capability, code 70 (RFC 7313 §3): no value, length 0.
  */
 import { CapCode } from '../iana.js';
 import { expectLength, type CapabilityCodec } from './codec.js';
@@ -8,7 +8,7 @@ export const enhancedRouteRefresh: CapabilityCodec<'enhanced-route-refresh'> = {
   code: CapCode.EnhancedRouteRefresh,
   kind: 'enhanced-route-refresh',
   decode(r) {
-    // RFC 7313 §3.1: Capability Code 70, "Capability Length: 0".
+    // RFC 7313 §3: advertised with Capability Code 70 and Capability Length 0.
     expectLength(r, 0, 'Enhanced Route Refresh');
     return { code: CapCode.EnhancedRouteRefresh, kind: 'enhanced-route-refresh' };
   },

@@ -10,8 +10,7 @@ export const extendedMessage: CapabilityCodec<'extended-message'> = {
   code: CapCode.ExtendedMessage,
   kind: 'extended-message',
   decode(r) {
-    // RFC 8654 §3: "The Capability Length field of the BGP Extended Message
-    // Capability is zero."
+    // RFC 8654 §3: defined with Capability Code 6 and Capability Length 0.
     expectLength(r, 0, 'Extended Message');
     return { code: CapCode.ExtendedMessage, kind: 'extended-message' };
   },

@@ -20,8 +20,8 @@ export const extendedNextHop: CapabilityCodec<'extended-next-hop'> = {
   code: CapCode.ExtendedNextHop,
   kind: 'extended-next-hop',
   decode(r) {
-    // RFC 8950 §3: the Capability Value "is a variable-length field that is
-    // [...] a list of <NLRI AFI, NLRI SAFI, Nexthop AFI> triples", 6 octets each.
+    // RFC 8950 §3: the value is a list of <NLRI AFI, NLRI SAFI, Nexthop AFI>
+    // triples of 2 octets each, so its length is a multiple of 6.
     expectMultiple(r, 6, 'Extended Next Hop');
     const entries: ExtNextHopEntry[] = [];
     while (!r.atEnd) entries.push({ afi: r.u16(), safi: r.u16(), nextHopAfi: r.u16() });

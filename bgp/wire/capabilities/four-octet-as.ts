@@ -12,7 +12,7 @@ export const fourOctetAs: CapabilityCodec<'four-octet-as'> = {
   code: CapCode.FourOctetAs,
   kind: 'four-octet-as',
   decode(r) {
-    // RFC 6793 §3: "the Capability Length field of the Capability is set to 4".
+    // RFC 6793 §3: the capability value is the 4-octet AS number, length 4.
     expectLength(r, 4, 'Four-octet AS');
     return { code: CapCode.FourOctetAs, kind: 'four-octet-as', asn: r.u32() };
   },

@@ -8,7 +8,7 @@ export const routeRefresh: CapabilityCodec<'route-refresh'> = {
   code: CapCode.RouteRefresh,
   kind: 'route-refresh',
   decode(r) {
-    // RFC 2918 §2: "Capability length is set to 0."
+    // RFC 2918 §2: advertised with Capability Code 2 and Capability Length 0.
     expectLength(r, 0, 'Route Refresh');
     return { code: CapCode.RouteRefresh, kind: 'route-refresh' };
   },

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { BgpError } from '../../../bgp/wire/errors.js';
 import { decodeMessage, encodeKeepalive, encodeMessage } from '../../../bgp/wire/messages/index.js';
 import { makeEndOfRib } from '../../../bgp/wire/messages/update.js';
 import { DEFAULT_CONTEXT, withContext } from '../../../bgp/wire/context.js';
@@ -115,5 +117,32 @@ describe('encodeKeepalive', () => {
   it('cannot be corrupted by a caller writing into the result', () => {
     encodeKeepalive().fill(0);
     expectBytes(encodeKeepalive(), hex`${MARKER} 0013 04`);
+  });
+});
+
+describe('mutated messages only ever raise BgpError', () => {
+  // OPEN, NOTIFICATION and ROUTE-REFRESH fixtures with random octets replaced
+  // (the marker is left alone so the body codecs are reached).
+  const seeds = FIXTURES.filter((f) => f.msg.type !== 'update').map((f) => f.bytes);
+  it('decodes or throws BgpError for 3000 mutations', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...seeds),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }),
+        fc.boolean(),
+        (seed, edits, ext) => {
+          const b = seed.slice();
+          for (const [at, v] of edits) if (b.length > 16) b[16 + (at % (b.length - 16))] = v;
+          try {
+            const m = decodeMessage(b, ext ? extCtx : ctx);
+            // Whatever decodes must encode back to a message that decodes the same.
+            expect(decodeMessage(encodeMessage(m, extCtx), extCtx)).toEqual(m);
+          } catch (e) {
+            if (!(e instanceof BgpError)) throw e;
+          }
+        },
+      ),
+      { numRuns: 3000 },
+    );
   });
 });
