@@ -127,6 +127,8 @@ export class AdjRibOut {
   private readonly withdraw6 = new Queue(null);
   private gen = 0;
   private pending = 0;
+  /** Entries with a spec (in the latest snapshot, valid). */
+  private nDesired = 0;
 
   private ctx: CodecContext | null = null;
   private exporter: Exporter | null = null;
@@ -154,6 +156,8 @@ export class AdjRibOut {
     const entries = this.entries;
     const parser = this.parser;
     this.invalid.clear();
+    const desiredBefore = this.nDesired;
+    let stillDesired = 0;
     const it: Iterable<RouteSpec> = routes instanceof Map ? (routes as ReadonlyMap<string, RouteSpec>).values() : (routes as Iterable<RouteSpec>);
     for (const spec of it) {
       const text = spec.prefix;
@@ -166,7 +170,7 @@ export class AdjRibOut {
           this.invalid.set(String(text), p.reason);
           continue;
         }
-        e = entries.get(p.value.key);
+        e = p.value.key === text ? undefined : entries.get(p.value.key);
         if (e === undefined) {
           e = new Entry(p.value);
           entries.set(e.key, e);
@@ -177,15 +181,22 @@ export class AdjRibOut {
         this.invalid.set(text, a.reason);
         continue; // not marked seen: if the peer had it, it is withdrawn below
       }
-      e.gen = gen;
+      if (e.gen !== gen) {
+        e.gen = gen;
+        if (e.spec !== null) stillDesired++;
+      }
       if (e.spec !== a.value) {
+        if (e.spec === null) this.nDesired++;
         e.spec = a.value;
         this.reexport(e);
       }
     }
+    // Everything desired before was named again: nothing to take away.
+    if (stillDesired === desiredBefore) return;
     for (const e of entries.values()) {
       if (e.gen === gen || e.spec === null) continue;
       e.spec = null;
+      this.nDesired--;
       this.reexport(e);
       this.maybeForget(e);
     }
@@ -354,9 +365,7 @@ export class AdjRibOut {
 
   /** Prefixes currently in the desired snapshot (valid ones). */
   get desiredCount(): number {
-    let n = 0;
-    for (const e of this.entries.values()) if (e.spec !== null) n++;
-    return n;
+    return this.nDesired;
   }
 
   /** Counters since construction (endOfRib: in this session). */

@@ -349,19 +349,34 @@ export function parseAttrs(s: RouteSpec, key = attrKeyOf(s)): Checked<ParsedAttr
  */
 export class RouteParser {
   private readonly table = new Map<string, Checked<ParsedAttrs>>();
-  private last: { key: string; result: Checked<ParsedAttrs> } | null = null;
+  /** The previous spec and its result: runs of routes with equal fields skip the key. */
+  private lastSpec: RouteSpec | null = null;
+  private lastResult: Checked<ParsedAttrs> | null = null;
 
   /** Return the interned attributes of a spec, or why they are invalid. */
   attrs(spec: RouteSpec): Checked<ParsedAttrs> {
+    const last = this.lastSpec;
+    if (last !== null && sameAttrFields(last, spec)) return this.lastResult!;
     const key = attrKeyOf(spec);
-    const last = this.last;
-    if (last !== null && last.key === key) return last.result;
     let r = this.table.get(key);
     if (r === undefined) {
       r = parseAttrs(spec, key);
       this.table.set(key, r);
     }
-    this.last = { key, result: r };
+    // A copy: the caller may reuse and mutate its arrays between snapshots.
+    const copy = (l: readonly string[] | undefined): string[] | undefined => (Array.isArray(l) ? [...(l as readonly string[])] : (l as string[] | undefined));
+    this.lastSpec = {
+      prefix: '',
+      nextHop: spec.nextHop,
+      origin: spec.origin,
+      med: spec.med,
+      localPref: spec.localPref,
+      prepend: spec.prepend,
+      communities: copy(spec.communities),
+      largeCommunities: copy(spec.largeCommunities),
+      extendedCommunities: copy(spec.extendedCommunities),
+    };
+    this.lastResult = r;
     return r;
   }
 
@@ -373,6 +388,29 @@ export class RouteParser {
   /** Forget interned sets no longer in use (call after a snapshot replaced many). */
   clear(): void {
     this.table.clear();
-    this.last = null;
+    this.lastSpec = null;
+    this.lastResult = null;
   }
+}
+
+/** True when two lists hold the same strings (same reference or element-wise). */
+function sameList(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined || !Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i] || typeof a[i] !== 'string') return false;
+  return true;
+}
+
+/** True when two specs have identical attribute fields (the prefix is not compared). */
+function sameAttrFields(a: RouteSpec, b: RouteSpec): boolean {
+  return (
+    (a.nextHop ?? 'self') === (b.nextHop ?? 'self') &&
+    a.origin === b.origin &&
+    a.med === b.med &&
+    a.localPref === b.localPref &&
+    a.prepend === b.prepend &&
+    sameList(a.communities, b.communities) &&
+    sameList(a.largeCommunities, b.largeCommunities) &&
+    sameList(a.extendedCommunities, b.extendedCommunities)
+  );
 }

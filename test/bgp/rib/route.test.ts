@@ -140,4 +140,17 @@ describe('RouteParser', () => {
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.reason).toMatch(why);
   });
+
+  it('does not reuse a result after the caller mutates its arrays', () => {
+    const p = new RouteParser();
+    const comms = ['65011:1'];
+    const a = p.attrs({ prefix: 'x', communities: comms });
+    comms[0] = '65011:2';
+    const b = p.attrs({ prefix: 'y', communities: comms });
+    expect(a.ok && b.ok).toBe(true);
+    if (a.ok && b.ok) expect(b.value.communities).toEqual([65011 * 65536 + 2]);
+    expect(p.attrs({ prefix: 'z', communities: 'abc' as never }).ok).toBe(false);
+    expect(p.attrs({ prefix: 'z', communities: ['a', 'b', 'c'] }).ok).toBe(false);
+    expect(p.attrs({ prefix: 'z', communities: ['65011:3'] }).ok).toBe(true);
+  });
 });
