@@ -283,7 +283,8 @@ export class AdjRibOut {
     const maxLen = this.maxLen;
     const w = new Writer(Math.max(budget, 1) + maxLen);
     const c = this.counters;
-    while (w.pos < budget) {
+    // At least one message per pull, whatever the budget.
+    while (w.pos === 0 || w.pos < budget) {
       const at = w.pos;
       let q: Queue | null = null;
       if (this.withdraw4.size > 0) q = this.withdraw4;

@@ -218,6 +218,7 @@ describe('AdjRibOut: packing', () => {
     const b = rib.nextBytes(10000)!;
     expect(b.length).toBeGreaterThanOrEqual(10000);
     expect(b.length).toBeLessThan(10000 + 4096);
+    expect(split(rib.nextBytes(0)!).length).toBe(1);
     const msgs = rib.nextUpdates(1);
     expect(msgs.length).toBe(1);
     expect(decode(msgs[0]!).nlri.length).toBeGreaterThan(0);
