@@ -10,6 +10,7 @@ import { readdirSync } from 'node:fs';
 import {
   Lab,
   bridgeTopology,
+  pointToPoint,
   labReady,
   run,
   startRouter,
@@ -209,5 +210,41 @@ describe.skipIf(!ready)('interop lab selftest', () => {
     for (const ns of lab.namespaces) expect(listed).not.toContain(ns.name);
     const alive = new Set(readdirSync('/proc').filter((e) => /^\d+$/.test(e)).map(Number));
     expect(pids.filter((p) => alive.has(p))).toEqual([]);
+  });
+});
+
+describe.skipIf(!labReady(['frr', 'bird'], 'lab selftest (RFC 8950)'))('interop lab: IPv4 over an IPv6 session (RFC 8950)', () => {
+  const lab = new Lab();
+  afterAll(async () => {
+    await lab.close();
+  });
+
+  it('carries an IPv4 route with an IPv6 next hop from BIRD to a passive FRR', async () => {
+    const a = await lab.addNamespace('bird');
+    const b = await lab.addNamespace('frr');
+    const link = await pointToPoint(lab, a, b, { index: 5 });
+    const bird = await startRouter(lab, 'bird', {
+      name: 'enh-bird',
+      ns: a,
+      asn: 65010,
+      routerId: link.aV4,
+      peers: [{ address: link.bV6, asn: 65011, extendedNextHop: true, holdTime: 9, localAddress: link.aV6 }],
+      announce: [{ prefix: '198.51.100.128/25', communities: ['65010:1'], asPathPrepend: [65099] }],
+    });
+    const frr = await startRouter(lab, 'frr', {
+      name: 'enh-frr',
+      ns: b,
+      asn: 65011,
+      routerId: link.bV4,
+      peers: [{ address: link.aV6, asn: 65010, extendedNextHop: true, passive: true, holdTime: 9 }],
+    });
+    await frr.waitEstablished(link.aV6, 20_000);
+    const route = await waitFor(
+      async () => (await frr.routes()).find((r) => r.prefix === '198.51.100.128/25'),
+      10_000,
+      async () => `FRR routes: ${JSON.stringify(await frr.routes())}`,
+    );
+    expect(route).toMatchObject<Partial<ReceivedRoute>>({ nextHop: link.aV6, asPath: [65010, 65099], communities: ['65010:1'], peer: link.aV6 });
+    expect(await bird.sessionState(link.bV6)).toBe('Established');
   });
 });

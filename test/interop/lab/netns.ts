@@ -7,11 +7,13 @@
 // No RFC: this is test infrastructure.
 
 import { mkdtemp, rm } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run, nsRun, spawnInNs, killAllRegisteredSync, deleteNsSync, type RunOptions, type RunResult, type LabProcess, type SpawnOptions } from './process.js';
 
 const ownedNamespaces = new Set<string>();
+const ownedDirs = new Set<string>();
 let counter = 0;
 let handlersInstalled = false;
 
@@ -22,6 +24,8 @@ function installExitHandlers(): void {
     killAllRegisteredSync();
     for (const ns of ownedNamespaces) deleteNsSync(ns);
     ownedNamespaces.clear();
+    if (process.env.HERALD_LAB_KEEP !== '1') for (const dir of ownedDirs) rmSync(dir, { recursive: true, force: true });
+    ownedDirs.clear();
   };
   process.once('exit', cleanupSync);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -120,6 +124,7 @@ export class Lab {
   async tempDir(tag: string): Promise<string> {
     const dir = await mkdtemp(join(tmpdir(), `herald-lab-${tag}-`));
     this.dirs.push(dir);
+    ownedDirs.add(dir);
     return dir;
   }
 
@@ -142,6 +147,7 @@ export class Lab {
     if (process.env.HERALD_LAB_KEEP !== '1') {
       for (const dir of this.dirs) await rm(dir, { recursive: true, force: true });
     }
+    for (const dir of this.dirs) ownedDirs.delete(dir);
   }
 }
 
