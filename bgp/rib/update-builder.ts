@@ -55,8 +55,6 @@ export const SEND_PATH_ID = 1;
 export const UPDATE_FIXED = HEADER_LEN + 2 + 2;
 /** MP_REACH_NLRI with extended length: flags, type, length (2), AFI, SAFI, NH length, reserved. */
 const MP_REACH_FIXED = 4 + 2 + 1 + 1 + 1;
-/** MP_UNREACH_NLRI with extended length: flags, type, length (2), AFI, SAFI. */
-const MP_UNREACH_FIXED = 4 + 2 + 1;
 
 const MARKER = new Uint8Array(16).fill(0xff);
 
@@ -194,11 +192,6 @@ export function writeWithdraw(w: Writer, afi: Afi, addPath: boolean, maxLen: num
   }
   endUpdate(w, start);
   return count;
-}
-
-/** Octets a withdrawing UPDATE needs before its first NLRI. */
-export function withdrawOverhead(afi: Afi): number {
-  return UPDATE_FIXED + (afi === Afi.IPv4 ? 0 : MP_UNREACH_FIXED);
 }
 
 /**
