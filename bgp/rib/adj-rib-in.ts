@@ -67,12 +67,21 @@ function keyOf(p: Prefix, pathId: number | undefined): string {
 }
 
 export class AdjRibIn {
-  private readonly opts: AdjRibInOptions;
+  private opts: AdjRibInOptions;
   private readonly routes = new Map<string, ReceivedRoute | typeof KEPT_KEY_ONLY>();
   private readonly perAfi = new Map<Afi, number>();
   private aboveWarn = false;
 
   constructor(opts: AdjRibInOptions = {}) {
+    this.opts = opts;
+  }
+
+  /**
+   * Change the limits. A new maximum applies from the next UPDATE on; turning
+   * importNothing on or off takes effect for routes received from then on
+   * (a route refresh from the peer fills in attributes that were not kept).
+   */
+  setOptions(opts: AdjRibInOptions): void {
     this.opts = opts;
   }
 

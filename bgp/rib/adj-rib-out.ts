@@ -204,10 +204,27 @@ export class AdjRibOut {
 
   // ------------------------------------------------------------ session lifecycle
 
+  /**
+   * Answer a ROUTE-REFRESH (RFC 2918 §4): re-advertise everything desired,
+   * followed by End-of-RIB. Withdrawals still queued at that moment are
+   * dropped with the rest of the session state, so a refresh that races a
+   * withdrawal may leave the peer with a stale route until the next change of
+   * that prefix — acceptable for a message routers send by operator command.
+   */
+  refresh(): void {
+    const ctx = this.ctx;
+    const peer = this.peerCtx;
+    if (ctx === null || peer === null) return;
+    this.start(ctx, peer);
+  }
+
+  private peerCtx: PeerExportContext | null = null;
+
   /** Begin a session (on Established): everything desired becomes pending. */
   start(ctx: CodecContext, peer: PeerExportContext): void {
     if (this.ctx !== null) this.reset();
     this.ctx = ctx;
+    this.peerCtx = peer;
     this.exporter = new Exporter({
       ...peer,
       extendedNextHopV4overV6: peer.extendedNextHopV4overV6 ?? ctx.extendedNextHop.has(IPV4_UNICAST),
