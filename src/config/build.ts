@@ -1,0 +1,288 @@
+/**
+ * From the validated file (snake_case, schema.ts) to the typed `Config`:
+ * fills the defaults that depend on other fields and checks what no single
+ * field can know: duplicate names and addresses, references to unknown peers,
+ * prefixes of a family no peer carries, timeouts longer than intervals.
+ *
+ * Family rule: a peer carries the family of its transport address unless
+ * `families` lists others (then exactly those), as the speaker negotiates.
+ */
+import { formatAddress, formatPrefix, parseAddress, parsePrefix } from '../../bgp/wire/prefix.js';
+import { suggest, type PathSegment } from './errors.js';
+import { formatDuration, parseDuration } from './duration.js';
+import { Secret } from './secret.js';
+import type { RawCheck, RawConfig, RawPeer, RawService, RawStatic } from './schema.js';
+import type { Check, Config, Family, PeerSettings, RouteAttrs, ServiceConfig, StaticRoute, WhenDown } from './types.js';
+
+/** A problem found while building, located by key path. */
+export interface BuildIssue {
+  path: PathSegment[];
+  message: string;
+}
+
+const MIN_INTERVAL_MS = 100;
+
+/** Milliseconds of a duration the schema already accepted. */
+function ms(v: string | number): number {
+  const r = parseDuration(v);
+  if (!r.ok) throw new Error(`unvalidated duration ${String(v)}`); // schema.ts guarantees this cannot happen
+  return r.ms;
+}
+
+const familyOf = (text: string): Family => (parseAddress(text)!.addr.length === 4 ? 'ipv4' : 'ipv6');
+const canonicalAddress = (text: string): string => {
+  const a = parseAddress(text)!;
+  return formatAddress(a.afi, a.addr);
+};
+
+/** Build the typed config; returns the issues found instead when there are any. */
+export function buildConfig(raw: RawConfig, file: string): { config: Config; issues: [] } | { config: null; issues: BuildIssue[] } {
+  const issues: BuildIssue[] = [];
+  const add = (path: PathSegment[], message: string): void => {
+    issues.push({ path, message });
+  };
+
+  const peers = raw.peers.map((p, i) => buildPeer(p, ['peers', i], add));
+  checkDuplicates(raw.peers.map((p) => p.name), 'peers', 'name', 'peer name', add);
+  checkDuplicates(raw.peers.map((p) => canonicalAddress(p.address)), 'peers', 'address', 'peer address', add);
+  checkDuplicates(raw.services.map((s) => s.name), 'services', 'name', 'service name', add);
+  checkDuplicates(raw.static.map((s) => formatPrefix(parsePrefix(s.prefix)!)), 'static', 'prefix', 'static prefix', add);
+
+  const services = raw.services.map((s, i) => buildService(s, ['services', i], peers, add));
+  const statics = raw.static.map((s, i) => buildStatic(s, ['static', i], peers, add));
+
+  if (issues.length > 0) return { config: null, issues };
+  const config: Config = {
+    file,
+    routerId: raw.router_id,
+    asn: raw.asn,
+    listen: { address: raw.listen.address, port: raw.listen.port },
+    api: { socket: raw.api.socket, mode: parseInt(raw.api.mode, 8) },
+    peers,
+    services,
+    static: statics,
+    logging: { level: raw.logging.level, format: raw.logging.format },
+    drain: { periodMs: ms(raw.drain.period), message: raw.drain.message },
+    metrics: raw.metrics ? { address: raw.metrics.address, port: raw.metrics.port, path: raw.metrics.path } : null,
+    lxd: raw.lxd ? { socket: raw.lxd.socket, project: raw.lxd.project } : null,
+  };
+  return { config, issues: [] };
+}
+
+type Add = (path: PathSegment[], message: string) => void;
+
+function checkDuplicates(values: string[], section: string, key: string, what: string, add: Add): void {
+  const first = new Map<string, number>();
+  values.forEach((v, i) => {
+    const j = first.get(v);
+    if (j === undefined) first.set(v, i);
+    else add([section, i, key], `duplicate ${what} ${JSON.stringify(v)} (first used at ${section}[${j}])`);
+  });
+}
+
+function buildPeer(p: RawPeer, at: PathSegment[], add: Add): PeerSettings {
+  const transport = familyOf(p.address);
+  if (p.local_address !== undefined && familyOf(p.local_address) !== transport)
+    add([...at, 'local_address'], `local_address ${p.local_address} is ${familyOf(p.local_address)} but address ${p.address} is ${transport}`);
+  if (p.multihop !== undefined && p.ttl_security !== undefined && p.ttl_security !== false)
+    add([...at, 'ttl_security'], 'ttl_security and multihop cannot both be set: GTSM sends TTL 255 (RFC 5082 §3)');
+  const holdTime = ms(p.hold_time) / 1000;
+  const keepalive = p.keepalive === undefined ? undefined : ms(p.keepalive) / 1000;
+  if (keepalive !== undefined && holdTime === 0)
+    add([...at, 'keepalive'], 'keepalive has no effect with hold_time 0 (no keepalives are sent)');
+  else if (keepalive !== undefined && keepalive >= holdTime)
+    add([...at, 'keepalive'], `keepalive ${keepalive}s must be shorter than hold_time ${holdTime}s`);
+  const families = p.families ? [...new Set(p.families)] : [transport];
+  if (p.families && families.length !== p.families.length) add([...at, 'families'], 'a family is listed twice');
+  const hops = p.ttl_security === true ? 1 : typeof p.ttl_security === 'number' ? p.ttl_security : undefined;
+  return {
+    name: p.name,
+    address: p.address,
+    transport,
+    asn: p.asn,
+    port: p.port,
+    ...(p.local_address !== undefined ? { localAddress: p.local_address } : {}),
+    ...(p.local_asn !== undefined ? { localAsn: p.local_asn } : {}),
+    passive: p.passive,
+    holdTime,
+    ...(keepalive !== undefined ? { keepalive } : {}),
+    connectRetryMs: ms(p.connect_retry),
+    ...(p.password !== undefined ? { password: new Secret(p.password) } : {}),
+    ...(p.multihop !== undefined ? { multihop: p.multihop } : {}),
+    ...(hops !== undefined ? { ttlSecurity: { hops, minTtl: 256 - hops } } : {}),
+    families,
+    extendedNextHop: p.extended_next_hop,
+    ...(p.max_prefixes !== undefined ? { maxPrefixes: p.max_prefixes } : {}),
+    import: p.import,
+    nextHopSelf: {
+      ...(p.next_hop_self?.ipv4 !== undefined ? { ipv4: p.next_hop_self.ipv4 } : {}),
+      ...(p.next_hop_self?.ipv6 !== undefined ? { ipv6: p.next_hop_self.ipv6 } : {}),
+    },
+    ...(p.graceful_restart !== undefined ? { gracefulRestartTime: ms(p.graceful_restart) / 1000 } : {}),
+    ...(p.description !== undefined ? { description: p.description } : {}),
+    shutdown: p.shutdown,
+  };
+}
+
+/** Attributes shared by services and static routes, with peer and family checks. */
+function buildRoute(
+  r: RawService | RawStatic,
+  at: PathSegment[],
+  prefixes: { text: string; path: PathSegment[] }[],
+  peers: PeerSettings[],
+  add: Add,
+): RouteAttrs {
+  let targets = peers;
+  if (r.peers) {
+    const byName = new Map(peers.map((p) => [p.name, p]));
+    targets = [];
+    r.peers.forEach((n, i) => {
+      const p = byName.get(n);
+      if (p) targets.push(p);
+      else {
+        const near = suggest(n, [...byName.keys()]);
+        add([...at, 'peers', i], `unknown peer ${JSON.stringify(n)}${near ? ` — did you mean '${near}'?` : ''}`);
+      }
+    });
+  }
+  const scope = r.peers ? 'the peers listed in peers' : 'any peer';
+  for (const { text, path } of prefixes) {
+    const fam = familyOf(text.split('/')[0]!);
+    if (!targets.some((p) => p.families.includes(fam))) {
+      const carried = targets.map((p) => `${p.name}: ${p.families.join('+')}`).join(', ');
+      add(
+        path,
+        `${text} is ${fam === 'ipv4' ? 'IPv4' : 'IPv6'} but ${scope} carries ${fam}` +
+          ` (${carried || 'no peers configured'}); add ${fam} to a peer's families`,
+      );
+    }
+    if (r.next_hop !== 'self') {
+      const nh = familyOf(r.next_hop);
+      if (nh === 'ipv4' && fam === 'ipv6') add([...at, 'next_hop'], `next_hop ${r.next_hop} is IPv4 but ${text} is IPv6`);
+      if (nh === 'ipv6' && fam === 'ipv4' && !targets.some((p) => p.extendedNextHop))
+        add([...at, 'next_hop'], `next_hop ${r.next_hop} is IPv6 but ${text} is IPv4 and no peer has extended_next_hop (RFC 8950)`);
+    }
+  }
+  return {
+    nextHop: r.next_hop,
+    communities: r.communities,
+    largeCommunities: r.large_communities,
+    extendedCommunities: r.extended_communities,
+    ...(r.med !== undefined ? { med: r.med } : {}),
+    peers: r.peers ?? null,
+  };
+}
+
+function buildService(s: RawService, at: PathSegment[], peers: PeerSettings[], add: Add): ServiceConfig {
+  const intervalMs = ms(s.interval);
+  if (intervalMs < MIN_INTERVAL_MS) add([...at, 'interval'], `interval ${formatDuration(intervalMs)} is too short (at least ${MIN_INTERVAL_MS}ms)`);
+  const fastIntervalMs = s.fast_interval === undefined ? intervalMs : ms(s.fast_interval);
+  if (s.fast_interval !== undefined && fastIntervalMs < MIN_INTERVAL_MS)
+    add([...at, 'fast_interval'], `fast_interval ${formatDuration(fastIntervalMs)} is too short (at least ${MIN_INTERVAL_MS}ms)`);
+  if (fastIntervalMs > intervalMs) add([...at, 'fast_interval'], `fast_interval ${formatDuration(fastIntervalMs)} is longer than interval ${formatDuration(intervalMs)}`);
+  const timeoutMs = s.timeout === undefined ? Math.min(1000, intervalMs) : ms(s.timeout);
+  if (s.timeout !== undefined && timeoutMs === 0) add([...at, 'timeout'], 'timeout must be longer than 0s');
+  if (timeoutMs > intervalMs) add([...at, 'timeout'], `timeout ${formatDuration(timeoutMs)} is longer than interval ${formatDuration(intervalMs)}`);
+  const jitterMs = s.jitter === undefined ? Math.floor(intervalMs / 10) : ms(s.jitter);
+  if (jitterMs >= intervalMs && intervalMs > 0)
+    add([...at, 'jitter'], `jitter ${formatDuration(jitterMs)} must be shorter than interval ${formatDuration(intervalMs)}`);
+
+  const seen = new Map<string, number>();
+  const prefixes: { text: string; path: PathSegment[] }[] = [];
+  s.prefixes.forEach((t, i) => {
+    const canon = formatPrefix(parsePrefix(t)!);
+    const j = seen.get(canon);
+    if (j !== undefined) add([...at, 'prefixes', i], `${t} is listed twice (also prefixes[${j}])`);
+    else seen.set(canon, i);
+    prefixes.push({ text: canon, path: [...at, 'prefixes', i] });
+  });
+  const route = buildRoute(s, at, prefixes, peers, add);
+  const checks = s.checks.map((c, i) => buildCheck(c, [...at, 'checks', i], timeoutMs, intervalMs, add));
+  return {
+    name: s.name,
+    prefixes: prefixes.filter((_, i) => seen.get(prefixes[i]!.text) === i).map((p) => p.text),
+    checks,
+    combine: s.combine,
+    intervalMs,
+    fastIntervalMs,
+    timeoutMs,
+    rise: s.rise,
+    fall: s.fall,
+    jitterMs,
+    whenDown: buildWhenDown(s.when_down),
+    ...route,
+    ...(s.description !== undefined ? { description: s.description } : {}),
+  };
+}
+
+function buildWhenDown(w: RawService['when_down']): WhenDown {
+  if (w.withdraw === true) return { action: 'withdraw' };
+  return {
+    action: 'degrade',
+    prepend: w.prepend ?? 0,
+    ...(w.med !== undefined ? { med: w.med } : {}),
+    communities: w.communities ?? [],
+    largeCommunities: w.large_communities ?? [],
+    gracefulShutdown: w.graceful_shutdown ?? false,
+  };
+}
+
+function buildCheck(c: RawCheck, at: PathSegment[], defaultTimeout: number, intervalMs: number, add: Add): Check {
+  const timeout = (t: string | number | undefined, kind: string): number => {
+    if (t === undefined) return defaultTimeout;
+    const v = ms(t);
+    if (v === 0) add([...at, kind, 'timeout'], 'timeout must be longer than 0s');
+    if (v > intervalMs) add([...at, kind, 'timeout'], `timeout ${formatDuration(v)} is longer than the service interval ${formatDuration(intervalMs)}`);
+    return v;
+  };
+  if (c.tcp) return { kind: 'tcp', address: c.tcp.address, port: c.tcp.port, timeoutMs: timeout(c.tcp.timeout, 'tcp') };
+  if (c.http || c.https) {
+    const kind = c.http ? 'http' : 'https';
+    const h = (c.http ?? c.https)!;
+    const tls = c.https;
+    return {
+      kind,
+      url: h.url,
+      method: h.method,
+      status: typeof h.status === 'number' ? [h.status] : h.status,
+      ...(h.body !== undefined ? { body: h.body } : {}),
+      ...(h.body_regex !== undefined ? { bodyRegex: h.body_regex } : {}),
+      ...(h.host !== undefined ? { host: h.host } : {}),
+      headers: h.headers,
+      ...(tls?.sni !== undefined ? { sni: tls.sni } : {}),
+      verifyTls: tls ? tls.verify_tls : false,
+      timeoutMs: timeout(h.timeout, kind),
+    };
+  }
+  if (c.dns) {
+    const d = c.dns;
+    return {
+      kind: 'dns',
+      server: d.server,
+      port: d.port,
+      protocol: d.protocol,
+      query: d.query,
+      type: d.type,
+      rcode: d.rcode,
+      ...(d.answer !== undefined ? { answer: d.answer } : {}),
+      timeoutMs: timeout(d.timeout, 'dns'),
+    };
+  }
+  if (c.exec) {
+    const e = c.exec;
+    return {
+      kind: 'exec',
+      argv: typeof e.command === 'string' ? ['/bin/sh', '-c', e.command] : e.command,
+      env: e.env,
+      ...(e.cwd !== undefined ? { cwd: e.cwd } : {}),
+      timeoutMs: timeout(e.timeout, 'exec'),
+    };
+  }
+  return { kind: 'maintenance_file', path: c.maintenance_file! };
+}
+
+function buildStatic(s: RawStatic, at: PathSegment[], peers: PeerSettings[], add: Add): StaticRoute {
+  const canon = formatPrefix(parsePrefix(s.prefix)!);
+  const route = buildRoute(s, at, [{ text: canon, path: [...at, 'prefix'] }], peers, add);
+  return { prefix: canon, ...route, ...(s.description !== undefined ? { description: s.description } : {}) };
+}

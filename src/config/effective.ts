@@ -1,0 +1,138 @@
+/**
+ * The effective config: what herald will actually run with, every default
+ * filled in, in the file's own snake_case shape so `herald check` can print
+ * it as YAML or JSON. Unset optional keys print as null.
+ * Durations print as text ("2s"); passwords print as "<redacted>".
+ */
+import { formatDuration } from './duration.js';
+import { REDACTED } from './secret.js';
+import type { Check, Config, PeerSettings, RouteAttrs, ServiceConfig, StaticRoute, WhenDown } from './types.js';
+
+/** A plain-data value (what JSON.stringify and YAML.stringify print). */
+export type Plain = string | number | boolean | null | Plain[] | { [key: string]: Plain };
+
+/** Render a config as a plain snake_case object with all defaults filled and secrets redacted. */
+export function effectiveConfig(c: Config): { [key: string]: Plain } {
+  return {
+    router_id: c.routerId,
+    asn: c.asn,
+    listen: { address: c.listen.address, port: c.listen.port },
+    api: { socket: c.api.socket, mode: `0${c.api.mode.toString(8)}` },
+    peers: c.peers.map(peer),
+    services: c.services.map(service),
+    static: c.static.map(staticRoute),
+    logging: { level: c.logging.level, format: c.logging.format },
+    drain: { period: formatDuration(c.drain.periodMs), message: c.drain.message },
+    metrics: c.metrics ? { address: c.metrics.address, port: c.metrics.port, path: c.metrics.path } : null,
+    lxd: c.lxd ? { socket: c.lxd.socket, project: c.lxd.project } : null,
+  };
+}
+
+function peer(p: PeerSettings): { [key: string]: Plain } {
+  return {
+    name: p.name,
+    address: p.address,
+    asn: p.asn,
+    port: p.port,
+    local_address: p.localAddress ?? null,
+    local_asn: p.localAsn ?? null,
+    passive: p.passive,
+    hold_time: p.holdTime,
+    keepalive: p.keepalive ?? 'a third of the negotiated hold time',
+    connect_retry: formatDuration(p.connectRetryMs),
+    password: p.password ? REDACTED : null,
+    multihop: p.multihop ?? null,
+    ttl_security: p.ttlSecurity ? p.ttlSecurity.hops : false,
+    families: [...p.families],
+    extended_next_hop: p.extendedNextHop,
+    max_prefixes: p.maxPrefixes ?? null,
+    import: p.import,
+    next_hop_self: { ipv4: p.nextHopSelf.ipv4 ?? null, ipv6: p.nextHopSelf.ipv6 ?? null },
+    graceful_restart: p.gracefulRestartTime ?? null,
+    description: p.description ?? null,
+    shutdown: p.shutdown,
+  };
+}
+
+function route(r: RouteAttrs): { [key: string]: Plain } {
+  return {
+    next_hop: r.nextHop,
+    communities: [...r.communities],
+    large_communities: [...r.largeCommunities],
+    extended_communities: [...r.extendedCommunities],
+    med: r.med ?? null,
+    peers: r.peers ? [...r.peers] : 'all',
+  };
+}
+
+function service(s: ServiceConfig): { [key: string]: Plain } {
+  return {
+    name: s.name,
+    prefixes: [...s.prefixes],
+    checks: s.checks.map(check),
+    combine: s.combine,
+    interval: formatDuration(s.intervalMs),
+    fast_interval: formatDuration(s.fastIntervalMs),
+    timeout: formatDuration(s.timeoutMs),
+    rise: s.rise,
+    fall: s.fall,
+    jitter: formatDuration(s.jitterMs),
+    when_down: whenDown(s.whenDown),
+    ...route(s),
+    description: s.description ?? null,
+  };
+}
+
+function whenDown(w: WhenDown): { [key: string]: Plain } {
+  if (w.action === 'withdraw') return { withdraw: true };
+  return {
+    prepend: w.prepend,
+    med: w.med ?? null,
+    communities: [...w.communities],
+    large_communities: [...w.largeCommunities],
+    graceful_shutdown: w.gracefulShutdown,
+  };
+}
+
+function check(c: Check): { [key: string]: Plain } {
+  switch (c.kind) {
+    case 'tcp':
+      return { tcp: { address: c.address, port: c.port, timeout: formatDuration(c.timeoutMs) } };
+    case 'http':
+    case 'https':
+      return {
+        [c.kind]: {
+          url: c.url,
+          method: c.method,
+          status: [...c.status],
+          body: c.body ?? null,
+          body_regex: c.bodyRegex ?? null,
+          host: c.host ?? null,
+          headers: { ...c.headers },
+          ...(c.kind === 'https' ? { sni: c.sni ?? null, verify_tls: c.verifyTls } : {}),
+          timeout: formatDuration(c.timeoutMs),
+        },
+      };
+    case 'dns':
+      return {
+        dns: {
+          server: c.server,
+          port: c.port,
+          protocol: c.protocol,
+          query: c.query,
+          type: c.type,
+          rcode: c.rcode,
+          answer: c.answer ?? null,
+          timeout: formatDuration(c.timeoutMs),
+        },
+      };
+    case 'exec':
+      return { exec: { command: [...c.argv], env: { ...c.env }, cwd: c.cwd ?? null, timeout: formatDuration(c.timeoutMs) } };
+    case 'maintenance_file':
+      return { maintenance_file: c.path };
+  }
+}
+
+function staticRoute(s: StaticRoute): { [key: string]: Plain } {
+  return { prefix: s.prefix, ...route(s), description: s.description ?? null };
+}

@@ -1,0 +1,170 @@
+/**
+ * Config errors an operator can act on: each issue names the file, line,
+ * column and key path, and says what was expected.
+ *
+ *   herald.yaml:23:7: services[1].interval: expected a duration like 500ms or 2s, got "2ss"
+ *
+ * Secrets never reach a message: issues about a password say what is wrong
+ * without the value, and every message is scrubbed of the file's password
+ * values before it is stored (so even a YAML syntax error quoting the line
+ * cannot leak one).
+ */
+import { isMap, isPair, isScalar, isSeq, type Document, type LineCounter, type Node } from 'yaml';
+import { REDACTED } from './secret.js';
+
+export type PathSegment = string | number;
+
+export interface ConfigIssue {
+  readonly file: string;
+  /** 1-based. */
+  readonly line: number;
+  /** 1-based. */
+  readonly column: number;
+  /** Key path like "services[1].checks[0].http.url"; "" for the whole file. */
+  readonly path: string;
+  readonly message: string;
+}
+
+/** A config that cannot be used; holds every issue found, in file order. */
+export class ConfigError extends Error {
+  readonly issues: readonly ConfigIssue[];
+
+  constructor(issues: readonly ConfigIssue[]) {
+    const sorted = [...issues].sort((a, b) => a.line - b.line || a.column - b.column || a.path.localeCompare(b.path));
+    super(sorted.map(formatIssue).join('\n'));
+    this.name = 'ConfigError';
+    this.issues = sorted;
+  }
+}
+
+/** Format one issue as "file:line:col: path: message". */
+export function formatIssue(i: ConfigIssue): string {
+  return `${i.file}:${i.line}:${i.column}: ${i.path ? `${i.path}: ` : ''}${i.message}`;
+}
+
+/** Render a key path: ['services', 1, 'checks', 0, 'http', 'url'] → "services[1].checks[0].http.url". */
+export function formatPath(path: readonly PathSegment[]): string {
+  let out = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else out += out ? `.${seg}` : seg;
+  }
+  return out;
+}
+
+/**
+ * Locates key paths in a parsed YAML document. `at(path)` gives the position
+ * of the value at the path, or, when the path goes further than the file
+ * (a missing key), of the nearest enclosing node that exists; `keyAt(path)`
+ * gives the position of the key itself (for unknown keys).
+ */
+export class Locator {
+  constructor(
+    private readonly doc: Document.Parsed | null,
+    private readonly lines: LineCounter,
+  ) {}
+
+  /** Position of the value at `path`, or of its nearest existing ancestor. */
+  at(path: readonly PathSegment[]): { line: number; column: number } {
+    return this.offsetPos(this.find(path, false));
+  }
+
+  /** Position of the key of the last segment of `path` (falls back to at()). */
+  keyAt(path: readonly PathSegment[]): { line: number; column: number } {
+    return this.offsetPos(this.find(path, true));
+  }
+
+  /** Position of a byte offset into the text. */
+  offsetPos(offset: number): { line: number; column: number } {
+    const p = this.lines.linePos(offset);
+    return { line: p.line, column: p.col };
+  }
+
+  private find(path: readonly PathSegment[], wantKey: boolean): number {
+    let node: unknown = this.doc?.contents ?? null;
+    let best = startOf(node) ?? 0;
+    for (let i = 0; i < path.length; i++) {
+      const seg = path[i]!;
+      const last = i === path.length - 1;
+      let next: unknown = undefined;
+      let keyNode: unknown = undefined;
+      if (isMap(node)) {
+        const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
+        if (pair) {
+          keyNode = pair.key;
+          next = pair.value;
+        }
+      } else if (isSeq(node) && typeof seg === 'number') {
+        next = node.items[seg];
+      }
+      if (last && wantKey && keyNode !== undefined) return startOf(keyNode) ?? best;
+      if (next === undefined || next === null) {
+        // A key with no value ("interval:") points at its key.
+        if (keyNode !== undefined) return startOf(keyNode) ?? best;
+        return best;
+      }
+      node = next;
+      best = startOf(node) ?? best;
+    }
+    return best;
+  }
+}
+
+function startOf(n: unknown): number | null {
+  const r = (n as Node | null)?.range;
+  return r ? r[0] : null;
+}
+
+/** Replace every known secret in a message. */
+export function scrub(message: string, secrets: readonly string[]): string {
+  let out = message;
+  for (const s of secrets) if (s.length > 0) out = out.split(s).join(REDACTED);
+  return out;
+}
+
+/**
+ * Collect candidate secrets straight from the text, so they can be scrubbed
+ * even when the YAML does not parse: the value of every `password:` key.
+ */
+export function secretsInText(text: string): string[] {
+  const out: string[] = [];
+  for (const m of text.matchAll(/password\s*:\s*("((?:[^"\\]|\\.)*)"|'((?:[^']|'')*)'|([^\s,}#][^,}#\n]*?))\s*(?=[,}\n#]|$)/g)) {
+    const v = m[2] ?? m[3]?.replace(/''/g, "'") ?? m[4];
+    if (v) {
+      out.push(v);
+      // Also the raw text inside quotes, in case a message quotes the source.
+      if (m[1] && m[1] !== v) out.push(m[1]);
+    }
+  }
+  return out.sort((a, b) => b.length - a.length);
+}
+
+/** Closest of `known` to `key` by edit distance, if it is plausibly a typo. */
+export function suggest(key: string, known: readonly string[]): string | null {
+  let best: string | null = null;
+  let bestD = Infinity;
+  for (const k of known) {
+    const d = editDistance(key.toLowerCase(), k.toLowerCase());
+    if (d < bestD) {
+      bestD = d;
+      best = k;
+    }
+  }
+  const limit = Math.max(1, Math.floor(key.length / 3));
+  return best !== null && bestD <= limit ? best : null;
+}
+
+function editDistance(a: string, b: string): number {
+  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0]!;
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const t = prev[j]!;
+      const sub = diag + (a[i - 1] === b[j - 1] ? 0 : 1);
+      prev[j] = Math.min(prev[j]! + 1, prev[j - 1]! + 1, sub);
+      diag = t;
+    }
+  }
+  return prev[b.length]!;
+}

@@ -1,0 +1,16 @@
+/**
+ * herald's daemon configuration (herald.yaml): schema, loading with
+ * file:line:column errors, the effective config for `herald check`, the JSON
+ * Schema, and the diff a reload uses. See docs/configuration.md.
+ */
+export { loadConfig, parseConfig } from './parse.js';
+export { ConfigError, formatIssue, type ConfigIssue } from './errors.js';
+export { effectiveConfig, type Plain } from './effective.js';
+export { configJsonSchema, configJsonSchemaText } from './json-schema.js';
+export { diffConfig, SESSION_FIELDS, ROUTE_FIELDS, OTHER_FIELDS, type ConfigDiff, type PeerChange } from './diff.js';
+export { toPeerConfig } from './peer-config.js';
+export { parseDuration, formatDuration } from './duration.js';
+export { Secret, REDACTED } from './secret.js';
+export { configSchema } from './schema.js';
+export type * from './types.js';
+export { DNS_TYPES, DNS_RCODES, LOG_LEVELS } from './types.js';

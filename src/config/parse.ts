@@ -1,0 +1,129 @@
+/**
+ * Reading herald.yaml: YAML text → validated, typed `Config`, or a
+ * `ConfigError` listing every problem with file, line, column and key path.
+ *
+ * Three passes, each reporting with source positions: the YAML parser
+ * (syntax, duplicate keys), the zod schema (types, unknown keys, field
+ * syntax), then build.ts (checks across fields). A later pass runs only when
+ * the earlier ones found nothing, since it relies on their guarantees.
+ */
+import { readFile } from 'node:fs/promises';
+import { LineCounter, parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { buildConfig } from './build.js';
+import { ConfigError, Locator, formatPath, scrub, secretsInText, suggest, type ConfigIssue, type PathSegment } from './errors.js';
+import { configSchema, show } from './schema.js';
+import type { Config } from './types.js';
+
+/** Parse and validate config text; throws ConfigError naming every problem. */
+export function parseConfig(text: string, fileName: string): Config {
+  const secrets = secretsInText(text);
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, version: '1.2' });
+  const fail = (issues: Omit<ConfigIssue, 'file'>[]): never => {
+    throw new ConfigError(issues.map((i) => ({ ...i, file: fileName, message: scrub(i.message, secrets) })));
+  };
+
+  if (doc.errors.length > 0) {
+    fail(
+      doc.errors.map((e) => {
+        const [line, column] = e.linePos ? [e.linePos[0].line, e.linePos[0].col] : [1, 1];
+        return { line, column, path: '', message: `YAML syntax: ${yamlMessage(e.message)}` };
+      }),
+    );
+  }
+
+  const loc = new Locator(doc, lines);
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    fail([{ line: 1, column: 1, path: '', message: `YAML: ${(e as Error).message}` }]);
+  }
+  if (data === null || data === undefined) fail([{ line: 1, column: 1, path: '', message: 'the file is empty; expected a mapping with at least router_id and asn' }]);
+  if (typeof data !== 'object' || Array.isArray(data))
+    fail([{ ...loc.at([]), path: '', message: `expected a mapping of keys (router_id, asn, peers, ...) at the top level, got ${show(data)}` }]);
+
+  const parsed = configSchema.safeParse(data);
+  if (!parsed.success) fail(parsed.error.issues.flatMap((iss) => fromZod(iss, data, loc)));
+
+  const built = buildConfig(parsed.data!, fileName);
+  if (built.config === null)
+    fail(built.issues.map((i) => ({ ...loc.at(i.path), path: formatPath(i.path), message: i.message })));
+  return built.config!;
+}
+
+/** Read and validate a config file; throws ConfigError (also when it cannot be read). */
+export async function loadConfig(path: string): Promise<Config> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EACCES' ? 'permission denied' : err.message;
+    throw new ConfigError([{ file: path, line: 1, column: 1, path: '', message: `cannot read the config: ${why}` }]);
+  }
+  return parseConfig(text, path);
+}
+
+/** The YAML library's message without its "at line N, column M" tail (we print the position ourselves). */
+function yamlMessage(m: string): string {
+  return m.replace(/ at line \d+, column \d+:?[\s\S]*$/, '').trim();
+}
+
+/** Turn one zod issue into positioned config issues (an unknown-keys issue becomes one per key). */
+function fromZod(iss: z.core.$ZodIssue, data: unknown, loc: Locator): Omit<ConfigIssue, 'file'>[] {
+  const path = iss.path.filter((p): p is PathSegment => typeof p !== 'symbol');
+  if (iss.code === 'unrecognized_keys') {
+    const known = knownKeys(path);
+    return iss.keys.map((key) => {
+      const near = suggest(key, known);
+      return {
+        ...loc.keyAt([...path, key]),
+        path: formatPath([...path, key]),
+        message: `unknown key '${key}'${near ? ` — did you mean '${near}'?` : known.length ? ` (expected one of: ${known.join(', ')})` : ''}`,
+      };
+    });
+  }
+  if ((iss.code === 'invalid_type' || iss.code === 'invalid_union') && valueAt(data, path) === undefined && path.length > 0) {
+    return [{ ...loc.at(path), path: formatPath(path), message: `missing required key '${String(path[path.length - 1])}'` }];
+  }
+  return [{ ...loc.at(path), path: formatPath(path), message: iss.message }];
+}
+
+function valueAt(data: unknown, path: readonly PathSegment[]): unknown {
+  let v = data;
+  for (const seg of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<string | number, unknown>)[seg];
+  }
+  return v;
+}
+
+interface Def {
+  type: string;
+  shape?: Record<string, { _zod: { def: Def } }>;
+  element?: { _zod: { def: Def } };
+  innerType?: { _zod: { def: Def } };
+  in?: { _zod: { def: Def } };
+}
+
+/** The keys the schema allows in the object at `path` (for "did you mean"). */
+function knownKeys(path: readonly PathSegment[]): string[] {
+  const unwrap = (d: Def): Def => {
+    for (;;) {
+      if (d.innerType) d = d.innerType._zod.def;
+      else if (d.type === 'pipe' && d.in) d = d.in._zod.def;
+      else return d;
+    }
+  };
+  let d: Def | undefined = unwrap((configSchema as unknown as { _zod: { def: Def } })._zod.def);
+  for (const seg of path) {
+    if (!d) return [];
+    if (d.type === 'object' && typeof seg === 'string') d = d.shape?.[seg]?._zod.def;
+    else if (d.type === 'array' && typeof seg === 'number') d = d.element?._zod.def;
+    else return [];
+    if (d) d = unwrap(d);
+  }
+  return d?.type === 'object' && d.shape ? Object.keys(d.shape) : [];
+}

@@ -1,0 +1,33 @@
+/**
+ * From a configured peer to the speaker's `PeerConfig` (bgp/driver/types.ts).
+ * The one place the config's secret is revealed: to the speaker, which hands
+ * it to the kernel as the TCP MD5 key.
+ */
+import type { PeerConfig } from '../../bgp/index.js';
+import type { PeerSettings } from './types.js';
+
+/** Map a configured peer to the speaker's PeerConfig. */
+export function toPeerConfig(p: PeerSettings): PeerConfig {
+  return {
+    name: p.name,
+    address: p.address,
+    port: p.port,
+    asn: p.asn,
+    ...(p.localAsn !== undefined ? { localAs: p.localAsn } : {}),
+    ...(p.localAddress !== undefined ? { localAddress: p.localAddress } : {}),
+    passive: p.passive,
+    holdTime: p.holdTime,
+    ...(p.keepalive !== undefined ? { keepalive: p.keepalive } : {}),
+    connectRetryMs: p.connectRetryMs,
+    ...(p.password !== undefined ? { password: p.password.reveal() } : {}),
+    ...(p.multihop !== undefined ? { multihop: p.multihop } : {}),
+    ...(p.ttlSecurity !== undefined ? { ttlSecurity: true, minTtl: p.ttlSecurity.minTtl } : {}),
+    families: [...p.families],
+    extendedNextHop: p.extendedNextHop,
+    ...(p.maxPrefixes !== undefined ? { maxPrefixes: p.maxPrefixes } : {}),
+    importNothing: p.import === 'none',
+    ...(p.nextHopSelf.ipv4 !== undefined ? { nextHopSelf4: p.nextHopSelf.ipv4 } : {}),
+    ...(p.nextHopSelf.ipv6 !== undefined ? { nextHopSelf6: p.nextHopSelf.ipv6 } : {}),
+    ...(p.gracefulRestartTime !== undefined ? { gracefulRestartTime: p.gracefulRestartTime } : {}),
+  };
+}

@@ -1,0 +1,444 @@
+/**
+ * The config file's schema (zod), in the file's own snake_case shape.
+ *
+ * This is the single description of what herald.yaml may contain: parse.ts
+ * validates against it, json-schema.ts publishes it as docs/herald.schema.json
+ * for editors, and build.ts turns its output into the camelCase `Config`.
+ * Every object is strict (unknown keys are errors). Field checks that need
+ * more than a type (addresses, prefixes, communities, durations) are
+ * refinements that phrase their own message; checks across fields (duplicate
+ * names, families no peer carries) live in build.ts.
+ *
+ * Defaults that are constants sit here (`.default`) so the JSON Schema shows
+ * them; defaults that depend on other fields (keepalive, families, timeout,
+ * jitter) are filled in build.ts.
+ */
+import { z } from 'zod';
+import { parseAddress, parseIPv4, parsePrefix, formatPrefix } from '../../bgp/wire/prefix.js';
+import { parseCommunity, parseExtendedCommunity, parseLargeCommunity, type Checked } from '../../bgp/rib/route.js';
+import { DURATION_PATTERN, parseDuration } from './duration.js';
+import { DNS_RCODES, DNS_TYPES, LOG_LEVELS } from './types.js';
+
+// ---------------------------------------------------------------- scalars
+
+/** Show a value in a message: short scalars verbatim, anything else by kind. */
+export function show(v: unknown): string {
+  if (typeof v === 'string') return v.length > 60 ? `${JSON.stringify(v.slice(0, 57))}…` : JSON.stringify(v);
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  if (v === null) return 'null';
+  if (v === undefined) return 'nothing';
+  if (Array.isArray(v)) return 'a list';
+  return 'a mapping';
+}
+
+/** A string checked by a parser that returns a reason on failure. */
+function checkedText(check: (s: string) => string | null, description: string) {
+  return z
+    .string({ error: (iss) => `expected ${description}, got ${show(iss.input)}` })
+    .superRefine((s, ctx) => {
+      const reason = check(s);
+      if (reason !== null) ctx.addIssue({ code: 'custom', message: reason });
+    })
+    .meta({ description });
+}
+
+const fromChecked =
+  <T>(f: (s: string) => Checked<T>) =>
+  (s: string): string | null => {
+    const r = f(s);
+    return r.ok ? null : r.reason;
+  };
+
+/** An integer in [min, max], with a message naming the range. */
+export function int(min: number, max: number, what = 'an integer') {
+  const msg = (v: unknown): string => `expected ${what} ${min}..${max}, got ${show(v)}`;
+  return z
+    .number({ error: (iss) => msg(iss.input) })
+    .int({ error: (iss) => msg(iss.input) })
+    .min(min, { error: (iss) => msg(iss.input) })
+    .max(max, { error: (iss) => msg(iss.input) });
+}
+
+export const asn = int(1, 4294967295, 'an AS number').meta({ description: 'AS number, 1..4294967295 (4-octet ASNs as plain numbers)' });
+
+export const port = int(1, 65535, 'a port');
+const listenPort = int(0, 65535, 'a port');
+
+export const address = checkedText(
+  (s) => (parseAddress(s) ? null : `expected an IPv4 or IPv6 address, got ${show(s)}`),
+  'an IPv4 or IPv6 address',
+);
+
+function familyAddress(family: 'ipv4' | 'ipv6') {
+  const v = family === 'ipv4' ? 'IPv4' : 'IPv6';
+  return checkedText((s) => {
+    const a = parseAddress(s);
+    if (!a) return `expected an ${v} address, got ${show(s)}`;
+    return (a.addr.length === 4) === (family === 'ipv4') ? null : `expected an ${v} address, got ${show(s)} (an ${v === 'IPv4' ? 'IPv6' : 'IPv4'} address)`;
+  }, `an ${v} address`);
+}
+
+const routerId = checkedText((s) => {
+  const a = parseIPv4(s);
+  if (!a) return `expected a router id in dotted-quad form like 192.0.2.11, got ${show(s)}`;
+  return a.every((b) => b === 0) ? 'router id 0.0.0.0 is not allowed (RFC 6286 §2.1: it must be non-zero)' : null;
+}, 'a router id in dotted-quad form like 192.0.2.11');
+
+/** Check prefix text; host bits set are an error that names the intended prefix. */
+export function prefixReason(s: string): string | null {
+  if (parsePrefix(s)) return null;
+  const loose = parsePrefix(s, { strict: false });
+  if (loose) return `${show(s)} has host bits set past /${loose.len} (did you mean ${formatPrefix(loose)}?)`;
+  return `expected a prefix like 198.51.100.0/24 or 2001:db8::/48, got ${show(s)}`;
+}
+
+export const prefix = checkedText(prefixReason, 'an IPv4 or IPv6 prefix like 198.51.100.53/32 (a bare address is a host route)');
+
+const community = checkedText(fromChecked(parseCommunity), 'a community "asn:value" or a well-known name (no-export, graceful-shutdown, ...)');
+const largeCommunity = checkedText(fromChecked(parseLargeCommunity), 'a large community "global:local1:local2"');
+const extendedCommunity = checkedText(fromChecked(parseExtendedCommunity), 'an extended community "rt:ASN:N", "soo:ASN:N" or 16 hex digits');
+
+const nextHop = checkedText(
+  (s) => (s === 'self' || parseAddress(s) ? null : `expected "self" or an address, got ${show(s)}`),
+  '"self" (the session\'s local address) or an IPv4/IPv6 address',
+).default('self');
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const name = checkedText(
+  (s) => (NAME_RE.test(s) ? null : `expected a name of letters, digits, '.', '_' or '-' (at most 64, starting with a letter or digit), got ${show(s)}`),
+  'a name: letters, digits, ".", "_", "-"',
+);
+
+const text = (description: string) => z.string({ error: (iss) => `expected a string, got ${show(iss.input)}` }).meta({ description });
+
+const absolutePath = checkedText((s) => (s.startsWith('/') ? null : `expected an absolute path, got ${show(s)}`), 'an absolute path');
+
+/** Durations: "500ms", "2s", "1m", "1h30m", or a bare number of seconds. */
+export function duration(description: string) {
+  const refine = (v: string | number, ctx: z.RefinementCtx): void => {
+    const r = parseDuration(v);
+    if (!r.ok) ctx.addIssue({ code: 'custom', message: r.reason });
+  };
+  return z
+    .union(
+      [
+        z.number().superRefine(refine).meta({ minimum: 0, description: 'seconds' }),
+        z.string().superRefine(refine).meta({ pattern: DURATION_PATTERN }),
+      ],
+      { error: (iss) => `expected a duration like 500ms or 2s, got ${show(iss.input)}` },
+    )
+    .meta({ description: `${description} (a duration: 500ms, 2s, 1m, 1h30m, or a number of seconds)` });
+}
+
+/** A duration that must be a whole number of seconds within [min, max]. */
+function seconds(description: string, min: number, max: number, extra?: (s: number) => string | null) {
+  return duration(description).superRefine((v, ctx) => {
+    const r = parseDuration(v);
+    if (!r.ok) return;
+    let reason: string | null = null;
+    if (r.ms % 1000 !== 0) reason = `expected whole seconds, got ${show(v)}`;
+    else if (r.ms / 1000 < min || r.ms / 1000 > max) reason = `expected ${min}..${max} seconds, got ${show(v)}`;
+    else reason = extra ? extra(r.ms / 1000) : null;
+    if (reason) ctx.addIssue({ code: 'custom', message: reason });
+  });
+}
+
+const list = <T extends z.ZodType>(item: T, what: string) =>
+  z.array(item, { error: (iss) => `expected a list of ${what}, got ${show(iss.input)}` });
+
+const nonEmptyList = <T extends z.ZodType>(item: T, what: string) =>
+  list(item, what).min(1, { error: `expected at least one ${what}` });
+
+const bool = (description: string) =>
+  z.boolean({ error: (iss) => `expected true or false, got ${show(iss.input)}` }).meta({ description });
+
+/** z.enum with a message listing the choices. */
+function oneOf<const T extends readonly [string, ...string[]]>(values: T, description: string) {
+  return z
+    .enum(values, { error: (iss) => `expected one of ${values.join(', ')}, got ${show(iss.input)}` })
+    .meta({ description });
+}
+
+const communities = list(community, 'communities').default([]);
+const largeCommunities = list(largeCommunity, 'large communities').default([]);
+const extendedCommunities = list(extendedCommunity, 'extended communities').default([]);
+const med = int(0, 4294967295, 'a MED').meta({ description: 'MULTI_EXIT_DISC, 0..4294967295' });
+const peerNames = nonEmptyList(name, 'peer names').meta({ description: 'Announce only to these peers (default: every peer carrying the family)' });
+
+// ---------------------------------------------------------------- sections
+
+export const listenSchema = z
+  .strictObject({
+    address: address.default('::').meta({ description: 'Address to accept BGP connections on' }),
+    port: listenPort.default(179).meta({ description: 'TCP port (0: any free port, for tests)' }),
+  })
+  .meta({ description: 'Where herald accepts incoming BGP connections' });
+
+export const apiSchema = z
+  .strictObject({
+    socket: absolutePath.default('/run/herald/herald.sock').meta({ description: 'Unix socket of the control API (routes CLI)' }),
+    mode: z
+      .string({ error: (iss) => `expected an octal file mode like "0660", got ${show(iss.input)}` })
+      .regex(/^0?[0-7]{3}$/, { error: (iss) => `expected an octal file mode like "0660", got ${show(iss.input)}` })
+      .default('0660')
+      .meta({ description: 'File mode of the socket, octal' }),
+  })
+  .meta({ description: 'The control API' });
+
+export const peerSchema = z
+  .strictObject({
+    name: name.meta({ description: 'Unique peer name, used in logs, the API and metrics' }),
+    address: address.meta({ description: "The neighbour's address (IPv4 or IPv6)" }),
+    asn: asn.meta({ description: "The neighbour's AS" }),
+    port: port.default(179).meta({ description: 'TCP port to connect to' }),
+    local_address: address.optional().meta({ description: 'Source address of the session (same family as address)' }),
+    local_asn: asn.optional().meta({ description: 'Our AS on this session, when not the global asn' }),
+    passive: bool('Never connect; wait for the neighbour').default(false),
+    hold_time: seconds('Proposed hold time', 0, 65535, (s) => (s === 1 || s === 2 ? `expected 0 or at least 3 seconds, got ${s} (RFC 4271 §4.2)` : null)).default(90),
+    keepalive: seconds('Keepalive interval (default: a third of hold_time)', 1, 21845).optional(),
+    connect_retry: duration('First ConnectRetry delay; doubles up to 2m').default('5s'),
+    password: z
+      .string({ error: (iss) => `expected a string, got ${typeof iss.input === 'string' ? 'a string' : iss.input === null ? 'null' : typeof iss.input}` })
+      .min(1, { error: 'expected a non-empty password' })
+      .max(80, { error: 'expected a password of at most 80 characters (RFC 2385 TCP MD5 key)' })
+      .optional()
+      .meta({ description: 'TCP MD5 signature key (RFC 2385); never logged or shown' }),
+    multihop: int(1, 255, 'a TTL').optional().meta({ description: 'eBGP multihop: TTL of our packets' }),
+    ttl_security: z
+      .union([z.boolean(), int(1, 254, 'a hop count')], {
+        error: (iss) => `expected true or a hop count 1..254, got ${show(iss.input)}`,
+      })
+      .optional()
+      .meta({ description: 'GTSM (RFC 5082): true = directly connected, or the most hops away the neighbour may be' }),
+    families: list(oneOf(['ipv4', 'ipv6'] as const, 'address family'), 'families (ipv4, ipv6)')
+      .min(1, { error: 'expected at least one family' })
+      .optional()
+      .meta({ description: 'Address families to negotiate (default: the family of address)' }),
+    extended_next_hop: bool('RFC 8950: IPv4 routes with an IPv6 next hop (IPv6 sessions)').default(false),
+    max_prefixes: int(1, 4294967295, 'a count').optional().meta({ description: 'Tear the session down above this many received prefixes' }),
+    import: oneOf(['all', 'none'] as const, 'Keep received routes (all) or only count them (none)').default('none'),
+    next_hop_self: z
+      .strictObject({
+        ipv4: familyAddress('ipv4').optional(),
+        ipv6: familyAddress('ipv6').optional(),
+      })
+      .optional()
+      .meta({ description: "Next hop for 'self' routes instead of the session's local address" }),
+    graceful_restart: seconds('Graceful Restart (RFC 4724) restart time; absent = off', 0, 4095).optional(),
+    description: text('Free text').optional(),
+    shutdown: bool('Administratively down: configured but not connected').default(false),
+  })
+  .meta({ description: 'A BGP neighbour' });
+
+const checkTimeout = duration('Timeout of this check (default: the service timeout)').optional();
+
+const tcpCheck = z.strictObject({
+  address: address.meta({ description: 'Address to connect to' }),
+  port: port,
+  timeout: checkTimeout,
+});
+
+const statusCodes = z
+  .union([int(100, 599, 'an HTTP status'), list(int(100, 599, 'an HTTP status'), 'HTTP status codes').min(1)], {
+    error: (iss) => `expected an HTTP status or a list of them, got ${show(iss.input)}`,
+  })
+  .default(200)
+  .meta({ description: 'Healthy status code(s)' });
+
+const regexText = checkedText((s) => {
+  try {
+    new RegExp(s);
+    return null;
+  } catch (e) {
+    return `invalid regular expression: ${(e as Error).message}`;
+  }
+}, 'a regular expression (JavaScript syntax)');
+
+const httpFields = {
+  method: oneOf(['GET', 'HEAD'] as const, 'Request method').default('GET'),
+  status: statusCodes,
+  body: text('Substring the response body must contain').optional(),
+  body_regex: regexText.optional(),
+  host: text('Host header (default: from the URL)').optional(),
+  headers: z
+    .record(z.string(), z.string({ error: (iss) => `expected a string, got ${show(iss.input)}` }), {
+      error: (iss) => `expected a mapping of header names to values, got ${show(iss.input)}`,
+    })
+    .default({})
+    .meta({ description: 'Extra request headers' }),
+  timeout: checkTimeout,
+};
+
+function urlText(scheme: 'http' | 'https') {
+  return checkedText((s) => {
+    let u: URL;
+    try {
+      u = new URL(s);
+    } catch {
+      return `expected a URL like ${scheme}://127.0.0.1/health, got ${show(s)}`;
+    }
+    if (u.protocol !== `${scheme}:`) return `expected an ${scheme}:// URL in an ${scheme} check, got ${show(s)}`;
+    return null;
+  }, `an ${scheme}:// URL`);
+}
+
+const httpCheck = z.strictObject({ url: urlText('http'), ...httpFields });
+const httpsCheck = z.strictObject({
+  url: urlText('https'),
+  ...httpFields,
+  sni: text('TLS server name (default: the Host header or URL host)').optional(),
+  verify_tls: bool('Verify the server certificate').default(true),
+});
+
+const dnsName = checkedText(
+  (s) => (/^(\.|([A-Za-z0-9_*]([A-Za-z0-9_-]{0,62})?)(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})?)*\.?)$/.test(s) && s.length <= 254 ? null : `expected a domain name, got ${show(s)}`),
+  'a domain name',
+);
+
+const dnsCheck = z.strictObject({
+  server: address.meta({ description: 'DNS server to query' }),
+  port: port.default(53),
+  protocol: oneOf(['udp', 'tcp'] as const, 'Transport').default('udp'),
+  query: dnsName,
+  type: oneOf(DNS_TYPES, 'Record type to ask for').default('A'),
+  rcode: oneOf(DNS_RCODES, 'Expected response code').default('NOERROR'),
+  answer: text('Text one answer record must contain').optional(),
+  timeout: checkTimeout,
+});
+
+const execCheck = z.strictObject({
+  command: z
+    .union([z.string().min(1), list(z.string(), 'arguments').min(1)], {
+      error: (iss) => `expected a shell command string or a list of arguments, got ${show(iss.input)}`,
+    })
+    .meta({ description: 'A string runs under /bin/sh -c; a list is argv. Exit 0 = healthy' }),
+  env: z.record(z.string(), z.string()).default({}).meta({ description: 'Extra environment variables' }),
+  cwd: absolutePath.optional(),
+  timeout: checkTimeout,
+});
+
+export const CHECK_KINDS = ['tcp', 'http', 'https', 'dns', 'exec', 'maintenance_file'] as const;
+
+export const checkSchema = z
+  .strictObject({
+    tcp: tcpCheck.optional().meta({ description: 'Healthy when a TCP connection opens' }),
+    http: httpCheck.optional().meta({ description: 'HTTP request; redirects are not followed' }),
+    https: httpsCheck.optional().meta({ description: 'HTTPS request; redirects are not followed' }),
+    dns: dnsCheck.optional().meta({ description: 'DNS query' }),
+    exec: execCheck.optional().meta({ description: 'Run a program; the timeout kills its process group' }),
+    maintenance_file: absolutePath.optional().meta({ description: 'While this file exists the service is administratively down' }),
+  })
+  .superRefine((c, ctx) => {
+    const kinds = CHECK_KINDS.filter((k) => c[k] !== undefined);
+    if (kinds.length === 0) ctx.addIssue({ code: 'custom', message: `expected one check kind: ${CHECK_KINDS.join(', ')}` });
+    if (kinds.length > 1)
+      ctx.addIssue({ code: 'custom', message: `expected one check kind per list item, got ${kinds.join(' and ')} (write them as separate items)` });
+  })
+  .meta({ description: 'One health check: exactly one of the kinds', minProperties: 1, maxProperties: 1 });
+
+export const whenDownSchema = z
+  .strictObject({
+    withdraw: bool('Withdraw the prefixes (the default)').optional(),
+    prepend: int(1, 16, 'a prepend count').optional().meta({ description: 'Stay announced with our AS prepended this many extra times' }),
+    med: med.optional(),
+    communities: list(community, 'communities').optional(),
+    large_communities: list(largeCommunity, 'large communities').optional(),
+    graceful_shutdown: bool('Stay announced with GRACEFUL_SHUTDOWN 65535:0 (RFC 8326)').optional(),
+  })
+  .superRefine((w, ctx) => {
+    const worse = (['prepend', 'med', 'communities', 'large_communities', 'graceful_shutdown'] as const).filter(
+      (k) => w[k] !== undefined && w[k] !== false,
+    );
+    if (w.withdraw === true && worse.length > 0)
+      ctx.addIssue({ code: 'custom', message: `withdraw cannot be combined with ${worse.join(', ')}: a withdrawn route carries no attributes` });
+    if (w.withdraw !== true && worse.length === 0)
+      ctx.addIssue({ code: 'custom', message: 'expected withdraw: true, or how to stay announced: prepend, med, communities, large_communities or graceful_shutdown' });
+  })
+  .default({ withdraw: true })
+  .meta({ description: 'While the service is down: withdraw (default), or stay announced as a worse path' });
+
+const routeFields = {
+  next_hop: nextHop,
+  communities,
+  large_communities: largeCommunities,
+  extended_communities: extendedCommunities,
+  med: med.optional(),
+  peers: peerNames.optional(),
+  description: text('Free text').optional(),
+};
+
+export const serviceSchema = z
+  .strictObject({
+    name: name.meta({ description: 'Unique service name' }),
+    prefixes: nonEmptyList(prefix, 'prefixes').meta({ description: 'Prefixes announced while the service is healthy' }),
+    checks: nonEmptyList(checkSchema, 'checks'),
+    combine: oneOf(['all', 'any'] as const, 'Healthy when all checks pass, or any').default('all'),
+    interval: duration('Time between probes').default('2s'),
+    fast_interval: duration('Time between probes while a state change is being counted (default: interval)').optional(),
+    timeout: duration('Default check timeout (default: the smaller of 1s and interval)').optional(),
+    rise: int(1, 1000, 'a count').default(2).meta({ description: 'Consecutive successes to become healthy' }),
+    fall: int(1, 1000, 'a count').default(3).meta({ description: 'Consecutive failures to become unhealthy' }),
+    jitter: duration('Random delay added to each probe (default: interval / 10)').optional(),
+    when_down: whenDownSchema,
+    ...routeFields,
+  })
+  .meta({ description: 'A health-gated service' });
+
+export const staticSchema = z
+  .strictObject({
+    prefix: prefix,
+    ...routeFields,
+  })
+  .meta({ description: 'A route announced unconditionally' });
+
+export const loggingSchema = z.strictObject({
+  level: oneOf(LOG_LEVELS, 'Lowest level logged').default('info'),
+  format: oneOf(['json', 'pretty'] as const, 'json: one pino JSON object per line').default('json'),
+});
+
+export const drainSchema = z.strictObject({
+  period: duration('On shutdown or drain: announce GRACEFUL_SHUTDOWN this long before withdrawing').default('0s'),
+  message: z
+    .string({ error: (iss) => `expected a string, got ${show(iss.input)}` })
+    .refine((s) => Buffer.byteLength(s, 'utf8') <= 128, { error: 'expected a message of at most 128 bytes (RFC 9003 §2)' })
+    .default('herald shutting down')
+    .meta({ description: 'Shutdown communication sent with Cease/Administrative Shutdown (RFC 9003)' }),
+});
+
+export const metricsSchema = z
+  .strictObject({
+    address: address.default('127.0.0.1'),
+    port: listenPort.default(9180),
+    path: checkedText((s) => (s.startsWith('/') ? null : `expected a path starting with /, got ${show(s)}`), 'an HTTP path').default('/metrics'),
+  })
+  .meta({ description: 'Prometheus metrics listener; absent = off' });
+
+export const lxdSchema = z
+  .strictObject({
+    socket: absolutePath.default('/var/snap/lxd/common/lxd/unix.socket'),
+    project: text('LXD project').default('default'),
+  })
+  .meta({ description: 'Reserved for the LXD source (not used yet)' });
+
+export const configSchema = z
+  .strictObject({
+    router_id: routerId,
+    asn: asn.meta({ description: 'Our AS number' }),
+    listen: listenSchema.prefault({}),
+    api: apiSchema.prefault({}),
+    peers: list(peerSchema, 'peers').default([]),
+    services: list(serviceSchema, 'services').default([]),
+    static: list(staticSchema, 'static routes').default([]),
+    logging: loggingSchema.prefault({}),
+    drain: drainSchema.prefault({}),
+    metrics: metricsSchema.optional(),
+    lxd: lxdSchema.optional(),
+  })
+  .meta({ title: 'herald configuration', description: 'herald.yaml: herald daemon configuration' });
+
+/** The file's shape after validation and constant defaults (snake_case). */
+export type RawConfig = z.output<typeof configSchema>;
+export type RawPeer = z.output<typeof peerSchema>;
+export type RawService = z.output<typeof serviceSchema>;
+export type RawCheck = z.output<typeof checkSchema>;
+export type RawStatic = z.output<typeof staticSchema>;

@@ -1,0 +1,210 @@
+/**
+ * The typed, camelCase config the daemon's code reads. The YAML file is
+ * snake_case (schema.ts); build.ts maps one to the other and fills every
+ * default, so nothing downstream guesses. Durations are whole milliseconds
+ * (`…Ms`), except the BGP timers that RFC 4271 counts in seconds (holdTime,
+ * keepalive, gracefulRestartTime).
+ */
+import type { Secret } from './secret.js';
+
+export type Family = 'ipv4' | 'ipv6';
+
+export interface Config {
+  /** File the config came from, as given to loadConfig/parseConfig. */
+  readonly file: string;
+  readonly routerId: string;
+  readonly asn: number;
+  readonly listen: ListenConfig;
+  readonly api: ApiConfig;
+  readonly peers: readonly PeerSettings[];
+  readonly services: readonly ServiceConfig[];
+  readonly static: readonly StaticRoute[];
+  readonly logging: LoggingConfig;
+  readonly drain: DrainConfig;
+  /** The Prometheus listener; null when the `metrics` section is absent. */
+  readonly metrics: MetricsConfig | null;
+  /** Reserved for the LXD source (a later issue); null when absent. */
+  readonly lxd: LxdConfig | null;
+}
+
+export interface ListenConfig {
+  readonly address: string;
+  /** 0 binds any free port (tests). */
+  readonly port: number;
+}
+
+export interface ApiConfig {
+  readonly socket: string;
+  /** File mode of the socket, e.g. 0o660. */
+  readonly mode: number;
+}
+
+export interface PeerSettings {
+  readonly name: string;
+  readonly address: string;
+  /** The transport's family (that of `address`). */
+  readonly transport: Family;
+  readonly asn: number;
+  readonly port: number;
+  readonly localAddress?: string;
+  readonly localAsn?: number;
+  readonly passive: boolean;
+  /** Seconds; 0 or 3..65535. */
+  readonly holdTime: number;
+  /** Seconds; absent = a third of the negotiated hold time (RFC 4271 §10). */
+  readonly keepalive?: number;
+  readonly connectRetryMs: number;
+  /** TCP MD5 key (RFC 2385); prints as "<redacted>". */
+  readonly password?: Secret;
+  /** eBGP multihop TTL. */
+  readonly multihop?: number;
+  /** GTSM (RFC 5082): neighbour at most this many hops away (minimum TTL 256 - hops). */
+  readonly ttlSecurity?: { readonly hops: number; readonly minTtl: number };
+  readonly families: readonly Family[];
+  readonly extendedNextHop: boolean;
+  readonly maxPrefixes?: number;
+  readonly import: 'all' | 'none';
+  readonly nextHopSelf: { readonly ipv4?: string; readonly ipv6?: string };
+  /** Graceful Restart restart time, seconds (RFC 4724); absent = capability off. */
+  readonly gracefulRestartTime?: number;
+  readonly description?: string;
+  /** Administratively down: configured but never connected. */
+  readonly shutdown: boolean;
+}
+
+export type Check = TcpCheck | HttpCheck | DnsCheck | ExecCheck | MaintenanceFileCheck;
+
+export interface TcpCheck {
+  readonly kind: 'tcp';
+  readonly address: string;
+  readonly port: number;
+  readonly timeoutMs: number;
+}
+
+export interface HttpCheck {
+  readonly kind: 'http' | 'https';
+  readonly url: string;
+  readonly method: 'GET' | 'HEAD';
+  /** Any of these status codes is healthy. */
+  readonly status: readonly number[];
+  /** Substring the body must contain. */
+  readonly body?: string;
+  /** Regular expression (JavaScript syntax) the body must match. */
+  readonly bodyRegex?: string;
+  /** Host header to send instead of the URL's host. */
+  readonly host?: string;
+  readonly headers: Readonly<Record<string, string>>;
+  /** TLS server name (https only); default the Host header or URL host. */
+  readonly sni?: string;
+  /** Verify the server certificate (https only; always false for http). */
+  readonly verifyTls: boolean;
+  readonly timeoutMs: number;
+}
+
+export interface DnsCheck {
+  readonly kind: 'dns';
+  readonly server: string;
+  readonly port: number;
+  readonly protocol: 'udp' | 'tcp';
+  readonly query: string;
+  readonly type: DnsType;
+  readonly rcode: DnsRcode;
+  /** Text that must appear in one answer record's data. */
+  readonly answer?: string;
+  readonly timeoutMs: number;
+}
+
+export interface ExecCheck {
+  readonly kind: 'exec';
+  /** argv; a string command in the file becomes ['/bin/sh', '-c', command]. */
+  readonly argv: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  readonly cwd?: string;
+  readonly timeoutMs: number;
+}
+
+export interface MaintenanceFileCheck {
+  readonly kind: 'maintenance_file';
+  /** Present = administratively down (no flap counting). */
+  readonly path: string;
+}
+
+export const DNS_TYPES = ['A', 'AAAA', 'CNAME', 'MX', 'NS', 'PTR', 'SOA', 'SRV', 'TXT', 'CAA'] as const;
+export type DnsType = (typeof DNS_TYPES)[number];
+export const DNS_RCODES = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED'] as const;
+export type DnsRcode = (typeof DNS_RCODES)[number];
+
+/** What to announce while a service is down. */
+export type WhenDown =
+  | { readonly action: 'withdraw' }
+  | {
+      /** Stay announced as a worse path (primary/backup setups). */
+      readonly action: 'degrade';
+      readonly prepend: number;
+      readonly med?: number;
+      readonly communities: readonly string[];
+      readonly largeCommunities: readonly string[];
+      /** Add GRACEFUL_SHUTDOWN 65535:0 (RFC 8326). */
+      readonly gracefulShutdown: boolean;
+    };
+
+/** Route attributes shared by services and static routes. */
+export interface RouteAttrs {
+  /** 'self' or an address. */
+  readonly nextHop: string;
+  readonly communities: readonly string[];
+  readonly largeCommunities: readonly string[];
+  readonly extendedCommunities: readonly string[];
+  readonly med?: number;
+  /** Peer names to announce to; null = every peer carrying the family. */
+  readonly peers: readonly string[] | null;
+}
+
+export interface ServiceConfig extends RouteAttrs {
+  readonly name: string;
+  /** Canonical prefix text ("198.51.100.53/32", RFC 5952 IPv6). */
+  readonly prefixes: readonly string[];
+  readonly checks: readonly Check[];
+  readonly combine: 'all' | 'any';
+  readonly intervalMs: number;
+  /** Probe interval while a rise/fall count is in progress. */
+  readonly fastIntervalMs: number;
+  /** Default per-check timeout. */
+  readonly timeoutMs: number;
+  readonly rise: number;
+  readonly fall: number;
+  /** Each probe is delayed by a random 0..jitterMs. */
+  readonly jitterMs: number;
+  readonly whenDown: WhenDown;
+  readonly description?: string;
+}
+
+export interface StaticRoute extends RouteAttrs {
+  readonly prefix: string;
+  readonly description?: string;
+}
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+
+export interface LoggingConfig {
+  readonly level: (typeof LOG_LEVELS)[number];
+  readonly format: 'json' | 'pretty';
+}
+
+export interface DrainConfig {
+  /** On SIGTERM/`routes drain`: how long to announce GRACEFUL_SHUTDOWN before withdrawing. */
+  readonly periodMs: number;
+  /** RFC 9003 shutdown communication sent with Cease/Administrative Shutdown. */
+  readonly message: string;
+}
+
+export interface MetricsConfig {
+  readonly address: string;
+  readonly port: number;
+  readonly path: string;
+}
+
+export interface LxdConfig {
+  readonly socket: string;
+  readonly project: string;
+}
