@@ -1,0 +1,72 @@
+/**
+ * `herald` command line: `herald run --config F` runs the daemon,
+ * `herald check --config F` validates a config and prints the effective
+ * configuration with every default filled in (passwords redacted).
+ *
+ * Exit codes: 0 ok; 1 the config is invalid or the daemon failed; 2 usage.
+ */
+import { parseArgs } from 'node:util';
+import { ConfigError, effectiveConfig, loadConfig } from './config/index.js';
+import { stringify } from 'yaml';
+
+const USAGE = `usage: herald run   --config /etc/herald/herald.yaml
+       herald check --config /etc/herald/herald.yaml [--json]`;
+
+/** Run the herald command line with the given arguments; returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  let values: { config?: string; json?: boolean; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: rest,
+      options: { config: { type: 'string', short: 'c' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+    }));
+  } catch (e) {
+    process.stderr.write(`herald: ${(e as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  if (!cmd || values.help || cmd === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return cmd ? 0 : 2;
+  }
+  const configPath = values.config ?? '/etc/herald/herald.yaml';
+  switch (cmd) {
+    case 'check': {
+      try {
+        const c = await loadConfig(configPath);
+        const eff = effectiveConfig(c);
+        process.stdout.write(values.json ? `${JSON.stringify(eff, null, 2)}\n` : stringify(eff));
+        return 0;
+      } catch (e) {
+        return reportConfigError(e);
+      }
+    }
+    case 'run': {
+      const { Daemon } = await import('./daemon.js');
+      const d = new Daemon(configPath);
+      try {
+        await d.start();
+      } catch (e) {
+        if (e instanceof ConfigError) return reportConfigError(e);
+        process.stderr.write(`herald: cannot start: ${(e as Error).message}\n`);
+        return 1;
+      }
+      d.installSignalHandlers();
+      await d.stopped;
+      return 0;
+    }
+    default:
+      process.stderr.write(`herald: unknown command '${cmd}'\n${USAGE}\n`);
+      return 2;
+  }
+}
+
+function reportConfigError(e: unknown): number {
+  if (e instanceof ConfigError) {
+    process.stderr.write(`${e.message}\n`);
+    return 1;
+  }
+  process.stderr.write(`herald: ${(e as Error).message}\n`);
+  return 1;
+}
