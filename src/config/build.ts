@@ -133,6 +133,7 @@ function buildRoute(
   add: Add,
 ): RouteAttrs {
   let targets = peers;
+  let unknown = false;
   if (r.peers) {
     const byName = new Map(peers.map((p) => [p.name, p]));
     targets = [];
@@ -140,13 +141,15 @@ function buildRoute(
       const p = byName.get(n);
       if (p) targets.push(p);
       else {
+        unknown = true;
         const near = suggest(n, [...byName.keys()]);
         add([...at, 'peers', i], `unknown peer ${JSON.stringify(n)}${near ? ` — did you mean '${near}'?` : ''}`);
       }
     });
   }
-  const scope = r.peers ? 'the peers listed in peers' : 'any peer';
-  for (const { text, path } of prefixes) {
+  const scope = r.peers ? 'none of the peers in its peers list' : 'no peer';
+  // With a misspelt peer name the family check would only add noise.
+  for (const { text, path } of unknown ? [] : prefixes) {
     const fam = familyOf(text.split('/')[0]!);
     if (!targets.some((p) => p.families.includes(fam))) {
       const carried = targets.map((p) => `${p.name}: ${p.families.join('+')}`).join(', ');

@@ -9,9 +9,9 @@
  * message saying what was expected and, when the intent is plain, how to write it.
  */
 
-/** Regex a duration string must match (also published in the JSON Schema). */
-export const DURATION_PATTERN = '^(\\d+(\\.\\d+)?(ms|s|m|h))+$';
-const DURATION_RE = new RegExp(DURATION_PATTERN);
+const DURATION_RE = /^(\d+(\.\d+)?(ms|s|m|h))+$/;
+/** What a duration string may look like, as published in the JSON Schema (units, or bare seconds). */
+export const DURATION_PATTERN = '^((\\d+(\\.\\d+)?(ms|s|m|h))+|\\d+(\\.\\d+)?)$';
 const PART_RE = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
 const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 

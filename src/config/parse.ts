@@ -27,8 +27,8 @@ export function parseConfig(text: string, fileName: string): Config {
   if (doc.errors.length > 0) {
     fail(
       doc.errors.map((e) => {
-        const [line, column] = e.linePos ? [e.linePos[0].line, e.linePos[0].col] : [1, 1];
-        return { line, column, path: '', message: `YAML syntax: ${yamlMessage(e.message)}` };
+        const p = lines.linePos(e.pos[0]);
+        return { line: p.line, column: p.col, path: '', message: `YAML syntax: ${yamlMessage(e.message)}` };
       }),
     );
   }
@@ -45,7 +45,13 @@ export function parseConfig(text: string, fileName: string): Config {
     fail([{ ...loc.at([]), path: '', message: `expected a mapping of keys (router_id, asn, peers, ...) at the top level, got ${show(data)}` }]);
 
   const parsed = configSchema.safeParse(data);
-  if (!parsed.success) fail(parsed.error.issues.flatMap((iss) => fromZod(iss, data, loc)));
+  if (!parsed.success) {
+    // An object with unknown keys may also fail its own refinement (a check
+    // item "htp:" has no known kind); the unknown key is the useful message.
+    const unknownAt = new Set(parsed.error.issues.filter((i) => i.code === 'unrecognized_keys').map((i) => i.path.map(String).join('\0')));
+    const issues = parsed.error.issues.filter((i) => !(i.code === 'custom' && unknownAt.has(i.path.map(String).join('\0'))));
+    fail(issues.flatMap((iss) => fromZod(iss, data, loc)));
+  }
 
   const built = buildConfig(parsed.data!, fileName);
   if (built.config === null)

@@ -146,8 +146,8 @@ function seconds(description: string, min: number, max: number, extra?: (s: numb
 const list = <T extends z.ZodType>(item: T, what: string) =>
   z.array(item, { error: (iss) => `expected a list of ${what}, got ${show(iss.input)}` });
 
-const nonEmptyList = <T extends z.ZodType>(item: T, what: string) =>
-  list(item, what).min(1, { error: `expected at least one ${what}` });
+const nonEmptyList = <T extends z.ZodType>(item: T, what: string, one: string) =>
+  list(item, what).min(1, { error: `expected at least one ${one}` });
 
 const bool = (description: string) =>
   z.boolean({ error: (iss) => `expected true or false, got ${show(iss.input)}` }).meta({ description });
@@ -163,7 +163,7 @@ const communities = list(community, 'communities').default([]);
 const largeCommunities = list(largeCommunity, 'large communities').default([]);
 const extendedCommunities = list(extendedCommunity, 'extended communities').default([]);
 const med = int(0, 4294967295, 'a MED').meta({ description: 'MULTI_EXIT_DISC, 0..4294967295' });
-const peerNames = nonEmptyList(name, 'peer names').meta({ description: 'Announce only to these peers (default: every peer carrying the family)' });
+const peerNames = nonEmptyList(name, 'peer names', 'peer name').meta({ description: 'Announce only to these peers (default: every peer carrying the family)' });
 
 // ---------------------------------------------------------------- sections
 
@@ -370,8 +370,8 @@ const routeFields = {
 export const serviceSchema = z
   .strictObject({
     name: name.meta({ description: 'Unique service name' }),
-    prefixes: nonEmptyList(prefix, 'prefixes').meta({ description: 'Prefixes announced while the service is healthy' }),
-    checks: nonEmptyList(checkSchema, 'checks'),
+    prefixes: nonEmptyList(prefix, 'prefixes', 'prefix').meta({ description: 'Prefixes announced while the service is healthy' }),
+    checks: nonEmptyList(checkSchema, 'checks', 'check'),
     combine: oneOf(['all', 'any'] as const, 'Healthy when all checks pass, or any').default('all'),
     interval: duration('Time between probes').default('2s'),
     fast_interval: duration('Time between probes while a state change is being counted (default: interval)').optional(),
