@@ -44,7 +44,7 @@ export function parseConfig(text: string, fileName: string): Config {
   if (typeof data !== 'object' || Array.isArray(data))
     fail([{ ...loc.at([]), path: '', message: `expected a mapping of keys (router_id, asn, peers, ...) at the top level, got ${show(data)}` }]);
 
-  const parsed = configSchema.safeParse(data);
+  const parsed = configSchema.safeParse(data, { error: fallbackMessage });
   if (!parsed.success) {
     // An object with unknown keys may also fail its own refinement (a check
     // item "htp:" has no known kind); the unknown key is the useful message.
@@ -70,6 +70,16 @@ export async function loadConfig(path: string): Promise<Config> {
     throw new ConfigError([{ file: path, line: 1, column: 1, path: '', message: `cannot read the config: ${why}` }]);
   }
   return parseConfig(text, path);
+}
+
+/** Messages for the few places the schema leaves to zod's defaults (record values, list items). */
+function fallbackMessage(iss: z.core.$ZodRawIssue): string | undefined {
+  if (iss.code === 'invalid_type') {
+    const secret = iss.path?.some((p) => p === 'password');
+    return `expected ${iss.expected === 'string' ? 'a string' : iss.expected}, got ${secret ? typeof iss.input : show(iss.input)}`;
+  }
+  if (iss.code === 'too_small' && iss.origin === 'string') return 'expected a non-empty string';
+  return undefined;
 }
 
 /** The YAML library's message without its "at line N, column M" tail (we print the position ourselves). */

@@ -178,7 +178,9 @@ export const apiSchema = z
   .strictObject({
     socket: absolutePath.default('/run/herald/herald.sock').meta({ description: 'Unix socket of the control API (routes CLI)' }),
     mode: z
-      .string({ error: (iss) => `expected an octal file mode like "0660", got ${show(iss.input)}` })
+      .string({
+        error: (iss) => `expected an octal file mode like "0660", got ${show(iss.input)}${typeof iss.input === 'number' ? ' (quote it: YAML reads 0660 as the decimal 660)' : ''}`,
+      })
       .regex(/^0?[0-7]{3}$/, { error: (iss) => `expected an octal file mode like "0660", got ${show(iss.input)}` })
       .default('0660')
       .meta({ description: 'File mode of the socket, octal' }),
@@ -198,7 +200,7 @@ export const peerSchema = z
     keepalive: seconds('Keepalive interval (default: a third of hold_time)', 1, 21845).optional(),
     connect_retry: duration('First ConnectRetry delay; doubles up to 2m').default('5s'),
     password: z
-      .string({ error: (iss) => `expected a string, got ${typeof iss.input === 'string' ? 'a string' : iss.input === null ? 'null' : typeof iss.input}` })
+      .string({ error: (iss) => `expected a string (quote the password), got ${iss.input === null ? 'null' : typeof iss.input}` })
       .min(1, { error: 'expected a non-empty password' })
       .max(80, { error: 'expected a password of at most 80 characters (RFC 2385 TCP MD5 key)' })
       .optional()

@@ -259,6 +259,17 @@ describe('each kind of mistake gives a precise message with its line and key pat
     expect(i).toMatchObject({ line: 13, column: 13, path: 'services[0].peers[0]', message: `unknown peer "upl" — did you mean 'up1'?` });
   });
 
+  it('wrong types inside records and lists read plainly', () => {
+    const i = oneIssue(replaceLine(12, '      - exec: { command: [/bin/true], env: { N: 2 } }'));
+    expect(i).toMatchObject({ line: 12, path: 'services[0].checks[0].exec.env.N', message: 'expected a string, got 2' });
+  });
+
+  it('an unquoted socket mode says to quote it', () => {
+    const i = oneIssue(base('api: { mode: 0660 }'));
+    expect(i).toMatchObject({ line: 13, column: 14, path: 'api.mode' });
+    expect(i.message).toBe('expected an octal file mode like "0660", got 660 (quote it: YAML reads 0660 as the decimal 660)');
+  });
+
   it('two kinds in one check item', () => {
     const i = oneIssue(replaceLine(12, '      - { tcp: { address: 127.0.0.1, port: 53 }, maintenance_file: /x }'));
     expect(i).toMatchObject({ line: 12, column: 9, path: 'services[0].checks[0]' });
@@ -323,7 +334,7 @@ describe('passwords never appear in errors', () => {
     const i = expectNoSecret(replaceLine(7, `    password: "${long}"`), long)[0]!;
     expect(i).toMatchObject({ line: 7, path: 'peers[0].password', message: 'expected a password of at most 80 characters (RFC 2385 TCP MD5 key)' });
     const n = expectNoSecret(replaceLine(7, '    password: 987654321'), '987654321')[0]!;
-    expect(n).toMatchObject({ path: 'peers[0].password', message: 'expected a string, got number' });
+    expect(n).toMatchObject({ path: 'peers[0].password', message: 'expected a string (quote the password), got number' });
   });
 
   it('not when another error is on the same peer', () => {
