@@ -139,32 +139,35 @@ export function secretsInText(text: string): string[] {
   return out.sort((a, b) => b.length - a.length);
 }
 
-/** Closest of `known` to `key` by edit distance, if it is plausibly a typo. */
+/** Closest of `known` to `key` by edit distance (or as a prefix), if it is plausibly a typo. */
 export function suggest(key: string, known: readonly string[]): string | null {
+  const k = key.toLowerCase();
   let best: string | null = null;
   let bestD = Infinity;
-  for (const k of known) {
-    const d = editDistance(key.toLowerCase(), k.toLowerCase());
+  for (const cand of known) {
+    const d = editDistance(k, cand.toLowerCase());
     if (d < bestD) {
       bestD = d;
-      best = k;
+      best = cand;
     }
   }
   const limit = Math.max(1, Math.floor(key.length / 3));
-  return best !== null && bestD <= limit ? best : null;
+  if (best !== null && bestD <= limit) return best;
+  // "verify" for "verify_tls", "large" for "large_communities".
+  if (k.length >= 3) return known.find((cand) => cand.toLowerCase().startsWith(k)) ?? null;
+  return null;
 }
 
+/** Edit distance counting an adjacent swap as one edit ("prot" → "port"). */
 function editDistance(a: string, b: string): number {
-  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
   for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0]!;
-    prev[0] = i;
     for (let j = 1; j <= b.length; j++) {
-      const t = prev[j]!;
-      const sub = diag + (a[i - 1] === b[j - 1] ? 0 : 1);
-      prev[j] = Math.min(prev[j]! + 1, prev[j - 1]! + 1, sub);
-      diag = t;
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
     }
   }
-  return prev[b.length]!;
+  return d[a.length]![b.length]!;
 }

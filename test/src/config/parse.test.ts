@@ -116,6 +116,16 @@ describe('each kind of mistake gives a precise message with its line and key pat
     expect(i.message).toMatch(/^unknown key 'colour' \(expected one of: router_id, asn, listen, .*lxd\)$/);
   });
 
+  it.each([
+    ['metrics: { prot: 1 }', 'metrics.prot', 'port'],
+    ['logging: { levle: debug }', 'logging.levle', 'level'],
+    ['api: { sock: /x }', 'api.sock', 'socket'],
+    ['    when_down: { prepnd: 1 }', 'services[0].when_down.prepnd', 'prepend'],
+  ])('suggests the key meant: %s', (line, path, meant) => {
+    const i = oneIssue(base(line));
+    expect(i).toMatchObject({ line: 13, path, message: `unknown key '${path.split('.').pop()}' — did you mean '${meant}'?` });
+  });
+
   it('unknown check kind inside a list item', () => {
     const i = oneIssue(replaceLine(12, '      - htp: { url: "http://127.0.0.1/" }'));
     expect(i).toMatchObject({ line: 12, column: 9, path: 'services[0].checks[0].htp' });
