@@ -218,7 +218,7 @@ export const peerSchema = z
       .meta({ description: 'Address families to negotiate (default: the family of address)' }),
     extended_next_hop: bool('RFC 8950: IPv4 routes with an IPv6 next hop (IPv6 sessions)').default(false),
     max_prefixes: int(1, 4294967295, 'a count').optional().meta({ description: 'Tear the session down above this many received prefixes' }),
-    import: oneOf(['all', 'none'] as const, 'Keep received routes (all) or only count them (none)').default('none'),
+    import: oneOf(['all', 'none'] as const, 'Keep received routes (all) or only count them (none)').default('all'),
     next_hop_self: z
       .strictObject({
         ipv4: familyAddress('ipv4').optional(),

@@ -22,7 +22,7 @@ describe('effectiveConfig', () => {
       hold_time: 9,
       connect_retry: '5s',
       families: ['ipv4'],
-      import: 'none',
+      import: 'all',
       extended_next_hop: false,
       shutdown: false,
     });
@@ -73,7 +73,7 @@ describe('effectiveConfig', () => {
       multihop: 2,
       families: ['ipv4'],
       extendedNextHop: false,
-      importNothing: true,
+      importNothing: false,
     });
   });
 });
