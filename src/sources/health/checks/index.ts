@@ -1,0 +1,69 @@
+/**
+ * The check kinds in one table, keyed by kind: each entry probes and labels.
+ * `runCheck` is the default `Prober` the state machine uses.
+ */
+import type { Check } from '../../../config/index.js';
+import type { CheckResult } from '../types.js';
+import { errText, hostPort } from './common.js';
+import { checkDns } from './dns.js';
+import { checkExec } from './exec.js';
+import { checkHttp } from './http.js';
+import { checkMaintenanceFile } from './maintenance.js';
+import { checkTcp } from './tcp.js';
+
+export { checkDns, judgeResponse } from './dns.js';
+export { checkExec } from './exec.js';
+export { checkHttp, serverName, BODY_LIMIT } from './http.js';
+export { checkMaintenanceFile } from './maintenance.js';
+export { checkTcp } from './tcp.js';
+
+/** Run one probe of any kind; never rejects (a thrown error becomes a failed result). */
+export async function runCheck(spec: Check, signal: AbortSignal): Promise<CheckResult> {
+  const t0 = performance.now();
+  try {
+    switch (spec.kind) {
+      case 'tcp':
+        return await checkTcp(spec, signal);
+      case 'http':
+      case 'https':
+        return await checkHttp(spec, signal);
+      case 'dns':
+        return await checkDns(spec, signal);
+      case 'exec':
+        return await checkExec(spec, signal);
+      case 'maintenance_file':
+        return await checkMaintenanceFile(spec, signal);
+    }
+  } catch (e) {
+    return { ok: false, detail: `${checkLabel(spec)}: ${errText(e)}`, latencyMs: performance.now() - t0 };
+  }
+}
+
+/** Run one probe with the check's own timeout (for the CLI and tests). */
+export function probe(spec: Check, timeoutMs = 'timeoutMs' in spec ? spec.timeoutMs : 1000): Promise<CheckResult> {
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), timeoutMs);
+  return runCheck(spec, ac.signal).finally(() => clearTimeout(timer));
+}
+
+/** Label a check in a few words, e.g. "dns 127.0.0.1:53 example.org SOA". */
+export function checkLabel(spec: Check): string {
+  switch (spec.kind) {
+    case 'tcp':
+      return `tcp ${hostPort(spec.address, spec.port)}`;
+    case 'http':
+    case 'https':
+      return `${spec.kind} ${spec.url}`;
+    case 'dns':
+      return `dns ${hostPort(spec.server, spec.port)}/${spec.protocol} ${spec.query} ${spec.type}`;
+    case 'exec':
+      return `exec ${spec.argv.join(' ')}`;
+    case 'maintenance_file':
+      return `maintenance_file ${spec.path}`;
+  }
+}
+
+/** The check's timeout, or undefined for kinds without one (maintenance_file). */
+export function checkTimeout(spec: Check): number | undefined {
+  return 'timeoutMs' in spec ? spec.timeoutMs : undefined;
+}

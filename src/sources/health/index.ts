@@ -1,0 +1,11 @@
+/**
+ * Health-gated services: check kinds (tcp, http/https, dns, exec,
+ * maintenance_file), the per-service rise/fall state machine, and the
+ * health source the reconciler reads. See docs/configuration.md for the
+ * config side.
+ */
+export { HealthSource, type HealthSourceOptions } from './source.js';
+export { ServiceHealth, GRACE_MS, type ServiceHealthOptions, type ServiceHealthSpec, type CarriedState, type RoundEvent } from './service.js';
+export { runCheck, probe, checkLabel, checkTimeout, checkTcp, checkHttp, checkDns, checkExec, checkMaintenanceFile, BODY_LIMIT } from './checks/index.js';
+export { OUTPUT_LIMIT } from './types.js';
+export type { CheckResult, CheckFn, Prober, HealthState, CheckReport, Transition, ServiceSnapshot, Check } from './types.js';

@@ -1,0 +1,297 @@
+/**
+ * One service's health: probes its checks in rounds and turns the results
+ * into a state (up, down, maintenance) with rise/fall hysteresis.
+ *
+ * Owns: probe scheduling (interval, fast interval while a change is being
+ * counted, random jitter), per-probe timeouts, overlap and hang handling,
+ * combining several checks (all / any), the rise/fall counters, and the
+ * transition events. Time comes from an injected `Clock` and probes from an
+ * injected `Prober`, so tests drive it with a ManualClock and fake checks.
+ *
+ * A round starts every check at once, each with its own AbortSignal that
+ * fires at the check's timeout; a check that ignores its signal is counted as
+ * hung (failed) GRACE_MS later and the round goes on without it. While a
+ * check's earlier probe is still running, a new probe of it is not started:
+ * the round records it as skipped (a failure). Other checks and other
+ * services never wait for a hung probe.
+ *
+ *   state        exposed to the reconciler
+ *   healthy      the rise/fall verdict, kept up to date even during
+ *                maintenance, so removing the maintenance file returns the
+ *                service at once to whatever its checks say
+ *
+ * Start-up is down until proven up: `rise` passing rounds in a row. Up goes
+ * down after `fall` failing rounds in a row. A maintenance file that exists
+ * makes the state `maintenance` in the round that sees it, with no counting
+ * and no flap; when it goes, the state is the rise/fall verdict again.
+ */
+import type { Clock } from '../../../bgp/driver/clock.js';
+import type { ServiceConfig } from '../../config/index.js';
+import { checkLabel, checkTimeout, runCheck } from './checks/index.js';
+import type { Check, CheckReport, CheckResult, HealthState, Prober, ServiceSnapshot, Transition } from './types.js';
+
+/** What the state machine reads of a service's config. */
+export type ServiceHealthSpec = Pick<
+  ServiceConfig,
+  'name' | 'checks' | 'combine' | 'intervalMs' | 'fastIntervalMs' | 'timeoutMs' | 'rise' | 'fall' | 'jitterMs'
+>;
+
+/** State carried over when a reload replaces a service's checks. */
+export interface CarriedState {
+  state: HealthState;
+  healthy: boolean;
+  since: number;
+}
+
+export interface ServiceHealthOptions {
+  clock: Clock;
+  /** Runs one probe (default: the real checks). */
+  prober?: Prober;
+  /** Uniform [0, 1) source for jitter (default Math.random). */
+  random?: () => number;
+  /** Wall-clock epoch ms for `since` and report times (default Date.now). */
+  wallClock?: () => number;
+  /** How long after its timeout a probe that ignores its abort is counted as hung. */
+  graceMs?: number;
+  /** Start from this state instead of down (a reload that changed the checks). */
+  initial?: CarriedState;
+}
+
+/** Summary of one finished round, for metrics and tests. */
+export interface RoundEvent {
+  service: string;
+  /** Combined verdict of the non-maintenance checks. */
+  ok: boolean;
+  adminDown: boolean;
+  state: HealthState;
+  /** Consecutive rounds disagreeing with the current verdict (rise/fall progress). */
+  pending: number;
+  /** Delay until the next round, ms. */
+  nextInMs: number;
+  reports: readonly CheckReport[];
+}
+
+export const GRACE_MS = 250;
+
+interface Round {
+  startedAt: number;
+  reports: (CheckReport | undefined)[];
+  pending: number;
+  done: boolean;
+}
+
+interface InFlight {
+  startedAt: number;
+  abort: AbortController;
+}
+
+type Listener<T> = (ev: T) => void;
+
+export class ServiceHealth {
+  readonly spec: ServiceHealthSpec;
+  private readonly clock: Clock;
+  private readonly prober: Prober;
+  private readonly random: () => number;
+  private readonly wall: () => number;
+  private readonly graceMs: number;
+
+  private stateV: HealthState;
+  private healthyV: boolean;
+  private sinceV: number;
+  /** Consecutive rounds whose verdict differs from `healthy`. */
+  private count = 0;
+  private readonly last: (CheckReport | undefined)[];
+  private readonly inFlight: (InFlight | undefined)[];
+  private round: Round | null = null;
+  private cancelNext: (() => void) | null = null;
+  private running = false;
+  private readonly changeListeners = new Set<Listener<Transition>>();
+  private readonly roundListeners = new Set<Listener<RoundEvent>>();
+  /** Probes not started because the previous one was still running, per check. */
+  readonly skipped: number[];
+
+  constructor(spec: ServiceHealthSpec, opts: ServiceHealthOptions) {
+    this.spec = spec;
+    this.clock = opts.clock;
+    this.prober = opts.prober ?? runCheck;
+    this.random = opts.random ?? Math.random;
+    this.wall = opts.wallClock ?? Date.now;
+    this.graceMs = opts.graceMs ?? GRACE_MS;
+    this.stateV = opts.initial?.state ?? 'down';
+    this.healthyV = opts.initial?.healthy ?? false;
+    this.sinceV = opts.initial?.since ?? this.wall();
+    this.last = spec.checks.map(() => undefined);
+    this.inFlight = spec.checks.map(() => undefined);
+    this.skipped = spec.checks.map(() => 0);
+  }
+
+  get name(): string {
+    return this.spec.name;
+  }
+
+  get state(): HealthState {
+    return this.stateV;
+  }
+
+  /** The rise/fall verdict, which keeps being counted during maintenance. */
+  get healthy(): boolean {
+    return this.healthyV;
+  }
+
+  /** Subscribe to state changes or finished rounds; returns the unsubscribe function. */
+  on(event: 'change', fn: Listener<Transition>): () => void;
+  on(event: 'round', fn: Listener<RoundEvent>): () => void;
+  on(event: 'change' | 'round', fn: Listener<Transition> | Listener<RoundEvent>): () => void {
+    const set = (event === 'change' ? this.changeListeners : this.roundListeners) as Set<typeof fn>;
+    set.add(fn);
+    return () => set.delete(fn);
+  }
+
+  /** Start probing: the first round after a random 0..jitter delay. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.schedule(this.clock.now() + this.jitter());
+  }
+
+  /** Stop probing and abort probes in flight. */
+  stop(): void {
+    this.running = false;
+    this.cancelNext?.();
+    this.cancelNext = null;
+    for (const f of this.inFlight) f?.abort.abort();
+    if (this.round) this.round.done = true;
+    this.round = null;
+  }
+
+  /** What the health source reports: state, since, last result of each check. */
+  snapshot(): ServiceSnapshot {
+    return { state: this.stateV, since: this.sinceV, lastResults: this.last.filter((r): r is CheckReport => r !== undefined) };
+  }
+
+  /** The state to hand a replacement after a reload. */
+  carry(): CarriedState {
+    return { state: this.stateV, healthy: this.healthyV, since: this.sinceV };
+  }
+
+  private jitter(): number {
+    return this.spec.jitterMs > 0 ? this.random() * this.spec.jitterMs : 0;
+  }
+
+  private schedule(atMs: number): void {
+    this.cancelNext?.();
+    this.cancelNext = this.clock.setTimer(atMs, () => {
+      this.cancelNext = null;
+      if (this.running) this.startRound();
+    });
+  }
+
+  private startRound(): void {
+    const now = this.clock.now();
+    const checks = this.spec.checks;
+    const round: Round = { startedAt: now, reports: checks.map(() => undefined), pending: checks.length, done: false };
+    this.round = round;
+    checks.forEach((check, i) => {
+      const busy = this.inFlight[i];
+      if (busy) {
+        this.skipped[i] = this.skipped[i]! + 1;
+        const ms = Math.round(now - busy.startedAt);
+        const result: CheckResult = { ok: false, detail: `${checkLabel(check)}: not probed, the previous probe (started ${ms}ms ago) is still running`, latencyMs: 0 };
+        this.record(round, i, result, true);
+        return;
+      }
+      this.launch(round, i, check, now);
+    });
+  }
+
+  private launch(round: Round, i: number, check: Check, now: number): void {
+    const ac = new AbortController();
+    const flight: InFlight = { startedAt: now, abort: ac };
+    this.inFlight[i] = flight;
+    const timeout = checkTimeout(check) ?? this.spec.timeoutMs;
+    const cancelAbort = this.clock.setTimer(now + timeout, () => ac.abort());
+    const cancelHung = this.clock.setTimer(now + timeout + this.graceMs, () => {
+      this.record(round, i, {
+        ok: false,
+        detail: `${checkLabel(check)}: hung, no result ${Math.round(timeout + this.graceMs)}ms after it started (timeout ${timeout}ms)`,
+        latencyMs: this.clock.now() - now,
+      });
+    });
+    let p: Promise<CheckResult>;
+    try {
+      p = this.prober(check, ac.signal);
+    } catch (e) {
+      p = Promise.reject(e);
+    }
+    void p.then(
+      (r) => r,
+      (e: unknown): CheckResult => ({ ok: false, detail: `${checkLabel(check)}: ${e instanceof Error ? e.message : String(e)}`, latencyMs: this.clock.now() - now }),
+    ).then((r) => {
+      if (this.inFlight[i] === flight) this.inFlight[i] = undefined;
+      cancelAbort();
+      cancelHung();
+      this.record(round, i, r);
+    });
+  }
+
+  private record(round: Round, i: number, result: CheckResult, skipped = false): void {
+    if (round.done || round.reports[i] !== undefined) return;
+    const report: CheckReport = { index: i, check: checkLabel(this.spec.checks[i]!), result, at: this.wall(), ...(skipped ? { skipped } : {}) };
+    round.reports[i] = report;
+    this.last[i] = report;
+    round.pending--;
+    if (round.pending === 0) this.finishRound(round);
+  }
+
+  private finishRound(round: Round): void {
+    round.done = true;
+    if (this.round === round) this.round = null;
+    if (!this.running) return;
+    const reports = round.reports as CheckReport[];
+    const admin = reports.find((r) => r.result.adminDown);
+    const health = reports.filter((r) => this.spec.checks[r.index]!.kind !== 'maintenance_file');
+    const ok = health.length === 0 ? true : this.spec.combine === 'any' ? health.some((r) => r.result.ok) : health.every((r) => r.result.ok);
+
+    const wasHealthy = this.healthyV;
+    if (ok === this.healthyV) this.count = 0;
+    else {
+      this.count++;
+      if (this.count >= (this.healthyV ? this.spec.fall : this.spec.rise)) {
+        this.healthyV = ok;
+        this.count = 0;
+      }
+    }
+    const next: HealthState = admin ? 'maintenance' : this.healthyV ? 'up' : 'down';
+    if (next !== this.stateV) {
+      const from = this.stateV;
+      this.stateV = next;
+      this.sinceV = this.wall();
+      const reason = this.reason(from, next, admin, health, wasHealthy !== this.healthyV);
+      const ev: Transition = { service: this.spec.name, from, to: next, reason, results: reports };
+      for (const fn of this.changeListeners) fn(ev);
+    }
+
+    const base = this.count > 0 ? this.spec.fastIntervalMs : this.spec.intervalMs;
+    const at = Math.max(round.startedAt + base + this.jitter(), this.clock.now());
+    const ev: RoundEvent = { service: this.spec.name, ok, adminDown: !!admin, state: this.stateV, pending: this.count, nextInMs: at - this.clock.now(), reports };
+    for (const fn of this.roundListeners) fn(ev);
+    if (this.running) this.schedule(at);
+  }
+
+  /** Say in one line why the state changed, quoting the deciding checks. */
+  private reason(from: HealthState, to: HealthState, admin: CheckReport | undefined, health: CheckReport[], flipped: boolean): string {
+    if (to === 'maintenance') return admin!.result.detail;
+    const failing = health.filter((r) => !r.result.ok).map((r) => r.result.detail);
+    const passing = health.filter((r) => r.result.ok).map((r) => r.result.detail);
+    const prefix = from === 'maintenance' ? 'maintenance file removed; ' : '';
+    if (to === 'up') {
+      const n = this.spec.rise;
+      const why = flipped ? `${n} passing round${n === 1 ? '' : 's'} in a row` : 'checks passing';
+      return `${prefix}${why}${passing.length ? `: ${passing.join('; ')}` : ''}`;
+    }
+    const n = this.spec.fall;
+    const why = flipped ? `${n} failing round${n === 1 ? '' : 's'} in a row` : from === 'maintenance' ? 'checks not passing yet' : 'checks failing';
+    const detail = failing.length ? failing.join('; ') : passing.join('; ');
+    return `${prefix}${why}${detail ? `: ${detail}` : ''}`;
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * The health source: one ServiceHealth per configured service, a snapshot of
+ * all their states for the reconciler (level-triggered: it reads the whole
+ * map, never deltas), and a 'change' subscription that fires only when some
+ * service's state changed.
+ *
+ * A reload (`update`) keeps a service whose health settings did not change
+ * running untouched (its counters and timers go on); one whose checks or
+ * timing changed is restarted from the state it had, so a reload never
+ * withdraws a healthy service just because its checks were edited; a new
+ * service starts down; a removed one is stopped.
+ */
+import type { ServiceConfig } from '../../config/index.js';
+import { ServiceHealth, type RoundEvent, type ServiceHealthOptions, type ServiceHealthSpec } from './service.js';
+import type { ServiceSnapshot, Transition } from './types.js';
+
+export type HealthSourceOptions = Omit<ServiceHealthOptions, 'initial'>;
+
+/** The fields of a service that its health depends on; anything else is route policy. */
+function healthKey(s: ServiceHealthSpec): string {
+  const { name, checks, combine, intervalMs, fastIntervalMs, timeoutMs, rise, fall, jitterMs } = s;
+  return JSON.stringify({ name, checks, combine, intervalMs, fastIntervalMs, timeoutMs, rise, fall, jitterMs });
+}
+
+export class HealthSource {
+  private readonly opts: HealthSourceOptions;
+  private readonly services = new Map<string, { health: ServiceHealth; key: string; unsubscribe: () => void }>();
+  private readonly changeListeners = new Set<(t: Transition) => void>();
+  private readonly roundListeners = new Set<(r: RoundEvent) => void>();
+  private running = false;
+
+  constructor(services: readonly ServiceHealthSpec[], opts: HealthSourceOptions) {
+    this.opts = opts;
+    for (const s of services) this.add(s);
+  }
+
+  /** Start probing every service. */
+  start(): void {
+    this.running = true;
+    for (const { health } of this.services.values()) health.start();
+  }
+
+  /** Stop every service's probes. */
+  stop(): void {
+    this.running = false;
+    for (const { health } of this.services.values()) health.stop();
+  }
+
+  /** Apply a reloaded service list (see the module comment for what is kept). */
+  update(services: readonly (ServiceHealthSpec | ServiceConfig)[]): void {
+    const wanted = new Map(services.map((s) => [s.name, s]));
+    for (const [name, entry] of this.services) {
+      if (wanted.has(name)) continue;
+      entry.health.stop();
+      entry.unsubscribe();
+      this.services.delete(name);
+    }
+    for (const s of services) {
+      const old = this.services.get(s.name);
+      if (old && old.key === healthKey(s)) continue;
+      if (old) {
+        old.health.stop();
+        old.unsubscribe();
+      }
+      const h = this.add(s, old?.health.carry());
+      if (this.running) h.start();
+    }
+  }
+
+  /** Each service's state, since and last check results. */
+  snapshot(): Map<string, ServiceSnapshot> {
+    const out = new Map<string, ServiceSnapshot>();
+    for (const [name, { health }] of this.services) out.set(name, health.snapshot());
+    return out;
+  }
+
+  /** One service's state machine (for `routes explain` and tests). */
+  service(name: string): ServiceHealth | undefined {
+    return this.services.get(name)?.health;
+  }
+
+  /** Subscribe to state changes (or finished rounds); returns the unsubscribe function. */
+  on(event: 'change', fn: (t: Transition) => void): () => void;
+  on(event: 'round', fn: (r: RoundEvent) => void): () => void;
+  on(event: 'change' | 'round', fn: ((t: Transition) => void) | ((r: RoundEvent) => void)): () => void {
+    const set = (event === 'change' ? this.changeListeners : this.roundListeners) as Set<typeof fn>;
+    set.add(fn);
+    return () => set.delete(fn);
+  }
+
+  private add(s: ServiceHealthSpec, initial?: ServiceHealthOptions['initial']): ServiceHealth {
+    const health = new ServiceHealth(pickSpec(s), { ...this.opts, ...(initial ? { initial } : {}) });
+    const offChange = health.on('change', (t) => {
+      for (const fn of this.changeListeners) fn(t);
+    });
+    const offRound = health.on('round', (r) => {
+      for (const fn of this.roundListeners) fn(r);
+    });
+    this.services.set(s.name, { health, key: healthKey(s), unsubscribe: () => (offChange(), offRound()) });
+    return health;
+  }
+}
+
+function pickSpec(s: ServiceHealthSpec): ServiceHealthSpec {
+  const { name, checks, combine, intervalMs, fastIntervalMs, timeoutMs, rise, fall, jitterMs } = s;
+  return { name, checks, combine, intervalMs, fastIntervalMs, timeoutMs, rise, fall, jitterMs };
+}
