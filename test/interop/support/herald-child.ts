@@ -10,6 +10,7 @@
  */
 import * as readline from 'node:readline';
 import { Speaker, type Logger, type PeerConfig, type RouteSpec, type SpeakerOptions } from '../../../bgp/index.js';
+import { v4Route, v6Route } from '../../bench/routes.js';
 
 interface Command {
   id: number;
@@ -18,7 +19,16 @@ interface Command {
   routes?: RouteSpec[];
   config?: PeerConfig;
   text?: string;
+  // bulkRoutes (the benchmark): routes generated here, not piped through stdin.
+  count4?: number;
+  count6?: number;
+  peer4?: string;
+  peer6?: string;
+  addPeers?: PeerConfig[];
 }
+
+/** Wall-clock milliseconds with sub-ms precision, comparable across processes. */
+const wallMs = (): number => performance.timeOrigin + performance.now();
 
 const write = (o: unknown): void => {
   process.stdout.write(JSON.stringify(o) + '\n');
@@ -34,13 +44,36 @@ const logger: Logger = {
 const init = JSON.parse(process.argv[2] ?? '{}') as { speaker: SpeakerOptions; peers: PeerConfig[] };
 const speaker = new Speaker({ ...init.speaker, logger });
 for (const p of init.peers) speaker.addPeer(p);
-speaker.on((e) => write({ event: e }));
+speaker.on((e) => write({ event: e, at: wallMs() }));
 
 async function handle(c: Command): Promise<unknown> {
   switch (c.cmd) {
     case 'setRoutes':
       speaker.setRoutes(c.peer!, c.routes ?? []);
       return null;
+    case 'bulkRoutes': {
+      // Generate count4 IPv4 /32 for peer4 and count6 IPv6 /128 for peer6
+      // (test/bench/routes.ts), add `addPeers` first if given (their
+      // connections open asynchronously, so the routes are set before any
+      // session can come up), and time the setRoutes calls alone.
+      const g0 = wallMs();
+      const v4: RouteSpec[] = [];
+      const v6: RouteSpec[] = [];
+      for (let i = 0; i < (c.count4 ?? 0); i++) v4.push({ prefix: v4Route(i) });
+      for (let i = 0; i < (c.count6 ?? 0); i++) v6.push({ prefix: v6Route(i) });
+      const g1 = wallMs();
+      for (const p of c.addPeers ?? []) speaker.addPeer(p);
+      const t0 = wallMs();
+      if (c.peer4 !== undefined && c.peer4 === c.peer6) speaker.setRoutes(c.peer4, [...v4, ...v6]);
+      else {
+        if (c.peer4 !== undefined) speaker.setRoutes(c.peer4, v4);
+        if (c.peer6 !== undefined) speaker.setRoutes(c.peer6, v6);
+      }
+      const t1 = wallMs();
+      return { generateMs: g1 - g0, handedAt: t0, loadMs: t1 - t0 };
+    }
+    case 'memory':
+      return process.memoryUsage();
     case 'snapshot':
       return speaker.snapshot();
     case 'received': {

@@ -1,0 +1,149 @@
+/**
+ * Shared pieces of the throughput benchmark: the per-sender topology (a
+ * receiver namespace and a sender namespace joined by one veth pair), the
+ * result record every sender fills in, peak-RSS reading from /proc, and the
+ * receiver watch that times "all received" and "all withdrawn".
+ *
+ * Test infrastructure, no RFC behaviour of its own.
+ */
+import { readFileSync } from 'node:fs';
+import { descendants, Lab, pointToPoint } from '../interop/lab/index.js';
+import { BirdReceiver, wallMs, type ReceiverCounts } from './receiver.js';
+
+export { wallMs };
+
+export const RECEIVER_ASN = 65000;
+export const SENDER_ASN = 65011;
+
+export interface BenchOptions {
+  count4: number;
+  count6: number;
+  /** Longest wait for all routes to arrive (or leave) before giving up on a figure. */
+  transferTimeoutMs: number;
+  /** Longest wait for a withdraw-all (GoBGP is slow here; LAB.md saw 42 s). */
+  withdrawTimeoutMs: number;
+  /** Directory for herald's CPU profile (`--cpu-prof`), if wanted. */
+  cpuProfDir?: string;
+}
+
+/** One sender's figures; null where it could not be measured (see notes). */
+export interface SenderResult {
+  sender: string;
+  count4: number;
+  count6: number;
+  /** Time to hand the routes to the sender (herald: setRoutes; others: config/bulk/gRPC load). */
+  loadMs: number | null;
+  /** Receiver-side: sessions Established → every IPv4 route imported. */
+  establishedToV4Ms: number | null;
+  /** Receiver-side: sessions Established → every route (IPv4 and IPv6) imported. */
+  establishedToAllMs: number | null;
+  /** Routes handed to the sender → every route imported (includes load and session set-up). */
+  handedToAllMs: number | null;
+  /** Withdraw-all command → receiver holds no route. */
+  withdrawMs: number | null;
+  /** Peak resident set (VmHWM) of the sender's processes, summed, in MB. */
+  peakRssMb: number | null;
+  /** Extra figures specific to one sender. */
+  extra: Record<string, number | string | null>;
+  notes: string[];
+  error?: string;
+}
+
+export function emptyResult(sender: string, o: BenchOptions): SenderResult {
+  return {
+    sender,
+    count4: o.count4,
+    count6: o.count6,
+    loadMs: null,
+    establishedToV4Ms: null,
+    establishedToAllMs: null,
+    handedToAllMs: null,
+    withdrawMs: null,
+    peakRssMb: null,
+    extra: {},
+    notes: [],
+  };
+}
+
+export interface Topology {
+  lab: Lab;
+  recvNs: string;
+  sendNs: string;
+  recvV4: string;
+  recvV6: string;
+  sendV4: string;
+  sendV6: string;
+  receiver: BirdReceiver;
+}
+
+/** Build recv + send namespaces with a /30 and a /64 between them and start the BIRD receiver. */
+export async function setUp(lab: Lab, tag: string): Promise<Topology> {
+  const recvNs = await lab.addNamespace(`recv-${tag}`);
+  const sendNs = await lab.addNamespace(`send-${tag}`);
+  const l = await pointToPoint(lab, recvNs, sendNs);
+  const receiver = new BirdReceiver(lab, recvNs, await lab.tempDir(`bench-recv-${tag}`), RECEIVER_ASN, SENDER_ASN, [
+    { name: 'r4', neighbor: l.bV4, local: l.aV4, family: 'ipv4' },
+    { name: 'r6', neighbor: l.bV6, local: l.aV6, family: 'ipv6' },
+  ]);
+  await receiver.start();
+  return { lab, recvNs, sendNs, recvV4: l.aV4, recvV6: l.aV6, sendV4: l.bV4, sendV6: l.bV6, receiver };
+}
+
+/** Sum VmHWM (peak RSS) over pid and its descendants, in MB; null if unreadable. */
+export function peakRssMb(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  let kb = 0;
+  let found = false;
+  for (const p of [pid, ...descendants(pid)]) {
+    try {
+      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'));
+      if (m) {
+        kb += Number(m[1]);
+        found = true;
+      }
+    } catch {
+      // gone
+    }
+  }
+  return found ? kb / 1024 : null;
+}
+
+export interface TransferTimes {
+  established: number | null;
+  v4: number | null;
+  all: number | null;
+  last: ReceiverCounts | null;
+}
+
+/**
+ * Watch the receiver until both sessions are Established and every route has
+ * arrived (wall-clock times of the first sample showing each), or timeout.
+ */
+export async function watchArrival(r: BirdReceiver, o: BenchOptions, timeoutMs: number): Promise<TransferTimes> {
+  const out: TransferTimes = { established: null, v4: null, all: null, last: null };
+  const deadline = wallMs() + timeoutMs;
+  for (;;) {
+    const c = await r.counts();
+    out.last = c;
+    if (out.established === null && c.established) out.established = c.at;
+    if (out.v4 === null && c.v4 >= o.count4) out.v4 = c.at;
+    if (out.all === null && c.v4 >= o.count4 && c.v6 >= o.count6) out.all = c.at;
+    if ((out.established !== null && out.all !== null) || c.at > deadline) return out;
+    await sleepMs(out.established === null ? 5 : 10);
+  }
+}
+
+/** Watch the receiver until it holds no route; return the wall-clock time of that sample, or null. */
+export async function watchEmpty(r: BirdReceiver, timeoutMs: number): Promise<{ at: number | null; last: ReceiverCounts | null }> {
+  const c = await r.until((x) => x.v4 === 0 && x.v6 === 0, timeoutMs, 10);
+  return { at: c?.at ?? null, last: c };
+}
+
+export function sleepMs(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Difference of two optional wall-clock times. */
+export function span(from: number | null | undefined, to: number | null | undefined): number | null {
+  return from == null || to == null ? null : to - from;
+}

@@ -1,0 +1,99 @@
+/**
+ * herald as the sender: its speaker runs as a child process in the sender
+ * namespace (test/interop/support/herald-child.ts) and generates the routes
+ * itself (`bulkRoutes`), so 1.1M route objects never cross a pipe.
+ *
+ *   cold:     peers added and routes set in one synchronous step (the TCP
+ *             connects are asynchronous, so the RIB is full before any session
+ *             is up); timed: setRoutes ("load"), Established → all received,
+ *             routes handed → all received.
+ *   withdraw: setRoutes([]) → receiver empty.
+ *   hot:      sessions up and empty, routes handed again → all received
+ *             (the path a running daemon takes when a source adds routes).
+ *
+ * Test infrastructure, no RFC behaviour of its own.
+ */
+import { join } from 'node:path';
+import { HeraldProcess } from '../interop/support/herald-process.js';
+import type { PeerConfig } from '../../bgp/index.js';
+import {
+  emptyResult,
+  peakRssMb,
+  RECEIVER_ASN,
+  SENDER_ASN,
+  span,
+  wallMs,
+  watchArrival,
+  watchEmpty,
+  type BenchOptions,
+  type SenderResult,
+  type Topology,
+} from './common.js';
+
+interface BulkReply {
+  generateMs: number;
+  handedAt: number;
+  loadMs: number;
+}
+
+/** Run the herald sender against the receiver in `t`. */
+export async function benchHerald(t: Topology, o: BenchOptions): Promise<SenderResult> {
+  const res = emptyResult('herald', o);
+  const peers: PeerConfig[] = [
+    { name: 'r4', address: t.recvV4, asn: RECEIVER_ASN, localAddress: t.sendV4, families: ['ipv4'] },
+    { name: 'r6', address: t.recvV6, asn: RECEIVER_ASN, localAddress: t.sendV6, families: ['ipv6'] },
+  ];
+  const savedNodeOptions = process.env.NODE_OPTIONS;
+  if (o.cpuProfDir !== undefined) {
+    // The child is `node --import tsx herald-child.ts`; NODE_OPTIONS reaches it through `ip netns exec`.
+    process.env.NODE_OPTIONS = `${savedNodeOptions ?? ''} --cpu-prof --cpu-prof-dir=${o.cpuProfDir}`.trim();
+  }
+  const hp = new HeraldProcess(t.sendNs, { asn: SENDER_ASN, routerId: t.sendV4, listen: false }, []);
+  try {
+    await hp.start();
+  } finally {
+    if (o.cpuProfDir !== undefined) {
+      if (savedNodeOptions === undefined) delete process.env.NODE_OPTIONS;
+      else process.env.NODE_OPTIONS = savedNodeOptions;
+    }
+  }
+  try {
+    const bulk = { count4: o.count4, count6: o.count6, peer4: 'r4', peer6: 'r6' };
+
+    // Cold: routes set before any session exists.
+    const cold = await hp.call<BulkReply>('bulkRoutes', { ...bulk, addPeers: peers });
+    res.loadMs = cold.loadMs;
+    res.extra.generateMs = cold.generateMs;
+    let ownEstablished: number | null = null;
+    void hp.waitEvent((e) => e.type === 'established' && e.peer === 'r4', 30_000).then(
+      () => (ownEstablished = wallMs()),
+      () => {},
+    );
+    const arr = await watchArrival(t.receiver, o, o.transferTimeoutMs);
+    res.establishedToV4Ms = span(arr.established, arr.v4);
+    res.establishedToAllMs = span(arr.established, arr.all);
+    res.handedToAllMs = span(cold.handedAt, arr.all);
+    res.extra.heraldEstablishedToAllMs = span(ownEstablished, arr.all);
+    if (arr.all === null) res.notes.push(`herald: not all routes arrived (receiver: ${JSON.stringify(arr.last)})`);
+
+    // Withdraw all.
+    const w = await hp.call<BulkReply>('bulkRoutes', { count4: 0, count6: 0, peer4: 'r4', peer6: 'r6' });
+    const empty = await watchEmpty(t.receiver, o.withdrawTimeoutMs);
+    res.withdrawMs = span(w.handedAt, empty.at);
+    res.extra.withdrawSetRoutesMs = w.loadMs;
+
+    // Hot: the same routes again into live, empty sessions.
+    const hot = await hp.call<BulkReply>('bulkRoutes', bulk);
+    const arr2 = await watchArrival(t.receiver, o, o.transferTimeoutMs);
+    res.extra.hotLoadMs = hot.loadMs;
+    res.extra.hotHandedToAllMs = span(hot.handedAt, arr2.all);
+
+    const mem = await hp.call<NodeJS.MemoryUsage>('memory');
+    res.extra.heapUsedMb = Math.round(mem.heapUsed / 1e6);
+    res.peakRssMb = peakRssMb(hp.pid);
+    if (o.cpuProfDir !== undefined) res.notes.push(`herald CPU profile written to ${join(o.cpuProfDir)}`);
+  } finally {
+    await hp.stop('benchmark done').catch(() => hp.kill());
+  }
+  return res;
+}

@@ -1,0 +1,156 @@
+/**
+ * `npm run bench`: route throughput of herald's speaker next to BIRD,
+ * OpenBGPD and GoBGP, each sending the same 1,000,000 IPv4 /32 and 100,000
+ * IPv6 /128 to one BIRD 2 receiver in another network namespace (issue 2,
+ * "Benchmark"; anchors in ../shared/lab/LAB.md "Throughput anchors").
+ *
+ * A benchmark, not a test: it prints figures (a table, one JSON line, and
+ * test/bench/results/latest.json) and asserts nothing about time. It needs
+ * root (namespaces) and the Debian packages bird2, openbgpd and gobgpd; a
+ * sender whose daemon is missing is skipped with the reason printed.
+ *
+ *   npm run bench                      full run (1M + 100k per sender)
+ *   npm run bench -- --quick           100k IPv4 + 10k IPv6
+ *   npm run bench -- --only=herald,bird
+ *   npm run bench -- --cpu-prof=DIR    write herald's CPU profile to DIR
+ *
+ * Every sender runs in a fresh pair of namespaces that are deleted after it
+ * (the lab's exit handlers also clean up on a crash or Ctrl-C).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Lab, missingReason, type RouterKind } from '../interop/lab/index.js';
+import { emptyResult, setUp, wallMs, type BenchOptions, type SenderResult, type Topology } from './common.js';
+import { benchHerald } from './herald.js';
+import { benchBird } from './bird.js';
+import { benchOpenbgpd } from './openbgpd.js';
+import { benchGobgp } from './gobgp.js';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+
+type SenderName = 'herald' | 'bird' | 'openbgpd' | 'gobgp';
+const SENDERS: { name: SenderName; daemons: RouterKind[]; run: (t: Topology, o: BenchOptions) => Promise<SenderResult> }[] = [
+  { name: 'herald', daemons: ['bird'], run: benchHerald },
+  { name: 'bird', daemons: ['bird'], run: benchBird },
+  { name: 'openbgpd', daemons: ['bird', 'openbgpd'], run: benchOpenbgpd },
+  { name: 'gobgp', daemons: ['bird', 'gobgp'], run: benchGobgp },
+];
+
+/** herald's targets from issue 2 (full run only). */
+const TARGETS = { establishedToAllMs: 1000, handedToAllMs: 1500, withdrawMs: 600, peakRssMb: 250 };
+
+function parseArgs(argv: string[]): { quick: boolean; only: Set<string> | null; cpuProf: string | undefined } {
+  let quick = false;
+  let only: Set<string> | null = null;
+  let cpuProf: string | undefined;
+  for (const a of argv) {
+    if (a === '--quick') quick = true;
+    else if (a.startsWith('--only=')) only = new Set(a.slice(7).split(','));
+    else if (a.startsWith('--cpu-prof=')) cpuProf = resolve(a.slice(11));
+    else if (a === '--cpu-prof') cpuProf = resolve('herald-cpu-prof');
+    else throw new Error(`unknown argument ${a} (known: --quick, --only=herald,bird,openbgpd,gobgp, --cpu-prof[=DIR])`);
+  }
+  return { quick, only, cpuProf };
+}
+
+const fmtMs = (v: number | null | undefined): string => (v == null ? '—' : v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${(v / 1000).toFixed(2)} s`);
+const fmtMb = (v: number | null | undefined): string => (v == null ? '—' : `${Math.round(v)} MB`);
+const ratio = (a: number | null, b: number | null): string => (a == null || b == null || b === 0 ? '—' : `${(a / b).toFixed(2)}×`);
+
+function printTable(results: SenderResult[]): void {
+  const bird = results.find((r) => r.sender === 'bird');
+  const rows = [
+    ['sender', 'load', 'Est→all v4', 'Est→all', 'handed→all', 'withdraw-all', 'peak RSS', 'Est→all vs BIRD', 'withdraw vs BIRD'],
+    ...results.map((r) =>
+      r.error !== undefined
+        ? [r.sender, `error: ${r.error.split('\n')[0]!.slice(0, 80)}`]
+        : [
+            r.sender,
+            fmtMs(r.loadMs),
+            fmtMs(r.establishedToV4Ms),
+            fmtMs(r.establishedToAllMs),
+            fmtMs(r.handedToAllMs),
+            fmtMs(r.withdrawMs),
+            fmtMb(r.peakRssMb),
+            ratio(r.establishedToAllMs, bird?.establishedToAllMs ?? null),
+            ratio(r.withdrawMs, bird?.withdrawMs ?? null),
+          ],
+    ),
+  ];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const o: BenchOptions = {
+    count4: args.quick ? 100_000 : 1_000_000,
+    count6: args.quick ? 10_000 : 100_000,
+    transferTimeoutMs: 60_000,
+    withdrawTimeoutMs: 60_000,
+    ...(args.cpuProf !== undefined ? { cpuProfDir: args.cpuProf } : {}),
+  };
+  if (args.cpuProf !== undefined) mkdirSync(args.cpuProf, { recursive: true });
+  console.log(`herald bench: ${o.count4.toLocaleString('en')} IPv4 /32 + ${o.count6.toLocaleString('en')} IPv6 /128 per sender → BIRD 2 receiver`);
+  const started = wallMs();
+  const results: SenderResult[] = [];
+  for (const s of SENDERS) {
+    if (args.only !== null && !args.only.has(s.name)) continue;
+    const why = missingReason(s.daemons);
+    if (why !== undefined) {
+      const r = emptyResult(s.name, o);
+      r.error = `skipped: ${why}`;
+      results.push(r);
+      console.log(`*** SKIPPING ${s.name}: ${why}`);
+      continue;
+    }
+    const t0 = wallMs();
+    process.stdout.write(`${s.name}: running… `);
+    const lab = new Lab();
+    let r: SenderResult;
+    try {
+      const topo = await setUp(lab, s.name);
+      r = await s.run(topo, o);
+      await topo.receiver.stop();
+    } catch (e) {
+      r = emptyResult(s.name, o);
+      r.error = (e as Error).stack ?? String(e);
+    } finally {
+      await lab.close();
+    }
+    console.log(`${((wallMs() - t0) / 1000).toFixed(1)} s${r.error !== undefined ? ` — ERROR ${r.error}` : ''}`);
+    for (const n of r.notes) console.log(`  note: ${n}`);
+    results.push(r);
+  }
+
+  console.log('');
+  printTable(results);
+  const h = results.find((r) => r.sender === 'herald');
+  if (h && h.error === undefined) {
+    console.log(`\nherald extra: ${JSON.stringify(h.extra)}`);
+    if (!args.quick) {
+      const check = (name: string, v: number | null, max: number, unit: string): string =>
+        `${name} ${v == null ? '—' : Math.round(v)} ${unit} (target ≤ ${max} ${unit}) ${v != null && v <= max ? 'met' : 'MISSED'}`;
+      console.log('herald targets (issue 2):');
+      console.log(`  ${check('Established → all', h.establishedToAllMs, TARGETS.establishedToAllMs, 'ms')}`);
+      console.log(`  ${check('handed → all', h.handedToAllMs, TARGETS.handedToAllMs, 'ms')}`);
+      console.log(`  ${check('withdraw-all', h.withdrawMs, TARGETS.withdrawMs, 'ms')}`);
+      console.log(`  ${check('peak RSS', h.peakRssMb, TARGETS.peakRssMb, 'MB')}`);
+    }
+  }
+  const summary = { at: new Date().toISOString(), quick: args.quick, node: process.version, totalS: (wallMs() - started) / 1000, results };
+  console.log(`\n${JSON.stringify(summary)}`);
+  const dir = join(here, 'results');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, args.quick ? 'latest-quick.json' : 'latest.json'), JSON.stringify(summary, null, 2) + '\n');
+  console.log(`\nwritten: ${join(dir, args.quick ? 'latest-quick.json' : 'latest.json')} (total ${summary.totalS.toFixed(0)} s)`);
+}
+
+main().then(
+  () => process.exit(0),
+  (e: Error) => {
+    console.error(e);
+    process.exit(1);
+  },
+);
