@@ -180,7 +180,7 @@ export function decodeMessage(buf: Uint8Array): DnsMessage {
   try {
     return decodeUnchecked(buf);
   } catch (e) {
-    if (e instanceof BgpError) throw new DnsFormatError(`truncated DNS message: ${e.message}`);
+    if (e instanceof BgpError) throw new DnsFormatError(`truncated DNS message: ${e.message.replace(/^[^:]*: /, '')}`);
     throw e;
   }
 }
