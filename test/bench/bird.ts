@@ -14,6 +14,7 @@ import { BirdControl } from './receiver.js';
 import { v4Route, v6Route } from './routes.js';
 import {
   emptyResult,
+  establishedToAll,
   peakRssMb,
   RECEIVER_ASN,
   SENDER_ASN,
@@ -87,8 +88,8 @@ export async function benchBird(t: Topology, o: BenchOptions): Promise<SenderRes
     await ctl.cmd('enable s4');
     await ctl.cmd('enable s6');
     const arr = await watchArrival(t.receiver, o, o.transferTimeoutMs);
-    res.establishedToV4Ms = span(arr.established, arr.v4);
-    res.establishedToAllMs = span(arr.established, arr.all);
+    res.establishedToV4Ms = span(arr.est4, arr.v4);
+    res.establishedToAllMs = establishedToAll(arr);
     res.handedToAllMs = span(handed, arr.all);
     if (arr.all === null) res.notes.push(`bird: not all routes arrived (receiver: ${JSON.stringify(arr.last)})`);
     res.notes.push('bird: "load" = process start → config parsed and both statics hold every route; "handed" = `enable` of the BGP protocols');

@@ -33,9 +33,13 @@ export interface SenderResult {
   count6: number;
   /** Time to hand the routes to the sender (herald: setRoutes; others: config/bulk/gRPC load). */
   loadMs: number | null;
-  /** Receiver-side: sessions Established → every IPv4 route imported. */
+  /** Receiver-side: IPv4 session Established → every IPv4 route imported. */
   establishedToV4Ms: number | null;
-  /** Receiver-side: sessions Established → every route (IPv4 and IPv6) imported. */
+  /**
+   * Receiver-side, per session: Established → every route of that session
+   * imported, the longer of the IPv4 and IPv6 sessions (so a sender whose
+   * second session connects late is not charged for its connect timer).
+   */
   establishedToAllMs: number | null;
   /** Routes handed to the sender → every route imported (includes load and session set-up). */
   handedToAllMs: number | null;
@@ -109,10 +113,21 @@ export function peakRssMb(pid: number | undefined): number | null {
 }
 
 export interface TransferTimes {
-  established: number | null;
+  /** First sample showing the IPv4 / IPv6 session Established. */
+  est4: number | null;
+  est6: number | null;
+  /** First sample holding every IPv4 / IPv6 / every route. */
   v4: number | null;
+  v6: number | null;
   all: number | null;
   last: ReceiverCounts | null;
+}
+
+/** Established → all received, per session, the longer of the two. */
+export function establishedToAll(t: TransferTimes): number | null {
+  const a = span(t.est4, t.v4);
+  const b = span(t.est6, t.v6);
+  return a === null || b === null ? null : Math.max(a, b);
 }
 
 /**
@@ -120,16 +135,18 @@ export interface TransferTimes {
  * arrived (wall-clock times of the first sample showing each), or timeout.
  */
 export async function watchArrival(r: BirdReceiver, o: BenchOptions, timeoutMs: number): Promise<TransferTimes> {
-  const out: TransferTimes = { established: null, v4: null, all: null, last: null };
+  const out: TransferTimes = { est4: null, est6: null, v4: null, v6: null, all: null, last: null };
   const deadline = wallMs() + timeoutMs;
   for (;;) {
     const c = await r.counts();
     out.last = c;
-    if (out.established === null && c.established) out.established = c.at;
+    if (out.est4 === null && c.est4) out.est4 = c.at;
+    if (out.est6 === null && c.est6) out.est6 = c.at;
     if (out.v4 === null && c.v4 >= o.count4) out.v4 = c.at;
-    if (out.all === null && c.v4 >= o.count4 && c.v6 >= o.count6) out.all = c.at;
-    if ((out.established !== null && out.all !== null) || c.at > deadline) return out;
-    await sleepMs(out.established === null ? 5 : 10);
+    if (out.v6 === null && c.v6 >= o.count6) out.v6 = c.at;
+    if (out.all === null && out.v4 !== null && out.v6 !== null) out.all = c.at;
+    if ((out.est4 !== null && out.est6 !== null && out.all !== null) || c.at > deadline) return out;
+    await sleepMs(out.est4 === null || out.est6 === null ? 5 : 10);
   }
 }
 

@@ -18,6 +18,7 @@ import { HeraldProcess } from '../interop/support/herald-process.js';
 import type { PeerConfig } from '../../bgp/index.js';
 import {
   emptyResult,
+  establishedToAll,
   peakRssMb,
   RECEIVER_ASN,
   SENDER_ASN,
@@ -70,8 +71,8 @@ export async function benchHerald(t: Topology, o: BenchOptions): Promise<SenderR
       () => {},
     );
     const arr = await watchArrival(t.receiver, o, o.transferTimeoutMs);
-    res.establishedToV4Ms = span(arr.established, arr.v4);
-    res.establishedToAllMs = span(arr.established, arr.all);
+    res.establishedToV4Ms = span(arr.est4, arr.v4);
+    res.establishedToAllMs = establishedToAll(arr);
     res.handedToAllMs = span(cold.handedAt, arr.all);
     res.extra.heraldEstablishedToAllMs = span(ownEstablished, arr.all);
     if (arr.all === null) res.notes.push(`herald: not all routes arrived (receiver: ${JSON.stringify(arr.last)})`);

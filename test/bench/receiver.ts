@@ -32,7 +32,11 @@ export interface ReceiverSession {
 
 export interface ReceiverCounts {
   at: number;
+  /** Every session Established. */
   established: boolean;
+  /** The IPv4 / IPv6 session Established. */
+  est4: boolean;
+  est6: boolean;
   v4: number;
   v6: number;
 }
@@ -152,18 +156,24 @@ export class BirdReceiver {
   async counts(): Promise<ReceiverCounts> {
     const ctl = this.ctl;
     if (!ctl) throw new Error('receiver not started');
-    let established = true;
+    let est4 = true;
+    let est6 = true;
     let v4 = 0;
     let v6 = 0;
     for (const s of this.sessions) {
       const text = await ctl.cmd(`show protocols all ${s.name}`);
-      if (!/BGP state:\s+Established/.test(text)) established = false;
+      const up = /BGP state:\s+Established/.test(text);
       const m = /Routes:\s+(\d+) imported/.exec(text);
       const n = m ? Number(m[1]) : 0;
-      if (s.family === 'ipv4') v4 += n;
-      else v6 += n;
+      if (s.family === 'ipv4') {
+        v4 += n;
+        est4 &&= up;
+      } else {
+        v6 += n;
+        est6 &&= up;
+      }
     }
-    return { at: wallMs(), established, v4, v6 };
+    return { at: wallMs(), established: est4 && est6, est4, est6, v4, v6 };
   }
 
   /**
