@@ -71,7 +71,7 @@ function printTable(results: SenderResult[]): void {
             fmtMs(r.establishedToV4Ms),
             fmtMs(r.establishedToAllMs),
             fmtMs(r.handedToAllMs),
-            fmtMs(r.withdrawMs),
+            r.withdrawMs == null && typeof r.extra.withdrawLeft === 'number' ? `> ${fmtMs(r.extra.withdrawTimeoutMs as number)}` : fmtMs(r.withdrawMs),
             fmtMb(r.peakRssMb),
             ratio(r.establishedToAllMs, bird?.establishedToAllMs ?? null),
             ratio(r.withdrawMs, bird?.withdrawMs ?? null),

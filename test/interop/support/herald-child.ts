@@ -9,6 +9,8 @@
  * Logs go to stderr as JSON lines.
  */
 import * as readline from 'node:readline';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { Speaker, type Logger, type PeerConfig, type RouteSpec, type SpeakerOptions } from '../../../bgp/index.js';
 import { v4Route, v6Route } from '../../bench/routes.js';
 
@@ -25,7 +27,13 @@ interface Command {
   peer4?: string;
   peer6?: string;
   addPeers?: PeerConfig[];
+  /** memory: run a full GC first. */
+  gc?: boolean;
+  /** profileStop: where to write the .cpuprofile. */
+  path?: string;
 }
+
+let profiler: Session | null = null;
 
 /** Wall-clock milliseconds with sub-ms precision, comparable across processes. */
 const wallMs = (): number => performance.timeOrigin + performance.now();
@@ -72,8 +80,33 @@ async function handle(c: Command): Promise<unknown> {
       const t1 = wallMs();
       return { generateMs: g1 - g0, handedAt: t0, loadMs: t1 - t0 };
     }
-    case 'memory':
+    case 'memory': {
+      // With gc: true, a full collection first (through the inspector: no --expose-gc needed),
+      // so heapUsed is what is really retained.
+      if (c.gc === true) {
+        const s = new Session();
+        s.connect();
+        await s.post('HeapProfiler.collectGarbage');
+        s.disconnect();
+      }
       return process.memoryUsage();
+    }
+    case 'profileStart':
+      // The V8 sampling profiler, for the benchmark's --cpu-prof (NODE_OPTIONS refuses --cpu-prof).
+      profiler = new Session();
+      profiler.connect();
+      await profiler.post('Profiler.enable');
+      await profiler.post('Profiler.setSamplingInterval', { interval: 200 });
+      await profiler.post('Profiler.start');
+      return null;
+    case 'profileStop': {
+      if (!profiler) throw new Error('profiler not started');
+      const { profile } = await profiler.post('Profiler.stop');
+      profiler.disconnect();
+      profiler = null;
+      writeFileSync(c.path!, JSON.stringify(profile));
+      return null;
+    }
     case 'snapshot':
       return speaker.snapshot();
     case 'received': {
