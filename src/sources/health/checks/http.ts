@@ -79,8 +79,10 @@ export function checkHttp(spec: HttpCheck, signal: AbortSignal): Promise<CheckRe
           if (size >= BODY_LIMIT) judge();
         });
         res.once('end', judge);
-        res.once('error', (e) => done({ ok: false, detail: `HTTP ${status} from ${what}, reading the body failed: ${errText(e)}` }));
-        res.once('aborted', () => done({ ok: false, detail: `HTTP ${status} from ${what}, connection closed mid-body` }));
+        res.once('error', (e) => done({ ok: false, detail: `HTTP ${status} from ${what}, connection closed mid-body: ${errText(e)}` }));
+        res.once('close', () => {
+          if (!res.complete) done({ ok: false, detail: `HTTP ${status} from ${what}, connection closed mid-body` });
+        });
       });
       req.end();
       return () => req?.destroy();
