@@ -539,6 +539,12 @@ function established(s: SessionState, e: FsmEvent, now: number): StepResult {
     case 'KeepAliveMsg':
       return none(restartHold(s, now));
     case 'UpdateMsg': {
+      // RFC 7606 §3 (j), §7.3: a malformed MP_REACH/MP_UNREACH calls for
+      // "AFI/SAFI disable" or "session reset". herald does not disable single
+      // families, so such an error (carried inside the decoded UPDATE) resets
+      // the session with the decoder's NOTIFICATION code, subcode and data.
+      const fatal = e.message.errors?.find((x) => x.action === 'afi-safi-disable' || x.action === 'session-reset');
+      if (fatal) return fromError(s, now, fatal.withAction('session-reset'));
       const next = restartHold(s, now);
       const fam = endOfRibFamily(e.message);
       if (fam === null) return { session: next, actions: [{ type: 'update-received', message: e.message }] };

@@ -99,6 +99,14 @@ export function checkOpen(open: OpenMessage, config: SessionConfig): BgpError | 
     );
   }
 
+  // RFC 4271 §6.2: "If one of the Optional Parameters in the OPEN message is
+  // not recognized, then the Error Subcode MUST be set to 'Unsupported
+  // Optional Parameters'." Capabilities (type 2) are the only one herald knows.
+  const other = open.otherParams[0];
+  if (other) {
+    return bgpError(ErrCode.OpenMessage, OpenSub.UnsupportedOptionalParameter, `optional parameter type ${other.type} is not supported`);
+  }
+
   // RFC 4271 §6.2: "If the Autonomous System field of the OPEN message is
   // unacceptable, then the Error Subcode MUST be set to Bad Peer AS."
   const as4 = open.capabilities.find((c) => c.kind === 'four-octet-as');

@@ -399,6 +399,13 @@ describe('Established', () => {
     expect(d.type === 'session-down' && d.wasEstablished).toBe(true);
   });
 
+  it('UPDATE carrying an afi-safi-disable error (malformed MP_REACH) resets the session with its NOTIFICATION', () => {
+    const u = update({ errors: [new BgpError(3, 9, 'MP_REACH too short', new Uint8Array([0x80, 14, 1, 0]), 'afi-safi-disable')] });
+    const r = step(est(), { type: 'UpdateMsg', message: u }, T0);
+    expectNotifiedDown(r, 3, 9, [0x80, 14, 1, 0]);
+    expect(r.actions.some((a) => a.type === 'update-received')).toBe(false);
+  });
+
   it('HoldTimer_Expires after moving now past the deadline', () => {
     let s = est();
     // Keepalives from us do not keep the session up; only the peer's messages do.

@@ -17,6 +17,7 @@ describe('checkOpen', () => {
 
   it.each<[string, OpenMessage, Partial<SessionConfigInput>, number, number[]]>([
     ['version 3', peerOpen({ version: 3 }), {}, 1, [0, 4]],
+    ['an optional parameter other than capabilities', peerOpen({ otherParams: [{ type: 1, value: new Uint8Array([1, 2]) }] }), {}, 4, []],
     ['version 5', peerOpen({ version: 5 }), {}, 1, [0, 4]],
     [
       'peer AS mismatch (2-octet, no capability)',
