@@ -430,7 +430,7 @@ describe('bulk UPDATE packing', () => {
     expect((w.buf[16]! << 8) | w.buf[17]!).toBeLessThanOrEqual(65535);
   });
 
-  it('encodes 1M /32 in well under a second and decodes them back', () => {
+  it('packs 1M /32 into UPDATEs and decodes every one back', () => {
     const routes = hostRoutes(1_000_000);
     const prep = prepareAttributes(attrs, CTX4);
     const w = new Writer(8 << 20);
@@ -444,9 +444,7 @@ describe('bulk UPDATE packing', () => {
     for (const m of decoded) n += m.nlri.length;
     expect(n).toBe(1_000_000);
     console.log(`1M /32: encode ${encMs.toFixed(0)} ms, decode ${decMs.toFixed(0)} ms, ${decoded.length} messages`);
-    // Generous bounds so a loaded CI box does not flake; the real target is < 1 s end to end.
-    expect(encMs).toBeLessThan(1000);
-    expect(decMs).toBeLessThan(5000);
+    // Timing is printed, not asserted: speed is measured by `npm run bench`.
   });
 });
 
