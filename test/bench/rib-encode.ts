@@ -2,7 +2,9 @@
  * Quick timing check of the Adj-RIB-Out hot path (prints, asserts nothing):
  * 1,000,000 IPv4 /32 + 100,000 IPv6 /128 sharing one attribute set, then
  * every UPDATE drained to bytes the way the driver pulls them (64 KiB at a
- * time). Run: npx tsx test/bench/rib-encode.ts [v4count] [v6count] [--ext]
+ * time), a repeated snapshot, half withdrawn, and everything withdrawn.
+ * Run: npx tsx test/bench/rib-encode.ts [v4count] [v6count] [--ext]
+ * (with `node --expose-gc --import tsx` the heap figures are after a full GC).
  */
 import { DEFAULT_CONTEXT, IPV4_UNICAST, IPV6_UNICAST, withContext } from '../../bgp/wire/context.js';
 import { AdjRibOut } from '../../bgp/rib/adj-rib-out.js';
@@ -12,11 +14,12 @@ const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const N4 = Number(args[0] ?? 1_000_000);
 const N6 = Number(args[1] ?? 100_000);
 const ext = process.argv.includes('--ext');
+const gc = (globalThis as { gc?: () => void }).gc;
 
 const specs: RouteSpec[] = [];
 const communities = ['65011:53'];
 for (let i = 0; i < N4; i++) specs.push({ prefix: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}/32`, communities });
-// Canonical (RFC 5952) text, as src/ produces it: the RIB's fast path.
+// Canonical (RFC 5952) text, as src/ produces it.
 for (let i = 1; i <= N6; i++) {
   const hi = i >> 16;
   const lo = (i & 0xffff).toString(16);
@@ -34,6 +37,18 @@ const peer = {
 };
 
 const ms = (t: number): string => `${(performance.now() - t).toFixed(0)} ms`;
+const mb = (n: number): string => `${(n / 1e6).toFixed(0)} MB`;
+const heap = (): number => {
+  gc?.();
+  return process.memoryUsage().heapUsed;
+};
+const drainAll = (): number => {
+  let n = 0;
+  for (let b = rib.nextBytes(); b !== null; b = rib.nextBytes()) n += b.length;
+  return n;
+};
+
+const heap0 = heap();
 const rib = new AdjRibOut();
 
 let t = performance.now();
@@ -45,13 +60,9 @@ rib.start(ctx, peer);
 console.log(`start (export + queue):             ${ms(t)}`);
 
 t = performance.now();
-let bytes = 0;
-let chunks = 0;
-for (let b = rib.nextBytes(); b !== null; b = rib.nextBytes()) {
-  bytes += b.length;
-  chunks++;
-}
-console.log(`drain to bytes:                     ${ms(t)}  (${rib.stats.updates} UPDATEs, ${(bytes / 1e6).toFixed(2)} MB, ${chunks} pulls of 64 KiB)`);
+const bytes = drainAll();
+console.log(`drain to bytes:                     ${ms(t)}  (${rib.stats.updates} UPDATEs, ${(bytes / 1e6).toFixed(2)} MB)`);
+console.log(`RIB heap with ${rib.advertisedCount} routes:     ${mb(heap() - heap0)}${gc ? ' (after GC)' : ''}`);
 
 t = performance.now();
 rib.setDesired(specs);
@@ -60,7 +71,16 @@ console.log(`setDesired (same snapshot again):   ${ms(t)}  pending=${rib.pending
 const half = specs.filter((_, i) => i % 2 === 0);
 t = performance.now();
 rib.setDesired(half);
-let wbytes = 0;
-for (let b = rib.nextBytes(); b !== null; b = rib.nextBytes()) wbytes += b.length;
+const wbytes = drainAll();
 console.log(`withdraw half (diff + drain):       ${ms(t)}  (${(wbytes / 1e6).toFixed(2)} MB)`);
-console.log(`heap used: ${(process.memoryUsage().heapUsed / 1e6).toFixed(0)} MB`);
+
+t = performance.now();
+rib.setDesired(specs);
+drainAll();
+console.log(`re-add half (diff + drain):         ${ms(t)}`);
+
+t = performance.now();
+rib.setDesired([]);
+const abytes = drainAll();
+console.log(`withdraw all (diff + drain):        ${ms(t)}  (${(abytes / 1e6).toFixed(2)} MB)`);
+console.log(`heap used: ${mb(process.memoryUsage().heapUsed)}, rss ${mb(process.memoryUsage().rss)}`);
