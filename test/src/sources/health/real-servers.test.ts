@@ -202,10 +202,11 @@ const tcp = (address: string, port: number, timeoutMs = 1000): TcpCheck => ({ ki
 const exec = (argv: string[], over: Partial<ExecCheck> = {}): ExecCheck => ({ kind: 'exec', argv, env: {}, timeoutMs: 2000, ...over });
 const sh = (script: string, over: Partial<ExecCheck> = {}): ExecCheck => exec(['/bin/sh', '-c', script], over);
 
+/** True while `pid` runs; a zombie waiting for init to reap it counts as dead. */
 const alive = (pid: number): boolean => {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
   }
@@ -464,6 +465,7 @@ describe.skipIf(!canRun)('health checks against real servers in a network namesp
       expect(r.detail).toMatch(/^exec .* timed out after 4\d\dms; process group killed$/);
       expect(r.latencyMs).toBeLessThan(1000);
       const pid = Number(readFileSync(pidFile, 'utf8'));
+      expect(alive(process.pid)).toBe(true); // the probe below can tell a live process
       await waitFor('grandchild to die', async () => !alive(pid), 2000);
     });
 
