@@ -122,6 +122,11 @@ async function handle(c: Command): Promise<unknown> {
         largeCommunities: r.attrs.largeCommunities,
       }));
     }
+    case 'unsendable': {
+      const p = speaker.peer(c.peer!);
+      if (!p) throw new Error(`no peer ${c.peer}`);
+      return p.ribOut.unsendable();
+    }
     case 'addPeer':
       speaker.addPeer(c.config!);
       return null;

@@ -23,6 +23,10 @@ interface Reply {
 export class HeraldProcess {
   readonly events: SpeakerEvent[] = [];
   readonly stderr: string[] = [];
+  /** Every stdout line as received (replies and events), for checks such as "no secret is ever printed". */
+  readonly stdout: string[] = [];
+  /** Date.now() in this process when each entry of `events` arrived (same index). */
+  readonly eventTimes: number[] = [];
   private child: ChildProcess | null = null;
   private nextId = 1;
   private pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
@@ -54,6 +58,7 @@ export class HeraldProcess {
     const ready = new Promise<void>((resolve, reject) => {
       child.once('exit', (code) => reject(new Error(`herald child exited (${code}): ${this.stderr.slice(-5).join('\n')}`)));
       readline.createInterface({ input: child.stdout! }).on('line', (line) => {
+        this.stdout.push(line);
         let m: Reply;
         try {
           m = JSON.parse(line) as Reply;
@@ -76,6 +81,7 @@ export class HeraldProcess {
 
   private onEvent(e: SpeakerEvent): void {
     this.events.push(e);
+    this.eventTimes.push(Date.now());
     this.eventWaiters = this.eventWaiters.filter((w) => {
       if (!w.pred(e)) return true;
       w.resolve(e);
@@ -120,6 +126,17 @@ export class HeraldProcess {
         },
       });
     });
+  }
+
+  /** Wait for an event matching `pred` among those arriving at index `from` of `events` or later. */
+  waitEventFrom(from: number, pred: (e: SpeakerEvent) => boolean, timeoutMs = 30_000): Promise<SpeakerEvent> {
+    const old = new Set(this.events.slice(0, from));
+    return this.waitEvent((e) => !old.has(e) && pred(e), timeoutMs);
+  }
+
+  /** Routes of the peer's latest desired set that are not sent, with the reason. */
+  unsendable(peer: string): Promise<{ prefix: string; reason: string }[]> {
+    return this.call('unsendable', { peer });
   }
 
   /** Wait for the named peer to reach Established. */
