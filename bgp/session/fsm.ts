@@ -442,7 +442,18 @@ function common(s: SessionState, e: FsmEvent, now: number): StepResult | null {
   }
 }
 
+/**
+ * A malformed ROUTE-REFRESH (RFC 7313 §5, error code 7) reaches the FSM as a
+ * BGPHeaderErr, but before Established the message is unexpected whatever its
+ * body: RFC 6608 §4 "MUST send ... Finite State Machine Error" wins, as it
+ * does for a malformed UPDATE (UpdateMsgErr) in these states.
+ */
+function isRefreshError(e: FsmEvent): boolean {
+  return e.type === 'BGPHeaderErr' && e.error.code === ErrCode.RouteRefresh;
+}
+
 function openSent(s: SessionState, e: FsmEvent, now: number): StepResult {
+  if (isRefreshError(e)) return unexpected(s, now, MsgType.ROUTE_REFRESH, 'ROUTE-REFRESH');
   const c = common(s, e, now);
   if (c) return c;
   switch (e.type) {
@@ -490,6 +501,7 @@ function openSent(s: SessionState, e: FsmEvent, now: number): StepResult {
 }
 
 function openConfirm(s: SessionState, e: FsmEvent, now: number): StepResult {
+  if (isRefreshError(e)) return unexpected(s, now, MsgType.ROUTE_REFRESH, 'ROUTE-REFRESH');
   const c = common(s, e, now);
   if (c) return c;
   switch (e.type) {
