@@ -9,6 +9,8 @@
 //   - UPDATE errors: unrecognized well-known attribute → 3/2, truncated
 //     attribute list → 3/1 (§6.3, RFC 7606 §4);
 //   - FSM errors: UPDATE in OpenSent → 5/1, OPEN in Established → 5/3 (RFC 6608);
+//   - ROUTE-REFRESH BoRR of 6 octets → 7/1 with the message as data (RFC 7313 §5),
+//     but in OpenSent → 5/1 (RFC 6608 §4);
 //   - COMMUNITIES with a length not a multiple of 4 → treat-as-withdraw, the
 //     session stays up (RFC 7606 §7.8).
 // Then: 200 random-byte connections (seeded; HERALD_FUZZ_SEED replays) each
@@ -119,6 +121,10 @@ const CASES: Case[] = [
   // RFC 6608 §3: the data is the type of the unexpected message.
   { name: 'opensent', steps: [{ expect: 1 }, { send: update(ORIGIN_IGP + AS_PATH + NEXT_HOP) }], code: 5, subcode: 1, data: '02' },
   { name: 'reopen', steps: [...ESTABLISH, { send: open() }], code: 5, subcode: 3, data: '01' },
+  // RFC 7313 §5: a BoRR/EoRR body that is not 4 octets; "The Data field ... MUST contain the complete ROUTE-REFRESH message."
+  { name: 'rrlen', steps: [...ESTABLISH, { send: msg(5, '000101010101') }], code: 7, subcode: 1, data: msg(5, '000101010101') },
+  // The same message before the OPEN exchange is first of all unexpected (RFC 6608 §4).
+  { name: 'rropensent', steps: [{ expect: 1 }, { send: msg(5, '000101010101') }], code: 5, subcode: 1, data: '05' },
 ];
 
 // ------------------------------------------------------------ random bytes
@@ -278,6 +284,8 @@ describe.skipIf(!ready)('herald fed garbage on live sessions', () => {
     expect(res.outcomes.filter((o) => o.outcome === 'timeout' || o.outcome === 'connect-error')).toEqual([]);
     for (const o of res.outcomes.filter((x) => x.outcome === 'notification')) {
       expect(o.code).toBeGreaterThanOrEqual(1);
+      // 1-6 (RFC 4271). No shape reaches Established with a ROUTE-REFRESH, so never 7
+      // (RFC 7313 §5); before Established a malformed one is an FSM Error (RFC 6608).
       expect(o.code).toBeLessThanOrEqual(6);
       // Cease/Out of Resources is what herald sends when a codec threw something other than a BgpError.
       expect(`${o.code}/${o.subcode}`).not.toBe('6/8');
@@ -294,9 +302,12 @@ describe.skipIf(!ready)('herald fed garbage on live sessions', () => {
       // RFC 4271 §6.1: a marker octet that is not all ones is Connection Not Synchronized.
       const badMarker = bytes.subarray(0, 16).findIndex((b) => b !== 0xff) >= 0;
       if (badMarker) expect([o.outcome, o.code, o.subcode], `connection ${i}`).toEqual(['notification', 1, 1]);
-      // A NOTIFICATION from the peer ends the session without one back (RFC 4271 §6.4 / §8.2.2).
-      if (i % 5 === 2 && bytes[18] === 3) expect(o.outcome, `connection ${i}`).toBe('closed');
-      if (i % 5 === 2 && bytes[18] !== 3) expect(o.outcome, `connection ${i}`).toBe('notification');
+      // A NOTIFICATION from the peer ends the session without one back (RFC 4271 §6.4 / §8.2.2),
+      // unless it is shorter than its minimum of 21 octets: Bad Message Length (§6.1).
+      const notif = i % 5 === 2 && bytes[18] === 3;
+      if (notif && bytes.length >= 21) expect(o.outcome, `connection ${i}`).toBe('closed');
+      if (notif && bytes.length < 21) expect([o.outcome, o.code, o.subcode], `connection ${i}`).toEqual(['notification', 1, 2]);
+      if (i % 5 === 2 && !notif) expect(o.outcome, `connection ${i}`).toBe('notification');
     });
     // Most connections reach a decoder and are answered, not just dropped.
     expect(res.outcomes.filter((o) => o.outcome === 'notification').length).toBeGreaterThan(RANDOM_CONNECTIONS / 2);
