@@ -32,6 +32,8 @@ export interface SpeakerOptions {
   hostname?: string;
   clock?: Clock;
   logger?: Logger;
+  /** How often (ms) the kernel's TCP MD5 failure counters are read while a peer has a key; default 5000. */
+  md5WatchMs?: number;
 }
 
 /** Fields whose change needs a new session (a new OPEN or a new TCP connection). */
@@ -181,7 +183,7 @@ export class Speaker {
         },
         () => {},
       );
-    }, MD5_WATCH_MS);
+    }, this.opts.md5WatchMs ?? MD5_WATCH_MS);
     this.md5Timer.unref();
   }
 
