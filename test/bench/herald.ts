@@ -31,6 +31,18 @@ import {
   type Topology,
 } from './common.js';
 
+/** How long one command to the child may take before the run is abandoned (a stuck RIB must not hang the bench). */
+const CALL_TIMEOUT_MS = 90_000;
+
+/** Reject if `p` has not settled within `ms`. */
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
 interface BulkReply {
   generateMs: number;
   handedAt: number;
@@ -44,8 +56,13 @@ export async function benchHerald(t: Topology, o: BenchOptions): Promise<SenderR
     { name: 'r4', address: t.recvV4, asn: RECEIVER_ASN, localAddress: t.sendV4, families: ['ipv4'] },
     { name: 'r6', address: t.recvV6, asn: RECEIVER_ASN, localAddress: t.sendV6, families: ['ipv6'] },
   ];
-  const hp = new HeraldProcess(t.sendNs, { asn: SENDER_ASN, routerId: t.sendV4, listen: false }, []);
-  await hp.start();
+  const child = new HeraldProcess(t.sendNs, { asn: SENDER_ASN, routerId: t.sendV4, listen: false }, []);
+  await child.start();
+  const hp = {
+    call: <T = unknown>(cmd: string, args: Record<string, unknown> = {}): Promise<T> =>
+      withTimeout(child.call<T>(cmd, args), CALL_TIMEOUT_MS, `herald child command ${cmd}`),
+    waitEvent: child.waitEvent.bind(child),
+  };
   const prof = o.cpuProfDir;
   const profile = async (phase: string, run: () => Promise<void>): Promise<void> => {
     if (prof !== undefined) await hp.call('profileStart');
@@ -89,7 +106,7 @@ export async function benchHerald(t: Topology, o: BenchOptions): Promise<SenderR
       res.extra.hotHandedToAllMs = span(hot.handedAt, arr2.all);
     });
 
-    res.peakRssMb = peakRssMb(hp.pid);
+    res.peakRssMb = peakRssMb(child.pid);
     const mem = await hp.call<NodeJS.MemoryUsage>('memory');
     res.extra.heapUsedMb = Math.round(mem.heapUsed / 1e6);
     // What the speaker really retains with 1.1M routes announced (the child's route arrays are garbage by now).
@@ -97,8 +114,13 @@ export async function benchHerald(t: Topology, o: BenchOptions): Promise<SenderR
     res.extra.heapAfterGcMb = Math.round(kept.heapUsed / 1e6);
     res.extra.rssAfterGcMb = Math.round(kept.rss / 1e6);
     if (prof !== undefined) res.notes.push(`herald CPU profiles (cold, withdraw, hot) written to ${prof} (profiling slows herald: figures of this run are not comparable)`);
+  } catch (e) {
+    // Keep the figures measured so far; say what broke.
+    res.error = (e as Error).message;
+    res.peakRssMb ??= peakRssMb(child.pid);
   } finally {
-    await hp.stop('benchmark done').catch(() => hp.kill());
+    await withTimeout(child.stop('benchmark done'), 5_000, 'herald child stop').catch(() => {});
+    child.kill();
   }
   return res;
 }

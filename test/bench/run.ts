@@ -63,7 +63,7 @@ function printTable(results: SenderResult[]): void {
   const rows = [
     ['sender', 'load', 'Est→all v4', 'Est→all', 'handed→all', 'withdraw-all', 'peak RSS', 'Est→all vs BIRD', 'withdraw vs BIRD'],
     ...results.map((r) =>
-      r.error !== undefined
+      r.error !== undefined && r.loadMs === null
         ? [r.sender, `error: ${r.error.split('\n')[0]!.slice(0, 80)}`]
         : [
             r.sender,
@@ -127,7 +127,7 @@ async function main(): Promise<void> {
   console.log('');
   printTable(results);
   const h = results.find((r) => r.sender === 'herald');
-  if (h && h.error === undefined) {
+  if (h && h.loadMs !== null) {
     console.log(`\nherald extra: ${JSON.stringify(h.extra)}`);
     if (!args.quick) {
       const check = (name: string, v: number | null, max: number, unit: string): string =>
