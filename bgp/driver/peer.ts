@@ -24,7 +24,7 @@ import { Framer } from '../wire/framer.js';
 import { decodeMessage, encodeMessage } from '../wire/messages/index.js';
 import { BgpError } from '../wire/errors.js';
 import { DEFAULT_CONTEXT, maxMessageLen, type CodecContext } from '../wire/context.js';
-import { CeaseSub } from '../wire/iana.js';
+import { Afi, CeaseSub, Safi } from '../wire/iana.js';
 import type { BgpMessage, NotificationMessage } from '../wire/types.js';
 import {
   checkCollision,
@@ -552,10 +552,13 @@ export class Peer {
         this.deps.log.warn({ peer: this.name, error: e.message, action: e.action }, 'malformed UPDATE handled per RFC 7606');
       }
     }
-    const over = this.ribIn.apply(msg);
-    if (over) {
-      this.deps.log.warn({ peer: this.name, limit: over.limit, afi: over.afi }, 'maximum prefix limit exceeded');
-      this.feed(c, { type: 'MaxPrefixExceeded', afi: over.afi, safi: over.safi, limit: over.limit });
+    const res = this.ribIn.apply(msg);
+    const limit = this.cfg.maxPrefixes;
+    if (res.limitExceeded && limit !== undefined) {
+      // RFC 4486 §4: the data names the AFI/SAFI that crossed the limit.
+      const afi = msg.attributes.mpReach?.afi ?? Afi.IPv4;
+      this.deps.log.warn({ peer: this.name, limit, count: res.count }, 'maximum prefix limit exceeded');
+      this.feed(c, { type: 'MaxPrefixExceeded', afi, safi: Safi.Unicast, limit });
     }
   }
 
@@ -571,8 +574,8 @@ export class Peer {
       if (!chunk) break;
       this.counters.updatesOut += countMessages(chunk);
       this.counters.messagesOut += countMessages(chunk);
-      // The RIB reuses its buffer: copy before handing it to the socket.
-      const bytes = Buffer.from(chunk);
+      // Each pull is a fresh buffer, so the socket may keep a view of it.
+      const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
       if (!sock.write(bytes, () => this.sent(c, sock, 'update'))) c.blocked = true;
     }
   }
