@@ -57,6 +57,8 @@ import { encodePathAttributes } from '../wire/attributes/index.js';
 const CLOSE_FLUSH_MS = 1_000;
 /** How long one outgoing connection attempt may take (SYN retries included). */
 const CONNECT_TIMEOUT_MS = 10_000;
+/** How long before the ConnectRetry deadline an unanswered attempt gives up (see attemptTimeout). */
+const CONNECT_TIMEOUT_MARGIN_MS = 25;
 
 type Side = 'outgoing' | 'incoming';
 
@@ -358,6 +360,21 @@ export class Peer {
 
   // ------------------------------------------------------------ transport
 
+  /**
+   * Time one connect attempt may take: CONNECT_TIMEOUT_MS, but ending just
+   * before the ConnectRetry deadline. When that deadline fires in Connect the
+   * FSM drops the attempt and dials again; an attempt cut off that way would
+   * never be reported, so a SYN nobody answers (a wrong TCP MD5 key, a
+   * filter) went unreported until the backoff outgrew the timeout. Timing out
+   * first reports it (connect-failed, lastConnectError) on every attempt.
+   */
+  private attemptTimeout(c: Conn): number {
+    const retryAt = c.session.timers.connectRetry;
+    if (retryAt === undefined) return CONNECT_TIMEOUT_MS;
+    const left = retryAt - this.deps.clock.now() - CONNECT_TIMEOUT_MARGIN_MS;
+    return Math.max(CONNECT_TIMEOUT_MARGIN_MS, Math.min(CONNECT_TIMEOUT_MS, left));
+  }
+
   private connect(c: Conn): void {
     c.connecting?.abort();
     const ac = new AbortController();
@@ -366,7 +383,7 @@ export class Peer {
     connectTcp({
       host: this.cfg.address,
       port: this.cfg.port ?? 179,
-      timeoutMs: CONNECT_TIMEOUT_MS,
+      timeoutMs: this.attemptTimeout(c),
       signal: ac.signal,
       ...(this.cfg.localAddress !== undefined ? { localAddress: this.cfg.localAddress } : {}),
       ...(this.cfg.password !== undefined ? { md5Key: this.cfg.password } : {}),
