@@ -2,60 +2,18 @@
 // per-peer keys (tcp-md5.ts) and connectTcp (connect.ts), in a network
 // namespace this file creates, entered by the test process with setns(2).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as net from 'node:net';
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
+import { spawn, spawnSync } from 'node:child_process';
 import { connectTcp, readMd5Counters, type ConnectOptions } from '../../../bgp/driver/connect.js';
 import { applyListenerMd5, removeListenerMd5 } from '../../../bgp/driver/tcp-md5.js';
+import { testNetns } from '../../support/netns-enter.js';
+import { close, listen, port, readAll } from '../../support/net-helpers.js';
 
-const isRoot = process.getuid?.() === 0;
-const canRun = isRoot || !!process.env['CI'];
-if (!canRun) {
-  console.warn('\n!!! SKIPPING test/bgp/driver/md5.test.ts: needs root for network namespaces (runs in CI) !!!\n');
-}
-
-const CLONE_NEWNET = 0x40000000;
-const NS = `herald-md5-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+const netns = testNetns({ file: 'test/bgp/driver/md5.test.ts', tag: 'md5' });
+const NS = netns.name;
 const KEY = 'correct horse battery';
-let setns: (fd: number, nstype: number) => number;
-let homeNs = -1;
-
-function ip(...args: string[]): void {
-  execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'inherit'] });
-}
-
-function listen(host: string, onConn?: (s: net.Socket) => void): Promise<net.Server> {
-  const srv = net.createServer((s) => {
-    s.on('error', () => {});
-    if (onConn) onConn(s);
-    else s.end('hello from the listener');
-  });
-  return new Promise((resolve, reject) => {
-    srv.once('error', reject);
-    srv.listen(0, host, () => resolve(srv));
-  });
-}
-
-function close(srv: net.Server): Promise<void> {
-  return new Promise((r) => srv.close(() => r()));
-}
-
-function port(srv: net.Server): number {
-  return (srv.address() as net.AddressInfo).port;
-}
-
-function readAll(s: net.Socket): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let data = '';
-    s.setEncoding('utf8');
-    s.on('data', (d: string) => (data += d));
-    s.on('end', () => resolve(data));
-    s.on('error', reject);
-  });
-}
 
 async function expectRejects(opts: ConnectOptions): Promise<Error & { code?: string }> {
   const t0 = performance.now();
@@ -72,28 +30,9 @@ async function expectRejects(opts: ConnectOptions): Promise<Error & { code?: str
   return err;
 }
 
-describe.skipIf(!canRun)('TCP MD5 through the kernel (network namespace)', () => {
-  beforeAll(() => {
-    ip('netns', 'add', NS);
-    ip('-n', NS, 'link', 'set', 'lo', 'up');
-    for (const a of ['192.0.2.1/32', '192.0.2.2/32', '192.0.2.3/32']) ip('-n', NS, 'addr', 'add', a, 'dev', 'lo');
-    for (const a of ['2001:db8::1/128', '2001:db8::2/128']) ip('-n', NS, 'addr', 'add', a, 'dev', 'lo', 'nodad');
-    const libc = createRequire(import.meta.url)('koffi').load('libc.so.6');
-    setns = libc.func('int setns(int, int)');
-    homeNs = openSync('/proc/thread-self/ns/net', 'r');
-    const target = openSync(`/var/run/netns/${NS}`, 'r');
-    const rc = setns(target, CLONE_NEWNET);
-    closeSync(target);
-    if (rc !== 0) throw new Error('setns into the test namespace failed');
-  });
-
-  afterAll(() => {
-    if (homeNs >= 0) {
-      setns(homeNs, CLONE_NEWNET);
-      closeSync(homeNs);
-    }
-    spawnSync('ip', ['netns', 'del', NS]);
-  });
+describe.skipIf(!netns.canRun)('TCP MD5 through the kernel (network namespace)', () => {
+  beforeAll(() => netns.setUp(['192.0.2.1/32', '192.0.2.2/32', '192.0.2.3/32', '2001:db8::1/128', '2001:db8::2/128']));
+  afterAll(() => netns.cleanUp());
 
   it('(a) connects with the same key on both sides and data flows both ways', async () => {
     const srv = await listen('192.0.2.1', (s) => s.once('data', (d) => s.end(`echo:${String(d)}`)));

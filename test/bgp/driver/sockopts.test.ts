@@ -3,10 +3,7 @@
 // aborts and fd hygiene, in a network namespace this file creates and the
 // test process enters with setns(2).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as net from 'node:net';
-import { closeSync, openSync, readdirSync } from 'node:fs';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
+import { readdirSync } from 'node:fs';
 import { connectTcp, readTcpExt } from '../../../bgp/driver/connect.js';
 import { setListenerTtl } from '../../../bgp/driver/tcp-md5.js';
 import {
@@ -24,6 +21,8 @@ import {
   setTtl,
   socketFamily,
 } from '../../../bgp/driver/sockopts.js';
+import { testNetns } from '../../support/netns-enter.js';
+import { close, listen, port } from '../../support/net-helpers.js';
 
 describe('parseIp and errnoName (no kernel needed)', () => {
   it('parses both families, unwraps IPv4-mapped addresses and numeric zones', () => {
@@ -80,67 +79,15 @@ describe('parseIp and errnoName (no kernel needed)', () => {
   });
 });
 
-const isRoot = process.getuid?.() === 0;
-const canRun = isRoot || !!process.env['CI'];
-if (!canRun) {
-  console.warn('\n!!! SKIPPING kernel tests in test/bgp/driver/sockopts.test.ts: needs root for network namespaces (runs in CI) !!!\n');
-}
-
-const CLONE_NEWNET = 0x40000000;
-const NS = `herald-sockopt-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-let setns: (fd: number, nstype: number) => number;
-let homeNs = -1;
-
-function ip(...args: string[]): void {
-  execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'inherit'] });
-}
-
-function listen(host: string, onConn?: (s: net.Socket) => void): Promise<net.Server> {
-  const srv = net.createServer((s) => {
-    s.on('error', () => {});
-    if (onConn) onConn(s);
-    else s.end('hi');
-  });
-  return new Promise((resolve, reject) => {
-    srv.once('error', reject);
-    srv.listen(0, host, () => resolve(srv));
-  });
-}
-
-function close(srv: net.Server): Promise<void> {
-  return new Promise((r) => srv.close(() => r()));
-}
-
-function port(srv: net.Server): number {
-  return (srv.address() as net.AddressInfo).port;
-}
+const netns = testNetns({ file: 'test/bgp/driver/sockopts.test.ts', tag: 'sockopt', scope: 'kernel tests in' });
 
 function openFds(): number {
   return readdirSync('/proc/self/fd').length;
 }
 
-describe.skipIf(!canRun)('sockets through the kernel (network namespace)', () => {
-  beforeAll(() => {
-    ip('netns', 'add', NS);
-    ip('-n', NS, 'link', 'set', 'lo', 'up');
-    for (const a of ['192.0.2.1/32', '192.0.2.2/32']) ip('-n', NS, 'addr', 'add', a, 'dev', 'lo');
-    for (const a of ['2001:db8::1/128', '2001:db8::2/128']) ip('-n', NS, 'addr', 'add', a, 'dev', 'lo', 'nodad');
-    const libc = createRequire(import.meta.url)('koffi').load('libc.so.6');
-    setns = libc.func('int setns(int, int)');
-    homeNs = openSync('/proc/thread-self/ns/net', 'r');
-    const target = openSync(`/var/run/netns/${NS}`, 'r');
-    const rc = setns(target, CLONE_NEWNET);
-    closeSync(target);
-    if (rc !== 0) throw new Error('setns into the test namespace failed');
-  });
-
-  afterAll(() => {
-    if (homeNs >= 0) {
-      setns(homeNs, CLONE_NEWNET);
-      closeSync(homeNs);
-    }
-    spawnSync('ip', ['netns', 'del', NS]);
-  });
+describe.skipIf(!netns.canRun)('sockets through the kernel (network namespace)', () => {
+  beforeAll(() => netns.setUp(['192.0.2.1/32', '192.0.2.2/32', '2001:db8::1/128', '2001:db8::2/128']));
+  afterAll(() => netns.cleanUp());
 
   it('(e) binds the local address on both paths: the server sees it as the remote address', async () => {
     for (const [server, client, opts] of [

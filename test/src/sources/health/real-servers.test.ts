@@ -7,37 +7,27 @@
 // started with `ip netns exec`. Only the processes started here are killed,
 // by pid, and the namespace is deleted at the end.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as net from 'node:net';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createRequire } from 'node:module';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { realClock } from '../../../../bgp/driver/clock.js';
 import { HealthSource, OUTPUT_LIMIT, probe, type Check, type Transition } from '../../../../src/sources/health/index.js';
 import type { DnsCheck, ExecCheck, HttpCheck, TcpCheck } from '../../../../src/config/index.js';
+import { testNetns } from '../../../support/netns-enter.js';
+import { close as closeServer, listen, port as portOf } from '../../../support/net-helpers.js';
 
-const FILE = 'test/src/sources/health/real-servers.test.ts';
-const inCI = !!process.env['CI'];
-const isRoot = process.getuid?.() === 0;
-const has = (bin: string): boolean => spawnSync('sh', ['-c', `command -v ${bin}`]).status === 0;
-const missing = [
-  ['nsd', 'nsd'],
-  ['nginx', 'nginx-light'],
-  ['openssl', 'openssl'],
-  ['dig', 'bind9-dnsutils'],
-].filter(([bin]) => !has(bin!));
-if (inCI && missing.length > 0) {
-  throw new Error(`${FILE}: missing ${missing.map(([b, p]) => `${b} (Debian package ${p})`).join(', ')}; CI must have them`);
-}
-if (inCI && !isRoot) throw new Error(`${FILE}: needs root for network namespaces`);
-const canRun = isRoot && missing.length === 0;
-if (!canRun) {
-  const why = !isRoot ? 'needs root for network namespaces' : `missing ${missing.map(([b, p]) => `${b} (apt install ${p})`).join(', ')}`;
-  console.warn(`\n!!! SKIPPING ${FILE}: ${why} !!!\n`);
-}
-
-const NS = `herald-hc-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+const netns = testNetns({
+  file: 'test/src/sources/health/real-servers.test.ts',
+  tag: 'hc',
+  tools: [
+    ['nsd', 'nsd'],
+    ['nginx', 'nginx-light'],
+    ['openssl', 'openssl'],
+    ['dig', 'bind9-dnsutils'],
+  ],
+});
+const NS = netns.name;
 const DNS4 = '192.0.2.53';
 const DNS6 = '2001:db8::53';
 const WWW4 = '192.0.2.80';
@@ -47,17 +37,10 @@ const BLACKHOLE = '198.51.100.2';
 const DNS_PORT = 5353;
 const HTTP_PORT = 8080;
 const HTTPS_PORT = 8443;
-const CLONE_NEWNET = 0x40000000;
 
 let dir = '';
-let setns: (fd: number, nstype: number) => number;
-let homeNs = -1;
 const started: ChildProcess[] = [];
 let nsd: ChildProcess | undefined;
-
-function ip(...args: string[]): void {
-  execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'inherit'] });
-}
 
 function startInNs(name: string, argv: string[]): ChildProcess {
   const log = openSync(join(dir, `${name}.out`), 'a');
@@ -166,31 +149,6 @@ ${temp}
   );
 }
 
-const conns = new WeakMap<net.Server, Set<net.Socket>>();
-
-function listen(host: string, onConn: (s: net.Socket) => void): Promise<net.Server> {
-  const open = new Set<net.Socket>();
-  const srv = net.createServer((s) => {
-    open.add(s);
-    s.on('close', () => open.delete(s));
-    s.on('error', () => {});
-    s.resume(); // read, so a client's close is seen
-    onConn(s);
-  });
-  conns.set(srv, open);
-  return new Promise((resolve, reject) => {
-    srv.once('error', reject);
-    srv.listen(0, host, () => resolve(srv));
-  });
-}
-
-const portOf = (srv: net.Server): number => (srv.address() as net.AddressInfo).port;
-const closeServer = (srv: net.Server): Promise<void> =>
-  new Promise((r) => {
-    srv.close(() => r());
-    for (const s of conns.get(srv) ?? []) s.destroy();
-  });
-
 const dns = (over: Partial<DnsCheck> = {}): DnsCheck => ({
   kind: 'dns', server: DNS4, port: DNS_PORT, protocol: 'udp', query: 'example.org', type: 'SOA', rcode: 'NOERROR', timeoutMs: 1000, ...over,
 });
@@ -212,29 +170,19 @@ const alive = (pid: number): boolean => {
   }
 };
 
-describe.skipIf(!canRun)('health checks against real servers in a network namespace', () => {
+describe.skipIf(!netns.canRun)('health checks against real servers in a network namespace', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'herald-hc-'));
     chmodSync(dir, 0o755); // nginx workers run as nobody
-    ip('netns', 'add', NS);
-    ip('-n', NS, 'link', 'set', 'lo', 'up');
-    for (const a of [`${DNS4}/32`, `${WWW4}/32`]) ip('-n', NS, 'addr', 'add', a, 'dev', 'lo');
-    for (const a of [`${DNS6}/128`, `${WWW6}/128`]) ip('-n', NS, 'addr', 'add', a, 'dev', 'lo', 'nodad');
+    netns.create([`${DNS4}/32`, `${WWW4}/32`, `${DNS6}/128`, `${WWW6}/128`]);
     // A veth pair whose far end has no address, and a fixed neighbour entry:
     // packets to BLACKHOLE leave and are never answered (no ARP failure either).
-    ip('-n', NS, 'link', 'add', 'void0', 'type', 'veth', 'peer', 'name', 'void1');
-    ip('-n', NS, 'addr', 'add', '198.51.100.1/24', 'dev', 'void0');
-    ip('-n', NS, 'link', 'set', 'void0', 'up');
-    ip('-n', NS, 'link', 'set', 'void1', 'up');
-    ip('-n', NS, 'neigh', 'add', BLACKHOLE, 'lladdr', '02:00:00:00:00:02', 'dev', 'void0', 'nud', 'permanent');
-
-    const libc = createRequire(import.meta.url)('koffi').load('libc.so.6');
-    setns = libc.func('int setns(int, int)');
-    homeNs = openSync('/proc/thread-self/ns/net', 'r');
-    const target = openSync(`/var/run/netns/${NS}`, 'r');
-    const rc = setns(target, CLONE_NEWNET);
-    closeSync(target);
-    if (rc !== 0) throw new Error('setns into the test namespace failed');
+    netns.ip('link', 'add', 'void0', 'type', 'veth', 'peer', 'name', 'void1');
+    netns.ip('addr', 'add', '198.51.100.1/24', 'dev', 'void0');
+    netns.ip('link', 'set', 'void0', 'up');
+    netns.ip('link', 'set', 'void1', 'up');
+    netns.ip('neigh', 'add', BLACKHOLE, 'lladdr', '02:00:00:00:00:02', 'dev', 'void0', 'nud', 'permanent');
+    netns.enter();
 
     writeNsd();
     writeNginx();
@@ -265,11 +213,7 @@ describe.skipIf(!canRun)('health checks against real servers in a network namesp
             }),
       ),
     );
-    if (homeNs >= 0) {
-      setns(homeNs, CLONE_NEWNET);
-      closeSync(homeNs);
-    }
-    spawnSync('ip', ['netns', 'del', NS]);
+    netns.cleanUp();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
