@@ -22,6 +22,8 @@ import { Reconciler, type PeerView } from './reconciler/index.js';
 import { serviceIntents, staticIntents, type DrainPhase, type ServiceState } from './sources/intents.js';
 import { HealthSource } from './sources/health/index.js';
 import { realClock } from '../bgp/index.js';
+import { startApiServer, type ApiServer } from './api/server.js';
+import { peerEvent, serviceEvent, type StateEvent } from './state.js';
 
 export class Daemon {
   readonly configPath: string;
@@ -36,6 +38,10 @@ export class Daemon {
   readonly stopped: Promise<void>;
   private stopping = false;
   reloads = { ok: 0, failed: 0 };
+  /** Wall-clock time the daemon object was created (for uptime). */
+  readonly startedAt = Date.now();
+  private api: ApiServer | null = null;
+  private readonly eventListeners = new Set<(e: StateEvent) => void>();
 
   constructor(configPath: string, log?: Logger) {
     this.configPath = configPath;
@@ -68,11 +74,13 @@ export class Daemon {
         this.reconcile();
       }
     });
+    speaker.on((e) => this.emitEvent(peerEvent(e)));
     await speaker.start();
     this.reconciler.setPeers(peerViews(config));
     this.reconciler.setSnapshot('static', staticIntents(config.static));
     this.startHealth(config.services);
     this.reconcile();
+    await this.startApi(config);
     this.log.info(
       { peers: config.peers.length, services: config.services.length, static: config.static.length, config: this.configPath },
       'herald started',
@@ -84,6 +92,7 @@ export class Daemon {
     this.health = h;
     h.on('change', (t) => {
       this.log.info({ service: t.service, from: t.from, to: t.to, reason: t.reason }, 'service health changed');
+      this.emitEvent(serviceEvent(t));
       this.refreshServices();
     });
     h.start();
@@ -116,6 +125,7 @@ export class Daemon {
       this.reloads.failed++;
       const errors = e instanceof ConfigError ? e.issues.map((i) => `${i.file}:${i.line}:${i.column}: ${i.path}: ${i.message}`) : [(e as Error).message];
       this.log.error({ errors }, 'reload refused: the new config is invalid; still running the previous one');
+      this.emitEvent({ type: 'reload', at: new Date().toISOString(), ok: false, errors });
       return { ok: false, errors };
     }
     const old = this.config!;
@@ -147,6 +157,7 @@ export class Daemon {
     this.health?.update(next.services);
     this.refreshServices();
     this.reloads.ok++;
+    this.emitEvent({ type: 'reload', at: new Date().toISOString(), ok: true, errors: [] });
     this.log.info({ added: d.peers.added, removed: d.peers.removed, changed: d.peers.changed.map((c) => c.name) }, 'config reloaded');
     return { ok: true };
   }
@@ -163,11 +174,14 @@ export class Daemon {
     }
     this.log.info({ services: targets.map((s) => s.name), periodMs: period }, 'draining');
     this.refreshServices();
+    const drained = targets.map((s) => s.name);
+    this.emitEvent({ type: 'drain', at: new Date().toISOString(), services: drained, phase: period > 0 ? 'graceful-shutdown' : 'withdrawn' });
     if (period <= 0) return Promise.resolve();
     return new Promise((resolve) => {
       const t = setTimeout(() => {
         for (const s of targets) this.drains.set(s.name, { phase: 'withdrawn' });
         this.refreshServices();
+        this.emitEvent({ type: 'drain', at: new Date().toISOString(), services: drained, phase: 'withdrawn' });
         resolve();
       }, period);
       for (const s of targets) this.drains.set(s.name, { phase: 'graceful-shutdown', timer: t });
@@ -183,6 +197,38 @@ export class Daemon {
       this.drains.delete(k);
     }
     this.refreshServices();
+    this.emitEvent({ type: 'undrain', at: new Date().toISOString(), services: keys });
+  }
+
+  /** The drain phase of one service (null when not drained). */
+  drainPhase(service: string): DrainPhase {
+    return this.drains.get(service)?.phase ?? null;
+  }
+
+  /** Subscribe to state changes (peer, service, reload, drain) for the control API; returns the unsubscribe. */
+  onEvent(fn: (e: StateEvent) => void): () => void {
+    this.eventListeners.add(fn);
+    return () => this.eventListeners.delete(fn);
+  }
+
+  private emitEvent(e: StateEvent): void {
+    for (const fn of this.eventListeners) {
+      try {
+        fn(e);
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'event listener failed');
+      }
+    }
+  }
+
+  /** Serve the control API on api.socket; a failure is logged, not fatal (BGP keeps running). */
+  private async startApi(config: Config): Promise<void> {
+    try {
+      this.api = await startApiServer(this, { socket: config.api.socket, mode: config.api.mode });
+      this.log.info({ socket: config.api.socket }, 'control API listening');
+    } catch (e) {
+      this.log.error({ socket: config.api.socket, err: (e as Error).message }, 'control API not started; routes CLI will not reach this daemon');
+    }
   }
 
   /** Graceful shutdown: drain, withdraw everything, Cease with the configured message. */
@@ -201,6 +247,7 @@ export class Daemon {
     }
     this.health?.stop();
     await this.speaker?.stop(c?.drain.message ?? 'herald shutting down');
+    await this.api?.close();
     this.log.info({}, 'stopped');
     this.resolveStopped();
   }
