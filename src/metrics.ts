@@ -1,0 +1,516 @@
+/**
+ * Prometheus metrics: the daemon's live model rendered as text exposition
+ * (one model, several renderings — STYLE.md §10).
+ *
+ * Owns:
+ * - the `herald_*` metric families (docs/metrics.md lists every one);
+ * - the optional read-only TCP listener from config `metrics: {address,
+ *   port, path}`, serving `GET <path>` and `GET /healthz` and nothing else.
+ *   No request on it can change state (issue 5: only the unix socket can).
+ *
+ * Values are read from the model at scrape time (collect callbacks), not
+ * copied on every change: peer snapshots from the speaker, service states
+ * from the health source, counters from the reconciler and the daemon.
+ * Only what the model does not keep is counted here from events: service
+ * transitions, check latencies (histogram), connect failures, unknown
+ * connections and TCP MD5 failures.
+ *
+ * Counters never go backwards. A peer's counters live in its Peer object,
+ * which a reload replaces (remove + add); per peer name we keep the last
+ * values seen and a running total, and add the difference on each scrape
+ * (a new Peer object, or a value below the last one, counts from zero).
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { PeerCounters, PeerSnapshot, SpeakerEvent } from '../bgp/index.js';
+import type { MetricsConfig, ServiceConfig } from './config/index.js';
+import type { RoundEvent, ServiceSnapshot, Transition } from './sources/health/index.js';
+
+/** The RFC 4271 §8.2.2 states, as the speaker's snapshots name them. */
+export const SESSION_STATES = ['Idle', 'Connect', 'Active', 'OpenSent', 'OpenConfirm', 'Established'] as const;
+/** The health states a service can be in. */
+export const SERVICE_STATES = ['up', 'down', 'maintenance'] as const;
+
+/** Check-latency histogram buckets, seconds: 1 ms to the longest sensible timeout. */
+export const CHECK_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** What the metrics read of the BGP speaker (bgp/driver/speaker.ts `Speaker`). */
+export interface MetricsSpeaker {
+  snapshot(): PeerSnapshot[];
+  on(fn: (e: SpeakerEvent) => void): () => void;
+  /** The live peer object; its identity tells a re-created peer from the same one. */
+  peer?(name: string): object | undefined;
+}
+
+/** What the metrics read of the health source (src/sources/health `HealthSource`). */
+export interface MetricsHealth {
+  snapshot(): ReadonlyMap<string, ServiceSnapshot>;
+  on(event: 'change', fn: (t: Transition) => void): () => void;
+  on(event: 'round', fn: (r: RoundEvent) => void): () => void;
+}
+
+/** The daemon fields the metrics read (src/daemon.ts `Daemon` has this shape). */
+export interface MetricsModel {
+  readonly speaker: MetricsSpeaker | null;
+  readonly health: MetricsHealth | null;
+  readonly reconciler: { readonly runs: number; readonly changes: number; readonly lastDurationMs: number };
+  readonly reloads: { readonly ok: number; readonly failed: number };
+  readonly config: { readonly metrics: MetricsConfig | null; readonly services: readonly Pick<ServiceConfig, 'name' | 'checks'>[] } | null;
+}
+
+export interface MetricsOptions {
+  /** Also export prom-client's process and Node.js metrics, prefixed `herald_`; default true. */
+  defaultMetrics?: boolean;
+}
+
+/** A built registry bound to one model. */
+export interface Metrics {
+  readonly registry: Registry;
+  /** The Content-Type of `render()`'s text. */
+  readonly contentType: string;
+  /** Render every metric as Prometheus text exposition. */
+  render(): Promise<string>;
+  /** Unsubscribe from the model's events. */
+  detach(): void;
+}
+
+/** A running metrics listener. */
+export interface MetricsServer {
+  readonly metrics: Metrics;
+  /** The bound address (the port is the real one when config said 0). */
+  address(): AddressInfo;
+  close(): Promise<void>;
+}
+
+/** The running daemon's metrics; `server` is null when config has no `metrics` section. */
+export interface MetricsHandle {
+  readonly metrics: Metrics;
+  readonly server: MetricsServer | null;
+  close(): Promise<void>;
+}
+
+const COUNTER_KEYS = [
+  'messagesIn',
+  'messagesOut',
+  'updatesIn',
+  'updatesOut',
+  'notificationsIn',
+  'notificationsOut',
+  'flaps',
+  'establishedTransitions',
+] as const satisfies readonly (keyof PeerCounters)[];
+
+type CounterKey = (typeof COUNTER_KEYS)[number];
+
+const zeroCounters = (): Record<CounterKey, number> => ({
+  messagesIn: 0,
+  messagesOut: 0,
+  updatesIn: 0,
+  updatesOut: 0,
+  notificationsIn: 0,
+  notificationsOut: 0,
+  flaps: 0,
+  establishedTransitions: 0,
+});
+
+/** Per peer name: the last counters seen, on which object, and the monotonic totals. */
+interface PeerTally {
+  ref: object | null;
+  last: Record<CounterKey, number>;
+  total: Record<CounterKey, number>;
+}
+
+const VERSION = readVersion();
+
+function readVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Build a registry whose metrics read `model` at scrape time. */
+export function createMetrics(model: MetricsModel, opts: MetricsOptions = {}): Metrics {
+  const registry = new Registry();
+  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'herald_' });
+
+  // ------------------------------------------------------------ event-fed state
+  const tallies = new Map<string, PeerTally>();
+  const transitions = new Map<string, Map<string, number>>();
+  const connectFailures = new Map<string, number>();
+  let unknownConnections = 0;
+  let md5Failures = 0;
+
+  let speakerBound: MetricsSpeaker | null = null;
+  let healthBound: MetricsHealth | null = null;
+  const unsubscribe: (() => void)[] = [];
+
+  const checkDuration = new Histogram({
+    name: 'herald_check_duration_seconds',
+    help: 'How long each completed health check probe took, by service and check kind.',
+    labelNames: ['service', 'check_kind'],
+    buckets: CHECK_BUCKETS,
+    registers: [registry],
+  });
+  const checkResults = new Counter({
+    name: 'herald_check_results_total',
+    help: 'Health check probes by outcome (ok, fail, or skipped because the previous probe was still running).',
+    labelNames: ['service', 'check_kind', 'result'],
+    registers: [registry],
+  });
+
+  const kindOf = (service: string, index: number, label: string): string => {
+    const s = model.config?.services.find((x) => x.name === service);
+    return s?.checks[index]?.kind ?? label.split(' ', 1)[0] ?? 'unknown';
+  };
+
+  const onRound = (r: RoundEvent): void => {
+    for (const rep of r.reports) {
+      const kind = kindOf(r.service, rep.index, rep.check);
+      if (rep.skipped) {
+        checkResults.inc({ service: r.service, check_kind: kind, result: 'skipped' });
+        continue;
+      }
+      checkResults.inc({ service: r.service, check_kind: kind, result: rep.result.ok ? 'ok' : 'fail' });
+      checkDuration.observe({ service: r.service, check_kind: kind }, Math.max(0, rep.result.latencyMs) / 1000);
+    }
+  };
+  const onChange = (t: Transition): void => {
+    let m = transitions.get(t.service);
+    if (!m) transitions.set(t.service, (m = new Map()));
+    m.set(t.to, (m.get(t.to) ?? 0) + 1);
+  };
+  const onSpeaker = (e: SpeakerEvent): void => {
+    if (e.type === 'connect-failed') connectFailures.set(e.peer, (connectFailures.get(e.peer) ?? 0) + 1);
+    else if (e.type === 'unknown-connection') unknownConnections++;
+    else if (e.type === 'md5-failure') md5Failures += e.count;
+  };
+
+  /** Subscribe to the speaker and health source the model holds now (they appear during start()). */
+  const attach = (): void => {
+    if (model.speaker && model.speaker !== speakerBound) {
+      speakerBound = model.speaker;
+      unsubscribe.push(speakerBound.on(onSpeaker));
+    }
+    if (model.health && model.health !== healthBound) {
+      healthBound = model.health;
+      unsubscribe.push(healthBound.on('change', onChange), healthBound.on('round', onRound));
+    }
+  };
+  attach();
+
+  // ------------------------------------------------------------ scrape-time reads
+  // One snapshot per scrape (taken by render()), shared by every family's collect().
+  let peers: PeerSnapshot[] = [];
+  let services: ReadonlyMap<string, ServiceSnapshot> = new Map();
+
+  const refresh = (): void => {
+    attach();
+    peers = model.speaker?.snapshot() ?? [];
+    services = model.health?.snapshot() ?? new Map();
+    for (const p of peers) {
+      const ref = model.speaker?.peer?.(p.name) ?? null;
+      let t = tallies.get(p.name);
+      if (!t) tallies.set(p.name, (t = { ref, last: zeroCounters(), total: zeroCounters() }));
+      const fresh = ref !== null && ref !== t.ref;
+      for (const k of COUNTER_KEYS) {
+        const cur = p.counters[k];
+        const base = fresh || cur < t.last[k] ? 0 : t.last[k];
+        t.total[k] += cur - base;
+        t.last[k] = cur;
+      }
+      t.ref = ref;
+    }
+    // A removed peer keeps its totals; if it comes back, its new object counts from zero.
+    const present = new Set(peers.map((p) => p.name));
+    for (const [name, t] of tallies) {
+      if (present.has(name)) continue;
+      t.ref = null;
+      t.last = zeroCounters();
+    }
+  };
+
+  new Gauge({
+    name: 'herald_build_info',
+    help: 'Always 1; the labels say which herald and Node.js versions are running.',
+    labelNames: ['version', 'node_version'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.set({ version: VERSION, node_version: process.version }, 1);
+    },
+  });
+
+  const perPeerGauge = (name: string, help: string, value: (p: PeerSnapshot) => number): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['peer'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const p of peers) this.set({ peer: p.name }, value(p));
+      },
+    });
+  };
+  const perPeerCounter = (name: string, help: string, key: CounterKey): void => {
+    new Counter({
+      name,
+      help,
+      labelNames: ['peer'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const p of peers) this.inc({ peer: p.name }, tallies.get(p.name)?.total[key] ?? 0);
+      },
+    });
+  };
+
+  new Gauge({
+    name: 'herald_bgp_peer_info',
+    help: 'Always 1 per configured peer; the labels give its address and AS numbers.',
+    labelNames: ['peer', 'address', 'peer_as', 'local_as'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const p of peers) this.set({ peer: p.name, address: p.address, peer_as: String(p.peerAs), local_as: String(p.localAs) }, 1);
+    },
+  });
+  new Gauge({
+    name: 'herald_bgp_session_state',
+    help: 'BGP session FSM state (RFC 4271 §8.2.2): 1 for the state the session is in, 0 for the others.',
+    labelNames: ['peer', 'state'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const p of peers) for (const s of SESSION_STATES) this.set({ peer: p.name, state: s }, p.state === s ? 1 : 0);
+    },
+  });
+  perPeerGauge('herald_bgp_session_up', 'Whether the BGP session is Established (1) or not (0).', (p) => (p.state === 'Established' ? 1 : 0));
+  perPeerGauge('herald_bgp_session_uptime_seconds', 'Seconds since the session reached Established; 0 when it is not.', (p) => p.uptimeMs / 1000);
+  perPeerCounter('herald_bgp_session_flaps_total', 'Transitions out of Established.', 'flaps');
+  perPeerCounter('herald_bgp_session_established_total', 'Transitions into Established.', 'establishedTransitions');
+  perPeerCounter('herald_bgp_messages_received_total', 'BGP messages received, of every type.', 'messagesIn');
+  perPeerCounter('herald_bgp_messages_sent_total', 'BGP messages sent, of every type.', 'messagesOut');
+  perPeerCounter('herald_bgp_updates_received_total', 'UPDATE messages received.', 'updatesIn');
+  perPeerCounter('herald_bgp_updates_sent_total', 'UPDATE messages sent.', 'updatesOut');
+  perPeerCounter('herald_bgp_notifications_received_total', 'NOTIFICATION messages received.', 'notificationsIn');
+  perPeerCounter('herald_bgp_notifications_sent_total', 'NOTIFICATION messages sent.', 'notificationsOut');
+  perPeerGauge('herald_bgp_prefixes_announced', 'Prefixes announced to the peer (in its Adj-RIB-Out and sent).', (p) => p.prefixesAnnounced);
+  perPeerGauge('herald_bgp_prefixes_pending', 'Prefix announcements or withdrawals waiting to be sent to the peer.', (p) => p.prefixesPending);
+  perPeerGauge('herald_bgp_prefixes_received', 'Prefixes received from the peer (counted even with import nothing).', (p) => p.prefixesReceived);
+
+  new Counter({
+    name: 'herald_bgp_connect_failures_total',
+    help: 'Outgoing TCP connection attempts to the peer that failed.',
+    labelNames: ['peer'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [peer, n] of connectFailures) this.inc({ peer }, n);
+    },
+  });
+  new Counter({
+    name: 'herald_bgp_unknown_connections_total',
+    help: 'Incoming TCP connections from addresses that are not configured peers (refused).',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(unknownConnections);
+    },
+  });
+  new Counter({
+    name: 'herald_bgp_md5_failures_total',
+    help: 'TCP segments the kernel dropped for a wrong or missing TCP MD5 signature (RFC 2385), seen while a peer has a key.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(md5Failures);
+    },
+  });
+
+  // ------------------------------------------------------------ services
+  new Gauge({
+    name: 'herald_service_up',
+    help: 'Whether the service is healthy and announced (1) or not (0).',
+    labelNames: ['service'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [service, s] of services) this.set({ service }, s.state === 'up' ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'herald_service_state',
+    help: 'Service health state: 1 for the state the service is in (up, down, maintenance), 0 for the others.',
+    labelNames: ['service', 'state'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [service, s] of services) for (const st of SERVICE_STATES) this.set({ service, state: st }, s.state === st ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'herald_service_state_since_timestamp_seconds',
+    help: 'Unix time of the service\'s last state change (or of start-up).',
+    labelNames: ['service'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [service, s] of services) this.set({ service }, s.since / 1000);
+    },
+  });
+  new Counter({
+    name: 'herald_service_transitions_total',
+    help: 'Service health state changes, by the state entered.',
+    labelNames: ['service', 'to'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const names = new Set([...services.keys(), ...transitions.keys()]);
+      for (const service of names) {
+        const m = transitions.get(service);
+        for (const to of SERVICE_STATES) this.inc({ service, to }, m?.get(to) ?? 0);
+      }
+    },
+  });
+
+  // ------------------------------------------------------------ reconciler and config
+  new Counter({
+    name: 'herald_reconcile_runs_total',
+    help: 'Reconcile runs (merge every source\'s snapshot and plan each peer\'s set).',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(model.reconciler.runs);
+    },
+  });
+  new Counter({
+    name: 'herald_reconcile_changes_total',
+    help: 'Reconcile runs that changed at least one peer\'s desired route set.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(model.reconciler.changes);
+    },
+  });
+  new Gauge({
+    name: 'herald_reconcile_last_duration_seconds',
+    help: 'How long the most recent reconcile run took.',
+    registers: [registry],
+    collect() {
+      this.set(model.reconciler.lastDurationMs / 1000);
+    },
+  });
+  new Counter({
+    name: 'herald_config_reloads_total',
+    help: 'Configuration reloads (SIGHUP or routes reload), by result: ok, or failed (the previous config stays in force).',
+    labelNames: ['result'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc({ result: 'ok' }, model.reloads.ok);
+      this.inc({ result: 'failed' }, model.reloads.failed);
+    },
+  });
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    render: () => {
+      refresh();
+      return registry.metrics();
+    },
+    detach() {
+      for (const u of unsubscribe.splice(0)) u();
+      speakerBound = null;
+      healthBound = null;
+    },
+  };
+}
+
+/** Healthz body: read-only counts from the same model. */
+export function healthSummary(model: MetricsModel): { status: 'ok'; sessions: { established: number; total: number }; services: { up: number; total: number } } {
+  const peers = model.speaker?.snapshot() ?? [];
+  const services = [...(model.health?.snapshot().values() ?? [])];
+  return {
+    status: 'ok',
+    sessions: { established: peers.filter((p) => p.state === 'Established').length, total: peers.length },
+    services: { up: services.filter((s) => s.state === 'up').length, total: services.length },
+  };
+}
+
+/**
+ * Serve `GET <path>` (metrics) and `GET /healthz` on `cfg.address:cfg.port`.
+ * Only GET and HEAD are accepted (405 otherwise); nothing here changes state.
+ */
+export async function serveMetrics(metrics: Metrics, model: MetricsModel, cfg: MetricsConfig): Promise<MetricsServer> {
+  const server = http.createServer((req, res) => {
+    const path = (req.url ?? '/').split('?', 1)[0];
+    const head = req.method === 'HEAD';
+    const send = (status: number, type: string, body: string, extra: Record<string, string> = {}): void => {
+      res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store', ...extra });
+      res.end(head ? undefined : body);
+    };
+    if (req.method !== 'GET' && !head) {
+      send(405, 'text/plain; charset=utf-8', 'method not allowed: this listener is read-only\n', { Allow: 'GET, HEAD' });
+      return;
+    }
+    if (path === cfg.path) {
+      metrics.render().then(
+        (text) => send(200, metrics.contentType, text),
+        (err: unknown) => send(500, 'text/plain; charset=utf-8', `cannot collect metrics: ${err instanceof Error ? err.message : String(err)}\n`),
+      );
+      return;
+    }
+    if (path === '/healthz') {
+      send(200, 'application/json', `${JSON.stringify(healthSummary(model))}\n`);
+      return;
+    }
+    send(404, 'text/plain; charset=utf-8', `not found: try ${cfg.path} or /healthz\n`);
+  });
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 10_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: cfg.address, port: cfg.port }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return {
+    metrics,
+    address: () => server.address() as AddressInfo,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/** Build the daemon's metrics and, when its config has a `metrics` section, start the listener. */
+export async function startMetrics(model: MetricsModel, opts: MetricsOptions = {}): Promise<MetricsHandle> {
+  const metrics = createMetrics(model, opts);
+  const cfg = model.config?.metrics ?? null;
+  let server: MetricsServer | null = null;
+  try {
+    server = cfg ? await serveMetrics(metrics, model, cfg) : null;
+  } catch (e) {
+    metrics.detach();
+    const where = cfg ? `${cfg.address}:${cfg.port}` : '';
+    throw new Error(`cannot serve metrics on ${where}: ${(e as Error).message}`);
+  }
+  return {
+    metrics,
+    server,
+    async close() {
+      metrics.detach();
+      await server?.close();
+    },
+  };
+}
