@@ -122,6 +122,9 @@ interface PeerTally {
   total: Record<CounterKey, number>;
 }
 
+/** prom-client default gauges whose names end in `_total` (see createMetrics). */
+const MISNAMED_DEFAULTS = ['nodejs_active_resources_total', 'nodejs_active_handles_total', 'nodejs_active_requests_total'];
+
 const VERSION = readVersion();
 
 function readVersion(): string {
@@ -136,7 +139,12 @@ function readVersion(): string {
 /** Build a registry whose metrics read `model` at scrape time. */
 export function createMetrics(model: MetricsModel, opts: MetricsOptions = {}): Metrics {
   const registry = new Registry();
-  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'herald_' });
+  if (opts.defaultMetrics ?? true) {
+    collectDefaultMetrics({ register: registry, prefix: 'herald_' });
+    // prom-client also names three gauges `*_total`, which Prometheus reserves
+    // for counters; drop them (herald_nodejs_active_resources{type} stays).
+    for (const n of MISNAMED_DEFAULTS) registry.removeSingleMetric(`herald_${n}`);
+  }
 
   // ------------------------------------------------------------ event-fed state
   const tallies = new Map<string, PeerTally>();

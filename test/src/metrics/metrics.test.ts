@@ -1,0 +1,522 @@
+// src/metrics: the scraped text parses with an independent strict parser,
+// every family is herald_*, typed and documented, counters end in _total;
+// counters move (and never go backwards) as a session and a service flap —
+// first on a fake model of the daemon's fields, then with two real speakers
+// on loopback and a real HealthSource, scraped over HTTP.
+import { afterEach, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { ManualClock } from '../../../bgp/driver/clock.js';
+import { Speaker, type PeerSnapshot, type SpeakerEvent } from '../../../bgp/index.js';
+import { createMetrics, serveMetrics, startMetrics, type MetricsHandle, type MetricsModel } from '../../../src/metrics.js';
+import { Reconciler } from '../../../src/reconciler/index.js';
+import { HealthSource, type Check, type CheckResult, type RoundEvent, type ServiceSnapshot, type Transition } from '../../../src/sources/health/index.js';
+import { PromParseError, namingProblems, parseProm, sampleValue, type Family } from './prom-text.js';
+
+// ------------------------------------------------------------ the parser itself
+
+describe('prom-text parser', () => {
+  it('accepts a well-formed exposition and rejects what the format forbids', () => {
+    const good = '# HELP a_total A.\n# TYPE a_total counter\na_total{x="1\\"2"} 3\n';
+    expect(sampleValue(parseProm(good), 'a_total', { x: '1"2' })).toBe(3);
+    const bad = [
+      'a_total 1\n', // no TYPE
+      '# TYPE a counter\n# TYPE a counter\na 1\n', // TYPE twice
+      '# TYPE a gauge\na{b="c} 1\n', // unterminated label value
+      '# TYPE a gauge\na{b="\\q"} 1\n', // bad escape
+      '# TYPE a gauge\na 1\na 2\n', // duplicate series
+      '# TYPE a gauge\na one\n', // bad value
+      '# TYPE a gauge\n# TYPE b gauge\nb 1\na 1\n', // family split
+      '# TYPE h histogram\nh_bucket{le="1"} 2\nh_bucket{le="+Inf"} 1\nh_sum 1\nh_count 1\n', // decreasing buckets
+      '# TYPE h histogram\nh_bucket{le="+Inf"} 1\nh_sum 1\nh_count 2\n', // +Inf != count
+      '# TYPE c counter\nc_sum 1\n', // counter with a histogram suffix
+      '# TYPE a gauge\na 1', // no final newline
+    ];
+    for (const t of bad) expect(() => parseProm(t), JSON.stringify(t)).toThrow(PromParseError);
+  });
+});
+
+// ------------------------------------------------------------ a fake daemon
+
+const counters = (): PeerSnapshot['counters'] => ({
+  messagesIn: 0,
+  messagesOut: 0,
+  updatesIn: 0,
+  updatesOut: 0,
+  notificationsIn: 0,
+  notificationsOut: 0,
+  flaps: 0,
+  establishedTransitions: 0,
+});
+
+function peerSnap(name: string, over: Partial<PeerSnapshot> = {}): PeerSnapshot {
+  return {
+    name,
+    address: '192.0.2.1',
+    peerAs: 65001,
+    localAs: 65000,
+    state: 'Idle',
+    uptimeMs: 0,
+    passive: false,
+    localAddress: null,
+    families: ['ipv4'],
+    holdTime: null,
+    keepaliveTime: null,
+    peerBgpId: null,
+    peerHostname: null,
+    lastDown: null,
+    lastConnectError: null,
+    counters: counters(),
+    prefixesAnnounced: 0,
+    prefixesPending: 0,
+    prefixesReceived: 0,
+    endOfRibReceived: [],
+    md5: false,
+    ...over,
+  };
+}
+
+/** The speaker as the metrics see it: snapshots of mutable peer objects, identity per peer. */
+class FakeSpeaker {
+  readonly peers = new Map<string, { obj: object; snap: PeerSnapshot }>();
+  private readonly fns = new Set<(e: SpeakerEvent) => void>();
+  add(s: PeerSnapshot): PeerSnapshot {
+    this.peers.set(s.name, { obj: {}, snap: s });
+    return s;
+  }
+  on(fn: (e: SpeakerEvent) => void): () => void {
+    this.fns.add(fn);
+    return () => this.fns.delete(fn);
+  }
+  emit(e: SpeakerEvent): void {
+    for (const fn of this.fns) fn(e);
+  }
+  snapshot(): PeerSnapshot[] {
+    return [...this.peers.values()].map((p) => structuredClone(p.snap));
+  }
+  peer(name: string): object | undefined {
+    return this.peers.get(name)?.obj;
+  }
+  listeners(): number {
+    return this.fns.size;
+  }
+}
+
+class FakeHealth {
+  readonly states = new Map<string, ServiceSnapshot>();
+  private readonly change = new Set<(t: Transition) => void>();
+  private readonly round = new Set<(r: RoundEvent) => void>();
+  snapshot(): Map<string, ServiceSnapshot> {
+    return new Map(this.states);
+  }
+  on(event: 'change', fn: (t: Transition) => void): () => void;
+  on(event: 'round', fn: (r: RoundEvent) => void): () => void;
+  on(event: 'change' | 'round', fn: ((t: Transition) => void) | ((r: RoundEvent) => void)): () => void {
+    const set = (event === 'change' ? this.change : this.round) as Set<typeof fn>;
+    set.add(fn);
+    return () => set.delete(fn);
+  }
+  /** Move a service to `to`, emitting the transition as ServiceHealth does. */
+  flip(service: string, to: ServiceSnapshot['state']): void {
+    const from = this.states.get(service)?.state ?? 'down';
+    this.states.set(service, { state: to, since: 1_700_000_000_000, lastResults: [] });
+    for (const fn of this.change) fn({ service, from, to, reason: 'test', results: [] });
+  }
+  probe(service: string, results: { ok: boolean; latencyMs: number; skipped?: boolean }[]): void {
+    const reports = results.map((r, index) => ({
+      index,
+      check: `tcp 192.0.2.1:${index + 1}`,
+      result: { ok: r.ok, detail: 'x', latencyMs: r.latencyMs },
+      at: 0,
+      ...(r.skipped ? { skipped: true } : {}),
+    }));
+    const state = this.states.get(service)?.state ?? 'down';
+    for (const fn of this.round) fn({ service, ok: results.every((r) => r.ok), adminDown: false, state, pending: 0, nextInMs: 1000, reports });
+  }
+}
+
+function fakeModel(): MetricsModel & { speaker: FakeSpeaker; health: FakeHealth; reconciler: { runs: number; changes: number; lastDurationMs: number }; reloads: { ok: number; failed: number } } {
+  const dnsChecks: Check[] = [
+    { kind: 'tcp', address: '192.0.2.1', port: 53, timeoutMs: 500 },
+    { kind: 'http', url: 'http://192.0.2.1/', timeoutMs: 500 } as unknown as Check,
+  ];
+  return {
+    speaker: new FakeSpeaker(),
+    health: new FakeHealth(),
+    reconciler: { runs: 0, changes: 0, lastDurationMs: 0 },
+    reloads: { ok: 0, failed: 0 },
+    config: { metrics: null, services: [{ name: 'dns', checks: dnsChecks }] },
+  };
+}
+
+async function scrape(m: { render(): Promise<string> }): Promise<Map<string, Family>> {
+  const fams = parseProm(await m.render());
+  expect(namingProblems(fams)).toEqual([]);
+  return fams;
+}
+
+describe('metrics on a fake daemon model', () => {
+  it('renders every family typed, documented and herald_-named; peers, services, reconciler, reloads and build info', async () => {
+    const model = fakeModel();
+    model.speaker.add(peerSnap('r1', { state: 'Established', uptimeMs: 12_500, prefixesAnnounced: 2, prefixesReceived: 7, prefixesPending: 1 }));
+    model.speaker.add(peerSnap('r2', { state: 'Active', address: '2001:db8::1' }));
+    model.health.states.set('dns', { state: 'up', since: 1_700_000_000_000, lastResults: [] });
+    model.reconciler.runs = 5;
+    model.reconciler.changes = 2;
+    model.reconciler.lastDurationMs = 3;
+    model.reloads.ok = 1;
+    model.reloads.failed = 2;
+    const m = createMetrics(model);
+    const f = await scrape(m);
+
+    for (const name of [
+      'herald_build_info',
+      'herald_bgp_session_state',
+      'herald_bgp_session_up',
+      'herald_bgp_session_uptime_seconds',
+      'herald_bgp_session_flaps_total',
+      'herald_bgp_messages_received_total',
+      'herald_bgp_updates_sent_total',
+      'herald_bgp_prefixes_announced',
+      'herald_service_up',
+      'herald_service_transitions_total',
+      'herald_check_duration_seconds',
+      'herald_reconcile_runs_total',
+      'herald_reconcile_last_duration_seconds',
+      'herald_config_reloads_total',
+      'herald_process_cpu_seconds_total',
+    ]) {
+      expect(f.has(name), name).toBe(true);
+    }
+    const version = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+    expect(sampleValue(f, 'herald_build_info', { version, node_version: process.version })).toBe(1);
+    expect(f.get('herald_bgp_session_flaps_total')!.type).toBe('counter');
+    expect(f.get('herald_check_duration_seconds')!.type).toBe('histogram');
+
+    // Exactly one state is 1 per peer.
+    for (const peer of ['r1', 'r2']) {
+      const states = f.get('herald_bgp_session_state')!.samples.filter((s) => s.labels.peer === peer);
+      expect(states).toHaveLength(6);
+      expect(states.filter((s) => s.value === 1)).toHaveLength(1);
+    }
+    expect(sampleValue(f, 'herald_bgp_session_state', { peer: 'r1', state: 'Established' })).toBe(1);
+    expect(sampleValue(f, 'herald_bgp_session_state', { peer: 'r2', state: 'Active' })).toBe(1);
+    expect(sampleValue(f, 'herald_bgp_session_up', { peer: 'r1' })).toBe(1);
+    expect(sampleValue(f, 'herald_bgp_session_up', { peer: 'r2' })).toBe(0);
+    expect(sampleValue(f, 'herald_bgp_session_uptime_seconds', { peer: 'r1' })).toBe(12.5);
+    expect(sampleValue(f, 'herald_bgp_prefixes_announced', { peer: 'r1' })).toBe(2);
+    expect(sampleValue(f, 'herald_bgp_prefixes_received', { peer: 'r1' })).toBe(7);
+    expect(sampleValue(f, 'herald_bgp_prefixes_pending', { peer: 'r1' })).toBe(1);
+    expect(sampleValue(f, 'herald_bgp_peer_info', { peer: 'r2', address: '2001:db8::1', peer_as: '65001', local_as: '65000' })).toBe(1);
+    expect(sampleValue(f, 'herald_service_up', { service: 'dns' })).toBe(1);
+    expect(sampleValue(f, 'herald_service_state', { service: 'dns', state: 'up' })).toBe(1);
+    expect(sampleValue(f, 'herald_service_state', { service: 'dns', state: 'maintenance' })).toBe(0);
+    expect(sampleValue(f, 'herald_service_state_since_timestamp_seconds', { service: 'dns' })).toBe(1_700_000_000);
+    expect(sampleValue(f, 'herald_service_transitions_total', { service: 'dns', to: 'down' })).toBe(0);
+    expect(sampleValue(f, 'herald_reconcile_runs_total')).toBe(5);
+    expect(sampleValue(f, 'herald_reconcile_changes_total')).toBe(2);
+    expect(sampleValue(f, 'herald_reconcile_last_duration_seconds')).toBe(0.003);
+    expect(sampleValue(f, 'herald_config_reloads_total', { result: 'ok' })).toBe(1);
+    expect(sampleValue(f, 'herald_config_reloads_total', { result: 'failed' })).toBe(2);
+    m.detach();
+  });
+
+  it('moves the session counters as a session flaps, and never backwards when the peer object is re-created', async () => {
+    const model = fakeModel();
+    const r1 = model.speaker.add(peerSnap('r1', { state: 'Established', uptimeMs: 1000 }));
+    r1.counters.messagesIn = 10;
+    r1.counters.updatesOut = 4;
+    r1.counters.establishedTransitions = 1;
+    const m = createMetrics(model, { defaultMetrics: false });
+    let f = await scrape(m);
+    expect(sampleValue(f, 'herald_bgp_session_flaps_total', { peer: 'r1' })).toBe(0);
+    expect(sampleValue(f, 'herald_bgp_messages_received_total', { peer: 'r1' })).toBe(10);
+
+    // The session drops: Established -> Idle, one flap.
+    r1.state = 'Idle';
+    r1.uptimeMs = 0;
+    r1.counters.flaps = 1;
+    r1.counters.messagesIn = 11;
+    r1.counters.notificationsIn = 1;
+    f = await scrape(m);
+    expect(sampleValue(f, 'herald_bgp_session_flaps_total', { peer: 'r1' })).toBe(1);
+    expect(sampleValue(f, 'herald_bgp_session_up', { peer: 'r1' })).toBe(0);
+    expect(sampleValue(f, 'herald_bgp_session_uptime_seconds', { peer: 'r1' })).toBe(0);
+    expect(sampleValue(f, 'herald_bgp_notifications_received_total', { peer: 'r1' })).toBe(1);
+
+    // It comes back.
+    r1.state = 'Established';
+    r1.counters.establishedTransitions = 2;
+    r1.counters.messagesIn = 14;
+    f = await scrape(m);
+    expect(sampleValue(f, 'herald_bgp_session_up', { peer: 'r1' })).toBe(1);
+    expect(sampleValue(f, 'herald_bgp_session_established_total', { peer: 'r1' })).toBe(2);
+    expect(sampleValue(f, 'herald_bgp_messages_received_total', { peer: 'r1' })).toBe(14);
+
+    // A reload re-creates the peer: its counters start again from zero, ours do not.
+    const again = model.speaker.add(peerSnap('r1', { state: 'Established' }));
+    again.counters.messagesIn = 3;
+    again.counters.flaps = 0;
+    f = await scrape(m);
+    expect(sampleValue(f, 'herald_bgp_messages_received_total', { peer: 'r1' })).toBe(17);
+    expect(sampleValue(f, 'herald_bgp_session_flaps_total', { peer: 'r1' })).toBe(1);
+    expect(sampleValue(f, 'herald_bgp_updates_sent_total', { peer: 'r1' })).toBe(4);
+
+    // Removed: its series go; re-added later: it resumes from its totals.
+    model.speaker.peers.delete('r1');
+    f = await scrape(m);
+    expect(sampleValue(f, 'herald_bgp_session_up', { peer: 'r1' })).toBeUndefined();
+    expect(sampleValue(f, 'herald_bgp_messages_received_total', { peer: 'r1' })).toBeUndefined();
+    const third = model.speaker.add(peerSnap('r1'));
+    third.counters.messagesIn = 1;
+    f = await scrape(m);
+    expect(sampleValue(f, 'herald_bgp_messages_received_total', { peer: 'r1' })).toBe(18);
+    m.detach();
+  });
+
+  it('counts speaker events: connect failures, unknown connections, TCP MD5 failures', async () => {
+    const model = fakeModel();
+    model.speaker.add(peerSnap('r1'));
+    const m = createMetrics(model, { defaultMetrics: false });
+    model.speaker.emit({ type: 'connect-failed', peer: 'r1', error: 'ECONNREFUSED' });
+    model.speaker.emit({ type: 'connect-failed', peer: 'r1', error: 'ECONNREFUSED' });
+    model.speaker.emit({ type: 'unknown-connection', address: '203.0.113.9' });
+    model.speaker.emit({ type: 'md5-failure', peer: 'r1', count: 3 });
+    const f = await scrape(m);
+    expect(sampleValue(f, 'herald_bgp_connect_failures_total', { peer: 'r1' })).toBe(2);
+    expect(sampleValue(f, 'herald_bgp_unknown_connections_total')).toBe(1);
+    expect(sampleValue(f, 'herald_bgp_md5_failures_total')).toBe(3);
+    m.detach();
+    expect(model.speaker.listeners()).toBe(0);
+  });
+
+  it('moves service transitions and check latency as a service flaps', async () => {
+    const model = fakeModel();
+    model.health.states.set('dns', { state: 'down', since: 0, lastResults: [] });
+    const m = createMetrics(model, { defaultMetrics: false });
+    model.health.probe('dns', [
+      { ok: true, latencyMs: 3 },
+      { ok: true, latencyMs: 40 },
+    ]);
+    model.health.flip('dns', 'up');
+    let f = await scrape(m);
+    expect(sampleValue(f, 'herald_service_up', { service: 'dns' })).toBe(1);
+    expect(sampleValue(f, 'herald_service_transitions_total', { service: 'dns', to: 'up' })).toBe(1);
+    expect(sampleValue(f, 'herald_service_transitions_total', { service: 'dns', to: 'down' })).toBe(0);
+    expect(sampleValue(f, 'herald_check_duration_seconds_count', { service: 'dns', check_kind: 'tcp' })).toBe(1);
+    expect(sampleValue(f, 'herald_check_duration_seconds_bucket', { service: 'dns', check_kind: 'tcp', le: '0.005' })).toBe(1);
+    expect(sampleValue(f, 'herald_check_duration_seconds_bucket', { service: 'dns', check_kind: 'http', le: '0.025' })).toBe(0);
+    expect(sampleValue(f, 'herald_check_duration_seconds_bucket', { service: 'dns', check_kind: 'http', le: '0.05' })).toBe(1);
+    expect(sampleValue(f, 'herald_check_duration_seconds_sum', { service: 'dns', check_kind: 'http' })).toBeCloseTo(0.04);
+
+    // Fails: a failing round, a skipped probe (not timed), then down.
+    model.health.probe('dns', [
+      { ok: false, latencyMs: 500 },
+      { ok: false, latencyMs: 0, skipped: true },
+    ]);
+    model.health.flip('dns', 'down');
+    model.health.flip('dns', 'up');
+    model.health.flip('dns', 'maintenance');
+    f = await scrape(m);
+    expect(sampleValue(f, 'herald_service_up', { service: 'dns' })).toBe(0);
+    expect(sampleValue(f, 'herald_service_state', { service: 'dns', state: 'maintenance' })).toBe(1);
+    expect(sampleValue(f, 'herald_service_transitions_total', { service: 'dns', to: 'up' })).toBe(2);
+    expect(sampleValue(f, 'herald_service_transitions_total', { service: 'dns', to: 'down' })).toBe(1);
+    expect(sampleValue(f, 'herald_service_transitions_total', { service: 'dns', to: 'maintenance' })).toBe(1);
+    expect(sampleValue(f, 'herald_check_duration_seconds_count', { service: 'dns', check_kind: 'tcp' })).toBe(2);
+    expect(sampleValue(f, 'herald_check_duration_seconds_count', { service: 'dns', check_kind: 'http' })).toBe(1);
+    expect(sampleValue(f, 'herald_check_results_total', { service: 'dns', check_kind: 'tcp', result: 'fail' })).toBe(1);
+    expect(sampleValue(f, 'herald_check_results_total', { service: 'dns', check_kind: 'http', result: 'skipped' })).toBe(1);
+    m.detach();
+  });
+
+  it('subscribes to a health source that appears after the metrics were built', async () => {
+    const model = fakeModel();
+    const late = { ...model, health: null as FakeHealth | null };
+    const m = createMetrics(late, { defaultMetrics: false });
+    expect(sampleValue(await scrape(m), 'herald_service_up', { service: 'dns' })).toBeUndefined();
+    late.health = model.health;
+    model.health.states.set('dns', { state: 'down', since: 0, lastResults: [] });
+    await m.render(); // attaches
+    model.health.flip('dns', 'up');
+    expect(sampleValue(await scrape(m), 'herald_service_transitions_total', { service: 'dns', to: 'up' })).toBe(1);
+    m.detach();
+  });
+});
+
+// ------------------------------------------------------------ the listener
+
+describe('metrics listener', () => {
+  let handle: MetricsHandle | null = null;
+  afterEach(async () => {
+    await handle?.close();
+    handle = null;
+  });
+
+  it('serves <path> and /healthz read-only; other methods get 405, other paths 404', async () => {
+    const model = fakeModel();
+    model.speaker.add(peerSnap('r1', { state: 'Established' }));
+    model.speaker.add(peerSnap('r2'));
+    model.health.states.set('dns', { state: 'up', since: 0, lastResults: [] });
+    const withCfg = { ...model, config: { ...model.config!, metrics: { address: '127.0.0.1', port: 0, path: '/prom' } } };
+    handle = await startMetrics(withCfg, { defaultMetrics: false });
+    const base = `http://127.0.0.1:${handle.server!.address().port}`;
+
+    const r = await fetch(`${base}/prom?x=1`);
+    expect(r.status).toBe(200);
+    expect(r.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    const f = parseProm(await r.text());
+    expect(namingProblems(f)).toEqual([]);
+    expect(sampleValue(f, 'herald_bgp_session_up', { peer: 'r1' })).toBe(1);
+
+    const h = await fetch(`${base}/healthz`);
+    expect(h.status).toBe(200);
+    expect(await h.json()).toEqual({ status: 'ok', sessions: { established: 1, total: 2 }, services: { up: 1, total: 1 } });
+
+    for (const method of ['POST', 'PUT', 'DELETE', 'PATCH']) {
+      for (const path of ['/prom', '/healthz', '/v1/reload', '/']) {
+        const res = await fetch(`${base}${path}`, { method, body: method === 'DELETE' ? null : '{}' });
+        expect(res.status, `${method} ${path}`).toBe(405);
+        expect(res.headers.get('allow')).toBe('GET, HEAD');
+      }
+    }
+    expect((await fetch(`${base}/metrics`)).status).toBe(404);
+    expect((await fetch(`${base}/v1/peers`)).status).toBe(404);
+    expect(model.reloads).toEqual({ ok: 0, failed: 0 });
+  });
+
+  it('refuses to start on a port already taken, naming the address', async () => {
+    const model = fakeModel();
+    const m = createMetrics(model, { defaultMetrics: false });
+    const first = await serveMetrics(m, model, { address: '127.0.0.1', port: 0, path: '/metrics' });
+    const port = first.address().port;
+    const withCfg = { ...model, config: { ...model.config!, metrics: { address: '127.0.0.1', port, path: '/metrics' } } };
+    await expect(startMetrics(withCfg, { defaultMetrics: false })).rejects.toThrow(`cannot serve metrics on 127.0.0.1:${port}`);
+    await first.close();
+    m.detach();
+  });
+
+  it('starts no listener when config has no metrics section', async () => {
+    handle = await startMetrics(fakeModel(), { defaultMetrics: false });
+    expect(handle.server).toBeNull();
+    expect(await handle.metrics.render()).toContain('herald_build_info');
+  });
+});
+
+// ------------------------------------------------------------ real speakers and health
+
+const waitFor = async (what: string, cond: () => boolean, ms = 10_000): Promise<void> => {
+  const until = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+};
+
+describe('metrics on real speakers (loopback) and a real HealthSource', () => {
+  const cleanup: (() => Promise<void> | void)[] = [];
+  afterEach(async () => {
+    for (const c of cleanup.splice(0).reverse()) await c();
+  });
+
+  it('scraped over HTTP: counters move as the session and the service flap', async () => {
+    // A listens and is passive; B dials it. Both on 127.0.0.1.
+    const a = new Speaker({ asn: 65001, routerId: '192.0.2.1', listen: { address: '127.0.0.1', port: 0 } });
+    a.addPeer({ name: 'b', address: '127.0.0.1', asn: 65002, passive: true, holdTime: 9 });
+    await a.start();
+    cleanup.push(() => a.stop('test done'));
+    const port = a.listenAddress!.port;
+    const b = new Speaker({ asn: 65002, routerId: '192.0.2.2', listen: false });
+    b.addPeer({ name: 'a', address: '127.0.0.1', port, asn: 65001, holdTime: 9, connectRetryMs: 200 });
+    await b.start();
+    cleanup.push(() => b.stop('test done'));
+    await waitFor('session up', () => a.snapshot()[0]?.state === 'Established');
+    a.setRoutes('b', [{ prefix: '198.51.100.0/24', nextHop: '192.0.2.1' }]);
+    await waitFor('route sent', () => a.snapshot()[0]?.prefixesAnnounced === 1);
+
+    // A real health source with one check that the test turns on and off.
+    const clock = new ManualClock();
+    let healthy = true;
+    const prober = (_c: Check): Promise<CheckResult> => Promise.resolve({ ok: healthy, detail: healthy ? 'fine' : 'broken', latencyMs: 7 });
+    const service = { name: 'www', checks: [{ kind: 'tcp', address: '192.0.2.80', port: 80, timeoutMs: 500 } as Check] };
+    const health = new HealthSource([{ ...service, combine: 'all', intervalMs: 1000, fastIntervalMs: 1000, timeoutMs: 500, rise: 1, fall: 1, jitterMs: 0 }], {
+      clock,
+      prober,
+    });
+    health.start();
+    cleanup.push(() => health.stop());
+    const reconciler = new Reconciler({ setRoutes: () => {} });
+    const reloads = { ok: 0, failed: 0 };
+    const model: MetricsModel = {
+      speaker: a,
+      health,
+      reconciler,
+      reloads,
+      config: { metrics: { address: '127.0.0.1', port: 0, path: '/metrics' }, services: [service] },
+    };
+    const handle = await startMetrics(model);
+    cleanup.push(() => handle.close());
+    const url = `http://127.0.0.1:${handle.server!.address().port}/metrics`;
+    const get = async (): Promise<Map<string, Family>> => {
+      const r = await fetch(url);
+      expect(r.status).toBe(200);
+      const f = parseProm(await r.text());
+      expect(namingProblems(f)).toEqual([]);
+      return f;
+    };
+    /** Run the health source's timers up to the next round, letting each probe settle. */
+    const round = async (): Promise<void> => {
+      const target = clock.now() + 1000;
+      for (;;) {
+        const next = clock.nextDeadline();
+        if (next === undefined || next > target) break;
+        clock.advanceTo(next);
+        for (let i = 0; i < 10; i++) await Promise.resolve();
+      }
+      clock.advanceTo(target);
+    };
+
+    let f = await get();
+    expect(sampleValue(f, 'herald_bgp_session_up', { peer: 'b' })).toBe(1);
+    expect(sampleValue(f, 'herald_bgp_session_state', { peer: 'b', state: 'Established' })).toBe(1);
+    expect(sampleValue(f, 'herald_bgp_session_flaps_total', { peer: 'b' })).toBe(0);
+    expect(sampleValue(f, 'herald_bgp_prefixes_announced', { peer: 'b' })).toBe(1);
+    expect(sampleValue(f, 'herald_bgp_updates_sent_total', { peer: 'b' })).toBeGreaterThanOrEqual(1);
+    const msgsIn = sampleValue(f, 'herald_bgp_messages_received_total', { peer: 'b' })!;
+    expect(msgsIn).toBeGreaterThanOrEqual(2); // OPEN and KEEPALIVE at least
+    expect(sampleValue(f, 'herald_service_up', { service: 'www' })).toBe(0);
+
+    // Service: up, then down.
+    await round();
+    f = await get();
+    expect(sampleValue(f, 'herald_service_up', { service: 'www' })).toBe(1);
+    expect(sampleValue(f, 'herald_service_transitions_total', { service: 'www', to: 'up' })).toBe(1);
+    const probes = sampleValue(f, 'herald_check_duration_seconds_count', { service: 'www', check_kind: 'tcp' })!;
+    expect(probes).toBeGreaterThanOrEqual(1);
+    expect(sampleValue(f, 'herald_check_results_total', { service: 'www', check_kind: 'tcp', result: 'ok' })).toBe(probes);
+    healthy = false;
+    await round();
+    f = await get();
+    expect(sampleValue(f, 'herald_service_up', { service: 'www' })).toBe(0);
+    expect(sampleValue(f, 'herald_service_transitions_total', { service: 'www', to: 'down' })).toBe(1);
+    expect(sampleValue(f, 'herald_check_results_total', { service: 'www', check_kind: 'tcp', result: 'fail' })).toBe(1);
+    expect(sampleValue(f, 'herald_check_duration_seconds_count', { service: 'www', check_kind: 'tcp' })).toBe(probes + 1);
+    expect(sampleValue(f, 'herald_check_duration_seconds_sum', { service: 'www', check_kind: 'tcp' })).toBeCloseTo((probes + 1) * 0.007);
+
+    // Session: B drops it (Cease); A counts a flap and a NOTIFICATION received.
+    await b.removePeer('a');
+    await waitFor('session down on A', () => a.snapshot()[0]?.state !== 'Established');
+    f = await get();
+    expect(sampleValue(f, 'herald_bgp_session_up', { peer: 'b' })).toBe(0);
+    expect(sampleValue(f, 'herald_bgp_session_flaps_total', { peer: 'b' })).toBe(1);
+    expect(sampleValue(f, 'herald_bgp_notifications_received_total', { peer: 'b' })).toBe(1);
+    expect(sampleValue(f, 'herald_bgp_messages_received_total', { peer: 'b' })).toBeGreaterThan(msgsIn);
+    expect(sampleValue(f, 'herald_bgp_session_uptime_seconds', { peer: 'b' })).toBe(0);
+
+    // Reconcile and reload counters read the live objects.
+    reconciler.reconcile();
+    reloads.failed++;
+    f = await get();
+    expect(sampleValue(f, 'herald_reconcile_runs_total')).toBe(1);
+    expect(sampleValue(f, 'herald_config_reloads_total', { result: 'failed' })).toBe(1);
+  });
+});
