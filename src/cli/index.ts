@@ -1,0 +1,269 @@
+/**
+ * The `routes` command line: the operator's window on a running herald,
+ * through the control API's unix socket (src/api/). Every command prints a
+ * table or text for people and, with `--json`, the API's documented shape
+ * for scripts (docs/cli.md).
+ *
+ * Exit codes (for monitoring systems):
+ *   0   ok (`check`: announced to every established peer that should carry it)
+ *   1   the command failed, or `check`: the prefix is not announced (reason printed)
+ *   2   the daemon is unreachable (no socket, refused, permission denied)
+ *   64  usage error
+ * No RFC.
+ */
+import { parseArgs } from 'node:util';
+import { ApiClient, ApiResponseError, UnreachableError } from '../api/client.js';
+import type { ExplainState, PeerState, ReceivedState, RouteState, ServiceState, StateEvent, SummaryState } from '../state.js';
+import {
+  columnWidths,
+  receivedRow,
+  RECEIVED_HEADERS,
+  renderEvent,
+  renderExplain,
+  renderPeers,
+  renderRow,
+  renderServices,
+  renderSummary,
+  renderTable,
+  ROUTE_HEADERS,
+  routeRow,
+  type Cell,
+  type RenderOptions,
+} from './render.js';
+
+export const EXIT = { ok: 0, failed: 1, unreachable: 2, usage: 64 } as const;
+export const DEFAULT_SOCKET = '/run/herald/herald.sock';
+
+export const USAGE = `usage: routes [COMMAND] [--socket PATH] [--json]
+
+  routes                          summary: sessions, routes, services
+  routes peers                    BGP sessions
+  routes list [--peer P] [--service S] [--family ipv4|ipv6]
+                                  announced routes per peer, with source and status
+  routes received PEER [PREFIX]   routes received from a peer
+  routes services                 services with their last check results
+  routes explain PREFIX           why a prefix is or is not announced
+  routes check PREFIX             exit 0 if announced to every established peer
+                                  that should carry it, 1 if not, 2 if unreachable
+  routes drain SERVICE...|--all [--wait]
+                                  GRACEFUL_SHUTDOWN, then withdraw (--wait: until sent)
+  routes undrain [SERVICE...]     announce again by health (no name: all)
+  routes reload                   reload the config (a bad one is refused)
+  routes watch                    follow changes live
+
+  --socket PATH   control socket (default $HERALD_SOCKET or ${DEFAULT_SOCKET})
+  --json          machine-readable output (docs/cli.md)
+`;
+
+/** Where the CLI writes, and what it knows of its terminal. */
+export interface CliIo {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+  stderr: NodeJS.WritableStream;
+  env: Record<string, string | undefined>;
+  /** Aborts `routes watch` (Ctrl-C); default: never. */
+  signal?: AbortSignal;
+}
+
+class UsageError extends Error {}
+
+/** Run the routes command line; returns the exit code. */
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  let values: {
+    socket?: string;
+    json?: boolean;
+    peer?: string;
+    service?: string;
+    family?: string;
+    all?: boolean;
+    wait?: boolean;
+    help?: boolean;
+  };
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        socket: { type: 'string', short: 's' },
+        json: { type: 'boolean', short: 'j' },
+        peer: { type: 'string' },
+        service: { type: 'string' },
+        family: { type: 'string' },
+        all: { type: 'boolean' },
+        wait: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (e) {
+    io.stderr.write(`routes: ${(e as Error).message}\n${USAGE}`);
+    return EXIT.usage;
+  }
+  if (values.help || positionals[0] === 'help') {
+    io.stdout.write(USAGE);
+    return EXIT.ok;
+  }
+  const socket = values.socket ?? io.env.HERALD_SOCKET ?? DEFAULT_SOCKET;
+  const api = new ApiClient(socket);
+  const tty = io.stdout.isTTY === true;
+  const o: RenderOptions = { width: tty ? (io.stdout.columns ?? 80) : null, colour: tty && !io.env.NO_COLOR };
+  const [cmd = 'summary', ...args] = positionals;
+  const out = (s: string): boolean => io.stdout.write(s);
+  const json = (v: unknown): boolean => out(`${JSON.stringify(v, null, 2)}\n`);
+  try {
+    switch (cmd) {
+      case 'summary':
+      case 'status': {
+        noArgs(args);
+        const s = await api.get<SummaryState>('/v1/summary');
+        if (values.json) json(s);
+        else out(renderSummary(s, o));
+        return EXIT.ok;
+      }
+      case 'peers': {
+        noArgs(args);
+        const ps = await api.get<PeerState[]>('/v1/peers');
+        if (values.json) json(ps);
+        else out(renderPeers(ps, o));
+        return EXIT.ok;
+      }
+      case 'services': {
+        noArgs(args);
+        const ss = await api.get<ServiceState[]>('/v1/services');
+        if (values.json) json(ss);
+        else out(renderServices(ss, o));
+        return EXIT.ok;
+      }
+      case 'list': {
+        noArgs(args);
+        if (values.family !== undefined && values.family !== 'ipv4' && values.family !== 'ipv6') {
+          throw new UsageError(`--family must be ipv4 or ipv6, not '${values.family}'`);
+        }
+        const q = new URLSearchParams();
+        if (values.peer !== undefined) q.set('peer', values.peer);
+        if (values.service !== undefined) q.set('service', values.service);
+        if (values.family !== undefined) q.set('family', values.family);
+        const path = `/v1/routes${q.size ? `?${q}` : ''}`;
+        if (values.json) await api.pipe(path, io.stdout);
+        else {
+          const n = await streamTable<RouteState>(api, path, [...ROUTE_HEADERS], routeRow, o, out);
+          if (n === 0) out('no routes\n');
+        }
+        return EXIT.ok;
+      }
+      case 'received': {
+        const [peer, prefix, ...rest] = args;
+        if (!peer) throw new UsageError('routes received needs a peer name: routes received PEER [PREFIX]');
+        noArgs(rest);
+        const path = `/v1/received/${encodeURIComponent(peer)}${prefix ? `?prefix=${encodeURIComponent(prefix)}` : ''}`;
+        if (values.json) await api.pipe(path, io.stdout);
+        else {
+          const n = await streamTable<ReceivedState>(api, path, [...RECEIVED_HEADERS], receivedRow, o, out);
+          if (n === 0) out(prefix ? `${peer} has not sent ${prefix}\n` : `no routes received from ${peer}\n`);
+        }
+        return EXIT.ok;
+      }
+      case 'explain':
+      case 'check': {
+        const [prefix, ...rest] = args;
+        if (!prefix) throw new UsageError(`routes ${cmd} needs a prefix, e.g. routes ${cmd} 198.51.100.53/32`);
+        noArgs(rest);
+        const x = await api.get<ExplainState>(`/v1/explain/${encodeURIComponent(prefix)}`);
+        if (values.json) json(x);
+        else if (cmd === 'explain') out(renderExplain(x, o));
+        else out(`${x.announced ? 'OK' : 'NOT ANNOUNCED'} ${x.prefix}: ${x.reason}\n`);
+        return cmd === 'check' && !x.announced ? EXIT.failed : EXIT.ok;
+      }
+      case 'drain': {
+        if (!values.all && args.length === 0) throw new UsageError('name the services to drain, or --all: routes drain dns [--wait]');
+        if (values.all && args.length) throw new UsageError('give service names or --all, not both');
+        const body = { ...(values.all ? { all: true } : { services: args }), wait: values.wait === true };
+        const r = await api.post<{ services: string[]; periodMs: number; phase: string; withdrawalSent: boolean }>('/v1/drain', body);
+        if (values.json) json(r);
+        else if (r.withdrawalSent) out(`drained ${r.services.join(', ')}: withdrawn, and every established peer has been sent the withdrawal\n`);
+        else if (r.periodMs > 0) out(`draining ${r.services.join(', ')}: GRACEFUL_SHUTDOWN for ${r.periodMs / 1000}s, then withdraw (routes undrain to undo)\n`);
+        else out(`drained ${r.services.join(', ')}: withdrawn (routes undrain to undo)\n`);
+        return EXIT.ok;
+      }
+      case 'undrain': {
+        const r = await api.post<{ services: string[] }>('/v1/undrain', args.length ? { services: args } : {});
+        if (values.json) json(r);
+        else out(r.services.length ? `undrained ${r.services.join(', ')}: announced again according to health\n` : 'nothing was drained\n');
+        return EXIT.ok;
+      }
+      case 'reload': {
+        noArgs(args);
+        try {
+          const r = await api.post<{ ok: boolean; errors: string[] }>('/v1/reload');
+          if (values.json) json(r);
+        else out('config reloaded\n');
+          return EXIT.ok;
+        } catch (e) {
+          if (!(e instanceof ApiResponseError) || e.status !== 422) throw e;
+          const body = e.body as { ok: false; errors: string[] };
+          if (values.json) json(body);
+          else io.stderr.write(`routes: reload refused; herald keeps running the previous config:\n${body.errors.map((l) => `  ${l}\n`).join('')}`);
+          return EXIT.failed;
+        }
+      }
+      case 'watch': {
+        noArgs(args);
+        await api.events((type, data) => {
+          if (values.json) out(`${JSON.stringify(type === 'hello' ? { type, summary: data } : data)}\n`);
+          else out(`${renderEvent(type === 'hello' ? { type: 'hello' } : (data as StateEvent), o)}\n`);
+        }, io.signal);
+        return EXIT.ok;
+      }
+      default:
+        throw new UsageError(`unknown command '${cmd}'`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.stderr.write(`routes: ${e.message}\n${USAGE}`);
+      return EXIT.usage;
+    }
+    if (e instanceof UnreachableError) {
+      io.stderr.write(`routes: ${e.message}\n`);
+      return EXIT.unreachable;
+    }
+    if (e instanceof ApiResponseError) {
+      if (values.json) json(e.body);
+      io.stderr.write(`routes: ${e.message}\n`);
+      return e.code === 'bad-prefix' ? EXIT.usage : EXIT.failed;
+    }
+    io.stderr.write(`routes: ${(e as Error).message}\n`);
+    return EXIT.failed;
+  }
+}
+
+function noArgs(args: string[]): void {
+  if (args.length) throw new UsageError(`unexpected argument '${args[0]}'`);
+}
+
+const BATCH = 500;
+
+/** Print a streamed list as a table; widths come from the first batch so a million rows never sit in memory. */
+async function streamTable<T>(
+  api: ApiClient,
+  path: string,
+  headers: string[],
+  row: (t: T) => Cell[],
+  o: RenderOptions,
+  out: (s: string) => boolean,
+): Promise<number> {
+  let batch: Cell[][] = [];
+  let widths: number[] | null = null;
+  const flush = (): void => {
+    if (widths === null) {
+      widths = columnWidths(headers, batch, o.width);
+      out(renderTable(headers, batch, o));
+    } else out(batch.map((r) => renderRow(r, widths!, o.colour)).join('\n') + '\n');
+    batch = [];
+  };
+  const n = await api.stream<T>(path, (t) => {
+    batch.push(row(t));
+    if (batch.length >= BATCH) flush();
+  });
+  if (batch.length) flush();
+  return n;
+}

@@ -1,0 +1,265 @@
+/**
+ * Text renderings of the state model (src/state.ts) for the `routes` CLI:
+ * tables sized to the terminal (columns shrink with "…" when the terminal is
+ * narrower than the table; nothing is cut when the output is not a TTY),
+ * colour only when asked (the CLI asks only on a TTY without NO_COLOR).
+ * Pure functions: model in, string out. No RFC.
+ */
+import type {
+  CheckState,
+  ExplainState,
+  PeerState,
+  ReceivedState,
+  RouteState,
+  ServiceState,
+  StateEvent,
+  SummaryState,
+} from '../state.js';
+
+export type Colour = 'green' | 'red' | 'yellow' | 'dim' | 'bold';
+/** A table cell: plain text, or text with a colour. */
+export type Cell = string | { text: string; colour: Colour };
+
+export interface RenderOptions {
+  /** Terminal width; null = do not shrink (output is not a terminal). */
+  width: number | null;
+  colour: boolean;
+}
+
+const SGR: Record<Colour, string> = { green: '32', red: '31', yellow: '33', dim: '2', bold: '1' };
+const GAP = '  ';
+const MIN_COL = 6;
+
+/** Wrap text in an ANSI colour when colour is on. */
+export function paint(text: string, c: Colour, on: boolean): string {
+  return on ? `\x1b[${SGR[c]}m${text}\x1b[0m` : text;
+}
+
+const textOf = (c: Cell): string => (typeof c === 'string' ? c : c.text);
+
+/** Cut text to n characters, marking the cut with "…". */
+export function truncate(s: string, n: number): string {
+  if (s.length <= n) return s;
+  if (n <= 1) return s.slice(0, n);
+  return `${s.slice(0, n - 1)}…`;
+}
+
+/** Compute column widths that fit `width` (shrinking the widest columns first), or the natural widths. */
+export function columnWidths(headers: readonly string[], rows: readonly (readonly Cell[])[], width: number | null): number[] {
+  const w = headers.map((h) => h.length);
+  for (const r of rows) r.forEach((c, i) => (w[i] = Math.max(w[i] ?? 0, textOf(c).length)));
+  if (width === null) return w;
+  const total = (): number => w.reduce((a, b) => a + b, 0) + GAP.length * (w.length - 1);
+  // The last column may use whatever is left; shrink the widest first.
+  while (total() > width) {
+    let widest = -1;
+    for (let i = 0; i < w.length; i++) if (w[i]! > MIN_COL && (widest < 0 || w[i]! > w[widest]!)) widest = i;
+    if (widest < 0) break;
+    w[widest]!--;
+  }
+  return w;
+}
+
+/** Render one row with fixed widths (no trailing spaces). */
+export function renderRow(cells: readonly Cell[], widths: readonly number[], colour: boolean): string {
+  const parts = cells.map((c, i) => {
+    const t = truncate(textOf(c), widths[i] ?? textOf(c).length);
+    const padded = i === cells.length - 1 ? t : t.padEnd(widths[i] ?? t.length);
+    return typeof c === 'string' ? padded : paint(t, c.colour, colour) + padded.slice(t.length);
+  });
+  return parts.join(GAP).trimEnd();
+}
+
+/** Render a table with a header line. */
+export function renderTable(headers: readonly string[], rows: readonly (readonly Cell[])[], o: RenderOptions): string {
+  const w = columnWidths(headers, rows, o.width);
+  const head = renderRow(
+    headers.map((h) => ({ text: h, colour: 'bold' as const })),
+    w,
+    o.colour,
+  );
+  return [head, ...rows.map((r) => renderRow(r, w, o.colour))].join('\n') + '\n';
+}
+
+/** Format a duration in ms as "3d04h", "2h13m", "5m02s", "12s". */
+export function duration(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  const d = Math.floor(s / 86400);
+  const h = Math.floor((s % 86400) / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = s % 60;
+  const two = (n: number): string => String(n).padStart(2, '0');
+  if (d) return `${d}d${two(h)}h`;
+  if (h) return `${h}h${two(m)}m`;
+  if (m) return `${m}m${two(sec)}s`;
+  return `${sec}s`;
+}
+
+const sinceIso = (iso: string): string => duration(Date.now() - Date.parse(iso));
+
+function stateCell(state: string): Cell {
+  return { text: state, colour: state === 'Established' ? 'green' : state === 'Idle' || state === 'Active' ? 'red' : 'yellow' };
+}
+
+function healthCell(h: string): Cell {
+  return { text: h, colour: h === 'up' ? 'green' : h === 'down' ? 'red' : 'yellow' };
+}
+
+function statusCell(s: string): Cell {
+  return { text: s, colour: s === 'announced' ? 'green' : s === 'pending' ? 'yellow' : 'red' };
+}
+
+/** Render the summary (`routes`). */
+export function renderSummary(s: SummaryState, o: RenderOptions): string {
+  const ok = (n: number, good: boolean): string => paint(String(n), good ? 'green' : 'red', o.colour);
+  return [
+    `herald AS${s.asn} router-id ${s.routerId}, up ${duration(s.uptimeMs)} (config ${s.configFile})`,
+    `sessions  ${ok(s.peers.established, s.peers.established > 0)} established, ${ok(s.peers.down, s.peers.down === 0)} not established (${s.peers.total} peers)`,
+    `routes    ${s.routes.announced} announced, ${s.routes.pending} pending, ${s.routes.received} received`,
+    `services  ${ok(s.services.up, true)} up, ${ok(s.services.down, s.services.down === 0)} down, ${s.services.maintenance} maintenance, ${s.services.draining} draining (${s.services.total} services)`,
+    `reloads   ${s.reloads.ok} ok, ${s.reloads.failed} refused`,
+    '',
+  ].join('\n');
+}
+
+/** Render the peers table (`routes peers`). */
+export function renderPeers(ps: readonly PeerState[], o: RenderOptions): string {
+  if (ps.length === 0) return 'no peers configured\n';
+  const rows = ps.map((p) => [
+    p.name,
+    p.address,
+    String(p.peerAs),
+    stateCell(p.state),
+    p.established ? duration(p.uptimeMs) : '-',
+    String(p.prefixesAnnounced),
+    String(p.prefixesPending),
+    String(p.prefixesReceived),
+    p.families.join(',') || '-',
+    p.established ? '' : (p.lastDown?.message ?? p.lastConnectError ?? (p.passive ? 'passive: waiting for the peer' : '')),
+  ]);
+  return renderTable(['PEER', 'ADDRESS', 'AS', 'STATE', 'UP', 'SENT', 'PENDING', 'RCVD', 'FAMILIES', 'LAST ERROR'], rows, o);
+}
+
+function checksSummary(cs: readonly CheckState[]): string {
+  if (cs.length === 0) return 'no result yet';
+  const bad = cs.filter((c) => !c.ok);
+  if (bad.length === 0) return `${cs.length}/${cs.length} ok`;
+  return `${cs.length - bad.length}/${cs.length} ok: ${bad[0]!.detail}`;
+}
+
+/** Render the services table (`routes services`). */
+export function renderServices(ss: readonly ServiceState[], o: RenderOptions): string {
+  if (ss.length === 0) return 'no services configured\n';
+  const rows = ss.map((s) => [
+    s.name,
+    healthCell(s.health),
+    sinceIso(s.since),
+    s.drain ? { text: s.drain, colour: 'yellow' as const } : '-',
+    s.announcing ? 'yes' : 'no',
+    s.prefixes.join(' '),
+    checksSummary(s.checks),
+  ]);
+  return renderTable(['SERVICE', 'HEALTH', 'SINCE', 'DRAIN', 'ANNOUNCING', 'PREFIXES', 'CHECKS'], rows, o);
+}
+
+export const ROUTE_HEADERS = ['PEER', 'PREFIX', 'STATUS', 'NEXT HOP', 'SOURCE', 'COMMUNITIES', 'REASON'] as const;
+
+/** Turn one announced route into table cells. */
+export function routeRow(r: RouteState): Cell[] {
+  const comms = [...r.communities, ...r.largeCommunities, ...r.extendedCommunities];
+  const extra = [r.med !== null ? `med ${r.med}` : '', r.prepend ? `prepend ${r.prepend}` : ''].filter(Boolean);
+  return [r.peer, r.prefix, statusCell(r.status), r.nextHop, r.sources.join(','), [...comms, ...extra].join(' ') || '-', r.reason ?? ''];
+}
+
+export const RECEIVED_HEADERS = ['PREFIX', 'NEXT HOP', 'AS PATH', 'MED', 'LOCAL PREF', 'COMMUNITIES'] as const;
+
+/** Turn one received route into table cells. */
+export function receivedRow(r: ReceivedState): Cell[] {
+  return [
+    r.pathId === null ? r.prefix : `${r.prefix} #${r.pathId}`,
+    r.nextHops.join(',') || '-',
+    r.asPath || '(empty)',
+    r.med === null ? '-' : String(r.med),
+    r.localPref === null ? '-' : String(r.localPref),
+    [...r.communities, ...r.largeCommunities, ...r.extendedCommunities].join(' ') || '-',
+  ];
+}
+
+/** Render `routes explain PREFIX`: the verdict, who wants it with its checks, and every peer. */
+export function renderExplain(x: ExplainState, o: RenderOptions): string {
+  const out: string[] = [];
+  const verdict = x.announced ? paint('announced', 'green', o.colour) : paint('NOT announced', 'red', o.colour);
+  out.push(`${x.prefix} (${x.family}): ${verdict}`, `  ${x.reason}`, '');
+  out.push('sources:');
+  if (x.sources.length === 0) out.push('  none: no static route or service lists this prefix');
+  for (const s of x.sources) {
+    out.push(`  ${s.source}: ${s.wants ? paint('wants it', 'green', o.colour) : paint('does not want it', 'red', o.colour)}${s.reason ? ` — ${s.reason}` : ''}`);
+    const sv = s.service;
+    if (!sv) continue;
+    out.push(`    health ${paint(sv.health, sv.health === 'up' ? 'green' : 'red', o.colour)} for ${sinceIso(sv.since)}${sv.drain ? `, drain ${sv.drain}` : ''}`);
+    for (const c of sv.checks) {
+      out.push(`    check ${c.index + 1} ${c.check}: ${c.ok ? paint('ok', 'green', o.colour) : paint('FAIL', 'red', o.colour)} — ${c.detail} (${c.latencyMs} ms, ${sinceIso(c.at)} ago)`);
+      if (c.output) for (const l of c.output.trimEnd().split('\n').slice(0, 20)) out.push(`      | ${l}`);
+    }
+  }
+  out.push('', 'peers:');
+  if (x.peers.length === 0) out.push('  none configured');
+  else {
+    const rows = x.peers.map((p) => [
+      p.peer,
+      stateCell(p.state),
+      p.shouldCarry ? 'yes' : 'no',
+      statusCell(p.status),
+      p.nextHop ?? '-',
+      p.reason ?? '',
+    ]);
+    out.push(
+      renderTable(['PEER', 'STATE', 'CARRIES', 'STATUS', 'NEXT HOP', 'REASON'], rows, { ...o, width: o.width === null ? null : o.width - 2 })
+        .trimEnd()
+        .split('\n')
+        .map((l) => `  ${l}`)
+        .join('\n'),
+    );
+  }
+  return out.join('\n') + '\n';
+}
+
+/** Render one line of `routes watch`. */
+export function renderEvent(e: StateEvent | { type: 'hello' }, o: RenderOptions): string {
+  const t = 'at' in e ? e.at.slice(11, 19) : new Date().toISOString().slice(11, 19);
+  const ts = paint(t, 'dim', o.colour);
+  switch (e.type) {
+    case 'hello':
+      return `${ts} connected; watching for changes (Ctrl-C to stop)`;
+    case 'peer': {
+      const v = e.event;
+      switch (v.type) {
+        case 'state':
+          return `${ts} peer ${v.peer}: ${v.from} → ${v.to}`;
+        case 'established':
+          return `${ts} peer ${v.peer}: ${paint('established', 'green', o.colour)} (${v.families.join(', ')}, hold ${v.holdTime}s)`;
+        case 'down':
+          return `${ts} peer ${v.peer}: ${paint('down', 'red', o.colour)} — ${v.reason.message}`;
+        case 'end-of-rib':
+          return `${ts} peer ${v.peer}: End-of-RIB ${v.family}`;
+        case 'notification-sent':
+          return `${ts} peer ${v.peer}: sent NOTIFICATION ${v.code}/${v.subcode}${v.text ? ` "${v.text}"` : ''}`;
+        case 'connect-failed':
+          return `${ts} peer ${v.peer}: connect failed: ${v.error}`;
+        case 'unknown-connection':
+          return `${ts} refused a connection from unconfigured ${v.address}`;
+        case 'md5-failure':
+          return `${ts} TCP MD5 failures: ${v.count}${v.peer ? ` (peer ${v.peer})` : ''}`;
+      }
+      return `${ts} peer event`;
+    }
+    case 'service':
+      return `${ts} service ${e.service}: ${e.from} → ${paint(e.to, e.to === 'up' ? 'green' : 'red', o.colour)} — ${e.reason}`;
+    case 'reload':
+      return e.ok ? `${ts} config reloaded` : `${ts} ${paint('reload refused', 'red', o.colour)}: ${e.errors.join('; ')}`;
+    case 'drain':
+      return `${ts} drain ${e.services.join(', ')}: ${e.phase}`;
+    case 'undrain':
+      return `${ts} undrain ${e.services.join(', ') || '(none drained)'}`;
+  }
+}
