@@ -24,6 +24,7 @@ import { HealthSource } from './sources/health/index.js';
 import { realClock } from '../bgp/index.js';
 import { startApiServer, type ApiServer } from './api/server.js';
 import { peerEvent, serviceEvent, type StateEvent } from './state.js';
+import { startMetrics, type MetricsHandle } from './metrics.js';
 
 export class Daemon {
   readonly configPath: string;
@@ -41,6 +42,7 @@ export class Daemon {
   /** Wall-clock time the daemon object was created (for uptime). */
   readonly startedAt = Date.now();
   private api: ApiServer | null = null;
+  metrics: MetricsHandle | null = null;
   private readonly eventListeners = new Set<(e: StateEvent) => void>();
 
   constructor(configPath: string, log?: Logger) {
@@ -81,6 +83,7 @@ export class Daemon {
     this.startHealth(config.services);
     this.reconcile();
     await this.startApi(config);
+    this.metrics = await startMetrics(this, { log: this.log });
     this.log.info(
       { peers: config.peers.length, services: config.services.length, static: config.static.length, config: this.configPath },
       'herald started',
@@ -248,6 +251,7 @@ export class Daemon {
     this.health?.stop();
     await this.speaker?.stop(c?.drain.message ?? 'herald shutting down');
     await this.api?.close();
+    await this.metrics?.close();
     this.log.info({}, 'stopped');
     this.resolveStopped();
   }

@@ -63,6 +63,11 @@ export interface MetricsModel {
 export interface MetricsOptions {
   /** Also export prom-client's process and Node.js metrics, prefixed `herald_`; default true. */
   defaultMetrics?: boolean;
+  /**
+   * When given, a listener that cannot bind is logged here and the daemon
+   * runs on without it (BGP matters more than metrics); otherwise it throws.
+   */
+  log?: { info(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }
 
 /** A built registry bound to one model. */
@@ -501,17 +506,24 @@ export async function serveMetrics(metrics: Metrics, model: MetricsModel, cfg: M
   };
 }
 
-/** Build the daemon's metrics and, when its config has a `metrics` section, start the listener. */
+/** Build the daemon's metrics and, when its config has a `metrics` section, start the listener (read at start; a reload does not move it). */
 export async function startMetrics(model: MetricsModel, opts: MetricsOptions = {}): Promise<MetricsHandle> {
   const metrics = createMetrics(model, opts);
   const cfg = model.config?.metrics ?? null;
   let server: MetricsServer | null = null;
-  try {
-    server = cfg ? await serveMetrics(metrics, model, cfg) : null;
-  } catch (e) {
-    metrics.detach();
-    const where = cfg ? `${cfg.address}:${cfg.port}` : '';
-    throw new Error(`cannot serve metrics on ${where}: ${(e as Error).message}`);
+  if (cfg) {
+    try {
+      server = await serveMetrics(metrics, model, cfg);
+      const a = server.address();
+      opts.log?.info({ address: a.address, port: a.port, path: cfg.path }, 'metrics listening');
+    } catch (e) {
+      const msg = `cannot serve metrics on ${cfg.address}:${cfg.port}: ${(e as Error).message}`;
+      if (!opts.log) {
+        metrics.detach();
+        throw new Error(msg);
+      }
+      opts.log.error({ address: cfg.address, port: cfg.port, err: (e as Error).message }, `${msg}; running without the metrics listener`);
+    }
   }
   return {
     metrics,
