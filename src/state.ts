@@ -225,7 +225,7 @@ export function summary(d: StateSource): SummaryState {
     asn: c?.asn ?? 0,
     routerId: c?.routerId ?? '',
     configFile: c?.file ?? '',
-    uptimeMs: Date.now() - d.startedAt,
+    uptimeMs: Math.round(Date.now() - d.startedAt),
     peers: { total: peers.length, established, down: peers.length - established },
     routes: { announced, pending, received },
     services: {
@@ -244,10 +244,20 @@ export function peers(d: StateSource): PeerState[] {
   const desc = new Map((d.config?.peers ?? []).map((p) => [p.name, p.description ?? null]));
   return (d.speaker?.snapshot() ?? []).map((p) => ({
     ...p,
+    uptimeMs: Math.round(p.uptimeMs),
+    families: p.families.map(familyName),
+    endOfRibReceived: p.endOfRibReceived.map(familyName),
     lastDown: p.lastDown ? plain(p.lastDown) : null,
     established: p.state === 'Established',
     description: desc.get(p.name) ?? null,
   }));
+}
+
+const FAMILY_NAMES: Record<string, string> = { '1/1': 'ipv4', '2/1': 'ipv6' };
+
+/** Name an AFI/SAFI key ("1/1") as the config does ("ipv4"); other families keep their key. */
+export function familyName(key: string): string {
+  return FAMILY_NAMES[key] ?? key;
 }
 
 /** Turn a check report into its API shape. */

@@ -139,6 +139,7 @@ describe.skipIf(!canNetns)('routes CLI against herald run in a namespace', () =>
   }, 90_000);
 
   afterAll(async () => {
+    if (process.env.ROUTES_TEST_DUMP === '1') console.log(transcript.filter(Boolean).join('\n----\n'));
     await a?.stop();
     await b?.stop();
     spawnSync('ip', ['netns', 'del', ns]);
@@ -168,6 +169,7 @@ describe.skipIf(!canNetns)('routes CLI against herald run in a namespace', () =>
     const pb = ps.find((p) => p.name === 'b')!;
     expect(pb.established).toBe(true);
     expect(pb.md5).toBe(true);
+    expect(pb.families).toEqual(['ipv4']);
     expect(pb.prefixesAnnounced).toBe(2);
     expect(Object.keys(pb)).toEqual(expect.arrayContaining(['name', 'address', 'peerAs', 'state', 'counters', 'prefixesReceived', 'lastDown']));
   });
@@ -308,6 +310,37 @@ describe.skipIf(!canNetns)('routes CLI against herald run in a namespace', () =>
     await until('dns announced again', async () => (await routes(sockA, 'check', '198.51.100.53/32')).code === 0, 10_000);
     expect((await routes(sockA, 'drain', 'nosuch')).code).toBe(1);
     expect((await routes(sockA, 'drain')).code).toBe(64);
+  });
+
+  it('watch: follows drain, undrain and health changes live', async () => {
+    const ac = new AbortController();
+    const out = new PassThrough();
+    let text = '';
+    out.on('data', (c) => (text += String(c)));
+    const watching = runCli(['--socket', sockA, 'watch', '--json'], { stdout: out, stderr: new PassThrough(), env: {}, signal: ac.signal });
+    await until('hello', async () => text.includes('"hello"'), 5_000);
+    await routes(sockA, 'drain', 'dns');
+    fs.rmSync(flag);
+    await until('dns down event', async () => text.includes('"to":"down"'), 10_000);
+    await routes(sockA, 'undrain');
+    fs.writeFileSync(flag, '');
+    await until('dns up event', async () => text.includes('"to":"up"'), 10_000);
+    ac.abort();
+    expect(await watching).toBe(0);
+    transcript.push(text);
+    const events = text.trim().split('\n').map((l) => JSON.parse(l) as { type: string; services?: string[]; service?: string; to?: string });
+    expect(events[0]!.type).toBe('hello');
+    expect(events).toContainEqual(expect.objectContaining({ type: 'drain', services: ['dns'], phase: 'withdrawn' }));
+    expect(events).toContainEqual(expect.objectContaining({ type: 'undrain', services: ['dns'] }));
+    expect(events).toContainEqual(expect.objectContaining({ type: 'service', service: 'dns', to: 'down' }));
+    await until('dns announced again', async () => (await routes(sockA, 'check', '198.51.100.53/32')).code === 0, 10_000);
+  });
+
+  it('a user without permission on the socket cannot reach the API (exit 2, says what to do)', () => {
+    const r = spawnSync(process.execPath, [path.join(root, 'src/bin/routes.mjs'), 'drain', '--all', '--socket', sockA], { encoding: 'utf8', uid: 65534, gid: 65534 });
+    transcript.push(r.stdout, r.stderr);
+    expect(r.stderr).toMatch(/permission denied on .*a\.sock: is your user in group herald\?/);
+    expect(r.status).toBe(2);
   });
 
   it('reload: a broken config is refused and the old state kept; a good one applies', async () => {
