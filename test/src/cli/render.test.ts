@@ -1,0 +1,199 @@
+// Table and text rendering of the routes CLI: widths fit the terminal, no
+// colour unless asked, the shapes each renderer prints.
+import { describe, expect, it } from 'vitest';
+import {
+  columnWidths,
+  duration,
+  renderEvent,
+  renderExplain,
+  renderPeers,
+  renderServices,
+  renderSummary,
+  renderTable,
+  routeRow,
+  truncate,
+} from '../../../src/cli/render.js';
+import type { ExplainState, PeerState, RouteState, ServiceState, SummaryState } from '../../../src/state.js';
+
+const plain = { width: null, colour: false } as const;
+const ESC = '\x1b[';
+
+describe('renderTable', () => {
+  const rows = [
+    ['up1', '192.0.2.1', 'Established'],
+    ['a-very-long-peer-name-indeed', '2001:db8::1', 'Active'],
+  ];
+
+  it('aligns columns to the widest cell without trailing spaces', () => {
+    const t = renderTable(['PEER', 'ADDRESS', 'STATE'], rows, plain);
+    const lines = t.trimEnd().split('\n');
+    expect(lines[0]).toBe('PEER                          ADDRESS      STATE');
+    expect(lines[1]).toBe('up1                           192.0.2.1    Established');
+    expect(lines.every((l) => l === l.trimEnd())).toBe(true);
+    expect(t).not.toContain(ESC);
+  });
+
+  it('shrinks the widest column with an ellipsis to fit the terminal', () => {
+    const t = renderTable(['PEER', 'ADDRESS', 'STATE'], rows, { width: 40, colour: false });
+    for (const l of t.trimEnd().split('\n')) expect(l.length).toBeLessThanOrEqual(40);
+    expect(t).toContain('…');
+    expect(t).toContain('Established');
+  });
+
+  it('does not shrink when the width is unknown (piped output)', () => {
+    expect(columnWidths(['A'], [['x'.repeat(500)]], null)).toEqual([500]);
+  });
+
+  it('colours only when asked', () => {
+    const t = renderTable(['S'], [[{ text: 'up', colour: 'green' }]], { width: 80, colour: true });
+    expect(t).toContain(`${ESC}32mup${ESC}0m`);
+    expect(renderTable(['S'], [[{ text: 'up', colour: 'green' }]], plain)).toBe('S\nup\n');
+  });
+
+  it('truncate and duration', () => {
+    expect(truncate('abcdef', 4)).toBe('abc…');
+    expect(truncate('abc', 4)).toBe('abc');
+    expect(duration(12_400)).toBe('12s');
+    expect(duration(5 * 60_000 + 2_000)).toBe('5m02s');
+    expect(duration(2 * 3600_000 + 13 * 60_000)).toBe('2h13m');
+    expect(duration(3 * 86400_000 + 4 * 3600_000)).toBe('3d04h');
+  });
+});
+
+const summary: SummaryState = {
+  version: 1,
+  asn: 65011,
+  routerId: '192.0.2.11',
+  configFile: '/etc/herald/herald.yaml',
+  uptimeMs: 3_600_000,
+  peers: { total: 3, established: 2, down: 1 },
+  routes: { announced: 4, pending: 1, received: 7 },
+  services: { total: 2, up: 1, down: 1, maintenance: 0, draining: 0 },
+  reloads: { ok: 2, failed: 1 },
+};
+
+function peer(name: string, state: string): PeerState {
+  return {
+    name,
+    address: '192.0.2.1',
+    peerAs: 65000,
+    localAs: 65011,
+    state,
+    uptimeMs: 61_000,
+    passive: false,
+    localAddress: null,
+    families: ['ipv4'],
+    holdTime: 90,
+    keepaliveTime: 30,
+    peerBgpId: null,
+    peerHostname: null,
+    lastDown: state === 'Established' ? null : { kind: 'tcp-failed', message: 'connection refused', at: 0 } as PeerState['lastDown'],
+    lastConnectError: null,
+    counters: { messagesIn: 0, messagesOut: 0, updatesIn: 0, updatesOut: 0, notificationsIn: 0, notificationsOut: 0, flaps: 0, establishedTransitions: 0 },
+    prefixesAnnounced: 3,
+    prefixesPending: 0,
+    prefixesReceived: 5,
+    endOfRibReceived: [],
+    md5: true,
+    established: state === 'Established',
+    description: null,
+  };
+}
+
+describe('renderers', () => {
+  it('summary names every count', () => {
+    const t = renderSummary(summary, plain);
+    expect(t).toContain('herald AS65011 router-id 192.0.2.11, up 1h00m');
+    expect(t).toContain('sessions  2 established, 1 not established (3 peers)');
+    expect(t).toContain('routes    4 announced, 1 pending, 7 received');
+    expect(t).toContain('services  1 up, 1 down, 0 maintenance, 0 draining (2 services)');
+    expect(t).toContain('reloads   2 ok, 1 refused');
+  });
+
+  it('peers: uptime only when established, the last error otherwise', () => {
+    const t = renderPeers([peer('up1', 'Established'), peer('up2', 'Active')], plain);
+    expect(t).toMatch(/^PEER +ADDRESS +AS +STATE +UP +SENT +PENDING +RCVD +FAMILIES +LAST ERROR\n/);
+    expect(t).toMatch(/\nup1 +192\.0\.2\.1 +65000 +Established +1m01s +3 +0 +5 +ipv4\n/);
+    expect(t).toMatch(/\nup2 .* Active +- .* connection refused\n/);
+    expect(renderPeers([], plain)).toBe('no peers configured\n');
+  });
+
+  it('services: the first failing check detail', () => {
+    const s: ServiceState = {
+      name: 'web',
+      description: null,
+      health: 'down',
+      since: new Date().toISOString(),
+      drain: null,
+      announcing: false,
+      prefixes: ['198.51.100.80/32'],
+      checks: [
+        { index: 0, check: 'tcp 127.0.0.1:80', ok: true, detail: 'connected', output: null, latencyMs: 1, at: new Date().toISOString(), adminDown: false },
+        { index: 1, check: 'http http://127.0.0.1/', ok: false, detail: 'HTTP 503', output: null, latencyMs: 2, at: new Date().toISOString(), adminDown: false },
+      ],
+    };
+    expect(renderServices([s], plain)).toMatch(/\nweb +down +0s +- +no +198\.51\.100\.80\/32 +1\/2 ok: HTTP 503\n/);
+  });
+
+  it('route rows: communities, med and prepend together', () => {
+    const r: RouteState = {
+      peer: 'up1',
+      prefix: '198.51.100.53/32',
+      family: 'ipv4',
+      sources: ['service:dns'],
+      status: 'announced',
+      nextHop: '192.0.2.11',
+      med: 10,
+      prepend: 2,
+      communities: ['65011:53'],
+      largeCommunities: ['65011:1:2'],
+      extendedCommunities: [],
+      reason: null,
+    };
+    const cells = routeRow(r).map((c) => (typeof c === 'string' ? c : c.text));
+    expect(cells).toEqual(['up1', '198.51.100.53/32', 'announced', '192.0.2.11', 'service:dns', '65011:53 65011:1:2 med 10 prepend 2', '']);
+  });
+
+  it('explain prints the verdict, check output and peer table', () => {
+    const x: ExplainState = {
+      prefix: '198.51.100.80/32',
+      family: 'ipv4',
+      wanted: false,
+      announced: false,
+      reason: 'service web is down: check 1 (exec /bin/false) failed: exited 1',
+      sources: [
+        {
+          source: 'service:web',
+          wants: false,
+          reason: 'service web is down',
+          service: {
+            name: 'web',
+            description: null,
+            health: 'down',
+            since: new Date().toISOString(),
+            drain: null,
+            announcing: false,
+            prefixes: ['198.51.100.80/32'],
+            checks: [{ index: 0, check: 'exec /bin/false', ok: false, detail: 'exited 1', output: 'line one\nline two\n', latencyMs: 3, at: new Date().toISOString(), adminDown: false }],
+          },
+        },
+      ],
+      peers: [{ peer: 'up1', state: 'Established', established: true, shouldCarry: false, status: 'not-wanted', nextHop: null, reason: 'no source wants this prefix' }],
+    };
+    const t = renderExplain(x, plain);
+    expect(t.split('\n')[0]).toBe('198.51.100.80/32 (ipv4): NOT announced');
+    expect(t).toContain('  service:web: does not want it — service web is down');
+    expect(t).toContain('    check 1 exec /bin/false: FAIL — exited 1');
+    expect(t).toContain('      | line one\n      | line two');
+    expect(t).toMatch(/ {2}up1 +Established +no +not-wanted +- +no source wants this prefix/);
+  });
+
+  it('watch lines', () => {
+    expect(renderEvent({ type: 'peer', at: '2024-01-01T10:11:12.000Z', event: { type: 'state', peer: 'up1', from: 'Active', to: 'Connect' } }, plain)).toBe(
+      '10:11:12 peer up1: Active → Connect',
+    );
+    expect(renderEvent({ type: 'reload', at: '2024-01-01T10:11:12.000Z', ok: false, errors: ['a.yaml:3:1: asn: bad'] }, plain)).toBe(
+      '10:11:12 reload refused: a.yaml:3:1: asn: bad',
+    );
+  });
+});
