@@ -81,9 +81,10 @@ export class Daemon {
     this.reconciler.setPeers(peerViews(config));
     this.reconciler.setSnapshot('static', staticIntents(config.static));
     this.startHealth(config.services);
+    // Before any await, so the metrics see the first health transitions.
+    this.metrics = await startMetrics(this, { log: this.log });
     this.reconcile();
     await this.startApi(config);
-    this.metrics = await startMetrics(this, { log: this.log });
     this.log.info(
       { peers: config.peers.length, services: config.services.length, static: config.static.length, config: this.configPath },
       'herald started',
