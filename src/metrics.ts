@@ -349,7 +349,7 @@ export function createMetrics(model: MetricsModel, opts: MetricsOptions = {}): M
   // ------------------------------------------------------------ services
   new Gauge({
     name: 'herald_service_up',
-    help: 'Whether the service is healthy and announced (1) or not (0).',
+    help: 'Whether the service\'s health state is up (1) or not (0); a drained service can still be up.',
     labelNames: ['service'],
     registers: [registry],
     collect() {
