@@ -31,55 +31,54 @@ import { formatIPv4, formatIPv6 } from '../wire/prefix.js';
 import { Writer } from '../wire/writer.js';
 import { encodePathAttributes } from '../wire/attributes/index.js';
 import { Exporter, type AttrSet, type PeerExportContext } from './export.js';
-import { parseRoutePrefix, RouteParser, type ParsedAttrs, type RoutePrefix, type RouteSpec } from './route.js';
+import { PrefixTable, KIND_V6 } from './prefix-table.js';
+import { parseRoutePrefix, RouteParser, type Checked, type ParsedAttrs, type RoutePrefix, type RouteSpec } from './route.js';
 import {
   announceOverhead,
   nlriBytes,
   writeAnnounce,
   writeEndOfRib,
+  writeNlriWords,
   writeWithdraw,
   type AttributeEncoder,
   type NlriFeed,
-  type NlriSource,
 } from './update-builder.js';
 
-/** One prefix's state; lives in the RIB's map while desired, sent or queued. */
-class Entry implements NlriSource, RoutePrefix {
-  readonly key: string;
-  readonly afi: Afi;
-  readonly len: number;
-  readonly v4: number;
-  readonly v6: Uint8Array | null;
-  /** Validated attributes from the latest snapshot; null when not desired. */
-  spec: ParsedAttrs | null = null;
-  /** Snapshot generation that last named this prefix. */
-  gen = 0;
-  /** What this session should have; null = nothing (not desired or not sendable). */
-  desired: AttrSet | null = null;
-  /** What this session was sent; null = nothing. */
-  sent: AttrSet | null = null;
-  /** Why the desired route cannot be sent to this peer, if so. */
-  rejected: string | null = null;
-  // Intrusive doubly-linked membership of one queue: O(1) move and removal.
-  queue: Queue | null = null;
-  prev: Entry | null = null;
-  next: Entry | null = null;
+/** No attribute set / no queue / no neighbour in a queue. */
+const NONE = 0;
+const NIL = -1;
+/** Queue ids: the two withdraw queues, then one bucket per AttrSet (id + BUCKET_BASE). */
+const Q_WITHDRAW4 = 1;
+const Q_WITHDRAW6 = 2;
+const BUCKET_BASE = 2;
 
-  constructor(p: RoutePrefix) {
-    this.key = p.key;
-    this.afi = p.afi;
-    this.len = p.len;
-    this.v4 = p.v4;
-    this.v6 = p.v6;
-  }
+/** A FIFO of pending slots, linked through the RIB's prev/next columns. */
+class Queue {
+  head = NIL;
+  tail = NIL;
+  size = 0;
+  /** The attribute set of a bucket; null for a withdraw queue. */
+  constructor(readonly set: AttrSet | null) {}
 }
 
-/** A FIFO of pending entries: a withdraw queue (set = null) or an announce bucket. */
-class Queue {
-  head: Entry | null = null;
-  tail: Entry | null = null;
-  size = 0;
-  constructor(readonly set: AttrSet | null) {}
+/** Dequeues the head of one queue into an UPDATE while it fits, marking each slot sent. */
+class QueueFeed implements NlriFeed {
+  q: Queue = new Queue(null);
+  /** AttrSet id the slots are sent with; NONE for withdrawals. */
+  setId = NONE;
+  addPath = false;
+  constructor(private readonly rib: AdjRibOut) {}
+
+  next(w: Writer, room: number): number {
+    const slot = this.q.head;
+    if (slot === NIL) return 0;
+    const t = this.rib.table;
+    const len = t.kind[slot]! & 0xff;
+    if (nlriBytes(len, this.addPath) > room) return 0;
+    const n = writeNlriWords(w, t.words, slot << 2, len, this.addPath);
+    this.rib.markSent(slot, this.setId);
+    return n;
+  }
 }
 
 /** A route as the peer has it, for `advertised()`. */
@@ -117,21 +116,59 @@ export const DEFAULT_PULL_BYTES = 64 * 1024;
 export class AdjRibOut {
   private readonly encodeAttributes: AttributeEncoder;
   private readonly parser: RouteParser;
-  private readonly entries = new Map<string, Entry>();
+
+  /**
+   * Every prefix that is desired, sent or queued has a slot in `table`; the
+   * per-slot state lives in the typed-array columns below (one row per slot),
+   * so a million routes are a few dozen bytes each and no objects at all.
+   * @internal read by QueueFeed
+   */
+  readonly table = new PrefixTable();
+  /** Snapshot generation that last named the slot. */
+  private gen = new Int32Array(0);
+  /** Spec id (into `specs`) of the latest snapshot; NONE = not desired. */
+  private spec = new Int32Array(0);
+  /** AttrSet id this session should have; NONE = nothing (not desired or not sendable). */
+  private desired = new Int32Array(0);
+  /** AttrSet id this session was sent; NONE = nothing. */
+  private sent = new Int32Array(0);
+  /** Queue id the slot is in (NONE when desired and sent agree). */
+  private queue = new Int32Array(0);
+  private prev = new Int32Array(0);
+  private next = new Int32Array(0);
+  /** 1 when the slot has a reason in `rejected`. */
+  private rej = new Uint8Array(0);
+
+  /** Interned spec attributes, by small id (0 unused), with reference counts. */
+  private readonly specs: (ParsedAttrs | undefined)[] = [undefined];
+  private readonly specRefs: number[] = [0];
+  private readonly specIds = new Map<ParsedAttrs, number>();
+  private readonly freeSpecIds: number[] = [];
+
   /** Snapshot entries whose prefix or attributes did not validate: text → reason. */
   private readonly invalid = new Map<string, string>();
-  /** Entries whose desired route this peer cannot be sent (export refused). */
-  private readonly rejected = new Map<string, Entry>();
-  private readonly buckets = new Map<AttrSet, Queue>();
-  private readonly withdraw4 = new Queue(null);
-  private readonly withdraw6 = new Queue(null);
-  private gen = 0;
+  /** Slots whose desired route this peer cannot be sent (export refused): slot → reason. */
+  private readonly rejected = new Map<number, string>();
+  /** Queues by id: [1] and [2] withdraw IPv4 / IPv6, then buckets. */
+  private queues: (Queue | undefined)[] = [];
+  /** Non-empty-or-recent buckets in creation order (the order they are sent in). */
+  private readonly buckets = new Map<number, Queue>();
+  private readonly feed = new QueueFeed(this);
+  private snapshotGen = 0;
   private pending = 0;
-  /** Entries with a spec (in the latest snapshot, valid). */
+  /** Slots with a spec (in the latest snapshot, valid). */
   private nDesired = 0;
+  /** Slots the peer has (sent !== NONE). */
+  private nSent = 0;
 
   private ctx: CodecContext | null = null;
+  private peerCtx: PeerExportContext | null = null;
   private exporter: Exporter | null = null;
+  /** This session's AttrSets by id, and the NLRI octets one UPDATE of each has room for. */
+  private sets: (AttrSet | undefined)[] = [];
+  private room: number[] = [];
+  /** Export results by spec id × family (2·id + 0 for IPv4, + 1 for IPv6), this session. */
+  private exported: (Checked<AttrSet> | undefined)[] = [];
   private maxLen = 4096;
   private addPath4 = false;
   private addPath6 = false;
@@ -143,6 +180,8 @@ export class AdjRibOut {
   constructor(opts: AdjRibOutOptions = {}) {
     this.encodeAttributes = opts.encodeAttributes ?? encodePathAttributes;
     this.parser = opts.parser ?? new RouteParser();
+    this.resetQueues();
+    this.syncColumns();
   }
 
   // ------------------------------------------------------------ snapshots
@@ -152,54 +191,104 @@ export class AdjRibOut {
    * read by its values. When a prefix appears twice, the last one wins.
    */
   setDesired(routes: Iterable<RouteSpec> | ReadonlyMap<string, RouteSpec>): void {
-    const gen = ++this.gen;
-    const entries = this.entries;
-    const parser = this.parser;
+    const g = ++this.snapshotGen;
     this.invalid.clear();
     const desiredBefore = this.nDesired;
     let stillDesired = 0;
-    const it: Iterable<RouteSpec> = routes instanceof Map ? (routes as ReadonlyMap<string, RouteSpec>).values() : (routes as Iterable<RouteSpec>);
-    for (const spec of it) {
-      const text = spec.prefix;
-      // Fast path: entries are keyed by canonical text, so a hit on the text
-      // as given is a hit on the prefix; only new or oddly written prefixes parse.
-      let e = entries.get(text);
-      if (e === undefined) {
-        const p = parseRoutePrefix(text);
-        if (!p.ok) {
-          this.invalid.set(String(text), p.reason);
-          continue;
-        }
-        e = p.value.key === text ? undefined : entries.get(p.value.key);
-        if (e === undefined) {
-          e = new Entry(p.value);
-          entries.set(e.key, e);
-        }
-      }
-      const a = parser.attrs(spec);
-      if (!a.ok) {
-        this.invalid.set(text, a.reason);
-        continue; // not marked seen: if the peer had it, it is withdrawn below
-      }
-      if (e.gen !== gen) {
-        e.gen = gen;
-        if (e.spec !== null) stillDesired++;
-      }
-      if (e.spec !== a.value) {
-        if (e.spec === null) this.nDesired++;
-        e.spec = a.value;
-        this.reexport(e);
-      }
+    if (Array.isArray(routes)) {
+      const list = routes as readonly RouteSpec[];
+      this.table.reserve(Math.max(this.table.size, list.length));
+      this.syncColumns();
+      for (let i = 0; i < list.length; i++) stillDesired += this.take(list[i]!, g);
+    } else {
+      const it: Iterable<RouteSpec> = routes instanceof Map ? (routes as ReadonlyMap<string, RouteSpec>).values() : (routes as Iterable<RouteSpec>);
+      for (const spec of it) stillDesired += this.take(spec, g);
     }
     // Everything desired before was named again: nothing to take away.
     if (stillDesired === desiredBefore) return;
-    for (const e of entries.values()) {
-      if (e.gen === gen || e.spec === null) continue;
-      e.spec = null;
-      this.nDesired--;
-      this.reexport(e);
-      this.maybeForget(e);
+    const t = this.table;
+    const gen = this.gen;
+    const spec = this.spec;
+    for (let s = 0, top = t.top; s < top; s++) {
+      if (gen[s] === g || spec[s] === NONE || !t.used(s)) continue;
+      this.setSpec(s, NONE);
+      this.reexport(s);
+      this.maybeForget(s);
     }
+  }
+
+  /** The spec and id of the previous `take`, for runs of routes sharing attributes. */
+  private lastAttrs: ParsedAttrs | null = null;
+  private lastSpecId = NONE;
+
+  /** Apply one route of snapshot `g`; returns 1 when it was desired before this snapshot. */
+  private take(route: RouteSpec, g: number): number {
+    const t = this.table;
+    const text = route.prefix;
+    if (!t.scan(text)) {
+      const p = parseRoutePrefix(text);
+      this.invalid.set(String(text), p.ok ? `prefix ${String(text)} is not valid` : p.reason);
+      return 0;
+    }
+    let slot = t.find();
+    const a = this.parser.attrs(route);
+    if (!a.ok) {
+      this.invalid.set(text, a.reason);
+      return 0; // not marked seen: if the peer had it, it is withdrawn by the sweep
+    }
+    const pa = a.value;
+    let id = this.lastSpecId;
+    if (pa !== this.lastAttrs) {
+      id = this.specIdOf(pa);
+      this.lastAttrs = pa;
+      this.lastSpecId = id;
+    }
+    let was = 0;
+    if (slot < 0) {
+      slot = t.insert();
+      if (t.capacity !== this.gen.length) this.syncColumns();
+      this.clearSlot(slot);
+    } else if (this.gen[slot] !== g && this.spec[slot] !== NONE) was = 1;
+    this.gen[slot] = g;
+    if (this.spec[slot] !== id) {
+      this.setSpec(slot, id);
+      this.reexport(slot);
+    }
+    return was;
+  }
+
+  /** Return the id of an interned ParsedAttrs, assigning one on first sight. */
+  private specIdOf(pa: ParsedAttrs): number {
+    let id = this.specIds.get(pa);
+    if (id === undefined) {
+      id = this.freeSpecIds.pop() ?? this.specs.length;
+      this.specs[id] = pa;
+      this.specRefs[id] = 0;
+      this.exported[id * 2] = this.exported[id * 2 + 1] = undefined;
+      this.specIds.set(pa, id);
+    }
+    return id;
+  }
+
+  /** Point a slot at another spec id, keeping counts and reference counts. */
+  private setSpec(slot: number, id: number): void {
+    const old = this.spec[slot]!;
+    if (old !== NONE) {
+      if (--this.specRefs[old]! === 0) {
+        // Unused now: free the id so long-running churn does not grow the table.
+        this.specIds.delete(this.specs[old]!);
+        this.specs[old] = undefined;
+        this.exported[old * 2] = this.exported[old * 2 + 1] = undefined;
+        this.freeSpecIds.push(old);
+        if (this.lastSpecId === old) {
+          this.lastAttrs = null;
+          this.lastSpecId = NONE;
+        }
+      }
+      if (id === NONE) this.nDesired--;
+    } else if (id !== NONE) this.nDesired++;
+    if (id !== NONE) this.specRefs[id]!++;
+    this.spec[slot] = id;
   }
 
   // ------------------------------------------------------------ session lifecycle
@@ -218,8 +307,6 @@ export class AdjRibOut {
     this.start(ctx, peer);
   }
 
-  private peerCtx: PeerExportContext | null = null;
-
   /** Begin a session (on Established): everything desired becomes pending. */
   start(ctx: CodecContext, peer: PeerExportContext): void {
     if (this.ctx !== null) this.reset();
@@ -229,6 +316,9 @@ export class AdjRibOut {
       ...peer,
       extendedNextHopV4overV6: peer.extendedNextHopV4overV6 ?? ctx.extendedNextHop.has(IPV4_UNICAST),
     });
+    this.sets = [];
+    this.room = [];
+    this.exported = [];
     this.maxLen = maxMessageLen(ctx);
     this.addPath4 = ctx.addPathSend.has(familyKey(Afi.IPv4, 1));
     this.addPath6 = ctx.addPathSend.has(familyKey(Afi.IPv6, 1));
@@ -237,27 +327,35 @@ export class AdjRibOut {
       return { afi, safi };
     });
     this.counters.endOfRib = 0;
-    for (const e of this.entries.values()) if (e.spec !== null) this.reexport(e);
+    const t = this.table;
+    const spec = this.spec;
+    for (let s = 0, top = t.top; s < top; s++) if (spec[s] !== NONE && t.used(s)) this.reexport(s);
   }
 
   /** End the session (on any transition out of Established): the peer has nothing now. */
   reset(): void {
     this.ctx = null;
+    this.peerCtx = null;
     this.exporter = null;
+    this.sets = [];
+    this.room = [];
+    this.exported = [];
     this.eorOwed = [];
-    this.buckets.clear();
-    this.withdraw4.head = this.withdraw4.tail = null;
-    this.withdraw4.size = 0;
-    this.withdraw6.head = this.withdraw6.tail = null;
-    this.withdraw6.size = 0;
+    this.resetQueues();
     this.pending = 0;
+    this.nSent = 0;
     this.rejected.clear();
-    for (const [key, e] of this.entries) {
-      e.sent = null;
-      e.desired = null;
-      e.rejected = null;
-      e.queue = e.prev = e.next = null;
-      if (e.spec === null) this.entries.delete(key);
+    const t = this.table;
+    for (let s = 0, top = t.top; s < top; s++) {
+      if (!t.used(s)) continue;
+      if (this.spec[s] === NONE) t.remove(s);
+      else {
+        const spec = this.spec[s]!;
+        const gen = this.gen[s]!;
+        this.clearSlot(s);
+        this.spec[s] = spec;
+        this.gen[s] = gen;
+      }
     }
   }
 
@@ -300,23 +398,27 @@ export class AdjRibOut {
     const maxLen = this.maxLen;
     const w = new Writer(Math.max(budget, 1) + maxLen);
     const c = this.counters;
+    const feed = this.feed;
     // At least one message per pull, whatever the budget.
     while (w.pos === 0 || w.pos < budget) {
       const at = w.pos;
-      let q: Queue | null = null;
-      if (this.withdraw4.size > 0) q = this.withdraw4;
-      else if (this.withdraw6.size > 0) q = this.withdraw6;
+      const w4 = this.queues[Q_WITHDRAW4]!;
+      const w6 = this.queues[Q_WITHDRAW6]!;
+      const q = w4.size > 0 ? w4 : w6.size > 0 ? w6 : null;
       if (q !== null) {
-        const afi = q === this.withdraw4 ? Afi.IPv4 : Afi.IPv6;
-        const n = writeWithdraw(w, afi, afi === Afi.IPv4 ? this.addPath4 : this.addPath6, maxLen, this.feed(q, null));
-        c.prefixesWithdrawn += n;
+        const afi = q === w4 ? Afi.IPv4 : Afi.IPv6;
+        feed.q = q;
+        feed.setId = NONE;
+        feed.addPath = afi === Afi.IPv4 ? this.addPath4 : this.addPath6;
+        c.prefixesWithdrawn += writeWithdraw(w, afi, maxLen, feed);
       } else {
         const b = this.firstBucket();
         if (b !== null) {
           const set = b.set!;
-          const block = this.blockOf(set);
-          const n = writeAnnounce(w, set, block, set.afi === Afi.IPv4 ? this.addPath4 : this.addPath6, maxLen, this.feed(b, set));
-          c.prefixesAnnounced += n;
+          feed.q = b;
+          feed.setId = set.id;
+          feed.addPath = set.afi === Afi.IPv4 ? this.addPath4 : this.addPath6;
+          c.prefixesAnnounced += writeAnnounce(w, set, this.blockOf(set), maxLen, feed);
         } else if (this.eorOwed.length > 0) {
           // RFC 4724 §4.1: "the speaker SHOULD send the End-of-RIB marker" for
           // each family once its initial update has been sent.
@@ -337,31 +439,30 @@ export class AdjRibOut {
     return w.pos > 0 ? w : null;
   }
 
-  /** Return the oldest non-empty announce bucket, dropping empty ones on the way. */
-  private firstBucket(): Queue | null {
-    for (const [set, q] of this.buckets) {
-      if (q.size > 0) return q;
-      this.buckets.delete(set);
+  /**
+   * Take a queued slot out of its queue as sent with `setId` (NONE: withdrawn).
+   * @internal called by QueueFeed
+   */
+  markSent(slot: number, setId: number): void {
+    this.unlink(slot);
+    const was = this.sent[slot]!;
+    this.sent[slot] = setId;
+    if (was === NONE) {
+      if (setId !== NONE) this.nSent++;
+    } else if (setId === NONE) {
+      this.nSent--;
+      this.maybeForget(slot);
     }
-    return null;
   }
 
-  /**
-   * A feed that dequeues the head of `q` while it fits, marking each entry sent
-   * (with `set`, or as withdrawn when `set` is null).
-   */
-  private feed(q: Queue, set: AttrSet | null): NlriFeed {
-    const addPath4 = this.addPath4;
-    const addPath6 = this.addPath6;
-    return (room) => {
-      const e = q.head;
-      if (e === null) return null;
-      if (nlriBytes(e, e.afi === Afi.IPv4 ? addPath4 : addPath6) > room) return null;
-      this.unlink(e);
-      e.sent = set;
-      if (set === null) this.maybeForget(e);
-      return e;
-    };
+  /** Return the oldest non-empty announce bucket, dropping empty ones on the way. */
+  private firstBucket(): Queue | null {
+    for (const [id, q] of this.buckets) {
+      if (q.size > 0) return q;
+      this.buckets.delete(id);
+      this.queues[id] = undefined;
+    }
+    return null;
   }
 
   /** Return the cached attribute block of a set, encoding it on first use. */
@@ -393,121 +494,180 @@ export class AdjRibOut {
 
   /** Iterate what the peer has been sent: prefix and attribute set. */
   *advertised(): IterableIterator<AdvertisedRoute> {
-    for (const e of this.entries.values()) if (e.sent !== null) yield { prefix: e.key, attrs: e.sent };
+    const t = this.table;
+    for (let s = 0; s < t.top; s++) {
+      const id = this.sent[s]!;
+      if (id !== NONE && t.used(s)) yield { prefix: t.format(s), attrs: this.sets[id]! };
+    }
   }
 
   /** Look up what the peer was sent for a prefix (any spelling), if anything. */
   advertisedFor(prefix: string): AttrSet | null {
-    const e = this.lookup(prefix);
-    return e?.sent ?? null;
+    const s = this.lookup(prefix);
+    return s < 0 ? null : (this.sets[this.sent[s]!] ?? null);
   }
 
   /** Number of prefixes the peer currently has from us. */
   get advertisedCount(): number {
-    let n = 0;
-    for (const e of this.entries.values()) if (e.sent !== null) n++;
-    return n;
+    return this.nSent;
   }
 
   /** Routes of the latest snapshot that are not sent, with the reason (for `routes explain`). */
   unsendable(): UnsendableRoute[] {
     const out: UnsendableRoute[] = [];
     for (const [prefix, reason] of this.invalid) out.push({ prefix, reason });
-    for (const e of this.rejected.values()) out.push({ prefix: e.key, reason: e.rejected! });
+    for (const [slot, reason] of this.rejected) out.push({ prefix: this.table.format(slot), reason });
     return out;
   }
 
   /** Explain one prefix: desired?, sent?, pending?, why not sendable. */
   explain(prefix: string): { desired: boolean; sent: AttrSet | null; pending: boolean; reason: string | null } {
     const inv = this.invalid.get(prefix);
-    const e = this.lookup(prefix);
+    const s = this.lookup(prefix);
+    const desired = s >= 0 && this.spec[s] !== NONE;
     return {
-      desired: e?.spec != null,
-      sent: e?.sent ?? null,
-      pending: e?.queue != null,
-      reason: inv ?? e?.rejected ?? (e?.spec != null && this.ctx === null ? 'no established session' : null),
+      desired,
+      sent: s >= 0 ? (this.sets[this.sent[s]!] ?? null) : null,
+      pending: s >= 0 && this.queue[s] !== NONE,
+      reason: inv ?? (s >= 0 ? this.rejected.get(s) : undefined) ?? (desired && this.ctx === null ? 'no established session' : null),
     };
   }
 
-  private lookup(prefix: string): Entry | undefined {
-    const e = this.entries.get(prefix);
-    if (e !== undefined) return e;
-    const p = parseRoutePrefix(prefix);
-    return p.ok ? this.entries.get(p.value.key) : undefined;
+  /** Return the slot of a prefix (any spelling), or -1. */
+  private lookup(prefix: string): number {
+    return this.table.scan(prefix) ? this.table.find() : -1;
   }
 
   // ------------------------------------------------------------ internals
 
-  /** Recompute what this session should have for `e` and queue the difference. */
-  private reexport(e: Entry): void {
-    let desired: AttrSet | null = null;
+  /** Grow the per-slot columns to the table's capacity. */
+  private syncColumns(): void {
+    const cap = this.table.capacity;
+    if (this.gen.length === cap) return;
+    const grow32 = (a: Int32Array): Int32Array<ArrayBuffer> => {
+      const b = new Int32Array(cap);
+      b.set(a);
+      return b;
+    };
+    this.gen = grow32(this.gen);
+    this.spec = grow32(this.spec);
+    this.desired = grow32(this.desired);
+    this.sent = grow32(this.sent);
+    this.queue = grow32(this.queue);
+    this.prev = grow32(this.prev);
+    this.next = grow32(this.next);
+    const rej = new Uint8Array(cap);
+    rej.set(this.rej);
+    this.rej = rej;
+  }
+
+  /** Give a slot its empty state. */
+  private clearSlot(s: number): void {
+    this.gen[s] = 0;
+    this.spec[s] = NONE;
+    this.desired[s] = NONE;
+    this.sent[s] = NONE;
+    this.queue[s] = NONE;
+    this.prev[s] = NIL;
+    this.next[s] = NIL;
+    this.rej[s] = 0;
+  }
+
+  private resetQueues(): void {
+    this.buckets.clear();
+    this.queues = [undefined, new Queue(null), new Queue(null)];
+  }
+
+  /** Recompute what this session should have for slot `s` and queue the difference. */
+  private reexport(s: number): void {
+    let desired = NONE;
     let reason: string | null = null;
+    const id = this.spec[s]!;
     const ex = this.exporter;
-    if (e.spec !== null && ex !== null) {
-      const r = ex.export(e.spec, e.afi);
+    if (id !== NONE && ex !== null) {
+      const v6 = this.table.kind[s]! >= KIND_V6;
+      const k = id * 2 + (v6 ? 1 : 0);
+      let r = this.exported[k];
+      if (r === undefined) {
+        r = ex.export(this.specs[id]!, v6 ? Afi.IPv6 : Afi.IPv4);
+        this.exported[k] = r;
+      }
       if (r.ok) {
-        desired = r.value;
-        reason = this.checkFits(desired, e);
-        if (reason !== null) desired = null;
+        const set = r.value;
+        desired = set.id;
+        let room = this.room[desired];
+        if (room === undefined) {
+          this.sets[desired] = set;
+          room = this.maxLen - announceOverhead(set, this.blockOf(set));
+          this.room[desired] = room;
+        }
+        // Refuse an attribute set too large to carry even this one prefix.
+        const need = nlriBytes(this.table.len(s), true);
+        if (need > room) {
+          reason = `path attributes too large: an UPDATE would need ${this.maxLen - room + need} octets, the limit is ${this.maxLen}`;
+          desired = NONE;
+        }
       } else reason = r.reason;
     }
-    if (reason !== e.rejected) {
-      e.rejected = reason;
-      if (reason === null) this.rejected.delete(e.key);
-      else this.rejected.set(e.key, e);
+    if (reason !== null || this.rej[s] !== 0) {
+      if (reason === null) {
+        this.rej[s] = 0;
+        this.rejected.delete(s);
+      } else {
+        this.rej[s] = 1;
+        this.rejected.set(s, reason);
+      }
     }
-    e.desired = desired;
-    this.requeue(e);
+    this.desired[s] = desired;
+    this.requeue(s);
   }
 
-  /** Refuse an attribute set too large to carry even one prefix in an UPDATE. */
-  private checkFits(set: AttrSet, e: Entry): string | null {
-    const need = announceOverhead(set, this.blockOf(set)) + nlriBytes(e, true);
-    return need > this.maxLen ? `path attributes too large: an UPDATE would need ${need} octets, the limit is ${this.maxLen}` : null;
+  /** Put slot `s` in the queue matching desired vs sent (or in none). */
+  private requeue(s: number): void {
+    const d = this.desired[s]!;
+    let target = NONE;
+    if (d !== this.sent[s]) target = d !== NONE ? d + BUCKET_BASE : this.table.kind[s]! >= KIND_V6 ? Q_WITHDRAW6 : Q_WITHDRAW4;
+    if (this.queue[s] === target) return;
+    if (this.queue[s] !== NONE) this.unlink(s);
+    if (target === NONE) return;
+    let q = this.queues[target];
+    if (q === undefined) {
+      q = new Queue(this.sets[d]!);
+      this.queues[target] = q;
+      this.buckets.set(target, q);
+    }
+    this.queue[s] = target;
+    this.prev[s] = q.tail;
+    this.next[s] = NIL;
+    if (q.tail !== NIL) this.next[q.tail] = s;
+    else q.head = s;
+    q.tail = s;
+    q.size++;
+    this.pending++;
   }
 
-  /** Put `e` in the queue matching desired vs sent (or in none). */
-  private requeue(e: Entry): void {
-    let target: Queue | null = null;
-    if (e.desired !== e.sent) {
-      if (e.desired !== null) {
-        target = this.buckets.get(e.desired) ?? null;
-        if (target === null) {
-          target = new Queue(e.desired);
-          this.buckets.set(e.desired, target);
-        }
-      } else target = e.afi === Afi.IPv4 ? this.withdraw4 : this.withdraw6;
-    }
-    if (e.queue === target) return;
-    if (e.queue !== null) this.unlink(e);
-    if (target !== null) {
-      e.queue = target;
-      e.prev = target.tail;
-      e.next = null;
-      if (target.tail !== null) target.tail.next = e;
-      else target.head = e;
-      target.tail = e;
-      target.size++;
-      this.pending++;
-    }
-  }
-
-  private unlink(e: Entry): void {
-    const q = e.queue!;
-    if (e.prev !== null) e.prev.next = e.next;
-    else q.head = e.next;
-    if (e.next !== null) e.next.prev = e.prev;
-    else q.tail = e.prev;
-    e.queue = e.prev = e.next = null;
+  private unlink(s: number): void {
+    const q = this.queues[this.queue[s]!]!;
+    const p = this.prev[s]!;
+    const n = this.next[s]!;
+    if (p !== NIL) this.next[p] = n;
+    else q.head = n;
+    if (n !== NIL) this.prev[n] = p;
+    else q.tail = p;
+    this.queue[s] = NONE;
+    this.prev[s] = this.next[s] = NIL;
     q.size--;
     this.pending--;
   }
 
-  /** Drop an entry nobody needs any more: not desired, not sent, not queued. */
-  private maybeForget(e: Entry): void {
-    if (e.spec === null && e.sent === null && e.queue === null) {
-      this.entries.delete(e.key);
-      if (e.rejected !== null) this.rejected.delete(e.key);
+  /** Drop a slot nobody needs any more: not desired, not sent, not queued. */
+  private maybeForget(s: number): void {
+    if (this.spec[s] === NONE && this.sent[s] === NONE && this.queue[s] === NONE) {
+      if (this.rej[s] !== 0) {
+        this.rej[s] = 0;
+        this.rejected.delete(s);
+      }
+      this.table.remove(s);
     }
   }
 }

@@ -38,16 +38,6 @@ import type { AttrSet } from './export.js';
 /** Encodes an attribute block (no MP_REACH / MP_UNREACH) for a context. */
 export type AttributeEncoder = (w: Writer, attrs: PathAttributes, ctx: CodecContext) => void;
 
-/** A prefix to put in an UPDATE: the fields of the RIB's entries that matter here. */
-export interface NlriSource {
-  readonly afi: Afi;
-  readonly len: number;
-  /** IPv4 address as an unsigned number. */
-  readonly v4: number;
-  /** IPv6 address (16 bytes) or null. */
-  readonly v6: Uint8Array | null;
-}
-
 /** Path identifier herald sends when ADD-PATH send is negotiated: one path per prefix. */
 export const SEND_PATH_ID = 1;
 
@@ -73,29 +63,37 @@ export function endUpdate(w: Writer, start: number): void {
   w.fill16(start + 16, 16 + 2);
 }
 
-/** Octets one NLRI entry takes on this session. */
-export function nlriBytes(e: NlriSource, addPath: boolean): number {
-  return 1 + ((e.len + 7) >> 3) + (addPath ? 4 : 0);
+/** Octets one NLRI entry of `len` bits takes on this session. */
+export function nlriBytes(len: number, addPath: boolean): number {
+  return 1 + ((len + 7) >> 3) + (addPath ? 4 : 0);
 }
 
-/** Write one NLRI entry: [path id], length in bits, the significant octets. */
-export function writeNlri(w: Writer, e: NlriSource, addPath: boolean): void {
+/**
+ * Write one NLRI entry — [path id], length in bits, the significant octets —
+ * taking the address from four big-endian 32-bit words at `words[at]` (an
+ * IPv4 address is the first word). Returns the octets written.
+ */
+export function writeNlriWords(w: Writer, words: Int32Array, at: number, len: number, addPath: boolean): number {
   if (addPath) w.u32(SEND_PATH_ID);
-  const len = e.len;
   w.u8(len);
   const n = (len + 7) >> 3;
-  if (e.v6 === null) {
-    const a = e.v4;
-    if (n === 4) w.u32(a);
-    else for (let i = 0; i < n; i++) w.u8(a >>> (24 - 8 * i));
-  } else {
-    const b = e.v6;
-    for (let i = 0; i < n; i++) w.u8(b[i]!);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) w.u32(words[at + (i >> 2)]!);
+  if (i < n) {
+    const v = words[at + (i >> 2)]!;
+    for (let k = 0; i < n; i++, k++) w.u8(v >>> (24 - 8 * k));
   }
+  return 1 + n + (addPath ? 4 : 0);
 }
 
-/** Pulls the next prefix for a message, or null when there is none or it would not fit. */
-export type NlriFeed = (room: number) => NlriSource | null;
+/**
+ * Where a message's prefixes come from: `next` writes the next prefix if it
+ * takes at most `room` octets and returns the octets written, or 0 when there
+ * is none or it would not fit. (An object, not a closure per message.)
+ */
+export interface NlriFeed {
+  next(w: Writer, room: number): number;
+}
 
 /**
  * Octets an UPDATE needs before its first NLRI for this attribute set: the
@@ -109,7 +107,7 @@ export function announceOverhead(set: AttrSet, block: Uint8Array): number {
  * Write one announcing UPDATE for `set`, pulling prefixes from `feed` until
  * the next one would pass `maxLen`; returns how many prefixes went in.
  */
-export function writeAnnounce(w: Writer, set: AttrSet, block: Uint8Array, addPath: boolean, maxLen: number, feed: NlriFeed): number {
+export function writeAnnounce(w: Writer, set: AttrSet, block: Uint8Array, maxLen: number, feed: NlriFeed): number {
   const start = beginUpdate(w);
   w.u16(0); // no withdrawn routes
   const attrLenAt = w.reserve16();
@@ -127,11 +125,8 @@ export function writeAnnounce(w: Writer, set: AttrSet, block: Uint8Array, addPat
     w.bytes(set.nextHopBytes);
     w.u8(0); // RFC 4760 §3: Reserved, "MUST be set to 0"
     const room0 = limit - w.pos - block.length;
-    for (let room = room0; ; ) {
-      const e = feed(room);
-      if (e === null) break;
-      writeNlri(w, e, addPath);
-      room -= nlriBytes(e, addPath);
+    for (let room = room0, n = feed.next(w, room); n > 0; n = feed.next(w, room)) {
+      room -= n;
       count++;
     }
     w.fill16(mpLenAt);
@@ -140,11 +135,8 @@ export function writeAnnounce(w: Writer, set: AttrSet, block: Uint8Array, addPat
   } else {
     w.bytes(block);
     w.fill16(attrLenAt);
-    for (let room = limit - w.pos; ; ) {
-      const e = feed(room);
-      if (e === null) break;
-      writeNlri(w, e, addPath);
-      room -= nlriBytes(e, addPath);
+    for (let room = limit - w.pos, n = feed.next(w, room); n > 0; n = feed.next(w, room)) {
+      room -= n;
       count++;
     }
   }
@@ -157,17 +149,14 @@ export function writeAnnounce(w: Writer, set: AttrSet, block: Uint8Array, addPat
  * field (RFC 4271 §4.3), IPv6 in MP_UNREACH_NLRI (RFC 4760 §4). Returns how
  * many prefixes went in.
  */
-export function writeWithdraw(w: Writer, afi: Afi, addPath: boolean, maxLen: number, feed: NlriFeed): number {
+export function writeWithdraw(w: Writer, afi: Afi, maxLen: number, feed: NlriFeed): number {
   const start = beginUpdate(w);
   const limit = start + maxLen;
   let count = 0;
   if (afi === Afi.IPv4) {
     const wdLenAt = w.reserve16();
-    for (let room = limit - w.pos - 2; ; ) {
-      const e = feed(room);
-      if (e === null) break;
-      writeNlri(w, e, addPath);
-      room -= nlriBytes(e, addPath);
+    for (let room = limit - w.pos - 2, n = feed.next(w, room); n > 0; n = feed.next(w, room)) {
+      room -= n;
       count++;
     }
     w.fill16(wdLenAt);
@@ -180,11 +169,8 @@ export function writeWithdraw(w: Writer, afi: Afi, addPath: boolean, maxLen: num
     const mpLenAt = w.reserve16();
     w.u16(afi);
     w.u8(Safi.Unicast);
-    for (let room = limit - w.pos; ; ) {
-      const e = feed(room);
-      if (e === null) break;
-      writeNlri(w, e, addPath);
-      room -= nlriBytes(e, addPath);
+    for (let room = limit - w.pos, n = feed.next(w, room); n > 0; n = feed.next(w, room)) {
+      room -= n;
       count++;
     }
     w.fill16(mpLenAt);

@@ -1,0 +1,396 @@
+/**
+ * A set of IP prefixes held in typed arrays: prefix text → small integer slot.
+ *
+ * The Adj-RIB-Out keys a million routes by prefix. A Map of canonical strings
+ * costs a string, a Map entry and an object per route, and hashing a fresh
+ * string on every snapshot; here a prefix is its address as four 32-bit words
+ * plus a kind (length, and whether it is IPv6), stored column-wise, and found
+ * through an open-addressing hash index (linear probing, tombstones for
+ * deletion, used + dead buckets ≤ 1/2). Slots are reused through a free list; the owner keeps
+ * its own per-slot columns and resizes them when `capacity` grows.
+ *
+ *   slot  | kind (u16)          | words[4·slot .. 4·slot+3]
+ *   ------+---------------------+-----------------------------
+ *   IPv4  | len (0..32)         | address, 0, 0, 0
+ *   IPv6  | 256 + len (0..128)  | address, big-endian words
+ *   free  | 0xffff              | —
+ *
+ * `scan(text)` parses the common spellings ("a.b.c.d[/len]", hex-and-colon
+ * IPv6 with at most one "::") by hand into scratch fields, with no allocation.
+ * Anything else (embedded IPv4 tails, odd text, host bits set) goes through
+ * the wire codec's `parsePrefix`, so both accept exactly the same language
+ * with the same meaning (RFC 4632 §3.1 dotted prefixes; RFC 4291 §2.2 text,
+ * RFC 5952 for what we print).
+ */
+import { Afi } from '../wire/iana.js';
+import { formatIPv4, formatIPv6, parsePrefix } from '../wire/prefix.js';
+
+/** The kind of a free slot. */
+const FREE = 0xffff;
+/** Index buckets: never used, and used once (a tombstone). */
+const EMPTY = 0;
+const DEAD = -1;
+/** Added to the length in `kind` for IPv6. */
+export const KIND_V6 = 256;
+
+const INITIAL = 1024;
+
+export class PrefixTable {
+  /** Slots allocated (columns have this many rows). */
+  capacity = 0;
+  /** One past the highest slot ever used: iterate slots below it, skipping free ones. */
+  top = 0;
+  /** Slots in use. */
+  size = 0;
+  kind = new Uint16Array(0);
+  words = new Int32Array(0);
+  /** Hash index: slot + 1, EMPTY, or DEAD (a removed entry; probing goes on past it). */
+  private index = new Int32Array(0);
+  private mask = 0;
+  /** DEAD buckets in the index. */
+  private dead = 0;
+  /** Free slots, a stack. */
+  private free = new Int32Array(0);
+  private nFree = 0;
+
+  // Result of the last scan(): the prefix in the same encoding as a slot.
+  sk = 0;
+  s0 = 0;
+  s1 = 0;
+  s2 = 0;
+  s3 = 0;
+  private readonly groups = new Int32Array(8);
+
+  constructor(capacity = INITIAL) {
+    this.resize(Math.max(capacity, 16));
+  }
+
+  /** Make room for at least `n` slots without further growth. */
+  reserve(n: number): void {
+    if (n > this.capacity) this.resize(n);
+  }
+
+  /** True when `slot` holds a prefix. */
+  used(slot: number): boolean {
+    return this.kind[slot] !== FREE;
+  }
+
+  /** Return the slot of the scanned prefix, or -1. */
+  find(): number {
+    const kind = this.kind;
+    const words = this.words;
+    const index = this.index;
+    const mask = this.mask;
+    const k = this.sk;
+    const a0 = this.s0;
+    const a1 = this.s1;
+    const a2 = this.s2;
+    const a3 = this.s3;
+    for (let i = hash(k, a0, a1, a2, a3) & mask; ; i = (i + 1) & mask) {
+      const v = index[i]!;
+      if (v === EMPTY) return -1;
+      if (v === DEAD) continue;
+      const s = v - 1;
+      const w = s << 2;
+      if (kind[s] === k && words[w] === a0 && words[w + 1] === a1 && words[w + 2] === a2 && words[w + 3] === a3) return s;
+    }
+  }
+
+  /** Add the scanned prefix (which must not be present); returns its new slot. */
+  insert(): number {
+    if (this.size + 1 > this.capacity) this.resize(this.capacity * 2);
+    const s = this.nFree > 0 ? this.free[--this.nFree]! : this.top++;
+    const w = s << 2;
+    this.kind[s] = this.sk;
+    this.words[w] = this.s0;
+    this.words[w + 1] = this.s1;
+    this.words[w + 2] = this.s2;
+    this.words[w + 3] = this.s3;
+    this.place(s);
+    this.size++;
+    return s;
+  }
+
+  /** Remove a slot's prefix and free the slot. */
+  remove(slot: number): void {
+    const index = this.index;
+    const mask = this.mask;
+    let i = this.home(slot);
+    while (index[i] !== slot + 1) i = (i + 1) & mask;
+    index[i] = DEAD;
+    this.dead++;
+    this.kind[slot] = FREE;
+    this.free[this.nFree++] = slot;
+    this.size--;
+  }
+
+  /** Forget every prefix. */
+  clear(): void {
+    this.kind.fill(FREE);
+    this.index.fill(EMPTY);
+    this.dead = 0;
+    this.top = 0;
+    this.size = 0;
+    this.nFree = 0;
+  }
+
+  /** The address family of a slot. */
+  afi(slot: number): Afi {
+    return this.kind[slot]! >= KIND_V6 ? Afi.IPv6 : Afi.IPv4;
+  }
+
+  /** The prefix length of a slot. */
+  len(slot: number): number {
+    return this.kind[slot]! & 0xff;
+  }
+
+  /** Format a slot's prefix as canonical text ("198.51.100.0/24", RFC 5952 IPv6). */
+  format(slot: number): string {
+    const k = this.kind[slot]!;
+    const w = slot << 2;
+    const b = new Uint8Array(16);
+    for (let i = 0; i < 4; i++) {
+      const v = this.words[w + i]!;
+      b[i * 4] = v >>> 24;
+      b[i * 4 + 1] = v >>> 16;
+      b[i * 4 + 2] = v >>> 8;
+      b[i * 4 + 3] = v;
+    }
+    return k >= KIND_V6 ? `${formatIPv6(b)}/${k - KIND_V6}` : `${formatIPv4(b)}/${k}`;
+  }
+
+  /**
+   * Parse prefix text into the scratch fields; false when the text is not a
+   * valid prefix with zero host bits (the same verdict as `parsePrefix`).
+   */
+  scan(text: string): boolean {
+    if (typeof text !== 'string') return false;
+    const r = text.indexOf(':') < 0 ? this.scan4(text) : this.scan6(text);
+    return r === 1 || (r === 0 && this.scanSlow(text));
+  }
+
+  // ------------------------------------------------------------ internals
+
+  /** Dotted quad with optional /len; 1 = parsed, 0 = not the simple form. */
+  private scan4(s: string): number {
+    let addr = 0;
+    let octet = 0;
+    let digits = 0;
+    let dots = 0;
+    let i = 0;
+    const n = s.length;
+    for (; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 48 && c <= 57) {
+        if (digits > 0 && octet === 0) return 0; // leading zero
+        octet = octet * 10 + (c - 48);
+        if (++digits > 3 || octet > 255) return 0;
+      } else if (c === 46) {
+        if (digits === 0 || ++dots > 3) return 0;
+        addr = (addr << 8) | octet;
+        octet = 0;
+        digits = 0;
+      } else break;
+    }
+    if (dots !== 3 || digits === 0) return 0;
+    addr = (addr << 8) | octet;
+    const len = this.scanLen(s, i, 32);
+    if (len < 0) return 0;
+    if (len < 32 && (addr & (-1 >>> len)) !== 0) return 0; // host bits: the slow path says why
+    this.sk = len;
+    this.s0 = addr;
+    this.s1 = this.s2 = this.s3 = 0;
+    return 1;
+  }
+
+  /** Hex groups with at most one "::" and optional /len; 1 = parsed, 0 = not the simple form. */
+  private scan6(s: string): number {
+    const g = this.groups;
+    const n = s.length;
+    let i = 0;
+    let ng = 0;
+    let gap = -1; // group index where "::" stands
+    if (n >= 2 && s.charCodeAt(0) === 58 && s.charCodeAt(1) === 58) {
+      gap = 0;
+      i = 2;
+    }
+    if (!(gap === 0 && (i === n || s.charCodeAt(i) === 47))) {
+      for (;;) {
+        let v = 0;
+        let d = 0;
+        for (; i < n; i++) {
+          const c = s.charCodeAt(i);
+          let h: number;
+          if (c >= 48 && c <= 57) h = c - 48;
+          else if (c >= 97 && c <= 102) h = c - 87;
+          else if (c >= 65 && c <= 70) h = c - 55;
+          else break;
+          if (++d > 4) return 0;
+          v = (v << 4) | h;
+        }
+        if (d === 0 || ng === 8) return 0;
+        g[ng++] = v;
+        if (i === n) break;
+        const c = s.charCodeAt(i);
+        if (c === 47) break;
+        if (c !== 58) return 0; // '.', an IPv4 tail, and anything odd: slow path
+        i++;
+        if (i < n && s.charCodeAt(i) === 58) {
+          if (gap >= 0) return 0;
+          gap = ng;
+          i++;
+          if (i === n || s.charCodeAt(i) === 47) break;
+        }
+      }
+    }
+    if (gap < 0 ? ng !== 8 : ng > 7) return 0;
+    const len = this.scanLen(s, i, 128);
+    if (len < 0) return 0;
+    // Spread the groups after "::" to the end.
+    if (gap >= 0) {
+      const shift = 8 - ng;
+      for (let k = ng - 1; k >= gap; k--) g[k + shift] = g[k]!;
+      for (let k = gap; k < gap + shift; k++) g[k] = 0;
+    }
+    const w0 = (g[0]! << 16) | g[1]!;
+    const w1 = (g[2]! << 16) | g[3]!;
+    const w2 = (g[4]! << 16) | g[5]!;
+    const w3 = (g[6]! << 16) | g[7]!;
+    if (!hostBitsZero(w0, w1, w2, w3, len)) return 0;
+    this.sk = KIND_V6 + len;
+    this.s0 = w0;
+    this.s1 = w1;
+    this.s2 = w2;
+    this.s3 = w3;
+    return 1;
+  }
+
+  /** Read "/len" at `i` (1 to 3 digits, as parsePrefix), or the full length at the end; -1 otherwise. */
+  private scanLen(s: string, i: number, max: number): number {
+    const n = s.length;
+    if (i === n) return max;
+    if (s.charCodeAt(i) !== 47) return -1;
+    const digits = n - i - 1;
+    if (digits < 1 || digits > 3) return -1;
+    let len = 0;
+    for (i++; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c < 48 || c > 57) return -1;
+      len = len * 10 + (c - 48);
+    }
+    return len <= max ? len : -1;
+  }
+
+  /** The general parser, for spellings scan4/scan6 leave alone. */
+  private scanSlow(text: string): boolean {
+    const p = parsePrefix(text);
+    if (p === null) return false;
+    const a = p.addr;
+    this.sk = p.afi === Afi.IPv4 ? p.len : KIND_V6 + p.len;
+    this.s0 = wordAt(a, 0);
+    this.s1 = p.afi === Afi.IPv4 ? 0 : wordAt(a, 4);
+    this.s2 = p.afi === Afi.IPv4 ? 0 : wordAt(a, 8);
+    this.s3 = p.afi === Afi.IPv4 ? 0 : wordAt(a, 12);
+    return true;
+  }
+
+  private home(slot: number): number {
+    const w = slot << 2;
+    const words = this.words;
+    return hash(this.kind[slot]!, words[w]!, words[w + 1]!, words[w + 2]!, words[w + 3]!) & this.mask;
+  }
+
+  /** Put a slot into the index, reusing the first dead bucket on its probe path. */
+  private place(slot: number): void {
+    if (this.size + 1 + this.dead > this.index.length >> 1) this.rebuild(this.index.length);
+    const index = this.index;
+    const mask = this.mask;
+    let i = this.home(slot);
+    while (index[i]! > 0) i = (i + 1) & mask;
+    if (index[i] === DEAD) this.dead--;
+    index[i] = slot + 1;
+  }
+
+  /** Rebuild the index with `buckets` buckets (dropping dead ones). */
+  private rebuild(buckets: number): void {
+    this.index = new Int32Array(buckets);
+    this.mask = buckets - 1;
+    this.dead = 0;
+    const index = this.index;
+    const mask = this.mask;
+    const kind = this.kind;
+    for (let s = 0; s < this.top; s++) {
+      if (kind[s] === FREE) continue;
+      let i = this.home(s);
+      while (index[i] !== EMPTY) i = (i + 1) & mask;
+      index[i] = s + 1;
+    }
+  }
+
+  private resize(cap: number): void {
+    const kind = new Uint16Array(cap).fill(FREE);
+    kind.set(this.kind.subarray(0, Math.min(this.top, cap)));
+    const words = new Int32Array(cap * 4);
+    words.set(this.words.subarray(0, Math.min(this.top, cap) * 4));
+    const free = new Int32Array(cap);
+    free.set(this.free.subarray(0, this.nFree));
+    this.kind = kind;
+    this.words = words;
+    this.free = free;
+    this.capacity = cap;
+    let buckets = 16;
+    while (buckets < cap * 2) buckets *= 2;
+    this.rebuild(buckets);
+  }
+}
+
+/** Read a big-endian 32-bit word. */
+function wordAt(a: Uint8Array, o: number): number {
+  return (a[o]! << 24) | (a[o + 1]! << 16) | (a[o + 2]! << 8) | a[o + 3]!;
+}
+
+/** True when the bits of a 128-bit address past `len` are zero. */
+function hostBitsZero(w0: number, w1: number, w2: number, w3: number, len: number): boolean {
+  return hostBits(w0, len) === 0 && hostBits(w1, len - 32) === 0 && hostBits(w2, len - 64) === 0 && hostBits(w3, len - 96) === 0;
+}
+
+/** The bits of word `w` past the first `len` (len may be out of 0..32). */
+function hostBits(w: number, len: number): number {
+  return len >= 32 ? 0 : len <= 0 ? w : w & (-1 >>> len);
+}
+
+/**
+ * Hash a prefix to a bucket number (the caller masks it). The network number
+ * (the address bits within the length) keeps its low 4 bits, and the rest
+ * picks a pseudo-random run of 16 buckets: 16 consecutive networks share one
+ * 64-byte run of the index and, inserted in order, neighbouring slots, so a
+ * snapshot walked in address order stays in cache, while unrelated runs
+ * still scatter (linear probing absorbs a run landing on another).
+ */
+function hash(k: number, a0: number, a1: number, a2: number, a3: number): number {
+  const len = k & 0xff;
+  let n: number;
+  let hi = 0;
+  if (k < KIND_V6 || len <= 32) n = len === 0 ? 0 : a0 >>> (32 - len);
+  else if (len <= 64) {
+    n = a1 >>> (64 - len);
+    hi = a0;
+  } else if (len <= 96) {
+    n = a2 >>> (96 - len);
+    hi = mix(a0, a1);
+  } else {
+    n = a3 >>> (128 - len);
+    hi = mix(mix(a0, a1), a2);
+  }
+  let h = Math.imul(k, 0x9e3779b1) ^ (n >>> 4);
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) ^ hi;
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  h ^= h >>> 16;
+  return (h << 4) | (n & 15);
+}
+
+/** Combine two words into one (multiply-xorshift). */
+function mix(a: number, b: number): number {
+  const h = Math.imul(a ^ (a >>> 15), 0x2c1b3c6d) ^ b;
+  return Math.imul(h ^ (h >>> 12), 0x297a2d39);
+}
