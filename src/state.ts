@@ -17,7 +17,7 @@ import type { PeerSnapshot, SpeakerEvent } from '../bgp/index.js';
 import { formatPrefix, parsePrefix } from '../bgp/index.js';
 import type { Config, ServiceConfig } from './config/index.js';
 import type { Plan, PlannedRoute, Intent } from './reconciler/index.js';
-import type { DrainPhase } from './sources/intents.js';
+import { serviceIntents, type DrainPhase } from './sources/intents.js';
 import type { CheckReport, ServiceSnapshot, Transition } from './sources/health/types.js';
 
 /** Version of the shapes below; bumped only on an incompatible change. */
@@ -277,9 +277,13 @@ export function checkState(r: CheckReport): CheckState {
 /** Build every configured service's state: health, drain, last check results. */
 export function services(d: StateSource): ServiceState[] {
   const snaps = d.health?.snapshot() ?? new Map<string, ServiceSnapshot>();
-  const wanting = new Set<string>();
-  for (const i of d.reconciler.intents()) if (i.source.startsWith('service:')) wanting.add(i.source.slice(8));
-  return (d.config?.services ?? []).map((s) => serviceState(s, snaps.get(s.name), d.drainPhase(s.name), wanting.has(s.name)));
+  return (d.config?.services ?? []).map((s) => {
+    const snap = snaps.get(s.name);
+    const drain = d.drainPhase(s.name);
+    // The same rule the daemon feeds the reconciler with; cheap, unlike scanning every intent.
+    const announcing = serviceIntents(s, snap?.state ?? 'down', drain).length > 0;
+    return serviceState(s, snap, drain, announcing);
+  });
 }
 
 function serviceState(s: ServiceConfig, snap: ServiceSnapshot | undefined, drain: DrainPhase, announcing: boolean): ServiceState {

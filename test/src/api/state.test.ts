@@ -1,0 +1,88 @@
+// The state model's cheap paths: the summary and the services list must not
+// walk the route sets (they answer fast with a million routes), and the
+// shapes hold no secret.
+import { describe, expect, it } from 'vitest';
+import type { Config } from '../../../src/config/index.js';
+import { canonicalPrefix, familyName, jsonReplacer, peers, receivedState, services, summary, type StateSource } from '../../../src/state.js';
+
+const boom = (): never => {
+  throw new Error('walked the route set');
+};
+
+function source(): StateSource {
+  const config = {
+    file: 'f.yaml',
+    asn: 65011,
+    routerId: '192.0.2.11',
+    peers: [{ name: 'up1', description: 'transit', password: 'hunter2-secret' }],
+    static: [],
+    services: [
+      { name: 'dns', prefixes: ['198.51.100.53/32'], whenDown: { action: 'withdraw' }, communities: [], largeCommunities: [], extendedCommunities: [], peers: null, nextHop: 'self' },
+      { name: 'pb', prefixes: ['198.51.100.54/32'], whenDown: { action: 'degrade', prepend: 3, communities: [], largeCommunities: [], gracefulShutdown: false }, communities: [], largeCommunities: [], extendedCommunities: [], peers: null, nextHop: 'self' },
+    ],
+  } as unknown as Config;
+  return {
+    config,
+    speaker: {
+      snapshot: () => [
+        {
+          name: 'up1', address: '192.0.2.1', peerAs: 65000, localAs: 65011, state: 'Established', uptimeMs: 12.7, passive: false, localAddress: null,
+          families: ['1/1', '2/1'], holdTime: 90, keepaliveTime: 30, peerBgpId: null, peerHostname: null,
+          lastDown: { kind: 'received-notification', message: 'x', at: 1, data: new Uint8Array([1, 2]) } as never,
+          lastConnectError: null,
+          counters: { messagesIn: 0, messagesOut: 0, updatesIn: 0, updatesOut: 0, notificationsIn: 0, notificationsOut: 0, flaps: 0, establishedTransitions: 0 },
+          prefixesAnnounced: 1_000_000, prefixesPending: 3, prefixesReceived: 9, endOfRibReceived: ['1/1'], md5: true,
+        },
+      ],
+      peer: boom,
+    },
+    reconciler: { get current(): never { return boom(); }, intents: boom },
+    health: { snapshot: () => new Map([['dns', { state: 'down' as const, since: 0, lastResults: [] }], ['pb', { state: 'down' as const, since: 0, lastResults: [] }]]) },
+    reloads: { ok: 1, failed: 0 },
+    startedAt: Date.now() - 5000,
+    drainPhase: (s) => (s === 'dns' ? 'withdrawn' : null),
+  };
+}
+
+describe('state model', () => {
+  it('summary and services never walk the route sets', () => {
+    const d = source();
+    const s = summary(d);
+    expect(s.routes).toEqual({ announced: 1_000_000, pending: 3, received: 9 });
+    expect(s.services).toEqual({ total: 2, up: 0, down: 2, maintenance: 0, draining: 1 });
+    expect(s.uptimeMs).toBeGreaterThanOrEqual(5000);
+    const sv = services(d);
+    expect(sv.map((x) => [x.name, x.drain, x.announcing])).toEqual([
+      ['dns', 'withdrawn', false],
+      ['pb', null, true], // down but kept as a worse path (when_down: prepend)
+    ]);
+  });
+
+  it('peers: family names, rounded uptime, config description, byte fields as hex, no password', () => {
+    const [p] = peers(source());
+    expect(p).toMatchObject({ families: ['ipv4', 'ipv6'], endOfRibReceived: ['ipv4'], uptimeMs: 13, description: 'transit', established: true, md5: true });
+    expect((p!.lastDown as unknown as { data: string }).data).toBe('0102');
+    expect(JSON.stringify(p)).not.toContain('hunter2');
+  });
+
+  it('received routes: AS_PATH with sets, communities as text', () => {
+    const r = receivedState('up1', {
+      prefix: '203.0.113.0/24',
+      pathId: 7,
+      nextHops: ['192.0.2.1'],
+      attrs: { origin: 2, asPath: [{ type: 2, asns: [65000, 65001] }, { type: 1, asns: [65002, 65003] }], communities: [(65000 << 16) | 7], largeCommunities: [[65000, 1, 2]], extendedCommunities: [new Uint8Array([0, 2, 0xfd, 0xe8, 0, 0, 0, 1])] },
+    });
+    expect(r).toEqual({
+      peer: 'up1', prefix: '203.0.113.0/24', family: 'ipv4', pathId: 7, nextHops: ['192.0.2.1'], asPath: '65000 65001 {65002,65003}', origin: 'incomplete',
+      med: null, localPref: null, communities: ['65000:7'], largeCommunities: ['65000:1:2'], extendedCommunities: ['0002fde800000001'],
+    });
+  });
+
+  it('helpers', () => {
+    expect(canonicalPrefix('198.51.100.53')).toBe('198.51.100.53/32');
+    expect(canonicalPrefix('2001:DB8::53/128')).toBe('2001:db8::53/128');
+    expect(canonicalPrefix('nope')).toBeNull();
+    expect(familyName('2/1')).toBe('ipv6');
+    expect(JSON.stringify({ b: Buffer.from([255]) }, jsonReplacer)).toBe('{"b":"ff"}');
+  });
+});
