@@ -1,0 +1,371 @@
+/**
+ * LXD route derivation: one read of the LXD API (`LxdView`) plus the
+ * configured rules in, the LXD source's full snapshot of intents out. Pure:
+ * no I/O, no clock, so every rule is a table test (test/src/sources/lxd/).
+ *
+ * Rules (each switchable in `LxdRules`, defaults in `DEFAULT_LXD_RULES`):
+ *   ovn.subnet       OVN network on a configured uplink, NAT off for the
+ *                    family: its ipv4.address / ipv6.address subnet
+ *   ovn.nat          OVN network, NAT on: ipv4.nat.address / ipv6.nat.address
+ *                    as /32 or /128
+ *   routes.external  each NIC's ipv4.routes.external / ipv6.routes.external of
+ *                    an instance running (Running, Ready) on this member
+ *   nic.address      (opt-in) the NIC's static ipv4.address / ipv6.address
+ *   forward          listen addresses of network forwards
+ *   load-balancer    listen addresses of network load balancers (OVN)
+ *   bridge.subnet    (opt-in) managed bridges' own subnets, NAT off
+ *   user.herald.routes  extra prefixes from the instance's user key
+ *
+ * Next hops: anything behind an OVN network goes to the OVN router's uplink
+ * address (`volatile.network.ipv4.address` / `ipv6.address`); anything on a
+ * bridge goes to this host ("self", the session's own address). The next
+ * hop's family always matches the prefix's: an IPv6 prefix never gets an
+ * IPv4 or IPv4-mapped next hop (LXD issue 12547). A route with no suitable
+ * next hop is not announced and lands in `skipped` with the reason, for
+ * `routes explain`.
+ *
+ * "This member" is `environment.server_name`; a standalone server reports
+ * its instances with location "none". An evacuated member announces nothing
+ * for instances. With `announceFrom: 'active-chassis'`, routes whose next
+ * hop is an OVN router are announced only by the member hosting that
+ * network's active gateway chassis (`/1.0/networks/N/state` → ovn.chassis),
+ * for uplinks without a shared L2 between members.
+ *
+ * TODO(issue 4, rule 4): `user.herald.check` (gating an instance's routes on
+ * a health check) is not implemented yet; the key is ignored.
+ */
+import { formatAddress, formatPrefix, parseAddress, parsePrefix } from '../../../bgp/wire/prefix.js';
+import type { Intent } from '../../reconciler/index.js';
+import type { LxdInstance, LxdNetwork, LxdView } from './types.js';
+
+export type LxdRuleName =
+  | 'ovn.subnet'
+  | 'ovn.nat'
+  | 'routes.external'
+  | 'nic.address'
+  | 'forward'
+  | 'load-balancer'
+  | 'bridge.subnet'
+  | 'user.herald.routes';
+
+export interface LxdRules {
+  /** Projects to read; empty = all projects. */
+  readonly projects: readonly string[];
+  /** Uplink networks whose OVN networks are announced; empty = any uplink. */
+  readonly uplinks: readonly string[];
+  /** Who announces OVN-router routes: every member (as LXD does) or only the active chassis. */
+  readonly announceFrom: 'all-members' | 'active-chassis';
+  readonly ovnNetworks: boolean;
+  readonly routesExternal: boolean;
+  readonly nicAddresses: boolean;
+  readonly forwards: boolean;
+  readonly loadBalancers: boolean;
+  readonly bridgeSubnets: boolean;
+  readonly userRoutes: boolean;
+  /** The instance config key holding extra prefixes (comma or space separated). */
+  readonly userRoutesKey: string;
+}
+
+export const DEFAULT_LXD_RULES: LxdRules = {
+  projects: [],
+  uplinks: [],
+  announceFrom: 'all-members',
+  ovnNetworks: true,
+  routesExternal: true,
+  nicAddresses: false,
+  forwards: true,
+  loadBalancers: true,
+  bridgeSubnets: false,
+  userRoutes: true,
+  userRoutesKey: 'user.herald.routes',
+};
+
+/** BGP attributes put on every LXD route. */
+export interface LxdAttrs {
+  readonly med?: number;
+  readonly communities: readonly string[];
+  readonly largeCommunities: readonly string[];
+  readonly extendedCommunities: readonly string[];
+  readonly peers: readonly string[] | null;
+}
+
+export const NO_ATTRS: LxdAttrs = { communities: [], largeCommunities: [], extendedCommunities: [], peers: null };
+
+/** Where a derived route came from (for `routes explain` and the CLI). */
+export interface LxdOrigin {
+  readonly project: string;
+  readonly rule: LxdRuleName;
+  readonly network?: string;
+  readonly instance?: string;
+  readonly device?: string;
+  /** The forward's or load balancer's listen address. */
+  readonly listen?: string;
+}
+
+/** A prefix a rule wanted but that is not announced, and why. */
+export interface LxdSkipped {
+  readonly prefix: string;
+  readonly reason: string;
+  readonly origin: LxdOrigin;
+}
+
+export interface LxdDerived {
+  intents: Intent[];
+  /** origins[i] is where intents[i] came from. */
+  origins: LxdOrigin[];
+  skipped: LxdSkipped[];
+}
+
+const ACTIVE = new Set(['Running', 'Ready']);
+
+type Fam = 'ipv4' | 'ipv6';
+
+/** Format an origin as the intent's `source` text, e.g. "lxd:default/c1/eth0:routes.external". */
+export function originText(o: LxdOrigin): string {
+  if (o.instance !== undefined) return `lxd:${o.project}/${o.instance}${o.device !== undefined ? `/${o.device}` : ''}:${o.rule}`;
+  if (o.listen !== undefined) return `lxd:${o.project}/${o.network}/${o.listen}:${o.rule}`;
+  return `lxd:${o.project}/${o.network}:${o.rule}`;
+}
+
+/** Normalise prefix text to "addr/len" (host bits masked); null when malformed. */
+function normPrefix(text: string, hostOnly = false): string | null {
+  const t = text.trim();
+  if (t === '') return null;
+  if (hostOnly) {
+    const a = parseAddress(t);
+    if (!a) return null;
+    return `${formatAddress(a.afi, a.addr)}/${a.addr.length * 8}`;
+  }
+  const p = parsePrefix(t, { strict: false });
+  return p ? formatPrefix(p) : null;
+}
+
+const famOf = (prefix: string): Fam => (prefix.includes(':') ? 'ipv6' : 'ipv4');
+
+function splitList(v: string | undefined): string[] {
+  if (!v) return [];
+  return v.split(/[\s,]+/).filter((s) => s !== '');
+}
+
+const isMapped = (a: Uint8Array): boolean =>
+  a.length === 16 && a.subarray(0, 10).every((b) => b === 0) && a[10] === 0xff && a[11] === 0xff;
+
+/** The OVN router's uplink address for a family, or the reason there is none. */
+function ovnNextHop(net: LxdNetwork, fam: Fam): { nh: string } | { reason: string } {
+  const key = `volatile.network.${fam}.address`;
+  const v = net.config[key];
+  if (!v) return { reason: `OVN network ${net.name} has no ${key} (no ${fam === 'ipv4' ? 'IPv4' : 'IPv6'} uplink address for the OVN router)` };
+  const a = parseAddress(v.trim());
+  if (!a) return { reason: `OVN network ${net.name}: ${key} ${JSON.stringify(v)} is not an address` };
+  if ((a.addr.length === 4) !== (fam === 'ipv4') || isMapped(a.addr)) {
+    return { reason: `OVN network ${net.name}: ${key} ${v} is not an ${fam === 'ipv4' ? 'IPv4' : 'IPv6'} next hop (next-hop family must match the prefix)` };
+  }
+  return { nh: formatAddress(a.afi, a.addr) };
+}
+
+/** Derive the LXD source's intents from one API read (pure). */
+export function deriveLxd(view: LxdView, rules: LxdRules = DEFAULT_LXD_RULES, attrs: LxdAttrs = NO_ATTRS): LxdDerived {
+  const out: LxdDerived = { intents: [], origins: [], skipped: [] };
+  const me = view.serverName;
+  const projectFilter = rules.projects.length ? new Set(rules.projects) : null;
+  const wantProject = (p: string): boolean => projectFilter === null || projectFilter.has(p);
+  const uplinks = rules.uplinks.length ? new Set(rules.uplinks) : null;
+
+  // Projects with their own networks; others use the default project's.
+  const ownNetworks = new Set<string>(['default']);
+  for (const p of view.projects) if (p.config?.['features.networks'] === 'true') ownNetworks.add(p.name);
+  const netProject = (project: string): string => (ownNetworks.has(project) ? project : 'default');
+  const networks = new Map<string, LxdNetwork>();
+  for (const n of view.networks) networks.set(`${n.project ?? 'default'}/${n.name}`, n);
+
+  const add = (prefix: string, nextHop: string, origin: LxdOrigin): void => {
+    out.intents.push({
+      prefix,
+      source: originText(origin),
+      rank: 0,
+      nextHop,
+      ...(attrs.med !== undefined ? { med: attrs.med } : {}),
+      communities: attrs.communities,
+      largeCommunities: attrs.largeCommunities,
+      extendedCommunities: attrs.extendedCommunities,
+      peers: attrs.peers,
+    });
+    out.origins.push(origin);
+  };
+  const skip = (prefix: string, reason: string, origin: LxdOrigin): void => {
+    out.skipped.push({ prefix, reason, origin });
+  };
+
+  /** Whether this member announces routes via this OVN network's router; else the reason. */
+  const chassisOk = (net: LxdNetwork, key: string): string | null => {
+    if (rules.announceFrom !== 'active-chassis' || !view.clustered) return null;
+    const chassis = view.states.get(key)?.ovn?.chassis;
+    if (!chassis) return `active chassis of OVN network ${net.name} unknown (announce_from: active-chassis)`;
+    return chassis === me ? null : `OVN network ${net.name}'s active chassis is on ${chassis}, not this member (${me})`;
+  };
+  const ovnEligible = (net: LxdNetwork): boolean => net.type === 'ovn' && (uplinks === null || uplinks.has(net.config['network'] ?? ''));
+
+  /** Announce `prefix` via the OVN router of `net`, or skip with a reason. */
+  const viaOvn = (prefix: string, net: LxdNetwork, key: string, origin: LxdOrigin, chassisGate: boolean): void => {
+    if (chassisGate) {
+      const why = chassisOk(net, key);
+      if (why !== null) {
+        // Not ours to announce: another member does. Not a skip, unless unknown.
+        if (why.includes('unknown')) skip(prefix, why, origin);
+        return;
+      }
+    }
+    const nh = ovnNextHop(net, famOf(prefix));
+    if ('nh' in nh) add(prefix, nh.nh, origin);
+    else skip(prefix, nh.reason, origin);
+  };
+
+  // ---------------------------------------------------------------- networks
+  for (const net of view.networks) {
+    const project = net.project ?? 'default';
+    if (!wantProject(project) || !net.managed) continue;
+    const key = `${project}/${net.name}`;
+    if (net.type === 'ovn' && ovnEligible(net)) {
+      if (rules.ovnNetworks) {
+        for (const fam of ['ipv4', 'ipv6'] as const) {
+          const addr = net.config[`${fam}.address`];
+          const nat = net.config[`${fam}.nat`] === 'true';
+          if (!nat) {
+            if (!addr || addr === 'none' || addr === 'auto') continue;
+            const p = normPrefix(addr);
+            const origin: LxdOrigin = { project, network: net.name, rule: 'ovn.subnet' };
+            if (!p) skip(addr, `OVN network ${net.name}: ${fam}.address ${JSON.stringify(addr)} is not a prefix`, origin);
+            else viaOvn(p, net, key, origin, true);
+          } else {
+            const natAddr = net.config[`${fam}.nat.address`];
+            if (!natAddr) continue;
+            const p = normPrefix(natAddr, true);
+            const origin: LxdOrigin = { project, network: net.name, rule: 'ovn.nat' };
+            if (!p || famOf(p) !== fam) skip(natAddr, `OVN network ${net.name}: ${fam}.nat.address ${JSON.stringify(natAddr)} is not an ${fam} address`, origin);
+            else viaOvn(p, net, key, origin, true);
+          }
+        }
+      }
+      if (rules.forwards) {
+        for (const f of view.forwards.get(key) ?? []) {
+          const p = normPrefix(f.listen_address, true);
+          const origin: LxdOrigin = { project, network: net.name, rule: 'forward', listen: f.listen_address };
+          if (!p) skip(f.listen_address, `forward listen address ${JSON.stringify(f.listen_address)} is not an address`, origin);
+          else viaOvn(p, net, key, origin, true);
+        }
+      }
+      if (rules.loadBalancers) {
+        for (const lb of view.loadBalancers.get(key) ?? []) {
+          const p = normPrefix(lb.listen_address, true);
+          const origin: LxdOrigin = { project, network: net.name, rule: 'load-balancer', listen: lb.listen_address };
+          if (!p) skip(lb.listen_address, `load balancer listen address ${JSON.stringify(lb.listen_address)} is not an address`, origin);
+          else viaOvn(p, net, key, origin, true);
+        }
+      }
+    } else if (net.type === 'bridge') {
+      const here = !net.locations || net.locations.length === 0 || net.locations.includes(me) || net.locations.includes('none');
+      if (!here) continue;
+      if (rules.bridgeSubnets) {
+        for (const fam of ['ipv4', 'ipv6'] as const) {
+          const addr = net.config[`${fam}.address`];
+          if (!addr || addr === 'none' || addr === 'auto' || net.config[`${fam}.nat`] === 'true') continue;
+          const p = normPrefix(addr);
+          const origin: LxdOrigin = { project, network: net.name, rule: 'bridge.subnet' };
+          if (!p) skip(addr, `bridge ${net.name}: ${fam}.address ${JSON.stringify(addr)} is not a prefix`, origin);
+          else add(p, 'self', origin);
+        }
+      }
+      if (rules.forwards) {
+        // Bridge forwards are per member in a cluster (their `location`).
+        for (const f of view.forwards.get(key) ?? []) {
+          if (view.clustered && f.location && f.location !== me) continue;
+          const p = normPrefix(f.listen_address, true);
+          const origin: LxdOrigin = { project, network: net.name, rule: 'forward', listen: f.listen_address };
+          if (!p) skip(f.listen_address, `forward listen address ${JSON.stringify(f.listen_address)} is not an address`, origin);
+          else add(p, 'self', origin);
+        }
+      }
+    }
+  }
+
+  // --------------------------------------------------------------- instances
+  const evacuated = view.memberStatus === 'Evacuated';
+  const instanceRules = rules.routesExternal || rules.nicAddresses || rules.userRoutes;
+  if (!evacuated && instanceRules) {
+    for (const inst of view.instances) {
+      if (!wantProject(inst.project) || !ACTIVE.has(inst.status)) continue;
+      const onThisMember = inst.location === me || (!view.clustered && (inst.location === 'none' || inst.location === '' || inst.location === undefined));
+      deriveInstance(inst, onThisMember);
+    }
+  }
+
+  function deriveInstance(inst: LxdInstance, onThisMember: boolean): void {
+    const project = inst.project;
+    /** Per family, the first NIC (by device name) that offers a next hop: for user routes. */
+    const famHop: Partial<Record<Fam, { net: LxdNetwork; key: string } | 'self'>> = {};
+    const devNames = Object.keys(inst.expanded_devices ?? {}).sort();
+    for (const dev of devNames) {
+      const d = inst.expanded_devices[dev]!;
+      if (d['type'] !== 'nic') continue;
+      const netName = d['network'] ?? (d['nictype'] === 'bridged' ? d['parent'] : undefined);
+      if (!netName) continue;
+      const key = `${netProject(project)}/${netName}`;
+      const net = networks.get(key);
+      const isOvn = net?.type === 'ovn';
+      const isBridge = net ? net.type === 'bridge' : d['nictype'] === 'bridged';
+      if (!isOvn && !isBridge) continue;
+      // OVN routes go through the router: with active-chassis, its member announces them.
+      const mine = isOvn && rules.announceFrom === 'active-chassis' && view.clustered ? true : onThisMember;
+      if (!mine) continue;
+      for (const fam of ['ipv4', 'ipv6'] as const) {
+        if (!famHop[fam]) famHop[fam] = isOvn ? { net: net!, key } : 'self';
+      }
+      const emit = (prefix: string, rule: LxdRuleName): void => {
+        const origin: LxdOrigin = { project, instance: inst.name, device: dev, network: netName, rule };
+        if (isOvn) viaOvn(prefix, net!, key, origin, rules.announceFrom === 'active-chassis');
+        else add(prefix, 'self', origin);
+      };
+      for (const fam of ['ipv4', 'ipv6'] as const) {
+        if (rules.routesExternal) {
+          for (const r of splitList(d[`${fam}.routes.external`])) {
+            const p = normPrefix(r);
+            if (!p || famOf(p) !== fam) {
+              skip(r, `${fam}.routes.external entry ${JSON.stringify(r)} is not an ${fam} prefix`, { project, instance: inst.name, device: dev, network: netName, rule: 'routes.external' });
+            } else emit(p, 'routes.external');
+          }
+        }
+        if (rules.nicAddresses) {
+          const a = d[`${fam}.address`];
+          if (a && a !== 'none') {
+            const p = normPrefix(a, true);
+            if (!p || famOf(p) !== fam) skip(a, `${fam}.address ${JSON.stringify(a)} is not an ${fam} address`, { project, instance: inst.name, device: dev, network: netName, rule: 'nic.address' });
+            else emit(p, 'nic.address');
+          }
+        }
+      }
+    }
+    if (rules.userRoutes) {
+      const chassisMode = rules.announceFrom === 'active-chassis' && view.clustered;
+      for (const r of splitList(inst.expanded_config?.[rules.userRoutesKey])) {
+        const origin: LxdOrigin = { project, instance: inst.name, rule: 'user.herald.routes' };
+        const p = normPrefix(r);
+        if (!p) {
+          if (onThisMember) skip(r, `${rules.userRoutesKey} entry ${JSON.stringify(r)} is not a prefix`, origin);
+          continue;
+        }
+        const hop = famHop[famOf(p)];
+        if (hop !== undefined && hop !== 'self' && chassisMode) viaOvn(p, hop.net, hop.key, { ...origin, network: hop.net.name }, true);
+        else if (!onThisMember) continue;
+        else if (!hop) skip(p, `instance ${inst.name} has no NIC on a bridge or OVN network to route ${p} to`, origin);
+        else if (hop === 'self') add(p, 'self', origin);
+        else viaOvn(p, hop.net, hop.key, { ...origin, network: hop.net.name }, false);
+      }
+    }
+  }
+  return out;
+}
+
+/** Identity of an intent for diffing two snapshots. */
+export function intentKey(i: Intent): string {
+  return `${i.source}|${i.prefix}|${i.nextHop}`;
+}
