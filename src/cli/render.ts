@@ -1,9 +1,12 @@
 /**
  * Text renderings of the state model (src/state.ts) for the `routes` CLI:
- * tables sized to the terminal (columns shrink with "…" when the terminal is
+ * tables sized to the terminal (cells cut with "…" when the terminal is
  * narrower than the table; nothing is cut when the output is not a TTY),
  * colour only when asked (the CLI asks only on a TTY without NO_COLOR).
  * Pure functions: model in, string out. No RFC.
+ *
+ * Left columns name things (peer, prefix, state) and right ones explain
+ * them, so a narrow terminal cuts the rightmost columns first.
  */
 import type {
   CheckState,
@@ -44,18 +47,19 @@ export function truncate(s: string, n: number): string {
   return `${s.slice(0, n - 1)}…`;
 }
 
-/** Compute column widths that fit `width` (shrinking the widest columns first), or the natural widths. */
+/** Compute column widths that fit `width` (shrinking the rightmost columns first), or the natural widths. */
 export function columnWidths(headers: readonly string[], rows: readonly (readonly Cell[])[], width: number | null): number[] {
   const w = headers.map((h) => h.length);
   for (const r of rows) r.forEach((c, i) => (w[i] = Math.max(w[i] ?? 0, textOf(c).length)));
   if (width === null) return w;
   const total = (): number => w.reduce((a, b) => a + b, 0) + GAP.length * (w.length - 1);
-  // The last column may use whatever is left; shrink the widest first.
-  while (total() > width) {
-    let widest = -1;
-    for (let i = 0; i < w.length; i++) if (w[i]! > MIN_COL && (widest < 0 || w[i]! > w[widest]!)) widest = i;
-    if (widest < 0) break;
-    w[widest]!--;
+  // Left columns name things (peer, prefix, state); the right ones explain.
+  // Shrink from the right: each column down to MIN_COL before the next one left.
+  let over = total() - width;
+  for (let i = w.length - 1; i >= 0 && over > 0; i--) {
+    const cut = Math.min(over, Math.max(0, w[i]! - MIN_COL));
+    w[i]! -= cut;
+    over -= cut;
   }
   return w;
 }

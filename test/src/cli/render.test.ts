@@ -33,11 +33,12 @@ describe('renderTable', () => {
     expect(t).not.toContain(ESC);
   });
 
-  it('shrinks the widest column with an ellipsis to fit the terminal', () => {
-    const t = renderTable(['PEER', 'ADDRESS', 'STATE'], rows, { width: 40, colour: false });
-    for (const l of t.trimEnd().split('\n')) expect(l.length).toBeLessThanOrEqual(40);
-    expect(t).toContain('…');
-    expect(t).toContain('Established');
+  it('shrinks the rightmost columns first, with an ellipsis, to fit the terminal', () => {
+    const t = renderTable(['PEER', 'ADDRESS', 'STATE'], rows, { width: 44, colour: false });
+    for (const l of t.trimEnd().split('\n')) expect(l.length).toBeLessThanOrEqual(44);
+    expect(t).toContain('a-very-long-peer-name-indeed');
+    expect(t).toContain('Estab…');
+    expect(columnWidths(['A', 'B', 'C'], [['x'.repeat(30), 'y'.repeat(30), 'z'.repeat(30)]], 40)).toEqual([24, 6, 6]); // 24 + 6 + 6 + two gaps of 2
   });
 
   it('does not shrink when the width is unknown (piped output)', () => {

@@ -370,6 +370,53 @@ describe.skipIf(!canNetns)('routes CLI against herald run in a namespace', () =>
     expect(all).not.toContain(PW_GHOST);
   });
 
+  it('--json shapes carry exactly the documented keys (docs/api.md)', async () => {
+    const keys = (o: object): string[] => Object.keys(o).sort();
+    expect(keys(await routesJson<SummaryState>(sockA))).toEqual(['asn', 'configFile', 'peers', 'reloads', 'routerId', 'routes', 'services', 'uptimeMs', 'version']);
+    expect(keys((await routesJson<PeerState[]>(sockA, 'peers'))[0]!)).toEqual(
+      [
+        'address', 'counters', 'description', 'endOfRibReceived', 'established', 'families', 'holdTime', 'keepaliveTime', 'lastConnectError', 'lastDown',
+        'localAddress', 'localAs', 'md5', 'name', 'passive', 'peerAs', 'peerBgpId', 'peerHostname', 'prefixesAnnounced', 'prefixesPending',
+        'prefixesReceived', 'state', 'uptimeMs',
+      ].sort(),
+    );
+    expect(keys((await routesJson<RouteState[]>(sockA, 'list'))[0]!)).toEqual(
+      ['communities', 'extendedCommunities', 'family', 'largeCommunities', 'med', 'nextHop', 'peer', 'prefix', 'prepend', 'reason', 'sources', 'status'].sort(),
+    );
+    expect(keys((await routesJson<ReceivedState[]>(sockA, 'received', 'b'))[0]!)).toEqual(
+      ['asPath', 'communities', 'extendedCommunities', 'family', 'largeCommunities', 'localPref', 'med', 'nextHops', 'origin', 'pathId', 'peer', 'prefix'].sort(),
+    );
+    const sv = (await routesJson<ServiceState[]>(sockA, 'services'))[0]!;
+    expect(keys(sv)).toEqual(['announcing', 'checks', 'description', 'drain', 'health', 'name', 'prefixes', 'since'].sort());
+    expect(keys(sv.checks[0]!)).toEqual(['adminDown', 'at', 'check', 'detail', 'index', 'latencyMs', 'ok', 'output'].sort());
+    const x = await routesJson<ExplainState>(sockA, 'explain', '198.51.100.53/32');
+    expect(keys(x)).toEqual(['announced', 'family', 'peers', 'prefix', 'reason', 'sources', 'wanted'].sort());
+    expect(keys(x.peers[0]!)).toEqual(['established', 'nextHop', 'peer', 'reason', 'shouldCarry', 'state', 'status'].sort());
+    expect(keys(x.sources[0]!)).toEqual(['reason', 'service', 'source', 'wants'].sort());
+    const c = await routes(sockA, 'check', '198.51.100.53/32', '--json');
+    expect(keys(JSON.parse(c.stdout) as object)).toEqual(keys(x));
+  });
+
+  it('tables fit a narrow terminal and are coloured only on a TTY without NO_COLOR', async () => {
+    const tty = async (env: Record<string, string>): Promise<string> => {
+      const out = Object.assign(new PassThrough(), { isTTY: true, columns: 80 });
+      let text = '';
+      out.on('data', (c) => (text += String(c)));
+      expect(await runCli(['--socket', sockA, 'list'], { stdout: out, stderr: new PassThrough(), env })).toBe(0);
+      await new Promise((r) => setImmediate(r));
+      transcript.push(text);
+      return text;
+    };
+    const coloured = await tty({});
+    expect(coloured).toContain('\x1b[32mannounced');
+    const plainText = await tty({ NO_COLOR: '1' });
+    expect(plainText).not.toContain('\x1b[');
+    for (const l of plainText.trimEnd().split('\n')) expect(l.length).toBeLessThanOrEqual(80);
+    expect(plainText).toContain('…');
+    expect(plainText).toMatch(/\nghost +2001:db8::53\/128 +no-session /);
+    expect((await routes(sockA, 'list')).stdout).not.toContain('\x1b[');
+  });
+
   it('the socket has the configured mode', () => {
     expect(fs.statSync(sockA).mode & 0o777).toBe(0o660);
   });
