@@ -118,7 +118,8 @@ export class PrefixTable {
     let i = this.home(slot);
     while (index[i] !== slot + 1) i = (i + 1) & mask;
     index[i] = DEAD;
-    this.dead++;
+    // Misses probe past dead buckets: once they outnumber the living, start afresh.
+    if (++this.dead > this.index.length >> 3 && this.dead > this.size) this.rebuild(this.index.length);
     this.kind[slot] = FREE;
     this.free[this.nFree++] = slot;
     this.size--;
@@ -165,8 +166,8 @@ export class PrefixTable {
    */
   scan(text: string): boolean {
     if (typeof text !== 'string') return false;
-    const r = text.indexOf(':') < 0 ? this.scan4(text) : this.scan6(text);
-    return r === 1 || (r === 0 && this.scanSlow(text));
+    // scan4 gives up at the first ':'; scan6 needs one to accept anything.
+    return this.scan4(text) === 1 || this.scan6(text) === 1 || this.scanSlow(text);
   }
 
   // ------------------------------------------------------------ internals
@@ -361,9 +362,9 @@ function hostBits(w: number, len: number): number {
 
 /**
  * Hash a prefix to a bucket number (the caller masks it). The network number
- * (the address bits within the length) keeps its low 4 bits, and the rest
- * picks a pseudo-random run of 16 buckets: 16 consecutive networks share one
- * 64-byte run of the index and, inserted in order, neighbouring slots, so a
+ * (the address bits within the length) keeps its low 3 bits, and the rest
+ * picks a pseudo-random run of 8 buckets: 8 consecutive networks share one
+ * 32-byte run of the index and, inserted in order, neighbouring slots, so a
  * snapshot walked in address order stays in cache, while unrelated runs
  * still scatter (linear probing absorbs a run landing on another).
  */
@@ -382,11 +383,11 @@ function hash(k: number, a0: number, a1: number, a2: number, a3: number): number
     n = a3 >>> (128 - len);
     hi = mix(mix(a0, a1), a2);
   }
-  let h = Math.imul(k, 0x9e3779b1) ^ (n >>> 4);
+  let h = Math.imul(k, 0x9e3779b1) ^ (n >>> 3);
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) ^ hi;
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
   h ^= h >>> 16;
-  return (h << 4) | (n & 15);
+  return (h << 3) | (n & 7);
 }
 
 /** Combine two words into one (multiply-xorshift). */
