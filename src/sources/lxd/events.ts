@@ -1,0 +1,107 @@
+/**
+ * LXD lifecycle events over a websocket (`/1.0/events?type=lifecycle`, over
+ * the unix socket as ws+unix:// or over TLS as wss://). The events are only
+ * a trigger: the source re-reads the API and derives a full snapshot
+ * (level-triggered), so a lost or duplicated event costs at most one read.
+ * Reconnects with exponential backoff; every (re)connect is reported so the
+ * source re-reads what it may have missed while disconnected.
+ */
+import WebSocket, { type ClientOptions } from 'ws';
+import type { LxdEvent } from './types.js';
+
+export interface LxdEventsHandlers {
+  event(e: LxdEvent): void;
+  open(): void;
+  close(reason: string): void;
+}
+
+export interface LxdEventsOptions {
+  /** First reconnect delay; default 100 ms, doubled per failure. */
+  backoffInitialMs?: number;
+  /** Longest reconnect delay; default 30 s. */
+  backoffMaxMs?: number;
+}
+
+/** True for lifecycle actions that can change what the LXD source announces. */
+export function isRelevantAction(action: string | undefined): boolean {
+  if (!action) return true;
+  if (!/^(instance|network|cluster-member|project)-/.test(action)) return false;
+  return !/^instance-(log|file|exec|console|metadata|snapshot|backup)/.test(action);
+}
+
+export class LxdEvents {
+  private ws: WebSocket | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private delay: number;
+  private stopped = true;
+  connected = false;
+  connects = 0;
+
+  constructor(
+    private readonly target: () => { url: string; options: ClientOptions },
+    private readonly handlers: LxdEventsHandlers,
+    private readonly opts: LxdEventsOptions = {},
+  ) {
+    this.delay = opts.backoffInitialMs ?? 100;
+  }
+
+  /** Connect, and keep reconnecting until stop(). */
+  start(): void {
+    this.stopped = false;
+    this.connect();
+  }
+
+  /** Close the websocket and stop reconnecting. */
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const ws = this.ws;
+    this.ws = null;
+    this.connected = false;
+    if (ws) {
+      ws.removeAllListeners();
+      ws.on('error', () => {});
+      ws.terminate();
+    }
+  }
+
+  private connect(): void {
+    if (this.stopped) return;
+    const { url, options } = this.target();
+    const ws = new WebSocket(url, { ...options, handshakeTimeout: 10_000 });
+    this.ws = ws;
+    let reason = 'closed';
+    ws.on('open', () => {
+      this.connected = true;
+      this.connects++;
+      this.delay = this.opts.backoffInitialMs ?? 100;
+      this.handlers.open();
+    });
+    ws.on('message', (data) => {
+      let e: LxdEvent;
+      try {
+        e = JSON.parse(data.toString()) as LxdEvent;
+      } catch {
+        return;
+      }
+      if (e && typeof e === 'object') this.handlers.event(e);
+    });
+    ws.on('error', (err) => {
+      reason = err.message;
+    });
+    ws.on('close', () => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      this.connected = false;
+      this.handlers.close(reason);
+      if (this.stopped) return;
+      const d = this.delay;
+      this.delay = Math.min(d * 2, this.opts.backoffMaxMs ?? 30_000);
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        this.connect();
+      }, d);
+    });
+  }
+}

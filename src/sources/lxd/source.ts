@@ -1,0 +1,311 @@
+/**
+ * The LXD route source: client + events + derivation, handing the
+ * reconciler a full snapshot of LXD-derived intents (level-triggered,
+ * STYLE.md §9) through the `publish` callback.
+ *
+ * When it reads:
+ *   - at start;
+ *   - a lifecycle event arrives: a read `coalesceMs` later, so a burst of
+ *     events (a cluster evacuation, a project with 100 instances starting)
+ *     is one read; an event during a read queues exactly one more read;
+ *   - the events websocket (re)connects: events may have been missed;
+ *   - every `resyncMs` regardless, to catch anything missed;
+ *   - while LXD is unreachable, retries with backoff.
+ * It publishes only when the derived snapshot changed.
+ *
+ * While LXD is unreachable (an LXD daemon restart, a snap refresh), the
+ * last known routes stay announced: the condition is logged and exported in
+ * `state()`. If it lasts longer than `unreachableWithdrawAfterMs`, the
+ * source publishes an empty snapshot (withdraws), and announces again on the
+ * first good read.
+ */
+import type { Intent } from '../../reconciler/index.js';
+import type { LxdClient } from './client.js';
+import { DEFAULT_LXD_RULES, deriveLxd, intentKey, NO_ATTRS, type LxdAttrs, type LxdDerived, type LxdOrigin, type LxdRules, type LxdSkipped } from './derive.js';
+import { isRelevantAction, LxdEvents } from './events.js';
+
+/** The logging calls the source makes (pino-compatible). */
+export interface LxdLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
+}
+
+const silent: LxdLog = { info() {}, warn() {}, error() {}, debug() {} };
+
+export interface LxdSourceOptions {
+  client: LxdClient;
+  /** Receives every changed full snapshot, e.g. `(i) => { reconciler.setSnapshot('lxd', i); reconciler.reconcile(); }`. */
+  publish: (intents: readonly Intent[]) => void;
+  rules?: LxdRules;
+  attrs?: LxdAttrs;
+  log?: LxdLog;
+  /** Delay from an event to the read, gathering bursts; default 20 ms. */
+  coalesceMs?: number;
+  /** Full re-read period; default 60 s; 0 = off. */
+  resyncMs?: number;
+  /** Withdraw the last known routes after LXD has been unreachable this long; default 10 min; 0 = never. */
+  unreachableWithdrawAfterMs?: number;
+  /** Retry / reconnect backoff while unreachable; defaults 100 ms doubling to 30 s. */
+  backoffInitialMs?: number;
+  backoffMaxMs?: number;
+  /** Listen to lifecycle events; default true (false: resync only). */
+  events?: boolean;
+}
+
+export type LxdStatus = 'starting' | 'connected' | 'unreachable' | 'stopped';
+
+/** The source's state for the API, CLI and metrics. */
+export interface LxdSourceState {
+  status: LxdStatus;
+  endpoint: string;
+  serverName: string | null;
+  clustered: boolean;
+  eventsConnected: boolean;
+  reads: number;
+  failedReads: number;
+  events: number;
+  publishes: number;
+  lastReadAt: string | null;
+  lastReadMs: number;
+  lastError: string | null;
+  unreachableSince: string | null;
+  /** True when the last known routes were withdrawn because LXD stayed unreachable too long. */
+  withdrawn: boolean;
+  routes: number;
+  skipped: readonly LxdSkipped[];
+}
+
+export class LxdSource {
+  private readonly rules: LxdRules;
+  private readonly attrs: LxdAttrs;
+  private readonly log: LxdLog;
+  private readonly coalesceMs: number;
+  private readonly resyncMs: number;
+  private readonly withdrawAfterMs: number;
+  private readonly backoffInitialMs: number;
+  private readonly backoffMaxMs: number;
+  private readonly events: LxdEvents | null;
+  private current: LxdDerived = { intents: [], origins: [], skipped: [] };
+  private fingerprint = '';
+  private st: LxdSourceState;
+  private readTimer: NodeJS.Timeout | null = null;
+  private resyncTimer: NodeJS.Timeout | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private withdrawTimer: NodeJS.Timeout | null = null;
+  private retryDelay: number;
+  private reading: Promise<boolean> | null = null;
+  private dirty = false;
+  private stopped = false;
+
+  constructor(private readonly opts: LxdSourceOptions) {
+    this.rules = opts.rules ?? DEFAULT_LXD_RULES;
+    this.attrs = opts.attrs ?? NO_ATTRS;
+    this.log = opts.log ?? silent;
+    this.coalesceMs = opts.coalesceMs ?? 20;
+    this.resyncMs = opts.resyncMs ?? 60_000;
+    this.withdrawAfterMs = opts.unreachableWithdrawAfterMs ?? 600_000;
+    this.backoffInitialMs = opts.backoffInitialMs ?? 100;
+    this.backoffMaxMs = opts.backoffMaxMs ?? 30_000;
+    this.retryDelay = this.backoffInitialMs;
+    this.st = {
+      status: 'starting',
+      endpoint: opts.client.describe(),
+      serverName: null,
+      clustered: false,
+      eventsConnected: false,
+      reads: 0,
+      failedReads: 0,
+      events: 0,
+      publishes: 0,
+      lastReadAt: null,
+      lastReadMs: 0,
+      lastError: null,
+      unreachableSince: null,
+      withdrawn: false,
+      routes: 0,
+      skipped: [],
+    };
+    this.events =
+      opts.events === false
+        ? null
+        : new LxdEvents(
+            () => opts.client.eventsTarget(),
+            {
+              open: () => {
+                this.st.eventsConnected = true;
+                this.log.info({ endpoint: this.st.endpoint }, 'LXD events connected');
+                this.schedule(0);
+              },
+              close: (reason) => {
+                if (this.st.eventsConnected) this.log.warn({ endpoint: this.st.endpoint, reason }, 'LXD events disconnected; reconnecting');
+                this.st.eventsConnected = false;
+              },
+              event: (e) => {
+                this.st.events++;
+                if (isRelevantAction(e.metadata?.action)) this.schedule(this.coalesceMs);
+              },
+            },
+            { backoffInitialMs: this.backoffInitialMs, backoffMaxMs: this.backoffMaxMs },
+          );
+  }
+
+  /** Read once, then follow events and resync; resolves after the first read (which may have failed). */
+  async start(): Promise<void> {
+    this.stopped = false;
+    await this.readNow();
+    this.events?.start();
+    if (this.resyncMs > 0) {
+      this.resyncTimer = setInterval(() => this.schedule(0), this.resyncMs);
+      this.resyncTimer.unref?.();
+    }
+  }
+
+  /** Stop reading and listening; the last published snapshot is left to the caller. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.st.status = 'stopped';
+    this.events?.stop();
+    for (const t of [this.readTimer, this.retryTimer, this.withdrawTimer]) if (t) clearTimeout(t);
+    if (this.resyncTimer) clearInterval(this.resyncTimer);
+    this.readTimer = this.retryTimer = this.withdrawTimer = this.resyncTimer = null;
+    await this.reading?.catch(() => false);
+  }
+
+  /** Ask for a re-read in `delayMs`, coalesced with any pending or running read. */
+  schedule(delayMs = this.coalesceMs): void {
+    if (this.stopped) return;
+    if (this.reading) {
+      this.dirty = true;
+      return;
+    }
+    if (this.readTimer) return;
+    this.readTimer = setTimeout(() => {
+      this.readTimer = null;
+      void this.readNow();
+    }, delayMs);
+  }
+
+  /** Read the API now and publish if the snapshot changed; resolves false when LXD was unreachable. */
+  readNow(): Promise<boolean> {
+    if (this.reading) {
+      this.dirty = true;
+      return this.reading;
+    }
+    const p = this.read().finally(() => {
+      this.reading = null;
+      if (this.dirty && !this.stopped) {
+        this.dirty = false;
+        this.schedule(0);
+      }
+    });
+    this.reading = p;
+    return p;
+  }
+
+  private async read(): Promise<boolean> {
+    const t0 = performance.now();
+    this.st.reads++;
+    let derived: LxdDerived;
+    try {
+      const view = await this.opts.client.readView(this.rules);
+      if (this.stopped) return false;
+      derived = deriveLxd(view, this.rules, this.attrs);
+      this.st.serverName = view.serverName;
+      this.st.clustered = view.clustered;
+    } catch (e) {
+      if (this.stopped) return false;
+      this.failed((e as Error).message);
+      return false;
+    }
+    this.st.lastReadMs = performance.now() - t0;
+    this.st.lastReadAt = new Date().toISOString();
+    this.st.lastError = null;
+    if (this.st.status === 'unreachable') {
+      this.log.info({ endpoint: this.st.endpoint, since: this.st.unreachableSince, withdrawn: this.st.withdrawn }, 'LXD reachable again');
+    }
+    this.st.status = 'connected';
+    this.st.unreachableSince = null;
+    const wasWithdrawn = this.st.withdrawn;
+    this.st.withdrawn = false;
+    this.retryDelay = this.backoffInitialMs;
+    for (const t of [this.retryTimer, this.withdrawTimer]) if (t) clearTimeout(t);
+    this.retryTimer = this.withdrawTimer = null;
+    this.current = derived;
+    this.st.routes = derived.intents.length;
+    this.st.skipped = derived.skipped;
+    const fp = fingerprintOf(derived.intents);
+    if (fp !== this.fingerprint || wasWithdrawn) {
+      this.fingerprint = fp;
+      this.st.publishes++;
+      this.log.debug({ routes: derived.intents.length, skipped: derived.skipped.length }, 'LXD routes changed');
+      this.opts.publish(derived.intents);
+    }
+    return true;
+  }
+
+  private failed(message: string): void {
+    this.st.failedReads++;
+    this.st.lastError = message;
+    if (this.st.status !== 'unreachable') {
+      this.st.status = 'unreachable';
+      this.st.unreachableSince = new Date().toISOString();
+      this.log.warn(
+        { endpoint: this.st.endpoint, error: message, keptRoutes: this.current.intents.length, withdrawAfterMs: this.withdrawAfterMs },
+        'LXD unreachable; keeping the last known routes',
+      );
+      if (this.withdrawAfterMs > 0) {
+        this.withdrawTimer = setTimeout(() => this.withdraw(), this.withdrawAfterMs);
+      }
+    }
+    // Retry on our own too: the events socket may be down for longer.
+    if (!this.retryTimer && !this.stopped) {
+      const d = this.retryDelay;
+      this.retryDelay = Math.min(d * 2, this.backoffMaxMs);
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = null;
+        this.schedule(0);
+      }, d);
+    }
+  }
+
+  private withdraw(): void {
+    this.withdrawTimer = null;
+    if (this.stopped || this.st.status !== 'unreachable' || this.st.withdrawn) return;
+    this.st.withdrawn = true;
+    this.log.error(
+      { endpoint: this.st.endpoint, since: this.st.unreachableSince, withdrawn: this.current.intents.length },
+      'LXD unreachable for longer than unreachable_withdraw_after; withdrawing its routes',
+    );
+    this.current = { intents: [], origins: [], skipped: [] };
+    this.st.routes = 0;
+    this.fingerprint = '';
+    this.st.publishes++;
+    this.opts.publish([]);
+  }
+
+  /** The source's state (a copy). */
+  state(): LxdSourceState {
+    return { ...this.st, eventsConnected: this.events?.connected ?? false };
+  }
+
+  /** The last derived snapshot with origins and skipped routes. */
+  snapshot(): Readonly<LxdDerived> {
+    return this.current;
+  }
+
+  /** Why a prefix is (or is not) announced by the LXD source. */
+  explain(prefix: string): { announced: { intent: Intent; origin: LxdOrigin }[]; skipped: LxdSkipped[] } {
+    const c = this.current;
+    const announced: { intent: Intent; origin: LxdOrigin }[] = [];
+    c.intents.forEach((intent, i) => {
+      if (intent.prefix === prefix) announced.push({ intent, origin: c.origins[i]! });
+    });
+    return { announced, skipped: c.skipped.filter((s) => s.prefix === prefix) };
+  }
+}
+
+function fingerprintOf(intents: readonly Intent[]): string {
+  return intents.map(intentKey).sort().join('\n');
+}
