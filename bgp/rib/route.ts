@@ -342,13 +342,26 @@ export function parseAttrs(s: RouteSpec, key = attrKeyOf(s)): Checked<ParsedAttr
   };
 }
 
+/** A spec seen before (its attribute fields copied) and its interned result. */
+interface Seen {
+  readonly spec: RouteSpec;
+  readonly result: Checked<ParsedAttrs>;
+}
+
 /**
  * Validates RouteSpec attribute fields once and interns the result: every
  * spec with the same fields gets the same ParsedAttrs object (and the same
  * failure). One parser may be shared by the Adj-RIB-Outs of several peers.
+ *
+ * A snapshot names a million routes but only a handful of attribute sets, so
+ * the lookup must not allocate: the previous spec is compared field by field
+ * first (runs of equal routes), then specs seen before are found through a
+ * numeric fingerprint of their fields and compared the same way. Only a spec
+ * with new fields builds the string intern key.
  */
 export class RouteParser {
   private readonly table = new Map<string, Checked<ParsedAttrs>>();
+  private readonly seen = new Map<number, Seen[]>();
   /** The previous spec and its result: runs of routes with equal fields skip the key. */
   private lastSpec: RouteSpec | null = null;
   private lastResult: Checked<ParsedAttrs> | null = null;
@@ -357,6 +370,20 @@ export class RouteParser {
   attrs(spec: RouteSpec): Checked<ParsedAttrs> {
     const last = this.lastSpec;
     if (last !== null && sameAttrFields(last, spec)) return this.lastResult!;
+    const fp = fingerprint(spec);
+    let list = this.seen.get(fp);
+    if (list !== undefined) {
+      for (const e of list) {
+        if (sameAttrFields(e.spec, spec)) {
+          this.lastSpec = e.spec;
+          this.lastResult = e.result;
+          return e.result;
+        }
+      }
+    } else {
+      list = [];
+      this.seen.set(fp, list);
+    }
     const key = attrKeyOf(spec);
     let r = this.table.get(key);
     if (r === undefined) {
@@ -365,7 +392,7 @@ export class RouteParser {
     }
     // A copy: the caller may reuse and mutate its arrays between snapshots.
     const copy = (l: readonly string[] | undefined): string[] | undefined => (Array.isArray(l) ? [...(l as readonly string[])] : (l as string[] | undefined));
-    this.lastSpec = {
+    const kept: RouteSpec = {
       prefix: '',
       nextHop: spec.nextHop,
       origin: spec.origin,
@@ -376,6 +403,8 @@ export class RouteParser {
       largeCommunities: copy(spec.largeCommunities),
       extendedCommunities: copy(spec.extendedCommunities),
     };
+    list.push({ spec: kept, result: r });
+    this.lastSpec = kept;
     this.lastResult = r;
     return r;
   }
@@ -388,9 +417,42 @@ export class RouteParser {
   /** Forget interned sets no longer in use (call after a snapshot replaced many). */
   clear(): void {
     this.table.clear();
+    this.seen.clear();
     this.lastSpec = null;
     this.lastResult = null;
   }
+}
+
+/** Fold a value of a spec field into a 32-bit hash (no allocation). */
+function fold(h: number, v: unknown): number {
+  if (typeof v === 'string') {
+    h = Math.imul(h ^ v.length, 0x01000193);
+    for (let i = 0; i < v.length; i++) h = Math.imul(h ^ v.charCodeAt(i), 0x01000193);
+    return h;
+  }
+  if (typeof v === 'number') return Math.imul(h ^ (v | 0) ^ 0x5f3759df, 0x01000193);
+  return Math.imul(h ^ (v === undefined ? 0x2545f491 : 0x3c6ef372), 0x01000193);
+}
+
+/** Fold a list field (its strings in order). */
+function foldList(h: number, l: unknown): number {
+  if (!Array.isArray(l)) return fold(h, l);
+  h = Math.imul(h ^ (l.length + 0x9e37), 0x01000193);
+  for (const v of l as unknown[]) h = fold(h, v);
+  return h;
+}
+
+/** A hash of a spec's attribute fields: equal fields give equal fingerprints. */
+function fingerprint(s: RouteSpec): number {
+  let h = fold(0x811c9dc5, s.nextHop ?? 'self');
+  h = fold(h, s.origin);
+  h = fold(h, s.med);
+  h = fold(h, s.localPref);
+  h = fold(h, s.prepend);
+  h = foldList(h, s.communities);
+  h = foldList(h, s.largeCommunities);
+  h = foldList(h, s.extendedCommunities);
+  return h;
 }
 
 /** True when two lists hold the same strings (same reference or element-wise). */

@@ -3,7 +3,8 @@
  * 1,000,000 IPv4 /32 + 100,000 IPv6 /128 sharing one attribute set, then
  * every UPDATE drained to bytes the way the driver pulls them (64 KiB at a
  * time), a repeated snapshot, half withdrawn, and everything withdrawn.
- * Run: npx tsx test/bench/rib-encode.ts [v4count] [v6count] [--ext]
+ * Run: npx tsx test/bench/rib-encode.ts [v4count] [v6count] [--ext] [--mixed]
+ * (--mixed: each route its own communities array, four attribute sets interleaved)
  * (with `node --expose-gc --import tsx` the heap figures are after a full GC).
  */
 import { DEFAULT_CONTEXT, IPV4_UNICAST, IPV6_UNICAST, withContext } from '../../bgp/wire/context.js';
@@ -14,16 +15,18 @@ const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const N4 = Number(args[0] ?? 1_000_000);
 const N6 = Number(args[1] ?? 100_000);
 const ext = process.argv.includes('--ext');
+const mixed = process.argv.includes('--mixed');
 const gc = (globalThis as { gc?: () => void }).gc;
 
 const specs: RouteSpec[] = [];
-const communities = ['65011:53'];
-for (let i = 0; i < N4; i++) specs.push({ prefix: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}/32`, communities });
+const shared = ['65011:53'];
+const communities = (i: number): string[] => (mixed ? ['65011:53', `65011:${i % 4}`] : shared);
+for (let i = 0; i < N4; i++) specs.push({ prefix: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}/32`, communities: communities(i) });
 // Canonical (RFC 5952) text, as src/ produces it.
 for (let i = 1; i <= N6; i++) {
   const hi = i >> 16;
   const lo = (i & 0xffff).toString(16);
-  specs.push({ prefix: hi > 0 ? `2001:db8:53::${hi.toString(16)}:${lo}/128` : `2001:db8:53::${lo}/128`, communities });
+  specs.push({ prefix: hi > 0 ? `2001:db8:53::${hi.toString(16)}:${lo}/128` : `2001:db8:53::${lo}/128`, communities: communities(i) });
 }
 
 const ctx = withContext(DEFAULT_CONTEXT, { as4: true, extendedMessage: ext });

@@ -115,6 +115,31 @@ describe('RouteParser', () => {
     expect(r.value.nextHop).toEqual({ kind: 'self' });
   });
 
+  it('finds interleaved sets again without mixing them up, whatever arrays the caller passes', () => {
+    const p = new RouteParser();
+    const sets = [0, 1, 2, 3].map((k) => ({ communities: ['65011:53', `65011:${k}`], med: k % 2 }));
+    const first = sets.map((f) => p.attrs({ prefix: 'x', ...f, communities: [...f.communities] }));
+    for (let i = 0; i < 40; i++) {
+      const f = sets[i % 4]!;
+      const r = p.attrs({ prefix: 'x', ...f, communities: [...f.communities] });
+      expect(r).toBe(first[i % 4]);
+    }
+    expect(new Set(first.map((r) => (r.ok ? r.value : null))).size).toBe(4);
+    expect(p.size).toBe(4);
+    // Mutating an array the parser saw does not change what it remembers.
+    const mine = ['65011:7'];
+    const a = p.attrs({ prefix: 'x', communities: mine });
+    mine[0] = '65011:8';
+    const b = p.attrs({ prefix: 'x', communities: mine });
+    expect(a.ok && b.ok && a.value !== b.value).toBe(true);
+    if (a.ok && b.ok) expect([a.value.communities, b.value.communities]).toEqual([[65011 * 65536 + 7], [65011 * 65536 + 8]]);
+    // 'self' and no next hop are the same thing; invalid specs are remembered as invalid.
+    expect(p.attrs({ prefix: 'x', nextHop: 'self' })).toBe(p.attrs({ prefix: 'y' }));
+    expect(p.attrs({ prefix: 'x', communities: '65011:1' } as never).ok).toBe(false);
+    expect(p.attrs({ prefix: 'x', communities: ['65011:1'] }).ok).toBe(true);
+    expect(p.attrs({ prefix: 'x', communities: '65011:1' } as never).ok).toBe(false);
+  });
+
   it('never lets an invalid spec borrow the interned result of a valid one', () => {
     const p = new RouteParser();
     expect(p.attrs({ prefix: 'x', communities: ['1:1', '2:2'] }).ok).toBe(true);
