@@ -141,6 +141,8 @@ export class LxdSource {
               close: (reason) => {
                 if (this.st.eventsConnected) this.log.warn({ endpoint: this.st.endpoint, reason }, 'LXD events disconnected; reconnecting');
                 this.st.eventsConnected = false;
+                // LXD may be restarting: find out now, so the state says so.
+                this.schedule(0);
               },
               event: (e) => {
                 this.st.events++;

@@ -1,0 +1,207 @@
+import { readFileSync } from 'node:fs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LxdClient, LxdApiError } from '../../../../src/sources/lxd/client.js';
+import { LxdSource } from '../../../../src/sources/lxd/source.js';
+import { createLxdSource } from '../../../../src/sources/lxd/index.js';
+import type { Intent } from '../../../../src/reconciler/index.js';
+import type { LxdInstance, LxdNetwork } from '../../../../src/sources/lxd/types.js';
+import { FakeLxd } from './fake-lxd.js';
+
+const SAMPLES = '/work/shared/lab/lxd-samples';
+const sample = <T>(name: string): T => (JSON.parse(readFileSync(`${SAMPLES}/${name}`, 'utf8')) as { metadata: T }).metadata;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(f: () => T | undefined | false, timeoutMs = 3000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = f();
+    if (v) return v;
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await sleep(2);
+  }
+}
+
+let fake: FakeLxd;
+let source: LxdSource | null = null;
+const published: { at: number; intents: readonly Intent[] }[] = [];
+const last = () => published.at(-1)?.intents.map((i) => `${i.prefix} via ${i.nextHop}`).sort();
+
+beforeEach(async () => {
+  fake = new FakeLxd();
+  fake.data.networks = sample<LxdNetwork[]>('networks-recursion1-ovn.json').map((n) => ({ ...n, project: 'default' }));
+  fake.data.instances = sample<LxdInstance[]>('instances-recursion2-ovn.json');
+  published.length = 0;
+  await fake.start();
+});
+afterEach(async () => {
+  await source?.stop();
+  source = null;
+  await fake.dispose();
+});
+
+function makeSource(over: Partial<ConstructorParameters<typeof LxdSource>[0]> = {}): LxdSource {
+  source = new LxdSource({
+    client: new LxdClient({ kind: 'unix', socket: fake.socket }),
+    publish: (intents) => published.push({ at: performance.now(), intents }),
+    resyncMs: 0,
+    backoffInitialMs: 20,
+    backoffMaxMs: 100,
+    ...over,
+  });
+  return source;
+}
+
+describe('LxdClient against the fake LXD', () => {
+  it('reads a view: server name, instances of all projects, networks, forwards and load balancers of OVN networks', async () => {
+    fake.data.forwards.set('default/net1', [{ listen_address: '203.0.113.17' }]);
+    const c = new LxdClient({ kind: 'unix', socket: fake.socket });
+    const v = await c.readView({ announceFrom: 'all-members', forwards: true, loadBalancers: true });
+    expect(v.serverName).toBe('none');
+    expect(v.clustered).toBe(false);
+    expect(v.instances.map((i) => `${i.name}:${i.status}`)).toEqual(['c1:Running', 'c2:Stopped']);
+    expect(v.networks.find((n) => n.name === 'net1')?.config['volatile.network.ipv4.address']).toBe('203.0.113.10');
+    expect(v.forwards.get('default/net1')).toEqual([{ listen_address: '203.0.113.17' }]);
+    expect(fake.requests).toContain('GET /1.0/instances?recursion=1&all-projects=true');
+    expect(fake.requests).toContain('GET /1.0/networks/net1/load-balancers?recursion=1&project=default');
+    // Unmanaged networks (lo, br-int, upl0) are never asked for their forwards.
+    expect(fake.requests.some((r) => r.includes('/networks/lo/'))).toBe(false);
+  });
+
+  it('turns LXD error responses and a missing socket into LxdApiError', async () => {
+    const c = new LxdClient({ kind: 'unix', socket: fake.socket });
+    await expect(c.get('/1.0/nothing')).rejects.toMatchObject({ name: 'LxdApiError', status: 404, message: expect.stringMatching(/not found/) });
+    const gone = new LxdClient({ kind: 'unix', socket: `${fake.dir}/missing.socket` });
+    await expect(gone.server()).rejects.toBeInstanceOf(LxdApiError);
+  });
+
+  it('reads cluster member status and the active chassis when clustered', async () => {
+    fake.data.serverName = 'hv1';
+    fake.data.clustered = true;
+    fake.data.memberStatus = 'Evacuated';
+    fake.data.chassis.set('default/net1', 'hv2');
+    const c = new LxdClient({ kind: 'unix', socket: fake.socket });
+    const v = await c.readView({ announceFrom: 'active-chassis', forwards: false, loadBalancers: false });
+    expect(v.memberStatus).toBe('Evacuated');
+    expect(v.states.get('default/net1')?.ovn).toEqual({ chassis: 'hv2' });
+    expect(fake.requests).toContain('GET /1.0/cluster/members/hv1');
+  });
+});
+
+describe('LxdSource against the fake LXD', () => {
+  it('publishes the derived snapshot at start (real samples)', async () => {
+    const s = makeSource();
+    await s.start();
+    expect(last()).toEqual(['198.51.100.0/25 via 203.0.113.10', '198.51.100.200/32 via 203.0.113.10']);
+    expect(s.state()).toMatchObject({ status: 'connected', serverName: 'none', routes: 2, withdrawn: false });
+    expect(s.explain('198.51.100.200/32').announced[0]!.origin).toMatchObject({ instance: 'c1', device: 'eth0', rule: 'routes.external' });
+  });
+
+  it('an instance event causes a re-read and a new snapshot within 500 ms; stopping withdraws within 500 ms', async () => {
+    const s = makeSource();
+    await s.start();
+    await until(() => fake.eventClients === 1 && s.state().eventsConnected);
+    await sleep(50);
+    const n0 = published.length;
+    const c2 = fake.data.instances[1]!;
+    c2.status = 'Running';
+    c2.expanded_devices = { eth0: { type: 'nic', network: 'net1', 'ipv4.routes.external': '198.51.100.201/32' } };
+    const t0 = performance.now();
+    fake.emit('instance-started', '/1.0/instances/c2');
+    await until(() => published.length > n0);
+    expect(published.at(-1)!.at - t0).toBeLessThan(500);
+    expect(last()).toContain('198.51.100.201/32 via 203.0.113.10');
+    const n1 = published.length;
+    c2.status = 'Stopped';
+    const t1 = performance.now();
+    fake.emit('instance-stopped', '/1.0/instances/c2');
+    await until(() => published.length > n1);
+    expect(published.at(-1)!.at - t1).toBeLessThan(500);
+    expect(last()).not.toContain('198.51.100.201/32 via 203.0.113.10');
+  });
+
+  it('coalesces a burst of events into at most two reads, and irrelevant events read nothing', async () => {
+    const s = makeSource({ coalesceMs: 30 });
+    await s.start();
+    await until(() => fake.eventClients === 1 && s.state().eventsConnected);
+    await sleep(80);
+    const reads0 = s.state().reads;
+    for (let i = 0; i < 100; i++) fake.emit('instance-started', `/1.0/instances/x${i}`);
+    await sleep(250);
+    const burst = s.state().reads - reads0;
+    expect(burst).toBeGreaterThanOrEqual(1);
+    expect(burst).toBeLessThanOrEqual(2);
+    const reads1 = s.state().reads;
+    for (let i = 0; i < 20; i++) fake.emit('instance-log-retrieved', '/1.0/instances/c1/logs/x');
+    await sleep(150);
+    expect(s.state().reads).toBe(reads1);
+    expect(s.state().events).toBeGreaterThanOrEqual(120);
+  });
+
+  it('an event during a slow read queues exactly one more read', async () => {
+    const s = makeSource({ coalesceMs: 5 });
+    await s.start();
+    await until(() => s.state().eventsConnected);
+    await sleep(50);
+    fake.delayMs = 60;
+    const reads0 = s.state().reads;
+    fake.emit('instance-started', '/1.0/instances/c1');
+    await sleep(30); // read in flight now
+    for (let i = 0; i < 10; i++) fake.emit('instance-updated', '/1.0/instances/c1');
+    await sleep(1000);
+    expect(s.state().reads - reads0).toBe(2);
+  });
+
+  it('keeps the last known routes while LXD is unreachable, and reads again when it is back', async () => {
+    const s = makeSource({ unreachableWithdrawAfterMs: 0 });
+    await s.start();
+    await until(() => s.state().eventsConnected);
+    const before = last();
+    const n0 = published.length;
+    await fake.stop();
+    await until(() => s.state().status === 'unreachable');
+    await sleep(300);
+    expect(published.length).toBe(n0); // nothing withdrawn
+    expect(s.state()).toMatchObject({ status: 'unreachable', routes: 2, withdrawn: false, lastError: expect.any(String) });
+    expect(s.state().unreachableSince).not.toBeNull();
+    // LXD restarts with one more route.
+    fake.data.instances[1]!.status = 'Running';
+    fake.data.instances[1]!.expanded_devices = { eth0: { type: 'nic', network: 'net1', 'ipv4.routes.external': '198.51.100.202/32' } };
+    await fake.start();
+    await until(() => s.state().status === 'connected', 5000);
+    await until(() => published.length > n0);
+    expect(last()).toEqual([...before!, '198.51.100.202/32 via 203.0.113.10'].sort());
+    await until(() => s.state().eventsConnected, 5000);
+  });
+
+  it('withdraws after unreachable_withdraw_after, and announces again when LXD is back', async () => {
+    const s = makeSource({ unreachableWithdrawAfterMs: 300 });
+    await s.start();
+    expect(last()).toHaveLength(2);
+    await fake.stop();
+    const t0 = performance.now();
+    await until(() => last()?.length === 0, 3000);
+    const took = performance.now() - t0;
+    expect(took).toBeGreaterThanOrEqual(250);
+    expect(took).toBeLessThan(1500);
+    expect(s.state()).toMatchObject({ status: 'unreachable', withdrawn: true, routes: 0 });
+    await fake.start();
+    await until(() => last()?.length === 2, 5000);
+    expect(s.state()).toMatchObject({ status: 'connected', withdrawn: false });
+  });
+
+  it('a resync catches changes without events, and publishes nothing when nothing changed', async () => {
+    const s = makeSource({ events: false, resyncMs: 50 });
+    await s.start();
+    const n0 = published.length;
+    await sleep(200);
+    expect(s.state().reads).toBeGreaterThanOrEqual(3);
+    expect(published.length).toBe(n0);
+    fake.data.instances[0]!.status = 'Frozen';
+    await until(() => published.length > n0, 1000);
+    expect(last()).toEqual(['198.51.100.0/25 via 203.0.113.10']);
+  });
+
+  it('createLxdSource refuses when no default socket exists', () => {
+    expect(() => createLxdSource({ kind: 'unix', socket: null }, { publish: () => {} })).toThrow(/no LXD socket found/);
+  });
+});
