@@ -14,6 +14,11 @@
  * and when the decoder recorded an error whose action is treat-as-withdraw,
  * every prefix of the message counts as withdrawn (RFC 7606 §2).
  * Only unicast SAFI is kept; NLRI of other SAFIs are counted as ignored.
+ *
+ * Memory: a full table is a million routes, so a route costs one key string
+ * and one Map entry. What the prefixes of one UPDATE share (family, next hops,
+ * attributes) is one object referenced by all of them; the `ReceivedRoute`
+ * view is built when someone asks (`get`, iteration).
  */
 import { Afi, Safi } from '../wire/iana.js';
 import { formatPrefix, parsePrefix, type Nlri, type Prefix } from '../wire/prefix.js';
@@ -60,15 +65,30 @@ export interface ApplyResult {
 /** Stored in place of a route under `importNothing`. */
 const KEPT_KEY_ONLY = null;
 
-/** Return the RIB-In key of a prefix and optional path id. */
+/** What every prefix of one UPDATE of one family shares. */
+interface Shared {
+  readonly afi: Afi;
+  readonly nextHops: readonly string[];
+  readonly attrs: Readonly<PathAttributes>;
+}
+
+/** Return the RIB-In key of a prefix and optional path id: canonical text, "#id" with ADD-PATH. */
 function keyOf(p: Prefix, pathId: number | undefined): string {
   const t = formatPrefix(p);
   return pathId === undefined ? t : `${t}#${pathId}`;
 }
 
+/** Build the public view of a stored route. */
+function view(key: string, s: Shared): ReceivedRoute {
+  const hash = key.indexOf('#');
+  return hash < 0
+    ? { prefix: key, afi: s.afi, pathId: undefined, nextHops: s.nextHops, attrs: s.attrs }
+    : { prefix: key.slice(0, hash), afi: s.afi, pathId: Number(key.slice(hash + 1)), nextHops: s.nextHops, attrs: s.attrs };
+}
+
 export class AdjRibIn {
   private opts: AdjRibInOptions;
-  private readonly routes = new Map<string, ReceivedRoute | typeof KEPT_KEY_ONLY>();
+  private readonly routes = new Map<string, Shared | typeof KEPT_KEY_ONLY>();
   private readonly perAfi = new Map<Afi, number>();
   private aboveWarn = false;
 
@@ -111,21 +131,24 @@ export class AdjRibIn {
         else res.ignored += mp.nlri.length;
       }
     } else {
-      let shared: PathAttributes | null = null;
-      const base = (): PathAttributes => {
-        if (shared === null) {
-          const { mpReach: _r, mpUnreach: _u, ...rest } = a;
-          shared = rest;
+      let base: PathAttributes | null = null;
+      const rest = (): PathAttributes => {
+        if (base === null) {
+          const { mpReach: _r, mpUnreach: _u, ...others } = a;
+          base = others;
         }
-        return shared;
+        return base;
       };
+      const keep = !this.opts.importNothing;
       if (msg.nlri.length > 0) {
-        const nh = a.nextHop !== undefined ? [a.nextHop] : [];
-        for (const n of msg.nlri) this.announce(n, nh, base, res);
+        const shared = keep ? { afi: Afi.IPv4, nextHops: a.nextHop !== undefined ? [a.nextHop] : [], attrs: rest() } : KEPT_KEY_ONLY;
+        for (const n of msg.nlri) this.announce(n, shared, res);
       }
       if (mp !== undefined) {
-        if (mp.safi === Safi.Unicast) for (const n of mp.nlri) this.announce(n, mp.nextHops, base, res);
-        else res.ignored += mp.nlri.length;
+        if (mp.safi === Safi.Unicast) {
+          const shared = keep ? { afi: mp.afi, nextHops: mp.nextHops, attrs: rest() } : KEPT_KEY_ONLY;
+          for (const n of mp.nlri) this.announce(n, shared, res);
+        } else res.ignored += mp.nlri.length;
       }
     }
 
@@ -140,14 +163,11 @@ export class AdjRibIn {
     return res;
   }
 
-  private announce(n: Nlri, nextHops: readonly string[], attrs: () => PathAttributes, res: ApplyResult): void {
+  private announce(n: Nlri, shared: Shared | null, res: ApplyResult): void {
     const key = keyOf(n.prefix, n.pathId);
-    const had = this.routes.has(key);
-    const route: ReceivedRoute | null = this.opts.importNothing
-      ? KEPT_KEY_ONLY
-      : { prefix: formatPrefix(n.prefix), afi: n.prefix.afi, pathId: n.pathId, nextHops, attrs: attrs() };
-    this.routes.set(key, route);
-    if (!had) this.perAfi.set(n.prefix.afi, (this.perAfi.get(n.prefix.afi) ?? 0) + 1);
+    const size = this.routes.size;
+    this.routes.set(key, shared);
+    if (this.routes.size !== size) this.perAfi.set(n.prefix.afi, (this.perAfi.get(n.prefix.afi) ?? 0) + 1);
     res.announced++;
   }
 
@@ -161,7 +181,9 @@ export class AdjRibIn {
   get(prefix: string | Prefix, pathId?: number): ReceivedRoute | undefined {
     const p = typeof prefix === 'string' ? parsePrefix(prefix, { strict: false }) : prefix;
     if (p === null) return undefined;
-    return this.routes.get(keyOf(p, pathId)) ?? undefined;
+    const key = keyOf(p, pathId);
+    const s = this.routes.get(key);
+    return s == null ? undefined : view(key, s);
   }
 
   /** True when the prefix (and path id) is held, also under importNothing. */
@@ -172,7 +194,7 @@ export class AdjRibIn {
 
   /** Iterate the stored routes (nothing under importNothing). */
   *[Symbol.iterator](): IterableIterator<ReceivedRoute> {
-    for (const r of this.routes.values()) if (r !== null) yield r;
+    for (const [key, s] of this.routes) if (s !== null) yield view(key, s);
   }
 
   /** Prefixes held (with ADD-PATH: paths held). */
