@@ -20,6 +20,13 @@
  * negotiated maximum allows. Nothing bigger than the queues themselves is ever
  * materialised, and `setDesired` may run between any two pulls.
  *
+ * Storage (sized for a million routes per peer): a prefix is a slot of a
+ * PrefixTable (prefix-table.ts: numbers in typed arrays, no key strings), and
+ * its state is one row of typed-array columns — spec id, desired and sent
+ * AttrSet ids, queue id, prev/next links — so a route costs about 60 octets
+ * and no JS objects. Attribute sets are small integer ids: spec ids are
+ * reference-counted and recycled; AttrSet ids are the exporter's own.
+ *
  * Session lifecycle: `start(ctx, peer)` on Established makes everything
  * desired pending; once the first full sync has drained, End-of-RIB is sent
  * once per negotiated family (RFC 4724 §4.1). `reset()` on session down
