@@ -21,6 +21,7 @@
  */
 import type { Intent } from '../../reconciler/index.js';
 import type { LxdClient } from './client.js';
+import type { LxdView } from './types.js';
 import { DEFAULT_LXD_RULES, deriveLxd, intentKey, NO_ATTRS, type LxdAttrs, type LxdDerived, type LxdOrigin, type LxdRules, type LxdSkipped } from './derive.js';
 import { isRelevantAction, LxdEvents } from './events.js';
 
@@ -96,6 +97,10 @@ export class LxdSource {
   private withdrawTimer: NodeJS.Timeout | null = null;
   private retryDelay: number;
   private reading: Promise<boolean> | null = null;
+  /** The last good read; instance-only events re-read just the instances on top of it. */
+  private lastView: LxdView | null = null;
+  /** The next read must read everything (not only instances). */
+  private needFull = true;
   private dirty = false;
   private stopped = false;
 
@@ -136,17 +141,22 @@ export class LxdSource {
               open: () => {
                 this.st.eventsConnected = true;
                 this.log.info({ endpoint: this.st.endpoint }, 'LXD events connected');
+                this.needFull = true;
                 this.schedule(0);
               },
               close: (reason) => {
                 if (this.st.eventsConnected) this.log.warn({ endpoint: this.st.endpoint, reason }, 'LXD events disconnected; reconnecting');
                 this.st.eventsConnected = false;
                 // LXD may be restarting: find out now, so the state says so.
+                this.needFull = true;
                 this.schedule(0);
               },
               event: (e) => {
                 this.st.events++;
-                if (isRelevantAction(e.metadata?.action)) this.schedule(this.coalesceMs);
+                const action = e.metadata?.action;
+                if (!isRelevantAction(action)) return;
+                if (!action?.startsWith('instance-')) this.needFull = true;
+                this.schedule(this.coalesceMs);
               },
             },
             { backoffInitialMs: this.backoffInitialMs, backoffMaxMs: this.backoffMaxMs },
@@ -159,7 +169,10 @@ export class LxdSource {
     await this.readNow();
     this.events?.start();
     if (this.resyncMs > 0) {
-      this.resyncTimer = setInterval(() => this.schedule(0), this.resyncMs);
+      this.resyncTimer = setInterval(() => {
+        this.needFull = true;
+        this.schedule(0);
+      }, this.resyncMs);
       this.resyncTimer.unref?.();
     }
   }
@@ -210,14 +223,20 @@ export class LxdSource {
     const t0 = performance.now();
     this.st.reads++;
     let derived: LxdDerived;
+    const prev = this.needFull ? null : this.lastView;
+    this.needFull = false;
     try {
-      const view = await this.opts.client.readView(this.rules);
+      // Only instance events since the last read: networks, forwards and
+      // load balancers are unchanged, so one request instead of hundreds.
+      const view = prev ? { ...prev, instances: await this.opts.client.instances() } : await this.opts.client.readView(this.rules);
       if (this.stopped) return false;
+      this.lastView = view;
       derived = deriveLxd(view, this.rules, this.attrs);
       this.st.serverName = view.serverName;
       this.st.clustered = view.clustered;
     } catch (e) {
       if (this.stopped) return false;
+      this.needFull = true;
       this.failed((e as Error).message);
       return false;
     }
