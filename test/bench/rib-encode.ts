@@ -4,7 +4,9 @@
  * every UPDATE drained to bytes the way the driver pulls them (64 KiB at a
  * time), a repeated snapshot, half withdrawn, and everything withdrawn.
  * Run: npx tsx test/bench/rib-encode.ts [v4count] [v6count] [--ext] [--mixed]
- * (--mixed: each route its own communities array, four attribute sets interleaved)
+ * (--mixed: each route its own communities array, four attribute sets interleaved;
+ * --flat: prefix strings flattened first, as text read from a file or socket is,
+ * rather than the rope strings template literals give, which the first read flattens)
  * (with `node --expose-gc --import tsx` the heap figures are after a full GC).
  */
 import { DEFAULT_CONTEXT, IPV4_UNICAST, IPV6_UNICAST, withContext } from '../../bgp/wire/context.js';
@@ -16,6 +18,7 @@ const N4 = Number(args[0] ?? 1_000_000);
 const N6 = Number(args[1] ?? 100_000);
 const ext = process.argv.includes('--ext');
 const mixed = process.argv.includes('--mixed');
+const flat = process.argv.includes('--flat');
 const gc = (globalThis as { gc?: () => void }).gc;
 
 const specs: RouteSpec[] = [];
@@ -28,6 +31,7 @@ for (let i = 1; i <= N6; i++) {
   const lo = (i & 0xffff).toString(16);
   specs.push({ prefix: hi > 0 ? `2001:db8:53::${hi.toString(16)}:${lo}/128` : `2001:db8:53::${lo}/128`, communities: communities(i) });
 }
+if (flat) for (const s of specs) s.prefix = Buffer.from(s.prefix).toString();
 
 const ctx = withContext(DEFAULT_CONTEXT, { as4: true, extendedMessage: ext });
 const peer = {
