@@ -12,7 +12,7 @@ import { suggest, type PathSegment } from './errors.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { Secret } from './secret.js';
 import type { RawCheck, RawConfig, RawPeer, RawService, RawStatic } from './schema.js';
-import type { Check, Config, Family, PeerSettings, RouteAttrs, ServiceConfig, StaticRoute, WhenDown } from './types.js';
+import type { Check, Config, Family, LxdConfig, PeerSettings, RouteAttrs, ServiceConfig, StaticRoute, WhenDown } from './types.js';
 
 /** A problem found while building, located by key path. */
 export interface BuildIssue {
@@ -64,7 +64,7 @@ export function buildConfig(raw: RawConfig, file: string): { config: Config; iss
     logging: { level: raw.logging.level, format: raw.logging.format },
     drain: { periodMs: ms(raw.drain.period), message: raw.drain.message },
     metrics: raw.metrics ? { address: raw.metrics.address, port: raw.metrics.port, path: raw.metrics.path } : null,
-    lxd: raw.lxd ? { socket: raw.lxd.socket, project: raw.lxd.project } : null,
+    lxd: raw.lxd ? buildLxd(raw.lxd) : null,
   };
   return { config, issues: [] };
 }
@@ -288,4 +288,27 @@ function buildStatic(s: RawStatic, at: PathSegment[], peers: PeerSettings[], add
   const canon = formatPrefix(parsePrefix(s.prefix)!);
   const route = buildRoute(s, at, [{ text: canon, path: [...at, 'prefix'] }], peers, add);
   return { prefix: canon, ...route, ...(s.description !== undefined ? { description: s.description } : {}) };
+}
+
+function buildLxd(l: NonNullable<RawConfig['lxd']>): LxdConfig {
+  const r = l.rules;
+  return {
+    socket: l.url ? null : (l.socket ?? null),
+    project: l.project ?? null,
+    https: l.url ? { url: l.url, clientCert: l.client_cert!, clientKey: l.client_key!, serverCert: l.server_cert! } : null,
+    uplinks: l.uplinks,
+    announceFrom: l.announce_from,
+    rules: {
+      ovnNetworks: r.ovn_networks,
+      routesExternal: r.routes_external,
+      nicAddresses: r.nic_addresses,
+      forwards: r.forwards,
+      loadBalancers: r.load_balancers,
+      bridgeSubnets: r.bridge_subnets,
+      userRoutes: r.user_routes,
+    },
+    coalesceMs: ms(l.coalesce),
+    resyncMs: ms(l.resync_interval),
+    unreachableWithdrawAfterMs: ms(l.unreachable_withdraw_after),
+  };
 }

@@ -415,12 +415,50 @@ export const metricsSchema = z
   })
   .meta({ description: 'Prometheus metrics listener; absent = off' });
 
+export const lxdRulesSchema = z
+  .strictObject({
+    ovn_networks: bool('OVN networks: subnet (NAT off) or NAT address (NAT on) via the OVN router').default(true),
+    routes_external: bool("instances' NIC ipv4/ipv6.routes.external").default(true),
+    nic_addresses: bool("instances' static NIC ipv4/ipv6.address as /32, /128").default(false),
+    forwards: bool("network forwards' listen addresses").default(true),
+    load_balancers: bool("OVN load balancers' listen addresses").default(true),
+    bridge_subnets: bool("managed bridges' own subnets (NAT off)").default(false),
+    user_routes: bool('extra prefixes from the instance key user.herald.routes').default(true),
+  })
+  .meta({ description: 'Which LXD objects are announced' });
+
 export const lxdSchema = z
   .strictObject({
-    socket: absolutePath.default('/var/snap/lxd/common/lxd/unix.socket'),
-    project: text('LXD project').default('default'),
+    socket: absolutePath
+      .optional()
+      .meta({ description: 'LXD API socket; absent = the first existing of the snap, Debian and Incus default paths' }),
+    project: text('Only this LXD project; absent = all projects').optional(),
+    url: checkedText((s) => (/^https:\/\/[^/]+\/?$/.test(s) ? null : `expected an https://host:port URL, got ${show(s)}`), 'an https://host:port URL')
+      .optional()
+      .meta({ description: 'Remote LXD over HTTPS (TLS 1.3) instead of the socket; needs client_cert, client_key, server_cert' }),
+    client_cert: absolutePath.optional().meta({ description: 'PEM client certificate (trusted by LXD)' }),
+    client_key: absolutePath.optional().meta({ description: 'PEM client key' }),
+    server_cert: absolutePath.optional().meta({ description: "PEM server certificate, pinned: only this certificate is accepted" }),
+    uplinks: list(name, 'uplink network names').default([]).meta({ description: 'Announce OVN networks on these uplinks; empty = any' }),
+    announce_from: oneOf(['all-members', 'active-chassis'] as const, 'Who announces routes via an OVN router: every member, or the one hosting its active chassis').default('all-members'),
+    rules: lxdRulesSchema.prefault({}),
+    coalesce: duration('Wait after an LXD event before re-reading, gathering bursts').default('20ms'),
+    resync_interval: duration('Full re-read period (0 = off)').default('60s'),
+    unreachable_withdraw_after: duration('Withdraw the LXD routes after LXD has been unreachable this long (0 = never)').default('10m'),
   })
-  .meta({ description: 'Reserved for the LXD source (not used yet)' });
+  .superRefine((v, ctx) => {
+    if (v.url === undefined) {
+      for (const k of ['client_cert', 'client_key', 'server_cert'] as const) {
+        if (v[k] !== undefined) ctx.addIssue({ code: 'custom', path: [k], message: `${k} is only used with url` });
+      }
+      return;
+    }
+    if (v.socket !== undefined) ctx.addIssue({ code: 'custom', path: ['socket'], message: 'set either socket or url, not both' });
+    for (const k of ['client_cert', 'client_key', 'server_cert'] as const) {
+      if (v[k] === undefined) ctx.addIssue({ code: 'custom', path: [k], message: `url needs ${k}` });
+    }
+  })
+  .meta({ description: 'LXD / OVN / Incus route source; absent = off' });
 
 export const configSchema = z
   .strictObject({

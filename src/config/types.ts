@@ -23,7 +23,7 @@ export interface Config {
   readonly drain: DrainConfig;
   /** The Prometheus listener; null when the `metrics` section is absent. */
   readonly metrics: MetricsConfig | null;
-  /** Reserved for the LXD source (a later issue); null when absent. */
+  /** The LXD route source (src/sources/lxd); null when absent. */
   readonly lxd: LxdConfig | null;
 }
 
@@ -205,6 +205,25 @@ export interface MetricsConfig {
 }
 
 export interface LxdConfig {
-  readonly socket: string;
-  readonly project: string;
+  /** API socket; null = probe the snap, Debian and Incus default paths. Null when `https` is set. */
+  readonly socket: string | null;
+  /** Only this project; null = all projects. */
+  readonly project: string | null;
+  /** Remote LXD over HTTPS with a client certificate and a pinned server certificate (paths). */
+  readonly https: { readonly url: string; readonly clientCert: string; readonly clientKey: string; readonly serverCert: string } | null;
+  readonly uplinks: readonly string[];
+  readonly announceFrom: 'all-members' | 'active-chassis';
+  readonly rules: {
+    readonly ovnNetworks: boolean;
+    readonly routesExternal: boolean;
+    readonly nicAddresses: boolean;
+    readonly forwards: boolean;
+    readonly loadBalancers: boolean;
+    readonly bridgeSubnets: boolean;
+    readonly userRoutes: boolean;
+  };
+  readonly coalesceMs: number;
+  readonly resyncMs: number;
+  /** 0 = never withdraw. */
+  readonly unreachableWithdrawAfterMs: number;
 }

@@ -10,6 +10,7 @@ export * from './derive.js';
 export * from './client.js';
 export * from './events.js';
 export * from './source.js';
+export * from './config.js';
 
 /** Make an LXD source: a socket path (or the first existing default), or an HTTPS endpoint. */
 export function createLxdSource(

@@ -1,0 +1,51 @@
+/**
+ * From the `lxd` config section to an LxdSource: rules, endpoint (reading
+ * the certificate files for HTTPS) and timings. The daemon calls
+ * `lxdSourceFromConfig(config.lxd, publish, log)`.
+ */
+import { readFileSync } from 'node:fs';
+import type { LxdConfig } from '../../config/types.js';
+import type { Intent } from '../../reconciler/index.js';
+import { DEFAULT_LXD_RULES, type LxdRules } from './derive.js';
+import { findSocket, LxdClient, type LxdEndpoint } from './client.js';
+import { LxdSource, type LxdLog } from './source.js';
+
+/** Turn the config's rules into derivation rules. */
+export function lxdRulesFromConfig(c: LxdConfig): LxdRules {
+  return {
+    ...DEFAULT_LXD_RULES,
+    ...c.rules,
+    projects: c.project === null ? [] : [c.project],
+    uplinks: c.uplinks,
+    announceFrom: c.announceFrom,
+  };
+}
+
+/** Resolve the endpoint: HTTPS (reads the PEM files), the configured socket, or the first default socket. */
+export function lxdEndpointFromConfig(c: LxdConfig): LxdEndpoint {
+  if (c.https) {
+    return {
+      kind: 'https',
+      url: c.https.url,
+      cert: readFileSync(c.https.clientCert, 'utf8'),
+      key: readFileSync(c.https.clientKey, 'utf8'),
+      serverCert: readFileSync(c.https.serverCert, 'utf8'),
+    };
+  }
+  const socket = c.socket ?? findSocket();
+  if (!socket) throw new Error('no LXD socket found (tried the snap, Debian and Incus default paths); set lxd.socket');
+  return { kind: 'unix', socket };
+}
+
+/** Make the LXD source for a config section; `publish` receives each changed full snapshot. */
+export function lxdSourceFromConfig(c: LxdConfig, publish: (intents: readonly Intent[]) => void, log?: LxdLog): LxdSource {
+  return new LxdSource({
+    client: new LxdClient(lxdEndpointFromConfig(c)),
+    publish,
+    rules: lxdRulesFromConfig(c),
+    ...(log ? { log } : {}),
+    coalesceMs: c.coalesceMs,
+    resyncMs: c.resyncMs,
+    unreachableWithdrawAfterMs: c.unreachableWithdrawAfterMs,
+  });
+}
