@@ -22,6 +22,7 @@ export { BirdRouter, parseBirdRoutes } from './bird.js';
 export { GobgpRouter } from './gobgp.js';
 export { OpenbgpdRouter } from './openbgpd.js';
 export { ExabgpRouter } from './exabgp.js';
+export * from './lxd.js';
 
 /** Build the controller for a daemon kind (not started yet). */
 export function createRouter(lab: Lab, kind: RouterKind, config: RouterConfig): Router {

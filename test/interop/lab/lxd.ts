@@ -1,0 +1,535 @@
+// Real LXD 5.0 (Debian `lxd` / `lxd-client`) for herald's LXD source tests:
+// `LxdDaemon` starts one LXD inside a lab namespace with a private LXD_DIR,
+// UTS hostname (so `/1.0` environment.server_name differs per daemon) and
+// client config dir, builds a `dir` storage pool (source outside LXD_DIR, as
+// LXD requires), a bridge network without NAT or firewall, and busybox
+// containers that really start (no images: `lxc init --empty` plus a rootfs
+// written straight into the pool), with NIC `ipv4.routes.external` etc.
+// It speaks the REST API and the events websocket over the unix socket, and
+// cleans up by pid: instances first (`lxc stop -f`), then `lxd shutdown`,
+// then any `[lxc monitor]` left behind for this LXD_DIR (those are reparented
+// to pid 1, so they are no descendants of the lxd pid the lab holds).
+// LXD's own BGP (`core.bgp_address`) is never set: it would bind port 179.
+// No RFC: this is test infrastructure.
+
+import { request } from 'node:http';
+import { execFileSync } from 'node:child_process';
+import { accessSync, constants, readdirSync, readFileSync } from 'node:fs';
+import { chmod, copyFile, mkdir, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import { isRoot, type Lab } from './netns.js';
+import { descendants, run, sleep, type LabProcess, type RunOptions, type RunResult } from './process.js';
+
+/** Binaries the LXD lab needs, with the Debian package providing each. */
+export const LXD_BINARIES: readonly { path: string; pkg: string }[] = [
+  { path: '/usr/bin/lxd', pkg: 'lxd' },
+  { path: '/usr/bin/lxc', pkg: 'lxd-client' },
+  { path: '/bin/busybox', pkg: 'busybox-static' },
+  { path: '/usr/bin/unshare', pkg: 'util-linux' },
+];
+
+function executable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Return why real LXD cannot run here, or undefined when it can. */
+export function lxdMissingReason(): string | undefined {
+  const problems: string[] = [];
+  if (!isRoot()) problems.push('the LXD lab needs root (network namespaces, cgroup mounts)');
+  const absent = LXD_BINARIES.filter((b) => !executable(b.path));
+  if (absent.length > 0) {
+    problems.push(`${absent.map((b) => b.path).join(', ')} missing: apt-get install ${[...new Set(absent.map((b) => b.pkg))].join(' ')}`);
+  }
+  if (executable('/bin/busybox') && !/statically linked|static-pie/.test(fileKind('/bin/busybox'))) {
+    problems.push('/bin/busybox is not static (the container rootfs has no libc): apt-get install busybox-static');
+  }
+  return problems.length > 0 ? problems.join('; ') : undefined;
+}
+
+function fileKind(path: string): string {
+  try {
+    return execFileSync('file', ['-L', path], { encoding: 'utf8' });
+  } catch {
+    return 'statically linked'; // no `file` tool: trust the package name
+  }
+}
+
+/**
+ * Check that real LXD can run; outside CI print a loud skip message naming the
+ * Debian packages and return false, with CI=true throw (never a silent skip).
+ */
+export function lxdReady(what = 'LXD interop test'): boolean {
+  const reason = lxdMissingReason();
+  if (reason === undefined) return true;
+  const message = `${what}: cannot run: ${reason}`;
+  if (process.env.CI === 'true') throw new Error(`${message} (CI=true: a missing lxd is a failure, not a skip)`);
+  console.warn(`\n*** SKIPPING ${message} ***\n`);
+  return false;
+}
+
+export interface LxdDaemonOptions {
+  /** Namespace to run in (must belong to the lab); default: a new one from `lab.addNamespace(role)`. */
+  ns?: string;
+  /** Role name for a new namespace; default "lxd". */
+  role?: string;
+  /** UTS hostname of the daemon, which LXD reports as `environment.server_name`; default the namespace name. */
+  hostname?: string;
+  /** Extra environment for lxd (e.g. OVS_RUNDIR for OVN). */
+  env?: Record<string, string>;
+  /** How long to wait for the API; default 60 s. */
+  readyTimeoutMs?: number;
+}
+
+export interface LxdBridgeOptions {
+  /** Gateway address on the bridge, CIDR; default 203.0.113.193/26. "none" disables IPv4. */
+  ipv4?: string;
+  /** Gateway address on the bridge, CIDR; default 2001:db8:1d::1/64. "none" disables IPv6. */
+  ipv6?: string;
+  /** Extra `key=value` config. */
+  config?: Record<string, string>;
+}
+
+export interface LxdContainerOptions {
+  /** Network the NIC `eth0` attaches to; omit for a container without NIC. */
+  network?: string;
+  /** NIC `ipv4.address` (static DHCP lease), e.g. 203.0.113.200. */
+  ipv4Address?: string;
+  /** NIC `ipv6.address`. */
+  ipv6Address?: string;
+  /** NIC `ipv4.routes.external`, e.g. ["198.51.100.10/32"]. */
+  ipv4RoutesExternal?: string[];
+  /** NIC `ipv6.routes.external`. */
+  ipv6RoutesExternal?: string[];
+  /** More NIC keys (e.g. `ipv4.routes`). */
+  nic?: Record<string, string>;
+  /** Instance config keys (e.g. `user.herald.routes`); `security.privileged=true` is always set. */
+  config?: Record<string, string>;
+  /** Project; default "default". */
+  project?: string;
+  /** Storage pool; default the pool made by createDirPool(). */
+  pool?: string;
+}
+
+/** One LXD lifecycle (or other) event as sent on /1.0/events. */
+export interface LxdEvent {
+  type: string;
+  timestamp: string;
+  location?: string;
+  project?: string;
+  metadata: { action?: string; source?: string; context?: Record<string, unknown>; [k: string]: unknown };
+  /** Local time (Date.now()) when the event arrived here. */
+  receivedAt: number;
+}
+
+/** An open /1.0/events websocket collecting every event it receives. */
+export interface LxdEventStream {
+  readonly events: LxdEvent[];
+  /** Resolve with the first event (already received or future) matching pred; throw after timeoutMs. */
+  waitFor(pred: (e: LxdEvent) => boolean, timeoutMs?: number): Promise<LxdEvent>;
+  close(): Promise<void>;
+}
+
+/** Parsed JSON envelope of the LXD REST API. */
+export interface LxdResponse<T> {
+  type: 'sync' | 'async' | 'error';
+  status_code: number;
+  error_code: number;
+  error: string;
+  metadata: T;
+  operation?: string;
+}
+
+const daemons = new Set<LxdDaemon>();
+let exitHandlerInstalled = false;
+
+function installExitHandler(): void {
+  if (exitHandlerInstalled) return;
+  exitHandlerInstalled = true;
+  // The lab's own handler kills registered pids (lxd and dnsmasq); container
+  // monitors hang off pid 1, so they are found here by their LXD_DIR.
+  process.once('exit', () => {
+    for (const d of daemons) killPids(d.strayPids(), 'SIGKILL');
+  });
+}
+
+function killPids(pids: readonly number[], signal: NodeJS.Signals): void {
+  for (const p of pids) {
+    try {
+      process.kill(p, signal);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** A real LXD daemon in a lab namespace, with helpers to build what herald's tests need. */
+export class LxdDaemon {
+  /** Milliseconds from spawn to the API answering `GET /1.0`, for the last (re)start. */
+  readyMs = 0;
+  private proc: LabProcess | undefined;
+  private defaultPool: string | undefined;
+  private readonly pools = new Map<string, string>();
+
+  private constructor(
+    private readonly lab: Lab,
+    /** Namespace the daemon (and its bridges and containers' host ends) live in. */
+    readonly ns: string,
+    /** LXD_DIR of this daemon (a lab temp dir). */
+    readonly dir: string,
+    /** Hostname = `environment.server_name` in `/1.0`. */
+    readonly hostname: string,
+    private readonly env: Record<string, string>,
+    private readonly readyTimeoutMs: number,
+  ) {}
+
+  /** Create (or use) a namespace, start LXD in it and wait until its API answers. */
+  static async start(lab: Lab, opts: LxdDaemonOptions = {}): Promise<LxdDaemon> {
+    const ns = opts.ns ?? (await lab.addNamespace(opts.role ?? 'lxd'));
+    const dir = await lab.tempDir('lxd');
+    await mkdir(join(dir, 'client'), { recursive: true });
+    const hostname = opts.hostname ?? ns;
+    if (!/^[a-z][a-z0-9-]{0,62}$/.test(hostname)) throw new Error(`LXD hostname "${hostname}" must be [a-z][a-z0-9-]*`);
+    const d = new LxdDaemon(lab, ns, dir, hostname, opts.env ?? {}, opts.readyTimeoutMs ?? 60_000);
+    installExitHandler();
+    daemons.add(d);
+    await d.startDaemon();
+    return d;
+  }
+
+  /** Path of the daemon's unix socket (for axios `socketPath`, curl `--unix-socket`, `ws+unix://`). */
+  get socketPath(): string {
+    return join(this.dir, 'unix.socket');
+  }
+
+  /** Pid of the running lxd process (undefined while it is stopped). */
+  get pid(): number | undefined {
+    return this.proc?.isRunning() === true ? this.proc.pid : undefined;
+  }
+
+  /** Environment for the lxc client and lxd subcommands talking to this daemon. */
+  clientEnv(): NodeJS.ProcessEnv {
+    return { ...process.env, LXD_DIR: this.dir, LXD_CONF: join(this.dir, 'client') };
+  }
+
+  /**
+   * Start lxd (again) in the namespace and wait for the API. The shell mounts
+   * a private cgroup v1 tree over /sys/fs/cgroup first: `ip netns exec` gives
+   * a fresh /sys without the cgroup mounts, and liblxc then fails with
+   * "Failed to setup cgroup limits". `unshare --uts` gives the daemon its own
+   * hostname. Every step execs, so the pid held is lxd's own.
+   */
+  async startDaemon(): Promise<void> {
+    if (this.pid !== undefined) throw new Error(`LXD in ${this.ns} is already running (pid ${this.pid})`);
+    const script = [
+      'set -e',
+      'mount -t tmpfs -o mode=755 tmpfs /sys/fs/cgroup',
+      'for c in cpu cpuacct cpuset memory devices freezer blkio pids; do mkdir -p /sys/fs/cgroup/$c; mount -t cgroup -o $c cgroup /sys/fs/cgroup/$c; done',
+      'mkdir -p /sys/fs/cgroup/systemd /sys/fs/cgroup/unified',
+      'mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd',
+      'mount -t cgroup2 cgroup2 /sys/fs/cgroup/unified',
+      `echo ${this.hostname} > /proc/sys/kernel/hostname`,
+      `exec lxd --group root --logfile ${join(this.dir, 'lxd.log')}`,
+    ].join('\n');
+    const started = Date.now();
+    this.proc = this.lab.spawn(this.ns, 'lxd', 'unshare', ['--uts', 'sh', '-c', script], {
+      logFile: join(this.dir, 'stdout.log'),
+      env: { ...this.clientEnv(), ...this.env },
+    });
+    const proc = this.proc;
+    const deadline = started + this.readyTimeoutMs;
+    for (;;) {
+      if (!proc.isRunning()) throw new Error(`LXD in ${this.ns} exited during start: ${this.logTail()}`);
+      const ok = await this.get<{ api_status?: string }>('/1.0').then(
+        (r) => r.api_status !== undefined,
+        () => false,
+      );
+      if (ok) break;
+      if (Date.now() > deadline) throw new Error(`LXD in ${this.ns} not ready after ${this.readyTimeoutMs} ms: ${this.logTail()}`);
+      await sleep(50);
+    }
+    this.readyMs = Date.now() - started;
+  }
+
+  /** Return the last lines of lxd's log and stdout (for error messages). */
+  logTail(lines = 15): string {
+    const read = (f: string): string => {
+      try {
+        return readFileSync(join(this.dir, f), 'utf8').trim().split('\n').slice(-lines).join('\n');
+      } catch {
+        return '';
+      }
+    };
+    return `\n--- lxd.log ---\n${read('lxd.log')}\n--- stdout.log ---\n${read('stdout.log')}`;
+  }
+
+  /** Run the lxc client against this daemon; throw on failure unless allowFail. */
+  lxc(args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+    return run('lxc', args, { timeoutMs: 60_000, ...opts, env: { ...this.clientEnv(), ...opts.env } });
+  }
+
+  /** Call the REST API over the unix socket and return the parsed envelope (any status). */
+  request<T = unknown>(method: string, path: string, body?: unknown, timeoutMs = 30_000): Promise<LxdResponse<T>> {
+    return new Promise((resolve, reject) => {
+      const payload = body === undefined ? undefined : JSON.stringify(body);
+      const req = request(
+        {
+          socketPath: this.socketPath,
+          method,
+          path,
+          headers: { host: 'lxd', ...(payload !== undefined ? { 'content-type': 'application/json' } : {}) },
+          timeout: timeoutMs,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            try {
+              resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as LxdResponse<T>);
+            } catch (err) {
+              reject(new Error(`LXD ${method} ${path}: HTTP ${res.statusCode ?? '?'} with a body that is not JSON: ${String(err)}`));
+            }
+          });
+          res.on('error', reject);
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`LXD ${method} ${path}: timed out after ${timeoutMs} ms`)));
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
+
+  /** GET a path and return its metadata; throw on an LXD error. */
+  async get<T = unknown>(path: string): Promise<T> {
+    const r = await this.request<T>('GET', path);
+    if (r.type === 'error') throw new Error(`LXD GET ${path}: ${r.error_code} ${r.error}`);
+    return r.metadata;
+  }
+
+  /** Create a `dir` storage pool whose source is a lab temp dir outside LXD_DIR (LXD refuses one inside). */
+  async createDirPool(name = 'default'): Promise<string> {
+    const source = await this.lab.tempDir('lxdpool');
+    await this.lxc(['storage', 'create', name, 'dir', `source=${source}`]);
+    this.pools.set(name, source);
+    this.defaultPool ??= name;
+    return source;
+  }
+
+  /**
+   * Create a bridge network without NAT and without firewall rules (there is no
+   * iptables/nft here): `lxc network create NAME ipv4.address=... ipv4.nat=false ...`.
+   */
+  async createBridge(name = 'br1', opts: LxdBridgeOptions = {}): Promise<void> {
+    const ipv4 = opts.ipv4 ?? '203.0.113.193/26';
+    const ipv6 = opts.ipv6 ?? '2001:db8:1d::1/64';
+    const config: Record<string, string> = {
+      'ipv4.address': ipv4,
+      'ipv6.address': ipv6,
+      ...(ipv4 !== 'none' ? { 'ipv4.nat': 'false', 'ipv4.firewall': 'false' } : {}),
+      ...(ipv6 !== 'none' ? { 'ipv6.nat': 'false', 'ipv6.firewall': 'false' } : {}),
+      ...opts.config,
+    };
+    await this.lxc(['network', 'create', name, ...Object.entries(config).map(([k, v]) => `${k}=${v}`)]);
+  }
+
+  /**
+   * Create a startable container: `lxc init --empty`, a busybox-static rootfs
+   * written into the pool (`/sbin/init` sleeps and exits on SIGPWR, so a
+   * graceful `lxc stop` takes ~1 s), `security.privileged=true`, and NIC eth0.
+   */
+  async createContainer(name: string, opts: LxdContainerOptions = {}): Promise<void> {
+    const pool = opts.pool ?? this.defaultPool;
+    if (pool === undefined) throw new Error('createContainer: call createDirPool() first');
+    const source = this.pools.get(pool);
+    if (source === undefined) throw new Error(`createContainer: pool ${pool} was not made by createDirPool()`);
+    const project = opts.project ?? 'default';
+    const config = { 'security.privileged': 'true', ...opts.config };
+    await this.lxc([
+      'init',
+      '--empty',
+      name,
+      '--project',
+      project,
+      '--storage',
+      pool,
+      ...Object.entries(config).flatMap(([k, v]) => ['--config', `${k}=${v}`]),
+    ]);
+    // The dir driver keeps non-default projects' volumes as "<project>_<name>".
+    const volume = project === 'default' ? name : `${project}_${name}`;
+    await writeBusyboxRootfs(join(source, 'containers', volume, 'rootfs'));
+    if (opts.network !== undefined) {
+      const nic: Record<string, string> = {
+        network: opts.network,
+        ...(opts.ipv4Address !== undefined ? { 'ipv4.address': opts.ipv4Address } : {}),
+        ...(opts.ipv6Address !== undefined ? { 'ipv6.address': opts.ipv6Address } : {}),
+        ...(opts.ipv4RoutesExternal !== undefined ? { 'ipv4.routes.external': opts.ipv4RoutesExternal.join(',') } : {}),
+        ...(opts.ipv6RoutesExternal !== undefined ? { 'ipv6.routes.external': opts.ipv6RoutesExternal.join(',') } : {}),
+        ...opts.nic,
+      };
+      await this.lxc([
+        'config',
+        'device',
+        'add',
+        name,
+        'eth0',
+        'nic',
+        '--project',
+        project,
+        ...Object.entries(nic).map(([k, v]) => `${k}=${v}`),
+      ]);
+    }
+  }
+
+  /** Start an instance (`lxc start`). */
+  async startInstance(name: string, project = 'default'): Promise<void> {
+    await this.lxc(['start', name, '--project', project]);
+  }
+
+  /** Stop an instance: force (SIGKILL, ~0.3 s) by default, or graceful (SIGPWR to init, ~1 s). */
+  async stopInstance(name: string, opts: { project?: string; force?: boolean } = {}): Promise<void> {
+    await this.lxc(['stop', name, '--project', opts.project ?? 'default', ...(opts.force === false ? [] : ['--force'])]);
+  }
+
+  /** Return `status` (Running, Stopped, ...) of an instance from the API. */
+  async instanceStatus(name: string, project = 'default'): Promise<string> {
+    const r = await this.get<{ status: string }>(`/1.0/instances/${encodeURIComponent(name)}?project=${encodeURIComponent(project)}`);
+    return r.status;
+  }
+
+  /** Open /1.0/events over the unix socket (types: lifecycle, logging, operation) and collect events. */
+  async openEvents(types: readonly string[] = ['lifecycle'], project?: string): Promise<LxdEventStream> {
+    const query = `type=${types.join(',')}${project !== undefined ? `&project=${encodeURIComponent(project)}` : '&all-projects=true'}`;
+    const ws = new WebSocket(`ws+unix://${this.socketPath}:/1.0/events?${query}`);
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    const events: LxdEvent[] = [];
+    const waiters = new Set<() => void>();
+    ws.on('message', (data: WebSocket.RawData) => {
+      const e = JSON.parse(String(data)) as Omit<LxdEvent, 'receivedAt'>;
+      events.push({ ...e, receivedAt: Date.now() });
+      for (const w of [...waiters]) w();
+    });
+    return {
+      events,
+      waitFor(pred, timeoutMs = 10_000) {
+        const found = events.find(pred);
+        if (found !== undefined) return Promise.resolve(found);
+        return new Promise((resolve, reject) => {
+          const check = (): void => {
+            const e = events.find(pred);
+            if (e === undefined) return;
+            waiters.delete(check);
+            clearTimeout(timer);
+            resolve(e);
+          };
+          const timer = setTimeout(() => {
+            waiters.delete(check);
+            reject(new Error(`no matching LXD event within ${timeoutMs} ms; got: ${events.map((x) => x.metadata.action ?? x.type).join(', ')}`));
+          }, timeoutMs);
+          waiters.add(check);
+        });
+      },
+      close() {
+        if (ws.readyState === WebSocket.CLOSED) return Promise.resolve();
+        return new Promise<void>((resolve) => {
+          ws.once('close', () => resolve());
+          ws.terminate();
+        });
+      },
+    };
+  }
+
+  /** Force-stop every running instance in every project. */
+  async stopAllInstances(): Promise<void> {
+    const list = await this.get<{ name: string; project: string; status: string }[]>('/1.0/instances?recursion=1&all-projects=true');
+    await Promise.all(
+      list
+        .filter((i) => i.status !== 'Stopped')
+        .map((i) => this.lxc(['stop', i.name, '--project', i.project, '--force'], { allowFail: true })),
+    );
+  }
+
+  /**
+   * Take the daemon down while leaving instances running, as a crash or an
+   * upgrade would: SIGKILL by pid (and its dnsmasq children); or `lxd shutdown`
+   * is NOT used here because it stops instances. Restart with startDaemon().
+   */
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const proc = this.proc;
+    if (proc === undefined || !proc.isRunning()) return;
+    killPids([...descendants(proc.pid), proc.pid], signal);
+    await proc.exited;
+  }
+
+  /** Pids left for this LXD_DIR outside the lxd process tree: `[lxc monitor]`s, their payloads, `lxd forkstart`s. */
+  strayPids(): number[] {
+    const own = new Set<number>([process.pid]);
+    const out: number[] = [];
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      const pid = Number(entry);
+      if (own.has(pid)) continue;
+      let cmd: string;
+      try {
+        cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      } catch {
+        continue;
+      }
+      if (cmd.includes(`${this.dir}/containers`) || (cmd.includes(this.dir) && /\blxd\b|lxc monitor/.test(cmd))) {
+        for (const p of [pid, ...descendants(pid)]) if (!out.includes(p)) out.push(p);
+      }
+    }
+    return out.filter(alive);
+  }
+
+  /**
+   * Stop everything: force-stop instances, `lxd shutdown`, wait for the pid
+   * to exit (SIGTERM/SIGKILL if it does not), then kill strays by pid.
+   */
+  async stop(): Promise<void> {
+    const proc = this.proc;
+    if (proc !== undefined && proc.isRunning()) {
+      await this.stopAllInstances().catch(() => undefined);
+      await run('lxd', ['shutdown', '--timeout', '20'], { env: this.clientEnv(), allowFail: true, timeoutMs: 30_000 });
+      const timer = sleep(5_000).then(() => 'timeout' as const);
+      if ((await Promise.race([proc.exited, timer])) === 'timeout') await proc.stop();
+    }
+    const strays = this.strayPids();
+    if (strays.length > 0) {
+      killPids(strays, 'SIGKILL');
+      await sleep(100);
+    }
+    daemons.delete(this);
+  }
+}
+
+/** Write a minimal busybox-static rootfs whose /sbin/init idles until SIGPWR/SIGTERM. */
+export async function writeBusyboxRootfs(rootfs: string): Promise<void> {
+  for (const d of ['bin', 'sbin', 'dev', 'proc', 'sys', 'tmp', 'run', 'etc', 'root', 'var']) {
+    await mkdir(join(rootfs, d), { recursive: true });
+  }
+  await copyFile('/bin/busybox', join(rootfs, 'bin', 'busybox'));
+  await chmod(join(rootfs, 'bin', 'busybox'), 0o755);
+  for (const applet of ['sh', 'sleep', 'ip', 'ping', 'cat', 'ls', 'ps', 'kill', 'wget', 'nc', 'ifconfig', 'hostname']) {
+    await symlink('busybox', join(rootfs, 'bin', applet));
+  }
+  // `sleep & wait` lets the trap run at once; a plain foreground sleep would defer it.
+  await writeFile(join(rootfs, 'sbin', 'init'), '#!/bin/sh\ntrap "exit 0" PWR TERM INT\nwhile :; do sleep 3600 & wait $!; done\n', { mode: 0o755 });
+  await writeFile(join(rootfs, 'etc', 'hostname'), 'c\n');
+}
