@@ -25,6 +25,7 @@ import { realClock } from '../bgp/index.js';
 import { startApiServer, type ApiServer } from './api/server.js';
 import { peerEvent, serviceEvent, type StateEvent } from './state.js';
 import { startMetrics, type MetricsHandle } from './metrics.js';
+import { lxdSourceFromConfig, type LxdSource } from './sources/lxd/index.js';
 
 export class Daemon {
   readonly configPath: string;
@@ -43,6 +44,8 @@ export class Daemon {
   readonly startedAt = Date.now();
   private api: ApiServer | null = null;
   metrics: MetricsHandle | null = null;
+  /** The LXD/Incus route source, when the config has an `lxd` section. */
+  lxd: LxdSource | null = null;
   private readonly eventListeners = new Set<(e: StateEvent) => void>();
 
   constructor(configPath: string, log?: Logger) {
@@ -85,6 +88,7 @@ export class Daemon {
     this.metrics = await startMetrics(this, { log: this.log });
     this.reconcile();
     await this.startApi(config);
+    await this.startLxd(config);
     this.log.info(
       { peers: config.peers.length, services: config.services.length, static: config.static.length, config: this.configPath },
       'herald started',
@@ -159,6 +163,14 @@ export class Daemon {
     this.reconciler.setSnapshot('static', staticIntents(next.static));
     // Services whose checks did not change keep running with their state.
     this.health?.update(next.services);
+    if (JSON.stringify(old.lxd) !== JSON.stringify(next.lxd)) {
+      // The LXD source holds no state worth keeping across a settings change:
+      // a fresh one re-reads the API at once.
+      await this.lxd?.stop();
+      this.lxd = null;
+      this.reconciler.removeSource('lxd');
+      await this.startLxd(next);
+    }
     this.refreshServices();
     this.reloads.ok++;
     this.emitEvent({ type: 'reload', at: new Date().toISOString(), ok: true, errors: [] });
@@ -226,6 +238,25 @@ export class Daemon {
   }
 
   /** Serve the control API on api.socket; a failure is logged, not fatal (BGP keeps running). */
+  /** Start the LXD source when configured; a missing socket is logged, BGP keeps running. */
+  private async startLxd(config: Config): Promise<void> {
+    if (!config.lxd) return;
+    try {
+      this.lxd = lxdSourceFromConfig(
+        config.lxd,
+        (intents) => {
+          this.reconciler.setSnapshot('lxd', intents);
+          this.reconcile();
+        },
+        this.log,
+      );
+      await this.lxd.start();
+    } catch (e) {
+      this.log.error({ err: (e as Error).message }, 'cannot start the LXD source; routes from LXD are not announced');
+      this.lxd = null;
+    }
+  }
+
   private async startApi(config: Config): Promise<void> {
     try {
       this.api = await startApiServer(this, { socket: config.api.socket, mode: config.api.mode });
@@ -245,11 +276,13 @@ export class Daemon {
       await this.drain();
       this.reconciler.setSnapshot('static', []);
       this.reconciler.setSnapshot('services', []);
+      this.reconciler.setSnapshot('lxd', []);
       this.reconcile();
       // Give the withdrawals a moment to leave before the Cease.
       await new Promise((r) => setTimeout(r, 200));
     }
     this.health?.stop();
+    await this.lxd?.stop();
     await this.speaker?.stop(c?.drain.message ?? 'herald shutting down');
     await this.api?.close();
     await this.metrics?.close();
