@@ -14,7 +14,7 @@
 
 import { request } from 'node:http';
 import { execFileSync } from 'node:child_process';
-import { accessSync, constants, readdirSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { chmod, copyFile, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import WebSocket from 'ws';
@@ -38,11 +38,21 @@ function executable(path: string): boolean {
   }
 }
 
-/** Return why real LXD cannot run here, or undefined when it can. */
-export function lxdMissingReason(): string | undefined {
+/** Binaries the OVN variant needs on top of LXD_BINARIES. */
+export const OVN_BINARIES: readonly { path: string; pkg: string }[] = [
+  { path: '/usr/sbin/ovsdb-server', pkg: 'openvswitch-switch' },
+  { path: '/usr/sbin/ovs-vswitchd', pkg: 'openvswitch-switch' },
+  { path: '/usr/bin/ovs-vsctl', pkg: 'openvswitch-switch' },
+  { path: '/usr/bin/ovn-northd', pkg: 'ovn-central' },
+  { path: '/usr/bin/ovn-controller', pkg: 'ovn-host' },
+  { path: '/usr/bin/ovn-nbctl', pkg: 'ovn-central' },
+];
+
+/** Return why real LXD (and OVN when asked) cannot run here, or undefined when it can. */
+export function lxdMissingReason(opts: { ovn?: boolean } = {}): string | undefined {
   const problems: string[] = [];
   if (!isRoot()) problems.push('the LXD lab needs root (network namespaces, cgroup mounts)');
-  const absent = LXD_BINARIES.filter((b) => !executable(b.path));
+  const absent = [...LXD_BINARIES, ...(opts.ovn === true ? OVN_BINARIES : [])].filter((b) => !executable(b.path));
   if (absent.length > 0) {
     problems.push(`${absent.map((b) => b.path).join(', ')} missing: apt-get install ${[...new Set(absent.map((b) => b.pkg))].join(' ')}`);
   }
@@ -64,8 +74,8 @@ function fileKind(path: string): string {
  * Check that real LXD can run; outside CI print a loud skip message naming the
  * Debian packages and return false, with CI=true throw (never a silent skip).
  */
-export function lxdReady(what = 'LXD interop test'): boolean {
-  const reason = lxdMissingReason();
+export function lxdReady(what = 'LXD interop test', opts: { ovn?: boolean } = {}): boolean {
+  const reason = lxdMissingReason(opts);
   if (reason === undefined) return true;
   const message = `${what}: cannot run: ${reason}`;
   if (process.env.CI === 'true') throw new Error(`${message} (CI=true: a missing lxd is a failure, not a skip)`);
@@ -84,6 +94,8 @@ export interface LxdDaemonOptions {
   env?: Record<string, string>;
   /** How long to wait for the API; default 60 s. */
   readyTimeoutMs?: number;
+  /** OVN/OVS stack in the same namespace: sets OVS_RUNDIR and `network.ovn.northbound_connection`. */
+  ovn?: OvnStack;
 }
 
 export interface LxdBridgeOptions {
@@ -114,6 +126,8 @@ export interface LxdContainerOptions {
   project?: string;
   /** Storage pool; default the pool made by createDirPool(). */
   pool?: string;
+  /** Shell lines /sbin/init runs first (e.g. `ip addr add 198.51.100.2/25 dev eth0`); busybox applets only. */
+  initCommands?: string[];
 }
 
 /** One LXD lifecycle (or other) event as sent on /1.0/events. */
@@ -195,19 +209,24 @@ export class LxdDaemon {
     readonly hostname: string,
     private readonly env: Record<string, string>,
     private readonly readyTimeoutMs: number,
+    /** The OVN stack this daemon uses, if any. */
+    readonly ovn: OvnStack | undefined,
   ) {}
 
   /** Create (or use) a namespace, start LXD in it and wait until its API answers. */
   static async start(lab: Lab, opts: LxdDaemonOptions = {}): Promise<LxdDaemon> {
-    const ns = opts.ns ?? (await lab.addNamespace(opts.role ?? 'lxd'));
+    const ns = opts.ns ?? opts.ovn?.ns ?? (await lab.addNamespace(opts.role ?? 'lxd'));
     const dir = await lab.tempDir('lxd');
     await mkdir(join(dir, 'client'), { recursive: true });
-    const hostname = opts.hostname ?? ns;
+    const hostname = opts.hostname ?? opts.ovn?.hostname ?? ns;
     if (!/^[a-z][a-z0-9-]{0,62}$/.test(hostname)) throw new Error(`LXD hostname "${hostname}" must be [a-z][a-z0-9-]*`);
-    const d = new LxdDaemon(lab, ns, dir, hostname, opts.env ?? {}, opts.readyTimeoutMs ?? 60_000);
+    if (opts.ovn !== undefined && opts.ovn.ns !== ns) throw new Error(`LXD in ${ns} needs its OVN stack in the same namespace (got ${opts.ovn.ns})`);
+    const env = { ...(opts.ovn !== undefined ? { OVS_RUNDIR: opts.ovn.dir } : {}), ...opts.env };
+    const d = new LxdDaemon(lab, ns, dir, hostname, env, opts.readyTimeoutMs ?? 60_000, opts.ovn);
     installExitHandler();
     daemons.add(d);
     await d.startDaemon();
+    if (opts.ovn !== undefined) await d.lxc(['config', 'set', 'network.ovn.northbound_connection', opts.ovn.nbConnection]);
     return d;
   }
 
@@ -223,7 +242,7 @@ export class LxdDaemon {
 
   /** Environment for the lxc client and lxd subcommands talking to this daemon. */
   clientEnv(): NodeJS.ProcessEnv {
-    return { ...process.env, LXD_DIR: this.dir, LXD_CONF: join(this.dir, 'client') };
+    return { ...process.env, LXD_DIR: this.dir, LXD_CONF: join(this.dir, 'client'), ...this.env };
   }
 
   /**
@@ -248,7 +267,7 @@ export class LxdDaemon {
     const started = Date.now();
     this.proc = this.lab.spawn(this.ns, 'lxd', 'unshare', ['--uts', 'sh', '-c', script], {
       logFile: join(this.dir, 'stdout.log'),
-      env: { ...this.clientEnv(), ...this.env },
+      env: this.clientEnv(),
     });
     const proc = this.proc;
     const deadline = started + this.readyTimeoutMs;
@@ -347,6 +366,38 @@ export class LxdDaemon {
   }
 
   /**
+   * Create a `physical` uplink network for OVN on interface `parent` (in this
+   * namespace), e.g. gateway 203.0.113.1/24, OVN router range
+   * 203.0.113.10-203.0.113.20, routes 198.51.100.0/24.
+   */
+  async createUplink(name: string, parent: string, opts: { ipv4Gateway: string; ipv4OvnRanges: string; ipv4Routes?: string; config?: Record<string, string> }): Promise<void> {
+    const config: Record<string, string> = {
+      parent,
+      'ipv4.gateway': opts.ipv4Gateway,
+      'ipv4.ovn.ranges': opts.ipv4OvnRanges,
+      ...(opts.ipv4Routes !== undefined ? { 'ipv4.routes': opts.ipv4Routes } : {}),
+      'dns.nameservers': opts.ipv4Gateway.split('/')[0] ?? '',
+      ...opts.config,
+    };
+    await this.lxc(['network', 'create', name, '--type=physical', ...Object.entries(config).map(([k, v]) => `${k}=${v}`)]);
+  }
+
+  /**
+   * Create an OVN network on an uplink (`config` e.g. ipv4.address=198.51.100.1/25,
+   * ipv4.nat=false, ipv6.address=none), then switch the uplink's OVS bridges
+   * (`lxdovnN`) to the userspace datapath: this kernel has no openvswitch module.
+   * Return the network's `volatile.network.ipv4.address` (the OVN router on the uplink).
+   */
+  async createOvnNetwork(name: string, uplink: string, config: Record<string, string>): Promise<string | undefined> {
+    const ovn = this.ovn;
+    if (ovn === undefined) throw new Error('createOvnNetwork: start LxdDaemon with { ovn: await OvnStack.start(...) }');
+    await this.lxc(['network', 'create', name, '--type=ovn', `network=${uplink}`, ...Object.entries(config).map(([k, v]) => `${k}=${v}`)]);
+    await ovn.useNetdevDatapath();
+    const net = await this.get<{ config: Record<string, string> }>(`/1.0/networks/${encodeURIComponent(name)}`);
+    return net.config['volatile.network.ipv4.address'];
+  }
+
+  /**
    * Create a startable container: `lxc init --empty`, a busybox-static rootfs
    * written into the pool (`/sbin/init` sleeps and exits on SIGPWR, so a
    * graceful `lxc stop` takes ~1 s), `security.privileged=true`, and NIC eth0.
@@ -370,7 +421,7 @@ export class LxdDaemon {
     ]);
     // The dir driver keeps non-default projects' volumes as "<project>_<name>".
     const volume = project === 'default' ? name : `${project}_${name}`;
-    await writeBusyboxRootfs(join(source, 'containers', volume, 'rootfs'));
+    await writeBusyboxRootfs(join(source, 'containers', volume, 'rootfs'), opts.initCommands);
     if (opts.network !== undefined) {
       const nic: Record<string, string> = {
         network: opts.network,
@@ -520,7 +571,7 @@ export class LxdDaemon {
 }
 
 /** Write a minimal busybox-static rootfs whose /sbin/init idles until SIGPWR/SIGTERM. */
-export async function writeBusyboxRootfs(rootfs: string): Promise<void> {
+export async function writeBusyboxRootfs(rootfs: string, initCommands: readonly string[] = []): Promise<void> {
   for (const d of ['bin', 'sbin', 'dev', 'proc', 'sys', 'tmp', 'run', 'etc', 'root', 'var']) {
     await mkdir(join(rootfs, d), { recursive: true });
   }
@@ -530,6 +581,126 @@ export async function writeBusyboxRootfs(rootfs: string): Promise<void> {
     await symlink('busybox', join(rootfs, 'bin', applet));
   }
   // `sleep & wait` lets the trap run at once; a plain foreground sleep would defer it.
-  await writeFile(join(rootfs, 'sbin', 'init'), '#!/bin/sh\ntrap "exit 0" PWR TERM INT\nwhile :; do sleep 3600 & wait $!; done\n', { mode: 0o755 });
+  const init = ['#!/bin/sh', 'trap "exit 0" PWR TERM INT', ...initCommands, 'while :; do sleep 3600 & wait $!; done', ''].join('\n');
+  await writeFile(join(rootfs, 'sbin', 'init'), init, { mode: 0o755 });
   await writeFile(join(rootfs, 'etc', 'hostname'), 'c\n');
+}
+
+/** OVS (userspace datapath) and OVN (NB/SB databases, northd, controller) in one lab namespace, all in the foreground. */
+export class OvnStack {
+  private constructor(
+    private readonly lab: Lab,
+    /** Namespace shared with the LXD daemon that uses this stack. */
+    readonly ns: string,
+    /** OVS_RUNDIR / OVN_RUNDIR: databases, sockets, logs. */
+    readonly dir: string,
+    /** Chassis hostname (what `/1.0/networks/NAME/state` reports as ovn.chassis). */
+    readonly hostname: string,
+  ) {}
+
+  /**
+   * Start ovsdb-server (OVS, NB, SB), ovs-vswitchd, ovn-northd and
+   * ovn-controller inside ns (a new lab namespace when omitted). Nothing is
+   * started with --detach: a daemonised process reparented to pid 1 is never
+   * reaped here, so each runs as a child of node and the lab stops it by pid.
+   */
+  static async start(lab: Lab, opts: { ns?: string; role?: string; hostname?: string } = {}): Promise<OvnStack> {
+    const ns = opts.ns ?? (await lab.addNamespace(opts.role ?? 'lxd'));
+    const dir = await lab.tempDir('ovn');
+    const stack = new OvnStack(lab, ns, dir, opts.hostname ?? ns);
+    await stack.boot();
+    return stack;
+  }
+
+  /** NB database address for LXD's `network.ovn.northbound_connection`. */
+  get nbConnection(): string {
+    return `unix:${join(this.dir, 'ovnnb_db.sock')}`;
+  }
+
+  private env(): NodeJS.ProcessEnv {
+    const d = this.dir;
+    return { ...process.env, OVS_RUNDIR: d, OVS_DBDIR: d, OVS_LOGDIR: d, OVN_RUNDIR: d, OVN_DBDIR: d, OVN_LOGDIR: d };
+  }
+
+  private async boot(): Promise<void> {
+    const d = this.dir;
+    const p = (f: string): string => join(d, f);
+    const env = this.env();
+    await run('ovsdb-tool', ['create', p('conf.db'), '/usr/share/openvswitch/vswitch.ovsschema']);
+    await run('ovsdb-tool', ['create', p('ovnnb_db.db'), '/usr/share/ovn/ovn-nb.ovsschema']);
+    await run('ovsdb-tool', ['create', p('ovnsb_db.db'), '/usr/share/ovn/ovn-sb.ovsschema']);
+    const procs: LabProcess[] = [];
+    // ovn-controller 23.03 has no --unixctl option: it puts its control socket in OVN_RUNDIR.
+    const spawn = (name: string, cmd: string, args: string[], unixctl = true): void => {
+      const extra = [`--log-file=${p(`${name}.log`)}`, `--pidfile=${p(`${name}.pid`)}`, ...(unixctl ? [`--unixctl=${p(`${name}.ctl`)}`] : [])];
+      procs.push(this.lab.spawn(this.ns, name, cmd, [...args, ...extra], { logFile: p(`${name}.stdout`), env }));
+    };
+    const check = (): void => {
+      const dead = procs.find((x) => !x.isRunning());
+      if (dead !== undefined) throw new Error(`OVN: ${dead.name} exited at start; see ${p(`${dead.name}.stdout`)}`);
+    };
+    spawn('ovsdb-server', 'ovsdb-server', [p('conf.db'), `--remote=punix:${p('db.sock')}`]);
+    spawn('ovnnb', 'ovsdb-server', [p('ovnnb_db.db'), `--remote=punix:${p('ovnnb_db.sock')}`]);
+    spawn('ovnsb', 'ovsdb-server', [p('ovnsb_db.db'), `--remote=punix:${p('ovnsb_db.sock')}`]);
+    await waitForOrThrow(
+      async () => {
+        check();
+        return ['db.sock', 'ovnnb_db.sock', 'ovnsb_db.sock'].every((f) => existsSync(p(f))) ? true : undefined;
+      },
+      15_000,
+      () => `OVS/OVN databases in ${d} did not open their sockets`,
+    );
+    await this.vsctl(['--no-wait', 'init']);
+    spawn('ovs-vswitchd', 'ovs-vswitchd', [`unix:${p('db.sock')}`]);
+    spawn('ovn-northd', 'ovn-northd', [`--ovnnb-db=unix:${p('ovnnb_db.sock')}`, `--ovnsb-db=unix:${p('ovnsb_db.sock')}`]);
+    await this.vsctl([
+      '--no-wait',
+      'set',
+      'open_vswitch',
+      '.',
+      `external_ids:system-id=${this.hostname}`,
+      `external_ids:hostname=${this.hostname}`,
+      `external_ids:ovn-remote=unix:${p('ovnsb_db.sock')}`,
+      'external_ids:ovn-encap-type=geneve',
+      'external_ids:ovn-encap-ip=127.0.0.1',
+      'external_ids:ovn-bridge-datapath-type=netdev',
+    ]);
+    spawn('ovn-controller', 'ovn-controller', [`unix:${p('db.sock')}`], false);
+    // Ready once ovn-controller has registered this chassis in the southbound database.
+    const sb = `--db=unix:${p('ovnsb_db.sock')}`;
+    await waitForOrThrow(
+      async () => {
+        check();
+        const r = await run('ovn-sbctl', [sb, '--bare', '--columns=name', 'find', 'Chassis', `hostname=${this.hostname}`], { env, allowFail: true });
+        return r.stdout.trim() !== '' ? true : undefined;
+      },
+      15_000,
+      () => `OVN chassis ${this.hostname} never registered (logs in ${d})`,
+    );
+  }
+
+  /** Run ovs-vsctl against this stack's OVS database. */
+  vsctl(args: readonly string[]): Promise<RunResult> {
+    return run('ovs-vsctl', [`--db=unix:${join(this.dir, 'db.sock')}`, ...args], { env: this.env() });
+  }
+
+  /** Run ovn-nbctl against this stack's NB database. */
+  nbctl(args: readonly string[]): Promise<RunResult> {
+    return run('ovn-nbctl', [`--db=${this.nbConnection}`, ...args], { env: this.env() });
+  }
+
+  /** Switch every OVS bridge LXD made for an uplink (lxdovnN) to the userspace datapath. */
+  async useNetdevDatapath(): Promise<void> {
+    const bridges = (await this.vsctl(['list-br'])).stdout.split('\n').filter((b) => b.startsWith('lxdovn'));
+    for (const br of bridges) await this.vsctl(['set', 'bridge', br, 'datapath_type=netdev']);
+  }
+}
+
+// Like the lab's waitFor, but an exception from fn (a daemon that died) ends the wait at once.
+async function waitForOrThrow(fn: () => Promise<true | undefined>, timeoutMs: number, describe: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await fn()) === undefined) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${describe()}`);
+    await sleep(50);
+  }
 }
