@@ -517,9 +517,10 @@ export class LxdDaemon {
   }
 
   /**
-   * Take the daemon down while leaving instances running, as a crash or an
-   * upgrade would: SIGKILL by pid (and its dnsmasq children); or `lxd shutdown`
-   * is NOT used here because it stops instances. Restart with startDaemon().
+   * Take the daemon down while leaving instances running, as a crash would:
+   * signal lxd by pid together with its own children (dnsmasq); the container
+   * monitors hang off pid 1 and survive. (`lxd shutdown` would stop the
+   * instances.) Bring it back with startDaemon().
    */
   async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     const proc = this.proc;
