@@ -16,17 +16,24 @@
 //     route; it returns once LXD is back;
 //   - anycast: c1 running on both hypervisors gives a 2-way multipath route
 //     (hv1 and hv2 as next hops); stopping one leaves the other.
+// OVN (own lab, needs OVS/OVN): LXD + OvnStack + herald in one namespace, a
+// physical uplink (veth to the router, 203.0.113.0/24, OVN routers from
+// 203.0.113.10) and a separate BGP link (192.0.2.0/30). An OVN network with
+// NAT off (198.51.100.0/25) is announced with the OVN router's uplink address
+// (volatile.network.ipv4.address) as next hop, as is a container's
+// routes.external on it; the router then reaches the container through it.
 // The measured figures are printed.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Lab, LxdDaemon, bridgeTopology, labReady, lxdReady, nsRun, sleep, startRouter, type BridgeTopology, type LxdEventStream } from './lab/index.js';
+import { Lab, LxdDaemon, OvnStack, bridgeTopology, pointToPoint, waitFor, labReady, lxdReady, nsRun, sleep, startRouter, type BridgeTopology, type LxdEventStream } from './lab/index.js';
 import type { FrrRouter } from './lab/frr.js';
 import { DaemonProcess } from './support/daemon-process.js';
 
 const WHAT = 'herald LXD source end to end';
 const ready = labReady(['frr'], WHAT) && lxdReady(WHAT);
+const ovnReady = ready && lxdReady(`${WHAT} (OVN)`, { ovn: true });
 
 const ROUTER_AS = 65000;
 const HV_AS = [65021, 65022];
@@ -43,7 +50,7 @@ const POLL_MS = 10;
  */
 const WITHDRAW_AFTER_MS = 5_000;
 
-function heraldConfig(dir: string, routerId: string, asn: number, routerV4: string, lxdSocket: string): string {
+function heraldConfig(dir: string, routerId: string, asn: number, routerV4: string, lxdSocket: string, extra = ''): string {
   return `# herald LXD end-to-end test
 router_id: ${routerId}
 asn: ${asn}
@@ -52,7 +59,7 @@ api: { socket: ${join(dir, 'herald.sock')} }
 peers:
   - { name: upstream, address: ${routerV4}, asn: ${ROUTER_AS}, hold_time: 9, connect_retry: 1s }
 lxd:
-  socket: ${lxdSocket}
+  socket: ${lxdSocket}${extra}
   unreachable_withdraw_after: ${WITHDRAW_AFTER_MS}ms
 `;
 }
@@ -248,4 +255,75 @@ describe.skipIf(!ready)('herald LXD source: real LXD 5.0, herald run, FRR upstre
     expect(one.vias).toEqual([hv2Addr]);
     expect((await nsRun(topo.router, 'ip', ['-4', 'route', 'show', DEST])).stdout).not.toMatch(/nexthop via/);
   });
+});
+
+describe.skipIf(!ovnReady)('herald LXD source: OVN network with NAT off, real OVN, FRR upstream', () => {
+  const lab = new Lab();
+  let hvd: LxdDaemon | undefined;
+  let h: DaemonProcess | undefined;
+  const figures: Record<string, number> = {};
+
+  afterAll(async () => {
+    h?.kill();
+    await hvd?.stop();
+    await lab.close();
+    console.log(`LXD + OVN end-to-end figures (ms): ${JSON.stringify(figures)}`);
+  });
+
+  it('announces the OVN subnet and an OVN NIC routes.external with the OVN router as next hop', async () => {
+    const router = await lab.addNamespace('upstream');
+    const ns = await lab.addNamespace('hv');
+    // Uplink L2 for OVN (the hypervisor end goes to OVS, no address) and a separate BGP link.
+    await lab.veth({ ns, ifname: 'upl' }, { ns: router, ifname: 'rtr0', addresses: ['203.0.113.1/24'] });
+    const p2p = await pointToPoint(lab, router, ns, { v4Net: '192.0.2' });
+    const frr = (await startRouter(lab, 'frr', {
+      name: 'upstream',
+      ns: router,
+      asn: ROUTER_AS,
+      routerId: p2p.aV4,
+      peers: [{ address: p2p.bV4, asn: HV_AS[0]!, passive: true, families: ['ipv4'], holdTime: 9 }],
+    })) as FrrRouter;
+    let t = Date.now();
+    const ovn = await OvnStack.start(lab, { ns, hostname: 'hv1' });
+    hvd = await LxdDaemon.start(lab, { ovn });
+    figures.ovnAndLxdReadyMs = Date.now() - t;
+    const d = hvd;
+    await d.createDirPool();
+    await d.createUplink('UPLINK', 'upl', { ipv4Gateway: '203.0.113.1/24', ipv4OvnRanges: '203.0.113.10-203.0.113.20', ipv4Routes: '198.51.100.0/24' });
+    t = Date.now();
+    const ovnRouter = await d.createOvnNetwork('net1', 'UPLINK', { 'ipv4.address': '198.51.100.1/25', 'ipv4.nat': 'false', 'ipv6.address': 'none' });
+    figures.ovnNetworkMs = Date.now() - t;
+    expect(ovnRouter).toBe('203.0.113.10');
+    await d.createContainer('c2', {
+      network: 'net1',
+      ipv4Address: '198.51.100.2',
+      ipv4RoutesExternal: ['198.51.100.200/32'],
+      initCommands: ['ip addr add 198.51.100.2/25 dev eth0', 'ip link set dev eth0 up', 'ip route add default via 198.51.100.1'],
+    });
+
+    const dir = await lab.tempDir('lxd-herald-ovn');
+    const config = join(dir, 'herald.yaml');
+    writeFileSync(config, heraldConfig(dir, p2p.bV4, HV_AS[0]!, p2p.aV4, d.socketPath, '\n  uplinks: [UPLINK]'));
+    h = new DaemonProcess(ns, config, { name: 'herald-ovn' });
+    await h.start();
+    await frr.waitEstablished(p2p.bV4, 30_000);
+
+    const vias = async (dest: string): Promise<string> => (await nsRun(router, 'ip', ['-4', 'route', 'show', dest])).stdout.trim();
+    t = Date.now();
+    const subnet = await waitFor(async () => ((await vias('198.51.100.0/25')).includes('via') ? vias('198.51.100.0/25') : undefined), 20_000, () => `no kernel route for the OVN subnet\n${h!.tail(10)}`, 20);
+    figures.subnetInKernelMs = Date.now() - t;
+    console.log(`LXD + OVN: ${subnet}`);
+    expect(subnet).toMatch(/^198\.51\.100\.0\/25 (nhid \d+ )?via 203\.0\.113\.10 dev rtr0 proto bgp/);
+    const fromFrr = (await frr.routes()).find((r) => r.prefix === '198.51.100.0/25');
+    expect(fromFrr).toMatchObject({ peer: p2p.bV4, nextHop: '203.0.113.10' });
+
+    await d.startInstance('c2');
+    const ext = await waitFor(async () => ((await vias('198.51.100.200')).includes('via') ? vias('198.51.100.200') : undefined), 10_000, () => 'no kernel route for routes.external', 20);
+    expect(ext).toMatch(/^198\.51\.100\.200 (nhid \d+ )?via 203\.0\.113\.10 dev rtr0 proto bgp/);
+    // The announced route carries traffic: the router reaches the container through the OVN router.
+    t = Date.now();
+    const ping = await lab.exec(router, 'ping', ['-c', '1', '-w', '10', '198.51.100.2'], { allowFail: true });
+    figures.firstPingMs = Date.now() - t;
+    expect(ping.stdout).toContain('1 received');
+  }, 90_000);
 });
