@@ -259,7 +259,7 @@ export class Daemon {
 
   private async startApi(config: Config): Promise<void> {
     try {
-      this.api = await startApiServer(this, { socket: config.api.socket, mode: config.api.mode });
+      this.api = await startApiServer(this, { socket: config.api.socket, mode: config.api.mode, group: config.api.group });
       this.log.info({ socket: config.api.socket }, 'control API listening');
     } catch (e) {
       this.log.error({ socket: config.api.socket, err: (e as Error).message }, 'control API not started; routes CLI will not reach this daemon');

@@ -14,16 +14,18 @@
  *   POST /v1/reload
  *
  * Only the unix socket changes state: its file mode (api.mode, default 0660)
- * is the access control. `handler({readOnly: true})` is what a TCP listener
+ * and group (api.group) are the access control. `handler({readOnly: true})` is what a TCP listener
  * may reuse (it refuses every POST). Errors are `{"error":{"code","message"}}`
  * with a matching HTTP status. Shapes are documented in docs/api.md.
  * No RFC: herald's own protocol (HTTP/1.1 per RFC 9112, SSE per the HTML
  * living standard's EventSource).
  */
+import { execFile } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import { promisify } from 'node:util';
 import {
   explain,
   jsonReplacer,
@@ -62,6 +64,8 @@ export class ApiError extends Error {
     super(message);
   }
 }
+
+const execFileAsync = promisify(execFile);
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
@@ -270,6 +274,8 @@ export interface ApiServerOptions {
   socket: string;
   /** File mode of the socket, e.g. 0o660. */
   mode: number;
+  /** Group that owns the socket (name or gid); null/absent: the daemon's own group. */
+  group?: string | number | null;
   handler?: HandlerOptions;
 }
 
@@ -283,6 +289,8 @@ export interface ApiServer {
 export async function startApiServer(d: ApiDaemon, o: ApiServerOptions): Promise<ApiServer> {
   await fs.mkdir(path.dirname(o.socket), { recursive: true, mode: 0o755 });
   await removeStale(o.socket);
+  // Resolve the group before listening, so a typo leaves no socket behind.
+  const gid = o.group === undefined || o.group === null ? null : await resolveGroup(o.group);
   const server = http.createServer(apiHandler(d, o.handler));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -291,7 +299,15 @@ export async function startApiServer(d: ApiDaemon, o: ApiServerOptions): Promise
       resolve();
     });
   });
-  await fs.chmod(o.socket, o.mode);
+  try {
+    if (gid !== null) await fs.chown(o.socket, -1, gid);
+    await fs.chmod(o.socket, o.mode);
+  } catch (e) {
+    const closed = new Promise<void>((r) => server.close(() => r()));
+    await closed;
+    await fs.rm(o.socket, { force: true });
+    throw new Error(`cannot give ${o.socket} group ${String(o.group)} and mode 0${o.mode.toString(8)}: ${(e as Error).message}`);
+  }
   return {
     socket: o.socket,
     close: async () => {
@@ -319,4 +335,19 @@ async function removeStale(file: string): Promise<void> {
   });
   if (alive) throw new Error(`another process already serves ${file}; is herald already running?`);
   await fs.rm(file, { force: true });
+}
+
+/** Turn api.group into a gid: a number (or digits) is the gid; a name is looked up in the system's group database. */
+export async function resolveGroup(group: string | number): Promise<number> {
+  if (typeof group === 'number') return group;
+  if (/^\d+$/.test(group)) return Number(group);
+  let out: string;
+  try {
+    ({ stdout: out } = await execFileAsync('getent', ['group', group], { encoding: 'utf8' }));
+  } catch {
+    out = (await fs.readFile('/etc/group', 'utf8').catch(() => '')).split('\n').find((l) => l.split(':')[0] === group) ?? '';
+  }
+  const gid = Number(out.trim().split(':')[2]);
+  if (out.trim() === '' || !Number.isInteger(gid)) throw new Error(`api.group '${group}' is not a group on this system; create it (groupadd ${group}) or give a numeric gid`);
+  return gid;
 }

@@ -57,7 +57,7 @@ export function buildConfig(raw: RawConfig, file: string): { config: Config; iss
     routerId: raw.router_id,
     asn: raw.asn,
     listen: { address: raw.listen.address, port: raw.listen.port },
-    api: { socket: raw.api.socket, mode: parseInt(raw.api.mode, 8) },
+    api: { socket: raw.api.socket, mode: parseInt(raw.api.mode, 8), group: raw.api.group ?? null },
     peers,
     services,
     static: statics,

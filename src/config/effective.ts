@@ -17,7 +17,7 @@ export function effectiveConfig(c: Config): { [key: string]: Plain } {
     router_id: c.routerId,
     asn: c.asn,
     listen: { address: c.listen.address, port: c.listen.port },
-    api: { socket: c.api.socket, mode: `0${c.api.mode.toString(8)}` },
+    api: { socket: c.api.socket, mode: `0${c.api.mode.toString(8)}`, group: c.api.group },
     peers: c.peers.map(peer),
     services: c.services.map(service),
     static: c.static.map(staticRoute),

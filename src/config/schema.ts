@@ -184,6 +184,15 @@ export const apiSchema = z
       .regex(/^0?[0-7]{3}$/, { error: (iss) => `expected an octal file mode like "0660", got ${show(iss.input)}` })
       .default('0660')
       .meta({ description: 'File mode of the socket, octal' }),
+    group: z
+      .union([
+        int(0, 4294967294, 'a group id'),
+        z
+          .string({ error: (iss) => `expected a group name or numeric gid, got ${show(iss.input)}` })
+          .regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?$/, { error: (iss) => `expected a group name like "herald" or a numeric gid, got ${show(iss.input)}` }),
+      ])
+      .optional()
+      .meta({ description: 'Group that owns the socket (name or numeric gid), so its members can use `routes`; absent: herald’s own group' }),
   })
   .meta({ description: 'The control API' });
 

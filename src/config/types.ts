@@ -37,6 +37,8 @@ export interface ApiConfig {
   readonly socket: string;
   /** File mode of the socket, e.g. 0o660. */
   readonly mode: number;
+  /** Group that owns the socket: a name (resolved when the API starts) or a numeric gid; null = herald's own group. */
+  readonly group: string | number | null;
 }
 
 export interface PeerSettings {
