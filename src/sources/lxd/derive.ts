@@ -31,10 +31,18 @@
  * network's active gateway chassis (`/1.0/networks/N/state` → ovn.chassis),
  * for uplinks without a shared L2 between members.
  *
- * TODO(issue 4, rule 4): `user.herald.check` (gating an instance's routes on
- * a health check) is not implemented yet; the key is ignored.
+ * Health gating (`user.herald.check`): an instance with that key has its
+ * routes (routes.external, nic.address, user.herald.routes) announced only
+ * while the check is up. Derivation stays pure: the caller passes `isUp`
+ * (the source keeps one ServiceHealth per check) and gets back in `checks`
+ * the checks the announced-or-withheld routes depend on. The key's value is
+ * `tcp:ADDRESS:PORT` or an `http://` / `https://` URL (status 200); exec is
+ * refused on purpose: an instance owner must not run commands on the
+ * hypervisor. A value that does not parse withholds the routes, with the
+ * reason in `skipped`.
  */
 import { formatAddress, formatPrefix, parseAddress, parsePrefix } from '../../../bgp/wire/prefix.js';
+import type { Check } from '../../config/index.js';
 import type { Intent } from '../../reconciler/index.js';
 import type { LxdInstance, LxdNetwork, LxdView } from './types.js';
 
@@ -114,6 +122,48 @@ export interface LxdDerived {
   /** origins[i] is where intents[i] came from. */
   origins: LxdOrigin[];
   skipped: LxdSkipped[];
+  /** Health checks gating routes, by check id (see `checkId`); absent = none. */
+  checks?: Map<string, Check>;
+}
+
+/** The instance config key gating an instance's routes on a health check. */
+export const HERALD_CHECK_KEY = 'user.herald.check';
+
+/** Timeout of a `user.herald.check` probe, ms (capped by the check interval). */
+export const HERALD_CHECK_TIMEOUT_MS = 1000;
+
+/** Name a gating check: the instance plus the key's text, so a changed key is a new check. */
+export function checkId(project: string, instance: string, text: string): string {
+  return `lxd:${project}/${instance} ${text.trim()}`;
+}
+
+/** Parse a `user.herald.check` value (`tcp:ADDRESS:PORT`, `http(s)://URL`) into a check; a string is the reason it does not parse. */
+export function parseHeraldCheck(text: string, timeoutMs = HERALD_CHECK_TIMEOUT_MS): Check | string {
+  const t = text.trim();
+  const bad = (why: string): string =>
+    `${HERALD_CHECK_KEY}: cannot parse ${JSON.stringify(text)}: ${why} (want tcp:ADDRESS:PORT or an http:// or https:// URL)`;
+  if (t.startsWith('tcp:')) {
+    const rest = t.slice(4);
+    const m = /^\[([^\]]+)\]:(\d+)$/.exec(rest) ?? /^([^:]+):(\d+)$/.exec(rest) ?? /^(.*):(\d+)$/.exec(rest);
+    if (!m) return bad('no :PORT');
+    const a = parseAddress(m[1]!);
+    if (!a) return bad(`${JSON.stringify(m[1])} is not an IP address`);
+    const port = Number(m[2]);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) return bad(`port ${m[2]} out of range`);
+    return { kind: 'tcp', address: formatAddress(a.afi, a.addr), port, timeoutMs };
+  }
+  if (t.startsWith('http://') || t.startsWith('https://')) {
+    let u: URL;
+    try {
+      u = new URL(t);
+    } catch {
+      return bad('not a URL');
+    }
+    const kind = u.protocol === 'https:' ? 'https' : 'http';
+    return { kind, url: u.href, method: 'GET', status: [200], headers: {}, verifyTls: false, timeoutMs };
+  }
+  if (t.startsWith('exec:')) return bad('exec checks are not allowed from instance config (they would run on the hypervisor)');
+  return bad('unknown kind');
 }
 
 const ACTIVE = new Set(['Running', 'Ready']);
@@ -164,8 +214,15 @@ function ovnNextHop(net: LxdNetwork, fam: Fam): { nh: string } | { reason: strin
 }
 
 /** Derive the LXD source's intents from one API read (pure). */
-export function deriveLxd(view: LxdView, rules: LxdRules = DEFAULT_LXD_RULES, attrs: LxdAttrs = NO_ATTRS): LxdDerived {
+export function deriveLxd(
+  view: LxdView,
+  rules: LxdRules = DEFAULT_LXD_RULES,
+  attrs: LxdAttrs = NO_ATTRS,
+  isUp: (checkId: string) => boolean = () => false,
+): LxdDerived {
   const out: LxdDerived = { intents: [], origins: [], skipped: [] };
+  /** Set while deriving an instance that has `user.herald.check`. */
+  let gate: { id: string; check: Check | null; reason: string | null } | null = null;
   const me = view.serverName;
   const projectFilter = rules.projects.length ? new Set(rules.projects) : null;
   const wantProject = (p: string): boolean => projectFilter === null || projectFilter.has(p);
@@ -179,6 +236,13 @@ export function deriveLxd(view: LxdView, rules: LxdRules = DEFAULT_LXD_RULES, at
   for (const n of view.networks) networks.set(`${n.project ?? 'default'}/${n.name}`, n);
 
   const add = (prefix: string, nextHop: string, origin: LxdOrigin): void => {
+    if (gate !== null) {
+      if (gate.check !== null) (out.checks ??= new Map()).set(gate.id, gate.check);
+      if (gate.reason !== null) {
+        skip(prefix, gate.reason, origin);
+        return;
+      }
+    }
     out.intents.push({
       prefix,
       source: originText(origin),
@@ -295,7 +359,15 @@ export function deriveLxd(view: LxdView, rules: LxdRules = DEFAULT_LXD_RULES, at
     for (const inst of view.instances) {
       if (!wantProject(inst.project) || !ACTIVE.has(inst.status)) continue;
       const onThisMember = inst.location === me || (!view.clustered && (inst.location === 'none' || inst.location === '' || inst.location === undefined));
+      const text = inst.expanded_config?.[HERALD_CHECK_KEY];
+      if (text !== undefined && text.trim() !== '') {
+        const id = checkId(inst.project, inst.name, text);
+        const parsed = parseHeraldCheck(text);
+        if (typeof parsed === 'string') gate = { id, check: null, reason: parsed };
+        else gate = { id, check: parsed, reason: isUp(id) ? null : `${HERALD_CHECK_KEY} ${text.trim()} is not up: route withheld` };
+      }
       deriveInstance(inst, onThisMember);
+      gate = null;
     }
   }
 

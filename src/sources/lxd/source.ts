@@ -18,8 +18,17 @@
  * `state()`. If it lasts longer than `unreachableWithdrawAfterMs`, the
  * source publishes an empty snapshot (withdraws), and announces again on the
  * first good read.
+ *
+ * Instances with `user.herald.check` get one ServiceHealth per check (rise 2,
+ * fall 2 at `checkIntervalMs`), started when a derivation first needs it and
+ * stopped when no longer needed (instance gone, stopped, key changed). A
+ * health change re-derives from the last read (no API request) and publishes
+ * if the snapshot changed.
  */
+import { realClock, type Clock } from '../../../bgp/driver/clock.js';
+import type { Check } from '../../config/index.js';
 import type { Intent } from '../../reconciler/index.js';
+import { ServiceHealth, type Prober } from '../health/index.js';
 import type { LxdClient } from './client.js';
 import type { LxdView } from './types.js';
 import { DEFAULT_LXD_RULES, deriveLxd, intentKey, NO_ATTRS, type LxdAttrs, type LxdDerived, type LxdOrigin, type LxdRules, type LxdSkipped } from './derive.js';
@@ -53,7 +62,19 @@ export interface LxdSourceOptions {
   backoffMaxMs?: number;
   /** Listen to lifecycle events; default true (false: resync only). */
   events?: boolean;
+  /** Probe interval of `user.herald.check` checks; default 2 s (rise 2, fall 2). */
+  checkIntervalMs?: number;
+  /** Clock for the checks (default the real clock). */
+  clock?: Clock;
+  /** Runs one check probe (default the real checks). */
+  prober?: Prober;
 }
+
+/** Default probe interval of `user.herald.check`, ms. */
+export const LXD_CHECK_INTERVAL_MS = 2000;
+/** Passing / failing rounds in a row that bring a `user.herald.check` up / down. */
+export const LXD_CHECK_RISE = 2;
+export const LXD_CHECK_FALL = 2;
 
 export type LxdStatus = 'starting' | 'connected' | 'unreachable' | 'stopped';
 
@@ -103,6 +124,8 @@ export class LxdSource {
   private needFull = true;
   private dirty = false;
   private stopped = false;
+  /** One health per `user.herald.check` in use, by check id. */
+  private readonly healths = new Map<string, { health: ServiceHealth; off: () => void }>();
 
   constructor(private readonly opts: LxdSourceOptions) {
     this.rules = opts.rules ?? DEFAULT_LXD_RULES;
@@ -185,6 +208,7 @@ export class LxdSource {
     for (const t of [this.readTimer, this.retryTimer, this.withdrawTimer]) if (t) clearTimeout(t);
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     this.readTimer = this.retryTimer = this.withdrawTimer = this.resyncTimer = null;
+    this.syncHealths(new Map());
     await this.reading?.catch(() => false);
   }
 
@@ -231,7 +255,7 @@ export class LxdSource {
       const view = prev ? { ...prev, instances: await this.opts.client.instances() } : await this.opts.client.readView(this.rules);
       if (this.stopped) return false;
       this.lastView = view;
-      derived = deriveLxd(view, this.rules, this.attrs);
+      derived = this.derive(view);
       this.st.serverName = view.serverName;
       this.st.clustered = view.clustered;
     } catch (e) {
@@ -253,17 +277,64 @@ export class LxdSource {
     this.retryDelay = this.backoffInitialMs;
     for (const t of [this.retryTimer, this.withdrawTimer]) if (t) clearTimeout(t);
     this.retryTimer = this.withdrawTimer = null;
+    this.commit(derived, wasWithdrawn);
+    return true;
+  }
+
+  /** Derive with the current check states, then start / stop healths to match what it needs. */
+  private derive(view: LxdView): LxdDerived {
+    const derived = deriveLxd(view, this.rules, this.attrs, (id) => this.healths.get(id)?.health.state === 'up');
+    this.syncHealths(derived.checks ?? new Map<string, Check>());
+    return derived;
+  }
+
+  private syncHealths(wanted: ReadonlyMap<string, Check>): void {
+    for (const [id, h] of this.healths) {
+      if (wanted.has(id)) continue;
+      h.off();
+      h.health.stop();
+      this.healths.delete(id);
+      this.log.debug({ check: id }, 'LXD instance check stopped');
+    }
+    if (this.stopped) return;
+    const interval = this.opts.checkIntervalMs ?? LXD_CHECK_INTERVAL_MS;
+    for (const [id, check] of wanted) {
+      if (this.healths.has(id)) continue;
+      const health = new ServiceHealth(
+        { name: id, checks: [check], combine: 'all', intervalMs: interval, fastIntervalMs: interval, timeoutMs: interval, rise: LXD_CHECK_RISE, fall: LXD_CHECK_FALL, jitterMs: 0 },
+        { clock: this.opts.clock ?? realClock, ...(this.opts.prober ? { prober: this.opts.prober } : {}) },
+      );
+      const off = health.on('change', (t) => {
+        this.log.info({ check: id, from: t.from, to: t.to, reason: t.reason }, 'LXD instance check changed');
+        this.rederive();
+      });
+      this.healths.set(id, { health, off });
+      health.start();
+    }
+  }
+
+  /** A check changed: re-derive from the last read and publish if the snapshot changed. */
+  private rederive(): void {
+    if (this.stopped || !this.lastView || this.st.withdrawn) return;
+    this.commit(this.derive(this.lastView), false);
+  }
+
+  /** The ids and states of the `user.herald.check` checks in use. */
+  checks(): { id: string; state: string }[] {
+    return [...this.healths].map(([id, h]) => ({ id, state: h.health.state }));
+  }
+
+  private commit(derived: LxdDerived, force: boolean): void {
     this.current = derived;
     this.st.routes = derived.intents.length;
     this.st.skipped = derived.skipped;
     const fp = fingerprintOf(derived.intents);
-    if (fp !== this.fingerprint || wasWithdrawn) {
+    if (fp !== this.fingerprint || force) {
       this.fingerprint = fp;
       this.st.publishes++;
       this.log.debug({ routes: derived.intents.length, skipped: derived.skipped.length }, 'LXD routes changed');
       this.opts.publish(derived.intents);
     }
-    return true;
   }
 
   private failed(message: string): void {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LXD_RULES, deriveLxd, originText, type LxdRules } from '../../../../src/sources/lxd/derive.js';
+import { DEFAULT_LXD_RULES, deriveLxd, originText, parseHeraldCheck, type LxdRules } from '../../../../src/sources/lxd/derive.js';
 import type { LxdInstance, LxdNetwork, LxdView } from '../../../../src/sources/lxd/types.js';
 
 const SAMPLES = '/work/shared/lab/lxd-samples';
@@ -227,5 +227,24 @@ describe('deriveLxd rules', () => {
   it('formats origins as source text', () => {
     expect(originText({ project: 'p', instance: 'i', device: 'eth0', rule: 'routes.external' })).toBe('lxd:p/i/eth0:routes.external');
     expect(originText({ project: 'p', network: 'n', rule: 'ovn.subnet' })).toBe('lxd:p/n:ovn.subnet');
+  });
+});
+
+describe('parseHeraldCheck (user.herald.check)', () => {
+  it('parses tcp:ADDRESS:PORT (IPv4, bracketed or bare IPv6) and http(s) URLs', () => {
+    expect(parseHeraldCheck('tcp:192.0.2.5:53')).toEqual({ kind: 'tcp', address: '192.0.2.5', port: 53, timeoutMs: 1000 });
+    expect(parseHeraldCheck(' tcp:[2001:db8::5]:443 ')).toMatchObject({ kind: 'tcp', address: '2001:db8::5', port: 443 });
+    expect(parseHeraldCheck('tcp:2001:db8::5:443')).toMatchObject({ kind: 'tcp', address: '2001:db8::5', port: 443 });
+    expect(parseHeraldCheck('https://192.0.2.5:8443/ready')).toEqual({
+      kind: 'https', url: 'https://192.0.2.5:8443/ready', method: 'GET', status: [200], headers: {}, verifyTls: false, timeoutMs: 1000,
+    });
+  });
+  it('refuses exec, unknown kinds, bad addresses and ports, with the reason', () => {
+    expect(parseHeraldCheck('exec:reboot')).toMatch(/^user\.herald\.check: cannot parse "exec:reboot": exec checks are not allowed/);
+    expect(parseHeraldCheck('udp:192.0.2.5:53')).toMatch(/cannot parse .*unknown kind/);
+    expect(parseHeraldCheck('tcp:host.example:80')).toMatch(/is not an IP address/);
+    expect(parseHeraldCheck('tcp:192.0.2.5:70000')).toMatch(/port 70000 out of range/);
+    expect(parseHeraldCheck('tcp:192.0.2.5')).toMatch(/no :PORT/);
+    expect(parseHeraldCheck('http://[bad')).toMatch(/not a URL/);
   });
 });

@@ -6,6 +6,8 @@ import { createLxdSource } from '../../../../src/sources/lxd/index.js';
 import type { Intent } from '../../../../src/reconciler/index.js';
 import type { LxdInstance, LxdNetwork } from '../../../../src/sources/lxd/types.js';
 import { FakeLxd } from './fake-lxd.js';
+import { ManualClock } from '../../../../bgp/driver/clock.js';
+import type { Check, CheckResult } from '../../../../src/sources/health/index.js';
 
 const SAMPLES = '/work/shared/lab/lxd-samples';
 const sample = <T>(name: string): T => (JSON.parse(readFileSync(`${SAMPLES}/${name}`, 'utf8')) as { metadata: T }).metadata;
@@ -203,5 +205,98 @@ describe('LxdSource against the fake LXD', () => {
 
   it('createLxdSource refuses when no default socket exists', () => {
     expect(() => createLxdSource({ kind: 'unix', socket: null }, { publish: () => {} })).toThrow(/no LXD socket found/);
+  });
+});
+
+describe('LxdSource: user.herald.check gating', () => {
+  /** A fake prober whose verdict the test flips; records every probe. */
+  function fakeProber(clock: ManualClock) {
+    const f = {
+      ok: true,
+      probes: [] as { check: Check; at: number }[],
+      prober: (check: Check): Promise<CheckResult> => {
+        f.probes.push({ check, at: clock.now() });
+        return Promise.resolve({ ok: f.ok, detail: f.ok ? 'fine' : 'refused', latencyMs: 1 });
+      },
+    };
+    return f;
+  }
+  const flush = async (): Promise<void> => {
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+  };
+  async function runTo(clock: ManualClock, target: number): Promise<void> {
+    for (;;) {
+      const next = clock.nextDeadline();
+      if (next === undefined || next > target) break;
+      clock.advanceTo(next);
+      await flush();
+    }
+    clock.advanceTo(target);
+  }
+  const ROUTE = '198.51.100.200/32 via 203.0.113.10';
+
+  it('withholds the routes until rise passing rounds, and withdraws them after fall failing rounds', async () => {
+    fake.data.instances[0]!.expanded_config['user.herald.check'] = 'tcp:198.51.100.200:80';
+    const clock = new ManualClock(0);
+    const p = fakeProber(clock);
+    const s = makeSource({ events: false, clock, prober: p.prober, checkIntervalMs: 2000 });
+    await s.start();
+    expect(last()).toEqual(['198.51.100.0/25 via 203.0.113.10']);
+    expect(s.explain('198.51.100.200/32').skipped[0]!.reason).toMatch(/user\.herald\.check tcp:198\.51\.100\.200:80 is not up/);
+    expect(s.checks()).toEqual([{ id: 'lxd:default/c1 tcp:198.51.100.200:80', state: 'down' }]);
+    const n0 = published.length;
+    await runTo(clock, 0); // first passing round: not up yet (rise 2)
+    expect(p.probes).toHaveLength(1);
+    expect(p.probes[0]!.check).toEqual({ kind: 'tcp', address: '198.51.100.200', port: 80, timeoutMs: 1000 });
+    expect(published.length).toBe(n0);
+    await runTo(clock, 2000); // second: up, re-published without an API read
+    expect(published.length).toBe(n0 + 1);
+    expect(last()).toContain(ROUTE);
+    expect(s.explain('198.51.100.200/32').skipped).toEqual([]);
+    p.ok = false;
+    await runTo(clock, 4000); // one failing round: still up (fall 2)
+    expect(last()).toContain(ROUTE);
+    await runTo(clock, 6000);
+    expect(last()).not.toContain(ROUTE);
+    expect(last()).toContain('198.51.100.0/25 via 203.0.113.10');
+    expect(s.checks()[0]!.state).toBe('down');
+  });
+
+  it('a malformed key (or exec) withholds the routes with the reason, and runs no check', async () => {
+    fake.data.instances[0]!.expanded_config['user.herald.check'] = 'exec:/bin/true';
+    const clock = new ManualClock(0);
+    const p = fakeProber(clock);
+    const s = makeSource({ events: false, clock, prober: p.prober });
+    await s.start();
+    expect(last()).toEqual(['198.51.100.0/25 via 203.0.113.10']);
+    const sk = s.explain('198.51.100.200/32').skipped;
+    expect(sk).toHaveLength(1);
+    expect(sk[0]!.reason).toMatch(/^user\.herald\.check: cannot parse "exec:\/bin\/true": exec checks are not allowed/);
+    expect(s.checks()).toEqual([]);
+    await runTo(clock, 10_000);
+    expect(p.probes).toHaveLength(0);
+  });
+
+  it('an instance removed (or its key changed) stops its check', async () => {
+    fake.data.instances[0]!.expanded_config['user.herald.check'] = 'http://198.51.100.200/health';
+    const clock = new ManualClock(0);
+    const p = fakeProber(clock);
+    const s = makeSource({ events: false, clock, prober: p.prober });
+    await s.start();
+    await runTo(clock, 2000);
+    expect(last()).toContain(ROUTE);
+    expect(p.probes[0]!.check).toMatchObject({ kind: 'http', url: 'http://198.51.100.200/health', method: 'GET', status: [200] });
+    // Key changed: a new check, starting down again.
+    fake.data.instances[0]!.expanded_config['user.herald.check'] = 'tcp:198.51.100.200:443';
+    await s.readNow();
+    expect(s.checks()).toEqual([{ id: 'lxd:default/c1 tcp:198.51.100.200:443', state: 'down' }]);
+    expect(last()).not.toContain(ROUTE);
+    // Instance gone: no check left, and nothing probes any more.
+    fake.data.instances.splice(0, 1);
+    await s.readNow();
+    expect(s.checks()).toEqual([]);
+    const probes = p.probes.length;
+    await runTo(clock, 20_000);
+    expect(p.probes.length).toBe(probes);
   });
 });
