@@ -379,7 +379,10 @@ describe.skipIf(!ready)('anycast: three hosts with nsd, nginx and herald behind 
     const tGone = tKill + Math.max(gone.v4, gone.v6);
     const wwwDuring = await vias(topo.router, WWW4);
     const why = await h1.herald.waitLog((l) => l.msg === 'service health changed' && l.service === 'dns' && l.to === 'down', 5_000);
-    await sleep(2_000);
+    // Long enough that ~40 HTTP requests land in the "down" phase: with three
+    // equal ECMP next hops the chance host1 gets none of them is (2/3)^40.
+    // (2 s here once gave 15 requests and none hashed to host1.)
+    await sleep(4_000);
 
     // Restart it.
     const tStart = Date.now();
