@@ -12,6 +12,8 @@
  *   sp.addPeer({ name: 'up1', address: '192.0.2.1', asn: 65000 });
  *   await sp.start();
  *   sp.setRoutes('up1', [{ prefix: '198.51.100.53/32', communities: ['65011:53'] }]);
+ *   // or, for large sets, one attribute set per group of prefixes:
+ *   sp.setRouteGroups('up1', [{ attrs: { communities: ['65011:53'] }, prefixes: ['198.51.100.53/32'] }]);
  *   sp.on((e) => console.log(e));
  *   await sp.stop('maintenance');
  */
@@ -26,7 +28,7 @@ export {
   type SpeakerEvent,
 } from './driver/types.js';
 export { realClock, ManualClock, type Clock } from './driver/clock.js';
-export type { RouteSpec } from './rib/route.js';
+export type { RouteAttrs, RouteGroup, RouteSpec } from './rib/route.js';
 export type { DownReason } from './session/index.js';
 export { BgpError, errorName, type ErrorAction } from './wire/errors.js';
 export { parsePrefix, formatPrefix, parseAddress, type Prefix } from './wire/prefix.js';

@@ -45,7 +45,7 @@ import {
 } from '../session/index.js';
 import { AdjRibOut } from '../rib/adj-rib-out.js';
 import { AdjRibIn } from '../rib/adj-rib-in.js';
-import type { RouteSpec } from '../rib/route.js';
+import type { RouteGroup, RouteSpec } from '../rib/route.js';
 import type { PeerExportContext } from '../rib/export.js';
 import type { Clock } from './clock.js';
 import { connectTcp } from './connect.js';
@@ -205,6 +205,12 @@ export class Peer {
   /** Hand this peer its full desired route set (level-triggered). */
   setRoutes(routes: Iterable<RouteSpec>): void {
     this.ribOut.setDesired(routes);
+    this.pump(this.primary);
+  }
+
+  /** Like setRoutes, as groups of prefixes sharing attributes (the compact form). */
+  setRouteGroups(groups: readonly RouteGroup[]): void {
+    this.ribOut.setDesiredGroups(groups);
     this.pump(this.primary);
   }
 

@@ -14,7 +14,7 @@ import * as net from 'node:net';
 import { Afi, CeaseSub, Safi } from '../wire/iana.js';
 import { parseAddress } from '../wire/prefix.js';
 import { resolveConfig, type SessionConfig, type SessionConfigInput } from '../session/index.js';
-import type { RouteSpec } from '../rib/route.js';
+import type { RouteGroup, RouteSpec } from '../rib/route.js';
 import { realClock, type Clock } from './clock.js';
 import { Peer } from './peer.js';
 import { applyListenerMd5, removeListenerMd5 } from './tcp-md5.js';
@@ -256,6 +256,22 @@ export class Speaker {
   /** Hand every peer the same desired route set. */
   setRoutesAll(routes: readonly RouteSpec[]): void {
     for (const p of this.peers.values()) p.setRoutes(routes);
+  }
+
+  /**
+   * Hand one peer its full desired route set as groups of prefixes sharing
+   * attributes: the same result as setRoutes with one RouteSpec per prefix,
+   * without an object per prefix (for snapshots of a million routes).
+   */
+  setRouteGroups(peerName: string, groups: readonly RouteGroup[]): void {
+    const p = this.peers.get(peerName);
+    if (!p) throw new Error(`no peer ${peerName}`);
+    p.setRouteGroups(groups);
+  }
+
+  /** Hand every peer the same route groups. */
+  setRouteGroupsAll(groups: readonly RouteGroup[]): void {
+    for (const p of this.peers.values()) p.setRouteGroups(groups);
   }
 
   /** Snapshot of every peer. */

@@ -2,10 +2,11 @@
  * The Adj-RIB-Out of one peer: it owns the diff (STYLE.md §9; RFC 4271 §3.2,
  * §9.2; RFC 4724 §4.1 End-of-RIB; RFC 7606 §5.1; RFC 8654).
  *
- * src/ hands it full snapshots of what this peer should have (`setDesired`,
- * level-triggered, never deltas). Per prefix it keeps what is desired and what
- * the peer was last sent; a prefix whose two differ is *pending* and sits in
- * exactly one queue:
+ * src/ hands it full snapshots of what this peer should have (`setDesired`
+ * with one RouteSpec per prefix, or `setDesiredGroups` with prefix lists that
+ * share attributes; level-triggered, never deltas). Per prefix it keeps what
+ * is desired and what the peer was last sent; a prefix whose two differ is
+ * *pending* and sits in exactly one queue:
  *
  *   withdraw queue per family      prefixes the peer has but should not
  *   one bucket per AttrSet          prefixes to announce with that attribute set
@@ -39,7 +40,7 @@ import { Writer } from '../wire/writer.js';
 import { encodePathAttributes } from '../wire/attributes/index.js';
 import { Exporter, type AttrSet, type PeerExportContext } from './export.js';
 import { PrefixTable, KIND_V6 } from './prefix-table.js';
-import { parseRoutePrefix, RouteParser, type Checked, type ParsedAttrs, type RoutePrefix, type RouteSpec } from './route.js';
+import { parseRoutePrefix, RouteParser, type Checked, type ParsedAttrs, type RouteGroup, type RoutePrefix, type RouteSpec } from './route.js';
 import {
   announceOverhead,
   nlriBytes,
@@ -162,6 +163,8 @@ export class AdjRibOut {
   private readonly buckets = new Map<number, Queue>();
   private readonly feed = new QueueFeed(this);
   private snapshotGen = 0;
+  /** nDesired when the current snapshot began. */
+  private desiredBefore = 0;
   private pending = 0;
   /** Slots with a spec (in the latest snapshot, valid). */
   private nDesired = 0;
@@ -195,24 +198,68 @@ export class AdjRibOut {
 
   /**
    * Replace the desired set with a full snapshot (level-triggered). A Map is
-   * read by its values. When a prefix appears twice, the last one wins.
+   * read by its values. When a prefix appears twice, the last valid one wins.
    */
   setDesired(routes: Iterable<RouteSpec> | ReadonlyMap<string, RouteSpec>): void {
-    const g = ++this.snapshotGen;
-    this.invalid.clear();
-    const desiredBefore = this.nDesired;
+    const g = this.beginSnapshot();
     let stillDesired = 0;
     if (Array.isArray(routes)) {
       const list = routes as readonly RouteSpec[];
-      this.table.reserve(Math.max(this.table.size, list.length));
-      this.syncColumns();
-      for (let i = 0; i < list.length; i++) stillDesired += this.take(list[i]!, g);
+      this.reserve(list.length);
+      for (let i = 0; i < list.length; i++) {
+        const r = list[i]!;
+        stillDesired += this.takePrefix(r.prefix, this.parser.attrs(r), g);
+      }
     } else {
       const it: Iterable<RouteSpec> = routes instanceof Map ? (routes as ReadonlyMap<string, RouteSpec>).values() : (routes as Iterable<RouteSpec>);
-      for (const spec of it) stillDesired += this.take(spec, g);
+      for (const r of it) stillDesired += this.takePrefix(r.prefix, this.parser.attrs(r), g);
     }
+    this.sweep(g, stillDesired);
+  }
+
+  /**
+   * Replace the desired set with a full snapshot given as groups of prefixes
+   * sharing attribute fields: the same diff as `setDesired` with one RouteSpec
+   * per prefix, but the attributes are validated once per group and the
+   * caller needs no object per prefix. A prefix named twice (in one group or
+   * in two) follows the `setDesired` rule: the last valid occurrence wins; an
+   * occurrence in a group with invalid attributes is reported by
+   * `unsendable()` and does not remove an earlier valid one.
+   */
+  setDesiredGroups(groups: readonly RouteGroup[]): void {
+    const g = this.beginSnapshot();
+    let n = 0;
+    for (const grp of groups) n += grp.prefixes.length;
+    this.reserve(n);
+    let stillDesired = 0;
+    for (const grp of groups) {
+      const a = this.parser.attrs(grp.attrs);
+      const list = grp.prefixes;
+      for (let i = 0; i < list.length; i++) stillDesired += this.takePrefix(list[i]!, a, g);
+    }
+    this.sweep(g, stillDesired);
+  }
+
+  /** Open a new snapshot generation; returns its number. */
+  private beginSnapshot(): number {
+    this.invalid.clear();
+    this.desiredBefore = this.nDesired;
+    return ++this.snapshotGen;
+  }
+
+  /** Make room for a snapshot of `n` prefixes in one step rather than by doubling. */
+  private reserve(n: number): void {
+    this.table.reserve(Math.max(this.table.size, n));
+    this.syncColumns();
+  }
+
+  /**
+   * Close snapshot `g`: every prefix desired before but not named in it is no
+   * longer desired. `stillDesired` counts the names that were desired before.
+   */
+  private sweep(g: number, stillDesired: number): void {
     // Everything desired before was named again: nothing to take away.
-    if (stillDesired === desiredBefore) return;
+    if (stillDesired === this.desiredBefore) return;
     const t = this.table;
     const gen = this.gen;
     const spec = this.spec;
@@ -224,21 +271,22 @@ export class AdjRibOut {
     }
   }
 
-  /** The spec and id of the previous `take`, for runs of routes sharing attributes. */
+  /** The spec and id of the previous `takePrefix`, for runs of routes sharing attributes. */
   private lastAttrs: ParsedAttrs | null = null;
   private lastSpecId = NONE;
 
-  /** Apply one route of snapshot `g`; returns 1 when it was desired before this snapshot. */
-  private take(route: RouteSpec, g: number): number {
+  /**
+   * Apply one prefix of snapshot `g` with its (interned) attributes; returns
+   * 1 when the prefix was desired before this snapshot.
+   */
+  private takePrefix(text: string, a: Checked<ParsedAttrs>, g: number): number {
     const t = this.table;
-    const text = route.prefix;
     if (!t.scan(text)) {
       const p = parseRoutePrefix(text);
       this.invalid.set(String(text), p.ok ? `prefix ${String(text)} is not valid` : p.reason);
       return 0;
     }
     let slot = t.find();
-    const a = this.parser.attrs(route);
     if (!a.ok) {
       this.invalid.set(text, a.reason);
       return 0; // not marked seen: if the peer had it, it is withdrawn by the sweep

@@ -2,7 +2,8 @@
  * The route model herald's daemon hands the speaker, and its validation.
  *
  * src/ describes what it wants announced as plain `RouteSpec` objects, one per
- * prefix per peer. This module checks them once and turns the text into
+ * prefix per peer, or, for large snapshots, as `RouteGroup`s (one attribute
+ * set and the list of prefix strings that share it). This module checks them once and turns the text into
  * numbers: the prefix into a canonical key plus address, the attribute fields
  * into an interned `ParsedAttrs` (equal fields give the very same object, so a
  * million routes sharing one attribute set cost one parse and, downstream, one
@@ -20,10 +21,8 @@
 import { Afi, Origin, WellKnownCommunity } from '../wire/iana.js';
 import { formatPrefix, parseIPv4, parseIPv6, parsePrefix } from '../wire/prefix.js';
 
-/** What src/ asks the speaker to announce: one per prefix per peer. */
-export interface RouteSpec {
-  /** "198.51.100.53/32", "2001:db8:53::53/128"; a bare address is a host route. */
-  prefix: string;
+/** The attribute fields of a route: a RouteSpec without its prefix. */
+export interface RouteAttrs {
   /** An address, or 'self' (the default): the session's local address of the prefix's family. */
   nextHop?: string | 'self';
   /** Default 'igp'. */
@@ -39,6 +38,23 @@ export interface RouteSpec {
   largeCommunities?: string[];
   /** "rt:65000:1", "soo:192.0.2.1:7", or 16 hex digits. */
   extendedCommunities?: string[];
+}
+
+/** What src/ asks the speaker to announce: one per prefix per peer. */
+export interface RouteSpec extends RouteAttrs {
+  /** "198.51.100.53/32", "2001:db8:53::53/128"; a bare address is a host route. */
+  prefix: string;
+}
+
+/**
+ * Many prefixes sharing one set of attribute fields: the compact hand-off for
+ * large snapshots (one small string per prefix instead of one object, and the
+ * attributes validated once per group rather than once per prefix).
+ */
+export interface RouteGroup {
+  attrs: RouteAttrs;
+  /** Prefix text as in `RouteSpec.prefix`. */
+  prefixes: readonly string[];
 }
 
 /** A validation outcome: a value, or a reason an operator can act on. */
@@ -265,7 +281,7 @@ function keyPart(v: unknown): string {
  * The encoding is injective (strings carry their length), so an invalid spec
  * can never borrow the interned result of a valid one.
  */
-function attrKeyOf(s: RouteSpec): string {
+function attrKeyOf(s: RouteAttrs): string {
   const nh = s.nextHop ?? 'self';
   if (s.origin === undefined && s.med === undefined && s.localPref === undefined && s.prepend === undefined &&
       s.communities === undefined && s.largeCommunities === undefined && s.extendedCommunities === undefined) {
@@ -278,7 +294,7 @@ function attrKeyOf(s: RouteSpec): string {
 }
 
 /** Validate a spec's attribute fields (no interning). */
-export function parseAttrs(s: RouteSpec, key = attrKeyOf(s)): Checked<ParsedAttrs> {
+export function parseAttrs(s: RouteAttrs | RouteSpec, key = attrKeyOf(s)): Checked<ParsedAttrs> {
   let nextHop: SpecNextHop = { kind: 'self' };
   if (s.nextHop !== undefined && s.nextHop !== 'self') {
     const t = s.nextHop;
@@ -344,7 +360,7 @@ export function parseAttrs(s: RouteSpec, key = attrKeyOf(s)): Checked<ParsedAttr
 
 /** A spec seen before (its attribute fields copied) and its interned result. */
 interface Seen {
-  readonly spec: RouteSpec;
+  readonly spec: RouteAttrs;
   readonly result: Checked<ParsedAttrs>;
 }
 
@@ -363,11 +379,11 @@ export class RouteParser {
   private readonly table = new Map<string, Checked<ParsedAttrs>>();
   private readonly seen = new Map<number, Seen[]>();
   /** The previous spec and its result: runs of routes with equal fields skip the key. */
-  private lastSpec: RouteSpec | null = null;
+  private lastSpec: RouteAttrs | null = null;
   private lastResult: Checked<ParsedAttrs> | null = null;
 
-  /** Return the interned attributes of a spec, or why they are invalid. */
-  attrs(spec: RouteSpec): Checked<ParsedAttrs> {
+  /** Return the interned attributes of a spec (its prefix is ignored), or why they are invalid. */
+  attrs(spec: RouteAttrs | RouteSpec): Checked<ParsedAttrs> {
     const last = this.lastSpec;
     if (last !== null && sameAttrFields(last, spec)) return this.lastResult!;
     const fp = fingerprint(spec);
@@ -392,8 +408,7 @@ export class RouteParser {
     }
     // A copy: the caller may reuse and mutate its arrays between snapshots.
     const copy = (l: readonly string[] | undefined): string[] | undefined => (Array.isArray(l) ? [...(l as readonly string[])] : (l as string[] | undefined));
-    const kept: RouteSpec = {
-      prefix: '',
+    const kept: RouteAttrs = {
       nextHop: spec.nextHop,
       origin: spec.origin,
       med: spec.med,
@@ -443,7 +458,7 @@ function foldList(h: number, l: unknown): number {
 }
 
 /** A hash of a spec's attribute fields: equal fields give equal fingerprints. */
-function fingerprint(s: RouteSpec): number {
+function fingerprint(s: RouteAttrs): number {
   let h = fold(0x811c9dc5, s.nextHop ?? 'self');
   h = fold(h, s.origin);
   h = fold(h, s.med);
@@ -464,7 +479,7 @@ function sameList(a: readonly string[] | undefined, b: readonly string[] | undef
 }
 
 /** True when two specs have identical attribute fields (the prefix is not compared). */
-function sameAttrFields(a: RouteSpec, b: RouteSpec): boolean {
+function sameAttrFields(a: RouteAttrs, b: RouteAttrs): boolean {
   return (
     (a.nextHop ?? 'self') === (b.nextHop ?? 'self') &&
     a.origin === b.origin &&

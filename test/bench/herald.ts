@@ -1,13 +1,15 @@
 /**
  * herald as the sender: its speaker runs as a child process in the sender
  * namespace (test/interop/support/herald-child.ts) and generates the routes
- * itself (`bulkRoutes`), so 1.1M route objects never cross a pipe.
+ * itself (`bulkRoutes`), so 1.1M routes never cross a pipe. They are handed
+ * as one RouteGroup per peer (`setRouteGroups`: one flat prefix string per
+ * route, no object per route), the form a caller with a million routes uses.
  *
  *   cold:     peers added and routes set in one synchronous step (the TCP
  *             connects are asynchronous, so the RIB is full before any session
- *             is up); timed: setRoutes ("load"), Established → all received,
- *             routes handed → all received.
- *   withdraw: setRoutes([]) → receiver empty.
+ *             is up); timed: setRouteGroups ("load"), Established → all
+ *             received, routes handed → all received.
+ *   withdraw: empty groups → receiver empty.
  *   hot:      sessions up and empty, routes handed again → all received
  *             (the path a running daemon takes when a source adds routes).
  *
@@ -88,6 +90,7 @@ export async function benchHerald(t: Topology, o: BenchOptions): Promise<SenderR
       res.handedToAllMs = span(cold.handedAt, arr.all);
       res.extra.heraldEstablishedToAllMs = span(ownEstablished, arr.all);
       if (arr.all === null) res.notes.push(`herald: not all routes arrived (receiver: ${JSON.stringify(arr.last)})`);
+      res.extra.peakRssColdMb = peakRssMb(child.pid);
     });
 
     // Withdraw all.
@@ -96,6 +99,7 @@ export async function benchHerald(t: Topology, o: BenchOptions): Promise<SenderR
       const empty = await watchEmpty(t.receiver, o.withdrawTimeoutMs);
       res.withdrawMs = span(w.handedAt, empty.at);
       res.extra.withdrawSetRoutesMs = w.loadMs;
+      res.extra.peakRssWithdrawMb = peakRssMb(child.pid);
     });
 
     // Hot: the same routes again into live, empty sessions.

@@ -1,6 +1,7 @@
 /** Test helpers: cut a byte stream into messages and decode the UPDATEs with the wire codec. */
 import { expect } from 'vitest';
-import { DEFAULT_CONTEXT, withContext, type CodecContext } from '../../../bgp/wire/context.js';
+import { DEFAULT_CONTEXT, IPV4_UNICAST, IPV6_UNICAST, withContext, type CodecContext } from '../../../bgp/wire/context.js';
+import type { PeerExportContext } from '../../../bgp/rib/export.js';
 import { ErrCode, MsgType } from '../../../bgp/wire/iana.js';
 import { formatPrefix } from '../../../bgp/wire/prefix.js';
 import { Reader } from '../../../bgp/wire/reader.js';
@@ -9,6 +10,21 @@ import { decodeUpdateBody, isEndOfRib } from '../../../bgp/wire/messages/update.
 import type { AdjRibOut } from '../../../bgp/rib/adj-rib-out.js';
 
 export const CTX: CodecContext = withContext(DEFAULT_CONTEXT, { as4: true });
+
+/** An eBGP session with both families and a local address of each. */
+export const PEER: PeerExportContext = {
+  localAs: 65011,
+  peerAs: 65000,
+  ibgp: false,
+  localAddress4: '192.0.2.11',
+  localAddress6: '2001:db8::11',
+  families: [IPV4_UNICAST, IPV6_UNICAST],
+  extendedNextHopV4overV6: false,
+};
+
+/** The i-th IPv4 /32 and IPv6 /128 of the RIB tests. */
+export const v4 = (i: number): string => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}/32`;
+export const v6 = (i: number): string => `2001:db8:53::${i.toString(16)}/128`;
 
 /** Split concatenated messages, checking each header. */
 export function split(bytes: Uint8Array, maxLen = 4096): Uint8Array[] {

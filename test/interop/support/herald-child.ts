@@ -12,7 +12,7 @@ import * as readline from 'node:readline';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { Speaker, type Logger, type PeerConfig, type RouteSpec, type SpeakerOptions } from '../../../bgp/index.js';
-import { v4Route, v6Route } from '../../bench/routes.js';
+import { v4Routes, v6Routes } from '../../bench/routes.js';
 
 interface Command {
   id: number;
@@ -27,6 +27,8 @@ interface Command {
   peer4?: string;
   peer6?: string;
   addPeers?: PeerConfig[];
+  /** bulkRoutes: hand one RouteSpec per prefix instead of one RouteGroup. */
+  perRoute?: boolean;
   /** memory: run a full GC first. */
   gc?: boolean;
   /** profileStop: where to write the .cpuprofile. */
@@ -63,19 +65,23 @@ async function handle(c: Command): Promise<unknown> {
       // Generate count4 IPv4 /32 for peer4 and count6 IPv6 /128 for peer6
       // (test/bench/routes.ts), add `addPeers` first if given (their
       // connections open asynchronously, so the routes are set before any
-      // session can come up), and time the setRoutes calls alone.
+      // session can come up), and time the hand-off alone. The routes go as
+      // one RouteGroup of flat prefix strings per peer (setRouteGroups), or
+      // with perRoute: true as one RouteSpec each (setRoutes), to compare.
       const g0 = wallMs();
-      const v4: RouteSpec[] = [];
-      const v6: RouteSpec[] = [];
-      for (let i = 0; i < (c.count4 ?? 0); i++) v4.push({ prefix: v4Route(i) });
-      for (let i = 0; i < (c.count6 ?? 0); i++) v6.push({ prefix: v6Route(i) });
+      const v4 = v4Routes(c.count4 ?? 0);
+      const v6 = v6Routes(c.count6 ?? 0);
       const g1 = wallMs();
       for (const p of c.addPeers ?? []) speaker.addPeer(p);
       const t0 = wallMs();
-      if (c.peer4 !== undefined && c.peer4 === c.peer6) speaker.setRoutes(c.peer4, [...v4, ...v6]);
+      const hand = (peer: string, prefixes: string[]): void => {
+        if (c.perRoute === true) speaker.setRoutes(peer, prefixes.map((prefix) => ({ prefix })));
+        else speaker.setRouteGroups(peer, [{ attrs: {}, prefixes }]);
+      };
+      if (c.peer4 !== undefined && c.peer4 === c.peer6) hand(c.peer4, [...v4, ...v6]);
       else {
-        if (c.peer4 !== undefined) speaker.setRoutes(c.peer4, v4);
-        if (c.peer6 !== undefined) speaker.setRoutes(c.peer6, v6);
+        if (c.peer4 !== undefined) hand(c.peer4, v4);
+        if (c.peer6 !== undefined) hand(c.peer6, v6);
       }
       const t1 = wallMs();
       return { generateMs: g1 - g0, handedAt: t0, loadMs: t1 - t0 };
