@@ -50,6 +50,7 @@ export function buildConfig(raw: RawConfig, file: string): { config: Config; iss
 
   const services = raw.services.map((s, i) => buildService(s, ['services', i], peers, add));
   const statics = raw.static.map((s, i) => buildStatic(s, ['static', i], peers, add));
+  const lxd = raw.lxd ? buildLxd(raw.lxd, ['lxd'], add) : null;
 
   if (issues.length > 0) return { config: null, issues };
   const config: Config = {
@@ -64,7 +65,7 @@ export function buildConfig(raw: RawConfig, file: string): { config: Config; iss
     logging: { level: raw.logging.level, format: raw.logging.format },
     drain: { periodMs: ms(raw.drain.period), message: raw.drain.message },
     metrics: raw.metrics ? { address: raw.metrics.address, port: raw.metrics.port, path: raw.metrics.path } : null,
-    lxd: raw.lxd ? buildLxd(raw.lxd) : null,
+    lxd,
   };
   return { config, issues: [] };
 }
@@ -290,14 +291,21 @@ function buildStatic(s: RawStatic, at: PathSegment[], peers: PeerSettings[], add
   return { prefix: canon, ...route, ...(s.description !== undefined ? { description: s.description } : {}) };
 }
 
-function buildLxd(l: NonNullable<RawConfig['lxd']>): LxdConfig {
+function buildLxd(l: NonNullable<RawConfig['lxd']>, at: PathSegment[], add: Add): LxdConfig {
   const r = l.rules;
+  const checkIntervalMs = ms(l.check_interval);
+  if (checkIntervalMs < MIN_INTERVAL_MS) add([...at, 'check_interval'], `check_interval ${formatDuration(checkIntervalMs)} is too short (at least ${MIN_INTERVAL_MS}ms)`);
+  const checkTimeoutMs = l.check_timeout === undefined ? Math.min(1000, checkIntervalMs) : ms(l.check_timeout);
+  if (l.check_timeout !== undefined && checkTimeoutMs === 0) add([...at, 'check_timeout'], 'check_timeout must be longer than 0s');
+  if (checkTimeoutMs > checkIntervalMs)
+    add([...at, 'check_timeout'], `check_timeout ${formatDuration(checkTimeoutMs)} is longer than check_interval ${formatDuration(checkIntervalMs)}`);
   return {
     socket: l.url ? null : (l.socket ?? null),
     project: l.project ?? null,
     https: l.url ? { url: l.url, clientCert: l.client_cert!, clientKey: l.client_key!, serverCert: l.server_cert! } : null,
     uplinks: l.uplinks,
     announceFrom: l.announce_from,
+    chassisName: l.chassis_name ?? null,
     rules: {
       ovnNetworks: r.ovn_networks,
       routesExternal: r.routes_external,
@@ -310,5 +318,9 @@ function buildLxd(l: NonNullable<RawConfig['lxd']>): LxdConfig {
     coalesceMs: ms(l.coalesce),
     resyncMs: ms(l.resync_interval),
     unreachableWithdrawAfterMs: ms(l.unreachable_withdraw_after),
+    checkIntervalMs,
+    checkTimeoutMs,
+    checkRise: l.check_rise,
+    checkFall: l.check_fall,
   };
 }

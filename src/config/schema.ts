@@ -450,12 +450,22 @@ export const lxdSchema = z
     server_cert: absolutePath.optional().meta({ description: "PEM server certificate, pinned: only this certificate is accepted" }),
     uplinks: list(name, 'uplink network names').default([]).meta({ description: 'Announce OVN networks on these uplinks; empty = any' }),
     announce_from: oneOf(['all-members', 'active-chassis'] as const, 'Who announces routes via an OVN router: every member, or the one hosting its active chassis').default('all-members'),
+    chassis_name: checkedText((s) => (/^\S{1,253}$/.test(s) ? null : `expected a chassis host name without spaces, got ${show(s)}`), 'a chassis host name')
+      .optional()
+      .meta({ description: "This host's OVN chassis name as /1.0/networks/NAME/state reports ovn.chassis (OVS external_ids:hostname), for announce_from: active-chassis; absent = the LXD server name" }),
     rules: lxdRulesSchema.prefault({}),
     coalesce: duration('Wait after an LXD event before re-reading, gathering bursts').default('20ms'),
     resync_interval: duration('Full re-read period (0 = off)').default('60s'),
     unreachable_withdraw_after: duration('Withdraw the LXD routes after LXD has been unreachable this long (0 = never)').default('10m'),
+    check_interval: duration('Time between probes of an instance\'s user.herald.check').default('2s'),
+    check_timeout: duration('Timeout of one user.herald.check probe (default: the smaller of 1s and check_interval)').optional(),
+    check_rise: int(1, 1000, 'a count').default(2).meta({ description: 'Passing user.herald.check rounds in a row before an instance\'s routes are announced' }),
+    check_fall: int(1, 1000, 'a count').default(2).meta({ description: 'Failing user.herald.check rounds in a row before an instance\'s routes are withdrawn' }),
   })
   .superRefine((v, ctx) => {
+    if (v.chassis_name !== undefined && v.announce_from !== 'active-chassis') {
+      ctx.addIssue({ code: 'custom', path: ['chassis_name'], message: 'chassis_name is only used with announce_from: active-chassis' });
+    }
     if (v.url === undefined) {
       for (const k of ['client_cert', 'client_key', 'server_cert'] as const) {
         if (v[k] !== undefined) ctx.addIssue({ code: 'custom', path: [k], message: `${k} is only used with url` });

@@ -215,6 +215,8 @@ export interface LxdConfig {
   readonly https: { readonly url: string; readonly clientCert: string; readonly clientKey: string; readonly serverCert: string } | null;
   readonly uplinks: readonly string[];
   readonly announceFrom: 'all-members' | 'active-chassis';
+  /** This host's OVN chassis name for active-chassis; null = the LXD server name. */
+  readonly chassisName: string | null;
   readonly rules: {
     readonly ovnNetworks: boolean;
     readonly routesExternal: boolean;
@@ -228,4 +230,9 @@ export interface LxdConfig {
   readonly resyncMs: number;
   /** 0 = never withdraw. */
   readonly unreachableWithdrawAfterMs: number;
+  /** `user.herald.check` probes: interval, timeout, rise and fall. */
+  readonly checkIntervalMs: number;
+  readonly checkTimeoutMs: number;
+  readonly checkRise: number;
+  readonly checkFall: number;
 }

@@ -16,20 +16,53 @@
 //     route; it returns once LXD is back;
 //   - anycast: c1 running on both hypervisors gives a 2-way multipath route
 //     (hv1 and hv2 as next hops); stopping one leaves the other.
+//   - HTTPS: hv2's LXD listens on core.https_address (192.0.2.12:8443); from
+//     the router namespace (the test thread enters it with setns), herald's
+//     LXD client with a client certificate made here is told it is untrusted
+//     until `lxc config trust add`, then reads /1.0 and the instances, and an
+//     LxdSource built from an `lxd: { url, client_cert, client_key,
+//     server_cert }` config reads, derives and follows events over wss://.
+//     herald's TLS options negotiate TLS 1.3; LXD refuses a TLS 1.2 client;
+//     a wrong pinned certificate is refused with a message naming it.
 // OVN (own lab, needs OVS/OVN): LXD + OvnStack + herald in one namespace, a
 // physical uplink (veth to the router, 203.0.113.0/24, OVN routers from
 // 203.0.113.10) and a separate BGP link (192.0.2.0/30). An OVN network with
 // NAT off (198.51.100.0/25) is announced with the OVN router's uplink address
 // (volatile.network.ipv4.address) as next hop, as is a container's
 // routes.external on it; the router then reaches the container through it.
+// Then announce_from: active-chassis against the real OVN chassis: LXD
+// (standalone) reports /1.0/networks/net1/state → ovn.chassis = hv1, its
+// server name; with chassis_name: hv2 (SIGHUP) both routes leave FRR, and
+// the source's explain gives the chassis reason; without chassis_name they
+// come back. (One chassis only: a multi-chassis OVN with gateway failover
+// needs an LXD cluster, which this lab does not build.)
 // The measured figures are printed.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
+import { connect, type ConnectionOptions } from 'node:tls';
 import { join } from 'node:path';
-import { Lab, LxdDaemon, OvnStack, bridgeTopology, pointToPoint, waitFor, labReady, lxdReady, nsRun, sleep, startRouter, type BridgeTopology, type LxdEventStream } from './lab/index.js';
+import {
+  Lab,
+  LxdDaemon,
+  OvnStack,
+  bridgeTopology,
+  inNamespace,
+  makeCertificate,
+  pointToPoint,
+  waitFor,
+  labReady,
+  lxdReady,
+  nsRun,
+  sleep,
+  startRouter,
+  type BridgeTopology,
+  type LxdEventStream,
+} from './lab/index.js';
 import type { FrrRouter } from './lab/frr.js';
 import { DaemonProcess } from './support/daemon-process.js';
+import { loadConfig } from '../../src/config/index.js';
+import { certFingerprint, LxdClient, lxdSourceFromConfig, lxdTlsOptions, type LxdSource } from '../../src/sources/lxd/index.js';
 
 const WHAT = 'herald LXD source end to end';
 const ready = labReady(['frr'], WHAT) && lxdReady(WHAT);
@@ -62,6 +95,17 @@ lxd:
   socket: ${lxdSocket}${extra}
   unreachable_withdraw_after: ${WITHDRAW_AFTER_MS}ms
 `;
+}
+
+/** Open a TLS connection and report the protocol, or the error code. */
+function tlsHandshake(opts: ConnectionOptions): Promise<{ protocol: string | null; authorized: boolean } | { error: string }> {
+  return new Promise((resolve) => {
+    const s = connect(opts, () => {
+      resolve({ protocol: s.getProtocol(), authorized: s.authorized });
+      s.destroy();
+    });
+    s.on('error', (e: Error & { code?: string }) => resolve({ error: `${e.code ?? ''} ${e.message}` }));
+  });
 }
 
 /** Next hops of the router namespace's kernel route for DEST ([] when there is none). */
@@ -257,6 +301,75 @@ describe.skipIf(!ready)('herald LXD source: real LXD 5.0, herald run, FRR upstre
     expect(one.vias).toEqual([hv2Addr]);
     expect((await nsRun(topo.router, 'ip', ['-4', 'route', 'show', DEST])).stdout).not.toMatch(/nexthop via/);
   });
+
+  it('HTTPS: a client certificate and the pinned server certificate over TLS 1.3 against the real LXD; a wrong pin is refused', async () => {
+    const hv2 = hv[1]!;
+    const t0 = Date.now();
+    const dir = await lab.tempDir('lxd-https');
+    const client = makeCertificate(dir, 'herald-client');
+    const impostor = makeCertificate(dir, 'impostor');
+    const { url, serverCert } = await hv2.enableHttps(`${hv2Addr}:8443`);
+    const endpoint = { kind: 'https' as const, url, cert: client.cert, key: client.key, serverCert };
+    const serverCertPath = join(dir, 'server.crt');
+    writeFileSync(serverCertPath, serverCert);
+    const configPath = join(dir, 'herald.yaml');
+    writeFileSync(
+      configPath,
+      `router_id: ${topo.routerV4}\nasn: 65099\nlxd:\n  url: ${url}\n  client_cert: ${client.certPath}\n  client_key: ${client.keyPath}\n  server_cert: ${serverCertPath}\n  resync_interval: 0s\n`,
+    );
+    const config = await loadConfig(configPath);
+
+    // From the router namespace: hv2's LXD is a remote server at 192.0.2.12.
+    await inNamespace(topo.router, async () => {
+      const c = new LxdClient(endpoint, { timeoutMs: 5_000 });
+      // Not trusted yet: LXD answers /1.0 as "untrusted", and herald says what to do.
+      expect((await c.server()).auth).toBe('untrusted');
+      await expect(c.readView({ announceFrom: 'all-members', forwards: false, loadBalancers: false })).rejects.toThrow(
+        `LXD ${url} does not trust herald's client certificate (SHA-256 ${certFingerprint(client.cert)}): add it with 'lxc config trust add'`,
+      );
+      await hv2.trustCertificate(client.certPath);
+
+      const server = await c.server();
+      expect(server).toMatchObject({ auth: 'trusted', environment: { server_name: 'hv2', server_version: '5.0.2' } });
+      const instances = await c.instances();
+      expect(instances.map((i) => `${i.name}:${i.status}:${i.location}`)).toEqual(['c1:Running:none']);
+      expect(instances[0]!.expanded_devices['eth0']).toMatchObject({ 'ipv4.routes.external': ROUTE });
+
+      // The whole source from the config file: reads, derives, and follows events over wss://.
+      const published: string[][] = [];
+      const src: LxdSource = lxdSourceFromConfig(config.lxd!, (i) => published.push(i.map((x) => `${x.prefix} via ${x.nextHop}`)));
+      try {
+        await src.start();
+        expect(src.state()).toMatchObject({ status: 'connected', endpoint: url, serverName: 'hv2', lastError: null });
+        expect(published.at(-1)).toEqual([`${ROUTE} via self`]);
+        await waitFor(async () => (src.state().eventsConnected ? true : undefined), 5_000, () => `events over wss:// not connected: ${JSON.stringify(src.state())}`, 20);
+      } finally {
+        await src.stop();
+      }
+
+      // herald's own TLS options negotiate TLS 1.3 with LXD, and the pin holds.
+      const { host, port } = { host: hv2Addr, port: 8443 };
+      const ours = await tlsHandshake({ host, port, ...lxdTlsOptions(endpoint) });
+      expect(ours).toEqual({ protocol: 'TLSv1.3', authorized: true });
+      // LXD itself refuses a client that offers at most TLS 1.2.
+      const old = await tlsHandshake({ host, port, cert: client.cert, key: client.key, maxVersion: 'TLSv1.2', rejectUnauthorized: false });
+      expect(old).toMatchObject({ error: expect.stringMatching(/protocol version/) });
+
+      // A wrong pinned certificate: refused before any request, and the message says so.
+      const wrong = new LxdClient({ ...endpoint, serverCert: impostor.cert }, { timeoutMs: 5_000 });
+      const err = await wrong.server().then(
+        () => null,
+        (e: unknown) => e as Error,
+      );
+      c.close();
+      wrong.close();
+      expect(err?.message).toBe(
+        `LXD ${url} /1.0: the server's certificate is not the pinned server certificate (SHA-256 ${certFingerprint(impostor.cert)}): TLS verification failed: self-signed certificate (DEPTH_ZERO_SELF_SIGNED_CERT)`,
+      );
+    });
+    figures.httpsTestMs = Date.now() - t0;
+    console.log(`LXD over HTTPS (${url}): trust, reads, events over wss://, TLS 1.3 and the pin checked in ${figures.httpsTestMs} ms`);
+  });
 });
 
 describe.skipIf(!ovnReady)('herald LXD source: OVN network with NAT off, real OVN, FRR upstream', () => {
@@ -264,6 +377,11 @@ describe.skipIf(!ovnReady)('herald LXD source: OVN network with NAT off, real OV
   let hvd: LxdDaemon | undefined;
   let h: DaemonProcess | undefined;
   const figures: Record<string, number> = {};
+  /** Set by the first test, used by the active-chassis one. */
+  let router = '';
+  let heraldYaml = (_extra: string): string => '';
+  let configPath = '';
+  let frr: FrrRouter;
 
   afterAll(async () => {
     h?.kill();
@@ -273,12 +391,12 @@ describe.skipIf(!ovnReady)('herald LXD source: OVN network with NAT off, real OV
   });
 
   it('announces the OVN subnet and an OVN NIC routes.external with the OVN router as next hop', async () => {
-    const router = await lab.addNamespace('upstream');
+    router = await lab.addNamespace('upstream');
     const ns = await lab.addNamespace('hv');
     // Uplink L2 for OVN (the hypervisor end goes to OVS, no address) and a separate BGP link.
     await lab.veth({ ns, ifname: 'upl' }, { ns: router, ifname: 'rtr0', addresses: ['203.0.113.1/24'] });
     const p2p = await pointToPoint(lab, router, ns, { v4Net: '192.0.2' });
-    const frr = (await startRouter(lab, 'frr', {
+    frr = (await startRouter(lab, 'frr', {
       name: 'upstream',
       ns: router,
       asn: ROUTER_AS,
@@ -304,9 +422,10 @@ describe.skipIf(!ovnReady)('herald LXD source: OVN network with NAT off, real OV
     });
 
     const dir = await lab.tempDir('lxd-herald-ovn');
-    const config = join(dir, 'herald.yaml');
-    writeFileSync(config, heraldConfig(dir, p2p.bV4, HV_AS[0]!, p2p.aV4, d.socketPath, '\n  uplinks: [UPLINK]'));
-    h = new DaemonProcess(ns, config, { name: 'herald-ovn' });
+    configPath = join(dir, 'herald.yaml');
+    heraldYaml = (extra) => heraldConfig(dir, p2p.bV4, HV_AS[0]!, p2p.aV4, d.socketPath, `\n  uplinks: [UPLINK]${extra}`);
+    writeFileSync(configPath, heraldYaml(''));
+    h = new DaemonProcess(ns, configPath, { name: 'herald-ovn' });
     await h.start();
     await frr.waitEstablished(p2p.bV4, 30_000);
 
@@ -328,4 +447,63 @@ describe.skipIf(!ovnReady)('herald LXD source: OVN network with NAT off, real OV
     figures.firstPingMs = Date.now() - t;
     expect(ping.stdout).toContain('1 received');
   }, 90_000);
+
+  it('announce_from: active-chassis follows ovn.chassis of the real OVN: announced by its host, withheld (with the reason) by another', async () => {
+    const d = hvd!;
+    const herald = h!;
+    const OVN_ROUTES = ['198.51.100.0/25', '198.51.100.200/32'];
+    const kernel = async (): Promise<string[]> => {
+      const out: string[] = [];
+      for (const p of OVN_ROUTES) if ((await nsRun(router, 'ip', ['-4', 'route', 'show', p])).stdout.includes('via 203.0.113.10')) out.push(p);
+      return out;
+    };
+    expect(await kernel()).toEqual(OVN_ROUTES);
+    // What herald compares: the network's active chassis and LXD's server name (standalone: the host name).
+    const unix = new LxdClient({ kind: 'unix', socket: d.socketPath });
+    expect(await unix.networkState('default', 'net1')).toMatchObject({ ovn: { chassis: 'hv1' } });
+    expect((await unix.server()).environment).toMatchObject({ server_name: 'hv1', server_clustered: false });
+    unix.close();
+
+    const reload = async (extra: string, want: string[]): Promise<number> => {
+      writeFileSync(configPath, heraldYaml(extra));
+      const mark = herald.mark();
+      const t0 = Date.now();
+      herald.signal('SIGHUP');
+      await herald.waitLog((l) => l.msg === 'config reloaded', 10_000, mark);
+      await waitFor(async () => ((await kernel()).join() === want.join() ? true : undefined), 10_000, () => `kernel has ${want.join() || 'nothing'}?\n${herald.tail(10)}`, 20);
+      return Date.now() - t0;
+    };
+    // This host is told it is another chassis: both routes via the OVN router leave FRR and the kernel.
+    figures.chassisOtherWithdrawMs = await reload('\n  announce_from: active-chassis\n  chassis_name: hv2', []);
+    expect((await frr.routes()).filter((r) => OVN_ROUTES.includes(r.prefix))).toEqual([]);
+    // The reason, from the source's explain over the same real LXD and the same config.
+    const config = await loadConfig(configPath);
+    expect(config.lxd).toMatchObject({ announceFrom: 'active-chassis', chassisName: 'hv2' });
+    const src = lxdSourceFromConfig(config.lxd!, () => {});
+    try {
+      await src.start();
+      for (const [prefix, rule, at] of [
+        ['198.51.100.0/25', 'ovn.subnet', { network: 'net1' }],
+        ['198.51.100.200/32', 'routes.external', { instance: 'c2', device: 'eth0', network: 'net1' }],
+      ] as const) {
+        const x = src.explain(prefix);
+        expect(x.announced).toEqual([]);
+        expect(x.skipped).toEqual([
+          {
+            prefix,
+            origin: { project: 'default', rule, ...at },
+            reason: "OVN network net1's active chassis is hv1, not this host (hv2): the host of the active chassis announces it (announce_from: active-chassis)",
+          },
+        ]);
+      }
+    } finally {
+      await src.stop();
+    }
+    // Without chassis_name this host is the LXD server name, hv1: the chassis host announces again.
+    figures.chassisSelfAnnounceMs = await reload('\n  announce_from: active-chassis', OVN_ROUTES);
+    expect((await frr.routes()).filter((r) => OVN_ROUTES.includes(r.prefix)).map((r) => `${r.prefix} ${r.nextHop}`).sort()).toEqual(
+      OVN_ROUTES.map((p) => `${p} 203.0.113.10`),
+    );
+    console.log(`LXD + OVN active-chassis: other chassis → withdrawn in ${figures.chassisOtherWithdrawMs} ms after SIGHUP; own chassis → announced in ${figures.chassisSelfAnnounceMs} ms`);
+  }, 60_000);
 });

@@ -16,6 +16,7 @@
  */
 import { existsSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
+import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import type { PeerCertificate } from 'node:tls';
 import axios, { type AxiosInstance } from 'axios';
@@ -82,10 +83,61 @@ export function certFingerprint(pem: string): string {
 
 const enc = encodeURIComponent;
 
+/** TLS verification failures that, with only the pinned certificate trusted, mean "not the pinned certificate". */
+const NOT_PINNED_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+]);
+
+/** TLS options of an HTTPS endpoint: client certificate, only the pinned server certificate trusted, TLS 1.3 only. Shared by HTTPS and the events websocket. */
+export function lxdTlsOptions(endpoint: Extract<LxdEndpoint, { kind: 'https' }>) {
+  const fingerprint = certFingerprint(endpoint.serverCert);
+  return {
+    cert: endpoint.cert,
+    key: endpoint.key,
+    ca: [endpoint.serverCert],
+    minVersion: 'TLSv1.3' as const,
+    rejectUnauthorized: true,
+    // The pin replaces hostname checks: LXD's certificates rarely name the host.
+    // Only reached when the chain verified against the pinned certificate
+    // alone; this also refuses a certificate the pinned one merely signed.
+    checkServerIdentity: (_host: string, peer: PeerCertificate): Error | undefined =>
+      peer.fingerprint256 === fingerprint
+        ? undefined
+        : new Error(`the server's certificate (SHA-256 ${peer.fingerprint256}) is not the pinned server certificate (SHA-256 ${fingerprint})`),
+  };
+}
+
+/** Say what a failed HTTPS request means, for the operator: a pin mismatch, no TLS 1.3, or the transport error as is. */
+function describeTransportError(e: unknown, pinned: string | null): string {
+  const err = e as { message?: string; code?: string; cause?: { code?: string } };
+  const code = err.code ?? err.cause?.code ?? '';
+  const msg = err.message ?? String(e);
+  if (pinned !== null && NOT_PINNED_CODES.has(code)) {
+    return `the server's certificate is not the pinned server certificate (SHA-256 ${pinned}): TLS verification failed: ${msg} (${code})`;
+  }
+  // OpenSSL's own words, e.g. "tlsv1 alert protocol version", without its file and line.
+  const ssl = /SSL routines:[^:]*:([^:]+):/.exec(msg)?.[1];
+  if (/PROTOCOL_VERSION|UNSUPPORTED_PROTOCOL|NO_PROTOCOLS_AVAILABLE|WRONG_VERSION_NUMBER/.test(code) || /protocol version|unsupported protocol|no protocols available/.test(ssl ?? '')) {
+    return `TLS 1.3 could not be negotiated (herald requires it): ${ssl ?? msg} (${code})`;
+  }
+  if (ssl !== undefined) return `${ssl} (${code})`;
+  return code && !msg.includes(code) ? `${msg} (${code})` : msg;
+}
+
 export class LxdClient {
   private readonly http: AxiosInstance;
+  /** Our own keep-alive agent, so close() can end its connections. */
+  private readonly agent: HttpAgent;
   private readonly concurrency: number;
-  private readonly tls: { cert: string; key: string; ca: string; fingerprint: string } | null;
+  /** SHA-256 fingerprint of the pinned server certificate (HTTPS only). */
+  private readonly pinned: string | null;
 
   constructor(
     readonly endpoint: LxdEndpoint,
@@ -94,29 +146,19 @@ export class LxdClient {
     this.concurrency = opts.concurrency ?? 8;
     const timeout = opts.timeoutMs ?? 10_000;
     if (endpoint.kind === 'unix') {
-      this.tls = null;
-      this.http = axios.create({ baseURL: 'http://lxd', socketPath: endpoint.socket, timeout, proxy: false });
+      this.pinned = null;
+      this.agent = new HttpAgent({ keepAlive: true });
+      this.http = axios.create({ baseURL: 'http://lxd', socketPath: endpoint.socket, httpAgent: this.agent, timeout, proxy: false });
     } else {
-      const fingerprint = certFingerprint(endpoint.serverCert);
-      this.tls = { cert: endpoint.cert, key: endpoint.key, ca: endpoint.serverCert, fingerprint };
-      const httpsAgent = new HttpsAgent({ ...this.tlsOptions(), keepAlive: true });
-      this.http = axios.create({ baseURL: endpoint.url.replace(/\/+$/, ''), httpsAgent, timeout, proxy: false });
+      this.pinned = certFingerprint(endpoint.serverCert);
+      this.agent = new HttpsAgent({ ...lxdTlsOptions(endpoint), keepAlive: true });
+      this.http = axios.create({ baseURL: endpoint.url.replace(/\/+$/, ''), httpsAgent: this.agent, timeout, proxy: false });
     }
   }
 
-  /** TLS options pinning the server certificate (TLS 1.3 only), shared by HTTPS and the websocket. */
-  private tlsOptions() {
-    const t = this.tls!;
-    return {
-      cert: t.cert,
-      key: t.key,
-      ca: [t.ca],
-      minVersion: 'TLSv1.3' as const,
-      rejectUnauthorized: true,
-      // The pin replaces hostname checks: LXD's certificates rarely name the host.
-      checkServerIdentity: (_host: string, peer: PeerCertificate): Error | undefined =>
-        peer.fingerprint256 === t.fingerprint ? undefined : new Error(`LXD server certificate ${peer.fingerprint256} is not the pinned ${t.fingerprint}`),
-    };
+  /** Close the kept-alive connections (the client stays usable: a later request connects again). */
+  close(): void {
+    this.agent.destroy();
   }
 
   /** Describe the endpoint for logs. */
@@ -130,7 +172,7 @@ export class LxdClient {
     if (this.endpoint.kind === 'unix') return { url: `ws+unix://${this.endpoint.socket}:${path}`, options: {} };
     const base = this.endpoint.url.replace(/^https:/, 'wss:').replace(/\/+$/, '');
     // ws hands these to tls.connect, so Node's checkServerIdentity signature applies.
-    return { url: `${base}${path}`, options: this.tlsOptions() as unknown as ClientOptions };
+    return { url: `${base}${path}`, options: lxdTlsOptions(this.endpoint) as unknown as ClientOptions };
   }
 
   /** GET a path and return the response's metadata; throws LxdApiError. */
@@ -139,7 +181,7 @@ export class LxdClient {
     try {
       res = await this.http.get<LxdResponse<T>>(path, { validateStatus: () => true, responseType: 'json' });
     } catch (e) {
-      throw new LxdApiError(`LXD ${this.describe()} ${path}: ${(e as Error).message}`, path, null);
+      throw new LxdApiError(`LXD ${this.describe()} ${path}: ${describeTransportError(e, this.pinned)}`, path, null);
     }
     const body = res.data as LxdResponse<T> | undefined;
     if (res.status !== 200 || !body || typeof body !== 'object' || body.type === 'error') {
@@ -192,6 +234,10 @@ export class LxdClient {
   /** Read everything the derivation needs, in one consistent-enough pass; throws LxdApiError. */
   async readView(rules: Pick<LxdRules, 'announceFrom' | 'forwards' | 'loadBalancers'>): Promise<LxdView> {
     const server = await this.server();
+    if (server.auth === 'untrusted') {
+      const which = this.endpoint.kind === 'https' ? ` (SHA-256 ${certFingerprint(this.endpoint.cert)})` : '';
+      throw new LxdApiError(`LXD ${this.describe()} does not trust herald's client certificate${which}: add it with 'lxc config trust add'`, '/1.0', 200);
+    }
     const env = server.environment ?? {};
     const serverName = env.server_name ?? 'none';
     const clustered = env.server_clustered === true;
@@ -215,7 +261,7 @@ export class LxdClient {
       const p = n.project!;
       const key = `${p}/${n.name}`;
       if (n.type === 'ovn') {
-        if (rules.announceFrom === 'active-chassis' && clustered) jobs.push(async () => void states.set(key, await this.networkState(p, n.name)));
+        if (rules.announceFrom === 'active-chassis') jobs.push(async () => void states.set(key, await this.networkState(p, n.name)));
         if (wantLbs) jobs.push(async () => void loadBalancers.set(key, (await this.loadBalancers(p, n.name)) ?? []));
       }
       if (wantForwards && (n.type === 'ovn' || n.type === 'bridge')) jobs.push(async () => void forwards.set(key, (await this.forwards(p, n.name)) ?? []));

@@ -8,7 +8,7 @@ import type { LxdConfig } from '../../config/types.js';
 import type { Intent } from '../../reconciler/index.js';
 import { DEFAULT_LXD_RULES, type LxdRules } from './derive.js';
 import { findSocket, LxdClient, type LxdEndpoint } from './client.js';
-import { LxdSource, type LxdLog } from './source.js';
+import { LxdSource, type LxdLog, type LxdSourceOptions } from './source.js';
 
 /** Turn the config's rules into derivation rules. */
 export function lxdRulesFromConfig(c: LxdConfig): LxdRules {
@@ -18,6 +18,8 @@ export function lxdRulesFromConfig(c: LxdConfig): LxdRules {
     projects: c.project === null ? [] : [c.project],
     uplinks: c.uplinks,
     announceFrom: c.announceFrom,
+    chassisName: c.chassisName,
+    checkTimeoutMs: c.checkTimeoutMs,
   };
 }
 
@@ -37,9 +39,15 @@ export function lxdEndpointFromConfig(c: LxdConfig): LxdEndpoint {
   return { kind: 'unix', socket };
 }
 
-/** Make the LXD source for a config section; `publish` receives each changed full snapshot. */
-export function lxdSourceFromConfig(c: LxdConfig, publish: (intents: readonly Intent[]) => void, log?: LxdLog): LxdSource {
+/** Make the LXD source for a config section; `publish` receives each changed full snapshot; `over` sets the checks' clock and prober (tests). */
+export function lxdSourceFromConfig(
+  c: LxdConfig,
+  publish: (intents: readonly Intent[]) => void,
+  log?: LxdLog,
+  over: Pick<LxdSourceOptions, 'clock' | 'prober'> = {},
+): LxdSource {
   return new LxdSource({
+    ...over,
     client: new LxdClient(lxdEndpointFromConfig(c)),
     publish,
     rules: lxdRulesFromConfig(c),
@@ -47,5 +55,8 @@ export function lxdSourceFromConfig(c: LxdConfig, publish: (intents: readonly In
     coalesceMs: c.coalesceMs,
     resyncMs: c.resyncMs,
     unreachableWithdrawAfterMs: c.unreachableWithdrawAfterMs,
+    checkIntervalMs: c.checkIntervalMs,
+    checkRise: c.checkRise,
+    checkFall: c.checkFall,
   });
 }

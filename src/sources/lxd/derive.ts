@@ -27,9 +27,11 @@
  * "This member" is `environment.server_name`; a standalone server reports
  * its instances with location "none". An evacuated member announces nothing
  * for instances. With `announceFrom: 'active-chassis'`, routes whose next
- * hop is an OVN router are announced only by the member hosting that
- * network's active gateway chassis (`/1.0/networks/N/state` → ovn.chassis),
- * for uplinks without a shared L2 between members.
+ * hop is an OVN router are announced only by the host of that network's
+ * active gateway chassis (`/1.0/networks/N/state` → ovn.chassis, compared
+ * with `chassisName`, default the server name; clustered or not), for
+ * uplinks without a shared L2 between members. The others list them in
+ * `skipped` with the chassis that announces them.
  *
  * Health gating (`user.herald.check`): an instance with that key has its
  * routes (routes.external, nic.address, user.herald.routes) announced only
@@ -63,6 +65,8 @@ export interface LxdRules {
   readonly uplinks: readonly string[];
   /** Who announces OVN-router routes: every member (as LXD does) or only the active chassis. */
   readonly announceFrom: 'all-members' | 'active-chassis';
+  /** This host's name as `ovn.chassis` reports it (OVS external_ids:hostname); null = the LXD server name. */
+  readonly chassisName: string | null;
   readonly ovnNetworks: boolean;
   readonly routesExternal: boolean;
   readonly nicAddresses: boolean;
@@ -72,12 +76,18 @@ export interface LxdRules {
   readonly userRoutes: boolean;
   /** The instance config key holding extra prefixes (comma or space separated). */
   readonly userRoutesKey: string;
+  /** Timeout of one `user.herald.check` probe, ms. */
+  readonly checkTimeoutMs: number;
 }
+
+/** Default timeout of a `user.herald.check` probe, ms (config: lxd.check_timeout). */
+export const HERALD_CHECK_TIMEOUT_MS = 1000;
 
 export const DEFAULT_LXD_RULES: LxdRules = {
   projects: [],
   uplinks: [],
   announceFrom: 'all-members',
+  chassisName: null,
   ovnNetworks: true,
   routesExternal: true,
   nicAddresses: false,
@@ -86,6 +96,7 @@ export const DEFAULT_LXD_RULES: LxdRules = {
   bridgeSubnets: false,
   userRoutes: true,
   userRoutesKey: 'user.herald.routes',
+  checkTimeoutMs: HERALD_CHECK_TIMEOUT_MS,
 };
 
 /** BGP attributes put on every LXD route. */
@@ -128,9 +139,6 @@ export interface LxdDerived {
 
 /** The instance config key gating an instance's routes on a health check. */
 export const HERALD_CHECK_KEY = 'user.herald.check';
-
-/** Timeout of a `user.herald.check` probe, ms (capped by the check interval). */
-export const HERALD_CHECK_TIMEOUT_MS = 1000;
 
 /** Name a gating check: the instance plus the key's text, so a changed key is a new check. */
 export function checkId(project: string, instance: string, text: string): string {
@@ -260,22 +268,27 @@ export function deriveLxd(
     out.skipped.push({ prefix, reason, origin });
   };
 
-  /** Whether this member announces routes via this OVN network's router; else the reason. */
+  const chassisMode = rules.announceFrom === 'active-chassis';
+  const myChassis = rules.chassisName ?? me;
+  /** Whether this host announces routes via this OVN network's router; else the reason. */
   const chassisOk = (net: LxdNetwork, key: string): string | null => {
-    if (rules.announceFrom !== 'active-chassis' || !view.clustered) return null;
+    if (!chassisMode) return null;
     const chassis = view.states.get(key)?.ovn?.chassis;
     if (!chassis) return `active chassis of OVN network ${net.name} unknown (announce_from: active-chassis)`;
-    return chassis === me ? null : `OVN network ${net.name}'s active chassis is on ${chassis}, not this member (${me})`;
+    return chassis === myChassis
+      ? null
+      : `OVN network ${net.name}'s active chassis is ${chassis}, not this host (${myChassis}): the host of the active chassis announces it (announce_from: active-chassis)`;
   };
   const ovnEligible = (net: LxdNetwork): boolean => net.type === 'ovn' && (uplinks === null || uplinks.has(net.config['network'] ?? ''));
 
   /** Announce `prefix` via the OVN router of `net`, or skip with a reason. */
   const viaOvn = (prefix: string, net: LxdNetwork, key: string, origin: LxdOrigin, chassisGate: boolean): void => {
     if (chassisGate) {
+      // Not ours to announce (another host does) or unknown: the reason is
+      // kept in `skipped` so `explain` can say why.
       const why = chassisOk(net, key);
       if (why !== null) {
-        // Not ours to announce: another member does. Not a skip, unless unknown.
-        if (why.includes('unknown')) skip(prefix, why, origin);
+        skip(prefix, why, origin);
         return;
       }
     }
@@ -362,7 +375,7 @@ export function deriveLxd(
       const text = inst.expanded_config?.[HERALD_CHECK_KEY];
       if (text !== undefined && text.trim() !== '') {
         const id = checkId(inst.project, inst.name, text);
-        const parsed = parseHeraldCheck(text);
+        const parsed = parseHeraldCheck(text, rules.checkTimeoutMs);
         if (typeof parsed === 'string') gate = { id, check: null, reason: parsed };
         else gate = { id, check: parsed, reason: isUp(id) ? null : `${HERALD_CHECK_KEY} ${text.trim()} is not up: route withheld` };
       }
@@ -386,15 +399,15 @@ export function deriveLxd(
       const isOvn = net?.type === 'ovn';
       const isBridge = net ? net.type === 'bridge' : d['nictype'] === 'bridged';
       if (!isOvn && !isBridge) continue;
-      // OVN routes go through the router: with active-chassis, its member announces them.
-      const mine = isOvn && rules.announceFrom === 'active-chassis' && view.clustered ? true : onThisMember;
+      // OVN routes go through the router: with active-chassis, its host announces them.
+      const mine = isOvn && chassisMode ? true : onThisMember;
       if (!mine) continue;
       for (const fam of ['ipv4', 'ipv6'] as const) {
         if (!famHop[fam]) famHop[fam] = isOvn ? { net: net!, key } : 'self';
       }
       const emit = (prefix: string, rule: LxdRuleName): void => {
         const origin: LxdOrigin = { project, instance: inst.name, device: dev, network: netName, rule };
-        if (isOvn) viaOvn(prefix, net!, key, origin, rules.announceFrom === 'active-chassis');
+        if (isOvn) viaOvn(prefix, net!, key, origin, chassisMode);
         else add(prefix, 'self', origin);
       };
       for (const fam of ['ipv4', 'ipv6'] as const) {
@@ -417,7 +430,6 @@ export function deriveLxd(
       }
     }
     if (rules.userRoutes) {
-      const chassisMode = rules.announceFrom === 'active-chassis' && view.clustered;
       for (const r of splitList(inst.expanded_config?.[rules.userRoutesKey])) {
         const origin: LxdOrigin = { project, instance: inst.name, rule: 'user.herald.routes' };
         const p = normPrefix(r);

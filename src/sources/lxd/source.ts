@@ -19,8 +19,9 @@
  * source publishes an empty snapshot (withdraws), and announces again on the
  * first good read.
  *
- * Instances with `user.herald.check` get one ServiceHealth per check (rise 2,
- * fall 2 at `checkIntervalMs`), started when a derivation first needs it and
+ * Instances with `user.herald.check` get one ServiceHealth per check (rise
+ * `checkRise`, fall `checkFall` at `checkIntervalMs`; the probe timeout is
+ * the rules' `checkTimeoutMs`), started when a derivation first needs it and
  * stopped when no longer needed (instance gone, stopped, key changed). A
  * health change re-derives from the last read (no API request) and publishes
  * if the snapshot changed.
@@ -62,8 +63,12 @@ export interface LxdSourceOptions {
   backoffMaxMs?: number;
   /** Listen to lifecycle events; default true (false: resync only). */
   events?: boolean;
-  /** Probe interval of `user.herald.check` checks; default 2 s (rise 2, fall 2). */
+  /** Probe interval of `user.herald.check` checks; default 2 s. */
   checkIntervalMs?: number;
+  /** Passing rounds in a row that bring a `user.herald.check` up; default 2. */
+  checkRise?: number;
+  /** Failing rounds in a row that bring a `user.herald.check` down; default 2. */
+  checkFall?: number;
   /** Clock for the checks (default the real clock). */
   clock?: Clock;
   /** Runs one check probe (default the real checks). */
@@ -72,7 +77,7 @@ export interface LxdSourceOptions {
 
 /** Default probe interval of `user.herald.check`, ms. */
 export const LXD_CHECK_INTERVAL_MS = 2000;
-/** Passing / failing rounds in a row that bring a `user.herald.check` up / down. */
+/** Default passing / failing rounds in a row that bring a `user.herald.check` up / down. */
 export const LXD_CHECK_RISE = 2;
 export const LXD_CHECK_FALL = 2;
 
@@ -200,7 +205,7 @@ export class LxdSource {
     }
   }
 
-  /** Stop reading and listening; the last published snapshot is left to the caller. */
+  /** Stop reading and listening, and close the client's connections; the last published snapshot is left to the caller. */
   async stop(): Promise<void> {
     this.stopped = true;
     this.st.status = 'stopped';
@@ -210,6 +215,7 @@ export class LxdSource {
     this.readTimer = this.retryTimer = this.withdrawTimer = this.resyncTimer = null;
     this.syncHealths(new Map());
     await this.reading?.catch(() => false);
+    this.opts.client.close();
   }
 
   /** Ask for a re-read in `delayMs`, coalesced with any pending or running read. */
@@ -301,7 +307,17 @@ export class LxdSource {
     for (const [id, check] of wanted) {
       if (this.healths.has(id)) continue;
       const health = new ServiceHealth(
-        { name: id, checks: [check], combine: 'all', intervalMs: interval, fastIntervalMs: interval, timeoutMs: interval, rise: LXD_CHECK_RISE, fall: LXD_CHECK_FALL, jitterMs: 0 },
+        {
+          name: id,
+          checks: [check],
+          combine: 'all',
+          intervalMs: interval,
+          fastIntervalMs: interval,
+          timeoutMs: this.rules.checkTimeoutMs,
+          rise: this.opts.checkRise ?? LXD_CHECK_RISE,
+          fall: this.opts.checkFall ?? LXD_CHECK_FALL,
+          jitterMs: 0,
+        },
         { clock: this.opts.clock ?? realClock, ...(this.opts.prober ? { prober: this.opts.prober } : {}) },
       );
       const off = health.on('change', (t) => {

@@ -5,8 +5,9 @@
 // LXD requires), a bridge network without NAT or firewall, and busybox
 // containers that really start (no images: `lxc init --empty` plus a rootfs
 // written straight into the pool), with NIC `ipv4.routes.external` etc.
-// It speaks the REST API and the events websocket over the unix socket, and
-// cleans up by pid: instances first (`lxc stop -f`), then `lxd shutdown`,
+// It speaks the REST API and the events websocket over the unix socket, can
+// listen on HTTPS (core.https_address) and trust a client certificate made
+// here with openssl, and cleans up by pid: instances first (`lxc stop -f`), then `lxd shutdown`,
 // then any `[lxc monitor]` left behind for this LXD_DIR (those are reparented
 // to pid 1, so they are no descendants of the lxd pid the lab holds).
 // LXD's own BGP (`core.bgp_address`) is never set: it would bind port 179.
@@ -14,7 +15,8 @@
 
 import { request } from 'node:http';
 import { execFileSync } from 'node:child_process';
-import { accessSync, constants, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { chmod, copyFile, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import WebSocket from 'ws';
@@ -27,6 +29,10 @@ export const LXD_BINARIES: readonly { path: string; pkg: string }[] = [
   { path: '/usr/bin/lxc', pkg: 'lxd-client' },
   { path: '/bin/busybox', pkg: 'busybox-static' },
   { path: '/usr/bin/unshare', pkg: 'util-linux' },
+  // LXD runs dnsmasq for every managed bridge (only a Recommends of the lxd package).
+  { path: '/usr/sbin/dnsmasq', pkg: 'dnsmasq-base' },
+  // Client certificates for the HTTPS tests.
+  { path: '/usr/bin/openssl', pkg: 'openssl' },
 ];
 
 function executable(path: string): boolean {
@@ -332,6 +338,25 @@ export class LxdDaemon {
     });
   }
 
+  /**
+   * Listen on HTTPS at `address` (host:port, a documentation address in this
+   * daemon's namespace): `lxc config set core.https_address`. Return the URL
+   * and the server certificate to pin (LXD_DIR/server.crt, the one
+   * `/1.0` → environment.certificate shows).
+   */
+  async enableHttps(address: string): Promise<{ url: string; serverCert: string }> {
+    await this.lxc(['config', 'set', 'core.https_address', address]);
+    const serverCert = readFileSync(join(this.dir, 'server.crt'), 'utf8');
+    const env = (await this.get<{ environment?: { certificate?: string; addresses?: string[] } }>('/1.0')).environment;
+    if (env?.certificate?.trim() !== serverCert.trim()) throw new Error(`LXD in ${this.ns}: server.crt is not the certificate /1.0 reports`);
+    return { url: `https://${address}`, serverCert };
+  }
+
+  /** Trust a PEM client certificate (file path): `lxc config trust add FILE`. */
+  async trustCertificate(certPath: string): Promise<void> {
+    await this.lxc(['config', 'trust', 'add', certPath]);
+  }
+
   /** GET a path and return its metadata; throw on an LXD error. */
   async get<T = unknown>(path: string): Promise<T> {
     const r = await this.request<T>('GET', path);
@@ -569,6 +594,67 @@ export class LxdDaemon {
     }
     daemons.delete(this);
   }
+}
+
+/** A throwaway self-signed certificate (P-384, 2 days) made with openssl: file paths and PEM text. */
+export interface TestCertificate {
+  certPath: string;
+  keyPath: string;
+  cert: string;
+  key: string;
+}
+
+/** Make a self-signed client or server certificate in dir with openssl. */
+export function makeCertificate(dir: string, name: string): TestCertificate {
+  const certPath = join(dir, `${name}.crt`);
+  const keyPath = join(dir, `${name}.key`);
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:secp384r1', '-nodes', '-days', '2', '-subj', `/O=herald test/CN=${name}`, '-keyout', keyPath, '-out', certPath],
+    { stdio: 'ignore' },
+  );
+  return { certPath, keyPath, cert: readFileSync(certPath, 'utf8'), key: readFileSync(keyPath, 'utf8') };
+}
+
+const CLONE_NEWNET = 0x40000000;
+let setnsFn: ((fd: number, nstype: number) => number) | undefined;
+
+/**
+ * Run fn with the calling thread inside lab namespace ns (setns(2) through
+ * koffi, as test/support/netns-enter.ts does), so the sockets fn opens
+ * (herald's LXD client over HTTPS, say) live there; the thread returns to
+ * its own namespace afterwards, also on error. Sockets opened inside stay in
+ * ns: close them (stop the client or source) inside fn. Nothing else may
+ * open sockets meanwhile (the tests await fn).
+ */
+export async function inNamespace<T>(ns: string, fn: () => Promise<T>): Promise<T> {
+  if (setnsFn === undefined) {
+    const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
+    setnsFn = koffi.load('libc.so.6').func('int setns(int, int)') as (fd: number, nstype: number) => number;
+  }
+  const setns = setnsFn;
+  const home = openSync('/proc/thread-self/ns/net', 'r');
+  const target = openSync(`/var/run/netns/${ns}`, 'r');
+  const entered = setns(target, CLONE_NEWNET) === 0;
+  closeSync(target);
+  if (!entered) {
+    closeSync(home);
+    throw new Error(`setns into ${ns} failed`);
+  }
+  const back = (): void => {
+    const ok = setns(home, CLONE_NEWNET) === 0;
+    closeSync(home);
+    if (!ok) throw new Error(`setns back from ${ns} failed: this thread is still in the lab namespace`);
+  };
+  let result: T;
+  try {
+    result = await fn();
+  } catch (e) {
+    back();
+    throw e;
+  }
+  back();
+  return result;
 }
 
 /** Write a minimal busybox-static rootfs whose /sbin/init idles until SIGPWR/SIGTERM. */

@@ -207,6 +207,44 @@ describe('deriveLxd rules', () => {
     expect(unknown.skipped[0]!.reason).toMatch(/active chassis .* unknown/);
   });
 
+  it('active-chassis: the host of the chassis announces, the others list each route in skipped with the chassis that announces it', () => {
+    const ovnNets = sample<LxdNetwork[]>('networks-recursion1-ovn.json');
+    const ovnInst = sample<LxdInstance[]>('instances-recursion2-ovn.json');
+    // Standalone (as the real LXD 5.0 in the lab): server_name is the host name, ovn.chassis too.
+    const states = new Map([['default/net1', { ovn: { chassis: 'hv1' } }]]);
+    const v = view({ serverName: 'hv1', networks: ovnNets.map((n) => ({ ...n, project: 'default' })), instances: ovnInst, states });
+    const both = ['198.51.100.0/25 via 203.0.113.10 (lxd:default/net1:ovn.subnet)', '198.51.100.200/32 via 203.0.113.10 (lxd:default/c1/eth0:routes.external)'];
+    expect(routes(v, { announceFrom: 'active-chassis' })).toEqual(both);
+    expect(routes(v, { announceFrom: 'active-chassis', chassisName: 'hv1' })).toEqual(both);
+    // chassis_name says this host is another chassis: nothing via the OVN router, each route skipped with the reason.
+    const other = deriveLxd(v, rules({ announceFrom: 'active-chassis', chassisName: 'hv2' }));
+    expect(other.intents).toEqual([]);
+    expect(other.skipped.map((x) => `${x.prefix} ${originText(x.origin)}: ${x.reason}`).sort()).toEqual([
+      "198.51.100.0/25 lxd:default/net1:ovn.subnet: OVN network net1's active chassis is hv1, not this host (hv2): the host of the active chassis announces it (announce_from: active-chassis)",
+      "198.51.100.200/32 lxd:default/c1/eth0:routes.external: OVN network net1's active chassis is hv1, not this host (hv2): the host of the active chassis announces it (announce_from: active-chassis)",
+    ]);
+    // all-members ignores the chassis.
+    expect(routes(v, { chassisName: 'hv2' })).toEqual(both);
+    // A server name that is not the chassis name (OVS hostname an FQDN, say) needs chassis_name.
+    const fqdn = view({ ...v, states: new Map([['default/net1', { ovn: { chassis: 'hv1.example.org' } }]]) });
+    expect(routes(fqdn, { announceFrom: 'active-chassis' })).toEqual([]);
+    expect(routes(fqdn, { announceFrom: 'active-chassis', chassisName: 'hv1.example.org' })).toEqual(both);
+  });
+
+  it('active-chassis in a cluster: OVN instance routes follow the chassis, bridge routes stay with the instance', () => {
+    const net = ovnNet('n', { 'ipv4.address': '198.51.100.1/25', 'ipv4.nat': 'false', 'ipv6.address': 'none', 'volatile.network.ipv4.address': '203.0.113.10' });
+    const br = bridge('br');
+    const onHv2 = inst('web', { eth0: { type: 'nic', network: 'n', 'ipv4.routes.external': '198.51.100.200/32' }, eth1: { type: 'nic', network: 'br', 'ipv4.routes.external': '203.0.113.77/32' } }, { location: 'hv2' });
+    const states = new Map([['default/n', { ovn: { chassis: 'hv1' } }]]);
+    const cluster = (me: string) => view({ serverName: me, clustered: true, memberStatus: 'Online', networks: [net, br], instances: [onHv2], states });
+    expect(routes(cluster('hv1'), { announceFrom: 'active-chassis' })).toEqual([
+      '198.51.100.0/25 via 203.0.113.10 (lxd:default/n:ovn.subnet)',
+      '198.51.100.200/32 via 203.0.113.10 (lxd:default/web/eth0:routes.external)',
+    ]);
+    expect(routes(cluster('hv2'), { announceFrom: 'active-chassis' })).toEqual(['203.0.113.77/32 via self (lxd:default/web/eth1:routes.external)']);
+    expect(deriveLxd(cluster('hv2'), rules({ announceFrom: 'active-chassis' })).skipped.map((x) => x.prefix).sort()).toEqual(['198.51.100.0/25', '198.51.100.200/32']);
+  });
+
   it('user.herald.routes adds prefixes via the first NIC of the same family; malformed entries are skipped', () => {
     const i = inst('c', { eth0: { type: 'nic', network: 'br' } }, { expanded_config: { 'user.herald.routes': '198.51.100.64/26, 2001:db8:9::/48 bogus' } });
     const d = deriveLxd(view({ networks: [bridge('br')], instances: [i] }));

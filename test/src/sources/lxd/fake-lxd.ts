@@ -5,9 +5,20 @@
  * and the real LXD 5.0 responses in ../shared/lab/lxd-samples/. It serves
  * what the test puts in `data`, logs every request path, and pushes
  * lifecycle events to connected /1.0/events websockets.
+ *
+ * `startTls()` serves the same API over HTTPS on loopback as LXD's
+ * core.https_address does: the server certificate given, a client
+ * certificate requested, and a client whose certificate is not in
+ * `trusted` is answered as LXD answers one: `/1.0` with auth "untrusted",
+ * everything else 403.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { SecureVersion, TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -45,7 +56,12 @@ export class FakeLxd {
   };
   /** Delay every response by this many ms. */
   delayMs = 0;
+  /** TLS: SHA-256 fingerprints (AA:BB:..) of trusted client certificates. */
+  readonly trusted = new Set<string>();
+  /** TLS: protocol and client certificate fingerprint of each request, in order. */
+  readonly tlsRequests: { protocol: string | null; client: string | null }[] = [];
   private server: Server | null = null;
+  private tlsServer: HttpsServer | null = null;
   private readonly wss = new WebSocketServer({ noServer: true });
   private readonly clients = new Set<WebSocket>();
 
@@ -55,30 +71,46 @@ export class FakeLxd {
       if (this.delayMs > 0) setTimeout(() => this.handle(req, res), this.delayMs);
       else this.handle(req, res);
     });
-    server.on('upgrade', (req, sock, head) => {
-      const url = new URL(req.url ?? '/', 'http://lxd');
-      if (url.pathname !== '/1.0/events' || url.searchParams.get('type') !== 'lifecycle') {
-        sock.destroy();
-        return;
-      }
-      this.wss.handleUpgrade(req, sock, head, (ws) => {
-        this.clients.add(ws);
-        ws.on('close', () => this.clients.delete(ws));
-      });
-    });
+    server.on('upgrade', (req, sock, head) => this.upgrade(req, sock, head));
     await new Promise<void>((resolve) => server.listen(this.socket, resolve));
     this.server = server;
+  }
+
+  /** Also serve the API over HTTPS on 127.0.0.1 (as core.https_address); returns the https:// URL. */
+  async startTls(opts: { cert: string; key: string; maxVersion?: SecureVersion }): Promise<string> {
+    const server = createHttpsServer(
+      { cert: opts.cert, key: opts.key, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2', ...(opts.maxVersion ? { maxVersion: opts.maxVersion } : {}) },
+      (req, res) => {
+        const sock = req.socket as TLSSocket;
+        const peer = sock.getPeerX509Certificate();
+        const client = peer ? new X509Certificate(peer.raw).fingerprint256 : null;
+        this.tlsRequests.push({ protocol: sock.getProtocol(), client });
+        const trusted = client !== null && this.trusted.has(client);
+        if (!trusted && new URL(req.url ?? '/', 'https://lxd').pathname !== '/1.0') {
+          res.writeHead(403, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ type: 'error', status: '', status_code: 0, operation: '', error_code: 403, error: 'not authorized', metadata: null }));
+          return;
+        }
+        this.handle(req, res, trusted ? 'trusted' : 'untrusted');
+      },
+    );
+    server.on('upgrade', (req, sock, head) => this.upgrade(req, sock, head));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    this.tlsServer = server;
+    return `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
   }
 
   /** Stop listening (LXD down): closes every connection and the event sockets. */
   async stop(): Promise<void> {
     for (const c of this.clients) c.terminate();
     this.clients.clear();
-    const s = this.server;
+    for (const s of [this.server, this.tlsServer]) {
+      if (!s) continue;
+      s.closeAllConnections();
+      await new Promise<void>((resolve) => s.close(() => resolve()));
+    }
     this.server = null;
-    if (!s) return;
-    s.closeAllConnections();
-    await new Promise<void>((resolve) => s.close(() => resolve()));
+    this.tlsServer = null;
   }
 
   /** Stop and remove the temp dir. */
@@ -103,7 +135,19 @@ export class FakeLxd {
     for (const c of this.clients) c.send(JSON.stringify(e));
   }
 
-  private handle(req: IncomingMessage, res: ServerResponse): void {
+  private upgrade(req: IncomingMessage, sock: Duplex, head: Buffer): void {
+    const url = new URL(req.url ?? '/', 'http://lxd');
+    if (url.pathname !== '/1.0/events' || url.searchParams.get('type') !== 'lifecycle') {
+      sock.destroy();
+      return;
+    }
+    this.wss.handleUpgrade(req, sock, head, (ws) => {
+      this.clients.add(ws);
+      ws.on('close', () => this.clients.delete(ws));
+    });
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse, auth: 'trusted' | 'untrusted' = 'trusted'): void {
     const url = new URL(req.url ?? '/', 'http://lxd');
     this.requests.push(`${req.method} ${url.pathname}${url.search}`);
     const project = url.searchParams.get('project') ?? 'default';
@@ -123,7 +167,7 @@ export class FakeLxd {
         api_extensions: d.apiExtensions,
         api_status: 'stable',
         api_version: '1.0',
-        auth: 'trusted',
+        auth,
         environment: { server_name: d.serverName, server_clustered: d.clustered, server: 'lxd', server_version: '5.0.2' },
       });
     }

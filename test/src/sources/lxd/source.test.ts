@@ -1,8 +1,11 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LxdClient, LxdApiError } from '../../../../src/sources/lxd/client.js';
 import { LxdSource } from '../../../../src/sources/lxd/source.js';
-import { createLxdSource } from '../../../../src/sources/lxd/index.js';
+import { createLxdSource, lxdSourceFromConfig } from '../../../../src/sources/lxd/index.js';
+import { loadConfig } from '../../../../src/config/index.js';
 import type { Intent } from '../../../../src/reconciler/index.js';
 import type { LxdInstance, LxdNetwork } from '../../../../src/sources/lxd/types.js';
 import { FakeLxd } from './fake-lxd.js';
@@ -86,6 +89,22 @@ describe('LxdClient against the fake LXD', () => {
     expect(v.memberStatus).toBe('Evacuated');
     expect(v.states.get('default/net1')?.ovn).toEqual({ chassis: 'hv2' });
     expect(fake.requests).toContain('GET /1.0/cluster/members/hv1');
+  });
+
+  it('reads the active chassis of OVN networks on a standalone server too, and only with active-chassis', async () => {
+    fake.data.serverName = 'hv1';
+    fake.data.chassis.set('default/net1', 'hv1');
+    const c = new LxdClient({ kind: 'unix', socket: fake.socket });
+    const all = await c.readView({ announceFrom: 'all-members', forwards: false, loadBalancers: false });
+    expect(all.states.size).toBe(0);
+    expect(fake.requests.some((r) => r.includes('/state'))).toBe(false);
+    const v = await c.readView({ announceFrom: 'active-chassis', forwards: false, loadBalancers: false });
+    expect(v.clustered).toBe(false);
+    expect([...v.states]).toEqual([['default/net1', expect.objectContaining({ ovn: { chassis: 'hv1' } })]]);
+    // Only OVN networks are asked (the sample also has a bridge, lo and the uplink).
+    expect(fake.requests.filter((r) => r.includes('/state'))).toEqual(['GET /1.0/networks/net1/state?project=default']);
+    expect(fake.requests.some((r) => r.includes('/cluster/'))).toBe(false);
+    c.close();
   });
 });
 
@@ -260,6 +279,33 @@ describe('LxdSource: user.herald.check gating', () => {
     expect(last()).not.toContain(ROUTE);
     expect(last()).toContain('198.51.100.0/25 via 203.0.113.10');
     expect(s.checks()[0]!.state).toBe('down');
+  });
+
+  it('the lxd config keys check_interval, check_timeout, check_rise and check_fall reach the probes', async () => {
+    fake.data.instances[0]!.expanded_config['user.herald.check'] = 'tcp:198.51.100.200:80';
+    const dir = mkdtempSync(join(tmpdir(), 'herald-lxd-check-'));
+    const file = join(dir, 'herald.yaml');
+    writeFileSync(
+      file,
+      'router_id: 192.0.2.1\nasn: 65001\npeers: [{ name: up1, address: 192.0.2.254, asn: 65000 }]\n' +
+        `lxd:\n  socket: ${fake.socket}\n  resync_interval: 0s\n  check_interval: 500ms\n  check_timeout: 300ms\n  check_rise: 1\n  check_fall: 3\n`,
+    );
+    const config = await loadConfig(file);
+    rmSync(dir, { recursive: true, force: true });
+    const clock = new ManualClock(0);
+    const p = fakeProber(clock);
+    source = lxdSourceFromConfig(config.lxd!, (intents) => published.push({ at: performance.now(), intents }), undefined, { clock, prober: p.prober });
+    await source.start();
+    expect(last()).not.toContain(ROUTE);
+    await runTo(clock, 0); // rise 1: up after the first passing round
+    expect(p.probes.map((x) => x.check)).toEqual([{ kind: 'tcp', address: '198.51.100.200', port: 80, timeoutMs: 300 }]);
+    expect(last()).toContain(ROUTE);
+    p.ok = false;
+    await runTo(clock, 1000); // rounds at 500 and 1000 fail: still up (fall 3)
+    expect(p.probes.map((x) => x.at)).toEqual([0, 500, 1000]);
+    expect(last()).toContain(ROUTE);
+    await runTo(clock, 1500);
+    expect(last()).not.toContain(ROUTE);
   });
 
   it('a malformed key (or exec) withholds the routes with the reason, and runs no check', async () => {
