@@ -24,9 +24,12 @@
  * Storage (sized for a million routes per peer): a prefix is a slot of a
  * PrefixTable (prefix-table.ts: numbers in typed arrays, no key strings), and
  * its state is one row of typed-array columns — spec id, desired and sent
- * AttrSet ids, queue id, prev/next links — so a route costs about 60 octets
- * and no JS objects. Attribute sets are small integer ids: spec ids are
- * reference-counted and recycled; AttrSet ids are the exporter's own.
+ * AttrSet ids, prev/next links in its queue, a flag byte — so a route costs
+ * 35 octets (IPv4 table) or 47 (a table holding IPv6) and no JS objects. The
+ * queue a slot is in is not stored: it follows from desired vs sent. Nothing
+ * of the caller's snapshot (RouteSpec objects, prefix strings) is kept.
+ * Attribute sets are small integer ids: spec ids are reference-counted and
+ * recycled; AttrSet ids are the exporter's own.
  *
  * Session lifecycle: `start(ctx, peer)` on Established makes everything
  * desired pending; once the first full sync has drained, End-of-RIB is sent
@@ -55,6 +58,9 @@ import {
 /** No attribute set / no queue / no neighbour in a queue. */
 const NONE = 0;
 const NIL = -1;
+/** Slot flags: named by the snapshot being taken; has a reason in `rejected`. */
+const SEEN = 1;
+const REJECTED = 2;
 /** Queue ids: the two withdraw queues, then one bucket per AttrSet (id + BUCKET_BASE). */
 const Q_WITHDRAW4 = 1;
 const Q_WITHDRAW6 = 2;
@@ -75,15 +81,23 @@ class QueueFeed implements NlriFeed {
   /** AttrSet id the slots are sent with; NONE for withdrawals. */
   setId = NONE;
   addPath = false;
+  private readonly words = new Int32Array(4);
   constructor(private readonly rib: AdjRibOut) {}
 
   next(w: Writer, room: number): number {
     const slot = this.q.head;
     if (slot === NIL) return 0;
     const t = this.rib.table;
-    const len = t.kind[slot]! & 0xff;
+    const k = t.kind[slot]!;
+    const len = k & 0xff;
     if (nlriBytes(len, this.addPath) > room) return 0;
-    const n = writeNlriWords(w, t.words, slot << 2, len, this.addPath);
+    let n: number;
+    // An IPv4 prefix is its first word alone; an IPv6 one is gathered into scratch.
+    if (k < KIND_V6) n = writeNlriWords(w, t.w0, slot, len, this.addPath);
+    else {
+      t.wordsOf(slot, this.words);
+      n = writeNlriWords(w, this.words, 0, len, this.addPath);
+    }
     this.rib.markSent(slot, this.setId);
     return n;
   }
@@ -132,20 +146,21 @@ export class AdjRibOut {
    * @internal read by QueueFeed
    */
   readonly table = new PrefixTable();
-  /** Snapshot generation that last named the slot. */
-  private gen = new Int32Array(0);
   /** Spec id (into `specs`) of the latest snapshot; NONE = not desired. */
   private spec = new Int32Array(0);
-  /** AttrSet id this session should have; NONE = nothing (not desired or not sendable). */
+  /**
+   * AttrSet id this session should have; NONE = nothing (not desired or not
+   * sendable). When it differs from `sent` the slot is queued, in the queue
+   * `queueFor` names: the bucket of `desired`, or its family's withdraw queue.
+   */
   private desired = new Int32Array(0);
   /** AttrSet id this session was sent; NONE = nothing. */
   private sent = new Int32Array(0);
-  /** Queue id the slot is in (NONE when desired and sent agree). */
-  private queue = new Int32Array(0);
+  /** Neighbours in the slot's queue. */
   private prev = new Int32Array(0);
   private next = new Int32Array(0);
-  /** 1 when the slot has a reason in `rejected`. */
-  private rej = new Uint8Array(0);
+  /** SEEN | REJECTED bits. */
+  private flags = new Uint8Array(0);
 
   /** Interned spec attributes, by small id (0 unused), with reference counts. */
   private readonly specs: (ParsedAttrs | undefined)[] = [undefined];
@@ -162,7 +177,6 @@ export class AdjRibOut {
   /** Non-empty-or-recent buckets in creation order (the order they are sent in). */
   private readonly buckets = new Map<number, Queue>();
   private readonly feed = new QueueFeed(this);
-  private snapshotGen = 0;
   /** nDesired when the current snapshot began. */
   private desiredBefore = 0;
   private pending = 0;
@@ -201,20 +215,20 @@ export class AdjRibOut {
    * read by its values. When a prefix appears twice, the last valid one wins.
    */
   setDesired(routes: Iterable<RouteSpec> | ReadonlyMap<string, RouteSpec>): void {
-    const g = this.beginSnapshot();
+    this.beginSnapshot();
     let stillDesired = 0;
     if (Array.isArray(routes)) {
       const list = routes as readonly RouteSpec[];
       this.reserve(list.length);
       for (let i = 0; i < list.length; i++) {
         const r = list[i]!;
-        stillDesired += this.takePrefix(r.prefix, this.parser.attrs(r), g);
+        stillDesired += this.takePrefix(r.prefix, this.parser.attrs(r));
       }
     } else {
       const it: Iterable<RouteSpec> = routes instanceof Map ? (routes as ReadonlyMap<string, RouteSpec>).values() : (routes as Iterable<RouteSpec>);
-      for (const r of it) stillDesired += this.takePrefix(r.prefix, this.parser.attrs(r), g);
+      for (const r of it) stillDesired += this.takePrefix(r.prefix, this.parser.attrs(r));
     }
-    this.sweep(g, stillDesired);
+    this.sweep(stillDesired);
   }
 
   /**
@@ -227,7 +241,7 @@ export class AdjRibOut {
    * `unsendable()` and does not remove an earlier valid one.
    */
   setDesiredGroups(groups: readonly RouteGroup[]): void {
-    const g = this.beginSnapshot();
+    this.beginSnapshot();
     let n = 0;
     for (const grp of groups) n += grp.prefixes.length;
     this.reserve(n);
@@ -235,16 +249,17 @@ export class AdjRibOut {
     for (const grp of groups) {
       const a = this.parser.attrs(grp.attrs);
       const list = grp.prefixes;
-      for (let i = 0; i < list.length; i++) stillDesired += this.takePrefix(list[i]!, a, g);
+      for (let i = 0; i < list.length; i++) stillDesired += this.takePrefix(list[i]!, a);
     }
-    this.sweep(g, stillDesired);
+    this.sweep(stillDesired);
   }
 
-  /** Open a new snapshot generation; returns its number. */
-  private beginSnapshot(): number {
+  /** Open a new snapshot: no slot is SEEN yet. */
+  private beginSnapshot(): void {
     this.invalid.clear();
     this.desiredBefore = this.nDesired;
-    return ++this.snapshotGen;
+    const f = this.flags;
+    for (let s = 0, top = this.table.top; s < top; s++) f[s]! &= ~SEEN;
   }
 
   /** Make room for a snapshot of `n` prefixes in one step rather than by doubling. */
@@ -254,17 +269,17 @@ export class AdjRibOut {
   }
 
   /**
-   * Close snapshot `g`: every prefix desired before but not named in it is no
+   * Close the snapshot: every prefix desired before but not named in it is no
    * longer desired. `stillDesired` counts the names that were desired before.
    */
-  private sweep(g: number, stillDesired: number): void {
+  private sweep(stillDesired: number): void {
     // Everything desired before was named again: nothing to take away.
     if (stillDesired === this.desiredBefore) return;
     const t = this.table;
-    const gen = this.gen;
+    const flags = this.flags;
     const spec = this.spec;
     for (let s = 0, top = t.top; s < top; s++) {
-      if (gen[s] === g || spec[s] === NONE || !t.used(s)) continue;
+      if ((flags[s]! & SEEN) !== 0 || spec[s] === NONE || !t.used(s)) continue;
       this.setSpec(s, NONE);
       this.reexport(s);
       this.maybeForget(s);
@@ -276,10 +291,10 @@ export class AdjRibOut {
   private lastSpecId = NONE;
 
   /**
-   * Apply one prefix of snapshot `g` with its (interned) attributes; returns
+   * Apply one prefix of the snapshot with its (interned) attributes; returns
    * 1 when the prefix was desired before this snapshot.
    */
-  private takePrefix(text: string, a: Checked<ParsedAttrs>, g: number): number {
+  private takePrefix(text: string, a: Checked<ParsedAttrs>): number {
     const t = this.table;
     if (!t.scan(text)) {
       const p = parseRoutePrefix(text);
@@ -301,10 +316,10 @@ export class AdjRibOut {
     let was = 0;
     if (slot < 0) {
       slot = t.insert();
-      if (t.capacity !== this.gen.length) this.syncColumns();
+      if (t.capacity !== this.spec.length) this.syncColumns();
       this.clearSlot(slot);
-    } else if (this.gen[slot] !== g && this.spec[slot] !== NONE) was = 1;
-    this.gen[slot] = g;
+    } else if ((this.flags[slot]! & SEEN) === 0 && this.spec[slot] !== NONE) was = 1;
+    this.flags[slot]! |= SEEN;
     if (this.spec[slot] !== id) {
       this.setSpec(slot, id);
       this.reexport(slot);
@@ -406,10 +421,8 @@ export class AdjRibOut {
       if (this.spec[s] === NONE) t.remove(s);
       else {
         const spec = this.spec[s]!;
-        const gen = this.gen[s]!;
         this.clearSlot(s);
         this.spec[s] = spec;
-        this.gen[s] = gen;
       }
     }
   }
@@ -499,7 +512,7 @@ export class AdjRibOut {
    * @internal called by QueueFeed
    */
   markSent(slot: number, setId: number): void {
-    this.unlink(slot);
+    this.unlink(slot, this.queueFor(slot, this.desired[slot]!));
     const was = this.sent[slot]!;
     this.sent[slot] = setId;
     if (was === NONE) {
@@ -583,7 +596,7 @@ export class AdjRibOut {
     return {
       desired,
       sent: s >= 0 ? (this.sets[this.sent[s]!] ?? null) : null,
-      pending: s >= 0 && this.queue[s] !== NONE,
+      pending: s >= 0 && this.desired[s] !== this.sent[s],
       reason: inv ?? (s >= 0 ? this.rejected.get(s) : undefined) ?? (desired && this.ctx === null ? 'no established session' : null),
     };
   }
@@ -598,34 +611,30 @@ export class AdjRibOut {
   /** Grow the per-slot columns to the table's capacity. */
   private syncColumns(): void {
     const cap = this.table.capacity;
-    if (this.gen.length === cap) return;
+    if (this.spec.length === cap) return;
     const grow32 = (a: Int32Array): Int32Array<ArrayBuffer> => {
       const b = new Int32Array(cap);
       b.set(a);
       return b;
     };
-    this.gen = grow32(this.gen);
     this.spec = grow32(this.spec);
     this.desired = grow32(this.desired);
     this.sent = grow32(this.sent);
-    this.queue = grow32(this.queue);
     this.prev = grow32(this.prev);
     this.next = grow32(this.next);
-    const rej = new Uint8Array(cap);
-    rej.set(this.rej);
-    this.rej = rej;
+    const flags = new Uint8Array(cap);
+    flags.set(this.flags);
+    this.flags = flags;
   }
 
   /** Give a slot its empty state. */
   private clearSlot(s: number): void {
-    this.gen[s] = 0;
     this.spec[s] = NONE;
     this.desired[s] = NONE;
     this.sent[s] = NONE;
-    this.queue[s] = NONE;
     this.prev[s] = NIL;
     this.next[s] = NIL;
-    this.rej[s] = 0;
+    this.flags[s] = 0;
   }
 
   private resetQueues(): void {
@@ -664,26 +673,31 @@ export class AdjRibOut {
         }
       } else reason = r.reason;
     }
-    if (reason !== null || this.rej[s] !== 0) {
+    if (reason !== null || (this.flags[s]! & REJECTED) !== 0) {
       if (reason === null) {
-        this.rej[s] = 0;
+        this.flags[s]! &= ~REJECTED;
         this.rejected.delete(s);
       } else {
-        this.rej[s] = 1;
+        this.flags[s]! |= REJECTED;
         this.rejected.set(s, reason);
       }
     }
-    this.desired[s] = desired;
-    this.requeue(s);
+    this.requeue(s, desired);
   }
 
-  /** Put slot `s` in the queue matching desired vs sent (or in none). */
-  private requeue(s: number): void {
-    const d = this.desired[s]!;
-    let target = NONE;
-    if (d !== this.sent[s]) target = d !== NONE ? d + BUCKET_BASE : this.table.kind[s]! >= KIND_V6 ? Q_WITHDRAW6 : Q_WITHDRAW4;
-    if (this.queue[s] === target) return;
-    if (this.queue[s] !== NONE) this.unlink(s);
+  /** The queue slot `s` belongs in when `d` is desired: NONE when the peer has `d` already. */
+  private queueFor(s: number, d: number): number {
+    if (d === this.sent[s]) return NONE;
+    return d !== NONE ? d + BUCKET_BASE : this.table.kind[s]! >= KIND_V6 ? Q_WITHDRAW6 : Q_WITHDRAW4;
+  }
+
+  /** Make `d` slot `s`'s desired AttrSet id, moving the slot to the matching queue (or out of all). */
+  private requeue(s: number, d: number): void {
+    const from = this.queueFor(s, this.desired[s]!);
+    const target = this.queueFor(s, d);
+    this.desired[s] = d;
+    if (from === target) return;
+    if (from !== NONE) this.unlink(s, from);
     if (target === NONE) return;
     let q = this.queues[target];
     if (q === undefined) {
@@ -691,7 +705,6 @@ export class AdjRibOut {
       this.queues[target] = q;
       this.buckets.set(target, q);
     }
-    this.queue[s] = target;
     this.prev[s] = q.tail;
     this.next[s] = NIL;
     if (q.tail !== NIL) this.next[q.tail] = s;
@@ -701,15 +714,15 @@ export class AdjRibOut {
     this.pending++;
   }
 
-  private unlink(s: number): void {
-    const q = this.queues[this.queue[s]!]!;
+  /** Take slot `s` out of queue `qid`, which it is in. */
+  private unlink(s: number, qid: number): void {
+    const q = this.queues[qid]!;
     const p = this.prev[s]!;
     const n = this.next[s]!;
     if (p !== NIL) this.next[p] = n;
     else q.head = n;
     if (n !== NIL) this.prev[n] = p;
     else q.tail = p;
-    this.queue[s] = NONE;
     this.prev[s] = this.next[s] = NIL;
     q.size--;
     this.pending--;
@@ -717,11 +730,9 @@ export class AdjRibOut {
 
   /** Drop a slot nobody needs any more: not desired, not sent, not queued. */
   private maybeForget(s: number): void {
-    if (this.spec[s] === NONE && this.sent[s] === NONE && this.queue[s] === NONE) {
-      if (this.rej[s] !== 0) {
-        this.rej[s] = 0;
-        this.rejected.delete(s);
-      }
+    if (this.spec[s] === NONE && this.sent[s] === NONE && this.desired[s] === NONE) {
+      if ((this.flags[s]! & REJECTED) !== 0) this.rejected.delete(s);
+      this.flags[s] = 0;
       this.table.remove(s);
     }
   }

@@ -6,14 +6,19 @@
  * string on every snapshot; here a prefix is its address as four 32-bit words
  * plus a kind (length, and whether it is IPv6), stored column-wise, and found
  * through an open-addressing hash index (linear probing, tombstones for
- * deletion, used + dead buckets ≤ 1/2). Slots are reused through a free list; the owner keeps
- * its own per-slot columns and resizes them when `capacity` grows.
+ * deletion, used + dead buckets ≤ 1/2). Slots are reused through a free list
+ * threaded through `w0`; the owner keeps its own per-slot columns and resizes
+ * them when `capacity` grows.
  *
- *   slot  | kind (u16)          | words[4·slot .. 4·slot+3]
- *   ------+---------------------+-----------------------------
- *   IPv4  | len (0..32)         | address, 0, 0, 0
- *   IPv6  | 256 + len (0..128)  | address, big-endian words
- *   free  | 0xffff              | —
+ *   slot  | kind (u16)          | w0[slot]          | w123[3·slot .. 3·slot+2]
+ *   ------+---------------------+-------------------+--------------------------
+ *   IPv4  | len (0..32)         | address           | 0, 0, 0 (when allocated)
+ *   IPv6  | 256 + len (0..128)  | first word        | the other three words
+ *   free  | 0xffff              | next free slot    | —
+ *
+ * An IPv4 address is one word, so `w123` is only allocated once an IPv6
+ * prefix arrives: a table of a million IPv4 routes costs 14 octets a route
+ * (kind, w0, two index buckets), not 26.
  *
  * `scan(text)` parses the common spellings ("a.b.c.d[/len]", hex-and-colon
  * IPv6 with at most one "::") by hand into scratch fields, with no allocation.
@@ -34,6 +39,8 @@ const DEAD = -1;
 export const KIND_V6 = 256;
 
 const INITIAL = 1024;
+/** End of the free list. */
+const NIL = -1;
 
 export class PrefixTable {
   /** Slots allocated (columns have this many rows). */
@@ -43,15 +50,17 @@ export class PrefixTable {
   /** Slots in use. */
   size = 0;
   kind = new Uint16Array(0);
-  words = new Int32Array(0);
+  /** The first (for IPv4 the only) address word of a slot; for a free slot, the next free one. */
+  w0 = new Int32Array(0);
+  /** Address words 2..4 of a slot, three per slot; empty until the first IPv6 prefix. */
+  w123 = new Int32Array(0);
   /** Hash index: slot + 1, EMPTY, or DEAD (a removed entry; probing goes on past it). */
   private index = new Int32Array(0);
   private mask = 0;
   /** DEAD buckets in the index. */
   private dead = 0;
-  /** Free slots, a stack. */
-  private free = new Int32Array(0);
-  private nFree = 0;
+  /** Free slots: a stack linked through w0 (NIL-terminated). */
+  private freeHead = NIL;
 
   // Result of the last scan(): the prefix in the same encoding as a slot.
   sk = 0;
@@ -78,7 +87,8 @@ export class PrefixTable {
   /** Return the slot of the scanned prefix, or -1. */
   find(): number {
     const kind = this.kind;
-    const words = this.words;
+    const w0 = this.w0;
+    const w123 = this.w123;
     const index = this.index;
     const mask = this.mask;
     const k = this.sk;
@@ -91,21 +101,28 @@ export class PrefixTable {
       if (v === EMPTY) return -1;
       if (v === DEAD) continue;
       const s = v - 1;
-      const w = s << 2;
-      if (kind[s] === k && words[w] === a0 && words[w + 1] === a1 && words[w + 2] === a2 && words[w + 3] === a3) return s;
+      if (kind[s] !== k || w0[s] !== a0) continue;
+      if (k < KIND_V6) return s;
+      const w = s * 3;
+      if (w123[w] === a1 && w123[w + 1] === a2 && w123[w + 2] === a3) return s;
     }
   }
 
   /** Add the scanned prefix (which must not be present); returns its new slot. */
   insert(): number {
     if (this.size + 1 > this.capacity) this.resize(this.capacity * 2);
-    const s = this.nFree > 0 ? this.free[--this.nFree]! : this.top++;
-    const w = s << 2;
+    if (this.sk >= KIND_V6 && this.w123.length === 0) this.w123 = new Int32Array(this.capacity * 3);
+    let s = this.freeHead;
+    if (s !== NIL) this.freeHead = this.w0[s]!;
+    else s = this.top++;
     this.kind[s] = this.sk;
-    this.words[w] = this.s0;
-    this.words[w + 1] = this.s1;
-    this.words[w + 2] = this.s2;
-    this.words[w + 3] = this.s3;
+    this.w0[s] = this.s0;
+    if (this.w123.length !== 0) {
+      const w = s * 3;
+      this.w123[w] = this.s1;
+      this.w123[w + 1] = this.s2;
+      this.w123[w + 2] = this.s3;
+    }
     this.place(s);
     this.size++;
     return s;
@@ -121,7 +138,8 @@ export class PrefixTable {
     // Misses probe past dead buckets: once they outnumber the living, start afresh.
     if (++this.dead > this.index.length >> 3 && this.dead > this.size) this.rebuild(this.index.length);
     this.kind[slot] = FREE;
-    this.free[this.nFree++] = slot;
+    this.w0[slot] = this.freeHead;
+    this.freeHead = slot;
     this.size--;
   }
 
@@ -132,7 +150,7 @@ export class PrefixTable {
     this.dead = 0;
     this.top = 0;
     this.size = 0;
-    this.nFree = 0;
+    this.freeHead = NIL;
   }
 
   /** The address family of a slot. */
@@ -145,13 +163,26 @@ export class PrefixTable {
     return this.kind[slot]! & 0xff;
   }
 
+  /** Copy a slot's four address words into `out` (zeros past the first for IPv4). */
+  wordsOf(slot: number, out: Int32Array): void {
+    out[0] = this.w0[slot]!;
+    if (this.kind[slot]! < KIND_V6) out[1] = out[2] = out[3] = 0;
+    else {
+      const w = slot * 3;
+      out[1] = this.w123[w]!;
+      out[2] = this.w123[w + 1]!;
+      out[3] = this.w123[w + 2]!;
+    }
+  }
+
   /** Format a slot's prefix as canonical text ("198.51.100.0/24", RFC 5952 IPv6). */
   format(slot: number): string {
     const k = this.kind[slot]!;
-    const w = slot << 2;
+    const words = new Int32Array(4);
+    this.wordsOf(slot, words);
     const b = new Uint8Array(16);
     for (let i = 0; i < 4; i++) {
-      const v = this.words[w + i]!;
+      const v = words[i]!;
       b[i * 4] = v >>> 24;
       b[i * 4 + 1] = v >>> 16;
       b[i * 4 + 2] = v >>> 8;
@@ -296,9 +327,11 @@ export class PrefixTable {
   }
 
   private home(slot: number): number {
-    const w = slot << 2;
-    const words = this.words;
-    return hash(this.kind[slot]!, words[w]!, words[w + 1]!, words[w + 2]!, words[w + 3]!) & this.mask;
+    const k = this.kind[slot]!;
+    if (k < KIND_V6) return hash(k, this.w0[slot]!, 0, 0, 0) & this.mask;
+    const w = slot * 3;
+    const w123 = this.w123;
+    return hash(k, this.w0[slot]!, w123[w]!, w123[w + 1]!, w123[w + 2]!) & this.mask;
   }
 
   /** Put a slot into the index, reusing the first dead bucket on its probe path. */
@@ -329,15 +362,18 @@ export class PrefixTable {
   }
 
   private resize(cap: number): void {
+    // Only grows (reserve and insert ask for more than there is), so every used slot fits.
     const kind = new Uint16Array(cap).fill(FREE);
-    kind.set(this.kind.subarray(0, Math.min(this.top, cap)));
-    const words = new Int32Array(cap * 4);
-    words.set(this.words.subarray(0, Math.min(this.top, cap) * 4));
-    const free = new Int32Array(cap);
-    free.set(this.free.subarray(0, this.nFree));
+    kind.set(this.kind.subarray(0, this.top));
+    const w0 = new Int32Array(cap);
+    w0.set(this.w0.subarray(0, this.top));
     this.kind = kind;
-    this.words = words;
-    this.free = free;
+    this.w0 = w0;
+    if (this.w123.length !== 0) {
+      const w123 = new Int32Array(cap * 3);
+      w123.set(this.w123.subarray(0, this.top * 3));
+      this.w123 = w123;
+    }
     this.capacity = cap;
     let buckets = 16;
     while (buckets < cap * 2) buckets *= 2;

@@ -133,6 +133,25 @@ describe('PrefixTable: slots', () => {
     expect(t.len(d)).toBe(9);
   });
 
+  it('holds IPv4 in one word a slot until the first IPv6 prefix, then both', () => {
+    const t = new PrefixTable(16);
+    for (let i = 0; i < 100; i++) add(t, `192.0.2.${i}/32`);
+    expect(t.w0.length).toBe(t.capacity);
+    expect(t.w123.length).toBe(0);
+    const freed = key(t, '192.0.2.7/32');
+    t.remove(freed);
+    // The freed slot is reused by an IPv6 prefix, and that slot by IPv4 again.
+    const s6 = add(t, '2001:db8::7/128');
+    expect(s6).toBe(freed);
+    expect(t.w123.length).toBe(t.capacity * 3);
+    t.remove(s6);
+    expect(add(t, '198.51.100.0/24')).toBe(freed);
+    expect(t.format(freed)).toBe('198.51.100.0/24');
+    expect(key(t, '2001:db8::7/128')).toBe(-1);
+    expect(key(t, '192.0.2.7/32')).toBe(-1);
+    for (let i = 0; i < 100; i++) if (i !== 7) expect(t.format(key(t, `192.0.2.${i}/32`))).toBe(`192.0.2.${i}/32`);
+  });
+
   it('finds everything after growth and heavy churn (insert, remove, reinsert)', () => {
     const t = new PrefixTable(16);
     const texts: string[] = [];
