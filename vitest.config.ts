@@ -2,12 +2,15 @@ import { defineConfig } from 'vitest/config';
 
 // Unit tests run in parallel; interop tests (real routers in network
 // namespaces) are heavier and run one file at a time in their own project.
+// Both first rebuild dist/routes.mjs (the `routes` CLI bundle) so tests that
+// start the binary never run a stale build.
 export default defineConfig({
   test: {
     projects: [
       {
         test: {
           name: 'unit',
+          globalSetup: ['test/support/build-dist.ts'],
           include: ['test/**/*.test.ts'],
           exclude: ['test/interop/**', 'test/bench/**', 'node_modules/**'],
           testTimeout: 60_000,
@@ -16,6 +19,7 @@ export default defineConfig({
       {
         test: {
           name: 'interop',
+          globalSetup: ['test/support/build-dist.ts'],
           include: ['test/interop/**/*.test.ts'],
           testTimeout: 120_000,
           hookTimeout: 120_000,

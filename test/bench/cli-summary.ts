@@ -15,19 +15,26 @@
  *
  *   - GET /v1/summary round trip through the API client (the daemon's answer);
  *   - `node src/bin/routes.mjs --json` and plain `routes`: whole CLI process
- *     wall time (node + tsx start-up included);
+ *     wall time, 20 runs each (min / median / p95 / max), next to
+ *     `node -e ''` (the floor: node's own start-up) and `routes --help`;
+ *     the bin runs the built dist/routes.mjs (`npm run build`) when present,
+ *     else the TypeScript sources through tsx;
  *   - `routes list --json`: time to first byte, total time, routes/s, bytes,
  *     and the CLI's peak RSS (its own process.resourceUsage().maxRSS);
  *   - the daemon's peak RSS, for context.
  *
- *   npx tsx test/bench/cli-summary.ts [--count=N]     (root; needs bird2)
+ *   npx tsx test/bench/cli-summary.ts [--count=N] [--hold]   (root; needs bird2)
+ *
+ * --hold keeps the daemon (and its socket) up after the figures, printing
+ * the socket path, until SIGINT/SIGTERM: time another CLI build against the
+ * same million routes, e.g. `hyperfine 'node src/bin/routes.mjs -s SOCK'`.
  *
  * Test infrastructure, no RFC behaviour of its own.
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Lab, missingReason, type LabProcess } from '../interop/lab/index.js';
 import { ApiClient } from '../../src/api/client.js';
 import type { SummaryState } from '../../src/state.js';
@@ -37,6 +44,8 @@ import { v4Route } from './routes.js';
 const here = fileURLToPath(new URL('.', import.meta.url));
 const ROOT = resolve(here, '../..');
 const ROUTES_BIN = join(ROOT, 'src/bin/routes.mjs');
+/** The built CLI (`npm run build`); the list wrapper falls back to the sources through tsx. */
+const BUILT_CLI = join(ROOT, 'dist/routes.mjs');
 const SELF = fileURLToPath(import.meta.url);
 
 // ---------------------------------------------------------------- child mode
@@ -65,19 +74,22 @@ interface Timed {
   code: number | null;
 }
 
-/** Run the CLI binary once; return wall time and exit code (output discarded). */
-function cliOnce(socket: string, args: string[]): Promise<Timed> {
+/** Run node with these arguments once; return wall time and exit code (output discarded). */
+function nodeOnce(argv: string[]): Promise<Timed> {
   return new Promise((res) => {
     const t0 = performance.now();
-    const p = spawn(process.execPath, [ROUTES_BIN, '--socket', socket, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const p = spawn(process.execPath, argv, { stdio: ['ignore', 'ignore', 'inherit'] });
     p.on('exit', (code) => res({ ms: performance.now() - t0, code }));
   });
 }
 
+/** Run the CLI binary once; return wall time and exit code (output discarded). */
+const cliOnce = (socket: string, args: string[]): Promise<Timed> => nodeOnce([ROUTES_BIN, '--socket', socket, ...args]);
+
 /** The CLI as src/bin/routes.mjs runs it, plus its own peak RSS (kB) written to fd 3 at the end. */
 const LIST_WRAPPER = `
 import { writeSync } from 'node:fs';
-const { runCli } = await import(${JSON.stringify(join(ROOT, 'src/cli/index.ts'))});
+const { runCli } = await import(process.env.HERALD_BENCH_CLI);
 const code = await runCli(process.argv.slice(1), { stdout: process.stdout, stderr: process.stderr, env: process.env });
 await new Promise((r) => process.stdout.write('', r));
 writeSync(3, JSON.stringify({ maxRssKb: process.resourceUsage().maxRSS }) + '\\n');
@@ -97,9 +109,12 @@ interface ListRun {
 function listOnce(socket: string): Promise<ListRun> {
   return new Promise((res) => {
     const t0 = performance.now();
-    const p = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', LIST_WRAPPER, '--', '--socket', socket, 'list', '--json'], {
+    const built = existsSync(BUILT_CLI);
+    const cli = built ? pathToFileURL(BUILT_CLI).href : pathToFileURL(join(ROOT, 'src/cli/index.ts')).href;
+    const p = spawn(process.execPath, [...(built ? [] : ['--import', 'tsx']), '--input-type=module', '-e', LIST_WRAPPER, '--', '--socket', socket, 'list', '--json'], {
       stdio: ['ignore', 'pipe', 'inherit', 'pipe'],
       cwd: ROOT,
+      env: { ...process.env, HERALD_BENCH_CLI: cli },
     });
     let first = 0;
     let bytes = 0;
@@ -119,14 +134,20 @@ function listOnce(socket: string): Promise<ListRun> {
   });
 }
 
-const stats = (xs: number[]): { min: number; median: number; p95: number; max: number } => {
+type Stats = { min: number; median: number; p95: number; max: number };
+/** min, median, nearest-rank p95 and max. */
+const stats = (xs: number[]): Stats => {
   const s = [...xs].sort((a, b) => a - b);
-  const at = (q: number): number => s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
-  return { min: s[0]!, median: at(0.5), p95: at(0.95), max: s[s.length - 1]! };
+  const at = (q: number): number => s[Math.max(0, Math.ceil(q * s.length) - 1)]!;
+  const median = s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  return { min: s[0]!, median, p95: at(0.95), max: s[s.length - 1]! };
 };
 const f1 = (n: number): string => n.toFixed(1);
+const line = (x: Stats): string => `min ${f1(x.min)}  median ${f1(x.median)}  p95 ${f1(x.p95)}  max ${f1(x.max)} ms`;
+const rounded = (x: Stats): Stats => ({ min: Number(f1(x.min)), median: Number(f1(x.median)), p95: Number(f1(x.p95)), max: Number(f1(x.max)) });
+const RUNS = 20;
 
-async function parent(count: number): Promise<void> {
+async function parent(count: number, hold: boolean): Promise<void> {
   const missing = missingReason(['bird']);
   if (missing) {
     console.log(`cli-summary bench: cannot run: ${missing}`);
@@ -181,15 +202,18 @@ peers:
     }
     const cliJson: number[] = [];
     const cliText: number[] = [];
-    for (let i = 0; i < 8; i++) {
+    const floor: number[] = [];
+    const startup: number[] = [];
+    // Interleaved, so a burst of load elsewhere on the machine hits every series alike.
+    for (let i = 0; i < RUNS; i++) {
       const a = await cliOnce(socket, ['--json']);
       const b = await cliOnce(socket, []);
       if (a.code !== 0 || b.code !== 0) throw new Error(`routes summary exited ${a.code}/${b.code}`);
       cliJson.push(a.ms);
       cliText.push(b.ms);
+      floor.push((await nodeOnce(['-e', ''])).ms);
+      startup.push((await cliOnce(socket, ['--help'])).ms);
     }
-    const startup: number[] = [];
-    for (let i = 0; i < 5; i++) startup.push((await cliOnce(socket, ['--help'])).ms);
     const lists: ListRun[] = [];
     for (let i = 0; i < 3; i++) lists.push(await listOnce(socket));
 
@@ -197,11 +221,14 @@ peers:
     const sj = stats(cliJson);
     const st = stats(cliText);
     const su = stats(startup);
+    const sf = stats(floor);
     console.log('');
-    console.log(`  GET /v1/summary (API client, 30 runs):     median ${f1(s.median)} ms, p95 ${f1(s.p95)} ms, max ${f1(s.max)} ms   (target < 200 ms)`);
-    console.log(`  routes --json (whole process, 8 runs):    median ${f1(sj.median)} ms, max ${f1(sj.max)} ms`);
-    console.log(`  routes (table, whole process, 8 runs):    median ${f1(st.median)} ms, max ${f1(st.max)} ms`);
-    console.log(`  routes --help (CLI start-up only, 5 runs): median ${f1(su.median)} ms  → summary minus start-up ≈ ${f1(sj.median - su.median)} ms`);
+    console.log(`  CLI: ${existsSync(BUILT_CLI) ? 'built dist/routes.mjs' : 'TypeScript sources through tsx (no dist/routes.mjs)'}`);
+    console.log(`  GET /v1/summary (API client, 30 runs):         ${line(s)}`);
+    console.log(`  routes (table, whole process, ${RUNS} runs):     ${line(st)}   (target: median < 200 ms)`);
+    console.log(`  routes --json (whole process, ${RUNS} runs):     ${line(sj)}`);
+    console.log(`  routes --help (CLI start-up only, ${RUNS} runs): ${line(su)}`);
+    console.log(`  node -e '' (the floor, ${RUNS} runs):            ${line(sf)}`);
     for (const [i, l] of lists.entries()) {
       const rate = l.routes / (l.totalMs / 1000);
       console.log(
@@ -219,13 +246,22 @@ peers:
         convergedS: Number(convergedS.toFixed(1)),
         loadMs,
         apiSummaryMs: { median: Number(f1(s.median)), p95: Number(f1(s.p95)), max: Number(f1(s.max)) },
-        cliSummaryJsonMs: { median: Number(f1(sj.median)), max: Number(f1(sj.max)) },
-        cliSummaryTextMs: { median: Number(f1(st.median)), max: Number(f1(st.max)) },
-        cliStartupMs: Number(f1(su.median)),
+        builtCli: existsSync(BUILT_CLI),
+        cliSummaryJsonMs: rounded(sj),
+        cliSummaryTextMs: rounded(st),
+        cliHelpMs: rounded(su),
+        nodeFloorMs: rounded(sf),
         list: lists.map((l) => ({ routes: l.routes, totalMs: Math.round(l.totalMs), firstByteMs: Math.round(l.firstByteMs), routesPerS: Math.round(l.routes / (l.totalMs / 1000)), streamRoutesPerS: Math.round(l.routes / ((l.totalMs - l.firstByteMs) / 1000)), cliPeakRssMb: l.cliPeakRssMb === null ? null : Number(f1(l.cliPeakRssMb)) })),
         daemonPeakRssMb: drss === null ? null : Number(f1(drss)),
       }),
     );
+    if (hold) {
+      console.log(`holding: daemon up with ${count.toLocaleString('en')} routes on socket ${socket}; SIGINT or SIGTERM ends`);
+      await new Promise<void>((r) => {
+        process.once('SIGINT', () => r());
+        process.once('SIGTERM', () => r());
+      });
+    }
   } finally {
     await lab.close();
   }
@@ -238,5 +274,5 @@ if (argv[0] === '--child') {
   const c = argv.find((a) => a.startsWith('--count='));
   const count = c ? Number(c.slice('--count='.length)) : 1_000_000;
   if (!Number.isInteger(count) || count < 1) throw new Error(`--count must be a positive integer, not ${c}`);
-  await parent(count);
+  await parent(count, argv.includes('--hold'));
 }
