@@ -135,12 +135,14 @@ export class PrefixTable {
     let i = this.home(slot);
     while (index[i] !== slot + 1) i = (i + 1) & mask;
     index[i] = DEAD;
-    // Misses probe past dead buckets: once they outnumber the living, start afresh.
-    if (++this.dead > this.index.length >> 3 && this.dead > this.size) this.rebuild(this.index.length);
+    this.dead++;
     this.kind[slot] = FREE;
     this.w0[slot] = this.freeHead;
     this.freeHead = slot;
-    this.size--;
+    // No rebuild here: a removal turns a used bucket into a dead one, so used +
+    // dead stays ≤ 1/2 (place() keeps it there) and probes stay short. A
+    // table emptied by a withdraw-all starts afresh at once.
+    if (--this.size === 0) this.clear();
   }
 
   /** Forget every prefix. */
