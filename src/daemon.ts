@@ -23,7 +23,7 @@ import { serviceIntents, staticIntents, type DrainPhase, type ServiceState } fro
 import { HealthSource } from './sources/health/index.js';
 import { realClock } from '../bgp/index.js';
 import { startApiServer, type ApiServer } from './api/server.js';
-import { peerEvent, serviceEvent, type StateEvent } from './state.js';
+import { lxdEvent, peerEvent, serviceEvent, type StateEvent } from './state.js';
 import { startMetrics, type MetricsHandle } from './metrics.js';
 import { lxdSourceFromConfig, type LxdSource } from './sources/lxd/index.js';
 
@@ -46,6 +46,8 @@ export class Daemon {
   metrics: MetricsHandle | null = null;
   /** The LXD/Incus route source, when the config has an `lxd` section. */
   lxd: LxdSource | null = null;
+  /** Why the configured LXD source could not start (shown by the API and `routes`); null otherwise. */
+  lxdStartError: string | null = null;
   private readonly eventListeners = new Set<(e: StateEvent) => void>();
 
   constructor(configPath: string, log?: Logger) {
@@ -221,7 +223,7 @@ export class Daemon {
     return this.drains.get(service)?.phase ?? null;
   }
 
-  /** Subscribe to state changes (peer, service, reload, drain) for the control API; returns the unsubscribe. */
+  /** Subscribe to state changes (peer, service, reload, drain, lxd) for the control API; returns the unsubscribe. */
   onEvent(fn: (e: StateEvent) => void): () => void {
     this.eventListeners.add(fn);
     return () => this.eventListeners.delete(fn);
@@ -240,6 +242,7 @@ export class Daemon {
   /** Serve the control API on api.socket; a failure is logged, not fatal (BGP keeps running). */
   /** Start the LXD source when configured; a missing socket is logged, BGP keeps running. */
   private async startLxd(config: Config): Promise<void> {
+    this.lxdStartError = null;
     if (!config.lxd) return;
     try {
       this.lxd = lxdSourceFromConfig(
@@ -249,11 +252,13 @@ export class Daemon {
           this.reconcile();
         },
         this.log,
+        { onStatus: (change, st) => this.emitEvent(lxdEvent(change, st)) },
       );
       await this.lxd.start();
     } catch (e) {
       this.log.error({ err: (e as Error).message }, 'cannot start the LXD source; routes from LXD are not announced');
       this.lxd = null;
+      this.lxdStartError = (e as Error).message;
     }
   }
 

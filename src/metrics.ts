@@ -15,6 +15,11 @@
  * transitions, check latencies (histogram), connect failures, unknown
  * connections and TCP MD5 failures.
  *
+ * The LXD source (`herald_lxd_*`, only when the config has an `lxd`
+ * section) is read from its `state()` like the peers; a reload that changes
+ * the `lxd` section replaces the source object, so its counters are kept
+ * the same way as a re-created peer's.
+ *
  * Counters never go backwards. A peer's counters live in its Peer object,
  * which a reload replaces (remove + add); per peer name we keep the last
  * values seen and a running total, and add the difference on each scrape
@@ -27,6 +32,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { PeerCounters, PeerSnapshot, SpeakerEvent } from '../bgp/index.js';
 import type { MetricsConfig, ServiceConfig } from './config/index.js';
 import type { RoundEvent, ServiceSnapshot, Transition } from './sources/health/index.js';
+import type { LxdSourceState } from './sources/lxd/index.js';
 
 /** The RFC 4271 §8.2.2 states, as the speaker's snapshots name them. */
 export const SESSION_STATES = ['Idle', 'Connect', 'Active', 'OpenSent', 'OpenConfirm', 'Established'] as const;
@@ -57,8 +63,20 @@ export interface MetricsModel {
   readonly health: MetricsHealth | null;
   readonly reconciler: { readonly runs: number; readonly changes: number; readonly lastDurationMs: number };
   readonly reloads: { readonly ok: number; readonly failed: number };
-  readonly config: { readonly metrics: MetricsConfig | null; readonly services: readonly Pick<ServiceConfig, 'name' | 'checks'>[] } | null;
+  readonly config: {
+    readonly metrics: MetricsConfig | null;
+    readonly services: readonly Pick<ServiceConfig, 'name' | 'checks'>[];
+    /** Non-null when an LXD source is configured (its settings are not read here). */
+    readonly lxd?: object | null;
+  } | null;
+  /** The LXD source when it runs (src/sources/lxd `LxdSource`); null when not configured or it could not start. */
+  readonly lxd?: { state(): LxdSourceState } | null;
 }
+
+/** The LXD source's counters that the metrics keep monotonic. */
+const LXD_COUNTER_KEYS = ['reads', 'failedReads', 'events', 'resyncs', 'fullReads'] as const satisfies readonly (keyof LxdSourceState)[];
+type LxdCounterKey = (typeof LXD_COUNTER_KEYS)[number];
+const zeroLxd = (): Record<LxdCounterKey, number> => ({ reads: 0, failedReads: 0, events: 0, resyncs: 0, fullReads: 0 });
 
 export interface MetricsOptions {
   /** Also export prom-client's process and Node.js metrics, prefixed `herald_`; default true. */
@@ -220,6 +238,15 @@ export function createMetrics(model: MetricsModel, opts: MetricsOptions = {}): M
   // One snapshot per scrape (taken by render()), shared by every family's collect().
   let peers: PeerSnapshot[] = [];
   let services: ReadonlyMap<string, ServiceSnapshot> = new Map();
+  /** The LXD source's state this scrape; `configured` false: no series at all. */
+  let lxd: { configured: boolean; state: LxdSourceState | null } = { configured: false, state: null };
+  const lxdMetrics: (Gauge | Counter)[] = [];
+  let lxdRegistered = false;
+  const lxdTally: { ref: object | null; last: Record<LxdCounterKey, number>; total: Record<LxdCounterKey, number> } = {
+    ref: null,
+    last: zeroLxd(),
+    total: zeroLxd(),
+  };
 
   const refresh = (): void => {
     attach();
@@ -244,6 +271,28 @@ export function createMetrics(model: MetricsModel, opts: MetricsOptions = {}): M
       if (present.has(name)) continue;
       t.ref = null;
       t.last = zeroCounters();
+    }
+    const src = model.lxd ?? null;
+    lxd = { configured: Boolean(model.config?.lxd), state: src?.state() ?? null };
+    if (lxd.configured !== lxdRegistered) {
+      for (const m of lxdMetrics) {
+        if (lxd.configured) registry.registerMetric(m);
+        else registry.removeSingleMetric((m as unknown as { name: string }).name);
+      }
+      lxdRegistered = lxd.configured;
+    }
+    if (src && lxd.state) {
+      const fresh = src !== lxdTally.ref;
+      for (const k of LXD_COUNTER_KEYS) {
+        const cur = lxd.state[k];
+        const base = fresh || cur < lxdTally.last[k] ? 0 : lxdTally.last[k];
+        lxdTally.total[k] += cur - base;
+        lxdTally.last[k] = cur;
+      }
+      lxdTally.ref = src;
+    } else {
+      lxdTally.ref = null;
+      lxdTally.last = zeroLxd();
     }
   };
 
@@ -391,6 +440,69 @@ export function createMetrics(model: MetricsModel, opts: MetricsOptions = {}): M
       }
     },
   });
+
+  // ------------------------------------------------------------ LXD source
+  // Registered only while the config has an `lxd` section (see refresh()):
+  // an unlabelled prom-client metric always has a sample, and
+  // `herald_lxd_up 0` on a host without LXD would page someone.
+  const lxdGauge = (name: string, help: string, value: (s: LxdSourceState | null) => number): void => {
+    lxdMetrics.push(
+      new Gauge({
+        name,
+        help,
+        registers: [],
+        collect() {
+          this.set(value(lxd.state));
+        },
+      }),
+    );
+  };
+  lxdGauge('herald_lxd_up', 'Whether the last read of the LXD API succeeded (1) or not (0; also when the source could not start).', (s) => (s?.status === 'connected' ? 1 : 0));
+  lxdGauge(
+    'herald_lxd_unreachable_seconds',
+    'How long LXD has been unreachable; 0 while it answers. The last known routes stay announced until unreachable_withdraw_after.',
+    (s) => (s?.unreachableSince ? Math.max(0, (Date.now() - Date.parse(s.unreachableSince)) / 1000) : 0),
+  );
+  lxdGauge('herald_lxd_withdrawn_by_limit', 'Whether the LXD routes are withdrawn because LXD stayed unreachable longer than unreachable_withdraw_after (1) or not (0).', (s) =>
+    s?.withdrawn ? 1 : 0,
+  );
+  lxdGauge('herald_lxd_events_connected', 'Whether the LXD lifecycle events websocket is connected (1) or not (0).', (s) => (s?.eventsConnected ? 1 : 0));
+  lxdGauge('herald_lxd_instances', 'Instances in the last good read of the LXD API (every project read, every member).', (s) => s?.instances ?? 0);
+  lxdGauge('herald_lxd_last_read_timestamp_seconds', 'Unix time of the last good read of the LXD API (0: none yet).', (s) => (s?.lastReadAt ? Date.parse(s.lastReadAt) / 1000 : 0));
+  lxdGauge('herald_lxd_last_full_read_timestamp_seconds', 'Unix time of the last good read of everything (networks, projects, instances; 0: none yet).', (s) =>
+    s?.lastFullReadAt ? Date.parse(s.lastFullReadAt) / 1000 : 0,
+  );
+  lxdGauge('herald_lxd_last_read_duration_seconds', 'How long the last good read of the LXD API and the derivation took.', (s) => (s?.lastReadMs ?? 0) / 1000);
+  lxdMetrics.push(
+    new Gauge({
+      name: 'herald_lxd_routes',
+      help: 'Routes the LXD source derived (handed to the reconciler) or skipped (not announced, with a reason in GET /v1/lxd).',
+      labelNames: ['state'],
+      registers: [],
+      collect() {
+        this.set({ state: 'derived' }, lxd.state?.routes ?? 0);
+        this.set({ state: 'skipped' }, lxd.state?.skipped.length ?? 0);
+      },
+    }),
+  );
+  const lxdCounter = (name: string, help: string, value: (t: Record<LxdCounterKey, number>) => number): void => {
+    lxdMetrics.push(
+      new Counter({
+        name,
+        help,
+        registers: [],
+        collect() {
+          this.reset();
+          this.inc(value(lxdTally.total));
+        },
+      }),
+    );
+  };
+  lxdCounter('herald_lxd_events_total', 'LXD lifecycle events received on the events websocket (relevant or not).', (t) => t.events);
+  lxdCounter('herald_lxd_resyncs_total', 'Periodic full re-reads of the LXD API started by the resync timer (lxd.resync_interval).', (t) => t.resyncs);
+  lxdCounter('herald_lxd_full_reads_total', 'Good reads of the whole LXD API (start, network events, reconnects, resyncs).', (t) => t.fullReads);
+  lxdCounter('herald_lxd_reads_total', 'Reads of the LXD API started (a whole read, or the instances only after an instance event).', (t) => t.reads);
+  lxdCounter('herald_lxd_read_failures_total', 'Reads of the LXD API that failed (LXD unreachable, or an error answer); the previous routes were kept.', (t) => t.failedReads);
 
   // ------------------------------------------------------------ reconciler and config
   new Counter({

@@ -19,6 +19,8 @@ import type { Config, ServiceConfig } from './config/index.js';
 import type { Plan, PlannedRoute, Intent } from './reconciler/index.js';
 import { serviceIntents, type DrainPhase } from './sources/intents.js';
 import type { CheckReport, ServiceSnapshot, Transition } from './sources/health/types.js';
+import type { LxdOrigin, LxdSkipped, LxdSourceState, LxdStatusChange } from './sources/lxd/index.js';
+import { originText } from './sources/lxd/derive.js';
 
 /** Version of the shapes below; bumped only on an incompatible change. */
 export const STATE_VERSION = 1;
@@ -60,7 +62,18 @@ export interface StateSource {
   readonly health: { snapshot(): Map<string, ServiceSnapshot> } | null;
   readonly reloads: { ok: number; failed: number };
   readonly startedAt: number;
+  /** The LXD source when it runs (null: not configured, or it could not start). */
+  readonly lxd?: LxdStateSource | null;
+  /** Why a configured LXD source could not start (e.g. no socket found). */
+  readonly lxdStartError?: string | null;
   drainPhase(service: string): DrainPhase;
+}
+
+/** What the model reads of the LXD source (src/sources/lxd/source.ts LxdSource fits). */
+export interface LxdStateSource {
+  state(): LxdSourceState;
+  snapshot(): { readonly intents: readonly { prefix: string; nextHop?: string }[]; readonly origins: readonly LxdOrigin[]; readonly skipped: readonly LxdSkipped[] };
+  explain(prefix: string): { announced: { intent: { prefix: string; nextHop?: string }; origin: LxdOrigin }[]; skipped: LxdSkipped[] };
 }
 
 // ---------------------------------------------------------------- shapes
@@ -76,6 +89,72 @@ export interface SummaryState {
   routes: { announced: number; pending: number; received: number };
   services: { total: number; up: number; down: number; maintenance: number; draining: number };
   reloads: { ok: number; failed: number };
+  /** The LXD source; null when the config has no `lxd` section. */
+  lxd: LxdSummaryState | null;
+}
+
+/** The LXD source's state, counts only (summary.lxd, and the head of GET /v1/lxd). */
+export interface LxdSummaryState {
+  /** `not-started`: configured, but the source could not start (`lastError` says why). */
+  status: LxdSourceState['status'] | 'not-started';
+  /** The last read succeeded. */
+  reachable: boolean;
+  /** Socket path or URL; never a key. */
+  endpoint: string;
+  serverName: string | null;
+  /** This host as `ovn.chassis` names it (`chassis_name`, else the server name). */
+  chassisName: string | null;
+  announceFrom: 'all-members' | 'active-chassis';
+  clustered: boolean;
+  eventsConnected: boolean;
+  /** ISO time LXD stopped answering; null while reachable. */
+  unreachableSince: string | null;
+  /** The last known routes were withdrawn because LXD stayed unreachable longer than unreachable_withdraw_after. */
+  withdrawnByLimit: boolean;
+  lastReadAt: string | null;
+  lastFullReadAt: string | null;
+  lastReadMs: number;
+  lastError: string | null;
+  /** Instances in the last good read. */
+  instances: number;
+  routes: { derived: number; skipped: number };
+  reads: number;
+  failedReads: number;
+  fullReads: number;
+  resyncs: number;
+  events: number;
+  publishes: number;
+}
+
+/** Where an LXD route comes from; absent parts are null. */
+export interface LxdOriginState {
+  /** The intent's source text, e.g. "lxd:default/c1/eth0:routes.external". */
+  source: string;
+  project: string;
+  rule: string;
+  network: string | null;
+  instance: string | null;
+  device: string | null;
+  /** The forward's or load balancer's listen address. */
+  listen: string | null;
+}
+
+/** One route the LXD source derived (wants announced) or skipped (GET /v1/lxd). */
+export interface LxdRouteState {
+  prefix: string;
+  family: Family;
+  state: 'derived' | 'skipped';
+  /** The next hop it is announced with ("self" = this host); null when skipped. */
+  nextHop: string | null;
+  origin: LxdOriginState;
+  /** Why it is not announced; null when derived. */
+  reason: string | null;
+}
+
+/** GET /v1/lxd, `routes lxd`: the source's state, then every route it derived or skipped. */
+export interface LxdState {
+  source: LxdSummaryState;
+  routes: LxdRouteState[];
 }
 
 /** One peer (GET /v1/peers, `routes peers`): the speaker's snapshot plus config facts. */
@@ -159,6 +238,18 @@ export interface ExplainSource {
   reason: string | null;
   /** The service's state and checks (services only). */
   service: ServiceState | null;
+  /** The LXD origin and the source's reachability (LXD routes only). */
+  lxd: ExplainLxd | null;
+}
+
+/** The LXD part of an explained source. */
+export interface ExplainLxd {
+  origin: LxdOriginState;
+  /** The next hop the LXD source gives it; null when skipped. */
+  nextHop: string | null;
+  /** The LXD source's status: while `unreachable`, the last known routes are kept (until the limit). */
+  status: LxdSummaryState['status'];
+  unreachableSince: string | null;
 }
 
 /** The prefix with one peer. */
@@ -193,7 +284,8 @@ export type StateEvent =
   | { type: 'service'; at: string; service: string; from: string; to: string; reason: string; checks: CheckState[] }
   | { type: 'reload'; at: string; ok: boolean; errors: string[] }
   | { type: 'drain'; at: string; services: string[]; phase: 'graceful-shutdown' | 'withdrawn' }
-  | { type: 'undrain'; at: string; services: string[] };
+  | { type: 'undrain'; at: string; services: string[] }
+  | { type: 'lxd'; at: string; change: LxdStatusChange; lxd: LxdSummaryState };
 
 // ---------------------------------------------------------------- builders
 
@@ -236,7 +328,99 @@ export function summary(d: StateSource): SummaryState {
       draining: sv.filter((s) => s.drain !== null).length,
     },
     reloads: { ...d.reloads },
+    lxd: lxdSummary(d),
   };
+}
+
+/** Build the LXD source's counts; null when the config has no `lxd` section. */
+export function lxdSummary(d: StateSource): LxdSummaryState | null {
+  if (!d.config?.lxd) return null;
+  if (!d.lxd) {
+    const c = d.config.lxd;
+    return {
+      status: 'not-started',
+      reachable: false,
+      endpoint: c.https?.url ?? c.socket ?? '(default socket)',
+      serverName: null,
+      chassisName: c.chassisName,
+      announceFrom: c.announceFrom,
+      clustered: false,
+      eventsConnected: false,
+      unreachableSince: null,
+      withdrawnByLimit: false,
+      lastReadAt: null,
+      lastFullReadAt: null,
+      lastReadMs: 0,
+      lastError: d.lxdStartError ?? null,
+      instances: 0,
+      routes: { derived: 0, skipped: 0 },
+      reads: 0,
+      failedReads: 0,
+      fullReads: 0,
+      resyncs: 0,
+      events: 0,
+      publishes: 0,
+    };
+  }
+  return lxdSummaryOf(d.lxd.state());
+}
+
+/** Turn the LXD source's own state into its API shape (counts only). */
+export function lxdSummaryOf(s: LxdSourceState): LxdSummaryState {
+  return {
+    status: s.status,
+    reachable: s.status === 'connected',
+    endpoint: s.endpoint,
+    serverName: s.serverName,
+    chassisName: s.chassisName,
+    announceFrom: s.announceFrom,
+    clustered: s.clustered,
+    eventsConnected: s.eventsConnected,
+    unreachableSince: s.unreachableSince,
+    withdrawnByLimit: s.withdrawn,
+    lastReadAt: s.lastReadAt,
+    lastFullReadAt: s.lastFullReadAt,
+    lastReadMs: Math.round(s.lastReadMs * 10) / 10,
+    lastError: s.lastError,
+    instances: s.instances,
+    routes: { derived: s.routes, skipped: s.skipped.length },
+    reads: s.reads,
+    failedReads: s.failedReads,
+    fullReads: s.fullReads,
+    resyncs: s.resyncs,
+    events: s.events,
+    publishes: s.publishes,
+  };
+}
+
+/** Turn an LXD origin into its API shape. */
+export function lxdOriginState(o: LxdOrigin): LxdOriginState {
+  return {
+    source: originText(o),
+    project: o.project,
+    rule: o.rule,
+    network: o.network ?? null,
+    instance: o.instance ?? null,
+    device: o.device ?? null,
+    listen: o.listen ?? null,
+  };
+}
+
+/** Build the LXD source's full state with every derived and skipped route; null when not configured. */
+export function lxd(d: StateSource): LxdState | null {
+  const head = lxdSummary(d);
+  if (head === null) return null;
+  const list: LxdRouteState[] = [];
+  const snap = d.lxd?.snapshot();
+  if (snap) {
+    snap.intents.forEach((i, n) => {
+      list.push({ prefix: i.prefix, family: familyOf(i.prefix), state: 'derived', nextHop: i.nextHop ?? 'self', origin: lxdOriginState(snap.origins[n]!), reason: null });
+    });
+    for (const k of snap.skipped) {
+      list.push({ prefix: k.prefix, family: familyOf(k.prefix), state: 'skipped', nextHop: null, origin: lxdOriginState(k.origin), reason: k.reason });
+    }
+  }
+  return { source: head, routes: list };
 }
 
 /** Build every configured (not shut down) peer's state. */
@@ -395,14 +579,16 @@ export function explain(d: StateSource, prefixText: string): ExplainState | null
   const snaps = d.health?.snapshot() ?? new Map<string, ServiceSnapshot>();
 
   const sources: ExplainSource[] = [];
-  if (c?.static.some((s) => s.prefix === prefix)) sources.push({ source: 'static', wants: wantedBy.has('static'), reason: null, service: null });
+  if (c?.static.some((s) => s.prefix === prefix)) sources.push({ source: 'static', wants: wantedBy.has('static'), reason: null, service: null, lxd: null });
   for (const s of c?.services ?? []) {
     if (!s.prefixes.includes(prefix)) continue;
     const name = `service:${s.name}`;
     const st = serviceState(s, snaps.get(s.name), d.drainPhase(s.name), wantedBy.has(name));
-    sources.push({ source: name, wants: wantedBy.has(name), reason: wantedBy.has(name) ? null : whyServiceSilent(st), service: st });
+    sources.push({ source: name, wants: wantedBy.has(name), reason: wantedBy.has(name) ? null : whyServiceSilent(st), service: st, lxd: null });
   }
-  for (const src of wantedBy) if (!sources.some((s) => s.source === src)) sources.push({ source: src, wants: true, reason: null, service: null });
+  const lx = lxdSummary(d);
+  if (lx && d.lxd) sources.push(...lxdSources(d.lxd, prefix, lx, wantedBy));
+  for (const src of wantedBy) if (!sources.some((s) => s.source === src)) sources.push({ source: src, wants: true, reason: null, service: null, lxd: null });
 
   const plan = d.reconciler.current;
   const snapshots = new Map((d.speaker?.snapshot() ?? []).map((p) => [p.name, p]));
@@ -425,8 +611,35 @@ export function explain(d: StateSource, prefixText: string): ExplainState | null
     const st = statusOf(d.speaker?.peer(peer), prefix);
     peersOut.push({ ...base, shouldCarry: true, status: st.status, nextHop: st.nextHop, reason: st.reason });
   }
-  const verdict = judge(prefix, fam, intents.length > 0, sources, peersOut);
+  const verdict = judge(prefix, fam, intents.length > 0, sources, peersOut, lx);
   return { prefix, family: fam, wanted: intents.length > 0, sources, peers: peersOut, ...verdict };
+}
+
+/** The LXD source's routes for one prefix: each origin that derived it (wants it) or skipped it (with the reason). */
+function lxdSources(src: LxdStateSource, prefix: string, lx: LxdSummaryState, wantedBy: ReadonlySet<string>): ExplainSource[] {
+  const x = src.explain(prefix);
+  const detail = (o: LxdOrigin, nextHop: string | null): ExplainLxd => ({
+    origin: lxdOriginState(o),
+    nextHop,
+    status: lx.status,
+    unreachableSince: lx.unreachableSince,
+  });
+  const out: ExplainSource[] = [];
+  for (const a of x.announced) {
+    const name = originText(a.origin);
+    // Derived but not (yet) handed to the reconciler: only between a read and its publish.
+    const wants = wantedBy.has(name);
+    out.push({ source: name, wants, reason: wants ? null : 'derived by the LXD source, not yet published', service: null, lxd: detail(a.origin, a.intent.nextHop ?? 'self') });
+  }
+  for (const k of x.skipped) out.push({ source: originText(k.origin), wants: false, reason: k.reason, service: null, lxd: detail(k.origin, null) });
+  return out;
+}
+
+/** Say what an unreachable LXD source means for the routes it gave. */
+function lxdCaveat(lx: LxdSummaryState): string | null {
+  if (lx.status === 'not-started') return `the LXD source is not running${lx.lastError ? `: ${lx.lastError}` : ''}`;
+  if (lx.status !== 'unreachable') return null;
+  return `LXD is unreachable since ${lx.unreachableSince}${lx.lastError ? ` (${lx.lastError})` : ''}${lx.withdrawnByLimit ? ' and its routes were withdrawn (unreachable_withdraw_after)' : ': its last known routes are kept'}`;
 }
 
 function whyServiceSilent(s: ServiceState): string {
@@ -447,11 +660,23 @@ function judge(
   wanted: boolean,
   sources: ExplainSource[],
   peersOut: ExplainPeer[],
+  lx: LxdSummaryState | null,
 ): { announced: boolean; reason: string } {
+  const caveat = lx ? lxdCaveat(lx) : null;
   if (!wanted) {
-    if (sources.length === 0) return { announced: false, reason: `no static route or service is configured for ${prefix}` };
-    return { announced: false, reason: sources.map((s) => s.reason ?? `${s.source} does not want it`).join('; ') };
+    if (sources.length === 0) {
+      if (!lx) return { announced: false, reason: `no static route or service is configured for ${prefix}` };
+      return { announced: false, reason: `no static route, service or LXD route gives ${prefix}${caveat ? ` (${caveat})` : ''}` };
+    }
+    // LXD reasons name the origin: several instances may skip the same prefix, each for its own reason.
+    return { announced: false, reason: sources.map((s) => (s.lxd ? `${s.source}: ${s.reason}` : (s.reason ?? `${s.source} does not want it`))).join('; ') };
   }
+  const v = judgeWanted(fam, peersOut);
+  if (caveat && sources.some((s) => s.wants && s.lxd)) return { ...v, reason: `${v.reason} (${caveat})` };
+  return v;
+}
+
+function judgeWanted(fam: Family, peersOut: ExplainPeer[]): { announced: boolean; reason: string } {
   const carrying = peersOut.filter((p) => p.shouldCarry);
   if (carrying.length === 0) {
     const why = peersOut.map((p) => `${p.peer}: ${p.reason}`).join('; ');
@@ -473,6 +698,11 @@ function judge(
 /** Turn a health transition into its event shape. */
 export function serviceEvent(t: Transition): StateEvent {
   return { type: 'service', at: iso(Date.now()), service: t.service, from: t.from, to: t.to, reason: t.reason, checks: t.results.map(checkState) };
+}
+
+/** Turn an LXD reachability change into its event shape. */
+export function lxdEvent(change: LxdStatusChange, s: LxdSourceState): StateEvent {
+  return { type: 'lxd', at: iso(Date.now()), change, lxd: lxdSummaryOf(s) };
 }
 
 /** Turn a speaker event into its event shape. */

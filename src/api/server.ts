@@ -8,7 +8,8 @@
  *   GET  /v1/received/:peer[?prefix=]         received routes, streamed the same way
  *   GET  /v1/services                         services with their last check results
  *   GET  /v1/explain/:prefix                  why a prefix is (not) announced
- *   GET  /v1/events                           server-sent events of peer/service/reload/drain changes
+ *   GET  /v1/lxd                              the LXD source: reachability, counts, every derived and skipped route
+ *   GET  /v1/events                           server-sent events of peer/service/reload/drain/lxd changes
  *   POST /v1/drain   {services:[..]|all:true, wait?}
  *   POST /v1/undrain {services?:[..]}
  *   POST /v1/reload
@@ -29,6 +30,7 @@ import { promisify } from 'node:util';
 import {
   explain,
   jsonReplacer,
+  lxd,
   peers,
   received,
   routes,
@@ -116,6 +118,12 @@ async function route(d: ApiDaemon, opts: HandlerOptions, req: http.IncomingMessa
     if (x === null) throw new ApiError(400, 'bad-prefix', `'${text}' is not a prefix or address (try 198.51.100.53/32 or 2001:db8::53/128)`);
     return sendJson(res, 200, x);
   }
+  if (p === '/v1/lxd') {
+    get();
+    const x = lxd(d);
+    if (x === null) throw new ApiError(404, 'not-configured', 'the LXD source is not configured (no lxd section in the config; see docs/lxd.md)');
+    return sendJson(res, 200, x);
+  }
   if (p === '/v1/events') return get(), events(d, req, res);
   if (p === '/v1/drain') {
     post();
@@ -151,7 +159,7 @@ async function route(d: ApiDaemon, opts: HandlerOptions, req: http.IncomingMessa
     return sendJson(res, 200, { ok: true, errors: [] });
   }
   if (p === '/' || p === '/v1') {
-    return get(), sendJson(res, 200, { version: 1, paths: ['/v1/summary', '/v1/peers', '/v1/routes', '/v1/received/:peer', '/v1/services', '/v1/explain/:prefix', '/v1/events'] });
+    return get(), sendJson(res, 200, { version: 1, paths: ['/v1/summary', '/v1/peers', '/v1/routes', '/v1/received/:peer', '/v1/services', '/v1/explain/:prefix', '/v1/lxd', '/v1/events'] });
   }
   throw new ApiError(404, 'not-found', `no such path ${p}; see docs/api.md`);
 }

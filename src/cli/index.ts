@@ -13,13 +13,14 @@
  */
 import { parseArgs } from 'node:util';
 import { ApiClient, ApiResponseError, UnreachableError } from '../api/client.js';
-import type { ExplainState, PeerState, ReceivedState, RouteState, ServiceState, StateEvent, SummaryState } from '../state.js';
+import type { ExplainState, LxdState, PeerState, ReceivedState, RouteState, ServiceState, StateEvent, SummaryState } from '../state.js';
 import {
   columnWidths,
   receivedRow,
   RECEIVED_HEADERS,
   renderEvent,
   renderExplain,
+  renderLxd,
   renderPeers,
   renderRow,
   renderServices,
@@ -49,6 +50,8 @@ export const USAGE = `usage: routes [COMMAND] [--socket PATH] [--json]
                                   GRACEFUL_SHUTDOWN, then withdraw (--wait: until sent)
   routes undrain [SERVICE...]     announce again by health (no name: all)
   routes reload                   reload the config (a bad one is refused)
+  routes lxd                      the LXD source: reachability, derived and
+                                  skipped routes with their origin and reason
   routes watch                    follow changes live
 
   --socket PATH   control socket (default $HERALD_SOCKET or ${DEFAULT_SOCKET})
@@ -205,6 +208,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           else io.stderr.write(`routes: reload refused; herald keeps running the previous config:\n${body.errors.map((l) => `  ${l}\n`).join('')}`);
           return EXIT.failed;
         }
+      }
+      case 'lxd': {
+        noArgs(args);
+        const x = await api.get<LxdState>('/v1/lxd');
+        if (values.json) json(x);
+        else out(renderLxd(x, o));
+        return EXIT.ok;
       }
       case 'watch': {
         noArgs(args);

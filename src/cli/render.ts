@@ -11,6 +11,8 @@
 import type {
   CheckState,
   ExplainState,
+  LxdState,
+  LxdSummaryState,
   PeerState,
   ReceivedState,
   RouteState,
@@ -122,8 +124,27 @@ export function renderSummary(s: SummaryState, o: RenderOptions): string {
     `routes    ${s.routes.announced} announced, ${s.routes.pending} pending, ${s.routes.received} received`,
     `services  ${ok(s.services.up, true)} up, ${ok(s.services.down, s.services.down === 0)} down, ${s.services.maintenance} maintenance, ${s.services.draining} draining (${s.services.total} services)`,
     `reloads   ${s.reloads.ok} ok, ${s.reloads.failed} refused`,
+    ...(s.lxd ? [`lxd       ${lxdLine(s.lxd, o)}`] : []),
     '',
   ].join('\n');
+}
+
+/** One line on the LXD source: reachability, what it derived and skipped. */
+export function lxdLine(l: LxdSummaryState, o: RenderOptions): string {
+  const counts = `${l.routes.derived} routes derived, ${l.routes.skipped} skipped, ${l.instances} instances`;
+  switch (l.status) {
+    case 'connected':
+      return `${paint('reachable', 'green', o.colour)} (${l.serverName ?? l.endpoint}${l.eventsConnected ? '' : ', events not connected'}), ${counts}`;
+    case 'unreachable': {
+      const since = l.unreachableSince ? ` for ${sinceIso(l.unreachableSince)}` : '';
+      const what = l.withdrawnByLimit ? paint('routes withdrawn (unreachable_withdraw_after)', 'red', o.colour) : 'last known routes kept';
+      return `${paint('UNREACHABLE', 'red', o.colour)}${since} (${l.lastError ?? l.endpoint}): ${what}; ${counts}`;
+    }
+    case 'not-started':
+      return `${paint('not running', 'red', o.colour)}: ${l.lastError ?? 'the source could not start'}`;
+    default:
+      return `${l.status} (${l.endpoint}), ${counts}`;
+  }
 }
 
 /** Render the peers table (`routes peers`). */
@@ -195,9 +216,15 @@ export function renderExplain(x: ExplainState, o: RenderOptions): string {
   const verdict = x.announced ? paint('announced', 'green', o.colour) : paint('NOT announced', 'red', o.colour);
   out.push(`${x.prefix} (${x.family}): ${verdict}`, `  ${x.reason}`, '');
   out.push('sources:');
-  if (x.sources.length === 0) out.push('  none: no static route or service lists this prefix');
+  if (x.sources.length === 0) out.push('  none: no static route, service or LXD route lists this prefix');
   for (const s of x.sources) {
     out.push(`  ${s.source}: ${s.wants ? paint('wants it', 'green', o.colour) : paint('does not want it', 'red', o.colour)}${s.reason ? ` — ${s.reason}` : ''}`);
+    if (s.lxd) {
+      const g = s.lxd.origin;
+      const parts = [`project ${g.project}`, g.network && `network ${g.network}`, g.instance && `instance ${g.instance}`, g.device && `device ${g.device}`, g.listen && `listen ${g.listen}`, `rule ${g.rule}`];
+      out.push(`    lxd ${parts.filter(Boolean).join(', ')}${s.lxd.nextHop ? `; next hop ${s.lxd.nextHop}` : ''}`);
+      if (s.lxd.status !== 'connected') out.push(`    LXD source ${s.lxd.status}${s.lxd.unreachableSince ? ` since ${s.lxd.unreachableSince}` : ''}`);
+    }
     const sv = s.service;
     if (!sv) continue;
     out.push(`    health ${paint(sv.health, sv.health === 'up' ? 'green' : 'red', o.colour)} for ${sinceIso(sv.since)}${sv.drain ? `, drain ${sv.drain}` : ''}`);
@@ -226,6 +253,28 @@ export function renderExplain(x: ExplainState, o: RenderOptions): string {
     );
   }
   return out.join('\n') + '\n';
+}
+
+export const LXD_HEADERS = ['PREFIX', 'STATE', 'NEXT HOP', 'ORIGIN', 'REASON'] as const;
+
+/** Render `routes lxd`: the source's state, then every route it derived or skipped. */
+export function renderLxd(x: LxdState, o: RenderOptions): string {
+  const l = x.source;
+  const out = [
+    `lxd       ${lxdLine(l, o)}`,
+    `endpoint  ${l.endpoint}${l.serverName ? ` (server ${l.serverName}${l.clustered ? ', clustered' : ''})` : ''}; announce from ${l.announceFrom}${l.announceFrom === 'active-chassis' ? ` as chassis ${l.chassisName ?? '?'}` : ''}`,
+    `reads     ${l.reads} (${l.failedReads} failed, ${l.fullReads} full, ${l.resyncs} resyncs), ${l.events} events${l.lastReadAt ? `; last ${sinceIso(l.lastReadAt)} ago in ${l.lastReadMs} ms` : ''}${l.lastFullReadAt ? `, last full ${sinceIso(l.lastFullReadAt)} ago` : ''}`,
+    '',
+  ];
+  if (x.routes.length === 0) return [...out, 'no routes derived or skipped', ''].join('\n');
+  const rows = x.routes.map((r) => [
+    r.prefix,
+    r.state === 'derived' ? { text: 'derived', colour: 'green' as const } : { text: 'skipped', colour: 'yellow' as const },
+    r.nextHop ?? '-',
+    r.origin.source,
+    r.reason ?? '',
+  ]);
+  return `${out.join('\n')}\n${renderTable(LXD_HEADERS, rows, o)}`;
 }
 
 /** Render one line of `routes watch`. */
@@ -265,5 +314,7 @@ export function renderEvent(e: StateEvent | { type: 'hello' }, o: RenderOptions)
       return `${ts} drain ${e.services.join(', ')}: ${e.phase}`;
     case 'undrain':
       return `${ts} undrain ${e.services.join(', ') || '(none drained)'}`;
+    case 'lxd':
+      return `${ts} lxd ${e.change}: ${lxdLine(e.lxd, o)}`;
   }
 }

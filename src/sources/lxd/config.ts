@@ -39,12 +39,12 @@ export function lxdEndpointFromConfig(c: LxdConfig): LxdEndpoint {
   return { kind: 'unix', socket };
 }
 
-/** Make the LXD source for a config section; `publish` receives each changed full snapshot; `over` sets the checks' clock and prober (tests). */
+/** Make the LXD source for a config section; `publish` receives each changed full snapshot; `over` sets the checks' clock and prober (tests) and the reachability listener. */
 export function lxdSourceFromConfig(
   c: LxdConfig,
   publish: (intents: readonly Intent[]) => void,
   log?: LxdLog,
-  over: Pick<LxdSourceOptions, 'clock' | 'prober'> = {},
+  over: Pick<LxdSourceOptions, 'clock' | 'prober' | 'onStatus'> = {},
 ): LxdSource {
   return new LxdSource({
     ...over,

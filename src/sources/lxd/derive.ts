@@ -26,7 +26,8 @@
  *
  * "This member" is `environment.server_name`; a standalone server reports
  * its instances with location "none". An evacuated member announces nothing
- * for instances. With `announceFrom: 'active-chassis'`, routes whose next
+ * for instances, nor does an instance that is not Running or Ready; their
+ * routes are listed in `skipped` with that reason. With `announceFrom: 'active-chassis'`, routes whose next
  * hop is an OVN router are announced only by the host of that network's
  * active gateway chassis (`/1.0/networks/N/state` → ovn.chassis, compared
  * with `chassisName`, default the server name; clustered or not), for
@@ -368,12 +369,19 @@ export function deriveLxd(
   // --------------------------------------------------------------- instances
   const evacuated = view.memberStatus === 'Evacuated';
   const instanceRules = rules.routesExternal || rules.nicAddresses || rules.userRoutes;
-  if (!evacuated && instanceRules) {
+  if (instanceRules) {
     for (const inst of view.instances) {
-      if (!wantProject(inst.project) || !ACTIVE.has(inst.status)) continue;
+      if (!wantProject(inst.project)) continue;
       const onThisMember = inst.location === me || (!view.clustered && (inst.location === 'none' || inst.location === '' || inst.location === undefined));
       const text = inst.expanded_config?.[HERALD_CHECK_KEY];
-      if (text !== undefined && text.trim() !== '') {
+      // An instance that is not running (or an evacuated member) announces
+      // nothing; its would-be routes are derived only to be listed in
+      // `skipped` with the reason, so `routes explain` can say why.
+      if (evacuated) {
+        gate = { id: '', check: null, reason: `this member (${me}) is evacuated: instance routes are withdrawn until it is restored` };
+      } else if (!ACTIVE.has(inst.status)) {
+        gate = { id: '', check: null, reason: `instance ${inst.name} (project ${inst.project}) is ${inst.status || 'in no known state'}: only Running or Ready instances are announced` };
+      } else if (text !== undefined && text.trim() !== '') {
         const id = checkId(inst.project, inst.name, text);
         const parsed = parseHeraldCheck(text, rules.checkTimeoutMs);
         if (typeof parsed === 'string') gate = { id, check: null, reason: parsed };

@@ -73,7 +73,12 @@ export interface LxdSourceOptions {
   clock?: Clock;
   /** Runs one check probe (default the real checks). */
   prober?: Prober;
+  /** Told when reachability changes: LXD unreachable, reachable again, or its routes withdrawn by the limit (for the API's events). */
+  onStatus?: (change: LxdStatusChange, state: LxdSourceState) => void;
 }
+
+/** A reachability change of the source, as `onStatus` reports it. */
+export type LxdStatusChange = 'unreachable' | 'reachable' | 'withdrawn';
 
 /** Default probe interval of `user.herald.check`, ms. */
 export const LXD_CHECK_INTERVAL_MS = 2000;
@@ -95,7 +100,18 @@ export interface LxdSourceState {
   events: number;
   publishes: number;
   lastReadAt: string | null;
+  /** ISO time of the last good read of everything (networks, projects, instances), not only instances. */
+  lastFullReadAt: string | null;
   lastReadMs: number;
+  /** Good reads of everything (start, network events, reconnects, resyncs). */
+  fullReads: number;
+  /** Periodic full re-reads started by the resync timer. */
+  resyncs: number;
+  /** Instances in the last good read (every project read, every member). */
+  instances: number;
+  /** This host as `ovn.chassis` names it: `chassis_name`, else the server name (null before the first read). */
+  chassisName: string | null;
+  announceFrom: LxdRules['announceFrom'];
   lastError: string | null;
   unreachableSince: string | null;
   /** True when the last known routes were withdrawn because LXD stayed unreachable too long. */
@@ -153,7 +169,13 @@ export class LxdSource {
       events: 0,
       publishes: 0,
       lastReadAt: null,
+      lastFullReadAt: null,
       lastReadMs: 0,
+      fullReads: 0,
+      resyncs: 0,
+      instances: 0,
+      chassisName: this.rules.chassisName,
+      announceFrom: this.rules.announceFrom,
       lastError: null,
       unreachableSince: null,
       withdrawn: false,
@@ -198,6 +220,7 @@ export class LxdSource {
     this.events?.start();
     if (this.resyncMs > 0) {
       this.resyncTimer = setInterval(() => {
+        this.st.resyncs++;
         this.needFull = true;
         this.schedule(0);
       }, this.resyncMs);
@@ -264,6 +287,12 @@ export class LxdSource {
       derived = this.derive(view);
       this.st.serverName = view.serverName;
       this.st.clustered = view.clustered;
+      this.st.instances = view.instances.length;
+      this.st.chassisName = this.rules.chassisName ?? view.serverName;
+      if (!prev) {
+        this.st.fullReads++;
+        this.st.lastFullReadAt = new Date().toISOString();
+      }
     } catch (e) {
       if (this.stopped) return false;
       this.needFull = true;
@@ -273,7 +302,8 @@ export class LxdSource {
     this.st.lastReadMs = performance.now() - t0;
     this.st.lastReadAt = new Date().toISOString();
     this.st.lastError = null;
-    if (this.st.status === 'unreachable') {
+    const wasUnreachable = this.st.status === 'unreachable';
+    if (wasUnreachable) {
       this.log.info({ endpoint: this.st.endpoint, since: this.st.unreachableSince, withdrawn: this.st.withdrawn }, 'LXD reachable again');
     }
     this.st.status = 'connected';
@@ -284,6 +314,7 @@ export class LxdSource {
     for (const t of [this.retryTimer, this.withdrawTimer]) if (t) clearTimeout(t);
     this.retryTimer = this.withdrawTimer = null;
     this.commit(derived, wasWithdrawn);
+    if (wasUnreachable) this.tell('reachable');
     return true;
   }
 
@@ -366,6 +397,7 @@ export class LxdSource {
       if (this.withdrawAfterMs > 0) {
         this.withdrawTimer = setTimeout(() => this.withdraw(), this.withdrawAfterMs);
       }
+      this.tell('unreachable');
     }
     // Retry on our own too: the events socket may be down for longer.
     if (!this.retryTimer && !this.stopped) {
@@ -386,11 +418,25 @@ export class LxdSource {
       { endpoint: this.st.endpoint, since: this.st.unreachableSince, withdrawn: this.current.intents.length },
       'LXD unreachable for longer than unreachable_withdraw_after; withdrawing its routes',
     );
-    this.current = { intents: [], origins: [], skipped: [] };
+    // The withdrawn routes stay visible as skipped, with the reason, for `routes explain`.
+    const why = `LXD unreachable since ${this.st.unreachableSince} (${this.st.lastError ?? 'no answer'}), longer than unreachable_withdraw_after (${this.withdrawAfterMs / 1000} s): withdrawn until LXD answers again`;
+    const c = this.current;
+    const skipped = [...c.intents.map((i, n) => ({ prefix: i.prefix, reason: why, origin: c.origins[n]! })), ...c.skipped];
+    this.current = { intents: [], origins: [], skipped };
     this.st.routes = 0;
+    this.st.skipped = skipped;
     this.fingerprint = '';
     this.st.publishes++;
     this.opts.publish([]);
+    this.tell('withdrawn');
+  }
+
+  private tell(change: LxdStatusChange): void {
+    try {
+      this.opts.onStatus?.(change, this.state());
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, 'LXD status listener failed');
+    }
   }
 
   /** The source's state (a copy). */

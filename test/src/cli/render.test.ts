@@ -6,6 +6,7 @@ import {
   duration,
   renderEvent,
   renderExplain,
+  renderLxd,
   renderPeers,
   renderServices,
   renderSummary,
@@ -13,7 +14,7 @@ import {
   routeRow,
   truncate,
 } from '../../../src/cli/render.js';
-import type { ExplainState, PeerState, RouteState, ServiceState, SummaryState } from '../../../src/state.js';
+import type { ExplainState, LxdSummaryState, PeerState, RouteState, ServiceState, SummaryState } from '../../../src/state.js';
 
 const plain = { width: null, colour: false } as const;
 const ESC = '\x1b[';
@@ -71,6 +72,7 @@ const summary: SummaryState = {
   routes: { announced: 4, pending: 1, received: 7 },
   services: { total: 2, up: 1, down: 1, maintenance: 0, draining: 0 },
   reloads: { ok: 2, failed: 1 },
+  lxd: null,
 };
 
 function peer(name: string, state: string): PeerState {
@@ -177,6 +179,7 @@ describe('renderers', () => {
             prefixes: ['198.51.100.80/32'],
             checks: [{ index: 0, check: 'exec /bin/false', ok: false, detail: 'exited 1', output: 'line one\nline two\n', latencyMs: 3, at: new Date().toISOString(), adminDown: false }],
           },
+          lxd: null,
         },
       ],
       peers: [{ peer: 'up1', state: 'Established', established: true, shouldCarry: false, status: 'not-wanted', nextHop: null, reason: 'no source wants this prefix' }],
@@ -187,6 +190,52 @@ describe('renderers', () => {
     expect(t).toContain('    check 1 exec /bin/false: FAIL — exited 1');
     expect(t).toContain('      | line one\n      | line two');
     expect(t).toMatch(/ {2}up1 +Established +no +not-wanted +- +no source wants this prefix/);
+  });
+
+  it('LXD: summary line, explain origin and the routes lxd table', () => {
+    const lx: LxdSummaryState = {
+      status: 'unreachable', reachable: false, endpoint: '/var/snap/lxd/common/lxd/unix.socket', serverName: 'hv1', chassisName: 'hv1',
+      announceFrom: 'all-members', clustered: false, eventsConnected: false, unreachableSince: new Date(Date.now() - 65_000).toISOString(),
+      withdrawnByLimit: false, lastReadAt: new Date().toISOString(), lastFullReadAt: new Date().toISOString(), lastReadMs: 12.5,
+      lastError: 'connect ECONNREFUSED', instances: 3, routes: { derived: 1, skipped: 1 }, reads: 9, failedReads: 2, fullReads: 4, resyncs: 1, events: 17, publishes: 3,
+    };
+    expect(renderSummary({ ...summary, lxd: lx }, plain).split('\n')).toContain(
+      'lxd       UNREACHABLE for 1m05s (connect ECONNREFUSED): last known routes kept; 1 routes derived, 1 skipped, 3 instances',
+    );
+    expect(renderSummary({ ...summary, lxd: { ...lx, status: 'connected', reachable: true, unreachableSince: null, eventsConnected: true } }, plain)).toContain(
+      'lxd       reachable (hv1), 1 routes derived, 1 skipped, 3 instances\n',
+    );
+    expect(renderSummary(summary, plain)).not.toContain('lxd');
+    const origin = { source: 'lxd:default/c1/eth0:routes.external', project: 'default', rule: 'routes.external', network: 'br1', instance: 'c1', device: 'eth0', listen: null };
+    const x: ExplainState = {
+      prefix: '198.51.100.10/32', family: 'ipv4', wanted: false, announced: false,
+      reason: 'lxd:default/c1/eth0:routes.external: instance c1 (project default) is Stopped: only Running or Ready instances are announced',
+      sources: [{ source: origin.source, wants: false, reason: 'instance c1 (project default) is Stopped: only Running or Ready instances are announced', service: null, lxd: { origin, nextHop: null, status: 'connected', unreachableSince: null } }],
+      peers: [],
+    };
+    const t = renderExplain(x, plain);
+    expect(t).toContain('  lxd:default/c1/eth0:routes.external: does not want it — instance c1 (project default) is Stopped');
+    expect(t).toContain('    lxd project default, network br1, instance c1, device eth0, rule routes.external\n');
+    const table = renderLxd(
+      {
+        source: { ...lx, status: 'connected', reachable: true, unreachableSince: null },
+        routes: [
+          { prefix: '198.51.100.11/32', family: 'ipv4', state: 'derived', nextHop: 'self', origin: { ...origin, source: 'lxd:default/c2/eth0:routes.external', instance: 'c2' }, reason: null },
+          { prefix: '198.51.100.10/32', family: 'ipv4', state: 'skipped', nextHop: null, origin, reason: 'instance c1 (project default) is Stopped' },
+        ],
+      },
+      plain,
+    ).split('\n');
+    expect(table[0]).toMatch(/^lxd {7}reachable \(hv1, events not connected\)/);
+    expect(table[2]).toMatch(/^reads {5}9 \(2 failed, 4 full, 1 resyncs\), 17 events; last 0s ago in 12.5 ms, last full 0s ago$/);
+    expect(table.slice(4, 7)).toEqual([
+      'PREFIX            STATE    NEXT HOP  ORIGIN                               REASON',
+      '198.51.100.11/32  derived  self      lxd:default/c2/eth0:routes.external',
+      '198.51.100.10/32  skipped  -         lxd:default/c1/eth0:routes.external  instance c1 (project default) is Stopped',
+    ]);
+    expect(renderEvent({ type: 'lxd', at: '2024-01-01T10:11:12.000Z', change: 'withdrawn', lxd: { ...lx, withdrawnByLimit: true, unreachableSince: null } }, plain)).toBe(
+      '10:11:12 lxd withdrawn: UNREACHABLE (connect ECONNREFUSED): routes withdrawn (unreachable_withdraw_after); 1 routes derived, 1 skipped, 3 instances',
+    );
   });
 
   it('watch lines', () => {

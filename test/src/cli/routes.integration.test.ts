@@ -372,7 +372,7 @@ describe.skipIf(!canNetns)('routes CLI against herald run in a namespace', () =>
 
   it('--json shapes carry exactly the documented keys (docs/api.md)', async () => {
     const keys = (o: object): string[] => Object.keys(o).sort();
-    expect(keys(await routesJson<SummaryState>(sockA))).toEqual(['asn', 'configFile', 'peers', 'reloads', 'routerId', 'routes', 'services', 'uptimeMs', 'version']);
+    expect(keys(await routesJson<SummaryState>(sockA))).toEqual(['asn', 'configFile', 'lxd', 'peers', 'reloads', 'routerId', 'routes', 'services', 'uptimeMs', 'version']);
     expect(keys((await routesJson<PeerState[]>(sockA, 'peers'))[0]!)).toEqual(
       [
         'address', 'counters', 'description', 'endOfRibReceived', 'established', 'families', 'holdTime', 'keepaliveTime', 'lastConnectError', 'lastDown',
@@ -392,7 +392,7 @@ describe.skipIf(!canNetns)('routes CLI against herald run in a namespace', () =>
     const x = await routesJson<ExplainState>(sockA, 'explain', '198.51.100.53/32');
     expect(keys(x)).toEqual(['announced', 'family', 'peers', 'prefix', 'reason', 'sources', 'wanted'].sort());
     expect(keys(x.peers[0]!)).toEqual(['established', 'nextHop', 'peer', 'reason', 'shouldCarry', 'state', 'status'].sort());
-    expect(keys(x.sources[0]!)).toEqual(['reason', 'service', 'source', 'wants'].sort());
+    expect(keys(x.sources[0]!)).toEqual(['lxd', 'reason', 'service', 'source', 'wants'].sort());
     const c = await routes(sockA, 'check', '198.51.100.53/32', '--json');
     expect(keys(JSON.parse(c.stdout) as object)).toEqual(keys(x));
   });

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { PeerSnapshot, SpeakerEvent } from '../../../bgp/index.js';
 import { createMetrics, serveMetrics, startMetrics, type MetricsHandle, type MetricsModel } from '../../../src/metrics.js';
 import type { Check, RoundEvent, ServiceSnapshot, Transition } from '../../../src/sources/health/index.js';
+import type { LxdSourceState } from '../../../src/sources/lxd/index.js';
 import { PromParseError, namingProblems, parseProm, sampleValue, type Family } from './prom-text.js';
 
 // ------------------------------------------------------------ the parser itself
@@ -337,6 +338,78 @@ describe('metrics on a fake daemon model', () => {
     await m.render(); // attaches
     model.health.flip('dns', 'up');
     expect(sampleValue(await scrape(m), 'herald_service_transitions_total', { service: 'dns', to: 'up' })).toBe(1);
+    m.detach();
+  });
+
+  it('LXD source: no herald_lxd_* without an lxd section; up, unreachable, withdrawn, routes; counters survive a re-created source', async () => {
+    const st = (over: Partial<LxdSourceState> = {}): LxdSourceState => ({
+      status: 'connected', endpoint: '/var/snap/lxd/common/lxd/unix.socket', serverName: 'hv1', clustered: false, eventsConnected: true,
+      reads: 5, failedReads: 1, events: 40, publishes: 2, lastReadAt: '2024-05-01T10:00:00.000Z', lastFullReadAt: '2024-05-01T09:00:00.000Z',
+      lastReadMs: 250, fullReads: 3, resyncs: 2, instances: 7, chassisName: 'hv1', announceFrom: 'all-members', lastError: null,
+      unreachableSince: null, withdrawn: false, routes: 4, skipped: [{ prefix: '198.51.100.11/32', reason: 'x', origin: { project: 'default', rule: 'routes.external' } }],
+      ...over,
+    });
+    const base = fakeModel();
+    let cur = st();
+    const model = { ...base, config: { ...base.config!, lxd: null as object | null }, lxd: null as { state(): LxdSourceState } | null };
+    const m = createMetrics(model, { defaultMetrics: false });
+    expect([...(await scrape(m)).keys()].filter((n) => n.startsWith('herald_lxd'))).toEqual([]);
+
+    // Configured, but the source could not start: down, nothing else moves.
+    model.config.lxd = {};
+    let f = await scrape(m);
+    expect(sampleValue(f, 'herald_lxd_up')).toBe(0);
+    expect(sampleValue(f, 'herald_lxd_routes', { state: 'derived' })).toBe(0);
+    expect(sampleValue(f, 'herald_lxd_reads_total')).toBe(0);
+
+    const src1 = { state: () => cur };
+    model.lxd = src1;
+    f = await scrape(m);
+    for (const [name, type] of [
+      ['herald_lxd_up', 'gauge'], ['herald_lxd_unreachable_seconds', 'gauge'], ['herald_lxd_withdrawn_by_limit', 'gauge'], ['herald_lxd_events_connected', 'gauge'],
+      ['herald_lxd_instances', 'gauge'], ['herald_lxd_last_read_timestamp_seconds', 'gauge'], ['herald_lxd_last_full_read_timestamp_seconds', 'gauge'],
+      ['herald_lxd_last_read_duration_seconds', 'gauge'], ['herald_lxd_routes', 'gauge'], ['herald_lxd_events_total', 'counter'], ['herald_lxd_resyncs_total', 'counter'],
+      ['herald_lxd_full_reads_total', 'counter'], ['herald_lxd_reads_total', 'counter'], ['herald_lxd_read_failures_total', 'counter'],
+    ] as const) {
+      expect(f.get(name)?.type, name).toBe(type);
+    }
+    expect(sampleValue(f, 'herald_lxd_up')).toBe(1);
+    expect(sampleValue(f, 'herald_lxd_unreachable_seconds')).toBe(0);
+    expect(sampleValue(f, 'herald_lxd_routes', { state: 'derived' })).toBe(4);
+    expect(sampleValue(f, 'herald_lxd_routes', { state: 'skipped' })).toBe(1);
+    expect(sampleValue(f, 'herald_lxd_instances')).toBe(7);
+    expect(sampleValue(f, 'herald_lxd_last_read_timestamp_seconds')).toBe(Date.parse('2024-05-01T10:00:00.000Z') / 1000);
+    expect(sampleValue(f, 'herald_lxd_last_read_duration_seconds')).toBe(0.25);
+    expect(sampleValue(f, 'herald_lxd_events_total')).toBe(40);
+    expect(sampleValue(f, 'herald_lxd_resyncs_total')).toBe(2);
+    expect(sampleValue(f, 'herald_lxd_read_failures_total')).toBe(1);
+
+    // Unreachable for 30 s, then withdrawn by the limit.
+    cur = st({ status: 'unreachable', unreachableSince: new Date(Date.now() - 30_000).toISOString(), failedReads: 3, reads: 7, eventsConnected: false });
+    f = await scrape(m);
+    expect(sampleValue(f, 'herald_lxd_up')).toBe(0);
+    expect(sampleValue(f, 'herald_lxd_unreachable_seconds')).toBeGreaterThanOrEqual(30);
+    expect(sampleValue(f, 'herald_lxd_unreachable_seconds')).toBeLessThan(35);
+    expect(sampleValue(f, 'herald_lxd_withdrawn_by_limit')).toBe(0);
+    expect(sampleValue(f, 'herald_lxd_events_connected')).toBe(0);
+    cur = { ...cur, withdrawn: true, routes: 0 };
+    f = await scrape(m);
+    expect(sampleValue(f, 'herald_lxd_withdrawn_by_limit')).toBe(1);
+    expect(sampleValue(f, 'herald_lxd_routes', { state: 'derived' })).toBe(0);
+    expect(sampleValue(f, 'herald_lxd_read_failures_total')).toBe(3);
+
+    // A reload re-creates the source: its counters start from zero, ours keep counting.
+    cur = st({ reads: 1, failedReads: 0, events: 2, resyncs: 0, fullReads: 1 });
+    model.lxd = { state: () => cur };
+    f = await scrape(m);
+    expect(sampleValue(f, 'herald_lxd_reads_total')).toBe(8);
+    expect(sampleValue(f, 'herald_lxd_events_total')).toBe(42);
+    expect(sampleValue(f, 'herald_lxd_read_failures_total')).toBe(3);
+
+    // The lxd section removed: the series go away.
+    model.config.lxd = null;
+    model.lxd = null;
+    expect([...(await scrape(m)).keys()].filter((n) => n.startsWith('herald_lxd'))).toEqual([]);
     m.detach();
   });
 });

@@ -148,6 +148,25 @@ describe('deriveLxd rules', () => {
     expect(by('Error')).toEqual([]);
   });
 
+  it('an instance that is not running, and an evacuated member, list the routes they withhold in skipped with the reason (no check started)', () => {
+    const dev = { eth0: { type: 'nic', network: 'br', 'ipv4.routes.external': '198.51.100.10/32' } };
+    const stopped = deriveLxd(
+      view({ networks: [bridge('br')], instances: [inst('c1', dev, { status: 'Stopped', expanded_config: { 'user.herald.check': 'tcp:192.0.2.5:80', 'user.herald.routes': '198.51.100.11/32' } })] }),
+    );
+    expect(stopped.intents).toEqual([]);
+    expect(stopped.checks).toBeUndefined();
+    expect(stopped.skipped.map((k) => `${k.prefix} ${originText(k.origin)}: ${k.reason}`)).toEqual([
+      '198.51.100.10/32 lxd:default/c1/eth0:routes.external: instance c1 (project default) is Stopped: only Running or Ready instances are announced',
+      '198.51.100.11/32 lxd:default/c1:user.herald.routes: instance c1 (project default) is Stopped: only Running or Ready instances are announced',
+    ]);
+    // Another member's stopped instance is not ours to explain.
+    const cluster = view({ serverName: 'hv1', clustered: true, memberStatus: 'Online', networks: [bridge('br')], instances: [inst('c1', dev, { status: 'Stopped', location: 'hv2' })] });
+    expect(deriveLxd(cluster).skipped).toEqual([]);
+    const ev = deriveLxd({ ...cluster, memberStatus: 'Evacuated', instances: [inst('c1', dev, { location: 'hv1' })] });
+    expect(ev.intents).toEqual([]);
+    expect(ev.skipped.map((k) => k.reason)).toEqual(['this member (hv1) is evacuated: instance routes are withdrawn until it is restored']);
+  });
+
   it('forwards and load balancers announce their listen addresses via the OVN router', () => {
     const v = view({
       networks: [dual],

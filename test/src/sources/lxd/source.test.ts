@@ -195,9 +195,12 @@ describe('LxdSource against the fake LXD', () => {
   });
 
   it('withdraws after unreachable_withdraw_after, and announces again when LXD is back', async () => {
-    const s = makeSource({ unreachableWithdrawAfterMs: 300 });
+    const changes: string[] = [];
+    const s = makeSource({ unreachableWithdrawAfterMs: 300, onStatus: (c, st) => changes.push(`${c}:${st.status}:${st.withdrawn}`) });
     await s.start();
     expect(last()).toHaveLength(2);
+    expect(s.state()).toMatchObject({ fullReads: 1, instances: 2, chassisName: s.state().serverName, announceFrom: 'all-members' });
+    expect(s.state().lastFullReadAt).not.toBeNull();
     await fake.stop();
     const t0 = performance.now();
     await until(() => last()?.length === 0, 3000);
@@ -205,9 +208,21 @@ describe('LxdSource against the fake LXD', () => {
     expect(took).toBeGreaterThanOrEqual(250);
     expect(took).toBeLessThan(1500);
     expect(s.state()).toMatchObject({ status: 'unreachable', withdrawn: true, routes: 0 });
+    // The withdrawn routes stay explainable, with the limit as the reason.
+    const x = s.explain('198.51.100.200/32');
+    expect(x.announced).toEqual([]);
+    expect(x.skipped).toEqual([
+      {
+        prefix: '198.51.100.200/32',
+        origin: { project: 'default', instance: 'c1', device: 'eth0', network: 'net1', rule: 'routes.external' },
+        reason: expect.stringMatching(/^LXD unreachable since \S+ \(.+\), longer than unreachable_withdraw_after \(0\.3 s\): withdrawn until LXD answers again$/),
+      },
+    ]);
     await fake.start();
     await until(() => last()?.length === 2, 5000);
     expect(s.state()).toMatchObject({ status: 'connected', withdrawn: false });
+    expect(s.explain('198.51.100.200/32').skipped).toEqual([]);
+    expect(changes).toEqual(['unreachable:unreachable:false', 'withdrawn:unreachable:true', 'reachable:connected:false']);
   });
 
   it('a resync catches changes without events, and publishes nothing when nothing changed', async () => {
