@@ -36,12 +36,22 @@
 // the source's explain gives the chassis reason; without chassis_name they
 // come back. (One chassis only: a multi-chassis OVN with gateway failover
 // needs an LXD cluster, which this lab does not build.)
+// What the operator sees, through the real control API (the `routes` CLI
+// binary on herald's socket) and herald's /metrics: c1's route explains with
+// its origin (project, network, instance, device, rule) while announced, and
+// with "instance c1 ... is Stopped" once stopped; while LXD is killed the
+// summary says unreachable with the routes kept, and `routes check` still
+// passes; past the limit the summary, `routes lxd`, explain and
+// herald_lxd_* say unreachable and withdrawn; in the OVN lab, explain gives
+// the active-chassis reason from the running daemon.
 // The measured figures are printed.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { connect, type ConnectionOptions } from 'node:tls';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import {
   Lab,
   LxdDaemon,
@@ -63,6 +73,7 @@ import type { FrrRouter } from './lab/frr.js';
 import { DaemonProcess } from './support/daemon-process.js';
 import { loadConfig } from '../../src/config/index.js';
 import { certFingerprint, LxdClient, lxdSourceFromConfig, lxdTlsOptions, type LxdSource } from '../../src/sources/lxd/index.js';
+import type { ExplainState, LxdState, SummaryState } from '../../src/state.js';
 
 const WHAT = 'herald LXD source end to end';
 const ready = labReady(['frr'], WHAT) && lxdReady(WHAT);
@@ -83,12 +94,41 @@ const POLL_MS = 10;
  */
 const WITHDRAW_AFTER_MS = 5_000;
 
+const ROUTES_BIN = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../src/bin/routes.mjs');
+/** herald's metrics listener, on each herald's own namespace's loopback. */
+const METRICS_PORT = 9180;
+const STOPPED_REASON = 'instance c1 (project default) is Stopped: only Running or Ready instances are announced';
+
+/** Run the real `routes` CLI on a herald's socket; --json output parsed. */
+function routesCli(socket: string, ...argv: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((res) => {
+    execFile(process.execPath, [ROUTES_BIN, '--socket', socket, ...argv], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } }, (err, stdout, stderr) => {
+      res({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr });
+    });
+  });
+}
+async function routesJson<T>(socket: string, ...argv: string[]): Promise<T> {
+  const r = await routesCli(socket, ...argv, '--json');
+  expect(r.code, `routes ${argv.join(' ')}: ${r.stderr}`).toBe(0);
+  return JSON.parse(r.stdout) as T;
+}
+
+/** Scrape herald's /metrics inside its namespace; the herald_lxd_* samples by name (and labels). */
+async function lxdMetrics(ns: string): Promise<Record<string, number>> {
+  const js = `fetch('http://127.0.0.1:${METRICS_PORT}/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))`;
+  const text = (await nsRun(ns, process.execPath, ['-e', js])).stdout;
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^(herald_lxd_\w+(?:\{[^}]*\})?) (\S+)$/gm)) out[m[1]!] = Number(m[2]);
+  return out;
+}
+
 function heraldConfig(dir: string, routerId: string, asn: number, routerV4: string, lxdSocket: string, extra = ''): string {
   return `# herald LXD end-to-end test
 router_id: ${routerId}
 asn: ${asn}
 listen: { address: "::", port: 179 }
 api: { socket: ${join(dir, 'herald.sock')} }
+metrics: { address: 127.0.0.1, port: ${METRICS_PORT} }
 peers:
   - { name: upstream, address: ${routerV4}, asn: ${ROUTER_AS}, hold_time: 9, connect_retry: 1s }
 lxd:
@@ -151,6 +191,8 @@ describe.skipIf(!ready)('herald LXD source: real LXD 5.0, herald run, FRR upstre
   let frr: FrrRouter;
   const hv: LxdDaemon[] = [];
   const herald: DaemonProcess[] = [];
+  /** Each herald's control socket. */
+  const sockets: string[] = [];
   let events: LxdEventStream | undefined;
   const figures: Record<string, number> = {};
   let hv1Addr = '';
@@ -183,6 +225,7 @@ describe.skipIf(!ready)('herald LXD source: real LXD 5.0, herald run, FRR upstre
       const dir = await lab.tempDir(`lxd-herald${i + 1}`);
       const config = join(dir, 'herald.yaml');
       writeFileSync(config, heraldConfig(dir, s.v4, HV_AS[i]!, topo.routerV4, hv[i]!.socketPath));
+      sockets.push(join(dir, 'herald.sock'));
       herald.push(new DaemonProcess(s.ns, config, { name: `herald-hv${i + 1}` }));
     }
     await Promise.all(herald.map((h) => h.start()));
@@ -218,6 +261,24 @@ describe.skipIf(!ready)('herald LXD source: real LXD 5.0, herald run, FRR upstre
     const r = (await frr.routes()).find((x) => x.prefix === ROUTE);
     expect(r?.peer).toBe(hv1Addr);
     expect(r?.nextHop).toBe(hv1Addr);
+    // The operator's view: explain names the origin, the routes list its source.
+    const x = await routesJson<ExplainState>(sockets[0]!, 'explain', ROUTE);
+    expect(x).toMatchObject({ announced: true, reason: 'announced to upstream' });
+    expect(x.sources).toEqual([
+      {
+        source: 'lxd:default/c1/eth0:routes.external',
+        wants: true,
+        reason: null,
+        service: null,
+        lxd: {
+          origin: { source: 'lxd:default/c1/eth0:routes.external', project: 'default', rule: 'routes.external', network: 'br1', instance: 'c1', device: 'eth0', listen: null },
+          nextHop: 'self',
+          status: 'connected',
+          unreachableSince: null,
+        },
+      },
+    ]);
+    expect((await routesCli(sockets[0]!, 'list')).stdout).toMatch(/upstream\s+198\.51\.100\.10\/32\s+announced\s+192\.0\.2\.\d+\s+lxd:default\/c1\/eth0:routes\.external/);
 
     const gone = kernelUntil(topo.router, (v) => v.length === 0, 30_000);
     const t1 = Date.now();
@@ -234,6 +295,13 @@ describe.skipIf(!ready)('herald LXD source: real LXD 5.0, herald run, FRR upstre
     expect(down.vias).toEqual([]);
     expect(figures.withdrawAfterEventMs).toBeLessThanOrEqual(BOUND_MS);
     expect(figures.withdrawAfterStopReturnedMs).toBeLessThanOrEqual(BOUND_MS);
+    // Not announced, and explain says exactly why; `check` exits 1 with it.
+    const skipped = await routesJson<ExplainState>(sockets[0]!, 'explain', ROUTE);
+    expect(skipped).toMatchObject({ wanted: false, announced: false, reason: `lxd:default/c1/eth0:routes.external: ${STOPPED_REASON}` });
+    expect(skipped.sources).toEqual([expect.objectContaining({ wants: false, reason: STOPPED_REASON, lxd: expect.objectContaining({ nextHop: null }) })]);
+    const check = await routesCli(sockets[0]!, 'check', ROUTE);
+    expect(check.code).toBe(1);
+    expect(check.stdout).toContain(STOPPED_REASON);
   });
 
   it('keeps the route announced while LXD is killed and started again', async () => {
@@ -249,6 +317,12 @@ describe.skipIf(!ready)('herald LXD source: real LXD 5.0, herald run, FRR upstre
     const t0 = Date.now();
     await hv1.kill();
     await h1.waitLog((l) => l.msg === 'LXD unreachable; keeping the last known routes', 10_000, mark);
+    // While LXD is down: the summary says so, and the kept route still passes `routes check`.
+    const [sum, check] = await Promise.all([routesJson<SummaryState>(sockets[0]!), routesCli(sockets[0]!, 'check', ROUTE)]);
+    expect(sum.lxd).toMatchObject({ status: 'unreachable', reachable: false, withdrawnByLimit: false, routes: { derived: 1 } });
+    expect(sum.lxd!.unreachableSince).not.toBeNull();
+    expect(check.code).toBe(0);
+    expect(check.stdout).toMatch(/^OK 198\.51\.100\.10\/32: announced to upstream \(LXD is unreachable since \S+ \(.*\): its last known routes are kept\)\n$/);
     await hv1.startDaemon();
     figures.lxdRestartMs = Date.now() - t0;
     await h1.waitLog((l) => l.msg === 'LXD reachable again', 15_000, mark);
@@ -260,6 +334,7 @@ describe.skipIf(!ready)('herald LXD source: real LXD 5.0, herald run, FRR upstre
     expect(samples.filter((s) => s.vias.join() !== hv1Addr)).toEqual([]);
     expect(h1.find((l) => /withdrawing its routes/.test(l.msg), mark)).toEqual([]);
     expect(await hv1.instanceStatus('c1')).toBe('Running');
+    expect((await routesJson<SummaryState>(sockets[0]!)).lxd).toMatchObject({ status: 'connected', reachable: true, unreachableSince: null });
   });
 
   it(`withdraws after LXD is down longer than unreachable_withdraw_after (${WITHDRAW_AFTER_MS} ms) and announces again when it is back`, async () => {
@@ -276,6 +351,21 @@ describe.skipIf(!ready)('herald LXD source: real LXD 5.0, herald run, FRR upstre
     expect(figures.withdrawAfterKillMs).toBeGreaterThanOrEqual(WITHDRAW_AFTER_MS);
     expect(figures.withdrawAfterKillMs).toBeLessThanOrEqual(WITHDRAW_AFTER_MS + 1_000);
     expect(h1.find((l) => /withdrawing its routes/.test(l.msg), mark)).toHaveLength(1);
+    // Summary, explain, `routes lxd` and the metrics all say unreachable and withdrawn.
+    const [sum, x, table, m] = await Promise.all([
+      routesJson<SummaryState>(sockets[0]!),
+      routesJson<ExplainState>(sockets[0]!, 'explain', ROUTE),
+      routesCli(sockets[0]!, 'lxd'),
+      lxdMetrics(topo.spokes[0]!.ns),
+    ]);
+    expect(sum.lxd).toMatchObject({ status: 'unreachable', withdrawnByLimit: true, routes: { derived: 0, skipped: 1 } });
+    expect(x).toMatchObject({ announced: false });
+    expect(x.reason).toMatch(/^lxd:default\/c1\/eth0:routes\.external: LXD unreachable since \S+ \(.*\), longer than unreachable_withdraw_after \(5 s\): withdrawn until LXD answers again$/);
+    expect(table.stdout).toMatch(/^lxd {7}UNREACHABLE for \d+s \(.*\): routes withdrawn \(unreachable_withdraw_after\); 0 routes derived, 1 skipped, 1 instances$/m);
+    expect(table.stdout).toMatch(/198\.51\.100\.10\/32 +skipped +- +lxd:default\/c1\/eth0:routes\.external +LXD unreachable since/);
+    expect(m).toMatchObject({ herald_lxd_up: 0, herald_lxd_withdrawn_by_limit: 1, 'herald_lxd_routes{state="derived"}': 0, 'herald_lxd_routes{state="skipped"}': 1 });
+    expect(m.herald_lxd_unreachable_seconds).toBeGreaterThanOrEqual(WITHDRAW_AFTER_MS / 1000);
+    expect(m.herald_lxd_read_failures_total).toBeGreaterThan(0);
 
     const t1 = Date.now();
     await hv1.startDaemon();
@@ -283,6 +373,9 @@ describe.skipIf(!ready)('herald LXD source: real LXD 5.0, herald run, FRR upstre
     figures.reannounceAfterLxdStartMs = back.at - t1;
     console.log(`LXD: killed → withdrawn after ${figures.withdrawAfterKillMs} ms; started again → announced after ${figures.reannounceAfterLxdStartMs} ms`);
     expect(back.vias).toEqual([hv1Addr]);
+    const after = await lxdMetrics(topo.spokes[0]!.ns);
+    expect(after).toMatchObject({ herald_lxd_up: 1, herald_lxd_withdrawn_by_limit: 0, herald_lxd_unreachable_seconds: 0, 'herald_lxd_routes{state="derived"}': 1 });
+    expect(after.herald_lxd_events_total).toBeGreaterThan(0);
   });
 
   it('anycast: the same routes.external on both hypervisors is a 2-way multipath route; stopping one leaves one next hop', async () => {
@@ -381,6 +474,7 @@ describe.skipIf(!ovnReady)('herald LXD source: OVN network with NAT off, real OV
   let router = '';
   let heraldYaml = (_extra: string): string => '';
   let configPath = '';
+  let heraldSocket = '';
   let frr: FrrRouter;
 
   afterAll(async () => {
@@ -423,6 +517,7 @@ describe.skipIf(!ovnReady)('herald LXD source: OVN network with NAT off, real OV
 
     const dir = await lab.tempDir('lxd-herald-ovn');
     configPath = join(dir, 'herald.yaml');
+    heraldSocket = join(dir, 'herald.sock');
     heraldYaml = (extra) => heraldConfig(dir, p2p.bV4, HV_AS[0]!, p2p.aV4, d.socketPath, `\n  uplinks: [UPLINK]${extra}`);
     writeFileSync(configPath, heraldYaml(''));
     h = new DaemonProcess(ns, configPath, { name: 'herald-ovn' });
@@ -477,6 +572,15 @@ describe.skipIf(!ovnReady)('herald LXD source: OVN network with NAT off, real OV
     figures.chassisOtherWithdrawMs = await reload('\n  announce_from: active-chassis\n  chassis_name: hv2', []);
     expect((await frr.routes()).filter((r) => OVN_ROUTES.includes(r.prefix))).toEqual([]);
     // The reason, from the source's explain over the same real LXD and the same config.
+    const chassisReason = "OVN network net1's active chassis is hv1, not this host (hv2): the host of the active chassis announces it (announce_from: active-chassis)";
+    const x = await routesJson<ExplainState>(heraldSocket, 'explain', '198.51.100.0/25');
+    expect(x).toMatchObject({ wanted: false, announced: false, reason: `lxd:default/net1:ovn.subnet: ${chassisReason}` });
+    const lx = await routesJson<LxdState>(heraldSocket, 'lxd');
+    expect(lx.source).toMatchObject({ announceFrom: 'active-chassis', chassisName: 'hv2', serverName: 'hv1', routes: { derived: 0 } });
+    expect(lx.routes.filter((r) => r.reason === chassisReason).map((r) => `${r.prefix} ${r.origin.source}`).sort()).toEqual([
+      '198.51.100.0/25 lxd:default/net1:ovn.subnet',
+      '198.51.100.200/32 lxd:default/c2/eth0:routes.external',
+    ]);
     const config = await loadConfig(configPath);
     expect(config.lxd).toMatchObject({ announceFrom: 'active-chassis', chassisName: 'hv2' });
     const src = lxdSourceFromConfig(config.lxd!, () => {});
