@@ -24,7 +24,8 @@ import { Framer } from '../wire/framer.js';
 import { decodeMessage, encodeMessage } from '../wire/messages/index.js';
 import { BgpError } from '../wire/errors.js';
 import { DEFAULT_CONTEXT, maxMessageLen, type CodecContext } from '../wire/context.js';
-import { Afi, CeaseSub, Safi } from '../wire/iana.js';
+import { Afi, CeaseSub, MsgType, RefreshSubtype, Safi } from '../wire/iana.js';
+import { familyKey } from '../wire/context.js';
 import type { BgpMessage, NotificationMessage } from '../wire/types.js';
 import {
   checkCollision,
@@ -355,11 +356,7 @@ export class Peer {
         this.deps.emit({ type: 'end-of-rib', peer: this.name, family: a.family });
         return;
       case 'route-refresh-received':
-        // RFC 2918 §4: re-advertise the Adj-RIB-Out for that family.
-        if (a.subtype === 0 && c === this.primary) {
-          this.ribOut.refresh();
-          this.pump(c);
-        }
+        if (c === this.primary) this.onRouteRefresh(c, a.afi, a.safi, a.subtype);
         return;
     }
   }
@@ -569,6 +566,27 @@ export class Peer {
     this.deps.emit({ type: 'down', peer: this.name, reason, wasEstablished });
   }
 
+  /**
+   * A ROUTE-REFRESH the FSM accepted (family negotiated; BoRR/EoRR only with
+   * Enhanced Route Refresh): a request re-advertises that family (RFC 2918
+   * §4, framed by BoRR/EoRR per RFC 7313 §4 when negotiated); the peer's own
+   * BoRR/EoRR mark and purge its stale routes in the Adj-RIB-In.
+   */
+  private onRouteRefresh(c: Conn, afi: number, safi: number, subtype: number): void {
+    const family = familyKey(afi, safi);
+    let purged: number | undefined;
+    if (subtype === RefreshSubtype.Normal) {
+      this.ribOut.refresh(afi, safi, this.negotiated?.enhancedRouteRefresh ?? false);
+    } else if (subtype === RefreshSubtype.BoRR) {
+      this.ribIn.beginRefresh(afi, safi);
+    } else if (subtype === RefreshSubtype.EoRR) {
+      purged = this.ribIn.endRefresh(afi, safi);
+    }
+    this.deps.log.info({ peer: this.name, family, subtype, ...(purged !== undefined ? { purged } : {}) }, 'ROUTE-REFRESH received');
+    this.deps.emit({ type: 'route-refresh', peer: this.name, family, subtype, ...(purged !== undefined ? { purged } : {}) });
+    if (subtype === RefreshSubtype.Normal) this.pump(c);
+  }
+
   private onUpdate(c: Conn, msg: import('../wire/types.js').UpdateMessage): void {
     if (msg.errors?.length) {
       for (const e of msg.errors) {
@@ -595,11 +613,15 @@ export class Peer {
     while (!c.blocked && this.ribOut.wantsToSend) {
       const chunk = this.ribOut.nextBytes();
       if (!chunk) break;
-      this.counters.updatesOut += countMessages(chunk);
-      this.counters.messagesOut += countMessages(chunk);
+      const n = countMessages(chunk);
+      this.counters.updatesOut += n.updates;
+      this.counters.messagesOut += n.all;
       // Each pull is a fresh buffer, so the socket may keep a view of it.
       const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
       if (!sock.write(bytes, () => this.sent(c, sock, 'update'))) c.blocked = true;
+    }
+    for (const family of this.ribOut.takeAnswered()) {
+      this.deps.emit({ type: 'route-refresh-answered', peer: this.name, family, enhanced: this.negotiated?.enhancedRouteRefresh ?? false });
     }
   }
 
@@ -651,15 +673,17 @@ function stripMapped(a: string): string {
   return a.replace(/^::ffff:/i, '');
 }
 
-/** Count BGP messages in a buffer of whole messages (walks the length fields). */
-function countMessages(b: Uint8Array): number {
-  let n = 0;
-  for (let p = 0; p + 19 <= b.length; n++) {
+/** Count BGP messages, and UPDATEs among them, in a buffer of whole messages (walks the length fields). */
+function countMessages(b: Uint8Array): { all: number; updates: number } {
+  let all = 0;
+  let updates = 0;
+  for (let p = 0; p + 19 <= b.length; all++) {
     const len = (b[p + 16]! << 8) | b[p + 17]!;
     if (len < 19) break;
+    if (b[p + 18] === MsgType.UPDATE) updates++;
     p += len;
   }
-  return n;
+  return { all, updates };
 }
 
 export type { NotificationMessage };

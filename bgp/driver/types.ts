@@ -70,7 +70,16 @@ export type SpeakerEvent =
   | { type: 'notification-sent'; peer: string; code: number; subcode: number; text: string | undefined }
   | { type: 'connect-failed'; peer: string; error: string }
   | { type: 'unknown-connection'; address: string }
-  | { type: 'md5-failure'; peer: string | null; count: number };
+  | { type: 'md5-failure'; peer: string | null; count: number }
+  /**
+   * A ROUTE-REFRESH from the peer for `family`: subtype 0 asks us to
+   * re-advertise it (RFC 2918); 1 (BoRR) and 2 (EoRR) frame the peer's own
+   * re-advertisement (RFC 7313), `purged` counting the stale routes the EoRR
+   * removed from the Adj-RIB-In.
+   */
+  | { type: 'route-refresh'; peer: string; family: string; subtype: number; purged?: number }
+  /** Our re-advertisement of `family` in answer to a request is complete (End-of-RIB or EoRR sent). */
+  | { type: 'route-refresh-answered'; peer: string; family: string; enhanced: boolean };
 
 export interface PeerCounters {
   messagesIn: number;

@@ -15,6 +15,12 @@
  * every prefix of the message counts as withdrawn (RFC 7606 §2).
  * Only unicast SAFI is kept; NLRI of other SAFIs are counted as ignored.
  *
+ * Enhanced Route Refresh (RFC 7313 §4): `beginRefresh(afi)` on the peer's
+ * BoRR marks every route of the family stale; a route announced or withdrawn
+ * afterwards is no longer stale; `endRefresh(afi)` on the EoRR purges the
+ * routes still stale, the ones the peer did not re-advertise. Only unicast
+ * is stored, so only unicast families have anything to mark.
+ *
  * Memory: a full table is a million routes, so a route costs one key string
  * and one Map entry. What the prefixes of one UPDATE share (family, next hops,
  * attributes) is one object referenced by all of them; the `ReceivedRoute`
@@ -91,6 +97,8 @@ export class AdjRibIn {
   private readonly routes = new Map<string, Shared | typeof KEPT_KEY_ONLY>();
   private readonly perAfi = new Map<Afi, number>();
   private aboveWarn = false;
+  /** Keys marked stale by a BoRR, per family, until re-advertised, withdrawn or purged by the EoRR. */
+  private readonly stale = new Map<Afi, Set<string>>();
 
   constructor(opts: AdjRibInOptions = {}) {
     this.opts = opts;
@@ -166,6 +174,7 @@ export class AdjRibIn {
   private announce(n: Nlri, shared: Shared | null, res: ApplyResult): void {
     const key = keyOf(n.prefix, n.pathId);
     const size = this.routes.size;
+    if (this.stale.size !== 0) this.stale.get(n.prefix.afi)?.delete(key);
     this.routes.set(key, shared);
     if (this.routes.size !== size) this.perAfi.set(n.prefix.afi, (this.perAfi.get(n.prefix.afi) ?? 0) + 1);
     res.announced++;
@@ -173,6 +182,7 @@ export class AdjRibIn {
 
   private withdraw(n: Nlri, res: ApplyResult): void {
     const key = keyOf(n.prefix, n.pathId);
+    if (this.stale.size !== 0) this.stale.get(n.prefix.afi)?.delete(key);
     if (this.routes.delete(key)) this.perAfi.set(n.prefix.afi, (this.perAfi.get(n.prefix.afi) ?? 1) - 1);
     res.withdrawn++;
   }
@@ -207,10 +217,48 @@ export class AdjRibIn {
     return this.perAfi.get(afi) ?? 0;
   }
 
+  /**
+   * The peer's BoRR for a family (RFC 7313 §4): "the receiving speaker MUST
+   * mark all the routes with the given <AFI, SAFI> from the peer as stale".
+   * Only unicast is stored; a BoRR for another SAFI marks nothing. A second
+   * BoRR before the EoRR marks the family afresh.
+   */
+  beginRefresh(afi: number, safi: number): void {
+    if (safi !== Safi.Unicast || (afi !== Afi.IPv4 && afi !== Afi.IPv6)) return;
+    const marked = new Set<string>();
+    const v6 = afi === Afi.IPv6;
+    // Keys are canonical prefix text: an IPv6 one holds ':', an IPv4 one never does.
+    for (const key of this.routes.keys()) if (key.includes(':') === v6) marked.add(key);
+    this.stale.set(afi, marked);
+  }
+
+  /**
+   * The peer's EoRR for a family (RFC 7313 §4): "the receiving speaker MUST
+   * remove all the routes with the given <AFI, SAFI> that are still marked
+   * as stale". Returns how many were removed; an EoRR with no BoRR before it
+   * removes nothing.
+   */
+  endRefresh(afi: number, safi: number): number {
+    if (safi !== Safi.Unicast) return 0;
+    const marked = this.stale.get(afi as Afi);
+    if (marked === undefined) return 0;
+    this.stale.delete(afi as Afi);
+    let n = 0;
+    for (const key of marked) if (this.routes.delete(key)) n++;
+    if (n > 0) this.perAfi.set(afi as Afi, (this.perAfi.get(afi as Afi) ?? n) - n);
+    return n;
+  }
+
+  /** True between the peer's BoRR and EoRR for a family. */
+  refreshing(afi: number): boolean {
+    return this.stale.has(afi as Afi);
+  }
+
   /** Forget everything (session down: RFC 4271 §8 deletes routes learned on the session). */
   clear(): void {
     this.routes.clear();
     this.perAfi.clear();
+    this.stale.clear();
     this.aboveWarn = false;
   }
 }

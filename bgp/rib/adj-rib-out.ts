@@ -35,9 +35,18 @@
  * desired pending; once the first full sync has drained, End-of-RIB is sent
  * once per negotiated family (RFC 4724 §4.1). `reset()` on session down
  * forgets what the peer had, keeping what is desired.
+ *
+ * Route refresh (RFC 2918 §4, RFC 7313 §4): `refresh(afi, safi)` queues
+ * again every route of that one family the peer already has as desired (the
+ * RESEND flag keeps such a slot in its bucket although desired equals sent);
+ * what is queued already (changes, withdrawals) stays queued, so the peer
+ * ends with exactly the desired set. The answer ends with End-of-RIB for the
+ * family, or with Enhanced Route Refresh negotiated is framed by BoRR and
+ * EoRR ROUTE-REFRESH messages written into the same byte stream.
  */
-import { Afi } from '../wire/iana.js';
-import { maxMessageLen, familyKey, IPV4_UNICAST, type CodecContext } from '../wire/context.js';
+import { Afi, RefreshSubtype, Safi } from '../wire/iana.js';
+import { maxMessageLen, familyKey, IPV4_UNICAST, type CodecContext, type FamilyKey } from '../wire/context.js';
+import { encodeMessage } from '../wire/messages/index.js';
 import { formatIPv4, formatIPv6 } from '../wire/prefix.js';
 import { Writer } from '../wire/writer.js';
 import { encodePathAttributes } from '../wire/attributes/index.js';
@@ -58,9 +67,14 @@ import {
 /** No attribute set / no queue / no neighbour in a queue. */
 const NONE = 0;
 const NIL = -1;
-/** Slot flags: named by the snapshot being taken; has a reason in `rejected`. */
+/**
+ * Slot flags: named by the snapshot being taken; has a reason in `rejected`;
+ * queued for re-advertisement by a route refresh although the peer has what
+ * is desired (cleared when sent).
+ */
 const SEEN = 1;
 const REJECTED = 2;
+const RESEND = 4;
 /** Queue ids: the two withdraw queues, then one bucket per AttrSet (id + BUCKET_BASE). */
 const Q_WITHDRAW4 = 1;
 const Q_WITHDRAW6 = 2;
@@ -121,8 +135,21 @@ export interface AdjRibOutStats {
   bytes: number;
   prefixesAnnounced: number;
   prefixesWithdrawn: number;
-  /** End-of-RIB markers sent in the current session. */
+  /** End-of-RIB markers sent in the current session (initial sync and route refreshes). */
   endOfRib: number;
+  /** ROUTE-REFRESH requests taken (RFC 2918 §4), since construction. */
+  refreshes: number;
+  /** Re-advertisements completed: End-of-RIB or EoRR written for the requested family. */
+  refreshesAnswered: number;
+  /** RFC 7313 BoRR and EoRR messages sent. */
+  borr: number;
+  eorr: number;
+}
+
+/** An <AFI, SAFI> owed a marker. */
+interface Family {
+  afi: number;
+  safi: number;
 }
 
 export interface AdjRibOutOptions {
@@ -197,9 +224,27 @@ export class AdjRibOut {
   private addPath4 = false;
   private addPath6 = false;
   /** Families still owed an End-of-RIB in this session; sent when the queues first run dry. */
-  private eorOwed: { afi: number; safi: number }[] = [];
+  private eorOwed: Family[] = [];
+  /** Families owed a BoRR (RFC 7313 §4), written before anything else at the next pull. */
+  private borrOwed: Family[] = [];
+  /** Families whose BoRR went out and that are owed an EoRR once the queues run dry. */
+  private eorrOwed: Family[] = [];
+  /** Families whose refresh answer (End-of-RIB or EoRR) went out since the last `takeAnswered()`. */
+  private answered: FamilyKey[] = [];
+  /** Families of End-of-RIB markers owed because of a refresh (not the initial sync). */
+  private eorForRefresh = new Set<FamilyKey>();
 
-  private readonly counters: AdjRibOutStats = { updates: 0, bytes: 0, prefixesAnnounced: 0, prefixesWithdrawn: 0, endOfRib: 0 };
+  private readonly counters: AdjRibOutStats = {
+    updates: 0,
+    bytes: 0,
+    prefixesAnnounced: 0,
+    prefixesWithdrawn: 0,
+    endOfRib: 0,
+    refreshes: 0,
+    refreshesAnswered: 0,
+    borr: 0,
+    eorr: 0,
+  };
 
   constructor(opts: AdjRibOutOptions = {}) {
     this.encodeAttributes = opts.encodeAttributes ?? encodePathAttributes;
@@ -364,17 +409,68 @@ export class AdjRibOut {
   // ------------------------------------------------------------ session lifecycle
 
   /**
-   * Answer a ROUTE-REFRESH (RFC 2918 §4): re-advertise everything desired,
-   * followed by End-of-RIB. Withdrawals still queued at that moment are
-   * dropped with the rest of the session state, so a refresh that races a
-   * withdrawal may leave the peer with a stale route until the next change of
-   * that prefix — acceptable for a message routers send by operator command.
+   * Answer a ROUTE-REFRESH for one <AFI, SAFI> (RFC 2918 §4: "the speaker
+   * shall re-advertise to the peer the Adj-RIB-Out of the <AFI, SAFI>
+   * carried in the message"). Every route of that family the peer has as
+   * desired is queued again; pending changes and withdrawals keep their
+   * place, so nothing queued is lost and the peer ends with exactly the
+   * desired set. Other families are not touched. The answer ends with
+   * End-of-RIB for the family, or, when `enhanced` (RFC 7313 negotiated),
+   * starts with BoRR and ends with EoRR instead (RFC 7313 §4). Returns false
+   * when there is no session or the family was not negotiated.
    */
-  refresh(): void {
-    const ctx = this.ctx;
+  refresh(afi: number, safi: number, enhanced = false): boolean {
     const peer = this.peerCtx;
-    if (ctx === null || peer === null) return;
-    this.start(ctx, peer);
+    if (this.ctx === null || peer === null) return false;
+    const key = familyKey(afi, safi);
+    if (![...peer.families].includes(key)) return false;
+    this.counters.refreshes++;
+    if (safi === Safi.Unicast && (afi === Afi.IPv4 || afi === Afi.IPv6)) this.queueAgain(afi === Afi.IPv6);
+    const same = (f: Family): boolean => f.afi === afi && f.safi === safi;
+    if (enhanced) {
+      // RFC 7313 §4: "Before the speaker starts a route refresh that is either
+      // initiated locally, or in response to a "normal route refresh request"
+      // from the peer, the speaker MUST send a BoRR message." A request that
+      // arrives while an answer is under way starts it over: a new BoRR (the
+      // peer marks the family stale again) unless one is still unsent.
+      if (!this.borrOwed.some(same)) this.borrOwed.push({ afi, safi });
+      this.eorrOwed = this.eorrOwed.filter((f) => !same(f));
+    } else {
+      // An End-of-RIB still owed (the initial sync's) answers this request too.
+      if (!this.eorOwed.some(same)) this.eorOwed.push({ afi, safi });
+      this.eorForRefresh.add(key);
+    }
+    return true;
+  }
+
+  /**
+   * Mark every slot of one family the peer has a route for RESEND, queueing
+   * the ones that are in sync. A slot already queued is marked too: should a
+   * later snapshot make its desired route equal what was sent before, it
+   * stays queued and the peer, which may have marked the route stale at BoRR,
+   * still hears it again.
+   */
+  private queueAgain(v6: boolean): void {
+    const t = this.table;
+    const kind = t.kind;
+    const desired = this.desired;
+    const sent = this.sent;
+    const flags = this.flags;
+    for (let s = 0, top = t.top; s < top; s++) {
+      const was = sent[s]!;
+      if (was === NONE || (flags[s]! & RESEND) !== 0 || !t.used(s)) continue;
+      if (kind[s]! >= KIND_V6 !== v6) continue;
+      flags[s]! |= RESEND;
+      if (desired[s] === was) this.enqueue(s, was + BUCKET_BASE, was);
+    }
+  }
+
+  /** Families whose refresh answer was completed since the last call (for the driver's events). */
+  takeAnswered(): FamilyKey[] {
+    const a = this.answered;
+    if (a.length === 0) return a;
+    this.answered = [];
+    return a;
   }
 
   /** Begin a session (on Established): everything desired becomes pending. */
@@ -396,6 +492,9 @@ export class AdjRibOut {
       const [afi, safi] = f.split('/').map(Number) as [number, number];
       return { afi, safi };
     });
+    this.borrOwed = [];
+    this.eorrOwed = [];
+    this.eorForRefresh.clear();
     this.counters.endOfRib = 0;
     const t = this.table;
     const spec = this.spec;
@@ -411,6 +510,10 @@ export class AdjRibOut {
     this.room = [];
     this.exported = [];
     this.eorOwed = [];
+    this.borrOwed = [];
+    this.eorrOwed = [];
+    this.answered = [];
+    this.eorForRefresh.clear();
     this.resetQueues();
     this.pending = 0;
     this.nSent = 0;
@@ -434,9 +537,9 @@ export class AdjRibOut {
 
   // ------------------------------------------------------------ output
 
-  /** True when a pull would produce bytes (pending prefixes or an owed End-of-RIB). */
+  /** True when a pull would produce bytes (pending prefixes, an owed End-of-RIB, BoRR or EoRR). */
   get wantsToSend(): boolean {
-    return this.ctx !== null && (this.pending > 0 || this.eorOwed.length > 0);
+    return this.ctx !== null && (this.pending > 0 || this.eorOwed.length > 0 || this.borrOwed.length > 0 || this.eorrOwed.length > 0);
   }
 
   /**
@@ -467,6 +570,17 @@ export class AdjRibOut {
     const w = new Writer(Math.max(budget, 1) + maxLen);
     const c = this.counters;
     const feed = this.feed;
+    if (this.borrOwed.length > 0) {
+      // BoRR goes before any route of the re-advertisement: everything queued
+      // for the family now was queued by or before the request.
+      for (const f of this.borrOwed) {
+        starts?.push(w.pos);
+        w.bytes(encodeMessage({ type: 'route-refresh', afi: f.afi, safi: f.safi, subtype: RefreshSubtype.BoRR }, ctx));
+        c.borr++;
+        this.eorrOwed.push(f);
+      }
+      this.borrOwed = [];
+    }
     // At least one message per pull, whatever the budget.
     while (w.pos === 0 || w.pos < budget) {
       const at = w.pos;
@@ -487,16 +601,28 @@ export class AdjRibOut {
           feed.setId = set.id;
           feed.addPath = set.afi === Afi.IPv4 ? this.addPath4 : this.addPath6;
           c.prefixesAnnounced += writeAnnounce(w, set, this.blockOf(set), maxLen, feed);
-        } else if (this.eorOwed.length > 0) {
+        } else if (this.eorOwed.length > 0 || this.eorrOwed.length > 0) {
           // RFC 4724 §4.1: "the speaker SHOULD send the End-of-RIB marker" for
-          // each family once its initial update has been sent.
+          // each family once its initial update has been sent (and, here, once
+          // a plain route refresh of the family has been answered).
           for (const f of this.eorOwed) {
             starts?.push(w.pos);
             writeEndOfRib(w, f.afi, f.safi);
             c.updates++;
             c.endOfRib++;
+            const k = familyKey(f.afi, f.safi);
+            if (this.eorForRefresh.delete(k)) this.refreshDone(k);
           }
           this.eorOwed = [];
+          // RFC 7313 §4: "After the speaker completes the re-advertisement of
+          // the entire Adj-RIB-Out to the peer, it MUST send an EoRR message."
+          for (const f of this.eorrOwed) {
+            starts?.push(w.pos);
+            w.bytes(encodeMessage({ type: 'route-refresh', afi: f.afi, safi: f.safi, subtype: RefreshSubtype.EoRR }, ctx));
+            c.eorr++;
+            this.refreshDone(familyKey(f.afi, f.safi));
+          }
+          this.eorrOwed = [];
           break;
         } else break;
       }
@@ -507,12 +633,18 @@ export class AdjRibOut {
     return w.pos > 0 ? w : null;
   }
 
+  private refreshDone(k: FamilyKey): void {
+    this.counters.refreshesAnswered++;
+    this.answered.push(k);
+  }
+
   /**
    * Take a queued slot out of its queue as sent with `setId` (NONE: withdrawn).
    * @internal called by QueueFeed
    */
   markSent(slot: number, setId: number): void {
     this.unlink(slot, this.queueFor(slot, this.desired[slot]!));
+    this.flags[slot]! &= ~RESEND;
     const was = this.sent[slot]!;
     this.sent[slot] = setId;
     if (was === NONE) {
@@ -596,7 +728,7 @@ export class AdjRibOut {
     return {
       desired,
       sent: s >= 0 ? (this.sets[this.sent[s]!] ?? null) : null,
-      pending: s >= 0 && this.desired[s] !== this.sent[s],
+      pending: s >= 0 && this.queueFor(s, this.desired[s]!) !== NONE,
       reason: inv ?? (s >= 0 ? this.rejected.get(s) : undefined) ?? (desired && this.ctx === null ? 'no established session' : null),
     };
   }
@@ -685,9 +817,12 @@ export class AdjRibOut {
     this.requeue(s, desired);
   }
 
-  /** The queue slot `s` belongs in when `d` is desired: NONE when the peer has `d` already. */
+  /**
+   * The queue slot `s` belongs in when `d` is desired: NONE when the peer has
+   * `d` already and no route refresh asked for it again.
+   */
   private queueFor(s: number, d: number): number {
-    if (d === this.sent[s]) return NONE;
+    if (d === this.sent[s] && (d === NONE || (this.flags[s]! & RESEND) === 0)) return NONE;
     return d !== NONE ? d + BUCKET_BASE : this.table.kind[s]! >= KIND_V6 ? Q_WITHDRAW6 : Q_WITHDRAW4;
   }
 
@@ -698,7 +833,11 @@ export class AdjRibOut {
     this.desired[s] = d;
     if (from === target) return;
     if (from !== NONE) this.unlink(s, from);
-    if (target === NONE) return;
+    if (target !== NONE) this.enqueue(s, target, d);
+  }
+
+  /** Append slot `s` (in no queue) to queue `target`, creating the bucket of AttrSet `d` if needed. */
+  private enqueue(s: number, target: number, d: number): void {
     let q = this.queues[target];
     if (q === undefined) {
       q = new Queue(this.sets[d]!);

@@ -140,3 +140,43 @@ describe('AdjRibIn', () => {
     expect([...rin].map((r) => r.prefix).sort()).toEqual([...out.advertised()].map((r) => r.prefix).sort());
   });
 });
+
+describe('AdjRibIn: Enhanced Route Refresh from the peer (RFC 7313 §4)', () => {
+  it('BoRR marks the family stale, a re-advertised route is kept, EoRR purges the rest', () => {
+    const rib = new AdjRibIn();
+    rib.apply(announce4(['198.51.100.0/24', '203.0.113.0/24', '192.0.2.0/25']));
+    rib.apply(announce6(['2001:db8:1::/48']));
+    rib.beginRefresh(Afi.IPv4, 1);
+    expect(rib.refreshing(Afi.IPv4)).toBe(true);
+    rib.apply(announce4(['198.51.100.0/24'], '192.0.2.9')); // re-advertised, new next hop
+    rib.apply(withdraw(['192.0.2.0/25'])); // withdrawn during the refresh
+    rib.apply(announce4(['198.18.0.0/15'])); // new during the refresh
+    expect(rib.endRefresh(Afi.IPv4, 1)).toBe(1); // 203.0.113.0/24 was not re-advertised
+    expect([...rib].map((r) => r.prefix).sort()).toEqual(['198.18.0.0/15', '198.51.100.0/24', '2001:db8:1::/48']);
+    expect(rib.get('198.51.100.0/24')!.nextHops).toEqual(['192.0.2.9']);
+    expect(rib.countFor(Afi.IPv4)).toBe(2);
+    expect(rib.countFor(Afi.IPv6)).toBe(1); // the other family is untouched
+    expect(rib.refreshing(Afi.IPv4)).toBe(false);
+  });
+
+  it('an EoRR without a BoRR removes nothing; a second BoRR marks afresh; clear() ends a refresh', () => {
+    const rib = new AdjRibIn({ importNothing: true });
+    rib.apply(announce6(['2001:db8:1::/48', '2001:db8:2::/48']));
+    expect(rib.endRefresh(Afi.IPv6, 1)).toBe(0);
+    rib.beginRefresh(Afi.IPv6, 1);
+    rib.apply(announce6(['2001:db8:1::/48']));
+    rib.beginRefresh(Afi.IPv6, 1); // the peer started over: /1 is stale again
+    rib.apply(announce6(['2001:db8:2::/48']));
+    expect(rib.endRefresh(Afi.IPv6, 1)).toBe(1);
+    expect(rib.has('2001:db8:2::/48')).toBe(true);
+    expect(rib.has('2001:db8:1::/48')).toBe(false);
+    rib.beginRefresh(Afi.IPv6, 1);
+    rib.clear();
+    expect(rib.refreshing(Afi.IPv6)).toBe(false);
+    // A BoRR for a SAFI herald does not store marks nothing.
+    rib.apply(announce6(['2001:db8:3::/48']));
+    rib.beginRefresh(Afi.IPv6, 2);
+    expect(rib.endRefresh(Afi.IPv6, 2)).toBe(0);
+    expect(rib.count).toBe(1);
+  });
+});

@@ -4,7 +4,7 @@ import { AttrType } from '../../../bgp/wire/iana.js';
 import { AdjRibOut } from '../../../bgp/rib/adj-rib-out.js';
 import type { RouteGroup, RouteSpec } from '../../../bgp/rib/route.js';
 import { formatPrefix } from '../../../bgp/wire/prefix.js';
-import { CTX, PEER, decode, drain, split, v4, v6, type Drained } from './helpers.js';
+import { CTX, PEER, decode, drain, refreshMarker, split, v4, v6, type Drained } from './helpers.js';
 
 const hosts = (n: number, f: (i: number) => string, extra: Partial<RouteSpec> = {}): RouteSpec[] =>
   Array.from({ length: n }, (_, i) => ({ prefix: f(i), ...extra }));
@@ -288,7 +288,7 @@ describe('AdjRibOut: unsendable and explain', () => {
 });
 
 describe('AdjRibOut: against a model', () => {
-  it('after any run of snapshots, partial pulls and reconnects, the peer holds exactly the desired set', () => {
+  it('after any run of snapshots, partial pulls, route refreshes and reconnects, the peer holds exactly the desired set', () => {
     // A deterministic pseudo-random sequence (xorshift), so a failure repeats.
     let seed = 0x2545f491;
     const rnd = (n: number): number => {
@@ -306,10 +306,38 @@ describe('AdjRibOut: against a model', () => {
     const spell = (p: string): string => (p.includes(':') && rnd(3) === 0 ? p.toUpperCase().replace('::/', ':0::/') : p);
     const rib = new AdjRibOut();
     const peerHas = new Map<string, number | undefined>(); // prefix → med, as decoded from the wire
-    const apply = (d: Drained): void => {
-      for (const p of d.withdrawn) peerHas.delete(p);
-      for (const [p, u] of d.announced) peerHas.set(p, u.attributes.med);
+    // The peer acts on messages in order, as an RFC 7313 receiver: BoRR marks
+    // the family's routes stale, an UPDATE refreshes or removes a route, EoRR
+    // purges what is still stale. A re-advertisement that left out a route
+    // the peer should keep, or a lost withdrawal, shows up as a difference.
+    const stale = new Map<string, Set<string>>(); // "1/1" | "2/1" → stale prefixes
+    const famOf = (p: string): string => (p.includes(':') ? '2/1' : '1/1');
+    const applyMessage = (m: Uint8Array): void => {
+      const marker = refreshMarker(m);
+      if (marker !== null) {
+        const [kind, fam] = marker.split(' ') as [string, string];
+        if (kind === 'borr') stale.set(fam, new Set([...peerHas.keys()].filter((p) => famOf(p) === fam)));
+        else {
+          for (const p of stale.get(fam) ?? []) peerHas.delete(p);
+          stale.delete(fam);
+        }
+        return;
+      }
+      const u = decode(m);
+      const touch = (p: string): void => void stale.get(famOf(p))?.delete(p);
+      for (const n of [...u.withdrawn, ...(u.attributes.mpUnreach?.nlri ?? [])]) {
+        const p = formatPrefix(n.prefix);
+        peerHas.delete(p);
+        touch(p);
+      }
+      for (const n of [...u.nlri, ...(u.attributes.mpReach?.nlri ?? [])]) {
+        const p = formatPrefix(n.prefix);
+        peerHas.set(p, u.attributes.med);
+        touch(p);
+      }
     };
+    const apply = (d: Drained): void => d.messages.forEach(applyMessage);
+    let refreshes = 0;
     let want = new Map<string, number | undefined>();
     let up = false;
     for (let round = 0; round < 300; round++) {
@@ -335,23 +363,31 @@ describe('AdjRibOut: against a model', () => {
       } else if (op < 8) {
         if (up) {
           const b = rib.nextBytes(rnd(2) === 0 ? 1 : 5000);
-          if (b !== null) apply(drainBytes(b));
+          if (b !== null) split(b).forEach(applyMessage);
+        }
+        // A ROUTE-REFRESH between any two pulls: plain or enhanced, either family.
+        if (up && rnd(2) === 0) {
+          rib.refresh(rnd(2) === 0 ? 1 : 2, 1, rnd(2) === 0);
+          refreshes++;
         }
       } else if (op === 8) {
         if (up) {
           rib.reset();
           peerHas.clear();
+          stale.clear();
         }
         rib.start(CTX, PEER);
         up = true;
       } else if (up) {
         apply(drain(rib));
+        expect(stale.size).toBe(0); // every BoRR was closed by its EoRR
         expect(new Map([...peerHas].sort())).toEqual(new Map([...want].sort()));
         expect(rib.advertisedCount).toBe(want.size);
         expect(rib.pendingCount).toBe(0);
         expect(new Set([...rib.advertised()].map((r) => r.prefix))).toEqual(new Set(want.keys()));
       }
     }
+    expect(refreshes).toBeGreaterThan(10);
     if (!up) rib.start(CTX, PEER);
     apply(drain(rib));
     expect(new Map([...peerHas].sort())).toEqual(new Map([...want].sort()));
@@ -375,17 +411,4 @@ function toGroups(specs: RouteSpec[]): RouteGroup[] {
     g.prefixes.push(prefix);
   }
   return [...groups.values()];
-}
-
-/** Decode one pull's bytes like drain() does. */
-function drainBytes(b: Uint8Array): Drained {
-  const d: Drained = { messages: [], updates: [], announced: new Map(), withdrawn: [], eor: [] };
-  for (const m of split(b)) {
-    const u = decode(m);
-    for (const n of u.withdrawn) d.withdrawn.push(formatPrefix(n.prefix));
-    for (const n of u.attributes.mpUnreach?.nlri ?? []) d.withdrawn.push(formatPrefix(n.prefix));
-    for (const n of u.nlri) d.announced.set(formatPrefix(n.prefix), u);
-    for (const n of u.attributes.mpReach?.nlri ?? []) d.announced.set(formatPrefix(n.prefix), u);
-  }
-  return d;
 }

@@ -26,7 +26,7 @@ export const PEER: PeerExportContext = {
 export const v4 = (i: number): string => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}/32`;
 export const v6 = (i: number): string => `2001:db8:53::${i.toString(16)}/128`;
 
-/** Split concatenated messages, checking each header. */
+/** Split concatenated messages, checking each header (UPDATEs, and RFC 7313 BoRR/EoRR ROUTE-REFRESHes). */
 export function split(bytes: Uint8Array, maxLen = 4096): Uint8Array[] {
   const out: Uint8Array[] = [];
   let p = 0;
@@ -35,7 +35,8 @@ export function split(bytes: Uint8Array, maxLen = 4096): Uint8Array[] {
     const len = (bytes[p + 16]! << 8) | bytes[p + 17]!;
     expect(len).toBeGreaterThanOrEqual(23);
     expect(len).toBeLessThanOrEqual(maxLen);
-    expect(bytes[p + 18]).toBe(MsgType.UPDATE);
+    expect([MsgType.UPDATE, MsgType.ROUTE_REFRESH]).toContain(bytes[p + 18]);
+    if (bytes[p + 18] === MsgType.ROUTE_REFRESH) expect(len).toBe(23);
     out.push(bytes.subarray(p, p + len));
     p += len;
   }
@@ -54,25 +55,43 @@ export interface Drained {
   announced: Map<string, UpdateMessage>;
   withdrawn: string[];
   eor: string[];
+  /** Every message in order: "update", "eor 1/1", "borr 1/1", "eorr 2/1". */
+  log: string[];
+}
+
+/** Return "borr afi/safi" or "eorr afi/safi" for a ROUTE-REFRESH message, null for anything else. */
+export function refreshMarker(m: Uint8Array): string | null {
+  if (m[18] !== MsgType.ROUTE_REFRESH) return null;
+  const afi = (m[19]! << 8) | m[20]!;
+  const sub = m[21]!;
+  expect([1, 2]).toContain(sub);
+  return `${sub === 1 ? 'borr' : 'eorr'} ${afi}/${m[22]}`;
 }
 
 /** Pull everything from a RIB-Out and decode it. */
 export function drain(rib: AdjRibOut, ctx: CodecContext = CTX, budget?: number): Drained {
-  const d: Drained = { messages: [], updates: [], announced: new Map(), withdrawn: [], eor: [] };
+  const d: Drained = { messages: [], updates: [], announced: new Map(), withdrawn: [], eor: [], log: [] };
   const maxLen = ctx.extendedMessage ? 65535 : 4096;
   for (let guard = 0; guard < 1_000_000; guard++) {
     const b = rib.nextBytes(budget);
     if (b === null) break;
     for (const m of split(b, maxLen)) {
       d.messages.push(m);
+      const marker = refreshMarker(m);
+      if (marker !== null) {
+        d.log.push(marker);
+        continue;
+      }
       const u = decode(m, ctx);
       expect(u.errors ?? []).toEqual([]);
       d.updates.push(u);
       const eor = isEndOfRib(u);
       if (eor) {
         d.eor.push(`${eor.afi}/${eor.safi}`);
+        d.log.push(`eor ${eor.afi}/${eor.safi}`);
         continue;
       }
+      d.log.push('update');
       for (const n of u.withdrawn) d.withdrawn.push(formatPrefix(n.prefix));
       for (const n of u.attributes.mpUnreach?.nlri ?? []) d.withdrawn.push(formatPrefix(n.prefix));
       for (const n of u.nlri) d.announced.set(formatPrefix(n.prefix), u);
