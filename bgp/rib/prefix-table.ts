@@ -338,7 +338,18 @@ export class PrefixTable {
 
   /** Put a slot into the index, reusing the first dead bucket on its probe path. */
   private place(slot: number): void {
-    if (this.size + 1 + this.dead > this.index.length >> 1) this.rebuild(this.index.length);
+    const limit = this.index.length >> 1;
+    if (this.size + 1 + this.dead > limit) {
+      // Dropping dead buckets only pays when it frees many: with live entries
+      // alone near the limit (a full table of power-of-two capacity has
+      // used = 1/2 exactly) a same-size rebuild would free one or two buckets
+      // and the next insert after a removal would rebuild again. Then double
+      // the index, so the next rebuild is at least a quarter of it away.
+      const grow = this.size + 1 > limit - (limit >> 2);
+      // The rebuild indexes every used slot, this one included (insert() set its kind).
+      this.rebuild(grow ? this.index.length * 2 : this.index.length);
+      return;
+    }
     const index = this.index;
     const mask = this.mask;
     let i = this.home(slot);

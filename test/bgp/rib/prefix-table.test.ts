@@ -181,3 +181,45 @@ describe('PrefixTable: slots', () => {
     expect(key(t, texts[0]!)).toBe(-1);
   });
 });
+
+describe('PrefixTable: index rebuilds under churn', () => {
+  /** Count calls of the private index rebuild. */
+  function countRebuilds(t: PrefixTable): { n: number } {
+    const c = { n: 0 };
+    const inner = t as unknown as { rebuild(b: number): void };
+    const orig = inner.rebuild.bind(t);
+    inner.rebuild = (b: number): void => {
+      c.n++;
+      orig(b);
+    };
+    return c;
+  }
+  const add = (t: PrefixTable, i: number): number => {
+    expect(t.scan(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}/32`)).toBe(true);
+    return t.find() >= 0 ? t.find() : t.insert();
+  };
+
+  it.each([1024, 4096, 1000])('a nearly full table of capacity %i churns without rebuilding on every insert', (cap) => {
+    const t = new PrefixTable(cap);
+    const slots: number[] = [];
+    for (let i = 0; i < cap - 1; i++) slots.push(add(t, i));
+    expect(t.capacity).toBe(cap);
+    const c = countRebuilds(t);
+    // Remove the oldest, insert a new one: the live count stays at capacity - 1.
+    const rounds = 20 * cap;
+    for (let i = 0; i < rounds; i++) {
+      t.remove(slots[i]!);
+      slots.push(add(t, cap - 1 + i)); // prefix i sits at slots[i]
+    }
+    expect(t.size).toBe(cap - 1);
+    // The index holds each live slot once (a rebuild must not leave the new slot in it twice).
+    expect((t as unknown as { index: Int32Array }).index.filter((v) => v > 0).length).toBe(t.size);
+    // Amortised O(1): a rebuild per many operations, not one per insert.
+    expect(c.n).toBeLessThan(rounds / 64);
+    // And every live prefix is still found.
+    for (let i = rounds; i < rounds + cap - 1; i++) {
+      expect(t.scan(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}/32`)).toBe(true);
+      expect(t.find()).toBe(slots[i]);
+    }
+  });
+});
