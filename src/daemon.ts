@@ -54,9 +54,11 @@ export class Daemon {
     this.configPath = configPath;
     this.log = log ?? makeLogger(process.env.HERALD_LOG_LEVEL ?? 'info');
     this.reconciler = new Reconciler({
-      setRoutes: (peer, routes) => {
-        this.speaker?.setRoutes(peer, routes);
-        this.log.info({ peer, routes: routes.length }, 'desired routes changed');
+      setRouteGroups: (peer, groups) => {
+        this.speaker?.setRouteGroups(peer, groups);
+        let routes = 0;
+        for (const g of groups) routes += g.prefixes.length;
+        this.log.info({ peer, routes, groups: groups.length }, 'desired routes changed');
       },
     });
     this.stopped = new Promise((r) => (this.resolveStopped = r));

@@ -13,10 +13,10 @@
  * No RFC: this is herald's own operator-facing model. Route statuses follow
  * the Adj-RIB-Out's view (RFC 4271 §3.2: what was advertised to the peer).
  */
-import type { PeerSnapshot, SpeakerEvent } from '../bgp/index.js';
+import type { PeerSnapshot, RouteAttrs, SpeakerEvent } from '../bgp/index.js';
 import { formatPrefix, parsePrefix } from '../bgp/index.js';
 import type { Config, ServiceConfig } from './config/index.js';
-import type { Plan, PlannedRoute, Intent } from './reconciler/index.js';
+import type { Plan, Intent } from './reconciler/index.js';
 import { serviceIntents, type DrainPhase } from './sources/intents.js';
 import type { CheckReport, ServiceSnapshot, Transition } from './sources/health/types.js';
 import type { LxdOrigin, LxdSkipped, LxdSourceState, LxdStatusChange } from './sources/lxd/index.js';
@@ -494,26 +494,28 @@ export interface RouteFilter {
 export function* routes(d: StateSource, f: RouteFilter = {}): Generator<RouteState> {
   const plan = d.reconciler.current;
   const src = f.service === undefined ? null : `service:${f.service}`;
-  for (const [peer, list] of plan.perPeer) {
+  for (const [peer, groups] of plan.perPeer) {
     if (f.peer !== undefined && peer !== f.peer) continue;
     const sp = d.speaker?.peer(peer);
-    for (const r of list) {
-      if (src !== null && !r.sources.includes(src)) continue;
-      const fam = familyOf(r.spec.prefix);
-      if (f.family !== undefined && fam !== f.family) continue;
-      yield routeState(peer, r, sp);
+    for (const g of groups) {
+      for (let i = 0; i < g.prefixes.length; i++) {
+        const sources = g.sources[i]!;
+        if (src !== null && !sources.includes(src)) continue;
+        const prefix = g.prefixes[i]!;
+        if (f.family !== undefined && familyOf(prefix) !== f.family) continue;
+        yield routeState(peer, prefix, g.attrs, sources, sp);
+      }
     }
   }
 }
 
-function routeState(peer: string, r: PlannedRoute, sp: PeerSource | undefined): RouteState {
-  const s = r.spec;
-  const st = statusOf(sp, s.prefix);
+function routeState(peer: string, prefix: string, s: RouteAttrs, sources: readonly string[], sp: PeerSource | undefined): RouteState {
+  const st = statusOf(sp, prefix);
   return {
     peer,
-    prefix: s.prefix,
-    family: familyOf(s.prefix),
-    sources: [...r.sources],
+    prefix,
+    family: familyOf(prefix),
+    sources: [...sources],
     status: st.status,
     nextHop: st.nextHop ?? s.nextHop ?? 'self',
     med: s.med ?? null,
@@ -593,7 +595,7 @@ export function explain(d: StateSource, prefixText: string): ExplainState | null
   const plan = d.reconciler.current;
   const snapshots = new Map((d.speaker?.snapshot() ?? []).map((p) => [p.name, p]));
   const peersOut: ExplainPeer[] = [];
-  for (const [peer, list] of plan.perPeer) {
+  for (const [peer, groups] of plan.perPeer) {
     const snap = snapshots.get(peer);
     const state = snap?.state ?? 'Idle';
     const established = state === 'Established';
@@ -602,9 +604,9 @@ export function explain(d: StateSource, prefixText: string): ExplainState | null
       peersOut.push({ ...base, shouldCarry: false, status: 'not-wanted', nextHop: null, reason: 'no source wants this prefix' });
       continue;
     }
-    const ex = plan.excluded.find((e) => e.peer === peer && e.prefix === prefix);
-    const planned = list.find((r) => r.spec.prefix === prefix);
+    const planned = groups.some((g) => g.prefixes.includes(prefix));
     if (!planned) {
+      const ex = plan.excluded.find((e) => e.peer === peer && e.prefixes.includes(prefix));
       peersOut.push({ ...base, shouldCarry: false, status: 'excluded', nextHop: null, reason: ex?.reason ?? 'not in this peer’s set' });
       continue;
     }

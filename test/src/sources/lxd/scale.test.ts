@@ -103,7 +103,7 @@ describe('LXD source at scale', () => {
     const fake = new FakeLxd();
     let source: LxdSource;
     const sets: RouteSpec[][] = [];
-    const reconciler = new Reconciler({ setRoutes: (_peer, routes) => void sets.push(routes) });
+    const reconciler = new Reconciler({ setRouteGroups: (_peer, groups) => void sets.push(groups.flatMap((g) => g.prefixes.map((prefix) => ({ prefix, ...g.attrs })))) });
     reconciler.setPeers([{ name: 'up1', families: ['ipv4', 'ipv6'] }]);
     let publishedAt = 0;
     let publishes = 0;
