@@ -138,6 +138,26 @@ const zeroCounters = (): Record<CounterKey, number> => ({
   establishedTransitions: 0,
 });
 
+/**
+ * Fold a source's monotonic counters into totals that survive the source
+ * being replaced: a new object (`fresh`, e.g. a peer re-created by a reload)
+ * or a counter that went backwards starts again from zero, so the exported
+ * `_total` never decreases.
+ */
+function accumulate<K extends string>(
+  t: { last: Record<K, number>; total: Record<K, number> },
+  keys: readonly K[],
+  now: Readonly<Record<K, number>>,
+  fresh: boolean,
+): void {
+  for (const k of keys) {
+    const cur = now[k];
+    const base = fresh || cur < t.last[k] ? 0 : t.last[k];
+    t.total[k] += cur - base;
+    t.last[k] = cur;
+  }
+}
+
 /** Per peer name: the last counters seen, on which object, and the monotonic totals. */
 interface PeerTally {
   ref: object | null;
@@ -256,13 +276,7 @@ export function createMetrics(model: MetricsModel, opts: MetricsOptions = {}): M
       const ref = model.speaker?.peer?.(p.name) ?? null;
       let t = tallies.get(p.name);
       if (!t) tallies.set(p.name, (t = { ref, last: zeroCounters(), total: zeroCounters() }));
-      const fresh = ref !== null && ref !== t.ref;
-      for (const k of COUNTER_KEYS) {
-        const cur = p.counters[k];
-        const base = fresh || cur < t.last[k] ? 0 : t.last[k];
-        t.total[k] += cur - base;
-        t.last[k] = cur;
-      }
+      accumulate(t, COUNTER_KEYS, p.counters, ref !== null && ref !== t.ref);
       t.ref = ref;
     }
     // A removed peer keeps its totals; if it comes back, its new object counts from zero.
@@ -282,13 +296,7 @@ export function createMetrics(model: MetricsModel, opts: MetricsOptions = {}): M
       lxdRegistered = lxd.configured;
     }
     if (src && lxd.state) {
-      const fresh = src !== lxdTally.ref;
-      for (const k of LXD_COUNTER_KEYS) {
-        const cur = lxd.state[k];
-        const base = fresh || cur < lxdTally.last[k] ? 0 : lxdTally.last[k];
-        lxdTally.total[k] += cur - base;
-        lxdTally.last[k] = cur;
-      }
+      accumulate(lxdTally, LXD_COUNTER_KEYS, lxd.state, src !== lxdTally.ref);
       lxdTally.ref = src;
     } else {
       lxdTally.ref = null;

@@ -1,10 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LXD_RULES, deriveLxd, originText, parseHeraldCheck, type LxdRules } from '../../../../src/sources/lxd/derive.js';
 import type { LxdInstance, LxdNetwork, LxdView } from '../../../../src/sources/lxd/types.js';
+import { sample } from './helpers.js';
 
-const SAMPLES = '/work/shared/lab/lxd-samples';
-const sample = <T>(name: string): T => (JSON.parse(readFileSync(`${SAMPLES}/${name}`, 'utf8')) as { metadata: T }).metadata;
 
 function view(over: Partial<LxdView> = {}): LxdView {
   return {

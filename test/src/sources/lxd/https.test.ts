@@ -16,23 +16,12 @@ import { LxdSource } from '../../../../src/sources/lxd/source.js';
 import type { Intent } from '../../../../src/reconciler/index.js';
 import type { LxdInstance, LxdNetwork } from '../../../../src/sources/lxd/types.js';
 import { FakeLxd } from './fake-lxd.js';
+import { sample, sleep, until } from './helpers.js';
 
 const fixture = (name: string): string => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
 const SERVER = { cert: fixture('lxd-server.crt'), key: fixture('lxd-server.key') };
 const IMPOSTOR = { cert: fixture('impostor.crt'), key: fixture('impostor.key') };
 const CLIENT = { cert: fixture('herald-client.crt'), key: fixture('herald-client.key') };
-const SAMPLES = '/work/shared/lab/lxd-samples';
-const sample = <T>(name: string): T => (JSON.parse(readFileSync(`${SAMPLES}/${name}`, 'utf8')) as { metadata: T }).metadata;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until<T>(f: () => T | undefined | false, timeoutMs = 3000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await sleep(5);
-  }
-}
 
 let fake: FakeLxd;
 let source: LxdSource | null = null;

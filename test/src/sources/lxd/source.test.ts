@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -11,20 +11,9 @@ import type { LxdInstance, LxdNetwork } from '../../../../src/sources/lxd/types.
 import { FakeLxd } from './fake-lxd.js';
 import { ManualClock } from '../../../../bgp/driver/clock.js';
 import type { Check, CheckResult } from '../../../../src/sources/health/index.js';
+import { sample, sleep, until } from './helpers.js';
 
-const SAMPLES = '/work/shared/lab/lxd-samples';
-const sample = <T>(name: string): T => (JSON.parse(readFileSync(`${SAMPLES}/${name}`, 'utf8')) as { metadata: T }).metadata;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(f: () => T | undefined | false, timeoutMs = 3000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await sleep(2);
-  }
-}
 
 let fake: FakeLxd;
 let source: LxdSource | null = null;
