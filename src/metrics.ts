@@ -123,6 +123,10 @@ const COUNTER_KEYS = [
   'notificationsOut',
   'flaps',
   'establishedTransitions',
+  'refreshRequestsIn',
+  'refreshBorrIn',
+  'refreshEorrIn',
+  'refreshesAnswered',
 ] as const satisfies readonly (keyof PeerCounters)[];
 
 type CounterKey = (typeof COUNTER_KEYS)[number];
@@ -136,7 +140,18 @@ const zeroCounters = (): Record<CounterKey, number> => ({
   notificationsOut: 0,
   flaps: 0,
   establishedTransitions: 0,
+  refreshRequestsIn: 0,
+  refreshBorrIn: 0,
+  refreshEorrIn: 0,
+  refreshesAnswered: 0,
 });
+
+/** `kind` label of herald_bgp_route_refresh_received_total: the ROUTE-REFRESH subtype received. */
+const REFRESH_KINDS = [
+  ['request', 'refreshRequestsIn'],
+  ['borr', 'refreshBorrIn'],
+  ['eorr', 'refreshEorrIn'],
+] as const satisfies readonly (readonly [string, CounterKey])[];
 
 /**
  * Fold a source's monotonic counters into totals that survive the source
@@ -370,6 +385,24 @@ export function createMetrics(model: MetricsModel, opts: MetricsOptions = {}): M
   perPeerCounter('herald_bgp_updates_sent_total', 'UPDATE messages sent.', 'updatesOut');
   perPeerCounter('herald_bgp_notifications_received_total', 'NOTIFICATION messages received.', 'notificationsIn');
   perPeerCounter('herald_bgp_notifications_sent_total', 'NOTIFICATION messages sent.', 'notificationsOut');
+  new Counter({
+    name: 'herald_bgp_route_refresh_received_total',
+    help: 'ROUTE-REFRESH messages received, by kind: request (re-advertise a family, RFC 2918), borr or eorr (the peer\'s own re-advertisement begins or ends, RFC 7313).',
+    labelNames: ['peer', 'kind'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const p of peers) {
+        const total = tallies.get(p.name)?.total;
+        for (const [kind, key] of REFRESH_KINDS) this.inc({ peer: p.name, kind }, total?.[key] ?? 0);
+      }
+    },
+  });
+  perPeerCounter(
+    'herald_bgp_route_refresh_answered_total',
+    'Route refresh requests answered: the family was re-advertised and End-of-RIB (or, with Enhanced Route Refresh, EoRR) sent.',
+    'refreshesAnswered',
+  );
   perPeerGauge('herald_bgp_prefixes_announced', 'Prefixes announced to the peer (in its Adj-RIB-Out and sent).', (p) => p.prefixesAnnounced);
   perPeerGauge('herald_bgp_prefixes_pending', 'Prefix announcements or withdrawals waiting to be sent to the peer.', (p) => p.prefixesPending);
   perPeerGauge('herald_bgp_prefixes_received', 'Prefixes received from the peer (counted even with import nothing).', (p) => p.prefixesReceived);

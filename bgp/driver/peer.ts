@@ -110,6 +110,10 @@ export class Peer {
     notificationsOut: 0,
     flaps: 0,
     establishedTransitions: 0,
+    refreshRequestsIn: 0,
+    refreshBorrIn: 0,
+    refreshEorrIn: 0,
+    refreshesAnswered: 0,
   };
   private establishedAt: number | undefined;
   private stopWaiters: (() => void)[] = [];
@@ -576,10 +580,13 @@ export class Peer {
     const family = familyKey(afi, safi);
     let purged: number | undefined;
     if (subtype === RefreshSubtype.Normal) {
+      this.counters.refreshRequestsIn++;
       this.ribOut.refresh(afi, safi, this.negotiated?.enhancedRouteRefresh ?? false);
     } else if (subtype === RefreshSubtype.BoRR) {
+      this.counters.refreshBorrIn++;
       this.ribIn.beginRefresh(afi, safi);
     } else if (subtype === RefreshSubtype.EoRR) {
+      this.counters.refreshEorrIn++;
       purged = this.ribIn.endRefresh(afi, safi);
     }
     this.deps.log.info({ peer: this.name, family, subtype, ...(purged !== undefined ? { purged } : {}) }, 'ROUTE-REFRESH received');
@@ -620,7 +627,9 @@ export class Peer {
       const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
       if (!sock.write(bytes, () => this.sent(c, sock, 'update'))) c.blocked = true;
     }
+    // One per End-of-RIB or EoRR that completed an answer (AdjRibOut stats.refreshesAnswered).
     for (const family of this.ribOut.takeAnswered()) {
+      this.counters.refreshesAnswered++;
       this.deps.emit({ type: 'route-refresh-answered', peer: this.name, family, enhanced: this.negotiated?.enhancedRouteRefresh ?? false });
     }
   }

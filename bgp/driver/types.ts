@@ -91,6 +91,17 @@ export interface PeerCounters {
   /** Transitions out of Established. */
   flaps: number;
   establishedTransitions: number;
+  /**
+   * ROUTE-REFRESH messages received, by subtype: requests to re-advertise a
+   * family (subtype 0, RFC 2918 §4), and the BoRR (1) and EoRR (2) that frame
+   * the peer's own re-advertisement (RFC 7313 §4). Only those the FSM
+   * accepted (Established, family negotiated) are counted.
+   */
+  refreshRequestsIn: number;
+  refreshBorrIn: number;
+  refreshEorrIn: number;
+  /** Requests answered: our re-advertisement of the family ended with End-of-RIB, or EoRR when enhanced. */
+  refreshesAnswered: number;
 }
 
 /** One peer as the control API, CLI and metrics see it. */

@@ -3,7 +3,8 @@
 //   - `clear bgp ipv4 unicast <herald> soft in` makes FRR send herald a
 //     ROUTE-REFRESH; herald answers BoRR, its routes of the family, EoRR, and
 //     FRR is left with exactly herald's desired routes — also when a
-//     withdrawal is queued as the request arrives;
+//     withdrawal is queued as the request arrives; the peer snapshot (API,
+//     CLI, metrics) counts the request and its answer;
 // Not covered here: herald's handling of a peer's BoRR/EoRR (unit-tested in
 // test/bgp/rib/adj-rib-in.test.ts). FRR sends them only in answer to a
 // ROUTE-REFRESH, and herald never sends one; `soft out` re-sends without them.
@@ -67,14 +68,20 @@ describe.skipIf(!ready)('route refresh: herald ↔ FRR', () => {
 
   it('answers FRR\'s ROUTE-REFRESH with BoRR, the routes and EoRR; FRR keeps exactly herald\'s routes', async () => {
     const from = herald.events.length;
-    const before = (await herald.snapshot())[0]!.counters.messagesOut;
+    const c0 = (await herald.snapshot())[0]!.counters;
+    const before = c0.messagesOut;
     await frr.vtysh([`clear bgp ipv4 unicast ${p.aV4} soft in`]);
     const req = (await herald.waitEventFrom(from, (e) => e.type === 'route-refresh' && e.peer === 'frr', 20_000)) as Extract<SpeakerEvent, { type: 'route-refresh' }>;
     expect(req).toMatchObject({ family: '1/1', subtype: 0 });
     const done = await herald.waitEventFrom(from, (e) => e.type === 'route-refresh-answered', 20_000);
     expect(done).toMatchObject({ peer: 'frr', family: '1/1', enhanced: true });
     // BoRR, at least one UPDATE, EoRR.
-    expect((await herald.snapshot())[0]!.counters.messagesOut - before).toBeGreaterThanOrEqual(3);
+    const c1 = (await herald.snapshot())[0]!.counters;
+    expect(c1.messagesOut - before).toBeGreaterThanOrEqual(3);
+    // The snapshot (API, CLI, metrics) counts the request and its answer; FRR sent no BoRR/EoRR of its own.
+    expect(c1.refreshRequestsIn - c0.refreshRequestsIn).toBe(1);
+    expect(c1.refreshesAnswered - c0.refreshesAnswered).toBe(1);
+    expect([c1.refreshBorrIn - c0.refreshBorrIn, c1.refreshEorrIn - c0.refreshEorrIn]).toEqual([0, 0]);
     await new Promise((r) => setTimeout(r, 1000)); // let FRR process the EoRR
     expect(await atFrr()).toEqual([A, B].sort());
   });

@@ -30,7 +30,7 @@ function source(): StateSource {
           families: ['1/1', '2/1'], holdTime: 90, keepaliveTime: 30, peerBgpId: null, peerHostname: null,
           lastDown: { kind: 'received-notification', message: 'x', at: 1, data: new Uint8Array([1, 2]) } as never,
           lastConnectError: null,
-          counters: { messagesIn: 0, messagesOut: 0, updatesIn: 0, updatesOut: 0, notificationsIn: 0, notificationsOut: 0, flaps: 0, establishedTransitions: 0 },
+          counters: { messagesIn: 0, messagesOut: 0, updatesIn: 0, updatesOut: 0, notificationsIn: 0, notificationsOut: 0, flaps: 0, establishedTransitions: 0, refreshRequestsIn: 0, refreshBorrIn: 0, refreshEorrIn: 0, refreshesAnswered: 0 },
           prefixesAnnounced: 1_000_000, prefixesPending: 3, prefixesReceived: 9, endOfRibReceived: ['1/1'], md5: true,
         },
       ],

@@ -92,7 +92,7 @@ function peer(name: string, state: string): PeerState {
     peerHostname: null,
     lastDown: state === 'Established' ? null : { kind: 'tcp-failed', message: 'connection refused', at: 0 } as PeerState['lastDown'],
     lastConnectError: null,
-    counters: { messagesIn: 0, messagesOut: 0, updatesIn: 0, updatesOut: 0, notificationsIn: 0, notificationsOut: 0, flaps: 0, establishedTransitions: 0 },
+    counters: { messagesIn: 0, messagesOut: 0, updatesIn: 0, updatesOut: 0, notificationsIn: 0, notificationsOut: 0, flaps: 0, establishedTransitions: 0, refreshRequestsIn: 0, refreshBorrIn: 0, refreshEorrIn: 0, refreshesAnswered: 0 },
     prefixesAnnounced: 3,
     prefixesPending: 0,
     prefixesReceived: 5,

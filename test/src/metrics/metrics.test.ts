@@ -45,6 +45,10 @@ const counters = (): PeerSnapshot['counters'] => ({
   notificationsOut: 0,
   flaps: 0,
   establishedTransitions: 0,
+  refreshRequestsIn: 0,
+  refreshBorrIn: 0,
+  refreshEorrIn: 0,
+  refreshesAnswered: 0,
 });
 
 function peerSnap(name: string, over: Partial<PeerSnapshot> = {}): PeerSnapshot {
@@ -269,6 +273,36 @@ describe('metrics on a fake daemon model', () => {
     third.counters.messagesIn = 1;
     f = await scrape(m);
     expect(sampleValue(f, 'herald_bgp_messages_received_total', { peer: 'r1' })).toBe(18);
+    m.detach();
+  });
+
+  it('counts route refreshes received by kind and answered, and never backwards when the peer object is re-created', async () => {
+    const model = fakeModel();
+    const r1 = model.speaker.add(peerSnap('r1', { state: 'Established' }));
+    const m = createMetrics(model, { defaultMetrics: false });
+    let f = await scrape(m);
+    for (const kind of ['request', 'borr', 'eorr']) expect(sampleValue(f, 'herald_bgp_route_refresh_received_total', { peer: 'r1', kind })).toBe(0);
+    expect(sampleValue(f, 'herald_bgp_route_refresh_answered_total', { peer: 'r1' })).toBe(0);
+
+    // Two requests, one answered so far; the peer ran one enhanced refresh of its own.
+    r1.counters.refreshRequestsIn = 2;
+    r1.counters.refreshesAnswered = 1;
+    r1.counters.refreshBorrIn = 1;
+    r1.counters.refreshEorrIn = 1;
+    f = await scrape(m);
+    expect(sampleValue(f, 'herald_bgp_route_refresh_received_total', { peer: 'r1', kind: 'request' })).toBe(2);
+    expect(sampleValue(f, 'herald_bgp_route_refresh_received_total', { peer: 'r1', kind: 'borr' })).toBe(1);
+    expect(sampleValue(f, 'herald_bgp_route_refresh_received_total', { peer: 'r1', kind: 'eorr' })).toBe(1);
+    expect(sampleValue(f, 'herald_bgp_route_refresh_answered_total', { peer: 'r1' })).toBe(1);
+
+    // A reload re-creates the peer: its counters restart at zero, the exported totals keep counting.
+    const again = model.speaker.add(peerSnap('r1', { state: 'Established' }));
+    again.counters.refreshRequestsIn = 1;
+    again.counters.refreshesAnswered = 1;
+    f = await scrape(m);
+    expect(sampleValue(f, 'herald_bgp_route_refresh_received_total', { peer: 'r1', kind: 'request' })).toBe(3);
+    expect(sampleValue(f, 'herald_bgp_route_refresh_received_total', { peer: 'r1', kind: 'borr' })).toBe(1);
+    expect(sampleValue(f, 'herald_bgp_route_refresh_answered_total', { peer: 'r1' })).toBe(2);
     m.detach();
   });
 
