@@ -492,9 +492,6 @@ export class AdjRibOut {
       const [afi, safi] = f.split('/').map(Number) as [number, number];
       return { afi, safi };
     });
-    this.borrOwed = [];
-    this.eorrOwed = [];
-    this.eorForRefresh.clear();
     this.counters.endOfRib = 0;
     const t = this.table;
     const spec = this.spec;
