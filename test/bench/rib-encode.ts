@@ -24,7 +24,7 @@ const gc = (globalThis as { gc?: () => void }).gc;
 const specs: RouteSpec[] = [];
 const shared = ['65011:53'];
 const communities = (i: number): string[] => (mixed ? ['65011:53', `65011:${i % 4}`] : shared);
-for (let i = 0; i < N4; i++) specs.push({ prefix: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}/32`, communities: communities(i) });
+for (let i = 0; i < N4; i++) specs.push({ prefix: `240.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}/32`, communities: communities(i) });
 // Canonical (RFC 5952) text, as src/ produces it.
 for (let i = 1; i <= N6; i++) {
   const hi = i >> 16;

@@ -123,7 +123,7 @@ describe('AdjRibIn', () => {
   it('holds exactly what an AdjRibOut advertised, through the wire codec', () => {
     const ctx = withContext(CTX, { addPathSend: new Set(), addPathReceive: new Set() });
     const out = new AdjRibOut();
-    const specs = Array.from({ length: 2500 }, (_, i) => ({ prefix: `10.0.${i >> 8}.${i & 255}/32`, med: i % 2 }));
+    const specs = Array.from({ length: 2500 }, (_, i) => ({ prefix: `240.0.${i >> 8}.${i & 255}/32`, med: i % 2 }));
     specs.push({ prefix: '2001:db8:53::53/128', med: 0 });
     out.setDesired(specs);
     out.start(ctx, { localAs: 65011, peerAs: 65000, ibgp: false, localAddress4: '192.0.2.11', localAddress6: '2001:db8::11', families: [IPV4_UNICAST, IPV6_UNICAST] });
@@ -133,7 +133,7 @@ describe('AdjRibIn', () => {
     };
     pump();
     expect(rin.count).toBe(2501);
-    expect(rin.get('10.0.9.3/32')!.attrs.med).toBe(1);
+    expect(rin.get('240.0.9.3/32')!.attrs.med).toBe(1);
     out.setDesired(specs.filter((_, i) => i % 5 !== 0));
     pump();
     expect(rin.count).toBe(out.advertisedCount);

@@ -23,7 +23,7 @@ export const PEER: PeerExportContext = {
 };
 
 /** The i-th IPv4 /32 and IPv6 /128 of the RIB tests. */
-export const v4 = (i: number): string => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}/32`;
+export const v4 = (i: number): string => `240.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}/32`;
 export const v6 = (i: number): string => `2001:db8:53::${i.toString(16)}/128`;
 
 /** Split concatenated messages, checking each header (UPDATEs, and RFC 7313 BoRR/EoRR ROUTE-REFRESHes). */

@@ -49,7 +49,7 @@ function snapshot(name: string, state: string): PeerSnapshot {
 /** A daemon with peer up1 (Established, everything sent) and a service "dns" that is up. */
 function fakeDaemon(): ApiDaemon & { drained: string[][]; reloadOk: boolean } {
   const intents = [intent('198.51.100.53/32', 'service:dns')];
-  for (let i = 0; i < N; i++) intents.push(intent(`10.${(i >> 8) & 255}.${i & 255}.0/24`, 'static'));
+  for (let i = 0; i < N; i++) intents.push(intent(`240.${(i >> 8) & 255}.${i & 255}.0/24`, 'static'));
   const p = plan(intents, [{ name: 'up1', families: ['ipv4'] }]);
   const peer: PeerSource = {
     state: 'Established',

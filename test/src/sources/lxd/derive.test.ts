@@ -87,7 +87,7 @@ describe('deriveLxd rules', () => {
 
   it('NAT on announces the NAT address as a host route instead of the subnet', () => {
     const n = ovnNet('natnet', {
-      'ipv4.address': '10.0.0.1/24',
+      'ipv4.address': '198.51.100.129/25',
       'ipv4.nat': 'true',
       'ipv4.nat.address': '203.0.113.15',
       'ipv6.address': '2001:db8:7::1/64',
@@ -101,7 +101,7 @@ describe('deriveLxd rules', () => {
       '203.0.113.15/32 via 203.0.113.15 (lxd:default/natnet:ovn.nat)',
     ]);
     // NAT on without a nat.address: nothing.
-    const bare = ovnNet('b', { 'ipv4.address': '10.0.0.1/24', 'ipv4.nat': 'true', 'volatile.network.ipv4.address': '203.0.113.15' });
+    const bare = ovnNet('b', { 'ipv4.address': '198.51.100.129/25', 'ipv4.nat': 'true', 'volatile.network.ipv4.address': '203.0.113.15' });
     expect(routes(view({ networks: [bare] }))).toEqual([]);
   });
 
