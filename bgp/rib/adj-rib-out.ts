@@ -2,16 +2,28 @@
  * The Adj-RIB-Out of one peer: it owns the diff (STYLE.md §9; RFC 4271 §3.2,
  * §9.2; RFC 4724 §4.1 End-of-RIB; RFC 7606 §5.1; RFC 8654).
  *
- * src/ hands it full snapshots of what this peer should have (`setDesired`
- * with one RouteSpec per prefix, or `setDesiredGroups` with prefix lists that
- * share attributes; level-triggered, never deltas). Per prefix it keeps what
- * is desired and what the peer was last sent; a prefix whose two differ is
- * *pending* and sits in exactly one queue:
+ * What this peer should have arrives as route groups: `setGroup(id, attrs,
+ * prefixes)` makes group `id` exactly that list of prefixes (a PrefixList of
+ * binary keys, prefix-list.ts) with those attributes, and `removeGroup(id)`
+ * drops it — level-triggered per group, so the reconciler hands over only
+ * the groups that changed and a million unchanged routes cost nothing. Each
+ * prefix is owned by the group that named it last. The whole-snapshot calls
+ * `setDesired` (one RouteSpec per prefix) and `setDesiredGroups` (prefix
+ * texts by attribute set) are the same path: they build lists and set one
+ * group each.
+ *
+ * Applying a group is a job walked a bounded number of prefixes at a time by
+ * `work(maxRecords)` (the session engine yields between slices, decision
+ * 0020): first every prefix of the new list is taken, then every prefix of
+ * the list it replaces that the group still owns and did not name again is
+ * released. Per prefix the RIB keeps what is desired and what the peer was
+ * last sent; a prefix whose two differ is *pending* and sits in exactly one
+ * queue:
  *
  *   withdraw queue per family      prefixes the peer has but should not
  *   one bucket per AttrSet          prefixes to announce with that attribute set
  *
- * A later snapshot simply moves a prefix to another queue (or out of all of
+ * A later change simply moves a prefix to another queue (or out of all of
  * them when desired and sent agree again), so a change supersedes a pending
  * one and an announce-then-withdraw before sending sends nothing at all.
  *
@@ -19,21 +31,24 @@
  * returns true and resumes on 'drain' (backpressure): each pull packs
  * withdrawals first, then one bucket after another into as few UPDATEs as the
  * negotiated maximum allows. Nothing bigger than the queues themselves is ever
- * materialised, and `setDesired` may run between any two pulls.
+ * materialised, and group changes may be applied between any two pulls.
  *
  * Storage (sized for a million routes per peer): a prefix is a slot of a
  * PrefixTable (prefix-table.ts: numbers in typed arrays, no key strings), and
- * its state is one row of typed-array columns — spec id, desired and sent
- * AttrSet ids, prev/next links in its queue, a flag byte — so a route costs
- * 35 octets (IPv4 table) or 47 (a table holding IPv6) and no JS objects. The
- * queue a slot is in is not stored: it follows from desired vs sent. Nothing
- * of the caller's snapshot (RouteSpec objects, prefix strings) is kept.
- * Attribute sets are small integer ids: spec ids are reference-counted and
- * recycled; AttrSet ids are the exporter's own.
+ * its state is one row of typed-array columns — spec id (which group owns it,
+ * and with what attributes), desired and sent AttrSet ids, prev/next links in
+ * its queue, the stamp of the job that last named it, a flag byte — so a
+ * route costs 39 octets (IPv4 table) or 51 (a table holding IPv6) and no JS
+ * objects. The queue a slot is in is not stored: it follows from desired vs
+ * sent. Each group has its own spec id (reference-counted, recycled), so a
+ * group's prefixes are told apart from another group's with equal
+ * attributes; the exporter interns equal attribute sets into one AttrSet, so
+ * they still share one bucket and one encoded attribute block.
  *
  * Session lifecycle: `start(ctx, peer)` on Established makes everything
- * desired pending; once the first full sync has drained, End-of-RIB is sent
- * once per negotiated family (RFC 4724 §4.1). `reset()` on session down
+ * desired pending; once the first full sync has drained and no group change
+ * is left to apply, End-of-RIB is sent once per negotiated family (RFC 4724
+ * §4.1). `reset()` on session down
  * forgets what the peer had, keeping what is desired.
  *
  * Route refresh (RFC 2918 §4, RFC 7313 §4): `refresh(afi, safi)` queues
@@ -52,7 +67,8 @@ import { Writer } from '../wire/writer.js';
 import { encodePathAttributes } from '../wire/attributes/index.js';
 import { Exporter, type AttrSet, type PeerExportContext } from './export.js';
 import { PrefixTable, KIND_V6 } from './prefix-table.js';
-import { parseRoutePrefix, RouteParser, type Checked, type ParsedAttrs, type RouteGroup, type RoutePrefix, type RouteSpec } from './route.js';
+import { RouteParser, type Checked, type ParsedAttrs, type RouteAttrs, type RouteGroup, type RoutePrefix, type RouteSpec } from './route.js';
+import { EMPTY_PREFIX_LIST, nextRecord, PrefixListBuilder, prefixTexts, type PrefixList } from './prefix-list.js';
 import {
   announceOverhead,
   nlriBytes,
@@ -68,13 +84,13 @@ import {
 const NONE = 0;
 const NIL = -1;
 /**
- * Slot flags: named by the snapshot being taken; has a reason in `rejected`;
- * queued for re-advertisement by a route refresh although the peer has what
- * is desired (cleared when sent).
+ * Slot flags: has a reason in `rejected`; queued for re-advertisement by a
+ * route refresh although the peer has what is desired (cleared when sent).
  */
-const SEEN = 1;
 const REJECTED = 2;
 const RESEND = 4;
+/** Group ids from here up are the whole-snapshot calls' (setDesired, setDesiredGroups). */
+const SNAPSHOT_GROUP_BASE = 0x40000000;
 /** Queue ids: the two withdraw queues, then one bucket per AttrSet (id + BUCKET_BASE). */
 const Q_WITHDRAW4 = 1;
 const Q_WITHDRAW6 = 2;
@@ -115,6 +131,36 @@ class QueueFeed implements NlriFeed {
     this.rib.markSent(slot, this.setId);
     return n;
   }
+}
+
+/** A group change waiting to be applied. */
+interface QueuedGroup {
+  id: number;
+  attrs: RouteAttrs | null;
+  list: PrefixList;
+  remove: boolean;
+}
+
+/** A group as applied: its spec id (NONE when its attributes are invalid), attributes and list. */
+interface GroupRecord {
+  specId: number;
+  parsed: ParsedAttrs | null;
+  list: PrefixList;
+  /** Why the attributes are invalid; null when valid. */
+  invalid: string | null;
+}
+
+/** A group change being applied: take the new list, then release what the old one had. */
+interface GroupJob {
+  id: number;
+  /** Stamp of the prefixes the new list names. */
+  gen: number;
+  specId: number;
+  list: PrefixList;
+  old: GroupRecord | null;
+  phase: 'take' | 'release' | 'done';
+  /** Word index into the list being walked. */
+  at: number;
 }
 
 /** A route as the peer has it, for `advertised()`. */
@@ -186,16 +232,24 @@ export class AdjRibOut {
   /** Neighbours in the slot's queue. */
   private prev = new Int32Array(0);
   private next = new Int32Array(0);
-  /** SEEN | REJECTED bits. */
+  /** REJECTED | RESEND bits. */
   private flags = new Uint8Array(0);
+  /** The job generation that last named the slot (tells a list's prefixes apart from the replaced list's). */
+  private stamp = new Int32Array(0);
 
   /** Interned spec attributes, by small id (0 unused), with reference counts. */
   private readonly specs: (ParsedAttrs | undefined)[] = [undefined];
   private readonly specRefs: number[] = [0];
-  private readonly specIds = new Map<ParsedAttrs, number>();
   private readonly freeSpecIds: number[] = [];
 
-  /** Snapshot entries whose prefix or attributes did not validate: text → reason. */
+  /** The caller's groups as applied (or being applied), by id. */
+  private readonly groups = new Map<number, GroupRecord>();
+  private readonly jobs: QueuedGroup[] = [];
+  private job: GroupJob | null = null;
+  private jobsRecords = 0;
+  private gen = 0;
+
+  /** Prefix texts of the latest whole-snapshot call that did not scan: text → reason. */
   private readonly invalid = new Map<string, string>();
   /** Slots whose desired route this peer cannot be sent (export refused): slot → reason. */
   private readonly rejected = new Map<number, string>();
@@ -204,8 +258,6 @@ export class AdjRibOut {
   /** Non-empty-or-recent buckets in creation order (the order they are sent in). */
   private readonly buckets = new Map<number, Queue>();
   private readonly feed = new QueueFeed(this);
-  /** nDesired when the current snapshot began. */
-  private desiredBefore = 0;
   private pending = 0;
   /** Slots with a spec (in the latest snapshot, valid). */
   private nDesired = 0;
@@ -253,153 +305,218 @@ export class AdjRibOut {
     this.syncColumns();
   }
 
-  // ------------------------------------------------------------ snapshots
+  // ------------------------------------------------------------ route groups
 
   /**
-   * Replace the desired set with a full snapshot (level-triggered). A Map is
-   * read by its values. When a prefix appears twice, the last valid one wins.
+   * Make group `id` this peer's set of `prefixes` with `attrs` (level-
+   * triggered per group): prefixes of the group's previous list that are not
+   * in this one stop being desired. Each prefix is owned by the group that
+   * named it last; the caller (the reconciler) names every prefix in one
+   * group only. The work is queued and done by `work()`, a bounded slice at
+   * a time; `setDesired`/`setDesiredGroups` do it at once.
+   */
+  setGroup(id: number, attrs: RouteAttrs, prefixes: PrefixList): void {
+    this.jobs.push({ id, attrs, list: prefixes, remove: false });
+    this.jobsRecords += prefixes.count;
+  }
+
+  /** Drop group `id`: its prefixes stop being desired (those another group took over stay). */
+  removeGroup(id: number): void {
+    const g = this.groups.get(id);
+    this.jobs.push({ id, attrs: null, list: EMPTY_PREFIX_LIST, remove: true });
+    this.jobsRecords += g?.list.count ?? 0;
+  }
+
+  /** True while queued group changes are not fully applied. */
+  get working(): boolean {
+    return this.jobs.length > 0 || this.job !== null;
+  }
+
+  /** Prefix records still to walk for queued group changes (a measure of the work left). */
+  get workLeft(): number {
+    return this.jobsRecords;
+  }
+
+  /**
+   * Apply queued group changes, walking at most `maxRecords` prefix records
+   * (Infinity: all). Returns true when work is left. Between two calls the
+   * state is consistent prefix by prefix, and the driver may pull UPDATEs;
+   * End-of-RIB waits until no work is left.
+   */
+  work(maxRecords = Infinity): boolean {
+    let budget = maxRecords;
+    while (budget > 0) {
+      let j = this.job;
+      if (j === null) {
+        const next = this.jobs.shift();
+        if (next === undefined) break;
+        j = this.startJob(next);
+        this.job = j;
+      }
+      const before = budget;
+      budget = j.phase === 'take' ? this.take(j, budget) : this.release(j, budget);
+      this.jobsRecords = Math.max(0, this.jobsRecords - (before - budget));
+      if (j.phase === 'done') {
+        this.finishJob(j);
+        this.job = null;
+      }
+    }
+    return this.working;
+  }
+
+  /**
+   * Replace the whole desired set (level-triggered): one RouteSpec per
+   * prefix. A Map is read by its values. When a prefix appears twice, the
+   * last valid one wins. Applied at once.
    */
   setDesired(routes: Iterable<RouteSpec> | ReadonlyMap<string, RouteSpec>): void {
-    this.beginSnapshot();
-    let stillDesired = 0;
-    if (Array.isArray(routes)) {
-      const list = routes as readonly RouteSpec[];
-      this.reserve(list.length);
-      for (let i = 0; i < list.length; i++) {
-        const r = list[i]!;
-        stillDesired += this.takePrefix(r.prefix, this.parser.attrs(r));
+    const it: Iterable<RouteSpec> = routes instanceof Map ? (routes as ReadonlyMap<string, RouteSpec>).values() : (routes as Iterable<RouteSpec>);
+    // Runs of routes with the same attribute fields become one group.
+    const groups: { attrs: RouteAttrs; texts: string[] }[] = [];
+    let cur: { attrs: RouteAttrs; texts: string[] } | null = null;
+    let curAttrs: Checked<ParsedAttrs> | null = null;
+    for (const r of it) {
+      const a = this.parser.attrs(r);
+      if (cur === null || a !== curAttrs) {
+        cur = { attrs: r, texts: [] };
+        curAttrs = a;
+        groups.push(cur);
       }
-    } else {
-      const it: Iterable<RouteSpec> = routes instanceof Map ? (routes as ReadonlyMap<string, RouteSpec>).values() : (routes as Iterable<RouteSpec>);
-      for (const r of it) stillDesired += this.takePrefix(r.prefix, this.parser.attrs(r));
+      cur.texts.push(r.prefix);
     }
-    this.sweep(stillDesired);
+    this.setDesiredGroups(groups.map((g) => ({ attrs: g.attrs, prefixes: g.texts })));
   }
 
   /**
-   * Replace the desired set with a full snapshot given as groups of prefixes
-   * sharing attribute fields: the same diff as `setDesired` with one RouteSpec
-   * per prefix, but the attributes are validated once per group and the
-   * caller needs no object per prefix. A prefix named twice (in one group or
-   * in two) follows the `setDesired` rule: the last valid occurrence wins; an
-   * occurrence in a group with invalid attributes is reported by
-   * `unsendable()` and does not remove an earlier valid one.
+   * Replace the whole desired set with groups of prefix texts sharing
+   * attribute fields (the same result as `setDesired` with one RouteSpec per
+   * prefix). A prefix named twice follows the `setDesired` rule: the last
+   * valid occurrence wins; an occurrence in a group with invalid attributes
+   * is reported by `unsendable()` and does not remove an earlier valid one.
+   * Applied at once.
    */
   setDesiredGroups(groups: readonly RouteGroup[]): void {
-    this.beginSnapshot();
-    let n = 0;
-    for (const grp of groups) n += grp.prefixes.length;
-    this.reserve(n);
-    let stillDesired = 0;
-    for (const grp of groups) {
-      const a = this.parser.attrs(grp.attrs);
-      const list = grp.prefixes;
-      for (let i = 0; i < list.length; i++) stillDesired += this.takePrefix(list[i]!, a);
-    }
-    this.sweep(stillDesired);
-  }
-
-  /** Open a new snapshot: no slot is SEEN yet. */
-  private beginSnapshot(): void {
     this.invalid.clear();
-    this.desiredBefore = this.nDesired;
-    const f = this.flags;
-    for (let s = 0, top = this.table.top; s < top; s++) f[s]! &= ~SEEN;
+    const n = groups.length;
+    for (let i = 0; i < n; i++) {
+      const g = groups[i]!;
+      const b = new PrefixListBuilder(g.prefixes.length);
+      for (let k = 0; k < g.prefixes.length; k++) b.add(g.prefixes[k]!);
+      for (const r of b.rejected) this.invalid.set(r.text, r.reason);
+      this.setGroup(SNAPSHOT_GROUP_BASE + i, g.attrs, b.finish());
+    }
+    for (const id of this.groups.keys()) if (id >= SNAPSHOT_GROUP_BASE + n) this.removeGroup(id);
+    this.work();
   }
 
-  /** Make room for a snapshot of `n` prefixes in one step rather than by doubling. */
+  /** Begin a queued group change: decide its spec id, remember the list it replaces. */
+  private startJob(q: QueuedGroup): GroupJob {
+    const old = this.groups.get(q.id) ?? null;
+    let specId = NONE;
+    let parsed: ParsedAttrs | null = null;
+    let invalidReason: string | null = null;
+    if (!q.remove) {
+      const a = this.parser.attrs(q.attrs!);
+      if (a.ok) {
+        parsed = a.value;
+        // Same attributes: keep the spec id (its export results stay valid).
+        specId = old !== null && old.parsed === parsed && old.specId !== NONE ? old.specId : this.allocSpec(parsed);
+      } else invalidReason = a.reason;
+    }
+    if (q.remove) this.groups.delete(q.id);
+    else this.groups.set(q.id, { specId, parsed, list: q.list, invalid: invalidReason });
+    // A big list grows the table once rather than by doubling (the list may overlap what is there).
+    if (specId !== NONE && q.list.count > this.table.capacity - this.table.size) this.reserve(Math.max(this.table.size, q.list.count));
+    this.gen = (this.gen + 1) | 0 || 1;
+    return { id: q.id, gen: this.gen, specId, list: q.list, old, phase: specId === NONE ? 'release' : 'take', at: 0 };
+  }
+
+  /** Take phase: every prefix of the new list becomes owned by the group's spec. */
+  private take(j: GroupJob, budget: number): number {
+    const t = this.table;
+    const w = j.list.words;
+    let at = j.at;
+    while (at < w.length && budget > 0) {
+      at = t.load(w, at);
+      budget--;
+      let slot = t.find();
+      if (slot < 0) {
+        slot = t.insert();
+        if (t.capacity !== this.spec.length) this.syncColumns();
+        this.clearSlot(slot);
+      }
+      this.stamp[slot] = j.gen;
+      if (this.spec[slot] !== j.specId) {
+        this.setSpec(slot, j.specId);
+        this.reexport(slot);
+      }
+    }
+    j.at = at;
+    if (at >= w.length) {
+      j.phase = 'release';
+      j.at = 0;
+    }
+    return budget;
+  }
+
+  /** Release phase: prefixes of the replaced list that the group still owns and did not name again stop being desired. */
+  private release(j: GroupJob, budget: number): number {
+    const old = j.old;
+    if (old === null || old.specId === NONE) {
+      j.phase = 'done';
+      return budget;
+    }
+    const t = this.table;
+    const w = old.list.words;
+    let at = j.at;
+    while (at < w.length && budget > 0) {
+      at = t.load(w, at);
+      budget--;
+      const slot = t.find();
+      if (slot < 0 || this.spec[slot] !== old.specId || this.stamp[slot] === j.gen) continue;
+      this.setSpec(slot, NONE);
+      this.reexport(slot);
+      this.maybeForget(slot);
+    }
+    j.at = at;
+    if (at >= w.length) j.phase = 'done';
+    return budget;
+  }
+
+  /** End a group change: free the old spec id when the group moved to a new one. */
+  private finishJob(j: GroupJob): void {
+    const old = j.old;
+    if (old !== null && old.specId !== NONE && old.specId !== j.specId) this.freeSpec(old.specId);
+  }
+
+  /** Make room for `n` prefixes in one step rather than by doubling. */
   private reserve(n: number): void {
-    this.table.reserve(Math.max(this.table.size, n));
+    this.table.reserve(n);
     this.syncColumns();
   }
 
-  /**
-   * Close the snapshot: every prefix desired before but not named in it is no
-   * longer desired. `stillDesired` counts the names that were desired before.
-   */
-  private sweep(stillDesired: number): void {
-    // Everything desired before was named again: nothing to take away.
-    if (stillDesired === this.desiredBefore) return;
-    const t = this.table;
-    const flags = this.flags;
-    const spec = this.spec;
-    for (let s = 0, top = t.top; s < top; s++) {
-      if ((flags[s]! & SEEN) !== 0 || spec[s] === NONE || !t.used(s)) continue;
-      this.setSpec(s, NONE);
-      this.reexport(s);
-      this.maybeForget(s);
-    }
-  }
-
-  /** The spec and id of the previous `takePrefix`, for runs of routes sharing attributes. */
-  private lastAttrs: ParsedAttrs | null = null;
-  private lastSpecId = NONE;
-
-  /**
-   * Apply one prefix of the snapshot with its (interned) attributes; returns
-   * 1 when the prefix was desired before this snapshot.
-   */
-  private takePrefix(text: string, a: Checked<ParsedAttrs>): number {
-    const t = this.table;
-    if (!t.scan(text)) {
-      const p = parseRoutePrefix(text);
-      this.invalid.set(String(text), p.ok ? `prefix ${String(text)} is not valid` : p.reason);
-      return 0;
-    }
-    let slot = t.find();
-    if (!a.ok) {
-      this.invalid.set(text, a.reason);
-      return 0; // not marked seen: if the peer had it, it is withdrawn by the sweep
-    }
-    const pa = a.value;
-    let id = this.lastSpecId;
-    if (pa !== this.lastAttrs) {
-      id = this.specIdOf(pa);
-      this.lastAttrs = pa;
-      this.lastSpecId = id;
-    }
-    let was = 0;
-    if (slot < 0) {
-      slot = t.insert();
-      if (t.capacity !== this.spec.length) this.syncColumns();
-      this.clearSlot(slot);
-    } else if ((this.flags[slot]! & SEEN) === 0 && this.spec[slot] !== NONE) was = 1;
-    this.flags[slot]! |= SEEN;
-    if (this.spec[slot] !== id) {
-      this.setSpec(slot, id);
-      this.reexport(slot);
-    }
-    return was;
-  }
-
-  /** Return the id of an interned ParsedAttrs, assigning one on first sight. */
-  private specIdOf(pa: ParsedAttrs): number {
-    let id = this.specIds.get(pa);
-    if (id === undefined) {
-      id = this.freeSpecIds.pop() ?? this.specs.length;
-      this.specs[id] = pa;
-      this.specRefs[id] = 0;
-      this.exported[id * 2] = this.exported[id * 2 + 1] = undefined;
-      this.specIds.set(pa, id);
-    }
+  /** Give a parsed attribute set a fresh spec id (one per group: a group's slots are told apart by it). */
+  private allocSpec(pa: ParsedAttrs): number {
+    const id = this.freeSpecIds.pop() ?? this.specs.length;
+    this.specs[id] = pa;
+    this.specRefs[id] = 0;
+    this.exported[id * 2] = this.exported[id * 2 + 1] = undefined;
     return id;
+  }
+
+  /** Free a spec id no slot uses any more (a group dropped or moved to other attributes). */
+  private freeSpec(id: number): void {
+    if (this.specRefs[id] !== 0) return; // still owned somewhere: keep it (cannot happen while groups name each prefix once)
+    this.specs[id] = undefined;
+    this.exported[id * 2] = this.exported[id * 2 + 1] = undefined;
+    this.freeSpecIds.push(id);
   }
 
   /** Point a slot at another spec id, keeping counts and reference counts. */
   private setSpec(slot: number, id: number): void {
     const old = this.spec[slot]!;
     if (old !== NONE) {
-      if (--this.specRefs[old]! === 0) {
-        // Unused now: free the id so long-running churn does not grow the table.
-        this.specIds.delete(this.specs[old]!);
-        this.specs[old] = undefined;
-        this.exported[old * 2] = this.exported[old * 2 + 1] = undefined;
-        this.freeSpecIds.push(old);
-        if (this.lastSpecId === old) {
-          this.lastAttrs = null;
-          this.lastSpecId = NONE;
-        }
-      }
+      this.specRefs[old]!--;
       if (id === NONE) this.nDesired--;
     } else if (id !== NONE) this.nDesired++;
     if (id !== NONE) this.specRefs[id]!++;
@@ -536,7 +653,10 @@ export class AdjRibOut {
 
   /** True when a pull would produce bytes (pending prefixes, an owed End-of-RIB, BoRR or EoRR). */
   get wantsToSend(): boolean {
-    return this.ctx !== null && (this.pending > 0 || this.eorOwed.length > 0 || this.borrOwed.length > 0 || this.eorrOwed.length > 0);
+    if (this.ctx === null) return false;
+    if (this.pending > 0 || this.borrOwed.length > 0) return true;
+    // End-of-RIB and EoRR wait until queued group changes are applied.
+    return (this.eorOwed.length > 0 || this.eorrOwed.length > 0) && !this.working;
   }
 
   /**
@@ -598,7 +718,7 @@ export class AdjRibOut {
           feed.setId = set.id;
           feed.addPath = set.afi === Afi.IPv4 ? this.addPath4 : this.addPath6;
           c.prefixesAnnounced += writeAnnounce(w, set, this.blockOf(set), maxLen, feed);
-        } else if (this.eorOwed.length > 0 || this.eorrOwed.length > 0) {
+        } else if ((this.eorOwed.length > 0 || this.eorrOwed.length > 0) && !this.working) {
           // RFC 4724 §4.1: "the speaker SHOULD send the End-of-RIB marker" for
           // each family once its initial update has been sent (and, here, once
           // a plain route refresh of the family has been answered).
@@ -713,14 +833,15 @@ export class AdjRibOut {
   unsendable(): UnsendableRoute[] {
     const out: UnsendableRoute[] = [];
     for (const [prefix, reason] of this.invalid) out.push({ prefix, reason });
+    for (const g of this.groups.values()) if (g.invalid !== null) for (const prefix of prefixTexts(g.list)) out.push({ prefix, reason: g.invalid });
     for (const [slot, reason] of this.rejected) out.push({ prefix: this.table.format(slot), reason });
     return out;
   }
 
   /** Explain one prefix: desired?, sent?, pending?, why not sendable. */
   explain(prefix: string): { desired: boolean; sent: AttrSet | null; pending: boolean; reason: string | null } {
-    const inv = this.invalid.get(prefix);
     const s = this.lookup(prefix);
+    const inv = this.invalid.get(prefix) ?? (s < 0 || this.spec[s] === NONE ? this.invalidGroupReason(prefix) : undefined);
     const desired = s >= 0 && this.spec[s] !== NONE;
     return {
       desired,
@@ -728,6 +849,22 @@ export class AdjRibOut {
       pending: s >= 0 && this.queueFor(s, this.desired[s]!) !== NONE,
       reason: inv ?? (s >= 0 ? this.rejected.get(s) : undefined) ?? (desired && this.ctx === null ? 'no established session' : null),
     };
+  }
+
+  /** The reason of an invalid-attribute group that names `prefix`, if any. */
+  private invalidGroupReason(prefix: string): string | undefined {
+    const b = new PrefixListBuilder(1);
+    if (!b.add(prefix)) return undefined;
+    const key = b.finish().words;
+    for (const g of this.groups.values()) {
+      if (g.invalid === null) continue;
+      const w = g.list.words;
+      for (let at = 0; at < w.length; at = nextRecord(w, at)) {
+        if (w[at] !== key[0] || w[at + 1] !== key[1]) continue;
+        if (key[0]! < KIND_V6 || (w[at + 2] === key[2] && w[at + 3] === key[3] && w[at + 4] === key[4])) return g.invalid;
+      }
+    }
+    return undefined;
   }
 
   /** Return the slot of a prefix (any spelling), or -1. */
@@ -751,6 +888,7 @@ export class AdjRibOut {
     this.sent = grow32(this.sent);
     this.prev = grow32(this.prev);
     this.next = grow32(this.next);
+    this.stamp = grow32(this.stamp);
     const flags = new Uint8Array(cap);
     flags.set(this.flags);
     this.flags = flags;
@@ -764,6 +902,7 @@ export class AdjRibOut {
     this.prev[s] = NIL;
     this.next[s] = NIL;
     this.flags[s] = 0;
+    this.stamp[s] = 0;
   }
 
   private resetQueues(): void {

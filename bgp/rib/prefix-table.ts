@@ -20,23 +20,20 @@
  * prefix arrives: a table of a million IPv4 routes costs 14 octets a route
  * (kind, w0, two index buckets), not 26.
  *
- * `scan(text)` parses the common spellings ("a.b.c.d[/len]", hex-and-colon
- * IPv6 with at most one "::") by hand into scratch fields, with no allocation.
- * Anything else (embedded IPv4 tails, odd text, host bits set) goes through
- * the wire codec's `parsePrefix`, so both accept exactly the same language
- * with the same meaning (RFC 4632 §3.1 dotted prefixes; RFC 4291 §2.2 text,
- * RFC 5952 for what we print).
+ * A prefix reaches the table as a key in the scanner's encoding
+ * (wire/prefix.ts `PrefixScanner`): `scan(text)` runs the one scanner, and
+ * `load(words, at)` takes a key from a prefix list (rib/prefix-list.ts)
+ * that src/ built at its edge, so text is parsed once and nowhere else.
  */
 import { Afi } from '../wire/iana.js';
-import { formatIPv4, formatIPv6, parsePrefix } from '../wire/prefix.js';
+import { formatKey, KIND_V6, PrefixScanner } from '../wire/prefix.js';
 
 /** The kind of a free slot. */
 const FREE = 0xffff;
 /** Index buckets: never used, and used once (a tombstone). */
 const EMPTY = 0;
 const DEAD = -1;
-/** Added to the length in `kind` for IPv6. */
-export const KIND_V6 = 256;
+export { KIND_V6 };
 
 const INITIAL = 1024;
 /** End of the free list. */
@@ -68,7 +65,7 @@ export class PrefixTable {
   s1 = 0;
   s2 = 0;
   s3 = 0;
-  private readonly groups = new Int32Array(8);
+  private readonly scanner = new PrefixScanner();
 
   constructor(capacity = INITIAL) {
     this.resize(Math.max(capacity, 16));
@@ -180,17 +177,9 @@ export class PrefixTable {
   /** Format a slot's prefix as canonical text ("198.51.100.0/24", RFC 5952 IPv6). */
   format(slot: number): string {
     const k = this.kind[slot]!;
-    const words = new Int32Array(4);
-    this.wordsOf(slot, words);
-    const b = new Uint8Array(16);
-    for (let i = 0; i < 4; i++) {
-      const v = words[i]!;
-      b[i * 4] = v >>> 24;
-      b[i * 4 + 1] = v >>> 16;
-      b[i * 4 + 2] = v >>> 8;
-      b[i * 4 + 3] = v;
-    }
-    return k >= KIND_V6 ? `${formatIPv6(b)}/${k - KIND_V6}` : `${formatIPv4(b)}/${k}`;
+    if (k < KIND_V6) return formatKey(k, this.w0[slot]!, 0, 0, 0);
+    const w = slot * 3;
+    return formatKey(k, this.w0[slot]!, this.w123[w]!, this.w123[w + 1]!, this.w123[w + 2]!);
   }
 
   /**
@@ -198,135 +187,32 @@ export class PrefixTable {
    * valid prefix with zero host bits (the same verdict as `parsePrefix`).
    */
   scan(text: string): boolean {
-    if (typeof text !== 'string') return false;
-    // scan4 gives up at the first ':'; scan6 needs one to accept anything.
-    return this.scan4(text) === 1 || this.scan6(text) === 1 || this.scanSlow(text);
+    const sc = this.scanner;
+    if (!sc.scan(text)) return false;
+    this.sk = sc.kind;
+    this.s0 = sc.w0;
+    this.s1 = sc.w1;
+    this.s2 = sc.w2;
+    this.s3 = sc.w3;
+    return true;
+  }
+
+  /** Load the key at `at` of a prefix list's words into the scratch fields; returns the next record's index. */
+  load(words: Int32Array, at: number): number {
+    const k = words[at]!;
+    this.sk = k;
+    this.s0 = words[at + 1]!;
+    if (k < KIND_V6) {
+      this.s1 = this.s2 = this.s3 = 0;
+      return at + 2;
+    }
+    this.s1 = words[at + 2]!;
+    this.s2 = words[at + 3]!;
+    this.s3 = words[at + 4]!;
+    return at + 5;
   }
 
   // ------------------------------------------------------------ internals
-
-  /** Dotted quad with optional /len; 1 = parsed, 0 = not the simple form. */
-  private scan4(s: string): number {
-    let addr = 0;
-    let octet = 0;
-    let digits = 0;
-    let dots = 0;
-    let i = 0;
-    const n = s.length;
-    for (; i < n; i++) {
-      const c = s.charCodeAt(i);
-      if (c >= 48 && c <= 57) {
-        if (digits > 0 && octet === 0) return 0; // leading zero
-        octet = octet * 10 + (c - 48);
-        if (++digits > 3 || octet > 255) return 0;
-      } else if (c === 46) {
-        if (digits === 0 || ++dots > 3) return 0;
-        addr = (addr << 8) | octet;
-        octet = 0;
-        digits = 0;
-      } else break;
-    }
-    if (dots !== 3 || digits === 0) return 0;
-    addr = (addr << 8) | octet;
-    const len = this.scanLen(s, i, 32);
-    if (len < 0) return 0;
-    if (len < 32 && (addr & (-1 >>> len)) !== 0) return 0; // host bits: the slow path says why
-    this.sk = len;
-    this.s0 = addr;
-    this.s1 = this.s2 = this.s3 = 0;
-    return 1;
-  }
-
-  /** Hex groups with at most one "::" and optional /len; 1 = parsed, 0 = not the simple form. */
-  private scan6(s: string): number {
-    const g = this.groups;
-    const n = s.length;
-    let i = 0;
-    let ng = 0;
-    let gap = -1; // group index where "::" stands
-    if (n >= 2 && s.charCodeAt(0) === 58 && s.charCodeAt(1) === 58) {
-      gap = 0;
-      i = 2;
-    }
-    if (!(gap === 0 && (i === n || s.charCodeAt(i) === 47))) {
-      for (;;) {
-        let v = 0;
-        let d = 0;
-        for (; i < n; i++) {
-          const c = s.charCodeAt(i);
-          let h: number;
-          if (c >= 48 && c <= 57) h = c - 48;
-          else if (c >= 97 && c <= 102) h = c - 87;
-          else if (c >= 65 && c <= 70) h = c - 55;
-          else break;
-          if (++d > 4) return 0;
-          v = (v << 4) | h;
-        }
-        if (d === 0 || ng === 8) return 0;
-        g[ng++] = v;
-        if (i === n) break;
-        const c = s.charCodeAt(i);
-        if (c === 47) break;
-        if (c !== 58) return 0; // '.', an IPv4 tail, and anything odd: slow path
-        i++;
-        if (i < n && s.charCodeAt(i) === 58) {
-          if (gap >= 0) return 0;
-          gap = ng;
-          i++;
-          if (i === n || s.charCodeAt(i) === 47) break;
-        }
-      }
-    }
-    if (gap < 0 ? ng !== 8 : ng > 7) return 0;
-    const len = this.scanLen(s, i, 128);
-    if (len < 0) return 0;
-    // Spread the groups after "::" to the end.
-    if (gap >= 0) {
-      const shift = 8 - ng;
-      for (let k = ng - 1; k >= gap; k--) g[k + shift] = g[k]!;
-      for (let k = gap; k < gap + shift; k++) g[k] = 0;
-    }
-    const w0 = (g[0]! << 16) | g[1]!;
-    const w1 = (g[2]! << 16) | g[3]!;
-    const w2 = (g[4]! << 16) | g[5]!;
-    const w3 = (g[6]! << 16) | g[7]!;
-    if (!hostBitsZero(w0, w1, w2, w3, len)) return 0;
-    this.sk = KIND_V6 + len;
-    this.s0 = w0;
-    this.s1 = w1;
-    this.s2 = w2;
-    this.s3 = w3;
-    return 1;
-  }
-
-  /** Read "/len" at `i` (1 to 3 digits, as parsePrefix), or the full length at the end; -1 otherwise. */
-  private scanLen(s: string, i: number, max: number): number {
-    const n = s.length;
-    if (i === n) return max;
-    if (s.charCodeAt(i) !== 47) return -1;
-    const digits = n - i - 1;
-    if (digits < 1 || digits > 3) return -1;
-    let len = 0;
-    for (i++; i < n; i++) {
-      const c = s.charCodeAt(i);
-      if (c < 48 || c > 57) return -1;
-      len = len * 10 + (c - 48);
-    }
-    return len <= max ? len : -1;
-  }
-
-  /** The general parser, for spellings scan4/scan6 leave alone. */
-  private scanSlow(text: string): boolean {
-    const p = parsePrefix(text);
-    if (p === null) return false;
-    const a = p.addr;
-    this.sk = p.afi === Afi.IPv4 ? p.len : KIND_V6 + p.len;
-    this.s0 = wordAt(a, 0);
-    this.s1 = p.afi === Afi.IPv4 ? 0 : wordAt(a, 4);
-    this.s2 = p.afi === Afi.IPv4 ? 0 : wordAt(a, 8);
-    this.s3 = p.afi === Afi.IPv4 ? 0 : wordAt(a, 12);
-    return true;
-  }
 
   private home(slot: number): number {
     const k = this.kind[slot]!;
@@ -392,21 +278,6 @@ export class PrefixTable {
     while (buckets < cap * 2) buckets *= 2;
     this.rebuild(buckets);
   }
-}
-
-/** Read a big-endian 32-bit word. */
-function wordAt(a: Uint8Array, o: number): number {
-  return (a[o]! << 24) | (a[o + 1]! << 16) | (a[o + 2]! << 8) | a[o + 3]!;
-}
-
-/** True when the bits of a 128-bit address past `len` are zero. */
-function hostBitsZero(w0: number, w1: number, w2: number, w3: number, len: number): boolean {
-  return hostBits(w0, len) === 0 && hostBits(w1, len - 32) === 0 && hostBits(w2, len - 64) === 0 && hostBits(w3, len - 96) === 0;
-}
-
-/** The bits of word `w` past the first `len` (len may be out of 0..32). */
-function hostBits(w: number, len: number): number {
-  return len >= 32 ? 0 : len <= 0 ? w : w & (-1 >>> len);
 }
 
 /**

@@ -19,7 +19,7 @@
  * `routes explain` can show the operator what is wrong with which route.
  */
 import { Afi, Origin, WellKnownCommunity } from '../wire/iana.js';
-import { formatPrefix, parseIPv4, parseIPv6, parsePrefix } from '../wire/prefix.js';
+import { formatKey, KIND_V6, parseAddress, parseIPv4, PrefixScanner } from '../wire/prefix.js';
 
 /** The attribute fields of a route: a RouteSpec without its prefix. */
 export interface RouteAttrs {
@@ -80,66 +80,22 @@ export interface RoutePrefix {
   readonly v6: Uint8Array | null;
 }
 
-/**
- * Parse dotted-quad "a.b.c.d[/len]" with a hand-written scan; returns null
- * when the text is not plain IPv4 (the caller then tries the general parser).
- */
-function scanIPv4(s: string): { addr: number; len: number; slash: boolean } | null {
-  let addr = 0;
-  let octet = 0;
-  let digits = 0;
-  let dots = 0;
-  let i = 0;
-  const n = s.length;
-  for (; i < n; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 48 && c <= 57) {
-      if (digits > 0 && octet === 0) return null; // leading zero
-      octet = octet * 10 + (c - 48);
-      if (++digits > 3 || octet > 255) return null;
-    } else if (c === 46) {
-      if (digits === 0 || ++dots > 3) return null;
-      addr = addr * 256 + octet;
-      octet = 0;
-      digits = 0;
-    } else break;
-  }
-  if (dots !== 3 || digits === 0) return null;
-  addr = addr * 256 + octet;
-  if (i === n) return { addr, len: 32, slash: false };
-  if (s.charCodeAt(i) !== 47) return null;
-  let len = 0;
-  let ld = 0;
-  for (i++; i < n; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 48 || c > 57 || ++ld > 2) return null;
-    len = len * 10 + (c - 48);
-  }
-  if (ld === 0 || len > 32 || (ld === 2 && len < 10)) return null;
-  return { addr, len, slash: true };
-}
+/** The scanner behind parseRoutePrefix (the wire's one prefix scanner). */
+const scanner = new PrefixScanner();
 
 /** Parse and validate a route's prefix text (host bits must be zero). */
 export function parseRoutePrefix(text: string): Checked<RoutePrefix> {
   if (typeof text !== 'string') return fail('prefix is not a string');
-  const q = scanIPv4(text);
-  if (q) {
-    const mask = q.len === 0 ? 0 : (0xffffffff << (32 - q.len)) >>> 0;
-    if ((q.addr & ~mask) >>> 0 !== 0) return fail(`prefix ${text}: host bits set past /${q.len}`);
-    return { ok: true, value: { key: q.slash ? text : `${text}/32`, afi: Afi.IPv4, len: q.len, v4: q.addr, v6: null } };
+  if (!scanner.scan(text)) {
+    return fail(
+      scanner.failure === 'host-bits'
+        ? `prefix ${text}: host bits set past /${text.slice(text.indexOf('/') + 1)}`
+        : `prefix ${JSON.stringify(text)} is not an IPv4 or IPv6 prefix`,
+    );
   }
-  const p = parsePrefix(text);
-  if (!p) {
-    const loose = parsePrefix(text, { strict: false });
-    return fail(loose ? `prefix ${text}: host bits set past /${loose.len}` : `prefix ${JSON.stringify(text)} is not an IPv4 or IPv6 prefix`);
-  }
-  if (p.afi === Afi.IPv4) {
-    // e.g. "::ffff:…" never lands here; parsePrefix only calls IPv4 what has no colon.
-    const a = p.addr;
-    const v4 = ((a[0]! << 24) | (a[1]! << 16) | (a[2]! << 8) | a[3]!) >>> 0;
-    return { ok: true, value: { key: formatPrefix(p), afi: Afi.IPv4, len: p.len, v4, v6: null } };
-  }
-  return { ok: true, value: { key: formatPrefix(p), afi: Afi.IPv6, len: p.len, v4: 0, v6: p.addr } };
+  const key = formatKey(scanner.kind, scanner.w0, scanner.w1, scanner.w2, scanner.w3);
+  if (scanner.kind < KIND_V6) return { ok: true, value: { key, afi: Afi.IPv4, len: scanner.kind, v4: scanner.w0 >>> 0, v6: null } };
+  return { ok: true, value: { key, afi: Afi.IPv6, len: scanner.kind - KIND_V6, v4: 0, v6: scanner.bytes() } };
 }
 
 // ---------------------------------------------------------------- communities
@@ -298,10 +254,8 @@ export function parseAttrs(s: RouteAttrs | RouteSpec, key = attrKeyOf(s)): Check
   let nextHop: SpecNextHop = { kind: 'self' };
   if (s.nextHop !== undefined && s.nextHop !== 'self') {
     const t = s.nextHop;
-    const v4 = typeof t === 'string' && !t.includes(':') ? parseIPv4(t) : null;
-    const v6 = typeof t === 'string' && t.includes(':') ? parseIPv6(t) : null;
-    if (v4) nextHop = { kind: 'address', afi: Afi.IPv4, text: t, bytes: v4 };
-    else if (v6) nextHop = { kind: 'address', afi: Afi.IPv6, text: t, bytes: v6 };
+    const a = typeof t === 'string' ? parseAddress(t) : null;
+    if (a) nextHop = { kind: 'address', afi: a.afi, text: t, bytes: a.addr };
     else return fail(`next hop ${JSON.stringify(t)} is not an address or "self"`);
   }
   const origin = ORIGINS[s.origin ?? 'igp'];

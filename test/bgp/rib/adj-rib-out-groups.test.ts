@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { withContext, IPV4_UNICAST } from '../../../bgp/wire/context.js';
 import { AdjRibOut } from '../../../bgp/rib/adj-rib-out.js';
 import type { RouteGroup, RouteSpec } from '../../../bgp/rib/route.js';
+import { prefixListOf, prefixTexts } from '../../../bgp/rib/prefix-list.js';
 import { CTX, PEER, drain, v4, v6 } from './helpers.js';
 
 const range = (from: number, n: number, f: (i: number) => string): string[] => Array.from({ length: n }, (_, i) => f(from + i));
@@ -209,5 +210,101 @@ describe('AdjRibOut.setDesiredGroups: next-hop rules per prefix family', () => {
     enh.start(ctx, { ...PEER, extendedNextHopV4overV6: undefined });
     const u = drain(enh, ctx).announced.get('198.51.100.1/32')!;
     expect(u.attributes.mpReach).toMatchObject({ afi: 1, nextHops: ['2001:db8::99'] });
+  });
+});
+
+describe('AdjRibOut.setGroup / removeGroup: incremental groups, applied in slices', () => {
+  it('a group change touches only that group; a prefix moved to another group is re-announced, not withdrawn', () => {
+    const rib = new AdjRibOut();
+    rib.setGroup(1, { med: 1 }, prefixListOf(range(0, 100, v4)));
+    rib.setGroup(2, { med: 2 }, prefixListOf(range(100, 50, v4)));
+    rib.work();
+    rib.start(CTX, PEER);
+    expect(drain(rib).announced.size).toBe(150);
+    // Move 10 prefixes from group 1 to group 2 (group 2 first: ownership is the latest naming).
+    rib.setGroup(2, { med: 2 }, prefixListOf(range(90, 60, v4)));
+    rib.setGroup(1, { med: 1 }, prefixListOf(range(0, 90, v4)));
+    rib.work();
+    const d = drain(rib);
+    expect(d.withdrawn).toEqual([]);
+    expect([...d.announced.keys()].sort()).toEqual(range(90, 10, v4).sort());
+    for (const u of d.announced.values()) expect(u.attributes.med).toBe(2);
+    rib.removeGroup(2);
+    rib.work();
+    const gone = drain(rib);
+    expect(gone.withdrawn.sort()).toEqual(range(90, 60, v4).sort());
+    expect(rib.desiredCount).toBe(90);
+  });
+
+  it('an unchanged list costs no UPDATE; End-of-RIB waits until queued group work is applied', () => {
+    const rib = new AdjRibOut();
+    const list = prefixListOf(range(0, 5000, v4));
+    rib.start(CTX, PEER);
+    rib.setGroup(7, {}, list);
+    expect(rib.working).toBe(true);
+    rib.work(1000);
+    const first = drain(rib);
+    expect(first.eor).toEqual([]); // 4000 records left: no End-of-RIB yet
+    expect(first.announced.size).toBe(1000);
+    while (rib.work(1000)) drain(rib);
+    const rest = drain(rib);
+    expect(rest.eor).toEqual(['1/1', '2/1']);
+    rib.setGroup(7, {}, list);
+    rib.work();
+    expect(rib.nextBytes()).toBeNull();
+  });
+
+  it('after any run of group changes applied in random slices with pulls between, the peer holds exactly what the groups say', () => {
+    let seed = 0x1b873593;
+    const rnd = (n: number): number => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) % n;
+    };
+    const pool = prefixTexts(prefixListOf([...range(0, 120, v4), ...range(0, 40, v6)])); // canonical, as decoded
+    const rib = new AdjRibOut();
+    rib.start(CTX, PEER);
+    // The model: each prefix is owned by the group that named it last; a group's
+    // new list releases what it owned and no longer names.
+    const lists = new Map<number, string[]>();
+    const meds = new Map<number, number>();
+    const owner = new Map<string, number>();
+    const peerHas = new Map<string, number | undefined>();
+    let checks = 0;
+    for (let round = 0; round < 400; round++) {
+      const id = 1 + rnd(6);
+      if (rnd(8) === 0) {
+        for (const p of lists.get(id) ?? []) if (owner.get(p) === id) owner.delete(p);
+        lists.delete(id);
+        rib.removeGroup(id);
+      } else {
+        const list = pool.filter(() => rnd(4) === 0);
+        const med = rnd(3);
+        for (const p of list) owner.set(p, id);
+        for (const p of lists.get(id) ?? []) if (owner.get(p) === id && !list.includes(p)) owner.delete(p);
+        lists.set(id, list);
+        meds.set(id, med);
+        rib.setGroup(id, { med }, prefixListOf(list));
+      }
+      // Apply some of the queued work, and let the peer read some of the output.
+      rib.work(1 + rnd(80));
+      if (rnd(2) === 0) {
+        const d = drain(rib, CTX, 1 + rnd(300));
+        for (const p of d.withdrawn) peerHas.delete(p);
+        for (const [p, u] of d.announced) peerHas.set(p, u.attributes.med);
+      }
+      if (rnd(10) === 0) {
+        rib.work();
+        const d = drain(rib);
+        for (const p of d.withdrawn) peerHas.delete(p);
+        for (const [p, u] of d.announced) peerHas.set(p, u.attributes.med);
+        const want = new Map([...owner].map(([p, g]) => [p, meds.get(g)]));
+        expect(new Map([...peerHas].sort())).toEqual(new Map([...want].sort()));
+        expect(rib.desiredCount).toBe(owner.size);
+        checks++;
+      }
+    }
+    expect(checks).toBeGreaterThan(20);
   });
 });
