@@ -18,17 +18,42 @@
  *   await sp.stop('maintenance');
  */
 export { Speaker, type SpeakerOptions } from './driver/speaker.js';
+export type { Engine, GroupStanding, PeerChange, PrefixStanding } from './driver/engine.js';
+export { STANDING } from './rib/adj-rib-out.js';
+export type { ReceivedRoute } from './rib/adj-rib-in.js';
 export type { Peer } from './driver/peer.js';
 export {
   silentLogger,
+  PEER_COUNTER_KEYS,
+  zeroPeerCounters,
+  type PeerCounterKey,
   type Logger,
   type PeerConfig,
   type PeerCounters,
   type PeerSnapshot,
   type SpeakerEvent,
+  type GroupOp,
 } from './driver/types.js';
 export { realClock, ManualClock, type Clock } from './driver/clock.js';
 export type { RouteAttrs, RouteGroup, RouteSpec } from './rib/route.js';
 export type { DownReason } from './session/index.js';
 export { BgpError, errorName, type ErrorAction } from './wire/errors.js';
-export { parsePrefix, formatPrefix, parseAddress, type Prefix } from './wire/prefix.js';
+export { parsePrefix, formatPrefix, parseAddress, familyOfText, formatKey, KIND_V6, PrefixScanner, type Prefix } from './wire/prefix.js';
+export {
+  PrefixListBuilder,
+  EMPTY_PREFIX_LIST,
+  prefixListOf,
+  prefixTexts,
+  samePrefixList,
+  familyCounts,
+  formatRecord as formatPrefixRecord,
+  nextRecord as nextPrefixRecord,
+  type PrefixList,
+  type RejectedPrefix,
+} from './rib/prefix-list.js';
+export { PrefixTable } from './rib/prefix-table.js';
+export { formatAsPath } from './wire/attributes/as-path.js';
+export { formatCommunity, parseCommunity, COMMUNITY_NAMES } from './wire/attributes/communities.js';
+export { formatLargeCommunity, parseLargeCommunity } from './wire/attributes/large-communities.js';
+export { formatExtendedCommunity, parseExtendedCommunity } from './wire/attributes/extended-communities.js';
+export type { PathAttributes } from './wire/types.js';

@@ -15,24 +15,32 @@
  * - stop (SIGTERM/SIGINT): drain every service, withdraw everything, then
  *   Cease/Administrative Shutdown with the configured message (RFC 9003).
  */
-import { Speaker, type PeerConfig } from '../bgp/index.js';
+import { Speaker, realClock, type Engine, type PeerConfig, type SpeakerEvent } from '../bgp/index.js';
 import { ConfigError, diffConfig, loadConfig, toPeerConfig, type Config, type ServiceConfig } from './config/index.js';
 import { makeLogger, type Logger } from './log.js';
-import { Reconciler, type PeerView } from './reconciler/index.js';
-import { serviceIntents, staticIntents, type DrainPhase, type ServiceState } from './sources/intents.js';
+import { Reconciler, groupIntents } from './reconciler/index.js';
+import { serviceGroups, serviceSource, staticGroups, type DrainPhase, type ServiceState } from './sources/intents.js';
 import { HealthSource } from './sources/health/index.js';
-import { realClock } from '../bgp/index.js';
 import { startApiServer, type ApiServer } from './api/server.js';
-import { lxdEvent, peerEvent, serviceEvent, type StateEvent } from './state.js';
+import { lxdEvent, peerEvent, serviceEvent, type StateEvent } from './state/index.js';
 import { startMetrics, type MetricsHandle } from './metrics.js';
 import { lxdSourceFromConfig, type LxdSource } from './sources/lxd/index.js';
+
+/** How long stop() waits for the withdrawals to be written before the Cease. */
+const STOP_FLUSH_MS = 2_000;
 
 export class Daemon {
   readonly configPath: string;
   config: Config | null = null;
   readonly log: Logger;
-  speaker: Speaker | null = null;
+  /** The BGP session engine (decision 0020). */
+  engine: Engine | null = null;
   readonly reconciler: Reconciler;
+  /** The latest hand-off to the engine, and each peer's latest flushed one. */
+  private handedSeq = 0;
+  private readonly flushed = new Map<string, number>();
+  private readonly flushWaiters = new Set<() => void>();
+  private reconcileScheduled = false;
   health: HealthSource | null = null;
   private readonly drains = new Map<string, { phase: DrainPhase; timer?: NodeJS.Timeout }>();
   private resolveStopped!: () => void;
@@ -54,11 +62,16 @@ export class Daemon {
     this.configPath = configPath;
     this.log = log ?? makeLogger(process.env.HERALD_LOG_LEVEL ?? 'info');
     this.reconciler = new Reconciler({
-      setRouteGroups: (peer, groups) => {
-        this.speaker?.setRouteGroups(peer, groups);
+      applyGroups: (ops) => {
+        if (!this.engine) return;
+        this.handedSeq = this.engine.applyGroups(ops);
         let routes = 0;
-        for (const g of groups) routes += g.prefixes.length;
-        this.log.info({ peer, routes, groups: groups.length }, 'desired routes changed');
+        let removed = 0;
+        for (const op of ops) {
+          if (op.remove) removed++;
+          else routes += op.prefixes.count;
+        }
+        this.log.info({ groups: ops.length - removed, removed, routes }, 'desired routes changed');
       },
     });
     this.stopped = new Promise((r) => (this.resolveStopped = r));
@@ -68,29 +81,21 @@ export class Daemon {
   async start(): Promise<void> {
     const config = await loadConfig(this.configPath);
     this.config = config;
-    const speaker = new Speaker({
+    const engine = new Speaker({
       asn: config.asn,
       routerId: config.routerId,
       listen: { address: config.listen.address, port: config.listen.port },
       logger: this.log,
     });
-    this.speaker = speaker;
-    for (const p of config.peers) if (!p.shutdown) speaker.addPeer(toPeerConfig(p));
-    speaker.on((e) => {
-      if (e.type === 'established') {
-        // A fresh session starts from nothing: hand it its set again.
-        this.reconciler.invalidate(e.peer);
-        this.reconcile();
-      }
-    });
-    speaker.on((e) => this.emitEvent(peerEvent(e)));
-    await speaker.start();
-    this.reconciler.setPeers(peerViews(config));
-    this.reconciler.setSnapshot('static', staticIntents(config.static));
+    this.engine = engine;
+    for (const p of config.peers) if (!p.shutdown) engine.addPeer(toPeerConfig(p));
+    engine.on((e) => this.onEngineEvent(e));
+    await engine.start();
+    this.reconciler.setSnapshot('static', staticGroups(config.static));
     this.startHealth(config.services);
     // Before any await, so the metrics see the first health transitions.
     this.metrics = await startMetrics(this, { log: this.log });
-    this.reconcile();
+    this.reconcileNow();
     await this.startApi(config);
     await this.startLxd(config);
     this.log.info(
@@ -99,32 +104,83 @@ export class Daemon {
     );
   }
 
+  private onEngineEvent(e: SpeakerEvent): void {
+    if (e.type === 'flushed') {
+      this.flushed.set(e.peer, e.seq);
+      for (const w of [...this.flushWaiters]) w();
+      return;
+    }
+    if (e.type === 'down' || e.type === 'state') for (const w of [...this.flushWaiters]) w();
+    this.emitEvent(peerEvent(e));
+  }
+
+  /**
+   * Resolve true once every Established peer has flushed everything handed
+   * to the engine so far (false after `timeoutMs`). Event-driven: each
+   * `flushed` or session change wakes it; nothing polls.
+   */
+  waitFlushed(timeoutMs: number): Promise<boolean> {
+    const target = this.handedSeq;
+    const done = (): boolean =>
+      (this.engine?.snapshot() ?? []).every((p) => p.state !== 'Established' || (this.flushed.get(p.name) ?? 0) >= target);
+    if (done()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (!done()) return;
+        finish(true);
+      };
+      const finish = (ok: boolean): void => {
+        this.flushWaiters.delete(check);
+        clearTimeout(t);
+        resolve(ok);
+      };
+      const t = setTimeout(() => finish(done()), timeoutMs);
+      this.flushWaiters.add(check);
+    });
+  }
+
   private startHealth(services: readonly ServiceConfig[]): void {
     const h = new HealthSource(services, { clock: realClock });
     this.health = h;
     h.on('change', (t) => {
       this.log.info({ service: t.service, from: t.from, to: t.to, reason: t.reason }, 'service health changed');
       this.emitEvent(serviceEvent(t));
-      this.refreshServices();
+      this.refreshServices([t.service]);
     });
     h.start();
     this.refreshServices();
   }
 
-  /** Rebuild the services source from health states and drains, then reconcile. */
-  private refreshServices(): void {
+  /**
+   * Re-derive the named services' groups (all when omitted) from their
+   * health and drain state. Each service is a reconciler source of its own,
+   * so a change costs that service's work only; many changes in one turn of
+   * the event loop share one reconcile.
+   */
+  private refreshServices(names?: readonly string[]): void {
     const c = this.config;
     if (!c || !this.health) return;
     const states = this.health.snapshot();
-    const intents = c.services.flatMap((s) =>
-      serviceIntents(s, (states.get(s.name)?.state ?? 'down') as ServiceState, this.drains.get(s.name)?.phase ?? null),
-    );
-    this.reconciler.setSnapshot('services', intents);
-    this.reconcile();
+    const pick = names === undefined ? c.services : c.services.filter((s) => names.includes(s.name));
+    for (const s of pick) {
+      const st = (states.get(s.name)?.state ?? 'down') as ServiceState;
+      this.reconciler.setSnapshot(serviceSource(s.name), serviceGroups(s, st, this.drains.get(s.name)?.phase ?? null));
+    }
+    this.scheduleReconcile();
   }
 
-  private reconcile(): void {
-    if (!this.speaker) return;
+  /** Reconcile once, at the end of this turn of the event loop. */
+  private scheduleReconcile(): void {
+    if (this.reconcileScheduled) return;
+    this.reconcileScheduled = true;
+    setImmediate(() => {
+      this.reconcileScheduled = false;
+      this.reconcileNow();
+    });
+  }
+
+  private reconcileNow(): void {
+    if (!this.engine) return;
     this.reconciler.reconcile();
   }
 
@@ -141,7 +197,7 @@ export class Daemon {
       return { ok: false, errors };
     }
     const old = this.config!;
-    const sp = this.speaker!;
+    const sp = this.engine!;
     const d = diffConfig(old, next);
     if (old.asn !== next.asn || old.routerId !== next.routerId || JSON.stringify(old.listen) !== JSON.stringify(next.listen)) {
       this.log.warn({}, 'asn, router_id and listen changes take effect only after a restart; kept the running values');
@@ -159,12 +215,13 @@ export class Daemon {
         sp.addPeer(pc);
         continue;
       }
-      const r = sp.updatePeer(pc);
+      const r = await sp.updatePeer(pc);
       if (r !== 'unchanged') this.log.info({ peer: name, result: r }, 'peer settings changed');
     }
     this.config = next;
-    this.reconciler.setPeers(peerViews(next));
-    this.reconciler.setSnapshot('static', staticIntents(next.static));
+    this.reconciler.setSnapshot('static', staticGroups(next.static));
+    const kept = new Set(next.services.map((s) => s.name));
+    for (const s of old.services) if (!kept.has(s.name)) this.reconciler.removeSource(serviceSource(s.name));
     // Services whose checks did not change keep running with their state.
     this.health?.update(next.services);
     if (JSON.stringify(old.lxd) !== JSON.stringify(next.lxd)) {
@@ -250,8 +307,10 @@ export class Daemon {
       this.lxd = lxdSourceFromConfig(
         config.lxd,
         (intents) => {
-          this.reconciler.setSnapshot('lxd', intents);
-          this.reconcile();
+          const { groups, rejected } = groupIntents(intents);
+          for (const r of rejected) this.log.warn({ source: r.source, prefix: r.prefix, reason: r.reason }, 'LXD route skipped');
+          this.reconciler.setSnapshot('lxd', groups);
+          this.scheduleReconcile();
         },
         this.log,
         { onStatus: (change, st) => this.emitEvent(lxdEvent(change, st)) },
@@ -282,15 +341,15 @@ export class Daemon {
     if (c) {
       await this.drain();
       this.reconciler.setSnapshot('static', []);
-      this.reconciler.setSnapshot('services', []);
+      for (const s of c.services) this.reconciler.setSnapshot(serviceSource(s.name), []);
       this.reconciler.setSnapshot('lxd', []);
-      this.reconcile();
-      // Give the withdrawals a moment to leave before the Cease.
-      await new Promise((r) => setTimeout(r, 200));
+      this.reconcileNow();
+      // The withdrawals leave before the Cease: wait for every peer's flushed event.
+      if (!(await this.waitFlushed(STOP_FLUSH_MS))) this.log.warn({ waitedMs: STOP_FLUSH_MS }, 'stopping: a peer had not taken every withdrawal');
     }
     this.health?.stop();
     await this.lxd?.stop();
-    await this.speaker?.stop(c?.drain.message ?? 'herald shutting down');
+    await this.engine?.stop(c?.drain.message ?? 'herald shutting down');
     await this.api?.close();
     await this.metrics?.close();
     this.log.info({}, 'stopped');
@@ -305,6 +364,3 @@ export class Daemon {
   }
 }
 
-function peerViews(c: Config): PeerView[] {
-  return c.peers.filter((p) => !p.shutdown).map((p) => ({ name: p.name, families: p.families }));
-}

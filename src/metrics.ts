@@ -29,7 +29,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { PeerCounters, PeerSnapshot, SpeakerEvent } from '../bgp/index.js';
+import { PEER_COUNTER_KEYS, zeroPeerCounters, type PeerCounterKey, type PeerSnapshot, type SpeakerEvent } from '../bgp/index.js';
 import type { MetricsConfig, ServiceConfig } from './config/index.js';
 import type { RoundEvent, ServiceSnapshot, Transition } from './sources/health/index.js';
 import type { LxdSourceState } from './sources/lxd/index.js';
@@ -42,12 +42,10 @@ export const SERVICE_STATES = ['up', 'down', 'maintenance'] as const;
 /** Check-latency histogram buckets, seconds: 1 ms to the longest sensible timeout. */
 export const CHECK_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
-/** What the metrics read of the BGP speaker (bgp/driver/speaker.ts `Speaker`). */
+/** What the metrics read of the BGP session engine (bgp `Engine`). */
 export interface MetricsSpeaker {
   snapshot(): PeerSnapshot[];
   on(fn: (e: SpeakerEvent) => void): () => void;
-  /** The live peer object; its identity tells a re-created peer from the same one. */
-  peer?(name: string): object | undefined;
 }
 
 /** What the metrics read of the health source (src/sources/health `HealthSource`). */
@@ -59,7 +57,7 @@ export interface MetricsHealth {
 
 /** The daemon fields the metrics read (src/daemon.ts `Daemon` has this shape). */
 export interface MetricsModel {
-  readonly speaker: MetricsSpeaker | null;
+  readonly engine: MetricsSpeaker | null;
   readonly health: MetricsHealth | null;
   readonly reconciler: { readonly runs: number; readonly changes: number; readonly lastDurationMs: number };
   readonly reloads: { readonly ok: number; readonly failed: number };
@@ -114,39 +112,11 @@ export interface MetricsHandle {
   close(): Promise<void>;
 }
 
-const COUNTER_KEYS = [
-  'messagesIn',
-  'messagesOut',
-  'updatesIn',
-  'updatesOut',
-  'notificationsIn',
-  'notificationsOut',
-  'flaps',
-  'establishedTransitions',
-  'refreshRequestsIn',
-  'refreshBorrIn',
-  'refreshEorrIn',
-  'refreshesAnswered',
-] as const satisfies readonly (keyof PeerCounters)[];
+/** Every peer counter, exported as a `_total` family (see the counters section below). */
+const COUNTER_KEYS = PEER_COUNTER_KEYS;
+type CounterKey = PeerCounterKey;
+const zeroCounters = zeroPeerCounters;
 
-type CounterKey = (typeof COUNTER_KEYS)[number];
-
-const zeroCounters = (): Record<CounterKey, number> => ({
-  messagesIn: 0,
-  messagesOut: 0,
-  updatesIn: 0,
-  updatesOut: 0,
-  notificationsIn: 0,
-  notificationsOut: 0,
-  flaps: 0,
-  establishedTransitions: 0,
-  refreshRequestsIn: 0,
-  refreshBorrIn: 0,
-  refreshEorrIn: 0,
-  refreshesAnswered: 0,
-});
-
-/** `kind` label of herald_bgp_route_refresh_received_total: the ROUTE-REFRESH subtype received. */
 const REFRESH_KINDS = [
   ['request', 'refreshRequestsIn'],
   ['borr', 'refreshBorrIn'],
@@ -175,7 +145,8 @@ function accumulate<K extends string>(
 
 /** Per peer name: the last counters seen, on which object, and the monotonic totals. */
 interface PeerTally {
-  ref: object | null;
+  /** The peer instance the last values came from (PeerSnapshot.instance); 0 = none. */
+  ref: number;
   last: Record<CounterKey, number>;
   total: Record<CounterKey, number>;
 }
@@ -207,7 +178,6 @@ export function createMetrics(model: MetricsModel, opts: MetricsOptions = {}): M
   // ------------------------------------------------------------ event-fed state
   const tallies = new Map<string, PeerTally>();
   const transitions = new Map<string, Map<string, number>>();
-  const connectFailures = new Map<string, number>();
   let unknownConnections = 0;
   let md5Failures = 0;
 
@@ -251,15 +221,14 @@ export function createMetrics(model: MetricsModel, opts: MetricsOptions = {}): M
     m.set(t.to, (m.get(t.to) ?? 0) + 1);
   };
   const onSpeaker = (e: SpeakerEvent): void => {
-    if (e.type === 'connect-failed') connectFailures.set(e.peer, (connectFailures.get(e.peer) ?? 0) + 1);
-    else if (e.type === 'unknown-connection') unknownConnections++;
+    if (e.type === 'unknown-connection') unknownConnections++;
     else if (e.type === 'md5-failure') md5Failures += e.count;
   };
 
   /** Subscribe to the speaker and health source the model holds now (they appear during start()). */
   const attach = (): void => {
-    if (model.speaker && model.speaker !== speakerBound) {
-      speakerBound = model.speaker;
+    if (model.engine && model.engine !== speakerBound) {
+      speakerBound = model.engine;
       unsubscribe.push(speakerBound.on(onSpeaker));
     }
     if (model.health && model.health !== healthBound) {
@@ -285,20 +254,20 @@ export function createMetrics(model: MetricsModel, opts: MetricsOptions = {}): M
 
   const refresh = (): void => {
     attach();
-    peers = model.speaker?.snapshot() ?? [];
+    peers = model.engine?.snapshot() ?? [];
     services = model.health?.snapshot() ?? new Map();
     for (const p of peers) {
-      const ref = model.speaker?.peer?.(p.name) ?? null;
+      const ref = p.instance;
       let t = tallies.get(p.name);
       if (!t) tallies.set(p.name, (t = { ref, last: zeroCounters(), total: zeroCounters() }));
-      accumulate(t, COUNTER_KEYS, p.counters, ref !== null && ref !== t.ref);
+      accumulate(t, COUNTER_KEYS, p.counters, ref !== t.ref);
       t.ref = ref;
     }
     // A removed peer keeps its totals; if it comes back, its new object counts from zero.
     const present = new Set(peers.map((p) => p.name));
     for (const [name, t] of tallies) {
       if (present.has(name)) continue;
-      t.ref = null;
+      t.ref = 0;
       t.last = zeroCounters();
     }
     const src = model.lxd ?? null;
@@ -414,7 +383,7 @@ export function createMetrics(model: MetricsModel, opts: MetricsOptions = {}): M
     registers: [registry],
     collect() {
       this.reset();
-      for (const [peer, n] of connectFailures) this.inc({ peer }, n);
+      for (const [peer, t] of tallies) this.inc({ peer }, t.total.connectFailures);
     },
   });
   new Counter({
@@ -601,7 +570,7 @@ export function createMetrics(model: MetricsModel, opts: MetricsOptions = {}): M
 
 /** Healthz body: read-only counts from the same model. */
 export function healthSummary(model: MetricsModel): { status: 'ok'; sessions: { established: number; total: number }; services: { up: number; total: number } } {
-  const peers = model.speaker?.snapshot() ?? [];
+  const peers = model.engine?.snapshot() ?? [];
   const services = [...(model.health?.snapshot().values() ?? [])];
   return {
     status: 'ok',

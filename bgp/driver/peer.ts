@@ -24,7 +24,7 @@ import { Framer } from '../wire/framer.js';
 import { decodeMessage, encodeMessage } from '../wire/messages/index.js';
 import { BgpError } from '../wire/errors.js';
 import { DEFAULT_CONTEXT, maxMessageLen, type CodecContext } from '../wire/context.js';
-import { Afi, CeaseSub, MsgType, RefreshSubtype, Safi } from '../wire/iana.js';
+import { Afi, CeaseSub, RefreshSubtype, Safi } from '../wire/iana.js';
 import { familyKey } from '../wire/context.js';
 import type { BgpMessage, NotificationMessage } from '../wire/types.js';
 import {
@@ -46,12 +46,14 @@ import {
 } from '../session/index.js';
 import { AdjRibOut } from '../rib/adj-rib-out.js';
 import { AdjRibIn } from '../rib/adj-rib-in.js';
-import type { RouteGroup, RouteSpec } from '../rib/route.js';
+import type { RouteAttrs, RouteGroup, RouteSpec } from '../rib/route.js';
+import type { PrefixList } from '../rib/prefix-list.js';
+import { familyOfText } from '../wire/prefix.js';
 import type { PeerExportContext } from '../rib/export.js';
 import type { Clock } from './clock.js';
 import { connectTcp } from './connect.js';
 import { fdOf, setMinTtl, setTtl, socketFamily } from './sockopts.js';
-import type { PeerConfig, SpeakerEvent, Logger, PeerCounters } from './types.js';
+import { zeroPeerCounters, type PeerConfig, type SpeakerEvent, type Logger, type PeerCounters } from './types.js';
 import { encodePathAttributes } from '../wire/attributes/index.js';
 
 /** How long a NOTIFICATION gets to flush before the socket is destroyed. */
@@ -85,6 +87,8 @@ export interface PeerDeps {
   routerId: string;
 }
 
+let peerInstances = 0;
+
 /** Drive one neighbor's session(s) with real sockets. */
 export class Peer {
   cfg: PeerConfig;
@@ -101,22 +105,14 @@ export class Peer {
   private negotiated: Negotiated | null = null;
   private lastDown: (DownReason & { at: number }) | undefined;
   private connectError: string | undefined;
-  readonly counters: PeerCounters = {
-    messagesIn: 0,
-    messagesOut: 0,
-    updatesIn: 0,
-    updatesOut: 0,
-    notificationsIn: 0,
-    notificationsOut: 0,
-    flaps: 0,
-    establishedTransitions: 0,
-    refreshRequestsIn: 0,
-    refreshBorrIn: 0,
-    refreshEorrIn: 0,
-    refreshesAnswered: 0,
-  };
+  readonly counters: PeerCounters = zeroPeerCounters();
+  /** This object's number among every Peer created in this process (PeerSnapshot.instance). */
+  readonly instance = ++peerInstances;
   private establishedAt: number | undefined;
   private stopWaiters: (() => void)[] = [];
+  /** The latest hand-off given to this peer, and the latest one reported flushed. */
+  private seqTarget = 0;
+  private flushedSeq = 0;
 
   constructor(cfg: PeerConfig, sessionConfig: SessionConfig, deps: PeerDeps) {
     this.cfg = cfg;
@@ -125,6 +121,7 @@ export class Peer {
     this.seed = (Math.random() * 0xffffffff) >>> 0 || 1;
     this.primary = this.newConn('outgoing', createSession(sessionConfig, this.seed));
     this.ribOut = new AdjRibOut({ encodeAttributes: encodePathAttributes });
+    this.ribOut.setFamilies(...carried(cfg));
     this.ribIn = new AdjRibIn({ importNothing: cfg.importNothing ?? false, maxPrefixes: cfg.maxPrefixes });
   }
 
@@ -203,8 +200,48 @@ export class Peer {
   /** Replace settings that do not need a session reset (routes policy, limits). */
   reconfigure(cfg: PeerConfig, sessionConfig: SessionConfig): void {
     this.cfg = cfg;
+    this.ribOut.setFamilies(...carried(cfg));
     this.sessionConfig = sessionConfig;
     this.ribIn.setOptions({ importNothing: cfg.importNothing ?? false, maxPrefixes: cfg.maxPrefixes });
+  }
+
+  /** Queue a route group change for this peer's Adj-RIB-Out (applied by `workSlice`); `seq` is the hand-off it belongs to. */
+  setGroup(id: number, attrs: RouteAttrs, prefixes: PrefixList, seq: number): void {
+    this.ribOut.setGroup(id, attrs, prefixes);
+    this.seqTarget = seq;
+  }
+
+  /** Queue the removal of a route group. */
+  dropGroup(id: number, seq: number): void {
+    this.ribOut.removeGroup(id);
+    this.seqTarget = seq;
+  }
+
+  /** Note a hand-off that changed nothing here, so `flushed` still reports it. */
+  noteSeq(seq: number): void {
+    this.seqTarget = seq;
+  }
+
+  /**
+   * Apply up to `maxRecords` prefix records of queued group changes, then
+   * send what became pending; returns true when work is left.
+   */
+  workSlice(maxRecords: number): boolean {
+    const more = this.ribOut.work(maxRecords);
+    this.pump(this.primary);
+    if (!more) this.checkFlushed();
+    return more;
+  }
+
+  /** Emit `flushed` once everything handed up to now is applied and written. */
+  private checkFlushed(): void {
+    if (this.seqTarget <= this.flushedSeq || this.ribOut.working) return;
+    const c = this.primary;
+    if (c.session.state === 'Established') {
+      if (this.ribOut.wantsToSend || c.blocked || (c.socket !== null && c.socket.writableLength > 0)) return;
+    }
+    this.flushedSeq = this.seqTarget;
+    this.deps.emit({ type: 'flushed', peer: this.name, seq: this.flushedSeq });
   }
 
   /** Hand this peer its full desired route set (level-triggered). */
@@ -410,6 +447,7 @@ export class Peer {
       (err: Error) => {
         if (ac.signal.aborted || c.connecting !== ac) return;
         c.connecting = null;
+        this.counters.connectFailures++;
         const msg = err.message;
         if (msg !== this.connectError) {
           // Log a failure once until it changes, not on every retry.
@@ -527,15 +565,17 @@ export class Peer {
 
   // ------------------------------------------------------------ session events
 
-  private onEstablished(c: Conn, n: Negotiated): void {
-    c.ctx = n.context;
-    c.framer.setMaxLength(maxMessageLen(n.context));
-    this.negotiated = n;
-    this.establishedAt = this.deps.clock.now();
-    this.counters.establishedTransitions++;
-    this.ribIn.clear();
-    const sock = c.socket;
-    const local = sock?.localAddress ?? '';
+  /** Export every route again after an export-only change (next-hop-self): no session reset. */
+  reexport(): void {
+    const c = this.primary;
+    if (c.session.state !== 'Established' || this.negotiated === null) return;
+    this.ribOut.reexportAll(this.exportContext(c, this.negotiated));
+    this.pump(c);
+  }
+
+  /** The session facts the exporter needs: ASNs, families, local addresses (next-hop-self overrides them). */
+  private exportContext(c: Conn, n: Negotiated): PeerExportContext {
+    const local = c.socket?.localAddress ?? '';
     const ctx: PeerExportContext = {
       localAs: this.sessionConfig.localAs,
       peerAs: n.peerAs,
@@ -547,7 +587,18 @@ export class Peer {
     const v6 = this.cfg.nextHopSelf6 ?? (!isV4(local) && local.includes(':') ? local : undefined);
     if (v4) ctx.localAddress4 = v4;
     if (v6) ctx.localAddress6 = v6;
-    this.ribOut.start(n.context, ctx);
+    return ctx;
+  }
+
+  private onEstablished(c: Conn, n: Negotiated): void {
+    c.ctx = n.context;
+    c.framer.setMaxLength(maxMessageLen(n.context));
+    this.negotiated = n;
+    this.establishedAt = this.deps.clock.now();
+    this.counters.establishedTransitions++;
+    this.ribIn.clear();
+    const local = c.socket?.localAddress ?? '';
+    this.ribOut.start(n.context, this.exportContext(c, n));
     this.deps.log.info(
       { peer: this.name, peerAs: n.peerAs, holdTime: n.holdTime, families: n.families, local },
       'session established',
@@ -617,12 +668,16 @@ export class Peer {
     if (c !== this.primary || c.session.state !== 'Established') return;
     const sock = c.socket;
     if (!sock || sock.destroyed) return;
-    while (!c.blocked && this.ribOut.wantsToSend) {
-      const chunk = this.ribOut.nextBytes();
+    const rib = this.ribOut;
+    while (!c.blocked && rib.wantsToSend) {
+      const u0 = rib.updatesPulled;
+      const r0 = rib.refreshMessagesPulled;
+      const chunk = rib.nextBytes();
       if (!chunk) break;
-      const n = countMessages(chunk);
-      this.counters.updatesOut += n.updates;
-      this.counters.messagesOut += n.all;
+      // The RIB counts what it packed; the bytes are not walked again.
+      const updates = rib.updatesPulled - u0;
+      this.counters.updatesOut += updates;
+      this.counters.messagesOut += updates + rib.refreshMessagesPulled - r0;
       // Each pull is a fresh buffer, so the socket may keep a view of it.
       const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
       if (!sock.write(bytes, () => this.sent(c, sock, 'update'))) c.blocked = true;
@@ -632,6 +687,7 @@ export class Peer {
       this.counters.refreshesAnswered++;
       this.deps.emit({ type: 'route-refresh-answered', peer: this.name, family, enhanced: this.negotiated?.enhancedRouteRefresh ?? false });
     }
+    this.checkFlushed();
   }
 
   // ------------------------------------------------------------ snapshot
@@ -643,6 +699,7 @@ export class Peer {
     const now = this.deps.clock.now();
     return {
       name: this.name,
+      instance: this.instance,
       address: this.cfg.address,
       peerAs: this.cfg.asn,
       localAs: this.sessionConfig.localAs,
@@ -667,6 +724,12 @@ export class Peer {
   }
 }
 
+/** The families a peer carries: its configured ones, else its transport's. */
+export function carried(cfg: PeerConfig): [boolean, boolean] {
+  const fams = cfg.families ?? [familyOfText(cfg.address) === Afi.IPv6 ? 'ipv6' : 'ipv4'];
+  return [fams.includes('ipv4'), fams.includes('ipv6')];
+}
+
 function asBgpError(e: unknown): BgpError {
   if (e instanceof BgpError) return e;
   // A codec bug must still end the session cleanly: Cease/OutOfResources is
@@ -680,19 +743,6 @@ function isV4(a: string): boolean {
 
 function stripMapped(a: string): string {
   return a.replace(/^::ffff:/i, '');
-}
-
-/** Count BGP messages, and UPDATEs among them, in a buffer of whole messages (walks the length fields). */
-function countMessages(b: Uint8Array): { all: number; updates: number } {
-  let all = 0;
-  let updates = 0;
-  for (let p = 0; p + 19 <= b.length; all++) {
-    const len = (b[p + 16]! << 8) | b[p + 17]!;
-    if (len < 19) break;
-    if (b[p + 18] === MsgType.UPDATE) updates++;
-    p += len;
-  }
-  return { all, updates };
 }
 
 export type { NotificationMessage };

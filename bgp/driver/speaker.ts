@@ -14,12 +14,15 @@ import * as net from 'node:net';
 import { Afi, CeaseSub, Safi } from '../wire/iana.js';
 import { parseAddress } from '../wire/prefix.js';
 import { resolveConfig, type SessionConfig, type SessionConfigInput } from '../session/index.js';
-import type { RouteGroup, RouteSpec } from '../rib/route.js';
+import type { RouteAttrs, RouteGroup, RouteSpec } from '../rib/route.js';
+import type { PrefixList } from '../rib/prefix-list.js';
 import { realClock, type Clock } from './clock.js';
 import { Peer } from './peer.js';
+import type { Engine, GroupStanding, PeerChange, PrefixStanding } from './engine.js';
+import type { ReceivedRoute } from '../rib/adj-rib-in.js';
 import { applyListenerMd5, removeListenerMd5 } from './tcp-md5.js';
 import { readMd5Counters } from './connect.js';
-import { silentLogger, type Logger, type PeerConfig, type PeerSnapshot, type SpeakerEvent } from './types.js';
+import { silentLogger, type GroupOp, type Logger, type PeerConfig, type PeerSnapshot, type SpeakerEvent } from './types.js';
 
 export interface SpeakerOptions {
   /** Our AS. */
@@ -36,7 +39,11 @@ export interface SpeakerOptions {
   md5WatchMs?: number;
 }
 
-/** Fields whose change needs a new session (a new OPEN or a new TCP connection). */
+/**
+ * Fields whose change needs a new session (a new OPEN or a new TCP
+ * connection). This list is the one place that decides "reset or not";
+ * src/config/diff.ts reports changes for logs only and asks nothing here.
+ */
 const SESSION_KEYS: (keyof PeerConfig)[] = [
   'address',
   'port',
@@ -53,14 +60,33 @@ const SESSION_KEYS: (keyof PeerConfig)[] = [
   'families',
   'extendedNextHop',
   'gracefulRestartTime',
-  'nextHopSelf4',
-  'nextHopSelf6',
 ];
+
+/** Fields whose change the running session takes by exporting every route again (no reset). */
+const EXPORT_KEYS: (keyof PeerConfig)[] = ['nextHopSelf4', 'nextHopSelf6'];
 
 /** How often the kernel's TCP MD5 failure counters are read while any peer has a key. */
 const MD5_WATCH_MS = 5_000;
+/**
+ * Route group changes are applied in slices: at most this many prefix
+ * records per peer per round, and rounds until SLICE_MS has passed, then the
+ * event loop gets its turn (timers, sockets) before the next slice. A slice
+ * of 16k records takes a few milliseconds (decision 0020).
+ */
+const SLICE_RECORDS = 16_384;
+const SLICE_MS = 8;
 
-export class Speaker {
+/** A route group as the speaker holds it (to hand to peers added later). */
+interface HeldGroup {
+  attrs: RouteAttrs;
+  prefixes: PrefixList;
+  peers: readonly string[] | null;
+}
+
+/** True when a group with this peer filter is for `peer`. */
+const isFor = (peers: readonly string[] | null, peer: string): boolean => peers === null || peers.includes(peer);
+
+export class Speaker implements Engine {
   readonly opts: SpeakerOptions;
   private readonly clock: Clock;
   private readonly log: Logger;
@@ -71,6 +97,11 @@ export class Speaker {
   private md5Timer: NodeJS.Timeout | null = null;
   private md5Last = -1;
   private started = false;
+  /** Route groups handed by applyGroups, by id. */
+  private readonly groups = new Map<number, HeldGroup>();
+  /** Hand-offs so far (applyGroups calls). */
+  private seq = 0;
+  private workScheduled = false;
 
   constructor(opts: SpeakerOptions) {
     this.opts = opts;
@@ -172,6 +203,7 @@ export class Speaker {
           const total = c.md5Failure + c.md5NotFound;
           if (this.md5Last >= 0 && total > this.md5Last) {
             const stuck = [...this.peers.values()].filter((p) => p.cfg.password !== undefined && p.state !== 'Established');
+            for (const p of stuck) p.counters.md5Failures += total - this.md5Last;
             const names = stuck.map((p) => p.name);
             this.log.error(
               { failures: c.md5Failure, unsigned: c.md5NotFound, peers: names },
@@ -202,19 +234,87 @@ export class Speaker {
     });
     this.peers.set(cfg.name, peer);
     this.installKeys();
+    this.giveGroups(peer);
     if (this.started) peer.start();
+  }
+
+  /** Queue every held group that is for `peer` on it (a new peer, or its families changed). */
+  private giveGroups(peer: Peer): void {
+    for (const [id, g] of this.groups) if (isFor(g.peers, peer.name)) peer.setGroup(id, g.attrs, g.prefixes, this.seq);
+    peer.noteSeq(this.seq);
+    this.scheduleWork();
+  }
+
+  /**
+   * Apply route group changes (the daemon's hand-off, level-triggered per
+   * group): each peer the group is for gets it, each peer it no longer is for
+   * drops it. The work is done in bounded slices between socket events; the
+   * returned sequence number comes back in each peer's `flushed` event once
+   * the peer has applied and sent everything up to it.
+   */
+  applyGroups(ops: readonly GroupOp[]): number {
+    const seq = ++this.seq;
+    for (const op of ops) {
+      const prev = this.groups.get(op.id);
+      if (op.remove) {
+        if (prev === undefined) continue;
+        this.groups.delete(op.id);
+        for (const p of this.peers.values()) if (isFor(prev.peers, p.name)) p.dropGroup(op.id, seq);
+        continue;
+      }
+      this.groups.set(op.id, { attrs: op.attrs, prefixes: op.prefixes, peers: op.peers });
+      for (const p of this.peers.values()) {
+        if (isFor(op.peers, p.name)) p.setGroup(op.id, op.attrs, op.prefixes, seq);
+        else if (prev !== undefined && isFor(prev.peers, p.name)) p.dropGroup(op.id, seq);
+      }
+    }
+    for (const p of this.peers.values()) p.noteSeq(seq);
+    this.scheduleWork();
+    return seq;
+  }
+
+  /** Apply every queued group change now, in one go (tests, benchmarks). */
+  flushWork(): void {
+    for (const p of this.peers.values()) while (p.workSlice(Infinity));
+  }
+
+  private scheduleWork(): void {
+    if (this.workScheduled) return;
+    this.workScheduled = true;
+    setImmediate(() => this.runWork());
+  }
+
+  /** One slice of group work: round-robin over the peers until SLICE_MS is used, then yield. */
+  private runWork(): void {
+    this.workScheduled = false;
+    const until = performance.now() + SLICE_MS;
+    let more = true;
+    while (more && performance.now() < until) {
+      more = false;
+      for (const p of this.peers.values()) if (p.workSlice(SLICE_RECORDS)) more = true;
+    }
+    if (more) this.scheduleWork();
   }
 
   /**
    * Change a peer's settings. Returns 'restarted' when a session-affecting
    * field changed (the session is reset with Cease/Other Configuration
-   * Change), 'reconfigured' when only limits changed, 'unchanged' otherwise.
+   * Change), 're-exported' when the running session only needs its routes
+   * exported again (next-hop-self), 'reconfigured' when only limits
+   * changed, 'unchanged' otherwise.
    */
-  updatePeer(cfg: PeerConfig): 'unchanged' | 'reconfigured' | 'restarted' {
+  async updatePeer(cfg: PeerConfig): Promise<PeerChange> {
+    return this.updatePeerNow(cfg);
+  }
+
+  /** updatePeer, in this thread. */
+  updatePeerNow(cfg: PeerConfig): PeerChange {
     const peer = this.peers.get(cfg.name);
     if (!peer) throw new Error(`no peer ${cfg.name}`);
     const old = peer.cfg;
-    const sessionChanged = SESSION_KEYS.some((k) => JSON.stringify(old[k]) !== JSON.stringify(cfg[k]));
+    const changed = (k: keyof PeerConfig): boolean => JSON.stringify(old[k]) !== JSON.stringify(cfg[k]);
+    const sessionChanged = SESSION_KEYS.some(changed);
+    const exportChanged = EXPORT_KEYS.some(changed);
     const anyChanged = JSON.stringify(old) !== JSON.stringify(cfg);
     if (!anyChanged) return 'unchanged';
     if (old.password !== undefined && this.server && old.address !== cfg.address) {
@@ -225,7 +325,12 @@ export class Speaker {
       }
     }
     peer.reconfigure(cfg, this.sessionConfig(cfg));
-    if (!sessionChanged) return 'reconfigured';
+    if (JSON.stringify(old.families) !== JSON.stringify(cfg.families)) this.giveGroups(peer);
+    if (!sessionChanged) {
+      if (!exportChanged) return 'reconfigured';
+      peer.reexport();
+      return 're-exported';
+    }
     this.installKeys();
     peer.rebuild(this.sessionConfig(cfg));
     return 'restarted';
@@ -272,6 +377,63 @@ export class Speaker {
   /** Hand every peer the same route groups. */
   setRouteGroupsAll(groups: readonly RouteGroup[]): void {
     for (const p of this.peers.values()) p.setRouteGroups(groups);
+  }
+
+  /** How one prefix stands with every peer. */
+  async standing(prefix: string): Promise<PrefixStanding[]> {
+    return this.standingNow(prefix);
+  }
+
+  /** standing(), in this thread. */
+  standingNow(prefix: string): PrefixStanding[] {
+    return [...this.peers.values()].map((p) => {
+      const x = p.ribOut.explain(prefix);
+      return {
+        peer: p.name,
+        state: p.state,
+        desired: x.desired,
+        group: p.ribOut.ownerOf(prefix),
+        sentNextHop: x.sent?.nextHop ?? null,
+        pending: x.pending,
+        reason: x.reason,
+      };
+    });
+  }
+
+  /** How a group's prefixes stand with one peer. */
+  async groupStanding(peer: string, group: number): Promise<GroupStanding | null> {
+    return this.groupStandingNow(peer, group);
+  }
+
+  /** groupStanding(), in this thread. */
+  groupStandingNow(peer: string, group: number): GroupStanding | null {
+    const p = this.peers.get(peer);
+    const g = p?.ribOut.groupStanding(group);
+    if (!p || !g) return null;
+    return { peer, state: p.state, codes: g.codes, sent: g.sent, nextHops: g.sets.map((s) => s.nextHop), reasons: g.reasons };
+  }
+
+  /** The routes a peer sent, in batches of up to 1,000; null when there is no such peer. */
+  received(peer: string, prefix?: string): AsyncIterable<ReceivedRoute[]> | null {
+    const p = this.peers.get(peer);
+    if (!p) return null;
+    const rib = p.ribIn;
+    return (async function* () {
+      if (prefix !== undefined) {
+        const r = rib.get(prefix);
+        if (r) yield [r];
+        return;
+      }
+      let batch: ReceivedRoute[] = [];
+      for (const r of rib) {
+        batch.push(r);
+        if (batch.length === 1000) {
+          yield batch;
+          batch = [];
+        }
+      }
+      if (batch.length) yield batch;
+    })();
   }
 
   /** Snapshot of every peer. */

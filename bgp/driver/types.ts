@@ -6,6 +6,18 @@
  * (STYLE.md §10), so it is plain JSON-able data with no secrets in it.
  */
 import type { DownReason } from '../session/index.js';
+import type { RouteAttrs } from '../rib/route.js';
+import type { PrefixList } from '../rib/prefix-list.js';
+
+/**
+ * One change to the routes the speaker announces: group `id` becomes this
+ * attribute set for these prefixes, for the named peers (null: every peer),
+ * or the group goes away. Ids are the caller's and stable for a group's
+ * life; a prefix should be in one group only.
+ */
+export type GroupOp =
+  | { id: number; attrs: RouteAttrs; prefixes: PrefixList; peers: readonly string[] | null; remove?: undefined }
+  | { id: number; remove: true };
 
 /** One neighbor as the daemon configures it. */
 export interface PeerConfig {
@@ -79,34 +91,60 @@ export type SpeakerEvent =
    */
   | { type: 'route-refresh'; peer: string; family: string; subtype: number; purged?: number }
   /** Our re-advertisement of `family` in answer to a request is complete (End-of-RIB or EoRR sent). */
-  | { type: 'route-refresh-answered'; peer: string; family: string; enhanced: boolean };
-
-export interface PeerCounters {
-  messagesIn: number;
-  messagesOut: number;
-  updatesIn: number;
-  updatesOut: number;
-  notificationsIn: number;
-  notificationsOut: number;
-  /** Transitions out of Established. */
-  flaps: number;
-  establishedTransitions: number;
+  | { type: 'route-refresh-answered'; peer: string; family: string; enhanced: boolean }
   /**
-   * ROUTE-REFRESH messages received, by subtype: requests to re-advertise a
-   * family (subtype 0, RFC 2918 §4), and the BoRR (1) and EoRR (2) that frame
-   * the peer's own re-advertisement (RFC 7313 §4). Only those the FSM
-   * accepted (Established, family negotiated) are counted.
+   * Every group change up to `seq` (the value `applyGroups` returned) is
+   * applied to the peer's Adj-RIB-Out and, while Established, written to the
+   * socket in full: nothing is pending for it.
    */
-  refreshRequestsIn: number;
-  refreshBorrIn: number;
-  refreshEorrIn: number;
-  /** Requests answered: our re-advertisement of the family ended with End-of-RIB, or EoRR when enhanced. */
-  refreshesAnswered: number;
+  | { type: 'flushed'; peer: string; seq: number };
+
+/**
+ * A peer's counters, the one list of them: the driver counts, the snapshot
+ * carries them, the API shows them and the metrics export each as a
+ * `_total` (src/metrics.ts reads this list).
+ *
+ *   messagesIn / messagesOut          every BGP message
+ *   updatesIn / updatesOut            UPDATE messages (End-of-RIB included)
+ *   notificationsIn / notificationsOut
+ *   flaps                             transitions out of Established
+ *   establishedTransitions
+ *   refreshRequestsIn                 ROUTE-REFRESH requests (subtype 0, RFC 2918 §4) the FSM accepted
+ *   refreshBorrIn / refreshEorrIn     BoRR / EoRR framing the peer's re-advertisement (RFC 7313 §4)
+ *   refreshesAnswered                 our re-advertisements completed (End-of-RIB, or EoRR when enhanced)
+ *   connectFailures                   outgoing connection attempts that failed
+ *   md5Failures                       kernel TCP MD5 drops seen while this keyed peer was not Established
+ */
+export const PEER_COUNTER_KEYS = [
+  'messagesIn',
+  'messagesOut',
+  'updatesIn',
+  'updatesOut',
+  'notificationsIn',
+  'notificationsOut',
+  'flaps',
+  'establishedTransitions',
+  'refreshRequestsIn',
+  'refreshBorrIn',
+  'refreshEorrIn',
+  'refreshesAnswered',
+  'connectFailures',
+  'md5Failures',
+] as const;
+
+export type PeerCounterKey = (typeof PEER_COUNTER_KEYS)[number];
+export type PeerCounters = Record<PeerCounterKey, number>;
+
+/** A fresh set of counters, all zero. */
+export function zeroPeerCounters(): PeerCounters {
+  return Object.fromEntries(PEER_COUNTER_KEYS.map((k) => [k, 0])) as PeerCounters;
 }
 
 /** One peer as the control API, CLI and metrics see it. */
 export interface PeerSnapshot {
   name: string;
+  /** Tells this peer's counters apart from an earlier peer of the same name (a peer re-added counts from zero). */
+  instance: number;
   address: string;
   peerAs: number;
   localAs: number;

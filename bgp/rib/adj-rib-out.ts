@@ -89,6 +89,8 @@ const NIL = -1;
  */
 const REJECTED = 2;
 const RESEND = 4;
+/** A sent id that names no attribute set: the peer has a route exported before a reexportAll(). */
+const STALE = -2;
 /** Group ids from here up are the whole-snapshot calls' (setDesired, setDesiredGroups). */
 const SNAPSHOT_GROUP_BASE = 0x40000000;
 /** Queue ids: the two withdraw queues, then one bucket per AttrSet (id + BUCKET_BASE). */
@@ -162,6 +164,22 @@ interface GroupJob {
   /** Word index into the list being walked. */
   at: number;
 }
+
+/** How one prefix of a group stands with this peer (`groupStanding`). */
+export const STANDING = {
+  /** Sent as desired. */
+  ANNOUNCED: 0,
+  /** Queued, not written yet. */
+  PENDING: 1,
+  /** Refused for this peer (a reason goes with it). */
+  NOT_SENDABLE: 2,
+  /** Desired, but there is no session to send it on. */
+  NO_SESSION: 3,
+  /** Another group owns the prefix. */
+  ELSEWHERE: 4,
+  /** The peer does not carry the prefix's family. */
+  FAMILY: 5,
+} as const;
 
 /** A route as the peer has it, for `advertised()`. */
 export interface AdvertisedRoute {
@@ -248,6 +266,9 @@ export class AdjRibOut {
   private job: GroupJob | null = null;
   private jobsRecords = 0;
   private gen = 0;
+  /** The families whose prefixes are kept (setFamilies). */
+  private keep4 = true;
+  private keep6 = true;
 
   /** Prefix texts of the latest whole-snapshot call that did not scan: text → reason. */
   private readonly invalid = new Map<string, string>();
@@ -318,6 +339,16 @@ export class AdjRibOut {
   setGroup(id: number, attrs: RouteAttrs, prefixes: PrefixList): void {
     this.jobs.push({ id, attrs, list: prefixes, remove: false });
     this.jobsRecords += prefixes.count;
+  }
+
+  /**
+   * Keep only these families' prefixes (the families the peer is configured
+   * for; others are not stored). Re-set the groups after a change: taking a
+   * list again adds a family's prefixes, and releases the ones now left out.
+   */
+  setFamilies(ipv4: boolean, ipv6: boolean): void {
+    this.keep4 = ipv4;
+    this.keep6 = ipv6;
   }
 
   /** Drop group `id`: its prefixes stop being desired (those another group took over stay). */
@@ -439,6 +470,7 @@ export class AdjRibOut {
     while (at < w.length && budget > 0) {
       at = t.load(w, at);
       budget--;
+      if (!(t.sk < KIND_V6 ? this.keep4 : this.keep6)) continue;
       let slot = t.find();
       if (slot < 0) {
         slot = t.insert();
@@ -613,6 +645,44 @@ export class AdjRibOut {
     const t = this.table;
     const spec = this.spec;
     for (let s = 0, top = t.top; s < top; s++) if (spec[s] !== NONE && t.used(s)) this.reexport(s);
+  }
+
+  /**
+   * Export everything again with new session facts (e.g. a changed
+   * next-hop-self address) without a new session: every route the peer has
+   * is queued again with its newly exported attributes, and routes no longer
+   * exportable are withdrawn. The peer replaces each route implicitly
+   * (RFC 4271 §3.1); nothing is withdrawn that stays announced.
+   */
+  reexportAll(peer: PeerExportContext): void {
+    const ctx = this.ctx;
+    if (ctx === null) {
+      this.peerCtx = peer;
+      return;
+    }
+    this.peerCtx = peer;
+    this.exporter = new Exporter({ ...peer, extendedNextHopV4overV6: peer.extendedNextHopV4overV6 ?? ctx.extendedNextHop.has(IPV4_UNICAST) });
+    this.sets = [];
+    this.room = [];
+    this.exported = [];
+    // Sent ids belong to the old exporter: mark what the peer has as STALE, an
+    // id no new set has, so every such route differs from its desired set.
+    this.resetQueues();
+    this.pending = 0;
+    const t = this.table;
+    for (let s = 0, top = t.top; s < top; s++) {
+      if (!t.used(s)) continue;
+      this.prev[s] = this.next[s] = NIL;
+      this.flags[s]! &= ~RESEND;
+      if (this.sent[s] !== NONE) this.sent[s] = STALE;
+      // In sync for the moment (no queue); reexport() then queues the difference.
+      this.desired[s] = this.sent[s]!;
+    }
+    for (let s = 0, top = t.top; s < top; s++) {
+      if (!t.used(s)) continue;
+      if (this.spec[s] !== NONE) this.reexport(s);
+      else if (this.sent[s] === STALE) this.requeue(s, NONE);
+    }
   }
 
   /** End the session (on any transition out of Established): the peer has nothing now. */
@@ -804,6 +874,16 @@ export class AdjRibOut {
     return this.nDesired;
   }
 
+  /** UPDATE messages pulled since construction (End-of-RIB included): the driver counts from this, not from the bytes. */
+  get updatesPulled(): number {
+    return this.counters.updates;
+  }
+
+  /** ROUTE-REFRESH messages (RFC 7313 BoRR and EoRR) pulled since construction. */
+  get refreshMessagesPulled(): number {
+    return this.counters.borr + this.counters.eorr;
+  }
+
   /** Counters since construction (endOfRib: in this session). */
   get stats(): Readonly<AdjRibOutStats> {
     return { ...this.counters };
@@ -865,6 +945,63 @@ export class AdjRibOut {
       }
     }
     return undefined;
+  }
+
+  /**
+   * How each prefix of a group's list stands, in list order (for `routes
+   * list`): a STANDING code per prefix, and what was sent (an index into
+   * `sets`, -1 for nothing). Reasons are given for not-sendable prefixes.
+   */
+  groupStanding(id: number): { codes: Uint8Array; sent: Int32Array; sets: AttrSet[]; reasons: [number, string][] } | null {
+    const g = this.groups.get(id);
+    if (g === undefined) return null;
+    const t = this.table;
+    const w = g.list.words;
+    const codes = new Uint8Array(g.list.count);
+    const sent = new Int32Array(g.list.count).fill(-1);
+    const sets: AttrSet[] = [];
+    const setIndex = new Map<number, number>();
+    const reasons: [number, string][] = [];
+    for (let at = 0, i = 0; at < w.length; i++) {
+      at = t.load(w, at);
+      const slot = t.find();
+      if (g.invalid !== null) {
+        codes[i] = STANDING.NOT_SENDABLE;
+        reasons.push([i, g.invalid]);
+        continue;
+      }
+      if (slot < 0 || this.spec[slot] !== g.specId) {
+        codes[i] = t.sk < KIND_V6 ? (this.keep4 ? STANDING.ELSEWHERE : STANDING.FAMILY) : this.keep6 ? STANDING.ELSEWHERE : STANDING.FAMILY;
+        continue;
+      }
+      const s = this.sent[slot]!;
+      if (s !== NONE) {
+        let k = setIndex.get(s);
+        if (k === undefined) {
+          k = sets.length;
+          sets.push(this.sets[s]!);
+          setIndex.set(s, k);
+        }
+        sent[i] = k;
+      }
+      const pending = this.queueFor(slot, this.desired[slot]!) !== NONE;
+      const why = this.rejected.get(slot);
+      if (why !== undefined) {
+        codes[i] = STANDING.NOT_SENDABLE;
+        reasons.push([i, why]);
+      } else if (this.ctx === null) codes[i] = STANDING.NO_SESSION;
+      else codes[i] = pending ? STANDING.PENDING : STANDING.ANNOUNCED;
+    }
+    return { codes, sent, sets, reasons };
+  }
+
+  /** The group that owns a prefix in this RIB (any spelling), or null. */
+  ownerOf(prefix: string): number | null {
+    const s = this.lookup(prefix);
+    if (s < 0 || this.spec[s] === NONE) return null;
+    const spec = this.spec[s]!;
+    for (const [id, g] of this.groups) if (g.specId === spec) return id;
+    return null;
   }
 
   /** Return the slot of a prefix (any spelling), or -1. */

@@ -18,8 +18,11 @@
  * Invalid text never throws: every parser returns `{ ok: false, reason }` so
  * `routes explain` can show the operator what is wrong with which route.
  */
-import { Afi, Origin, WellKnownCommunity } from '../wire/iana.js';
-import { formatKey, KIND_V6, parseAddress, parseIPv4, PrefixScanner } from '../wire/prefix.js';
+import { Afi, Origin } from '../wire/iana.js';
+import { formatKey, KIND_V6, parseAddress, PrefixScanner } from '../wire/prefix.js';
+import { parseCommunity } from '../wire/attributes/communities.js';
+import { parseLargeCommunity } from '../wire/attributes/large-communities.js';
+import { parseExtendedCommunity } from '../wire/attributes/extended-communities.js';
 
 /** The attribute fields of a route: a RouteSpec without its prefix. */
 export interface RouteAttrs {
@@ -100,98 +103,11 @@ export function parseRoutePrefix(text: string): Checked<RoutePrefix> {
 
 // ---------------------------------------------------------------- communities
 
-/** Well-known community names accepted in text (lower case, '-' or '_'). */
-export const COMMUNITY_NAMES: Readonly<Record<string, number>> = {
-  'graceful-shutdown': WellKnownCommunity.GRACEFUL_SHUTDOWN,
-  blackhole: WellKnownCommunity.BLACKHOLE,
-  'no-export': WellKnownCommunity.NO_EXPORT,
-  'no-advertise': WellKnownCommunity.NO_ADVERTISE,
-  'no-export-subconfed': WellKnownCommunity.NO_EXPORT_SUBCONFED,
-  'local-as': WellKnownCommunity.NO_EXPORT_SUBCONFED,
-  nopeer: WellKnownCommunity.NOPEER,
-  'no-peer': WellKnownCommunity.NOPEER,
-};
-
-const U16 = /^(0|[1-9]\d{0,4})$/;
-const U32 = /^(0|[1-9]\d{0,9})$/;
-const u16 = (s: string): number | null => (U16.test(s) && Number(s) <= 0xffff ? Number(s) : null);
-const u32 = (s: string): number | null => (U32.test(s) && Number(s) <= 0xffffffff ? Number(s) : null);
-
-/** Parse an RFC 1997 community: "65011:53" or a well-known name. */
-export function parseCommunity(text: string): Checked<number> {
-  if (typeof text !== 'string') return fail('community is not a string');
-  const named = COMMUNITY_NAMES[text.toLowerCase().replace(/_/g, '-')];
-  if (named !== undefined) return { ok: true, value: named };
-  const parts = text.split(':');
-  if (parts.length === 2) {
-    const hi = u16(parts[0]!);
-    const lo = u16(parts[1]!);
-    if (hi !== null && lo !== null) return { ok: true, value: hi * 0x10000 + lo };
-  }
-  return fail(`community ${JSON.stringify(text)}: expected "asn:value" (each 0..65535) or a well-known name`);
-}
-
-/** Parse an RFC 8092 large community "global:local1:local2". */
-export function parseLargeCommunity(text: string): Checked<[number, number, number]> {
-  if (typeof text === 'string') {
-    const parts = text.split(':');
-    if (parts.length === 3) {
-      const v = parts.map(u32);
-      if (v[0] != null && v[1] != null && v[2] != null) return { ok: true, value: [v[0], v[1], v[2]] };
-    }
-  }
-  return fail(`large community ${JSON.stringify(text)}: expected "global:local1:local2" (each 0..4294967295)`);
-}
-
-/**
- * Parse an RFC 4360 extended community into its 8 bytes:
- * "rt:ASN:n" / "soo:ASN:n" (two-octet AS type 0x00, or RFC 5668 type 0x02 when
- * the AS needs four octets), "rt:192.0.2.1:n" (IPv4 type 0x01), or 16 hex digits.
- */
-export function parseExtendedCommunity(text: string): Checked<Uint8Array> {
-  const bad = fail(`extended community ${JSON.stringify(text)}: expected "rt:ASN:N", "soo:ASN:N", "rt:IPv4:N" or 16 hex digits`);
-  if (typeof text !== 'string') return bad;
-  const out = new Uint8Array(8);
-  if (/^(0x)?[0-9a-fA-F]{16}$/.test(text)) {
-    const hex = text.replace(/^0x/, '');
-    for (let i = 0; i < 8; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
-    return { ok: true, value: out };
-  }
-  const parts = text.split(':');
-  if (parts.length !== 3) return bad;
-  const kind = parts[0]!.toLowerCase();
-  const subtype = kind === 'rt' ? 0x02 : kind === 'soo' ? 0x03 : -1; // RFC 4360 §4, §5
-  if (subtype < 0) return bad;
-  const dv = new DataView(out.buffer);
-  const ip = parseIPv4(parts[1]!);
-  if (ip) {
-    const local = u16(parts[2]!);
-    if (local === null) return bad;
-    out[0] = 0x01; // RFC 4360 §3.2 IPv4 Address Specific
-    out[1] = subtype;
-    out.set(ip, 2);
-    dv.setUint16(6, local);
-    return { ok: true, value: out };
-  }
-  const asn = u32(parts[1]!);
-  if (asn === null) return bad;
-  if (asn <= 0xffff) {
-    const local = u32(parts[2]!);
-    if (local === null) return bad;
-    out[0] = 0x00; // RFC 4360 §3.1 Two-Octet AS Specific
-    out[1] = subtype;
-    dv.setUint16(2, asn);
-    dv.setUint32(4, local);
-  } else {
-    const local = u16(parts[2]!);
-    if (local === null) return bad;
-    out[0] = 0x02; // RFC 5668 §2 Four-Octet AS Specific
-    out[1] = subtype;
-    dv.setUint32(2, asn);
-    dv.setUint16(6, local);
-  }
-  return { ok: true, value: out };
-}
+// The text forms live beside their wire codecs, each parser the inverse of
+// its formatter (bgp/wire/attributes/*communities.ts).
+export { COMMUNITY_NAMES, parseCommunity } from '../wire/attributes/communities.js';
+export { parseLargeCommunity } from '../wire/attributes/large-communities.js';
+export { parseExtendedCommunity } from '../wire/attributes/extended-communities.js';
 
 // ---------------------------------------------------------------- attributes
 

@@ -1,6 +1,6 @@
 /**
  * The control API: HTTP/JSON on a unix socket, serving the one state model
- * (src/state.ts) to the `routes` CLI and to scripts.
+ * (src/state/) to the `routes` CLI and to scripts.
  *
  *   GET  /v1/summary                          counts: sessions, routes, services
  *   GET  /v1/peers                            every peer's snapshot
@@ -39,10 +39,12 @@ import {
   type Family,
   type StateEvent,
   type StateSource,
-} from '../state.js';
+} from '../state/index.js';
 
 /** What the API needs of the daemon besides the state model (src/daemon.ts Daemon fits). */
 export interface ApiDaemon extends StateSource {
+  /** Resolve true once every Established peer has taken everything handed so far (false after the timeout). */
+  waitFlushed(timeoutMs: number): Promise<boolean>;
   drain(names?: string[]): Promise<void>;
   undrain(names?: string[]): void;
   reload(): Promise<{ ok: true } | { ok: false; errors: string[] }>;
@@ -98,7 +100,7 @@ async function route(d: ApiDaemon, opts: HandlerOptions, req: http.IncomingMessa
     if (fam !== null && fam !== 'ipv4' && fam !== 'ipv6') throw new ApiError(400, 'bad-request', `family must be ipv4 or ipv6, not '${fam}'`);
     const peer = url.searchParams.get('peer');
     const service = url.searchParams.get('service');
-    if (peer !== null && !d.reconciler.current.perPeer.has(peer)) throw new ApiError(404, 'no-such-peer', unknownPeer(d, peer));
+    if (peer !== null && !peerNames(d).includes(peer)) throw new ApiError(404, 'no-such-peer', unknownPeer(d, peer));
     if (service !== null && !d.config?.services.some((s) => s.name === service)) throw new ApiError(404, 'no-such-service', unknownService(d, service));
     const filter = { ...(peer !== null ? { peer } : {}), ...(service !== null ? { service } : {}), ...(fam !== null ? { family: fam as Family } : {}) };
     return streamArray(res, routes(d, filter));
@@ -114,7 +116,7 @@ async function route(d: ApiDaemon, opts: HandlerOptions, req: http.IncomingMessa
   if (p.startsWith('/v1/explain/') || p === '/v1/explain') {
     get();
     const text = url.searchParams.get('prefix') ?? decodeURIComponent(p.slice('/v1/explain/'.length));
-    const x = explain(d, text);
+    const x = await explain(d, text);
     if (x === null) throw new ApiError(400, 'bad-prefix', `'${text}' is not a prefix or address (try 198.51.100.53/32 or 2001:db8::53/128)`);
     return sendJson(res, 200, x);
   }
@@ -135,7 +137,7 @@ async function route(d: ApiDaemon, opts: HandlerOptions, req: http.IncomingMessa
     const targets = names.length ? names : c.services.map((s) => s.name);
     if (wait) {
       await done;
-      const flushed = await waitFlushed(d, targets, opts.flushTimeoutMs ?? 60_000);
+      const flushed = await d.waitFlushed(opts.flushTimeoutMs ?? 60_000);
       if (!flushed) throw new ApiError(504, 'flush-timeout', 'drained, but a peer has not taken the withdrawal yet; check `routes peers`');
     }
     return sendJson(res, 200, {
@@ -164,8 +166,13 @@ async function route(d: ApiDaemon, opts: HandlerOptions, req: http.IncomingMessa
   throw new ApiError(404, 'not-found', `no such path ${p}; see docs/api.md`);
 }
 
+/** The peers the engine runs (configured and not shut down). */
+function peerNames(d: ApiDaemon): string[] {
+  return (d.engine?.snapshot() ?? []).map((p) => p.name);
+}
+
 function unknownPeer(d: ApiDaemon, peer: string): string {
-  return `no peer named '${peer}'; configured: ${[...d.reconciler.current.perPeer.keys()].join(', ') || 'none'}`;
+  return `no peer named '${peer}'; configured: ${peerNames(d).join(', ') || 'none'}`;
 }
 
 function unknownService(d: ApiDaemon, name: string): string {
@@ -183,23 +190,6 @@ function serviceNames(d: ApiDaemon, body: Record<string, unknown>, requireChoice
   if (!Array.isArray(s) || !s.every((x) => typeof x === 'string')) throw new ApiError(400, 'bad-request', '"services" must be a list of service names');
   for (const n of s as string[]) if (!d.config?.services.some((c) => c.name === n)) throw new ApiError(404, 'no-such-service', unknownService(d, n));
   return s as string[];
-}
-
-/** Wait until no peer has a pending change for the services' prefixes (the withdrawal left). */
-async function waitFlushed(d: ApiDaemon, names: string[], timeoutMs: number): Promise<boolean> {
-  const prefixes = (d.config?.services ?? []).filter((s) => names.includes(s.name)).flatMap((s) => s.prefixes);
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    let busy = false;
-    for (const peer of d.reconciler.current.perPeer.keys()) {
-      const sp = d.speaker?.peer(peer);
-      if (!sp || sp.state !== 'Established') continue;
-      if (prefixes.some((p) => sp.ribOut.explain(p).pending)) busy = true;
-    }
-    if (!busy) return true;
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 async function readBody(req: http.IncomingMessage): Promise<Record<string, unknown>> {
@@ -241,11 +231,11 @@ const CHUNK = 64 * 1024;
  * element on its own line, the 2nd on prefixed with ",", then "]"), in
  * chunks of about 64 KiB, waiting for 'drain' when the socket is full.
  */
-async function streamArray(res: http.ServerResponse, items: Iterable<unknown>): Promise<void> {
+async function streamArray(res: http.ServerResponse, items: Iterable<unknown> | AsyncIterable<unknown>): Promise<void> {
   res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'x-herald-stream': 'json-lines-array' });
   let buf = '[\n';
   let first = true;
-  for (const it of items) {
+  for await (const it of items) {
     buf += (first ? '' : ',') + JSON.stringify(it, jsonReplacer) + '\n';
     first = false;
     if (buf.length >= CHUNK) {

@@ -13,7 +13,7 @@
  */
 import { parseArgs } from 'node:util';
 import { ApiClient, ApiResponseError, UnreachableError } from '../api/client.js';
-import type { ExplainState, LxdState, PeerState, ReceivedState, RouteState, ServiceState, StateEvent, SummaryState } from '../state.js';
+import type { ExplainState, LxdState, PeerState, ReceivedState, RouteState, ServiceState, StateEvent, SummaryState } from '../state/index.js';
 import {
   columnWidths,
   receivedRow,

@@ -19,7 +19,7 @@ import type {
   ServiceState,
   StateEvent,
   SummaryState,
-} from '../state.js';
+} from '../state/index.js';
 
 export type Colour = 'green' | 'red' | 'yellow' | 'dim' | 'bold';
 /** A table cell: plain text, or text with a colour. */

@@ -1,38 +1,69 @@
 /**
- * The reconciler: from route sources' full snapshots to each peer's desired set.
+ * The reconciler: from route sources' snapshots to the groups each peer is
+ * handed, doing work in proportion to what changed.
  *
- * Level-triggered (STYLE.md §9): every source hands a complete snapshot of
- * what it wants announced (`Intent[]`), never deltas. `reconcile()` merges
- * all snapshots, applies per-peer family and peer filters, and hands each
- * peer its full desired set — but only when that set differs from the one it
- * handed last time, so a health check that keeps passing costs one pass over
- * the prefixes and sends nothing (the ExaBGP complaint: one UPDATE per check).
+ * Level-triggered (STYLE.md §9): a source hands over its whole snapshot —
+ * a list of `SourceGroup`s, each one attribute set for a list of prefixes
+ * (a PrefixList of binary keys, parsed once at the source's edge) under a
+ * key that is stable across snapshots (a service's name, an LXD origin).
+ * `setSnapshot` only records it; `reconcile()` then looks at the sources
+ * that changed since the last run and, within them, at the groups whose
+ * attributes or prefixes differ from last time (compared exactly, word by
+ * word). A health check that keeps passing, or an LXD resync that finds
+ * nothing new, hands nothing on.
  *
- * Merging when several sources want the same prefix: the least degraded
- * intent wins (a healthy service beats one that stays announced as a backup
- * path); intents of the same rank merge their communities and large
- * communities (union) and take the lowest MED. Each output route keeps the
- * names of the sources that wanted it, for `routes explain`.
+ * Each group is handed to the speaker as one output group (`GroupOp`, the
+ * same id for its whole life), so the Adj-RIB-Out diffs only that group's
+ * prefixes. Prefixes wanted by more than one group are the exception: an
+ * index over every group's prefixes (a PrefixTable with a contributor count
+ * per prefix) finds them, they leave their groups' output lists and go into
+ * merged output groups, one per merged attribute set:
  *
- * A peer's set is a list of route groups (bgp/rib/route.ts `RouteGroup`, as
- * BIRD buckets its outgoing routes by attribute set): the prefixes whose
- * attributes are identical share one attrs object and one prefixes array, so
- * a million routes cost a million strings in arrays, not a million objects
- * (docs/decisions/0019). The attrs key is built once per distinct attribute
- * set met in a run of intents, not once per prefix. Whether a peer's set
- * changed is decided exactly: same group keys, and each group's prefixes
- * equal, in order, to the ones handed last time. A source that reorders an
- * unchanged snapshot costs one more hand-off (the Adj-RIB-Out's own diff
- * then sends nothing), never a missed change.
+ *   the least degraded intent wins (a healthy service beats one that stays
+ *   announced as a backup path, rank 0 < rank 1); intents of the same rank
+ *   merge their communities, large and extended communities (union) and
+ *   take the lowest MED; next hop and prepend come from the first (oldest)
+ *   group; the peer filter is the union (none if any has none).
+ *
+ * Peers: a group names the peers it is for (`peers`, null = every peer);
+ * which address families a peer carries is the speaker's business (it keeps
+ * a peer's RIB to its configured families). So the reconciler needs no peer
+ * list, and adding a peer costs nothing here.
  */
-import type { RouteAttrs, RouteGroup, RouteSpec } from '../../bgp/index.js';
+import {
+  PrefixListBuilder,
+  PrefixTable,
+  formatPrefixRecord,
+  nextPrefixRecord,
+  samePrefixList,
+  type GroupOp,
+  type PrefixList,
+  type RouteAttrs,
+} from '../../bgp/index.js';
 
-/** One prefix a source wants announced, with its attributes. */
+/** One attribute set a source wants announced for a list of prefixes. */
+export interface SourceGroup {
+  /** Stable within the source: the same key in the next snapshot is the same group. */
+  readonly key: string;
+  /** Who wants it, e.g. "service:dns", "static", "lxd:default/c1/eth0:routes.external". */
+  readonly source: string;
+  /** 0 = normal; higher = announced only as a worse path (when_down: prepend). */
+  readonly rank: number;
+  readonly nextHop: string;
+  readonly med?: number;
+  readonly prepend?: number;
+  readonly communities: readonly string[];
+  readonly largeCommunities: readonly string[];
+  readonly extendedCommunities: readonly string[];
+  /** Restrict to these peer names; null = every peer. */
+  readonly peers: readonly string[] | null;
+  readonly prefixes: PrefixList;
+}
+
+/** One prefix a source wants, with its attributes (the flat form; see `groupIntents`). */
 export interface Intent {
   prefix: string;
-  /** Who wants it, e.g. "service:dns" or "static". */
   source: string;
-  /** 0 = normal; higher = announced only as a worse path (when_down: prepend). */
   rank: number;
   nextHop: string;
   med?: number;
@@ -40,376 +71,558 @@ export interface Intent {
   communities: readonly string[];
   largeCommunities: readonly string[];
   extendedCommunities: readonly string[];
-  /** Restrict to these peer names; null = every peer carrying the family. */
   peers: readonly string[] | null;
 }
 
-/** What the reconciler needs to know of a peer. */
-export interface PeerView {
-  name: string;
-  families: readonly ('ipv4' | 'ipv6')[];
+/** What the reconciler hands changed groups to (the session engine's `applyGroups`). */
+export interface RouteSink {
+  applyGroups(ops: GroupOp[]): void;
 }
 
-/** The prefixes of one peer's set that share one attribute set, with who wants each. */
-export interface PlannedGroup extends RouteGroup {
-  /** Exact text of the attributes (equal keys ⇔ equal attrs). */
+/** A group as handed to the speaker (for the control API: `routes list`, explain). */
+export interface OutputGroup {
+  readonly id: number;
+  readonly attrs: RouteAttrs;
+  readonly prefixes: PrefixList;
+  readonly peers: readonly string[] | null;
+  /** Who wants these prefixes (one source, or for a merged group every contributor). */
+  readonly sources: readonly string[];
+  readonly rank: number;
+  /** True for a group of prefixes several source groups want. */
+  readonly merged: boolean;
+}
+
+/** A source group that wants one prefix (for `routes explain`). */
+export interface Contribution {
+  readonly source: string;
+  readonly key: string;
+  readonly rank: number;
+  readonly attrs: RouteAttrs;
+  readonly peers: readonly string[] | null;
+}
+
+/** Merged output groups take ids from here up (source groups count from 1). */
+const MERGED_BASE = 0x20000000;
+
+/** A source group as the reconciler holds it. */
+interface Sg {
+  readonly id: number;
+  group: SourceGroup;
+  /** Exact text of the attributes and peer filter: equal text ⇔ equal output attributes. */
+  attrsKey: string;
+  attrs: RouteAttrs;
+  /** Its prefixes other groups want too (they go to merged groups). */
+  contested: number;
+  /** What was handed for it last (null: nothing, or removed). */
+  handed: { prefixes: PrefixList; attrsKey: string } | null;
+}
+
+/** A merged output group: the contested prefixes (index slots) that merge to one attribute set. */
+interface Merged {
+  readonly id: number;
   readonly key: string;
   readonly attrs: RouteAttrs;
-  readonly prefixes: string[];
-  /** `sources[i]` names the sources that want `prefixes[i]` (arrays shared between routes: read only). */
-  readonly sources: (readonly string[])[];
+  readonly peers: readonly string[] | null;
+  readonly sources: readonly string[];
+  readonly rank: number;
+  readonly slots: Set<number>;
+  handed: PrefixList | null;
 }
 
-/** One route of a peer's set, spelled out (see `expandGroups`). */
-export interface PlannedRoute {
-  spec: RouteSpec;
-  sources: readonly string[];
-}
+/** The text of a string list, sorted (communities: their order carries no meaning). */
+const sortedText = (a: readonly string[]): string => (a.length === 0 ? '[]' : JSON.stringify([...a].sort()));
 
-/** Prefixes left out of one peer's set for one reason. */
-export interface ExcludedGroup {
-  peer: string;
-  reason: string;
-  prefixes: string[];
-}
-
-/** Why a wanted prefix is not in a peer's set (one row of an ExcludedGroup). */
-export interface Exclusion {
-  prefix: string;
-  peer: string;
-  reason: string;
-}
-
-export interface Plan {
-  /** Each peer's desired set, in peer order. */
-  perPeer: Map<string, PlannedGroup[]>;
-  excluded: ExcludedGroup[];
-}
-
-const isV6 = (prefix: string): boolean => prefix.includes(':');
-
-/** Several same-rank intents for one prefix, merged (a copy; the sources' intents stay untouched). */
-class Merged {
-  constructor(
-    readonly intent: Intent,
-    readonly sources: string[],
-  ) {}
-}
-
-/**
- * Merge intents by prefix. A prefix wanted once maps to its own intent (no
- * copy, no allocation per prefix); only contested prefixes get a `Merged`.
- * Map order is the order prefixes first appear.
- */
-function mergeLists(lists: readonly (readonly Intent[])[]): Map<string, Intent | Merged> {
-  const out = new Map<string, Intent | Merged>();
-  for (const list of lists) {
-    for (let k = 0; k < list.length; k++) {
-      const it = list[k]!;
-      const cur = out.get(it.prefix);
-      if (cur === undefined) {
-        out.set(it.prefix, it);
-        continue;
-      }
-      const curIntent = cur instanceof Merged ? cur.intent : cur;
-      if (it.rank < curIntent.rank) {
-        out.set(it.prefix, it);
-        continue;
-      }
-      if (it.rank > curIntent.rank) continue;
-      let m: Merged;
-      if (cur instanceof Merged) m = cur;
-      else {
-        m = new Merged({ ...cur }, [cur.source]);
-        out.set(it.prefix, m);
-      }
-      const mi = m.intent;
-      m.sources.push(it.source);
-      mi.communities = union(mi.communities, it.communities);
-      mi.largeCommunities = union(mi.largeCommunities, it.largeCommunities);
-      mi.extendedCommunities = union(mi.extendedCommunities, it.extendedCommunities);
-      if (it.med !== undefined && (mi.med === undefined || it.med < mi.med)) mi.med = it.med;
-      if (it.peers === null || mi.peers === null) mi.peers = null;
-      else mi.peers = union(mi.peers, it.peers);
-    }
-  }
-  return out;
-}
-
-/** Merge intents into one route per prefix (pure). */
-export function mergeIntents(intents: Iterable<Intent>): Map<string, { intent: Intent; sources: string[] }> {
-  const out = new Map<string, { intent: Intent; sources: string[] }>();
-  for (const [prefix, v] of mergeLists([[...intents]])) {
-    out.set(prefix, v instanceof Merged ? { intent: v.intent, sources: v.sources } : { intent: { ...v }, sources: [v.source] });
-  }
-  return out;
-}
-
-function union(a: readonly string[], b: readonly string[]): string[] {
-  if (b.length === 0) return [...a];
-  return [...new Set([...a, ...b])];
-}
-
-/** String lists as attrs-key text, cached by array identity (sources share their arrays). */
-class ListTexts {
-  private readonly sortedCache = new WeakMap<readonly string[], { sorted: string[]; json: string }>();
-  private readonly asIsCache = new WeakMap<readonly string[], string>();
-  private static readonly EMPTY = { sorted: [] as string[], json: '[]' };
-
-  /** The list sorted, and that as JSON (communities: their order does not matter). */
-  sorted(a: readonly string[]): { sorted: string[]; json: string } {
-    if (a.length === 0) return ListTexts.EMPTY;
-    let t = this.sortedCache.get(a);
-    if (t === undefined) {
-      const sorted = [...a].sort();
-      t = { sorted, json: JSON.stringify(sorted) };
-      this.sortedCache.set(a, t);
-    }
-    return t;
-  }
-
-  /** The list as given, as JSON (a peer filter: its order shows in the exclusion reason). */
-  asIs(a: readonly string[]): string {
-    let t = this.asIsCache.get(a);
-    if (t === undefined) {
-      t = JSON.stringify(a);
-      this.asIsCache.set(a, t);
-    }
-    return t;
-  }
-}
-
-/** Where the prefixes of one (attribute set, family, peer filter) go, peer by peer. */
-interface Target {
-  /** The peer's group for this attribute set, or null when excluded. */
-  readonly groups: (PlannedGroup | null)[];
-  /** Where an excluded prefix is listed, or null when carried. */
-  readonly excluded: (ExcludedGroup | null)[];
-}
-
-const sameList = (a: readonly string[], b: readonly string[]): boolean => a === b || (a.length === 0 && b.length === 0);
-
-/** Build each peer's desired set, as route groups, from the sources' intent lists (pure). */
-export function planLists(lists: readonly (readonly Intent[])[], peers: readonly PeerView[]): Plan {
-  const merged = mergeLists(lists);
-  const texts = new ListTexts();
-  const perPeer = new Map<string, PlannedGroup[]>();
-  const groupsByKey = peers.map(() => new Map<string, PlannedGroup>());
-  const excludedByKey = new Map<string, ExcludedGroup>();
-  const excluded: ExcludedGroup[] = [];
-  for (const p of peers) perPeer.set(p.name, []);
-  const targets = new Map<string, Target>();
-  const singleSources = new Map<string, readonly string[]>();
-
-  const exclusion = (peer: string, reason: string): ExcludedGroup => {
-    const k = `${peer}\n${reason}`;
-    let e = excludedByKey.get(k);
-    if (e === undefined) {
-      e = { peer, reason, prefixes: [] };
-      excludedByKey.set(k, e);
-      excluded.push(e);
-    }
-    return e;
+/** Build the attrs and their exact key for a source group's fields. */
+function attrsOf(g: {
+  nextHop: string;
+  med?: number | undefined;
+  prepend?: number | undefined;
+  communities: readonly string[];
+  largeCommunities: readonly string[];
+  extendedCommunities: readonly string[];
+  peers: readonly string[] | null;
+  rank: number;
+}): { attrs: RouteAttrs; key: string } {
+  const c = [...new Set(g.communities)].sort();
+  const l = [...new Set(g.largeCommunities)].sort();
+  const x = [...new Set(g.extendedCommunities)].sort();
+  const attrs: RouteAttrs = {
+    nextHop: g.nextHop,
+    ...(g.med !== undefined ? { med: g.med } : {}),
+    ...(g.prepend ? { prepend: g.prepend } : {}),
+    ...(c.length ? { communities: c } : {}),
+    ...(l.length ? { largeCommunities: l } : {}),
+    ...(x.length ? { extendedCommunities: x } : {}),
   };
-
-  /** The target for an intent's attributes in one family; builds the attrs key only on a cache miss. */
-  const targetOf = (intent: Intent, fam: 'ipv4' | 'ipv6'): Target => {
-    const c = texts.sorted(intent.communities);
-    const l = texts.sorted(intent.largeCommunities);
-    const x = texts.sorted(intent.extendedCommunities);
-    const attrsKey = `[${JSON.stringify(intent.nextHop)},${intent.med ?? null},${intent.prepend || 0},${c.json},${l.json},${x.json}]`;
-    const peersKey = intent.peers === null ? 'null' : texts.asIs(intent.peers);
-    const tk = `${fam} ${peersKey} ${attrsKey}`;
-    let t = targets.get(tk);
-    if (t !== undefined) return t;
-    const attrs: RouteAttrs = {
-      nextHop: intent.nextHop,
-      ...(intent.med !== undefined ? { med: intent.med } : {}),
-      ...(intent.prepend ? { prepend: intent.prepend } : {}),
-      ...(c.sorted.length ? { communities: [...c.sorted] } : {}),
-      ...(l.sorted.length ? { largeCommunities: [...l.sorted] } : {}),
-      ...(x.sorted.length ? { extendedCommunities: [...x.sorted] } : {}),
-    };
-    t = { groups: [], excluded: [] };
-    for (let i = 0; i < peers.length; i++) {
-      const p = peers[i]!;
-      let why: string | null = null;
-      if (intent.peers !== null && !intent.peers.includes(p.name)) why = `peer filter: only announced to ${intent.peers.join(', ')}`;
-      else if (!p.families.includes(fam)) why = `peer does not carry ${fam}`;
-      if (why !== null) {
-        t.groups.push(null);
-        t.excluded.push(exclusion(p.name, why));
-        continue;
-      }
-      let g = groupsByKey[i]!.get(attrsKey);
-      if (g === undefined) {
-        g = { key: attrsKey, attrs, prefixes: [], sources: [] };
-        groupsByKey[i]!.set(attrsKey, g);
-        perPeer.get(p.name)!.push(g);
-      }
-      t.groups.push(g);
-      t.excluded.push(null);
-    }
-    targets.set(tk, t);
-    return t;
-  };
-
-  // A one-entry cache: consecutive intents of one service or network share their fields.
-  let lastIntent: Intent | null = null;
-  let lastFam: 'ipv4' | 'ipv6' = 'ipv4';
-  let lastTarget: Target | null = null;
-  let lastSource = '';
-  let lastSources: readonly string[] = [];
-  const n = peers.length;
-  for (const [prefix, v] of merged) {
-    const intent = v instanceof Merged ? v.intent : v;
-    let sources: readonly string[];
-    if (v instanceof Merged) sources = v.sources;
-    else if (v.source === lastSource && lastSources.length) sources = lastSources;
-    else {
-      let s = singleSources.get(v.source);
-      if (s === undefined) singleSources.set(v.source, (s = [v.source]));
-      lastSource = v.source;
-      lastSources = s;
-      sources = s;
-    }
-    const fam = isV6(prefix) ? 'ipv6' : 'ipv4';
-    let t: Target;
-    if (
-      lastTarget !== null &&
-      lastIntent !== null &&
-      fam === lastFam &&
-      intent.nextHop === lastIntent.nextHop &&
-      intent.med === lastIntent.med &&
-      (intent.prepend || 0) === (lastIntent.prepend || 0) &&
-      sameList(intent.communities, lastIntent.communities) &&
-      sameList(intent.largeCommunities, lastIntent.largeCommunities) &&
-      sameList(intent.extendedCommunities, lastIntent.extendedCommunities) &&
-      intent.peers === lastIntent.peers
-    ) {
-      t = lastTarget;
-    } else {
-      t = targetOf(intent, fam);
-      lastTarget = t;
-      lastIntent = intent;
-      lastFam = fam;
-    }
-    for (let i = 0; i < n; i++) {
-      const g = t.groups[i];
-      if (g) {
-        g.prefixes.push(prefix);
-        g.sources.push(sources);
-      } else t.excluded[i]!.prefixes.push(prefix);
-    }
-  }
-  return { perPeer, excluded };
+  const key = `${JSON.stringify(g.nextHop)} ${g.med ?? '-'} ${g.prepend || 0} ${JSON.stringify(c)} ${JSON.stringify(l)} ${JSON.stringify(x)} ${
+    g.peers === null ? '*' : JSON.stringify(g.peers)
+  } ${g.rank}`;
+  return { attrs, key };
 }
 
-/** Build each peer's desired set from merged intents (pure). */
-export function plan(intents: Iterable<Intent>, peers: readonly PeerView[]): Plan {
-  return planLists([Array.isArray(intents) ? (intents as Intent[]) : [...intents]], peers);
-}
-
-/** Spell a peer's groups out as one RouteSpec per prefix (for small sets and tests). */
-export function expandGroups(groups: readonly PlannedGroup[]): PlannedRoute[] {
-  const out: PlannedRoute[] = [];
-  for (const g of groups) for (let i = 0; i < g.prefixes.length; i++) out.push({ spec: { prefix: g.prefixes[i]!, ...g.attrs }, sources: g.sources[i]! });
-  return out;
-}
-
-/** Spell the excluded groups out as one row per prefix and peer (for small sets and tests). */
-export function expandExcluded(groups: readonly ExcludedGroup[]): Exclusion[] {
-  return groups.flatMap((e) => e.prefixes.map((prefix) => ({ prefix, peer: e.peer, reason: e.reason })));
-}
-
-/** Where the reconciler hands each peer its set (the BGP speaker's setRouteGroups). */
-export interface RouteSink {
-  setRouteGroups(peer: string, groups: RouteGroup[]): void;
-}
-
-/** Whether a peer's new groups are exactly the ones handed last time (same keys, same prefixes in order). */
-function sameGroups(last: ReadonlyMap<string, readonly string[]> | undefined, groups: readonly PlannedGroup[]): boolean {
-  if (last === undefined || last.size !== groups.length) return false;
-  for (const g of groups) {
-    const before = last.get(g.key);
-    if (before === undefined) return false;
-    const now = g.prefixes;
-    if (before === now) continue;
-    if (before.length !== now.length) return false;
-    for (let i = 0; i < now.length; i++) if (before[i] !== now[i]) return false;
-  }
-  return true;
-}
-
-/**
- * Holds the sources' latest snapshots and pushes changed per-peer sets to
- * the sink. Cheap when nothing changed: one exact comparison per peer.
- */
+/** Holds every source's latest snapshot and hands the speaker what changed. */
 export class Reconciler {
-  private readonly snapshots = new Map<string, readonly Intent[]>();
-  /** Per peer: what was handed last, attrs key → prefixes. */
-  private last = new Map<string, Map<string, readonly string[]>>();
-  private lastPlan: Plan = { perPeer: new Map(), excluded: [] };
-  private peers: PeerView[] = [];
-  /** Reconcile runs that changed at least one peer's set. */
-  changes = 0;
+  private readonly sources = new Map<string, Map<string, Sg>>();
+  private readonly dirty = new Map<string, readonly SourceGroup[] | null>();
+  private readonly sgs = new Map<number, Sg>();
+  private nextSgId = 1;
+  private nextMergedId = MERGED_BASE;
+
+  /** Every prefix any group wants: contributor count, and the contributor while there is one. */
+  private readonly idx = new PrefixTable();
+  private count = new Int32Array(0);
+  private first = new Int32Array(0);
+  /** Contributors (source group ids) of prefixes several groups want. */
+  private readonly contested = new Map<number, number[]>();
+  /** Contested prefixes' merged group, by index slot. */
+  private readonly mergedOf = new Map<number, Merged>();
+  private readonly merged = new Map<string, Merged>();
+
+  /** Reconcile runs, and runs that handed the speaker something. */
   runs = 0;
+  changes = 0;
   lastDurationMs = 0;
+  /** Group operations handed in the last run. */
+  lastOps = 0;
 
   constructor(private readonly sink: RouteSink) {}
 
-  /** Replace one source's full snapshot. */
-  setSnapshot(source: string, intents: readonly Intent[]): void {
-    this.snapshots.set(source, intents);
+  /** Replace one source's whole snapshot (applied at the next reconcile). */
+  setSnapshot(source: string, groups: readonly SourceGroup[]): void {
+    this.dirty.set(source, groups);
   }
 
-  /** Drop a source altogether. */
+  /** Drop a source altogether (its routes are withdrawn at the next reconcile). */
   removeSource(source: string): void {
-    this.snapshots.delete(source);
+    this.dirty.set(source, null);
   }
 
-  /** Set the peers (after a reload); forgets sets of removed peers. */
-  setPeers(peers: PeerView[]): void {
-    this.peers = peers;
-    const names = new Set(peers.map((p) => p.name));
-    for (const k of this.last.keys()) if (!names.has(k)) this.last.delete(k);
+  /** True when a snapshot waits to be reconciled. */
+  get pending(): boolean {
+    return this.dirty.size > 0;
   }
 
-  /** Merge, plan, and hand changed sets to the sink; returns the peers that changed. */
-  reconcile(): string[] {
+  /** Apply the snapshots set since the last run; returns the number of group operations handed on. */
+  reconcile(): number {
     const t0 = performance.now();
     this.runs++;
-    const p = planLists([...this.snapshots.values()], this.peers);
-    this.lastPlan = p;
-    const changed: string[] = [];
-    for (const [peer, groups] of p.perPeer) {
-      const same = sameGroups(this.last.get(peer), groups);
-      // Even when equal: remember the new arrays, so the old snapshot's strings can go.
-      this.last.set(peer, new Map(groups.map((g) => [g.key, g.prefixes])));
-      if (same) continue;
-      this.sink.setRouteGroups(
-        peer,
-        groups.map((g) => ({ attrs: g.attrs, prefixes: g.prefixes })),
-      );
-      changed.push(peer);
+    const affected = new Set<Sg>();
+    const removed: Sg[] = [];
+    const slotsChanged = new Set<number>();
+    for (const [source, groups] of this.dirty) this.applySource(source, groups, affected, removed, slotsChanged);
+    this.dirty.clear();
+    const dirtyMerged = this.remerge(slotsChanged);
+    const ops: GroupOp[] = [];
+    for (const sg of removed) {
+      if (sg.handed !== null) ops.push({ id: sg.id, remove: true });
+      sg.handed = null;
     }
-    if (changed.length) this.changes++;
+    for (const sg of affected) {
+      if (!this.sgs.has(sg.id)) continue;
+      const list = this.outputList(sg);
+      const h = sg.handed;
+      if (list.count === 0) {
+        if (h !== null) ops.push({ id: sg.id, remove: true });
+        sg.handed = null;
+        continue;
+      }
+      if (h !== null && h.attrsKey === sg.attrsKey && samePrefixList(h.prefixes, list)) continue;
+      ops.push({ id: sg.id, attrs: sg.attrs, prefixes: list, peers: sg.group.peers });
+      sg.handed = { prefixes: list, attrsKey: sg.attrsKey };
+    }
+    for (const m of dirtyMerged) {
+      const list = this.mergedList(m);
+      if (list.count === 0) {
+        if (m.handed !== null) ops.push({ id: m.id, remove: true });
+        this.merged.delete(m.key);
+        continue;
+      }
+      if (m.handed !== null && samePrefixList(m.handed, list)) continue;
+      ops.push({ id: m.id, attrs: m.attrs, prefixes: list, peers: m.peers });
+      m.handed = list;
+    }
+    if (ops.length > 0) {
+      this.changes++;
+      this.sink.applyGroups(ops);
+    }
+    this.lastOps = ops.length;
     this.lastDurationMs = performance.now() - t0;
-    return changed;
+    return ops.length;
   }
 
-  /** Forget what was handed to a peer so the next reconcile hands it again. */
-  invalidate(peer: string): void {
-    this.last.delete(peer);
+  // ------------------------------------------------------------ queries
+
+  /** Every group as handed to the speaker. */
+  *outputGroups(): IterableIterator<OutputGroup> {
+    for (const sg of this.sgs.values()) {
+      if (sg.handed === null) continue;
+      yield { id: sg.id, attrs: sg.attrs, prefixes: sg.handed.prefixes, peers: sg.group.peers, sources: [sg.group.source], rank: sg.group.rank, merged: false };
+    }
+    for (const m of this.merged.values()) {
+      if (m.handed === null) continue;
+      yield { id: m.id, attrs: m.attrs, prefixes: m.handed, peers: m.peers, sources: m.sources, rank: m.rank, merged: true };
+    }
   }
 
-  /** The latest plan, for the control API and `routes explain`. */
-  get current(): Plan {
-    return this.lastPlan;
+  /** The output group that carries a prefix, or null when no source wants it. */
+  outputFor(prefix: string): OutputGroup | null {
+    const slot = this.idx.scan(prefix) ? this.idx.find() : -1;
+    if (slot < 0) return null;
+    const m = this.mergedOf.get(slot);
+    if (m !== undefined) return { id: m.id, attrs: m.attrs, prefixes: m.handed ?? this.mergedList(m), peers: m.peers, sources: m.sources, rank: m.rank, merged: true };
+    const sg = this.sgs.get(this.first[slot]!);
+    if (sg === undefined) return null;
+    return { id: sg.id, attrs: sg.attrs, prefixes: sg.handed?.prefixes ?? sg.group.prefixes, peers: sg.group.peers, sources: [sg.group.source], rank: sg.group.rank, merged: false };
   }
 
-  /** Every intent currently held, by source. */
-  intents(): Intent[] {
-    return [...this.snapshots.values()].flat();
+  /** The source groups that want a prefix (any spelling), oldest first. */
+  contributions(prefix: string): Contribution[] {
+    const slot = this.idx.scan(prefix) ? this.idx.find() : -1;
+    if (slot < 0) return [];
+    const ids = this.contested.get(slot) ?? [this.first[slot]!];
+    return [...ids]
+      .sort((a, b) => a - b)
+      .map((id) => this.sgs.get(id)!)
+      .map((sg) => ({ source: sg.group.source, key: sg.group.key, rank: sg.group.rank, attrs: sg.attrs, peers: sg.group.peers }));
   }
+
+  /** Prefixes wanted by at least one group. */
+  get prefixCount(): number {
+    return this.idx.size;
+  }
+
+  /** Source groups held. */
+  get groupCount(): number {
+    return this.sgs.size;
+  }
+
+  /** Every source group of a source (its latest reconciled snapshot). */
+  groupsOf(source: string): SourceGroup[] {
+    return [...(this.sources.get(source)?.values() ?? [])].map((sg) => sg.group);
+  }
+
+  // ------------------------------------------------------------ internals
+
+  private applySource(source: string, groups: readonly SourceGroup[] | null, affected: Set<Sg>, removed: Sg[], slots: Set<number>): void {
+    const before = this.sources.get(source) ?? new Map<string, Sg>();
+    const after = new Map<string, Sg>();
+    for (const g of groups ?? []) {
+      const prev = before.get(g.key) ?? after.get(g.key);
+      if (prev !== undefined && after.has(g.key)) {
+        // The same key twice in one snapshot: one group of both lists.
+        this.update(prev, { ...g, prefixes: concat(prev.group.prefixes, g.prefixes) }, affected, slots);
+        continue;
+      }
+      if (prev === undefined) {
+        const a = attrsOf(g);
+        const sg: Sg = { id: this.nextSgId++, group: { ...g, prefixes: { words: new Int32Array(0), count: 0 } }, attrsKey: a.key, attrs: a.attrs, contested: 0, handed: null };
+        this.sgs.set(sg.id, sg);
+        this.update(sg, g, affected, slots);
+        after.set(g.key, sg);
+        continue;
+      }
+      before.delete(g.key);
+      after.set(g.key, prev);
+      if (prev.group === g) continue;
+      this.update(prev, g, affected, slots);
+    }
+    for (const sg of before.values()) {
+      this.update(sg, { ...sg.group, prefixes: { words: new Int32Array(0), count: 0 } }, affected, slots);
+      this.sgs.delete(sg.id);
+      removed.push(sg);
+    }
+    if (groups === null || after.size === 0) this.sources.delete(source);
+    else this.sources.set(source, after);
+  }
+
+  /** Move a source group to its new fields and prefixes, keeping the index and the contested set right. */
+  private update(sg: Sg, g: SourceGroup, affected: Set<Sg>, slots: Set<number>): void {
+    const old = sg.group;
+    const sameAttrs =
+      old.nextHop === g.nextHop &&
+      old.med === g.med &&
+      (old.prepend || 0) === (g.prepend || 0) &&
+      old.rank === g.rank &&
+      sameStrings(old.communities, g.communities) &&
+      sameStrings(old.largeCommunities, g.largeCommunities) &&
+      sameStrings(old.extendedCommunities, g.extendedCommunities) &&
+      samePeers(old.peers, g.peers);
+    const sameList = samePrefixList(old.prefixes, g.prefixes);
+    if (!sameAttrs) {
+      const a = attrsOf(g);
+      sg.attrs = a.attrs;
+      sg.attrsKey = a.key;
+    }
+    if (sameAttrs && sameList) {
+      sg.group = g;
+      return;
+    }
+    if (!sameList) {
+      this.walk(old.prefixes, (slot) => this.release(slot, sg, affected, slots));
+      sg.group = g;
+      this.walkInsert(g.prefixes, (slot) => this.take(slot, sg, affected, slots));
+    } else {
+      sg.group = g;
+      // Same prefixes, new attributes: its contested prefixes merge differently.
+      if (sg.contested > 0) this.walk(g.prefixes, (slot) => void (this.count[slot]! >= 2 && slots.add(slot)));
+    }
+    affected.add(sg);
+  }
+
+  /** `sg` no longer wants the prefix at `slot`. */
+  private release(slot: number, sg: Sg, affected: Set<Sg>, slots: Set<number>): void {
+    const c = this.count[slot]!;
+    if (c === 1) {
+      if (this.first[slot] !== sg.id) return; // named twice in the old list: released already
+      this.count[slot] = 0;
+      this.idx.remove(slot);
+      return;
+    }
+    const list = this.contested.get(slot)!;
+    const i = list.indexOf(sg.id);
+    if (i < 0) return;
+    list.splice(i, 1);
+    sg.contested--;
+    slots.add(slot);
+    if (c === 2) {
+      const rest = this.sgs.get(list[0]!)!;
+      this.contested.delete(slot);
+      this.first[slot] = rest.id;
+      rest.contested--;
+      affected.add(rest); // takes the prefix back into its own output list
+    }
+    this.count[slot] = c - 1;
+  }
+
+  /** `sg` wants the prefix at `slot` (0 = a fresh slot). */
+  private take(slot: number, sg: Sg, affected: Set<Sg>, slots: Set<number>): void {
+    const c = this.count[slot]!;
+    if (c === 0) {
+      this.count[slot] = 1;
+      this.first[slot] = sg.id;
+      return;
+    }
+    if (c === 1) {
+      if (this.first[slot] === sg.id) return; // named twice in the list
+      const other = this.sgs.get(this.first[slot]!)!;
+      this.contested.set(slot, [other.id, sg.id]);
+      other.contested++;
+      sg.contested++;
+      affected.add(other); // gives the prefix up to a merged group
+    } else {
+      const list = this.contested.get(slot)!;
+      if (list.includes(sg.id)) return;
+      list.push(sg.id);
+      sg.contested++;
+    }
+    this.count[slot] = c + 1;
+    slots.add(slot);
+  }
+
+  /** Re-merge the contested prefixes whose contributors changed; returns the merged groups that changed. */
+  private remerge(slots: Set<number>): Set<Merged> {
+    const dirty = new Set<Merged>();
+    for (const slot of slots) {
+      const was = this.mergedOf.get(slot);
+      const ids = this.count[slot]! >= 2 && this.idx.used(slot) ? this.contested.get(slot) : undefined;
+      const now = ids === undefined ? undefined : this.mergedGroup(ids);
+      if (was === now) continue;
+      if (was !== undefined) {
+        was.slots.delete(slot);
+        dirty.add(was);
+      }
+      if (now !== undefined) {
+        now.slots.add(slot);
+        this.mergedOf.set(slot, now);
+        dirty.add(now);
+      } else this.mergedOf.delete(slot);
+    }
+    return dirty;
+  }
+
+  /** The merged group for a set of contributors (created on first use). */
+  private mergedGroup(ids: readonly number[]): Merged {
+    const sgs = [...ids].sort((a, b) => a - b).map((id) => this.sgs.get(id)!);
+    const best = Math.min(...sgs.map((s) => s.group.rank));
+    const top = sgs.filter((s) => s.group.rank === best);
+    const lead = top[0]!.group;
+    let med: number | undefined;
+    for (const s of top) if (s.group.med !== undefined && (med === undefined || s.group.med < med)) med = s.group.med;
+    const peers = top.some((s) => s.group.peers === null) ? null : [...new Set(top.flatMap((s) => s.group.peers ?? []))];
+    const a = attrsOf({
+      nextHop: lead.nextHop,
+      med,
+      prepend: lead.prepend,
+      communities: top.flatMap((s) => s.group.communities),
+      largeCommunities: top.flatMap((s) => s.group.largeCommunities),
+      extendedCommunities: top.flatMap((s) => s.group.extendedCommunities),
+      peers,
+      rank: best,
+    });
+    const sources = [...new Set(top.map((s) => s.group.source))];
+    const key = `${a.key} ${JSON.stringify(sources)}`;
+    let m = this.merged.get(key);
+    if (m === undefined) {
+      m = { id: this.nextMergedId++, key, attrs: a.attrs, peers, sources, rank: best, slots: new Set(), handed: null };
+      this.merged.set(key, m);
+    }
+    return m;
+  }
+
+  /** A source group's output: its prefixes less the contested ones. */
+  private outputList(sg: Sg): PrefixList {
+    const list = sg.group.prefixes;
+    if (sg.contested === 0) return list;
+    const b = new PrefixListBuilder(list.count);
+    const w = list.words;
+    const t = this.idx;
+    for (let at = 0; at < w.length; ) {
+      const next = t.load(w, at);
+      const slot = t.find();
+      if (slot >= 0 && this.count[slot]! === 1) b.addFrom(w, at);
+      at = next;
+    }
+    return b.finish();
+  }
+
+  /** A merged group's prefixes as a list (in index order, so equal sets give equal lists). */
+  private mergedList(m: Merged): PrefixList {
+    const b = new PrefixListBuilder(m.slots.size);
+    const t = this.idx;
+    const words = new Int32Array(4);
+    for (const slot of [...m.slots].sort((x, y) => x - y)) {
+      t.wordsOf(slot, words);
+      b.addKey(t.kind[slot]!, words[0]!, words[1]!, words[2]!, words[3]!);
+    }
+    return b.finish();
+  }
+
+  /** Call `fn` with the index slot of each prefix of a list that is in the index. */
+  private walk(list: PrefixList, fn: (slot: number) => void): void {
+    const t = this.idx;
+    const w = list.words;
+    for (let at = 0; at < w.length; ) {
+      at = t.load(w, at);
+      const slot = t.find();
+      if (slot >= 0) fn(slot);
+    }
+  }
+
+  /** Call `fn` with the index slot of each prefix of a list, adding the ones not in the index yet. */
+  private walkInsert(list: PrefixList, fn: (slot: number) => void): void {
+    const t = this.idx;
+    const w = list.words;
+    if (list.count > t.capacity - t.size) {
+      t.reserve(Math.max(t.size, 0) + list.count);
+      this.syncColumns();
+    }
+    for (let at = 0; at < w.length; ) {
+      at = t.load(w, at);
+      let slot = t.find();
+      if (slot < 0) {
+        slot = t.insert();
+        if (t.capacity !== this.count.length) this.syncColumns();
+        this.count[slot] = 0;
+        this.first[slot] = 0;
+      }
+      fn(slot);
+    }
+  }
+
+  private syncColumns(): void {
+    const cap = this.idx.capacity;
+    if (this.count.length === cap) return;
+    const c = new Int32Array(cap);
+    c.set(this.count.subarray(0, Math.min(cap, this.count.length)));
+    const f = new Int32Array(cap);
+    f.set(this.first.subarray(0, Math.min(cap, this.first.length)));
+    this.count = c;
+    this.first = f;
+  }
+}
+
+function sameStrings(a: readonly string[], b: readonly string[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function samePeers(a: readonly string[] | null, b: readonly string[] | null): boolean {
+  if (a === null || b === null) return a === b;
+  return sameStrings(a, b);
+}
+
+/** Join two prefix lists. */
+function concat(a: PrefixList, b: PrefixList): PrefixList {
+  if (a.count === 0) return b;
+  if (b.count === 0) return a;
+  const words = new Int32Array(a.words.length + b.words.length);
+  words.set(a.words);
+  words.set(b.words, a.words.length);
+  return { words, count: a.count + b.count };
+}
+
+/**
+ * Group flat intents into source groups: one per source and attribute set,
+ * keyed by both, prefixes in order. Invalid prefix text is left out and
+ * returned with its reason.
+ */
+export function groupIntents(intents: readonly Intent[]): { groups: SourceGroup[]; rejected: { prefix: string; source: string; reason: string }[] } {
+  const byKey = new Map<string, { base: Intent; b: PrefixListBuilder }>();
+  const rejected: { prefix: string; source: string; reason: string }[] = [];
+  let last: Intent | null = null;
+  let lastEntry: { base: Intent; b: PrefixListBuilder } | null = null;
+  for (const it of intents) {
+    let e: { base: Intent; b: PrefixListBuilder } | null = lastEntry;
+    if (last === null || !sameIntentFields(last, it)) {
+      const k = `${it.source}\n${attrsOf(it).key}`;
+      e = byKey.get(k) ?? null;
+      if (e === null) {
+        e = { base: it, b: new PrefixListBuilder() };
+        byKey.set(k, e);
+      }
+      last = it;
+      lastEntry = e;
+    }
+    if (!e!.b.add(it.prefix)) rejected.push({ prefix: it.prefix, source: it.source, reason: e!.b.rejected[e!.b.rejected.length - 1]?.reason ?? 'not a prefix' });
+  }
+  const groups: SourceGroup[] = [];
+  for (const [key, { base, b }] of byKey) {
+    groups.push({
+      key,
+      source: base.source,
+      rank: base.rank,
+      nextHop: base.nextHop,
+      ...(base.med !== undefined ? { med: base.med } : {}),
+      ...(base.prepend ? { prepend: base.prepend } : {}),
+      communities: base.communities,
+      largeCommunities: base.largeCommunities,
+      extendedCommunities: base.extendedCommunities,
+      peers: base.peers,
+      prefixes: b.finish(),
+    });
+  }
+  return { groups, rejected };
+}
+
+function sameIntentFields(a: Intent, b: Intent): boolean {
+  return (
+    a.source === b.source &&
+    a.rank === b.rank &&
+    a.nextHop === b.nextHop &&
+    a.med === b.med &&
+    (a.prepend || 0) === (b.prepend || 0) &&
+    sameStrings(a.communities, b.communities) &&
+    sameStrings(a.largeCommunities, b.largeCommunities) &&
+    sameStrings(a.extendedCommunities, b.extendedCommunities) &&
+    samePeers(a.peers, b.peers)
+  );
+}
+
+/** Spell an output group's prefixes out (small lists: tests and display). */
+export function groupPrefixes(list: PrefixList): string[] {
+  const out: string[] = [];
+  for (let at = 0; at < list.words.length; at = nextPrefixRecord(list.words, at)) out.push(formatPrefixRecord(list.words, at));
+  return out;
 }

@@ -1,6 +1,6 @@
 /**
  * Route sources from config: static routes and health-gated services turned
- * into reconciler intents (full snapshots, level-triggered).
+ * into reconciler source groups (full snapshots, level-triggered).
  *
  * A service's state decides what it contributes:
  *   up           its prefixes with its attributes
@@ -12,9 +12,15 @@
  * prefixes stay announced with GRACEFUL_SHUTDOWN (RFC 8326 §4: receivers
  * lower the route's preference so traffic moves before the withdraw), then
  * they are withdrawn.
+ *
+ * Each service is a source of its own ("service:NAME") with at most one
+ * group, so a health change re-plans that service and nothing else. Prefix
+ * text from the config is parsed into a PrefixList once per loaded config
+ * (cached by the config object) and handed down as is.
  */
+import { PrefixListBuilder, type PrefixList } from '../../bgp/index.js';
 import type { ServiceConfig, StaticRoute } from '../config/index.js';
-import type { Intent } from '../reconciler/index.js';
+import type { SourceGroup } from '../reconciler/index.js';
 
 export type ServiceState = 'up' | 'down' | 'maintenance';
 /** Drain phase of a service: announcing GRACEFUL_SHUTDOWN, then withdrawn. */
@@ -22,40 +28,67 @@ export type DrainPhase = 'graceful-shutdown' | 'withdrawn' | null;
 
 const GSHUT = 'graceful-shutdown';
 
-/** Turn static routes into intents. */
-export function staticIntents(routes: readonly StaticRoute[]): Intent[] {
-  return routes.map((r) => ({
-    prefix: r.prefix,
+/** A service's prefixes as a list, built once per config object (config validated the text). */
+const lists = new WeakMap<object, PrefixList>();
+function listOf(owner: object, texts: readonly string[]): PrefixList {
+  let l = lists.get(owner);
+  if (l === undefined) {
+    const b = new PrefixListBuilder(texts.length);
+    for (const t of texts) b.add(t);
+    l = b.finish();
+    lists.set(owner, l);
+  }
+  return l;
+}
+
+/** The reconciler source name of a service. */
+export const serviceSource = (name: string): string => `service:${name}`;
+
+/** Turn static routes into source groups: one per distinct attribute set and peer filter. */
+export function staticGroups(routes: readonly StaticRoute[]): SourceGroup[] {
+  const byKey = new Map<string, { r: StaticRoute; texts: string[] }>();
+  for (const r of routes) {
+    const k = JSON.stringify([r.nextHop, r.med ?? null, r.communities, r.largeCommunities, r.extendedCommunities, r.peers]);
+    let e = byKey.get(k);
+    if (e === undefined) byKey.set(k, (e = { r, texts: [] }));
+    e.texts.push(r.prefix);
+  }
+  return [...byKey].map(([k, { r, texts }]) => ({
+    key: `static ${k}`,
     source: 'static',
     rank: 0,
-    nextHop: r.nextHop,
+    nextHop: r.nextHop ?? 'self',
     ...(r.med !== undefined ? { med: r.med } : {}),
-    communities: r.communities,
-    largeCommunities: r.largeCommunities,
-    extendedCommunities: r.extendedCommunities,
-    peers: r.peers,
+    communities: r.communities ?? [],
+    largeCommunities: r.largeCommunities ?? [],
+    extendedCommunities: r.extendedCommunities ?? [],
+    peers: r.peers ?? null,
+    prefixes: listOf(texts, texts),
   }));
 }
 
-/** Turn one service and its health state (and drain phase) into intents. */
-export function serviceIntents(svc: ServiceConfig, state: ServiceState, drain: DrainPhase): Intent[] {
-  const base = (extra: Partial<Intent>): Intent[] =>
-    svc.prefixes.map((prefix) => ({
-      prefix,
-      source: `service:${svc.name}`,
+/** Turn one service and its health state (and drain phase) into its source groups (none or one). */
+export function serviceGroups(svc: ServiceConfig, state: ServiceState, drain: DrainPhase): SourceGroup[] {
+  const prefixes = listOf(svc, svc.prefixes);
+  const base = (extra: Partial<SourceGroup>): SourceGroup[] => [
+    {
+      key: serviceSource(svc.name),
+      source: serviceSource(svc.name),
       rank: 0,
-      nextHop: svc.nextHop,
+      nextHop: svc.nextHop ?? 'self',
       ...(svc.med !== undefined ? { med: svc.med } : {}),
-      communities: svc.communities,
-      largeCommunities: svc.largeCommunities,
-      extendedCommunities: svc.extendedCommunities,
-      peers: svc.peers,
+      communities: svc.communities ?? [],
+      largeCommunities: svc.largeCommunities ?? [],
+      extendedCommunities: svc.extendedCommunities ?? [],
+      peers: svc.peers ?? null,
+      prefixes,
       ...extra,
-    }));
+    },
+  ];
   if (drain === 'withdrawn') return [];
   if (drain === 'graceful-shutdown') {
     if (state !== 'up') return [];
-    return base({ communities: [...svc.communities, GSHUT] });
+    return base({ communities: [...(svc.communities ?? []), GSHUT] });
   }
   if (state === 'up') return base({});
   if (state === 'maintenance') return [];
@@ -65,7 +98,7 @@ export function serviceIntents(svc: ServiceConfig, state: ServiceState, drain: D
     rank: 1,
     ...(wd.prepend ? { prepend: wd.prepend } : {}),
     ...(wd.med !== undefined ? { med: wd.med } : {}),
-    communities: [...svc.communities, ...wd.communities, ...(wd.gracefulShutdown ? [GSHUT] : [])],
-    largeCommunities: [...svc.largeCommunities, ...wd.largeCommunities],
+    communities: [...(svc.communities ?? []), ...wd.communities, ...(wd.gracefulShutdown ? [GSHUT] : [])],
+    largeCommunities: [...(svc.largeCommunities ?? []), ...wd.largeCommunities],
   });
 }

@@ -37,7 +37,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Lab, missingReason, type LabProcess } from '../interop/lab/index.js';
 import { ApiClient } from '../../src/api/client.js';
-import type { SummaryState } from '../../src/state.js';
+import type { SummaryState } from '../../src/state/index.js';
 import { peakRssMb, setUp, SENDER_ASN, RECEIVER_ASN, sleepMs } from './common.js';
 import { v4Route } from './routes.js';
 

@@ -24,7 +24,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'n
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ExplainState, PeerState, ReceivedState, RouteState, ServiceState, SummaryState } from '../../src/state.js';
+import type { ExplainState, PeerState, ReceivedState, RouteState, ServiceState, SummaryState } from '../../src/state/index.js';
 import { Lab, labReady, pointToPoint, startRouter, waitFor, type ReceivedRoute, type Router } from './lab/index.js';
 import type { FrrRouter } from './lab/frr.js';
 import { DaemonProcess } from './support/daemon-process.js';

@@ -73,7 +73,7 @@ import type { FrrRouter } from './lab/frr.js';
 import { DaemonProcess } from './support/daemon-process.js';
 import { loadConfig } from '../../src/config/index.js';
 import { certFingerprint, LxdClient, lxdSourceFromConfig, lxdTlsOptions, type LxdSource } from '../../src/sources/lxd/index.js';
-import type { ExplainState, LxdState, SummaryState } from '../../src/state.js';
+import type { ExplainState, LxdState, SummaryState } from '../../src/state/index.js';
 
 const WHAT = 'herald LXD source end to end';
 const ready = labReady(['frr'], WHAT) && lxdReady(WHAT);

@@ -7,9 +7,27 @@
  */
 import { AttrType } from '../iana.js';
 import type { Reader } from '../reader.js';
+import { fail, u32, type Checked } from './text.js';
 import type { Writer } from '../writer.js';
 import type { PathAttributes } from '../types.js';
 import { OPTIONAL_TRANSITIVE, beginAttr, endAttr, lengthFault, type AttrCodec, type DecodeState } from './codec.js';
+
+/** Parse an RFC 8092 large community "global:local1:local2". */
+export function parseLargeCommunity(text: string): Checked<[number, number, number]> {
+  if (typeof text === 'string') {
+    const parts = text.split(':');
+    if (parts.length === 3) {
+      const v = parts.map(u32);
+      if (v[0] != null && v[1] != null && v[2] != null) return { ok: true, value: [v[0], v[1], v[2]] };
+    }
+  }
+  return fail(`large community ${JSON.stringify(text)}: expected "global:local1:local2" (each 0..4294967295)`);
+}
+
+/** Render a large community as "global:local1:local2": the inverse of parseLargeCommunity. */
+export function formatLargeCommunity(c: readonly [number, number, number]): string {
+  return `${c[0]}:${c[1]}:${c[2]}`;
+}
 
 export const largeCommunitiesCodec: AttrCodec = {
   type: AttrType.LARGE_COMMUNITY,

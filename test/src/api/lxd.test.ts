@@ -27,7 +27,7 @@ import {
   type PeerSource,
   type StateEvent,
   type SummaryState,
-} from '../../../src/state.js';
+} from '../../../src/state/index.js';
 
 const RUNNING = '198.51.100.10/32';
 const STOPPED = '198.51.100.11/32';

@@ -11,7 +11,7 @@ import { apiHandler, startApiServer, type ApiDaemon, type ApiServer } from '../.
 import type { Config } from '../../../src/config/index.js';
 import { plan, type Intent } from '../../../src/reconciler/index.js';
 import type { DrainPhase } from '../../../src/sources/intents.js';
-import type { ExplainState, PeerSource, RouteState, StateEvent, SummaryState } from '../../../src/state.js';
+import type { ExplainState, PeerSource, RouteState, StateEvent, SummaryState } from '../../../src/state/index.js';
 import type { PeerSnapshot } from '../../../bgp/index.js';
 
 const N = 20_000;

@@ -3,7 +3,7 @@
 // shapes hold no secret.
 import { describe, expect, it } from 'vitest';
 import type { Config } from '../../../src/config/index.js';
-import { canonicalPrefix, familyName, jsonReplacer, peers, receivedState, services, summary, type StateSource } from '../../../src/state.js';
+import { canonicalPrefix, familyName, jsonReplacer, peers, receivedState, services, summary, type StateSource } from '../../../src/state/index.js';
 
 const boom = (): never => {
   throw new Error('walked the route set');

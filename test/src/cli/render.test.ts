@@ -14,7 +14,7 @@ import {
   routeRow,
   truncate,
 } from '../../../src/cli/render.js';
-import type { ExplainState, LxdSummaryState, PeerState, RouteState, ServiceState, SummaryState } from '../../../src/state.js';
+import type { ExplainState, LxdSummaryState, PeerState, RouteState, ServiceState, SummaryState } from '../../../src/state/index.js';
 
 const plain = { width: null, colour: false } as const;
 const ESC = '\x1b[';

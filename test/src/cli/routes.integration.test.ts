@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../../src/cli/index.js';
-import type { ExplainState, PeerState, RouteState, ServiceState, SummaryState, ReceivedState } from '../../../src/state.js';
+import type { ExplainState, PeerState, RouteState, ServiceState, SummaryState, ReceivedState } from '../../../src/state/index.js';
 import { DaemonProcess } from '../../interop/support/daemon-process.js';
 
 const root = path.resolve(__dirname, '../../..');
