@@ -22,8 +22,9 @@
  *   the least degraded intent wins (a healthy service beats one that stays
  *   announced as a backup path, rank 0 < rank 1); intents of the same rank
  *   merge their communities, large and extended communities (union) and
- *   take the lowest MED; next hop and prepend come from the first (oldest)
- *   group; the peer filter is the union (none if any has none).
+ *   take the lowest MED; next hop and prepend come from the first group in
+ *   (source, key) order — fixed, so a restart merges the same way; the peer
+ *   filter is the union (none if any has none).
  *
  * Peers: a group names the peers it is for (`peers`, null = every peer);
  * which address families a peer carries is the speaker's business (it keeps
@@ -129,9 +130,6 @@ interface Merged {
   handed: PrefixList | null;
 }
 
-/** The text of a string list, sorted (communities: their order carries no meaning). */
-const sortedText = (a: readonly string[]): string => (a.length === 0 ? '[]' : JSON.stringify([...a].sort()));
-
 /** Build the attrs and their exact key for a source group's fields. */
 function attrsOf(g: {
   nextHop: string;
@@ -177,6 +175,8 @@ export class Reconciler {
   /** Contested prefixes' merged group, by index slot. */
   private readonly mergedOf = new Map<number, Merged>();
   private readonly merged = new Map<string, Merged>();
+  /** Merged groups whose prefixes changed in the run under way. */
+  private readonly dirtyMerged = new Set<Merged>();
 
   /** Reconcile runs, and runs that handed the speaker something. */
   runs = 0;
@@ -280,10 +280,7 @@ export class Reconciler {
     const slot = this.idx.scan(prefix) ? this.idx.find() : -1;
     if (slot < 0) return [];
     const ids = this.contested.get(slot) ?? [this.first[slot]!];
-    return [...ids]
-      .sort((a, b) => a - b)
-      .map((id) => this.sgs.get(id)!)
-      .map((sg) => ({ source: sg.group.source, key: sg.group.key, rank: sg.group.rank, attrs: sg.attrs, peers: sg.group.peers }));
+    return byName(ids.map((id) => this.sgs.get(id)!)).map((sg) => ({ source: sg.group.source, key: sg.group.key, rank: sg.group.rank, attrs: sg.attrs, peers: sg.group.peers }));
   }
 
   /** Prefixes wanted by at least one group. */
@@ -309,8 +306,8 @@ export class Reconciler {
     for (const g of groups ?? []) {
       const prev = before.get(g.key) ?? after.get(g.key);
       if (prev !== undefined && after.has(g.key)) {
-        // The same key twice in one snapshot: one group of both lists.
-        this.update(prev, { ...g, prefixes: concat(prev.group.prefixes, g.prefixes) }, affected, slots);
+        // The same key twice in one snapshot: one group, the first one's attributes, both lists.
+        this.update(prev, { ...prev.group, prefixes: concat(prev.group.prefixes, g.prefixes) }, affected, slots);
         continue;
       }
       if (prev === undefined) {
@@ -375,6 +372,13 @@ export class Reconciler {
     if (c === 1) {
       if (this.first[slot] !== sg.id) return; // named twice in the old list: released already
       this.count[slot] = 0;
+      // The slot may be reused for another prefix in this run: it leaves its merged group now.
+      const m = this.mergedOf.get(slot);
+      if (m !== undefined) {
+        m.slots.delete(slot);
+        this.mergedOf.delete(slot);
+        this.dirtyMerged.add(m);
+      }
       this.idx.remove(slot);
       return;
     }
@@ -421,7 +425,8 @@ export class Reconciler {
 
   /** Re-merge the contested prefixes whose contributors changed; returns the merged groups that changed. */
   private remerge(slots: Set<number>): Set<Merged> {
-    const dirty = new Set<Merged>();
+    const dirty = new Set<Merged>(this.dirtyMerged);
+    this.dirtyMerged.clear();
     for (const slot of slots) {
       const was = this.mergedOf.get(slot);
       const ids = this.count[slot]! >= 2 && this.idx.used(slot) ? this.contested.get(slot) : undefined;
@@ -442,7 +447,7 @@ export class Reconciler {
 
   /** The merged group for a set of contributors (created on first use). */
   private mergedGroup(ids: readonly number[]): Merged {
-    const sgs = [...ids].sort((a, b) => a - b).map((id) => this.sgs.get(id)!);
+    const sgs = byName(ids.map((id) => this.sgs.get(id)!));
     const best = Math.min(...sgs.map((s) => s.group.rank));
     const top = sgs.filter((s) => s.group.rank === best);
     const lead = top[0]!.group;
@@ -512,8 +517,9 @@ export class Reconciler {
   private walkInsert(list: PrefixList, fn: (slot: number) => void): void {
     const t = this.idx;
     const w = list.words;
-    if (list.count > t.capacity - t.size) {
-      t.reserve(Math.max(t.size, 0) + list.count);
+    // A big list grows the index once; small ones let insert() double it (growing by a few slots at a time would rebuild it each time).
+    if (list.count > 1024 && list.count > t.capacity - t.size) {
+      t.reserve(t.size + list.count);
       this.syncColumns();
     }
     for (let at = 0; at < w.length; ) {
@@ -539,6 +545,11 @@ export class Reconciler {
     this.count = c;
     this.first = f;
   }
+}
+
+/** Source groups in a fixed order (source, then key): the merge's "first" does not depend on history. */
+function byName(sgs: Sg[]): Sg[] {
+  return sgs.sort((x, y) => (x.group.source < y.group.source ? -1 : x.group.source > y.group.source ? 1 : x.group.key < y.group.key ? -1 : x.group.key > y.group.key ? 1 : 0));
 }
 
 function sameStrings(a: readonly string[], b: readonly string[]): boolean {

@@ -15,7 +15,7 @@
  * No RFC: this is herald's own operator-facing model. Route statuses follow
  * the Adj-RIB-Out's view (RFC 4271 §3.2: what was advertised to the peer).
  */
-import { STANDING, formatPrefixRecord, nextPrefixRecord, type Engine, type GroupStanding, type PeerSnapshot, type ReceivedRoute, type RouteAttrs } from '../../bgp/index.js';
+import { STANDING, formatPrefixRecord, nextPrefixRecord, type Engine, type GroupStanding, type PeerSnapshot, type ReceivedRoute } from '../../bgp/index.js';
 import type { Config, ServiceConfig } from '../config/index.js';
 import type { OutputGroup, Contribution } from '../reconciler/index.js';
 import { serviceGroups, serviceSource, type DrainPhase } from '../sources/intents.js';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { serviceIntents, staticIntents } from '../../src/sources/intents.js';
+import { serviceGroups, staticGroups } from '../../src/sources/intents.js';
+import { groupPrefixes } from '../../src/reconciler/index.js';
 import type { ServiceConfig, WhenDown } from '../../src/config/index.js';
 
 function svc(whenDown: WhenDown = { action: 'withdraw' }): ServiceConfig {
@@ -23,39 +24,48 @@ function svc(whenDown: WhenDown = { action: 'withdraw' }): ServiceConfig {
   };
 }
 
-describe('serviceIntents', () => {
-  it('announces every prefix while up', () => {
-    const xs = serviceIntents(svc(), 'up', null);
-    expect(xs.map((x) => x.prefix)).toEqual(['198.51.100.53/32', '2001:db8:53::53/128']);
-    expect(xs.every((x) => x.rank === 0 && x.source === 'service:dns' && x.communities.join() === '65011:53')).toBe(true);
+describe('serviceGroups', () => {
+  it('announces every prefix while up, as one group keyed by the service, its list parsed once', () => {
+    const s = svc();
+    const xs = serviceGroups(s, 'up', null);
+    expect(xs).toHaveLength(1);
+    expect(groupPrefixes(xs[0]!.prefixes)).toEqual(['198.51.100.53/32', '2001:db8:53::53/128']);
+    expect(xs[0]).toMatchObject({ key: 'service:dns', source: 'service:dns', rank: 0, communities: ['65011:53'] });
+    expect(serviceGroups(s, 'up', null)[0]!.prefixes).toBe(xs[0]!.prefixes);
   });
 
   it('withdraws while down by default and in maintenance always', () => {
-    expect(serviceIntents(svc(), 'down', null)).toEqual([]);
+    expect(serviceGroups(svc(), 'down', null)).toEqual([]);
     const degrade: WhenDown = { action: 'degrade', prepend: 3, communities: [], largeCommunities: [], gracefulShutdown: false };
-    expect(serviceIntents(svc(degrade), 'maintenance', null)).toEqual([]);
+    expect(serviceGroups(svc(degrade), 'maintenance', null)).toEqual([]);
   });
 
   it('stays announced as a worse path when_down prepend/med/communities/graceful_shutdown', () => {
     const wd: WhenDown = { action: 'degrade', prepend: 3, med: 500, communities: ['65011:666'], largeCommunities: ['65011:0:1'], gracefulShutdown: true };
-    const [x] = serviceIntents(svc(wd), 'down', null);
+    const [x] = serviceGroups(svc(wd), 'down', null);
     expect(x).toMatchObject({ rank: 1, prepend: 3, med: 500, largeCommunities: ['65011:0:1'] });
     expect(x!.communities).toEqual(['65011:53', '65011:666', 'graceful-shutdown']);
   });
 
   it('drains: GRACEFUL_SHUTDOWN first, then nothing', () => {
-    const [x] = serviceIntents(svc(), 'up', 'graceful-shutdown');
+    const [x] = serviceGroups(svc(), 'up', 'graceful-shutdown');
     expect(x!.communities).toContain('graceful-shutdown');
-    expect(serviceIntents(svc(), 'up', 'withdrawn')).toEqual([]);
-    expect(serviceIntents(svc(), 'down', 'graceful-shutdown')).toEqual([]);
+    expect(serviceGroups(svc(), 'up', 'withdrawn')).toEqual([]);
+    expect(serviceGroups(svc(), 'down', 'graceful-shutdown')).toEqual([]);
   });
 });
 
-describe('staticIntents', () => {
-  it('carries the configured attributes', () => {
-    const [x] = staticIntents([
-      { prefix: '203.0.113.0/24', nextHop: 'self', communities: ['65011:1'], largeCommunities: [], extendedCommunities: [], med: 5, peers: ['up1'] },
+describe('staticGroups', () => {
+  it('carries the configured attributes, one group per attribute set', () => {
+    const base = { nextHop: 'self', communities: ['65011:1'], largeCommunities: [], extendedCommunities: [], med: 5, peers: ['up1'] };
+    const gs = staticGroups([
+      { prefix: '203.0.113.0/24', ...base },
+      { prefix: '198.51.100.0/24', ...base, med: 6 },
+      { prefix: '192.0.2.0/24', ...base },
     ]);
-    expect(x).toMatchObject({ prefix: '203.0.113.0/24', source: 'static', med: 5, peers: ['up1'], communities: ['65011:1'] });
+    expect(gs).toHaveLength(2);
+    expect(gs[0]).toMatchObject({ source: 'static', med: 5, peers: ['up1'], communities: ['65011:1'] });
+    expect(groupPrefixes(gs[0]!.prefixes)).toEqual(['203.0.113.0/24', '192.0.2.0/24']);
+    expect(groupPrefixes(gs[1]!.prefixes)).toEqual(['198.51.100.0/24']);
   });
 });

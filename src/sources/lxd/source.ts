@@ -11,7 +11,7 @@
  *   - the events websocket (re)connects: events may have been missed;
  *   - every `resyncMs` regardless, to catch anything missed;
  *   - while LXD is unreachable, retries with backoff.
- * It publishes only when the derived snapshot changed.
+ * It publishes every derived snapshot whole; the reconciler decides what changed.
  *
  * While LXD is unreachable (an LXD daemon restart, a snap refresh), the
  * last known routes stay announced: the condition is logged and exported in
@@ -32,7 +32,7 @@ import type { Intent } from '../../reconciler/index.js';
 import { ServiceHealth, type Prober } from '../health/index.js';
 import type { LxdClient } from './client.js';
 import type { LxdView } from './types.js';
-import { DEFAULT_LXD_RULES, deriveLxd, intentKey, NO_ATTRS, type LxdAttrs, type LxdDerived, type LxdOrigin, type LxdRules, type LxdSkipped } from './derive.js';
+import { DEFAULT_LXD_RULES, deriveLxd, NO_ATTRS, type LxdAttrs, type LxdDerived, type LxdOrigin, type LxdRules, type LxdSkipped } from './derive.js';
 import { isRelevantAction, LxdEvents } from './events.js';
 
 /** The logging calls the source makes (pino-compatible). */
@@ -131,7 +131,6 @@ export class LxdSource {
   private readonly backoffMaxMs: number;
   private readonly events: LxdEvents | null;
   private current: LxdDerived = { intents: [], origins: [], skipped: [] };
-  private fingerprint = '';
   private st: LxdSourceState;
   private readTimer: NodeJS.Timeout | null = null;
   private resyncTimer: NodeJS.Timeout | null = null;
@@ -308,12 +307,11 @@ export class LxdSource {
     }
     this.st.status = 'connected';
     this.st.unreachableSince = null;
-    const wasWithdrawn = this.st.withdrawn;
     this.st.withdrawn = false;
     this.retryDelay = this.backoffInitialMs;
     for (const t of [this.retryTimer, this.withdrawTimer]) if (t) clearTimeout(t);
     this.retryTimer = this.withdrawTimer = null;
-    this.commit(derived, wasWithdrawn);
+    this.commit(derived);
     if (wasUnreachable) this.tell('reachable');
     return true;
   }
@@ -363,7 +361,7 @@ export class LxdSource {
   /** A check changed: re-derive from the last read and publish if the snapshot changed. */
   private rederive(): void {
     if (this.stopped || !this.lastView || this.st.withdrawn) return;
-    this.commit(this.derive(this.lastView), false);
+    this.commit(this.derive(this.lastView));
   }
 
   /** The ids and states of the `user.herald.check` checks in use. */
@@ -371,17 +369,15 @@ export class LxdSource {
     return [...this.healths].map(([id, h]) => ({ id, state: h.health.state }));
   }
 
-  private commit(derived: LxdDerived, force: boolean): void {
+  private commit(derived: LxdDerived): void {
     this.current = derived;
     this.st.routes = derived.intents.length;
     this.st.skipped = derived.skipped;
-    const fp = fingerprintOf(derived.intents);
-    if (fp !== this.fingerprint || force) {
-      this.fingerprint = fp;
-      this.st.publishes++;
-      this.log.debug({ routes: derived.intents.length, skipped: derived.skipped.length }, 'LXD routes changed');
-      this.opts.publish(derived.intents);
-    }
+    // Level-triggered: every derive is published whole; the reconciler finds
+    // what changed (group by group) and hands on nothing when nothing did.
+    this.st.publishes++;
+    this.log.debug({ routes: derived.intents.length, skipped: derived.skipped.length }, 'LXD routes derived');
+    this.opts.publish(derived.intents);
   }
 
   private failed(message: string): void {
@@ -425,7 +421,6 @@ export class LxdSource {
     this.current = { intents: [], origins: [], skipped };
     this.st.routes = 0;
     this.st.skipped = skipped;
-    this.fingerprint = '';
     this.st.publishes++;
     this.opts.publish([]);
     this.tell('withdrawn');
@@ -458,8 +453,4 @@ export class LxdSource {
     });
     return { announced, skipped: c.skipped.filter((s) => s.prefix === prefix) };
   }
-}
-
-function fingerprintOf(intents: readonly Intent[]): string {
-  return intents.map(intentKey).sort().join('\n');
 }

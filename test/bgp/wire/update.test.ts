@@ -68,7 +68,7 @@ const FIXTURES: Fixture[] = [
       c0 07 08 fa56ea00 c0 00 02 02          # AGGREGATOR 4200000000 192.0.2.2 (8 bytes with as4)
       80 09 04 c0 00 02 03                   # ORIGINATOR_ID 192.0.2.3
       80 0a 08 c0 00 02 04 c0 00 02 05       # CLUSTER_LIST 192.0.2.4 192.0.2.5
-      c0 10 08 00 02 fde8 00000064           # EXTENDED_COMMUNITIES rt 65000:100
+      c0 10 08 00 02 fde8 00000064           # EXTENDED_COMMUNITIES rt:65000:100
       c0 20 0c fa56ea00 00000001 00000002    # LARGE_COMMUNITY 4200000000:1:2
       18 c0 00 02                            # 192.0.2.0/24
     `,
@@ -328,7 +328,7 @@ describe('formatAttributes', () => {
     expect(formatAttributes(m.attributes)).toBe(
       'origin incomplete; as-path 65000 4200000000 65536; next-hop 198.51.100.1' +
         '; local-pref 200; atomic-aggregate yes; aggregator 4200000000 192.0.2.2; originator-id 192.0.2.3;' +
-        ' cluster-list 192.0.2.4 192.0.2.5; ext-communities rt 65000:100; large-communities 4200000000:1:2',
+        ' cluster-list 192.0.2.4 192.0.2.5; ext-communities rt:65000:100; large-communities 4200000000:1:2',
     );
   });
   it('names well-known communities, sets and confederation segments', () => {

@@ -9,9 +9,9 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient, ApiResponseError } from '../../../src/api/client.js';
 import { startApiServer, type ApiDaemon, type ApiServer } from '../../../src/api/server.js';
-import type { PeerSnapshot } from '../../../bgp/index.js';
 import type { Config } from '../../../src/config/index.js';
-import { plan } from '../../../src/reconciler/index.js';
+import { Reconciler, groupIntents } from '../../../src/reconciler/index.js';
+import { fakeEngine, peerSnapshot } from './fake-engine.js';
 import { deriveLxd, type LxdDerived, type LxdSkipped } from '../../../src/sources/lxd/derive.js';
 import type { LxdSourceState } from '../../../src/sources/lxd/source.js';
 import type { LxdInstance, LxdView } from '../../../src/sources/lxd/types.js';
@@ -24,9 +24,9 @@ import {
   type ExplainState,
   type LxdState,
   type LxdStateSource,
-  type PeerSource,
   type StateEvent,
   type SummaryState,
+  type RouteState,
 } from '../../../src/state/index.js';
 
 const RUNNING = '198.51.100.10/32';
@@ -101,12 +101,9 @@ class StubLxd implements LxdStateSource {
 function daemon(withLxd: boolean): ApiDaemon & { lxd: StubLxd | null; lxdStartError: string | null } {
   const src = new StubLxd();
   const intents = withLxd ? src.derived.intents : [];
-  const p = plan(intents, [{ name: 'up1', families: ['ipv4'] }]);
-  const peer: PeerSource = {
-    state: 'Established',
-    ribOut: { explain: () => ({ desired: true, sent: { nextHop: '192.0.2.11' }, pending: false, reason: null }) },
-    ribIn: Object.assign([], { get: () => undefined }),
-  };
+  const rec = new Reconciler({ applyGroups() {} });
+  rec.setSnapshot('lxd', groupIntents(intents).groups);
+  rec.reconcile();
   const config = {
     file: 'f.yaml',
     asn: 65011,
@@ -126,8 +123,9 @@ function daemon(withLxd: boolean): ApiDaemon & { lxd: StubLxd | null; lxdStartEr
   } as unknown as Config;
   return {
     config,
-    speaker: { snapshot: () => [{ name: 'up1', state: 'Established' } as PeerSnapshot], peer: (n: string) => (n === 'up1' ? peer : undefined) },
-    reconciler: { current: p, intents: () => intents },
+    engine: fakeEngine(() => [peerSnapshot('up1', 'Established')], rec),
+    reconciler: rec,
+    waitFlushed: async () => true,
     health: { snapshot: () => new Map() },
     reloads: { ok: 0, failed: 0 },
     startedAt: Date.now(),
@@ -172,12 +170,12 @@ describe('LXD source in the state model', () => {
     expect(lxd(daemon(false))).toBeNull();
   });
 
-  it('configured but not started: the start error; client key paths may show, key contents never', () => {
+  it('configured but not started: the start error; client key paths may show, key contents never', async () => {
     const d = daemon(true);
     d.lxd = null;
     d.lxdStartError = "ENOENT: no such file or directory, open '/etc/herald/lxd.key'";
     expect(summary(d).lxd).toMatchObject({ status: 'not-started', reachable: false, endpoint: 'https://192.0.2.5:8443', lastError: d.lxdStartError });
-    const x = explain(d, NOTHING)!;
+    const x = (await explain(d, NOTHING))!;
     expect(x.reason).toBe(`no static route, service or LXD route gives ${NOTHING} (the LXD source is not running: ${d.lxdStartError})`);
   });
 
@@ -201,9 +199,9 @@ describe('LXD source in the state model', () => {
     });
   });
 
-  it('explain: an announced LXD route names its origin; a skipped one says exactly why; an unknown one says LXD has nothing', () => {
+  it('explain: an announced LXD route names its origin; a skipped one says exactly why; an unknown one says LXD has nothing', async () => {
     const d = daemon(true);
-    const a = explain(d, RUNNING)!;
+    const a = (await explain(d, RUNNING))!;
     expect(a).toMatchObject({ wanted: true, announced: true, reason: 'announced to up1' });
     expect(a.sources).toEqual([
       {
@@ -220,7 +218,7 @@ describe('LXD source in the state model', () => {
       },
     ]);
 
-    const s = explain(d, STOPPED)!;
+    const s = (await explain(d, STOPPED))!;
     expect(s).toMatchObject({ wanted: false, announced: false });
     expect(s.reason).toBe('lxd:default/c2/eth0:routes.external: instance c2 (project default) is Stopped: only Running or Ready instances are announced');
     expect(s.sources).toHaveLength(1);
@@ -228,21 +226,21 @@ describe('LXD source in the state model', () => {
     expect(s.peers).toEqual([expect.objectContaining({ peer: 'up1', status: 'not-wanted' })]);
 
     // One instance announces it, another (frozen) skips it: both are listed.
-    const both = explain(d, ANYCAST)!;
+    const both = (await explain(d, ANYCAST))!;
     expect(both.announced).toBe(true);
     expect(both.sources.map((x) => `${x.source} ${x.wants}`)).toEqual(['lxd:default/c3/eth0:routes.external true', 'lxd:default/c4/eth0:routes.external false']);
 
-    expect(explain(d, NOTHING)!.reason).toBe(`no static route, service or LXD route gives ${NOTHING}`);
+    expect((await explain(d, NOTHING))!.reason).toBe(`no static route, service or LXD route gives ${NOTHING}`);
     // Without an lxd section the wording is the one it always was.
-    expect(explain(daemon(false), NOTHING)!.reason).toBe(`no static route or service is configured for ${NOTHING}`);
-    expect(explain(daemon(false), NOTHING)!.sources).toEqual([]);
+    expect((await explain(daemon(false), NOTHING))!.reason).toBe(`no static route or service is configured for ${NOTHING}`);
+    expect((await explain(daemon(false), NOTHING))!.sources).toEqual([]);
   });
 
-  it('explain while LXD is unreachable: the kept route says so; after the limit the reason is the limit', () => {
+  it('explain while LXD is unreachable: the kept route says so; after the limit the reason is the limit', async () => {
     const d = daemon(true);
     const src = d.lxd!;
     src.st = { ...src.st, status: 'unreachable', unreachableSince: '2024-05-01T10:01:00.000Z', lastError: 'connect ENOENT /var/snap/lxd/common/lxd/unix.socket' };
-    const k = explain(d, RUNNING)!;
+    const k = (await explain(d, RUNNING))!;
     expect(k.announced).toBe(true);
     expect(k.reason).toBe(
       'announced to up1 (LXD is unreachable since 2024-05-01T10:01:00.000Z (connect ENOENT /var/snap/lxd/common/lxd/unix.socket): its last known routes are kept)',
@@ -256,21 +254,22 @@ describe('LXD source in the state model', () => {
     const src2 = new StubLxd();
     src2.st = { ...src.st, withdrawn: true };
     src2.derived = { intents: [], origins: [], skipped: src.derived.intents.map((i, n) => ({ prefix: i.prefix, reason: why, origin: src.derived.origins[n]! })) };
-    const w = explain({ ...d2, config: d.config, lxd: src2 }, RUNNING)!;
+    const w = (await explain({ ...d2, config: d.config, lxd: src2 }, RUNNING))!;
     expect(w).toMatchObject({ wanted: false, announced: false });
     expect(w.reason).toBe(`lxd:default/c1/eth0:routes.external: ${why}`);
     expect(summary({ ...d2, config: d.config, lxd: src2 }).lxd).toMatchObject({ withdrawnByLimit: true, routes: { derived: 0, skipped: 2 } });
   });
 
-  it('routes(): an LXD route carries its origin as its source', () => {
-    const r = [...routes(daemon(true))];
+  it('routes(): an LXD route carries its origin as its source', async () => {
+    const r: RouteState[] = [];
+    for await (const x of routes(daemon(true))) r.push(x);
     expect(r.map((x) => `${x.prefix} ${x.sources.join(',')} ${x.status}`)).toEqual([
       `${RUNNING} lxd:default/c1/eth0:routes.external announced`,
       `${ANYCAST} lxd:default/c3/eth0:routes.external announced`,
     ]);
   });
 
-  it('the lxd event carries the change and the summary shape', () => {
+  it('the lxd event carries the change and the summary shape', async () => {
     const src = new StubLxd();
     const e = lxdEvent('withdrawn', { ...src.state(), status: 'unreachable', withdrawn: true });
     expect(e).toMatchObject({ type: 'lxd', change: 'withdrawn', lxd: { status: 'unreachable', reachable: false, withdrawnByLimit: true, routes: { derived: 2, skipped: 2 } } });

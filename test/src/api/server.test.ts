@@ -9,10 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient, ApiResponseError, UnreachableError } from '../../../src/api/client.js';
 import { apiHandler, startApiServer, type ApiDaemon, type ApiServer } from '../../../src/api/server.js';
 import type { Config } from '../../../src/config/index.js';
-import { plan, type Intent } from '../../../src/reconciler/index.js';
+import { Reconciler, groupIntents, type Intent } from '../../../src/reconciler/index.js';
+import { fakeEngine, peerSnapshot } from './fake-engine.js';
 import type { DrainPhase } from '../../../src/sources/intents.js';
-import type { ExplainState, PeerSource, RouteState, StateEvent, SummaryState } from '../../../src/state/index.js';
-import type { PeerSnapshot } from '../../../bgp/index.js';
+import type { ExplainState, RouteState, StateEvent, SummaryState } from '../../../src/state/index.js';
 
 const N = 20_000;
 
@@ -20,42 +20,16 @@ function intent(prefix: string, source: string, peers: string[] | null = null): 
   return { prefix, source, rank: 0, nextHop: 'self', communities: [], largeCommunities: [], extendedCommunities: [], peers };
 }
 
-function snapshot(name: string, state: string): PeerSnapshot {
-  return {
-    name,
-    address: '192.0.2.1',
-    peerAs: 65000,
-    localAs: 65011,
-    state,
-    uptimeMs: 1000,
-    passive: false,
-    localAddress: null,
-    families: ['1/1'],
-    holdTime: 90,
-    keepaliveTime: 30,
-    peerBgpId: null,
-    peerHostname: null,
-    lastDown: null,
-    lastConnectError: null,
-    counters: { messagesIn: 0, messagesOut: 0, updatesIn: 0, updatesOut: 0, notificationsIn: 0, notificationsOut: 0, flaps: 0, establishedTransitions: 1, refreshRequestsIn: 0, refreshBorrIn: 0, refreshEorrIn: 0, refreshesAnswered: 0 },
-    prefixesAnnounced: N + 1,
-    prefixesPending: 0,
-    prefixesReceived: 0,
-    endOfRibReceived: ['1/1'],
-    md5: false,
-  };
-}
-
 /** A daemon with peer up1 (Established, everything sent) and a service "dns" that is up. */
 function fakeDaemon(): ApiDaemon & { drained: string[][]; reloadOk: boolean } {
   const intents = [intent('198.51.100.53/32', 'service:dns')];
   for (let i = 0; i < N; i++) intents.push(intent(`240.${(i >> 8) & 255}.${i & 255}.0/24`, 'static'));
-  const p = plan(intents, [{ name: 'up1', families: ['ipv4'] }]);
-  const peer: PeerSource = {
-    state: 'Established',
-    ribOut: { explain: () => ({ desired: true, sent: { nextHop: '192.0.2.11' }, pending: false, reason: null }) },
-    ribIn: Object.assign([], { get: () => undefined }),
-  };
+  const rec = new Reconciler({ applyGroups() {} });
+  const byService = new Map<string, Intent[]>();
+  for (const i of intents) byService.set(i.source, [...(byService.get(i.source) ?? []), i]);
+  for (const [src, xs] of byService) rec.setSnapshot(src, groupIntents(xs).groups);
+  rec.reconcile();
+  const snaps = [peerSnapshot('up1', 'Established', { prefixesAnnounced: N + 1 })];
   const config = {
     file: '/etc/herald/herald.yaml',
     asn: 65011,
@@ -68,8 +42,9 @@ function fakeDaemon(): ApiDaemon & { drained: string[][]; reloadOk: boolean } {
   const listeners = new Set<(e: StateEvent) => void>();
   const d = {
     config,
-    speaker: { snapshot: () => [snapshot('up1', 'Established')], peer: (n: string) => (n === 'up1' ? peer : undefined) },
-    reconciler: { current: p, intents: () => intents },
+    engine: fakeEngine(() => snaps, rec),
+    reconciler: rec,
+    waitFlushed: async () => true,
     health: { snapshot: () => new Map([['dns', { state: 'up' as const, since: Date.now(), lastResults: [] }]]) },
     reloads: { ok: 0, failed: 0 },
     startedAt: Date.now(),

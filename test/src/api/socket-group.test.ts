@@ -17,8 +17,9 @@ const NOGROUP_GID = nogroup.status === 0 ? Number(nogroup.stdout.split(':')[2]) 
 function emptyDaemon(): ApiDaemon {
   return {
     config: null,
-    speaker: null,
-    reconciler: { current: { perPeer: new Map(), excluded: [] } as never, intents: () => [] },
+    engine: null,
+    reconciler: { outputGroups: () => [], outputFor: () => null, contributions: () => [] },
+    waitFlushed: async () => true,
     health: null,
     reloads: { ok: 0, failed: 0 },
     startedAt: Date.now(),

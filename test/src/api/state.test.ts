@@ -3,6 +3,7 @@
 // shapes hold no secret.
 import { describe, expect, it } from 'vitest';
 import type { Config } from '../../../src/config/index.js';
+import { parseCommunity, parseExtendedCommunity, zeroPeerCounters } from '../../../bgp/index.js';
 import { canonicalPrefix, familyName, jsonReplacer, peers, receivedState, services, summary, type StateSource } from '../../../src/state/index.js';
 
 const boom = (): never => {
@@ -23,20 +24,22 @@ function source(): StateSource {
   } as unknown as Config;
   return {
     config,
-    speaker: {
+    engine: {
       snapshot: () => [
         {
-          name: 'up1', address: '192.0.2.1', peerAs: 65000, localAs: 65011, state: 'Established', uptimeMs: 12.7, passive: false, localAddress: null,
+          name: 'up1', instance: 1, address: '192.0.2.1', peerAs: 65000, localAs: 65011, state: 'Established', uptimeMs: 12.7, passive: false, localAddress: null,
           families: ['1/1', '2/1'], holdTime: 90, keepaliveTime: 30, peerBgpId: null, peerHostname: null,
           lastDown: { kind: 'received-notification', message: 'x', at: 1, data: new Uint8Array([1, 2]) } as never,
           lastConnectError: null,
-          counters: { messagesIn: 0, messagesOut: 0, updatesIn: 0, updatesOut: 0, notificationsIn: 0, notificationsOut: 0, flaps: 0, establishedTransitions: 0, refreshRequestsIn: 0, refreshBorrIn: 0, refreshEorrIn: 0, refreshesAnswered: 0 },
+          counters: zeroPeerCounters(),
           prefixesAnnounced: 1_000_000, prefixesPending: 3, prefixesReceived: 9, endOfRibReceived: ['1/1'], md5: true,
         },
       ],
-      peer: boom,
+      standing: boom,
+      groupStanding: boom,
+      received: boom,
     },
-    reconciler: { get current(): never { return boom(); }, intents: boom },
+    reconciler: { outputGroups: boom, outputFor: boom, contributions: boom },
     health: { snapshot: () => new Map([['dns', { state: 'down' as const, since: 0, lastResults: [] }], ['pb', { state: 'down' as const, since: 0, lastResults: [] }]]) },
     reloads: { ok: 1, failed: 0 },
     startedAt: Date.now() - 5000,
@@ -65,17 +68,28 @@ describe('state model', () => {
     expect(JSON.stringify(p)).not.toContain('hunter2');
   });
 
-  it('received routes: AS_PATH with sets, communities as text', () => {
+  it('received routes: attribute text from the wire formatters (AS_SET, confederations, community names, rt:)', () => {
     const r = receivedState('up1', {
       prefix: '203.0.113.0/24',
+      afi: 1,
       pathId: 7,
       nextHops: ['192.0.2.1'],
-      attrs: { origin: 2, asPath: [{ type: 2, asns: [65000, 65001] }, { type: 1, asns: [65002, 65003] }], communities: [(65000 << 16) | 7], largeCommunities: [[65000, 1, 2]], extendedCommunities: [new Uint8Array([0, 2, 0xfd, 0xe8, 0, 0, 0, 1])] },
+      attrs: {
+        origin: 2,
+        asPath: [{ type: 3, asns: [65100] }, { type: 2, asns: [65000, 65001] }, { type: 1, asns: [65002, 65003] }],
+        communities: [(65000 << 16) | 7, 0xffffff01],
+        largeCommunities: [[65000, 1, 2]],
+        extendedCommunities: [new Uint8Array([0, 2, 0xfd, 0xe8, 0, 0, 0, 1]), new Uint8Array([0x80, 6, 0, 0, 0, 0, 0, 0])],
+      },
     });
     expect(r).toEqual({
-      peer: 'up1', prefix: '203.0.113.0/24', family: 'ipv4', pathId: 7, nextHops: ['192.0.2.1'], asPath: '65000 65001 {65002,65003}', origin: 'incomplete',
-      med: null, localPref: null, communities: ['65000:7'], largeCommunities: ['65000:1:2'], extendedCommunities: ['0002fde800000001'],
+      peer: 'up1', prefix: '203.0.113.0/24', family: 'ipv4', pathId: 7, nextHops: ['192.0.2.1'], asPath: '(65100) 65000 65001 {65002,65003}', origin: 'incomplete',
+      med: null, localPref: null, communities: ['65000:7', 'no-export'], largeCommunities: ['65000:1:2'], extendedCommunities: ['rt:65000:1', '0x8006000000000000'],
     });
+    // The text parses back to the same values (one inverse pair per attribute, bgp/wire/attributes).
+    expect(parseExtendedCommunity(r.extendedCommunities[0]!)).toEqual({ ok: true, value: new Uint8Array([0, 2, 0xfd, 0xe8, 0, 0, 0, 1]) });
+    expect(parseExtendedCommunity(r.extendedCommunities[1]!)).toEqual({ ok: true, value: new Uint8Array([0x80, 6, 0, 0, 0, 0, 0, 0]) });
+    expect(parseCommunity(r.communities[1]!)).toEqual({ ok: true, value: 0xffffff01 });
   });
 
   it('helpers', () => {

@@ -1,5 +1,6 @@
 // Table and text rendering of the routes CLI: widths fit the terminal, no
 // colour unless asked, the shapes each renderer prints.
+import { zeroPeerCounters } from '../../../bgp/index.js';
 import { describe, expect, it } from 'vitest';
 import {
   columnWidths,
@@ -78,6 +79,7 @@ const summary: SummaryState = {
 function peer(name: string, state: string): PeerState {
   return {
     name,
+    instance: 1,
     address: '192.0.2.1',
     peerAs: 65000,
     localAs: 65011,
@@ -92,7 +94,7 @@ function peer(name: string, state: string): PeerState {
     peerHostname: null,
     lastDown: state === 'Established' ? null : { kind: 'tcp-failed', message: 'connection refused', at: 0 } as PeerState['lastDown'],
     lastConnectError: null,
-    counters: { messagesIn: 0, messagesOut: 0, updatesIn: 0, updatesOut: 0, notificationsIn: 0, notificationsOut: 0, flaps: 0, establishedTransitions: 0, refreshRequestsIn: 0, refreshBorrIn: 0, refreshEorrIn: 0, refreshesAnswered: 0 },
+    counters: zeroPeerCounters(),
     prefixesAnnounced: 3,
     prefixesPending: 0,
     prefixesReceived: 5,

@@ -5,7 +5,7 @@
 // (daemon.test.ts does the same against a real Daemon in a namespace.)
 import { afterEach, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import type { PeerSnapshot, SpeakerEvent } from '../../../bgp/index.js';
+import { zeroPeerCounters, type PeerSnapshot, type SpeakerEvent } from '../../../bgp/index.js';
 import { createMetrics, serveMetrics, startMetrics, type MetricsHandle, type MetricsModel } from '../../../src/metrics.js';
 import type { Check, RoundEvent, ServiceSnapshot, Transition } from '../../../src/sources/health/index.js';
 import type { LxdSourceState } from '../../../src/sources/lxd/index.js';
@@ -36,24 +36,12 @@ describe('prom-text parser', () => {
 
 // ------------------------------------------------------------ a fake daemon
 
-const counters = (): PeerSnapshot['counters'] => ({
-  messagesIn: 0,
-  messagesOut: 0,
-  updatesIn: 0,
-  updatesOut: 0,
-  notificationsIn: 0,
-  notificationsOut: 0,
-  flaps: 0,
-  establishedTransitions: 0,
-  refreshRequestsIn: 0,
-  refreshBorrIn: 0,
-  refreshEorrIn: 0,
-  refreshesAnswered: 0,
-});
+const counters = (): PeerSnapshot['counters'] => zeroPeerCounters();
 
 function peerSnap(name: string, over: Partial<PeerSnapshot> = {}): PeerSnapshot {
   return {
     name,
+    instance: 0,
     address: '192.0.2.1',
     peerAs: 65001,
     localAs: 65000,
@@ -78,12 +66,14 @@ function peerSnap(name: string, over: Partial<PeerSnapshot> = {}): PeerSnapshot 
   };
 }
 
-/** The speaker as the metrics see it: snapshots of mutable peer objects, identity per peer. */
+/** The engine as the metrics see it: snapshots of mutable peers; re-adding a name makes a new instance. */
 class FakeSpeaker {
-  readonly peers = new Map<string, { obj: object; snap: PeerSnapshot }>();
+  readonly peers = new Map<string, { snap: PeerSnapshot }>();
   private readonly fns = new Set<(e: SpeakerEvent) => void>();
+  private instances = 0;
   add(s: PeerSnapshot): PeerSnapshot {
-    this.peers.set(s.name, { obj: {}, snap: s });
+    s.instance = ++this.instances;
+    this.peers.set(s.name, { snap: s });
     return s;
   }
   on(fn: (e: SpeakerEvent) => void): () => void {
@@ -95,9 +85,6 @@ class FakeSpeaker {
   }
   snapshot(): PeerSnapshot[] {
     return [...this.peers.values()].map((p) => structuredClone(p.snap));
-  }
-  peer(name: string): object | undefined {
-    return this.peers.get(name)?.obj;
   }
   listeners(): number {
     return this.fns.size;
@@ -137,13 +124,13 @@ class FakeHealth {
   }
 }
 
-function fakeModel(): MetricsModel & { speaker: FakeSpeaker; health: FakeHealth; reconciler: { runs: number; changes: number; lastDurationMs: number }; reloads: { ok: number; failed: number } } {
+function fakeModel(): MetricsModel & { engine: FakeSpeaker; health: FakeHealth; reconciler: { runs: number; changes: number; lastDurationMs: number }; reloads: { ok: number; failed: number } } {
   const dnsChecks: Check[] = [
     { kind: 'tcp', address: '192.0.2.1', port: 53, timeoutMs: 500 },
     { kind: 'http', url: 'http://192.0.2.1/', timeoutMs: 500 } as unknown as Check,
   ];
   return {
-    speaker: new FakeSpeaker(),
+    engine: new FakeSpeaker(),
     health: new FakeHealth(),
     reconciler: { runs: 0, changes: 0, lastDurationMs: 0 },
     reloads: { ok: 0, failed: 0 },
@@ -160,8 +147,8 @@ async function scrape(m: { render(): Promise<string> }): Promise<Map<string, Fam
 describe('metrics on a fake daemon model', () => {
   it('renders every family typed, documented and herald_-named; peers, services, reconciler, reloads and build info', async () => {
     const model = fakeModel();
-    model.speaker.add(peerSnap('r1', { state: 'Established', uptimeMs: 12_500, prefixesAnnounced: 2, prefixesReceived: 7, prefixesPending: 1 }));
-    model.speaker.add(peerSnap('r2', { state: 'Active', address: '2001:db8::1' }));
+    model.engine.add(peerSnap('r1', { state: 'Established', uptimeMs: 12_500, prefixesAnnounced: 2, prefixesReceived: 7, prefixesPending: 1 }));
+    model.engine.add(peerSnap('r2', { state: 'Active', address: '2001:db8::1' }));
     model.health.states.set('dns', { state: 'up', since: 1_700_000_000_000, lastResults: [] });
     model.reconciler.runs = 5;
     model.reconciler.changes = 2;
@@ -225,7 +212,7 @@ describe('metrics on a fake daemon model', () => {
 
   it('moves the session counters as a session flaps, and never backwards when the peer object is re-created', async () => {
     const model = fakeModel();
-    const r1 = model.speaker.add(peerSnap('r1', { state: 'Established', uptimeMs: 1000 }));
+    const r1 = model.engine.add(peerSnap('r1', { state: 'Established', uptimeMs: 1000 }));
     r1.counters.messagesIn = 10;
     r1.counters.updatesOut = 4;
     r1.counters.establishedTransitions = 1;
@@ -256,7 +243,7 @@ describe('metrics on a fake daemon model', () => {
     expect(sampleValue(f, 'herald_bgp_messages_received_total', { peer: 'r1' })).toBe(14);
 
     // A reload re-creates the peer: its counters start again from zero, ours do not.
-    const again = model.speaker.add(peerSnap('r1', { state: 'Established' }));
+    const again = model.engine.add(peerSnap('r1', { state: 'Established' }));
     again.counters.messagesIn = 3;
     again.counters.flaps = 0;
     f = await scrape(m);
@@ -265,11 +252,11 @@ describe('metrics on a fake daemon model', () => {
     expect(sampleValue(f, 'herald_bgp_updates_sent_total', { peer: 'r1' })).toBe(4);
 
     // Removed: its series go; re-added later: it resumes from its totals.
-    model.speaker.peers.delete('r1');
+    model.engine.peers.delete('r1');
     f = await scrape(m);
     expect(sampleValue(f, 'herald_bgp_session_up', { peer: 'r1' })).toBeUndefined();
     expect(sampleValue(f, 'herald_bgp_messages_received_total', { peer: 'r1' })).toBeUndefined();
-    const third = model.speaker.add(peerSnap('r1'));
+    const third = model.engine.add(peerSnap('r1'));
     third.counters.messagesIn = 1;
     f = await scrape(m);
     expect(sampleValue(f, 'herald_bgp_messages_received_total', { peer: 'r1' })).toBe(18);
@@ -278,7 +265,7 @@ describe('metrics on a fake daemon model', () => {
 
   it('counts route refreshes received by kind and answered, and never backwards when the peer object is re-created', async () => {
     const model = fakeModel();
-    const r1 = model.speaker.add(peerSnap('r1', { state: 'Established' }));
+    const r1 = model.engine.add(peerSnap('r1', { state: 'Established' }));
     const m = createMetrics(model, { defaultMetrics: false });
     let f = await scrape(m);
     for (const kind of ['request', 'borr', 'eorr']) expect(sampleValue(f, 'herald_bgp_route_refresh_received_total', { peer: 'r1', kind })).toBe(0);
@@ -296,7 +283,7 @@ describe('metrics on a fake daemon model', () => {
     expect(sampleValue(f, 'herald_bgp_route_refresh_answered_total', { peer: 'r1' })).toBe(1);
 
     // A reload re-creates the peer: its counters restart at zero, the exported totals keep counting.
-    const again = model.speaker.add(peerSnap('r1', { state: 'Established' }));
+    const again = model.engine.add(peerSnap('r1', { state: 'Established' }));
     again.counters.refreshRequestsIn = 1;
     again.counters.refreshesAnswered = 1;
     f = await scrape(m);
@@ -306,20 +293,19 @@ describe('metrics on a fake daemon model', () => {
     m.detach();
   });
 
-  it('counts speaker events: connect failures, unknown connections, TCP MD5 failures', async () => {
+  it('counts connect failures from the peer counters, unknown connections and TCP MD5 failures from events', async () => {
     const model = fakeModel();
-    model.speaker.add(peerSnap('r1'));
+    const r1 = model.engine.add(peerSnap('r1'));
     const m = createMetrics(model, { defaultMetrics: false });
-    model.speaker.emit({ type: 'connect-failed', peer: 'r1', error: 'ECONNREFUSED' });
-    model.speaker.emit({ type: 'connect-failed', peer: 'r1', error: 'ECONNREFUSED' });
-    model.speaker.emit({ type: 'unknown-connection', address: '203.0.113.9' });
-    model.speaker.emit({ type: 'md5-failure', peer: 'r1', count: 3 });
+    r1.counters.connectFailures = 2;
+    model.engine.emit({ type: 'unknown-connection', address: '203.0.113.9' });
+    model.engine.emit({ type: 'md5-failure', peer: 'r1', count: 3 });
     const f = await scrape(m);
     expect(sampleValue(f, 'herald_bgp_connect_failures_total', { peer: 'r1' })).toBe(2);
     expect(sampleValue(f, 'herald_bgp_unknown_connections_total')).toBe(1);
     expect(sampleValue(f, 'herald_bgp_md5_failures_total')).toBe(3);
     m.detach();
-    expect(model.speaker.listeners()).toBe(0);
+    expect(model.engine.listeners()).toBe(0);
   });
 
   it('moves service transitions and check latency as a service flaps', async () => {
@@ -459,8 +445,8 @@ describe('metrics listener', () => {
 
   it('serves <path> and /healthz read-only; other methods get 405, other paths 404', async () => {
     const model = fakeModel();
-    model.speaker.add(peerSnap('r1', { state: 'Established' }));
-    model.speaker.add(peerSnap('r2'));
+    model.engine.add(peerSnap('r1', { state: 'Established' }));
+    model.engine.add(peerSnap('r2'));
     model.health.states.set('dns', { state: 'up', since: 0, lastResults: [] });
     const withCfg = { ...model, config: { ...model.config!, metrics: { address: '127.0.0.1', port: 0, path: '/prom' } } };
     handle = await startMetrics(withCfg, { defaultMetrics: false });

@@ -6,7 +6,7 @@ import { LxdClient, LxdApiError } from '../../../../src/sources/lxd/client.js';
 import { LxdSource } from '../../../../src/sources/lxd/source.js';
 import { createLxdSource, lxdSourceFromConfig } from '../../../../src/sources/lxd/index.js';
 import { loadConfig } from '../../../../src/config/index.js';
-import type { Intent } from '../../../../src/reconciler/index.js';
+import { Reconciler, groupIntents, type Intent } from '../../../../src/reconciler/index.js';
 import type { LxdInstance, LxdNetwork } from '../../../../src/sources/lxd/types.js';
 import { FakeLxd } from './fake-lxd.js';
 import { ManualClock } from '../../../../bgp/driver/clock.js';
@@ -214,15 +214,29 @@ describe('LxdSource against the fake LXD', () => {
     expect(changes).toEqual(['unreachable:unreachable:false', 'withdrawn:unreachable:true', 'reachable:connected:false']);
   });
 
-  it('a resync catches changes without events, and publishes nothing when nothing changed', async () => {
+  it('a resync catches changes without events; an unchanged resync hands the reconciler nothing', async () => {
     const s = makeSource({ events: false, resyncMs: 50 });
+    let ops = 0;
+    const rec = new Reconciler({ applyGroups: (batch) => void (ops += batch.length) });
     await s.start();
+    rec.setSnapshot('lxd', groupIntents(published.at(-1)!.intents).groups);
+    rec.reconcile();
+    const ops0 = ops;
     const n0 = published.length;
+    const before = last();
     await sleep(200);
     expect(s.state().reads).toBeGreaterThanOrEqual(3);
-    expect(published.length).toBe(n0);
+    // Level-triggered: every read is published whole, and each says the same.
+    expect(published.length).toBeGreaterThan(n0);
+    for (const p of published.slice(n0)) {
+      expect(p.intents.map((i) => `${i.prefix} via ${i.nextHop}`).sort()).toEqual(before);
+      rec.setSnapshot('lxd', groupIntents(p.intents).groups);
+      expect(rec.reconcile()).toBe(0);
+    }
+    expect(ops).toBe(ops0);
+    const n1 = published.length;
     fake.data.instances[0]!.status = 'Frozen';
-    await until(() => published.length > n0, 1000);
+    await until(() => published.length > n1 && last()!.length === 1, 1000);
     expect(last()).toEqual(['198.51.100.0/25 via 203.0.113.10']);
   });
 
