@@ -617,7 +617,8 @@ function restartPeriodic(s: BfdSession, now: number): BfdSession {
  */
 function finish(prev: BfdSession, s: BfdSession, now: number): BfdSession {
   const det = detectionTimeUs(s);
-  const detect = s.lastRxAt !== undefined && det > 0 ? s.lastRxAt + det / 1000 : undefined;
+  // A Detection Time shortened by a parameter change may already have passed: due now.
+  const detect = s.lastRxAt !== undefined && det > 0 ? Math.max(now, s.lastRxAt + det / 1000) : undefined;
   let tx = s.timers.tx;
   let rng = s.rng;
   if (!mayTransmit(s)) tx = undefined;
