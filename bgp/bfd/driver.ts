@@ -44,8 +44,10 @@
  *
  * Bounds: the tables hold configured sessions only. A packet nobody owns is
  * counted (driver counters, by reason) and logged once per source address,
- * with at most UNKNOWN_LOG_MAX addresses remembered (oldest forgotten
- * first), so a flood from many addresses costs neither memory nor logs.
+ * with at most `unknownLogLimit` (256) addresses remembered, oldest forgotten
+ * first, and at most UNKNOWN_LOG_BURST such lines a minute (the rest are
+ * counted and reported with the next line), so a flood from many addresses
+ * costs neither memory nor a flooded log.
  */
 import * as dgram from 'node:dgram';
 import { realClock, type Clock } from '../driver/clock.js';
@@ -87,8 +89,11 @@ export const BFD_MAX_INTERVAL_MS = 60_000;
 export const BFD_DEFAULTS = { desiredMinTxMs: 300, requiredMinRxMs: 300, detectMult: 3 } as const;
 /** Default multihop limit: one router between the ends (FRR's `minimum-ttl 254`). */
 export const BFD_DEFAULT_MAX_HOPS = 2;
-/** Source addresses of unknown packets remembered for log suppression. */
+/** Source addresses of unknown packets remembered for log suppression, by default. */
 const UNKNOWN_LOG_MAX = 256;
+/** Unknown-source log lines allowed per UNKNOWN_LOG_WINDOW_MS. */
+const UNKNOWN_LOG_BURST = 20;
+const UNKNOWN_LOG_WINDOW_MS = 60_000;
 /** Attempts to find a free source port for a session. */
 const PORT_ATTEMPTS = 32;
 
@@ -124,6 +129,8 @@ export interface BfdDriverOptions {
   random?: () => number;
   /** Listening ports; default 3784 and 4784 (tests override them). */
   ports?: { singleHop?: number; multihop?: number };
+  /** Source addresses of unknown packets remembered for log suppression; default 256. */
+  unknownLogLimit?: number;
 }
 
 /** Typed events the driver emits. */
@@ -264,6 +271,8 @@ export class BfdDriver {
   private readonly rx = new Map<string, Promise<RxSocket>>();
   private readonly listeners = new Set<(e: BfdDriverEvent) => void>();
   private readonly unknownLogged = new Map<string, number>();
+  private readonly unknownLogLimit: number;
+  private unknownLogWindow = { start: -Infinity, lines: 0, suppressed: 0 };
   private readonly driverCounters: BfdDriverCounters = { unknownPackets: 0, unknownByReason: emptyDiscards(), drainedAtStart: 0 };
   private timer: { at: number; cancel: () => void } | null = null;
   private closed = false;
@@ -273,6 +282,7 @@ export class BfdDriver {
     this.log = opts.logger ?? silentLogger;
     this.random = opts.random ?? Math.random;
     this.ports = { single: opts.ports?.singleHop ?? BfdPort.SingleHop, multi: opts.ports?.multihop ?? BfdPort.Multihop };
+    this.unknownLogLimit = Math.max(1, opts.unknownLogLimit ?? UNKNOWN_LOG_MAX);
   }
 
   /** Subscribe to typed events; returns an unsubscribe function. */
@@ -631,12 +641,26 @@ export class BfdDriver {
     this.driverCounters.unknownByReason[reason] += 1;
     const key = `${kind}|${from}`;
     if (this.unknownLogged.has(key)) return;
-    if (this.unknownLogged.size >= UNKNOWN_LOG_MAX) {
+    if (this.unknownLogged.size >= this.unknownLogLimit) {
       const oldest = this.unknownLogged.keys().next().value;
       if (oldest !== undefined) this.unknownLogged.delete(oldest);
     }
     this.unknownLogged.set(key, this.clock.now());
-    this.log.info({ from, multihop: kind === 'multi', reason }, 'BFD packet from an address with no session (logged once per address)');
+    const w = this.unknownLogWindow;
+    const now = this.clock.now();
+    if (now - w.start >= UNKNOWN_LOG_WINDOW_MS) this.unknownLogWindow = { start: now, lines: 0, suppressed: w.suppressed };
+    const win = this.unknownLogWindow;
+    if (win.lines >= UNKNOWN_LOG_BURST) {
+      win.suppressed += 1;
+      return;
+    }
+    win.lines += 1;
+    const suppressed = win.suppressed;
+    win.suppressed = 0;
+    this.log.info(
+      { from, multihop: kind === 'multi', reason, ...(suppressed > 0 ? { suppressedAddresses: suppressed } : {}) },
+      'BFD packet from an address with no session (logged once per address)',
+    );
   }
 
   // ------------------------------------------------------------------ sockets
