@@ -17,10 +17,11 @@
  *   (single hop, RFC 5881 §4) or 4784 (multihop, RFC 5883 §2); IPv6 sockets
  *   are IPv6-only, so each IPv4 packet has one home. A BPF filter does the
  *   TTL check in the kernel (ttl-filter.ts, decision 0021): single hop
- *   accepts only 255 (RFC 5881 §5); multihop accepts 256 - maxHops and up,
- *   with the largest maxHops of the family's multihop sessions (one filter
- *   per socket). Datagrams that fail it arrive as empty payloads and are
- *   counted as `ttl` discards of the session with that source address.
+ *   accepts only 255 (RFC 5881 §5); multihop accepts 256 - maxHops and up
+ *   from each session's peer (one rule per session with a `maxHops`; none
+ *   by default, RFC 5883 sets no value and BIRD 2 sends with TTL 64).
+ *   Datagrams that fail arrive as empty payloads and are counted as `ttl`
+ *   discards of the session with that source address.
  * - Transmit: one socket per session, bound to the session's local address
  *   (or the wildcard) and a random source port in 49152-65535 that it keeps
  *   for its whole life. RFC 5881 §4: "The source port MUST be in the range
@@ -79,7 +80,7 @@ import {
   type BfdSession,
   type BfdSessionConfig,
 } from './session.js';
-import { minTtlForHops, ttlFilter } from './ttl-filter.js';
+import { maxMultihopRules, minTtlForHops, multihopFilter, singleHopFilter, type TtlRule } from './ttl-filter.js';
 import { BfdError, DISCARD_REASONS, decodeControl, encodeControl, type DiscardReason } from './wire.js';
 
 /** Interval limits accepted in configuration, ms (FRR's bfdd allows the same range). */
@@ -87,8 +88,12 @@ export const BFD_MIN_INTERVAL_MS = 10;
 export const BFD_MAX_INTERVAL_MS = 60_000;
 /** Defaults when a session leaves them out (FRR's bfdd defaults). */
 export const BFD_DEFAULTS = { desiredMinTxMs: 300, requiredMinRxMs: 300, detectMult: 3 } as const;
-/** Default multihop limit: one router between the ends (FRR's `minimum-ttl 254`). */
-export const BFD_DEFAULT_MAX_HOPS = 2;
+/**
+ * Default multihop limit: none (any TTL). RFC 5883 sets no value, and BIRD 2
+ * sends multihop packets with the system default TTL (64); FRR and herald
+ * send 255, so `maxHops` can be set for them.
+ */
+export const BFD_DEFAULT_MAX_HOPS = 255;
 /** Source addresses of unknown packets remembered for log suppression, by default. */
 const UNKNOWN_LOG_MAX = 256;
 /** Unknown-source log lines allowed per UNKNOWN_LOG_WINDOW_MS. */
@@ -105,7 +110,7 @@ export interface BfdSessionOptions {
   peer: string;
   /** Source address of our packets; required for multihop (the remote keys its session by it). */
   local?: string;
-  /** RFC 5883 multihop on UDP 4784; `maxHops` (default 2) sets the lowest TTL accepted, 256 - maxHops. */
+  /** RFC 5883 multihop on UDP 4784; `maxHops` (default 255: no check) sets the lowest TTL accepted, 256 - maxHops. */
   multihop?: boolean | { maxHops?: number };
   /** bfd.DesiredMinTxInterval once Up, ms (10..60000; default 300). */
   desiredMinTxMs?: number;
@@ -217,6 +222,8 @@ interface Entry {
   readonly name: string;
   readonly peer: string;
   readonly peerKey: string;
+  /** The peer's address octets (4 or 16), for the multihop TTL rules. */
+  readonly peerBytes: Uint8Array;
   readonly family: IpFamily;
   readonly local: string | null;
   readonly kind: HopKind;
@@ -233,18 +240,28 @@ interface Entry {
 
 interface RxSocket {
   readonly socket: dgram.Socket;
-  minTtl: number;
+  readonly family: IpFamily;
+  readonly kind: HopKind;
+}
+
+/** What a session being added contributes to the tables and filters before it runs. */
+interface Pending {
+  readonly addrKey: string;
+  readonly family: IpFamily;
+  readonly kind: HopKind;
+  readonly peerBytes: Uint8Array;
+  readonly minTtl: number;
 }
 
 function emptyDiscards(): Record<DiscardReason, number> {
   return Object.fromEntries(DISCARD_REASONS.map((r) => [r, 0])) as Record<DiscardReason, number>;
 }
 
-/** A canonical key for an address (family, octets, IPv6 scope), and its family. */
-function addressKey(text: string): { key: string; family: IpFamily; canonical: string } {
+/** A canonical key for an address (family, octets, IPv6 scope), its family and octets. */
+function addressKey(text: string): { key: string; family: IpFamily; canonical: string; bytes: Uint8Array } {
   const ip = parseIp(text);
   const canonical = ip.family === 4 ? formatIPv4(ip.bytes) : formatIPv6(ip.bytes);
-  return { key: `${ip.family}/${canonical}%${ip.scopeId}`, family: ip.family, canonical };
+  return { key: `${ip.family}/${canonical}%${ip.scopeId}`, family: ip.family, canonical, bytes: ip.bytes };
 }
 
 function checkInterval(v: number, what: string): void {
@@ -266,8 +283,8 @@ export class BfdDriver {
   private readonly byName = new Map<string, Entry>();
   private readonly byDiscr = new Map<number, Entry>();
   private readonly byAddress = new Map<string, Entry>();
-  /** Names and address keys of sessions whose sockets are still being opened. */
-  private readonly pending = new Map<string, string>();
+  /** Sessions whose sockets are still being opened, by name. */
+  private readonly pending = new Map<string, Pending>();
   private readonly rx = new Map<string, Promise<RxSocket>>();
   private readonly listeners = new Set<(e: BfdDriverEvent) => void>();
   private readonly unknownLogged = new Map<string, number>();
@@ -328,19 +345,27 @@ export class BfdDriver {
     checkMult(detectMult);
     const addrKey = `${kind}|${peer.key}`;
     const clash = [...this.byName.values()].find((e) => `${e.kind}|${e.peerKey}` === addrKey);
-    if (clash || [...this.pending.values()].includes(addrKey)) {
+    if (clash || [...this.pending.values()].some((p) => p.addrKey === addrKey)) {
       throw new Error(`BFD session ${name}: ${kind === 'multi' ? 'a multihop' : 'a single-hop'} session with ${peer.canonical} already exists${clash ? ` (${clash.name})` : ''}`);
     }
+    if (kind === 'multi' && minTtl > 1) {
+      const limited = this.ttlRules(peer.family).length;
+      if (limited >= maxMultihopRules(peer.family)) {
+        throw new Error(`BFD session ${name}: at most ${maxMultihopRules(peer.family)} IPv${peer.family} multihop sessions can have maxHops (the kernel's BPF limit)`);
+      }
+    }
     const port = opts.port ?? (kind === 'single' ? BfdPort.SingleHop : BfdPort.Multihop);
-    this.pending.set(name, addrKey);
+    this.pending.set(name, { addrKey, family: peer.family, kind, peerBytes: peer.bytes, minTtl });
     let tx: { socket: dgram.Socket; port: number } | undefined;
     try {
-      await this.ensureRx(peer.family, kind, minTtl);
+      // The receive filter knows the session (its TTL rule) before the session can run.
+      await this.ensureRx(peer.family, kind);
       tx = await this.openTx(peer.family, local?.canonical);
       if (this.closed) throw new Error('BFD driver closed while the session was being added');
     } catch (err) {
       this.pending.delete(name);
       tx?.socket.close();
+      await this.refreshFilter(peer.family, kind).catch(() => {});
       throw new Error(`BFD session ${name}: ${(err as Error).message}`);
     }
     this.pending.delete(name);
@@ -354,6 +379,7 @@ export class BfdDriver {
       name,
       peer: opts.peer,
       peerKey: peer.key,
+      peerBytes: peer.bytes,
       family: peer.family,
       local: local?.canonical ?? null,
       kind,
@@ -417,7 +443,7 @@ export class BfdDriver {
     this.byDiscr.delete(e.session.localDiscr);
     this.byAddress.delete(`${e.kind}|${e.peerKey}`);
     this.log.info({ session: name }, 'BFD session removed');
-    await this.tightenRx(e.family, e.kind);
+    await this.refreshFilter(e.family, e.kind);
     this.runTimers();
   }
 
@@ -665,36 +691,44 @@ export class BfdDriver {
 
   // ------------------------------------------------------------------ sockets
 
-  /** Open (once) the receive socket for a family and hop kind, loosening its TTL filter if `minTtl` asks. */
-  private async ensureRx(family: IpFamily, kind: HopKind, minTtl: number): Promise<void> {
+  /** Open (once) the receive socket for a family and hop kind, and bring its filter up to date. */
+  private async ensureRx(family: IpFamily, kind: HopKind): Promise<void> {
     const key = `${family}-${kind}`;
     let p = this.rx.get(key);
     if (!p) {
-      p = this.openRx(family, kind, minTtl);
+      p = this.openRx(family, kind);
       this.rx.set(key, p);
       p.catch(() => this.rx.delete(key));
+      await p;
+      return;
     }
-    const rx = await p;
-    if (minTtl < rx.minTtl) {
-      attachSocketFilter(dgramFd(rx.socket), ttlFilter(family, minTtl));
-      rx.minTtl = minTtl;
-    }
+    await p;
+    await this.refreshFilter(family, kind);
   }
 
-  /** After a removal, tighten a multihop filter to what the remaining sessions need. */
-  private async tightenRx(family: IpFamily, kind: HopKind): Promise<void> {
+  /** The multihop TTL rules of a family: one per session (running or being added) with a limit. */
+  private ttlRules(family: IpFamily): TtlRule[] {
+    const rules: TtlRule[] = [];
+    for (const e of this.byName.values()) if (e.family === family && e.kind === 'multi' && e.minTtl > 1) rules.push({ source: e.peerBytes, minTtl: e.minTtl });
+    for (const p of this.pending.values()) if (p.family === family && p.kind === 'multi' && p.minTtl > 1) rules.push({ source: p.peerBytes, minTtl: p.minTtl });
+    return rules;
+  }
+
+  private filterFor(family: IpFamily, kind: HopKind): Uint8Array {
+    return kind === 'single' ? singleHopFilter(family) : multihopFilter(family, this.ttlRules(family));
+  }
+
+  /** Re-attach a multihop socket's filter after its sessions changed (single hop never changes). */
+  private async refreshFilter(family: IpFamily, kind: HopKind): Promise<void> {
     if (kind !== 'multi') return;
     const p = this.rx.get(`${family}-${kind}`);
     if (!p) return;
     const rx = await p;
-    const need = Math.min(BFD_TTL, ...[...this.byName.values()].filter((e) => e.family === family && e.kind === kind).map((e) => e.minTtl));
-    if (need !== rx.minTtl) {
-      attachSocketFilter(dgramFd(rx.socket), ttlFilter(family, need));
-      rx.minTtl = need;
-    }
+    if (this.closed) return;
+    attachSocketFilter(dgramFd(rx.socket), this.filterFor(family, kind));
   }
 
-  private openRx(family: IpFamily, kind: HopKind, minTtl: number): Promise<RxSocket> {
+  private openRx(family: IpFamily, kind: HopKind): Promise<RxSocket> {
     const port = kind === 'single' ? this.ports.single : this.ports.multi;
     const address = family === 4 ? '0.0.0.0' : '::';
     const socket = dgram.createSocket({ type: family === 4 ? 'udp4' : 'udp6', ipv6Only: family === 6 });
@@ -711,7 +745,7 @@ export class BfdDriver {
           // Still in the bind's tick: Node has not read the socket, so what is
           // queued arrived before the filter and is dropped unread.
           const fd = dgramFd(socket);
-          attachSocketFilter(fd, ttlFilter(family, minTtl));
+          attachSocketFilter(fd, this.filterFor(family, kind));
           this.driverCounters.drainedAtStart += drainDatagrams(fd);
         } catch (err) {
           socket.close();
@@ -723,8 +757,8 @@ export class BfdDriver {
           this.log.error({ port, family, err: err.message }, 'BFD receive socket error');
           this.emit({ type: 'error', session: null, error: err.message });
         });
-        this.log.info({ port, family, minTtl }, 'BFD listening');
-        resolve({ socket, minTtl });
+        this.log.info({ port, family, multihop: kind === 'multi' }, 'BFD listening');
+        resolve({ socket, family, kind });
       });
     });
   }

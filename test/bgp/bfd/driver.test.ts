@@ -173,7 +173,7 @@ describe.skipIf(!netns.canRun)('BfdDriver through the kernel (network namespace)
       const mh = await until(d, 'mh', (s) => s.state === 'Up');
       expect(mh.multihop).toBe(true);
     }
-    expect(a.session('mh')!.minTtl).toBe(254);
+    expect(a.session('mh')!.minTtl).toBe(1); // no limit by default
     expect(b.session('mh')!.minTtl).toBe(253);
   });
 
@@ -228,26 +228,50 @@ describe.skipIf(!netns.canRun)('BfdDriver through the kernel (network namespace)
     expect(logA.lines.some((l) => l.level === 'warn' && l.obj.reason === 'ttl')).toBe(true);
   });
 
-  it('multihop: the filter follows maxHops (TTL 254 refused at maxHops 1, accepted at 2)', async () => {
-    await a.addSession({ name: 'mh1', peer: '192.0.2.5', local: '192.0.2.1', multihop: { maxHops: 1 }, passive: true, port: 34784 });
-    // Another multihop session already asks for maxHops 2 on this socket ('mh'); take it away to
-    // make the socket filter strict, then put a maxHops-2 session back.
-    const mhConfig = a.session('mh')!;
-    await b.removeSession('mh');
-    await a.removeSession('mh');
-    const s = await udp(4, '192.0.2.5');
+  it('multihop: each session its own TTL floor, 256 - maxHops, on one socket (IPv4 and IPv6)', async () => {
+    // Replies go to a closed port (34784), not back into A's own listener.
+    const common = { local: '192.0.2.1', passive: true, port: 34784 } as const;
+    await a.addSession({ name: 'mh1', peer: '192.0.2.5', multihop: { maxHops: 1 }, ...common });
+    await a.addSession({ name: 'mh2', peer: '192.0.2.9', multihop: { maxHops: 2 }, ...common });
+    await a.addSession({ name: 'mhany', peer: '198.51.100.200', multihop: true, ...common });
+    const common6 = { local: '2001:db8::1', passive: true, port: 34784 } as const;
+    await a.addSession({ name: 'mh6a', peer: '2001:db8::3', multihop: { maxHops: 1 }, ...common6 });
+    await a.addSession({ name: 'mh6b', peer: '2001:db8::2', multihop: { maxHops: 2 }, ...common6 });
+    const sockets = await Promise.all([
+      udp(4, '192.0.2.5'),
+      udp(4, '192.0.2.9'),
+      udp(4, '198.51.100.200'),
+      udp(6, '2001:db8::3'),
+      udp(6, '2001:db8::2'),
+    ]);
+    const [s5, s9, sAny, s6a, s6b] = sockets;
     try {
-      await sendTo(s, pkt({ myDiscriminator: 0x88 }), 4784, '192.0.2.1', 254);
-      await until(a, 'mh1', (x) => x.counters.discards.ttl === 1);
-      await a.removeSession('mh1');
-      await a.addSession({ name: 'mh2', peer: '192.0.2.5', local: '192.0.2.1', multihop: { maxHops: 2 }, passive: true, port: 34784 });
-      await sendTo(s, pkt({ myDiscriminator: 0x88 }), 4784, '192.0.2.1', 254);
-      await until(a, 'mh2', (x) => x.state === 'Init');
+      await sendTo(s5!, pkt({ myDiscriminator: 0x51 }), 4784, '192.0.2.1', 254);
+      await sendTo(s9!, pkt({ myDiscriminator: 0x52 }), 4784, '192.0.2.1', 254);
+      await sendTo(sAny!, pkt({ myDiscriminator: 0x53 }), 4784, '192.0.2.1', 64);
+      await sendTo(s6a!, pkt({ myDiscriminator: 0x61 }), 4784, '2001:db8::1', 254);
+      await sendTo(s6b!, pkt({ myDiscriminator: 0x62 }), 4784, '2001:db8::1', 254);
+      expect(await until(a, 'mh1', (x) => x.counters.discards.ttl === 1)).toMatchObject({ state: 'Down', minTtl: 255 });
+      expect(await until(a, 'mh2', (x) => x.state === 'Init')).toMatchObject({ remoteDiscriminator: 0x52, minTtl: 254 });
+      expect(await until(a, 'mhany', (x) => x.state === 'Init')).toMatchObject({ remoteDiscriminator: 0x53, minTtl: 1 });
+      expect(await until(a, 'mh6a', (x) => x.counters.discards.ttl === 1)).toMatchObject({ state: 'Down' });
+      expect(await until(a, 'mh6b', (x) => x.state === 'Init')).toMatchObject({ remoteDiscriminator: 0x62 });
+      // The same source at TTL 255 passes mh1's floor.
+      await sendTo(s5!, pkt({ myDiscriminator: 0x51 }), 4784, '192.0.2.1', 255);
+      expect(await until(a, 'mh1', (x) => x.state === 'Init')).toMatchObject({ remoteDiscriminator: 0x51 });
+      // After mh2 is removed its rule goes: TTL 254 from .9 is an unknown packet, not a ttl discard.
+      await a.removeSession('mh2');
+      const before = a.counters().unknownByReason;
+      await sendTo(s9!, pkt({ myDiscriminator: 0x52 }), 4784, '192.0.2.1', 254);
+      const t0 = performance.now();
+      while (a.counters().unknownByReason['no-session'] === before['no-session'] && performance.now() - t0 < 2_000) await sleep(5);
+      expect(a.counters().unknownByReason['no-session']).toBe(before['no-session'] + 1);
+      expect(a.counters().unknownByReason.ttl).toBe(before.ttl);
     } finally {
-      s.close();
-      await a.removeSession('mh2').catch(() => {});
+      for (const s of sockets) s.close();
+      for (const n of ['mh1', 'mhany', 'mh6a', 'mh6b']) await a.removeSession(n);
     }
-    expect(mhConfig.minTtl).toBe(254);
+    expect(a.session('mh')!.minTtl).toBe(1);
   });
 
   it('counts packets no session owns by reason, logs each address once and a bounded set of them', async () => {
