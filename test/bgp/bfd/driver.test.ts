@@ -7,6 +7,7 @@
 // send packets with TTL / Hop Limit 254 and 255 to prove the BPF filter.
 // Intervals are 10-30 ms so every wait is short; measured figures print.
 import * as dgram from 'node:dgram';
+import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BfdDriver, type BfdDriverEvent, type BfdSessionSnapshot } from '../../../bgp/bfd/driver.js';
 import { decodeControl, encodeControl, type BfdControlPacket } from '../../../bgp/bfd/wire.js';
@@ -350,6 +351,36 @@ describe.skipIf(!netns.canRun)('BfdDriver through the kernel (network namespace)
     const c = new BfdDriver();
     await expect(c.addSession({ name: 'x', peer: '192.0.2.9' })).rejects.toThrow(/cannot listen on UDP 0\.0\.0\.0:3784.*EADDRINUSE.*another BFD daemon/);
     await c.close();
+  });
+
+  it('runs in a worker thread (decision 0020): a driver there brings a session Up with one here', async () => {
+    // The worker inherits this thread's network namespace; it loads TypeScript through tsx.
+    const code = `
+      import('tsx/esm/api').then(async ({ register }) => {
+        register();
+        const { parentPort } = await import('node:worker_threads');
+        const { BfdDriver } = await import(${JSON.stringify(new URL('../../../bgp/bfd/driver.ts', import.meta.url).pathname)});
+        const d = new BfdDriver({ ports: { singleHop: 23784, multihop: 24784 } });
+        await d.addSession({ name: 'w', peer: '192.0.2.1', local: '192.0.2.9', desiredMinTxMs: 20, requiredMinRxMs: 20 });
+        d.on((e) => { if (e.type === 'state' && e.to === 'Up') parentPort.postMessage({ up: d.session('w') }); });
+        parentPort.on('message', async () => { await d.close(); parentPort.postMessage({ closed: true }); });
+      });`;
+    await a.addSession({ name: 'w', peer: '192.0.2.9', local: '192.0.2.1', port: 23784, desiredMinTxMs: 20, requiredMinRxMs: 20 });
+    const w = new Worker(code, { eval: true });
+    try {
+      const up = await new Promise<BfdSessionSnapshot>((resolve, reject) => {
+        w.on('message', (m: { up?: BfdSessionSnapshot }) => m.up && resolve(m.up));
+        w.once('error', reject);
+        w.once('exit', (c) => reject(new Error(`worker exited ${c}`)));
+      });
+      expect(up).toMatchObject({ state: 'Up', remoteDiscriminator: a.session('w')!.localDiscriminator });
+      await until(a, 'w', (x) => x.state === 'Up');
+      w.postMessage('close');
+      await until(a, 'w', (x) => x.state === 'Down' && x.remoteState === 'AdminDown');
+    } finally {
+      await w.terminate();
+      await a.removeSession('w');
+    }
   });
 
   it('close() says AdminDown on every session and releases the ports', async () => {
