@@ -13,6 +13,7 @@ import { BfdDriver, type BfdDriverEvent, type BfdSessionSnapshot } from '../../.
 import { decodeControl, encodeControl, type BfdControlPacket } from '../../../bgp/bfd/wire.js';
 import { BfdState } from '../../../bgp/bfd/iana.js';
 import type { Logger } from '../../../bgp/driver/types.js';
+import { ManualClock } from '../../../bgp/driver/clock.js';
 import { testNetns } from '../../support/netns-enter.js';
 
 const netns = testNetns({ file: 'test/bgp/bfd/driver.test.ts', tag: 'bfd', scope: 'kernel tests in' });
@@ -380,6 +381,37 @@ describe.skipIf(!netns.canRun)('BfdDriver through the kernel (network namespace)
     } finally {
       await w.terminate();
       await a.removeSession('w');
+    }
+  });
+
+  it('keeps its deadlines on the injected Clock (ManualClock: nothing more goes out until it moves)', async () => {
+    const clock = new ManualClock(1_000);
+    const d = new BfdDriver({ clock, ports: { singleHop: 25784, multihop: 26784 } });
+    const peer = await udp(4, '192.0.2.9', 27784);
+    const got: number[] = [];
+    peer.on('message', () => got.push(clock.now()));
+    // (clock.now() at arrival: the first packet leaves inside addSession, at 1000)
+    try {
+      await d.addSession({ name: 'm', peer: '192.0.2.9', local: '192.0.2.1', port: 27784 });
+      const wait = async (n: number): Promise<void> => {
+        const t0 = performance.now();
+        while (got.length < n && performance.now() - t0 < 2_000) await sleep(5);
+      };
+      await wait(1);
+      expect(got).toEqual([1_000]); // the first packet at once
+      await sleep(100);
+      expect(got.length).toBe(1); // real time passes, the manual clock does not
+      expect(clock.pending).toBe(1); // one timer for the earliest deadline
+      // The next one is due 750-1000 ms later (slow rate before Up, jittered).
+      clock.advance(740);
+      await sleep(100);
+      expect(got.length).toBe(1);
+      clock.advance(260);
+      await wait(2);
+      expect(got.length).toBe(2);
+    } finally {
+      await d.close();
+      peer.close();
     }
   });
 
