@@ -6,6 +6,7 @@
  *   session/  the pure RFC 4271 FSM: step(session, event, now) -> actions
  *   rib/      pure Adj-RIB-Out (owns the diff, packs UPDATEs) and Adj-RIB-In
  *   driver/   sockets, timers, TCP MD5: the only code that does I/O
+ *   bfd/      BFD (RFC 5880/5881/5883): codec, pure session machine, BfdDriver
  *
  * Typical use:
  *   const sp = new Speaker({ asn: 65011, routerId: '192.0.2.11' });
@@ -57,3 +58,13 @@ export { formatCommunity, parseCommunity, COMMUNITY_NAMES } from './wire/attribu
 export { formatLargeCommunity, parseLargeCommunity } from './wire/attributes/large-communities.js';
 export { formatExtendedCommunity, parseExtendedCommunity } from './wire/attributes/extended-communities.js';
 export type { PathAttributes } from './wire/types.js';
+export {
+  BfdDriver,
+  BfdDiag,
+  BfdState,
+  type BfdDriverEvent,
+  type BfdDriverOptions,
+  type BfdSessionOptions,
+  type BfdSessionSnapshot,
+  type BfdSessionUpdate,
+} from './bfd/index.js';

@@ -8,7 +8,10 @@
  *     multihop and GTSM senders (RFC 5082 §3),
  *   - the minimum accepted TTL / hop count (`IP_MINTTL`, `IPV6_MINHOPCOUNT`),
  *     the receiving half of GTSM (RFC 5082 §3),
- *   - `SO_ERROR`, the result of a non-blocking connect.
+ *   - `SO_ERROR`, the result of a non-blocking connect,
+ *   - classic BPF socket filters (`SO_ATTACH_FILTER`, `struct sock_fprog`) and
+ *     draining a UDP socket's queue, for BFD's TTL check (bgp/bfd/ttl-filter.ts,
+ *     decision 0021), and the fd behind a `dgram` socket.
  *
  * Linux only: the option numbers and struct layouts below are Linux's (the
  * same on x86_64 and aarch64). koffi is loaded on first use, so importing this
@@ -27,6 +30,7 @@
 import { createRequire } from 'node:module';
 import { constants as osConstants, endianness } from 'node:os';
 import { getSystemErrorMap } from 'node:util';
+import type * as dgram from 'node:dgram';
 import type * as net from 'node:net';
 import { parseIPv4, parseIPv6 } from '../wire/prefix.js';
 
@@ -42,6 +46,8 @@ export const Linux = {
   SOCK_CLOEXEC: 0o2000000,
   SOL_SOCKET: 1,
   SO_ERROR: 4,
+  SO_ATTACH_FILTER: 26,
+  MSG_DONTWAIT: 0x40,
   IPPROTO_IP: 0,
   IPPROTO_TCP: 6,
   IPPROTO_IPV6: 41,
@@ -106,6 +112,9 @@ interface Libc {
   poll(fds: Buffer, nfds: number, timeoutMs: number): number;
   getsockname(fd: number, addr: Buffer, len: Buffer): number;
   if_nametoindex(name: string): number;
+  setsockoptFprog(fd: number, level: number, name: number, value: { len: number; filter: Buffer }, len: number): number;
+  fprogSize: number;
+  recv(fd: number, buf: Buffer, len: number, flags: number): number;
   /** errno as left by the last libc call on this thread. */
   errno(): number;
 }
@@ -119,6 +128,9 @@ function libc(): Libc {
   }
   const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
   const lib = koffi.load('libc.so.6');
+  // struct sock_fprog { unsigned short len; struct sock_filter *filter; } (<linux/filter.h>);
+  // koffi lays it out (16 octets on 64-bit) and passes a Buffer as the pointer.
+  const fprog = koffi.struct('herald_sock_fprog', { len: 'uint16_t', filter: 'void *' });
   libcCache = {
     socket: lib.func('int socket(int, int, int)'),
     setsockopt: lib.func('int setsockopt(int, int, int, const void *, uint32_t)'),
@@ -129,6 +141,9 @@ function libc(): Libc {
     poll: lib.func('int poll(void *, unsigned long, int)'),
     getsockname: lib.func('int getsockname(int, void *, void *)'),
     if_nametoindex: lib.func('unsigned int if_nametoindex(const char *)'),
+    setsockoptFprog: lib.func('setsockopt', 'int', ['int', 'int', 'int', koffi.pointer(fprog), 'uint32_t']),
+    fprogSize: koffi.sizeof(fprog),
+    recv: lib.func('long recv(int, void *, unsigned long, int)'),
     errno: () => koffi.errno(),
   };
   return libcCache;
@@ -399,6 +414,56 @@ export function fdOf(owner: net.Server | net.Socket): number {
   const fd = handle?.fd;
   if (typeof fd !== 'number' || fd < 0) throw new Error('socket has no file descriptor (not listening or connected yet, or closed)');
   return fd;
+}
+
+/**
+ * Return the OS fd behind a bound `dgram` socket. Node has no public accessor
+ * and its `_handle` getter prints a deprecation warning (DEP0112), so this
+ * reads the same handle through the socket's internal state symbol.
+ */
+export function dgramFd(socket: dgram.Socket): number {
+  const sym = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
+  const state = sym === undefined ? undefined : (socket as unknown as Record<symbol, { handle?: { fd?: unknown } | null } | undefined>)[sym];
+  const fd = state?.handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) throw new Error('dgram socket has no file descriptor (not bound yet, closed, or this Node version keeps it elsewhere)');
+  return fd;
+}
+
+/**
+ * Attach a classic BPF program (`SO_ATTACH_FILTER`) to `fd`, replacing any
+ * filter it had. `program` holds `struct sock_filter` entries, 8 octets each
+ * in host byte order (u16 code, u8 jt, u8 jf, u32 k).
+ */
+export function attachSocketFilter(fd: number, program: Uint8Array): void {
+  if (program.length === 0 || program.length % 8 !== 0 || program.length / 8 > 4096) {
+    throw new Error(`a BPF program is 1..4096 instructions of 8 octets, got ${program.length} octets`);
+  }
+  const c = libc();
+  const filter = Buffer.from(program.buffer, program.byteOffset, program.byteLength);
+  if (c.setsockoptFprog(fd, Linux.SOL_SOCKET, Linux.SO_ATTACH_FILTER, { len: program.length / 8, filter }, c.fprogSize) < 0) {
+    throw new SocketError('setsockopt', c.errno(), `(SO_ATTACH_FILTER, ${program.length / 8} instructions)`);
+  }
+}
+
+/**
+ * Read and drop every datagram already queued on `fd` without blocking;
+ * returns how many there were. Used right after attaching a filter, in the
+ * same tick as the bind, to drop what arrived before the filter was in place
+ * (Node's event loop has not read the socket yet).
+ */
+export function drainDatagrams(fd: number): number {
+  const c = libc();
+  const buf = Buffer.alloc(65536);
+  let n = 0;
+  for (;;) {
+    if (c.recv(fd, buf, buf.length, Linux.MSG_DONTWAIT) < 0) {
+      const e = c.errno();
+      if (e === osConstants.errno.EAGAIN || e === osConstants.errno.EWOULDBLOCK) return n;
+      if (e === osConstants.errno.EINTR) continue;
+      throw new SocketError('recv', e, `(draining fd ${fd})`);
+    }
+    n += 1;
+  }
 }
 
 /** Format host and port for messages, bracketing IPv6. */

@@ -4,13 +4,36 @@
 // honours one set by the export filter). announce()/withdraw() rewrite the
 // config and run `birdc configure`. Routes are read by parsing
 // `birdc show route all`. No `protocol kernel`: BIRD never touches a FIB.
+// With `bfd` peers configured, a `protocol bfd` holds them as neighbors and
+// `bfdSessions()` parses `birdc show bfd sessions`.
 // No RFC: this is test infrastructure.
 
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BaseRouter, familyOf, normOrigin, normState, parseAsPath, sortRoutes, splitCommunity } from './base.js';
 import { run, waitFor } from './process.js';
-import type { Announcement, ReceivedRoute, SessionState } from './types.js';
+import type { Announcement, ReceivedRoute, RouterBfdPeer, SessionState } from './types.js';
+
+/** One line of `birdc show bfd sessions` (intervals in ms). */
+export interface BirdBfdSession {
+  address: string;
+  iface: string;
+  state: 'AdminDown' | 'Down' | 'Init' | 'Up';
+  /** Negotiated transmit interval, 0 before the first packet went out. */
+  intervalMs: number;
+  /** Detection Time. */
+  timeoutMs: number;
+}
+
+/** Render BIRD's per-kind session options from a BFD peer. */
+function birdBfdOptions(p: RouterBfdPeer): string {
+  const o: string[] = [];
+  if (p.minRxMs !== undefined) o.push(`min rx interval ${p.minRxMs} ms;`);
+  if (p.minTxMs !== undefined) o.push(`min tx interval ${p.minTxMs} ms;`);
+  if (p.multiplier !== undefined) o.push(`multiplier ${p.multiplier};`);
+  if (p.passive === true) o.push('passive yes;');
+  return o.join(' ');
+}
 
 export class BirdRouter extends BaseRouter {
   readonly kind = 'bird' as const;
@@ -65,6 +88,20 @@ export class BirdRouter extends BaseRouter {
       for (const r of routes) out.push(`  if net = ${r.prefix} then { ${attrStatements(r).join(' ')} }`);
       out.push('  accept;', '}');
     }
+    const bfd = c.bfd ?? [];
+    if (bfd.length > 0) {
+      // BIRD sets timers per interface pattern and once for all multihop sessions.
+      const single = bfd.find((p) => p.multihop !== true);
+      const multi = bfd.find((p) => p.multihop === true);
+      const lines = ['protocol bfd hrbfd {'];
+      if (single) lines.push(`  interface "*" { ${birdBfdOptions(single)} };`);
+      if (multi) lines.push(`  multihop { ${birdBfdOptions(multi)} };`);
+      for (const p of bfd) {
+        lines.push(`  neighbor ${p.address}${p.localAddress !== undefined ? ` local ${p.localAddress}` : ''}${p.multihop === true ? ' multihop yes' : ''};`);
+      }
+      lines.push('}');
+      out.push(lines.join('\n'));
+    }
     c.peers.forEach((p, i) => {
       const lines = [`protocol bgp hrp${i} {`];
       lines.push(`  local ${p.localAddress ?? ''} as ${c.asn};`);
@@ -98,6 +135,32 @@ export class BirdRouter extends BaseRouter {
   async withdraw(prefixes: string[]): Promise<void> {
     for (const p of prefixes) this.originated.delete(p);
     await this.reconfigure();
+  }
+
+  /** Replace the BFD neighbors and their timers, and apply them with `birdc configure` (a Poll Sequence for changed timers). */
+  async setBfd(bfd: RouterBfdPeer[]): Promise<void> {
+    this.config.bfd = bfd;
+    await this.reconfigure();
+  }
+
+  /** Parse `birdc show bfd sessions`. */
+  async bfdSessions(): Promise<BirdBfdSession[]> {
+    const res = await this.birdc(['show', 'bfd', 'sessions']);
+    const out: BirdBfdSession[] = [];
+    // "192.0.2.1   eth0   Up   12:00:01.123   0.100   0.300" (times in seconds)
+    const line = /^(\S+)\s+(\S+)\s+(AdminDown|Down|Init|Up)\s+\S+(?:\s+\S+)?\s+([\d.]+)\s+([\d.]+)\s*$/;
+    for (const l of res.stdout.split('\n')) {
+      const m = line.exec(l.trim());
+      if (m === null) continue;
+      out.push({
+        address: m[1]!,
+        iface: m[2]!,
+        state: m[3] as BirdBfdSession['state'],
+        intervalMs: Math.round(Number(m[4]) * 1000),
+        timeoutMs: Math.round(Number(m[5]) * 1000),
+      });
+    }
+    return out;
   }
 
   async sessionState(peerAddr: string): Promise<SessionState> {

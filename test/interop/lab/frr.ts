@@ -4,19 +4,46 @@
 // `... detail json`; `json detail` is the order that works and carries
 // communities and large communities). Originated routes are `network`
 // statements with a per-prefix route-map, added at runtime through vtysh.
+// With `bfd` peers configured, bfdd runs too (its own config file, vty and
+// control socket in the router's dir) and `bfdPeers()` reads
+// `show bfd peers json`.
 // No RFC: this is test infrastructure.
 
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BaseRouter, familyOf, normOrigin, normState, sortRoutes } from './base.js';
 import { nsRun, run, waitFor } from './process.js';
-import type { Announcement, Family, ReceivedRoute, SessionState } from './types.js';
+import type { Announcement, Family, ReceivedRoute, RouterBfdPeer, SessionState } from './types.js';
 
 const FRR_BIN = '/usr/lib/frr';
 
 /** Turn a prefix into a route-map name. */
 function mapName(prefix: string): string {
   return `HR-${prefix.replace(/[^0-9a-fA-F]/g, '-')}`;
+}
+
+/** The bfdd command that opens a peer's node: `peer A [multihop] local-address B`. */
+export function frrBfdPeerLine(p: RouterBfdPeer): string {
+  return `peer ${p.address}${p.multihop === true ? ' multihop' : ''}${p.localAddress !== undefined ? ` local-address ${p.localAddress}` : ''}`;
+}
+
+/** One entry of FRR 8.4's `show bfd peers json` (intervals in ms). */
+export interface FrrBfdPeer {
+  multihop: boolean;
+  peer: string;
+  local?: string;
+  id: number;
+  'remote-id': number;
+  'passive-mode': boolean;
+  status: 'up' | 'down' | 'init' | 'shutdown' | 'unknown';
+  diagnostic: string;
+  'remote-diagnostic': string;
+  'receive-interval': number;
+  'transmit-interval': number;
+  'detect-multiplier': number;
+  'remote-receive-interval': number;
+  'remote-transmit-interval': number;
+  'remote-detect-multiplier': number;
 }
 
 export class FrrRouter extends BaseRouter {
@@ -58,13 +85,31 @@ export class FrrRouter extends BaseRouter {
       lines.push(' exit-address-family');
     }
     await writeFile(join(dir, 'bgpd.conf'), lines.join('\n') + '\n');
+    const bfd = c.bfd ?? [];
+    if (bfd.length > 0) {
+      const b = ['bfd'];
+      for (const p of bfd) {
+        b.push(` ${frrBfdPeerLine(p)}`);
+        if (p.minRxMs !== undefined) b.push(`  receive-interval ${p.minRxMs}`);
+        if (p.minTxMs !== undefined) b.push(`  transmit-interval ${p.minTxMs}`);
+        if (p.multiplier !== undefined) b.push(`  detect-multiplier ${p.multiplier}`);
+        if (p.passive === true) b.push('  passive-mode');
+        b.push(' exit');
+      }
+      await writeFile(join(dir, 'bfdd.conf'), b.join('\n') + '\n');
+    }
     await run('chown', ['-R', 'frr:frr', dir]);
-    for (const daemon of ['zebra', 'bgpd']) {
+    for (const daemon of bfd.length > 0 ? ['zebra', 'bfdd', 'bgpd'] : ['zebra', 'bgpd']) {
       const args = ['-u', 'frr', '-g', 'frr', '-f', join(dir, `${daemon}.conf`), '-i', join(dir, `${daemon}.pid`)];
       args.push('-z', join(dir, 'zserv.api'), '--vty_socket', dir, '-P', '0', '--log', `file:${join(dir, `${daemon}.log`)}`);
+      // bfdd's control socket defaults to /var/run/frr/bfdd.sock, shared by every instance.
+      if (daemon === 'bfdd') args.push('--bfdctl', join(dir, 'bfdd.sock'));
       this.procs.push(this.lab.spawn(this.ns, `frr-${daemon}`, join(FRR_BIN, daemon), args, { logFile: join(dir, `${daemon}.out`) }));
       if (daemon === 'zebra') {
         await waitFor(async () => ((await this.vtysh(['show zebra client summary'], true)).code === 0 ? true : undefined), 10_000, () => 'zebra vty');
+      }
+      if (daemon === 'bfdd') {
+        await waitFor(async () => ((await this.vtysh(['show bfd peers json'], true)).code === 0 ? true : undefined), 10_000, () => 'bfdd vty');
       }
     }
     await waitFor(
@@ -76,6 +121,12 @@ export class FrrRouter extends BaseRouter {
       () => `${this.name}: bgpd vty did not answer`,
     );
     if (c.announce !== undefined && c.announce.length > 0) await this.announce(c.announce);
+  }
+
+  /** Read bfdd's sessions (`show bfd peers json`). */
+  async bfdPeers(): Promise<FrrBfdPeer[]> {
+    const out = await this.vtysh(['show bfd peers json']);
+    return JSON.parse(out.stdout) as FrrBfdPeer[];
   }
 
   /** Run vtysh commands against this instance's sockets. */
@@ -157,7 +208,7 @@ export class FrrRouter extends BaseRouter {
   }
 
   protected logFiles(): string[] {
-    return ['bgpd.log', 'bgpd.out', 'zebra.log', 'zebra.out'].map((f) => join(this.dir, f));
+    return ['bgpd.log', 'bgpd.out', 'zebra.log', 'zebra.out', 'bfdd.log', 'bfdd.out'].map((f) => join(this.dir, f));
   }
 }
 

@@ -17,8 +17,8 @@ export type { Ns, LinkEnd, Spoke, BridgeTopology, BridgeOptions, PointToPoint } 
 export { DAEMONS, missingReason, labReady } from './daemons.js';
 export { run, nsRun, waitFor, sleep, descendants, registeredPids } from './process.js';
 export type { RunResult, RunOptions, LabProcess } from './process.js';
-export { FrrRouter } from './frr.js';
-export { BirdRouter, parseBirdRoutes } from './bird.js';
+export { FrrRouter, frrBfdPeerLine, type FrrBfdPeer } from './frr.js';
+export { BirdRouter, parseBirdRoutes, type BirdBfdSession } from './bird.js';
 export { GobgpRouter } from './gobgp.js';
 export { OpenbgpdRouter } from './openbgpd.js';
 export { ExabgpRouter } from './exabgp.js';

@@ -60,6 +60,25 @@ export interface ReceivedRoute {
   best?: boolean;
 }
 
+/**
+ * One BFD session a router runs: FRR writes a bfdd `peer` (bfdd is started
+ * only when the list is non-empty); BIRD a `protocol bfd` neighbor, whose
+ * timers come from the first single-hop and the first multihop entry (BIRD
+ * sets them per interface pattern and for all multihop sessions).
+ */
+export interface RouterBfdPeer {
+  address: string;
+  /** Our source address; required for multihop. */
+  localAddress?: string;
+  multihop?: boolean;
+  /** Desired min TX / required min RX interval in ms, and the detect multiplier. */
+  minTxMs?: number;
+  minRxMs?: number;
+  multiplier?: number;
+  /** Wait for the other side's first packet (RFC 5880 §6.1). */
+  passive?: boolean;
+}
+
 export interface RouterConfig {
   /** Label used in messages and temp-dir names. */
   name: string;
@@ -72,6 +91,8 @@ export interface RouterConfig {
   announce?: Announcement[];
   /** Directory for config, sockets and logs (default: a lab temp dir). */
   dir?: string;
+  /** BFD sessions (FRR and BIRD only). */
+  bfd?: RouterBfdPeer[];
 }
 
 /** Normalised session states (RFC 4271 §8 names). */
