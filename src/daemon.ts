@@ -15,7 +15,7 @@
  * - stop (SIGTERM/SIGINT): drain every service, withdraw everything, then
  *   Cease/Administrative Shutdown with the configured message (RFC 9003).
  */
-import { Speaker, realClock, type Engine, type PeerConfig, type SpeakerEvent } from '../bgp/index.js';
+import { EngineClient, Speaker, realClock, type Engine, type PeerConfig, type SpeakerEvent } from '../bgp/index.js';
 import { ConfigError, diffConfig, loadConfig, toPeerConfig, type Config, type ServiceConfig } from './config/index.js';
 import { makeLogger, type Logger } from './log.js';
 import { Reconciler, groupIntents } from './reconciler/index.js';
@@ -58,8 +58,12 @@ export class Daemon {
   lxdStartError: string | null = null;
   private readonly eventListeners = new Set<(e: StateEvent) => void>();
 
-  constructor(configPath: string, log?: Logger) {
+  /** Run the session engine in this thread instead of a worker (tests that drive the daemon in-process). */
+  private readonly inlineEngine: boolean;
+
+  constructor(configPath: string, log?: Logger, opts: { inlineEngine?: boolean } = {}) {
     this.configPath = configPath;
+    this.inlineEngine = opts.inlineEngine ?? false;
     this.log = log ?? makeLogger(process.env.HERALD_LOG_LEVEL ?? 'info');
     this.reconciler = new Reconciler({
       applyGroups: (ops) => {
@@ -81,16 +85,25 @@ export class Daemon {
   async start(): Promise<void> {
     const config = await loadConfig(this.configPath);
     this.config = config;
-    const engine = new Speaker({
+    const options = {
       asn: config.asn,
       routerId: config.routerId,
       listen: { address: config.listen.address, port: config.listen.port },
       logger: this.log,
-    });
+    };
+    // The session engine runs in its own thread (decision 0020).
+    const engine: Engine = this.inlineEngine ? new Speaker(options) : new EngineClient(options);
     this.engine = engine;
     for (const p of config.peers) if (!p.shutdown) engine.addPeer(toPeerConfig(p));
     engine.on((e) => this.onEngineEvent(e));
-    await engine.start();
+    try {
+      await engine.start();
+    } catch (e) {
+      // A failed start (port 179 taken, no permission) must not leave the engine thread running.
+      await engine.stop().catch(() => {});
+      this.engine = null;
+      throw e;
+    }
     this.reconciler.setSnapshot('static', staticGroups(config.static));
     this.startHealth(config.services);
     // Before any await, so the metrics see the first health transitions.
