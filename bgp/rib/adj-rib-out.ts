@@ -953,8 +953,15 @@ export class AdjRibOut {
    * `sets`, -1 for nothing). Reasons are given for not-sendable prefixes.
    */
   groupStanding(id: number): { codes: Uint8Array; sent: Int32Array; sets: AttrSet[]; reasons: [number, string][] } | null {
-    const g = this.groups.get(id);
-    if (g === undefined) return null;
+    // A change still queued (or being applied) is what the caller handed last: report its list, not yet owned prefixes as pending.
+    let queued: QueuedGroup | null = null;
+    for (let i = this.jobs.length - 1; i >= 0 && queued === null; i--) if (this.jobs[i]!.id === id) queued = this.jobs[i]!;
+    const running = queued === null && this.job !== null && this.job.id === id && this.job.phase === 'take';
+    if (queued?.remove) return null;
+    const applied = this.groups.get(id);
+    if (applied === undefined && queued === null) return null;
+    const g: GroupRecord = queued !== null ? { specId: applied?.specId ?? NONE, parsed: null, list: queued.list, invalid: null } : applied!;
+    const inFlight = queued !== null || running;
     const t = this.table;
     const w = g.list.words;
     const codes = new Uint8Array(g.list.count);
@@ -970,8 +977,13 @@ export class AdjRibOut {
         reasons.push([i, g.invalid]);
         continue;
       }
+      const kept = t.sk < KIND_V6 ? this.keep4 : this.keep6;
+      if (!kept) {
+        codes[i] = STANDING.FAMILY;
+        continue;
+      }
       if (slot < 0 || this.spec[slot] !== g.specId) {
-        codes[i] = t.sk < KIND_V6 ? (this.keep4 ? STANDING.ELSEWHERE : STANDING.FAMILY) : this.keep6 ? STANDING.ELSEWHERE : STANDING.FAMILY;
+        codes[i] = inFlight ? STANDING.PENDING : STANDING.ELSEWHERE;
         continue;
       }
       const s = this.sent[slot]!;
@@ -984,7 +996,7 @@ export class AdjRibOut {
         }
         sent[i] = k;
       }
-      const pending = this.queueFor(slot, this.desired[slot]!) !== NONE;
+      const pending = inFlight || this.queueFor(slot, this.desired[slot]!) !== NONE;
       const why = this.rejected.get(slot);
       if (why !== undefined) {
         codes[i] = STANDING.NOT_SENDABLE;
