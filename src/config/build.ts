@@ -7,7 +7,7 @@
  * Family rule: a peer carries the family of its transport address unless
  * `families` lists others (then exactly those), as the speaker negotiates.
  */
-import { formatAddress, formatPrefix, parseAddress, parsePrefix } from '../../bgp/wire/prefix.js';
+import { formatAddress, formatPrefix, parseAddress, parsePrefix } from '../../bgp/index.js';
 import { suggest, type PathSegment } from './errors.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { Secret } from './secret.js';

@@ -14,8 +14,8 @@
  * jitter) are filled in build.ts.
  */
 import { z } from 'zod';
-import { parseAddress, parseIPv4, parsePrefix, formatPrefix } from '../../bgp/wire/prefix.js';
-import { parseCommunity, parseExtendedCommunity, parseLargeCommunity, type Checked } from '../../bgp/rib/route.js';
+import { parseAddress, parseIPv4, parsePrefix, formatPrefix } from '../../bgp/index.js';
+import { parseCommunity, parseExtendedCommunity, parseLargeCommunity, type Checked } from '../../bgp/index.js';
 import { DURATION_PATTERN, parseDuration } from './duration.js';
 import { DNS_RCODES, DNS_TYPES, LOG_LEVELS } from './types.js';
 

@@ -25,7 +25,7 @@
  * makes the state `maintenance` in the round that sees it, with no counting
  * and no flap; when it goes, the state is the rise/fall verdict again.
  */
-import type { Clock } from '../../../bgp/driver/clock.js';
+import type { Clock } from '../../../bgp/index.js';
 import type { ServiceConfig } from '../../config/index.js';
 import { checkLabel, checkTimeout, runCheck } from './checks/index.js';
 import type { Check, CheckReport, CheckResult, HealthState, Prober, ServiceSnapshot, Transition } from './types.js';

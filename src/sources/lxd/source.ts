@@ -26,7 +26,7 @@
  * health change re-derives from the last read (no API request) and publishes
  * if the snapshot changed.
  */
-import { realClock, type Clock } from '../../../bgp/driver/clock.js';
+import { realClock, type Clock } from '../../../bgp/index.js';
 import type { Check } from '../../config/index.js';
 import type { Intent } from '../../reconciler/index.js';
 import { ServiceHealth, type Prober } from '../health/index.js';
