@@ -37,6 +37,8 @@ export class HeraldProcess {
     readonly ns: string,
     readonly speaker: SpeakerOptions,
     readonly peers: PeerConfig[],
+    /** The child script (same stdin/stdout protocol); default herald-child.ts (a bare Speaker). */
+    readonly script: string = path.join(here, 'herald-child.ts'),
   ) {}
 
   get pid(): number | undefined {
@@ -49,7 +51,7 @@ export class HeraldProcess {
     // a second one), so the pid we signal (SIGSTOP in hold-timer tests) is herald's.
     const child = spawn(
       'ip',
-      ['netns', 'exec', this.ns, process.execPath, '--import', 'tsx', path.join(here, 'herald-child.ts'), JSON.stringify({ speaker: this.speaker, peers: this.peers })],
+      ['netns', 'exec', this.ns, process.execPath, '--import', 'tsx', this.script, JSON.stringify({ speaker: this.speaker, peers: this.peers })],
       { stdio: ['pipe', 'pipe', 'pipe'], cwd: root },
     );
     this.child = child;
