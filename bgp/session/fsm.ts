@@ -67,9 +67,9 @@
  * End-of-RIB and the Send Hold Timer
  * ----------------------------------
  * The peer's End-of-RIB per family is recorded in `session.eor.received` and
- * reported as `end-of-rib-received` (not as `update-received`). Ours is sent
- * by the FSM when the RIB reports `InitialSyncDone`: one End-of-RIB per
- * negotiated family, queued after the RIB's UPDATEs; `eor.sentAt` records it.
+ * reported as `end-of-rib-received` (not as `update-received`). Ours is
+ * written by the Adj-RIB-Out once its first full sync has drained (decision
+ * 0011): that is the one End-of-RIB path; the FSM sends none.
  * The driver reports each message it hands to the kernel as `MessageSent`;
  * in Established that restarts the RFC 9687 SendHoldTimer (and, for UPDATEs,
  * the KeepaliveTimer, RFC 4271 §8.2.2). If nothing could be written for
@@ -80,7 +80,7 @@ import { CeaseSub, ErrCode, MsgType, RefreshSubtype } from '../wire/iana.js';
 import { familyKey } from '../wire/context.js';
 import type { BgpMessage, NotificationMessage } from '../wire/types.js';
 import { resolveConfig, type SessionConfig, type SessionConfigInput } from './config.js';
-import { endOfRib, endOfRibFamily } from './eor.js';
+import { isEndOfRib } from '../wire/messages/update.js';
 import { buildOpen, negotiate } from './negotiate.js';
 import {
   ceaseNotification,
@@ -558,8 +558,9 @@ function established(s: SessionState, e: FsmEvent, now: number): StepResult {
       const fatal = e.message.errors?.find((x) => x.action === 'afi-safi-disable' || x.action === 'session-reset');
       if (fatal) return fromError(s, now, fatal.withAction('session-reset'));
       const next = restartHold(s, now);
-      const fam = endOfRibFamily(e.message);
-      if (fam === null) return { session: next, actions: [{ type: 'update-received', message: e.message }] };
+      const eor = e.message.errors?.length ? null : isEndOfRib(e.message);
+      if (eor === null) return { session: next, actions: [{ type: 'update-received', message: e.message }] };
+      const fam = familyKey(eor.afi, eor.safi);
       return {
         session: { ...next, eor: { ...next.eor, received: { ...next.eor.received, [fam]: now } } },
         actions: [{ type: 'end-of-rib-received', family: fam }],
@@ -595,14 +596,6 @@ function established(s: SessionState, e: FsmEvent, now: number): StepResult {
       // the FSM emits them; UPDATEs come from the RIB and are reported here.
       if (e.kind === 'update') next = restartKeepalive(next, now);
       return none(next);
-    }
-    case 'InitialSyncDone': {
-      if (s.eor.sentAt !== undefined) return none(s);
-      const actions: FsmAction[] = neg.families.map((k) => {
-        const [afi, safi] = k.split('/').map(Number) as [number, number];
-        return { type: 'send', message: endOfRib(afi, safi) };
-      });
-      return { session: { ...s, eor: { ...s.eor, sentAt: now } }, actions };
     }
     case 'MaxPrefixExceeded':
       return fail(

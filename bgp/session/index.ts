@@ -28,4 +28,3 @@ export {
   reasonFromNotification,
   type DownReason,
 } from './notify.js';
-export { endOfRib, endOfRibFamily } from './eor.js';

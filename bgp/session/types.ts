@@ -3,7 +3,7 @@
  *
  * Events are named as in RFC 4271 §8.1 (plus SendHoldTimer_Expires from RFC
  * 9687 and RouteRefresh for RFC 2918 / RFC 7313 messages); herald's own
- * events (MessageSent, InitialSyncDone, MaxPrefixExceeded) follow them. The
+ * events (MessageSent, MaxPrefixExceeded) follow them. The
  * step function in fsm.ts maps (state, event, now) to (state, actions).
  */
 import type { BgpError } from '../wire/errors.js';
@@ -71,7 +71,6 @@ export type FsmEvent =
   /** The driver handed a message to the kernel (write callback): restarts keepalive and send hold timers. */
   | { type: 'MessageSent'; kind: SentKind }
   /** The RIB finished the initial advertisement: the FSM sends End-of-RIB per family. */
-  | { type: 'InitialSyncDone' }
   /** The RIB counted more prefixes than allowed for a family (RFC 4486 §4). */
   | { type: 'MaxPrefixExceeded'; afi: number; safi: number; limit: number };
 
@@ -132,8 +131,6 @@ export interface SessionState {
   readonly eor: {
     /** Per family, when the peer's End-of-RIB arrived (ms). */
     readonly received: Readonly<Partial<Record<FamilyKey, number>>>;
-    /** When we sent ours after the RIB's initial sync (ms); absent until then. */
-    readonly sentAt?: number;
   };
   /** Why the last connection ended. */
   readonly lastDown?: DownReason & { at: number };

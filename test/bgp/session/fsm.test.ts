@@ -64,7 +64,6 @@ describe('Idle', () => {
     { type: 'BGPOpen', message: peerOpen() },
     { type: 'TcpConnectionFails' },
     { type: 'HoldTimer_Expires' },
-    { type: 'InitialSyncDone' },
     { type: 'MessageSent', kind: 'keepalive' },
   ])('$type changes nothing', (e) => {
     const s = createSession(CFG);
@@ -550,22 +549,6 @@ describe('End-of-RIB', () => {
     );
     expect(r.actions).toEqual([{ type: 'end-of-rib-received', family: '2/1' }]);
     expect(r.session.eor.received).toEqual({ '1/1': 10, '2/1': 20 });
-  });
-
-  it('InitialSyncDone sends one End-of-RIB per negotiated family, once', () => {
-    const s = sessionIn('Established', { cfg: dual, open: open6 });
-    const r = step(s, { type: 'InitialSyncDone' }, 30);
-    expect(r.actions).toEqual([
-      { type: 'send', message: { type: 'update', withdrawn: [], attributes: {}, nlri: [] } },
-      { type: 'send', message: { type: 'update', withdrawn: [], attributes: { mpUnreach: { afi: 2, safi: 1, nlri: [] } }, nlri: [] } },
-    ]);
-    expect(r.session.eor.sentAt).toBe(30);
-    expect(step(r.session, { type: 'InitialSyncDone' }, 40).actions).toEqual([]);
-  });
-
-  it('InitialSyncDone before Established is ignored', () => {
-    const s = sessionIn('OpenConfirm');
-    expect(step(s, { type: 'InitialSyncDone' }, 1)).toEqual({ session: s, actions: [] });
   });
 });
 
