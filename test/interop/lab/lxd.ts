@@ -102,6 +102,12 @@ export interface LxdDaemonOptions {
   readyTimeoutMs?: number;
   /** OVN/OVS stack in the same namespace: sets OVS_RUNDIR and `network.ovn.northbound_connection`. */
   ovn?: OvnStack;
+  /**
+   * Set `network.ovn.northbound_connection` at start (default true). A server
+   * about to join a cluster leaves it: the key is cluster-wide and comes
+   * with the cluster's config.
+   */
+  setOvnConnection?: boolean;
 }
 
 export interface LxdBridgeOptions {
@@ -130,6 +136,8 @@ export interface LxdContainerOptions {
   config?: Record<string, string>;
   /** Project; default "default". */
   project?: string;
+  /** Cluster member to create it on (`--target`); must be this daemon's own member name (its rootfs goes into this member's pool). */
+  target?: string;
   /** Storage pool; default the pool made by createDirPool(). */
   pool?: string;
   /** Shell lines /sbin/init runs first (e.g. `ip addr add 198.51.100.2/25 dev eth0`); busybox applets only. */
@@ -232,7 +240,7 @@ export class LxdDaemon {
     installExitHandler();
     daemons.add(d);
     await d.startDaemon();
-    if (opts.ovn !== undefined) await d.lxc(['config', 'set', 'network.ovn.northbound_connection', opts.ovn.nbConnection]);
+    if (opts.ovn !== undefined && opts.setOvnConnection !== false) await d.lxc(['config', 'set', 'network.ovn.northbound_connection', opts.ovn.nbConnection]);
     return d;
   }
 
@@ -373,6 +381,12 @@ export class LxdDaemon {
     return source;
   }
 
+  /** Note a pool's source on this member (a cluster pool made with per-member `source`), for createContainer(). */
+  registerPool(name: string, source: string): void {
+    this.pools.set(name, source);
+    this.defaultPool ??= name;
+  }
+
   /**
    * Create a bridge network without NAT and without firewall rules (there is no
    * iptables/nft here): `lxc network create NAME ipv4.address=... ipv4.nat=false ...`.
@@ -442,6 +456,7 @@ export class LxdDaemon {
       project,
       '--storage',
       pool,
+      ...(opts.target !== undefined ? ['--target', opts.target] : []),
       ...Object.entries(config).flatMap(([k, v]) => ['--config', `${k}=${v}`]),
     ]);
     // The dir driver keeps non-default projects' volumes as "<project>_<name>".
@@ -673,6 +688,87 @@ export async function writeBusyboxRootfs(rootfs: string, initCommands: readonly 
   await writeFile(join(rootfs, 'etc', 'hostname'), 'c\n');
 }
 
+export interface OvnStackOptions {
+  /** Namespace to run in; default a new one. */
+  ns?: string;
+  role?: string;
+  /** Chassis hostname; default the namespace name. */
+  hostname?: string;
+  /** Use this central NB/SB/northd instead of running them here (a chassis of a cluster). */
+  central?: OvnCentral;
+  /** Geneve endpoint: the underlay interface (in ns, without address) and the endpoint address (CIDR) put on br-phy. Default 127.0.0.1, no tunnels. */
+  encap?: { ifname: string; cidr: string };
+}
+
+/**
+ * OVN's central part alone: the NB and SB databases and ovn-northd, in the
+ * foreground in a lab namespace. The chassis (OvnStack with `central`) reach
+ * it over its unix sockets, which work across network namespaces.
+ */
+export class OvnCentral {
+  private constructor(
+    private readonly lab: Lab,
+    readonly ns: string,
+    readonly dir: string,
+  ) {}
+
+  static async start(lab: Lab, opts: { ns?: string; role?: string } = {}): Promise<OvnCentral> {
+    const ns = opts.ns ?? (await lab.addNamespace(opts.role ?? 'ovnc'));
+    const c = new OvnCentral(lab, ns, await lab.tempDir('ovn-central'));
+    const p = (f: string): string => join(c.dir, f);
+    await run('ovsdb-tool', ['create', p('ovnnb_db.db'), '/usr/share/ovn/ovn-nb.ovsschema']);
+    await run('ovsdb-tool', ['create', p('ovnsb_db.db'), '/usr/share/ovn/ovn-sb.ovsschema']);
+    const env = c.env();
+    const procs = [
+      lab.spawn(ns, 'ovnnb', 'ovsdb-server', [p('ovnnb_db.db'), `--remote=punix:${p('ovnnb_db.sock')}`, `--log-file=${p('ovnnb.log')}`, `--unixctl=${p('ovnnb.ctl')}`], { logFile: p('ovnnb.stdout'), env }),
+      lab.spawn(ns, 'ovnsb', 'ovsdb-server', [p('ovnsb_db.db'), `--remote=punix:${p('ovnsb_db.sock')}`, `--log-file=${p('ovnsb.log')}`, `--unixctl=${p('ovnsb.ctl')}`], { logFile: p('ovnsb.stdout'), env }),
+    ];
+    await waitForOrThrow(
+      async () => {
+        const dead = procs.find((x) => !x.isRunning());
+        if (dead !== undefined) throw new Error(`OVN central: ${dead.name} exited at start; see ${c.dir}`);
+        return existsSync(p('ovnnb_db.sock')) && existsSync(p('ovnsb_db.sock')) ? true : undefined;
+      },
+      15_000,
+      () => `OVN central databases in ${c.dir} did not open their sockets`,
+    );
+    lab.spawn(
+      ns,
+      'ovn-northd',
+      'ovn-northd',
+      [`--ovnnb-db=${c.nbConnection}`, `--ovnsb-db=${c.sbConnection}`, `--log-file=${p('ovn-northd.log')}`, `--unixctl=${p('ovn-northd.ctl')}`],
+      { logFile: p('ovn-northd.stdout'), env },
+    );
+    return c;
+  }
+
+  get nbConnection(): string {
+    return `unix:${join(this.dir, 'ovnnb_db.sock')}`;
+  }
+
+  get sbConnection(): string {
+    return `unix:${join(this.dir, 'ovnsb_db.sock')}`;
+  }
+
+  /** Path of the SB database's unix socket (for herald's `ovn_sb`). */
+  get sbSocket(): string {
+    return join(this.dir, 'ovnsb_db.sock');
+  }
+
+  private env(): NodeJS.ProcessEnv {
+    const d = this.dir;
+    return { ...process.env, OVN_RUNDIR: d, OVN_DBDIR: d, OVN_LOGDIR: d, OVS_RUNDIR: d };
+  }
+
+  nbctl(args: readonly string[]): Promise<RunResult> {
+    return run('ovn-nbctl', [`--db=${this.nbConnection}`, ...args], { env: this.env() });
+  }
+
+  sbctl(args: readonly string[]): Promise<RunResult> {
+    return run('ovn-sbctl', [`--db=${this.sbConnection}`, ...args], { env: this.env() });
+  }
+}
+
 /** OVS (userspace datapath) and OVN (NB/SB databases, northd, controller) in one lab namespace, all in the foreground. */
 export class OvnStack {
   private constructor(
@@ -683,6 +779,8 @@ export class OvnStack {
     readonly dir: string,
     /** Chassis hostname (what `/1.0/networks/NAME/state` reports as ovn.chassis). */
     readonly hostname: string,
+    /** NB/SB/northd elsewhere (a cluster member's chassis); undefined: this stack runs its own. */
+    readonly central?: OvnCentral,
   ) {}
 
   /**
@@ -691,17 +789,22 @@ export class OvnStack {
    * started with --detach: a daemonised process reparented to pid 1 is never
    * reaped here, so each runs as a child of node and the lab stops it by pid.
    */
-  static async start(lab: Lab, opts: { ns?: string; role?: string; hostname?: string } = {}): Promise<OvnStack> {
+  static async start(lab: Lab, opts: OvnStackOptions = {}): Promise<OvnStack> {
     const ns = opts.ns ?? (await lab.addNamespace(opts.role ?? 'lxd'));
     const dir = await lab.tempDir('ovn');
-    const stack = new OvnStack(lab, ns, dir, opts.hostname ?? ns);
-    await stack.boot();
+    const stack = new OvnStack(lab, ns, dir, opts.hostname ?? ns, opts.central);
+    await stack.boot(opts.encap);
     return stack;
   }
 
-  /** NB database address for LXD's `network.ovn.northbound_connection`. */
+  /** NB database address for LXD's `network.ovn.northbound_connection` (the central one's when this is a chassis only). */
   get nbConnection(): string {
-    return `unix:${join(this.dir, 'ovnnb_db.sock')}`;
+    return this.central?.nbConnection ?? `unix:${join(this.dir, 'ovnnb_db.sock')}`;
+  }
+
+  /** SB database address (ovn-controller's `ovn-remote`). */
+  get sbConnection(): string {
+    return this.central?.sbConnection ?? `unix:${join(this.dir, 'ovnsb_db.sock')}`;
   }
 
   private env(): NodeJS.ProcessEnv {
@@ -709,13 +812,16 @@ export class OvnStack {
     return { ...process.env, OVS_RUNDIR: d, OVS_DBDIR: d, OVS_LOGDIR: d, OVN_RUNDIR: d, OVN_DBDIR: d, OVN_LOGDIR: d };
   }
 
-  private async boot(): Promise<void> {
+  private async boot(encap: OvnStackOptions['encap']): Promise<void> {
     const d = this.dir;
     const p = (f: string): string => join(d, f);
     const env = this.env();
+    const own = this.central === undefined;
     await run('ovsdb-tool', ['create', p('conf.db'), '/usr/share/openvswitch/vswitch.ovsschema']);
-    await run('ovsdb-tool', ['create', p('ovnnb_db.db'), '/usr/share/ovn/ovn-nb.ovsschema']);
-    await run('ovsdb-tool', ['create', p('ovnsb_db.db'), '/usr/share/ovn/ovn-sb.ovsschema']);
+    if (own) {
+      await run('ovsdb-tool', ['create', p('ovnnb_db.db'), '/usr/share/ovn/ovn-nb.ovsschema']);
+      await run('ovsdb-tool', ['create', p('ovnsb_db.db'), '/usr/share/ovn/ovn-sb.ovsschema']);
+    }
     const procs: LabProcess[] = [];
     // ovn-controller 23.03 has no --unixctl option: it puts its control socket in OVN_RUNDIR.
     const spawn = (name: string, cmd: string, args: string[], unixctl = true): void => {
@@ -727,19 +833,33 @@ export class OvnStack {
       if (dead !== undefined) throw new Error(`OVN: ${dead.name} exited at start; see ${p(`${dead.name}.stdout`)}`);
     };
     spawn('ovsdb-server', 'ovsdb-server', [p('conf.db'), `--remote=punix:${p('db.sock')}`]);
-    spawn('ovnnb', 'ovsdb-server', [p('ovnnb_db.db'), `--remote=punix:${p('ovnnb_db.sock')}`]);
-    spawn('ovnsb', 'ovsdb-server', [p('ovnsb_db.db'), `--remote=punix:${p('ovnsb_db.sock')}`]);
+    if (own) {
+      spawn('ovnnb', 'ovsdb-server', [p('ovnnb_db.db'), `--remote=punix:${p('ovnnb_db.sock')}`]);
+      spawn('ovnsb', 'ovsdb-server', [p('ovnsb_db.db'), `--remote=punix:${p('ovnsb_db.sock')}`]);
+    }
+    const sockets = own ? ['db.sock', 'ovnnb_db.sock', 'ovnsb_db.sock'] : ['db.sock'];
     await waitForOrThrow(
       async () => {
         check();
-        return ['db.sock', 'ovnnb_db.sock', 'ovnsb_db.sock'].every((f) => existsSync(p(f))) ? true : undefined;
+        return sockets.every((f) => existsSync(p(f))) ? true : undefined;
       },
       15_000,
       () => `OVS/OVN databases in ${d} did not open their sockets`,
     );
     await this.vsctl(['--no-wait', 'init']);
     spawn('ovs-vswitchd', 'ovs-vswitchd', [`unix:${p('db.sock')}`]);
-    spawn('ovn-northd', 'ovn-northd', [`--ovnnb-db=unix:${p('ovnnb_db.sock')}`, `--ovnsb-db=unix:${p('ovnsb_db.sock')}`]);
+    if (own) spawn('ovn-northd', 'ovn-northd', [`--ovnnb-db=unix:${p('ovnnb_db.sock')}`, `--ovnsb-db=unix:${p('ovnsb_db.sock')}`]);
+    let encapIp = '127.0.0.1';
+    if (encap !== undefined) {
+      // Geneve between chassis on the userspace datapath: the tunnel
+      // endpoint address must sit on an OVS bridge of the same (netdev)
+      // datapath, here br-phy with the namespace's underlay veth as its
+      // port; ovs-vswitchd routes and ARPs for tunnel packets itself.
+      await this.vsctl(['add-br', 'br-phy', '--', 'set', 'bridge', 'br-phy', 'datapath_type=netdev', '--', 'add-port', 'br-phy', encap.ifname]);
+      await this.lab.ip(this.ns, ['addr', 'add', encap.cidr, 'dev', 'br-phy']);
+      await this.lab.ip(this.ns, ['link', 'set', 'dev', 'br-phy', 'up']);
+      encapIp = encap.cidr.split('/')[0]!;
+    }
     await this.vsctl([
       '--no-wait',
       'set',
@@ -747,14 +867,14 @@ export class OvnStack {
       '.',
       `external_ids:system-id=${this.hostname}`,
       `external_ids:hostname=${this.hostname}`,
-      `external_ids:ovn-remote=unix:${p('ovnsb_db.sock')}`,
+      `external_ids:ovn-remote=${this.sbConnection}`,
       'external_ids:ovn-encap-type=geneve',
-      'external_ids:ovn-encap-ip=127.0.0.1',
+      `external_ids:ovn-encap-ip=${encapIp}`,
       'external_ids:ovn-bridge-datapath-type=netdev',
     ]);
     spawn('ovn-controller', 'ovn-controller', [`unix:${p('db.sock')}`], false);
     // Ready once ovn-controller has registered this chassis in the southbound database.
-    const sb = `--db=unix:${p('ovnsb_db.sock')}`;
+    const sb = `--db=${this.sbConnection}`;
     await waitForOrThrow(
       async () => {
         check();
@@ -774,6 +894,22 @@ export class OvnStack {
   /** Run ovn-nbctl against this stack's NB database. */
   nbctl(args: readonly string[]): Promise<RunResult> {
     return run('ovn-nbctl', [`--db=${this.nbConnection}`, ...args], { env: this.env() });
+  }
+
+  /** Run ovn-sbctl against this stack's SB database. */
+  sbctl(args: readonly string[]): Promise<RunResult> {
+    return run('ovn-sbctl', [`--db=${this.sbConnection}`, ...args], { env: this.env() });
+  }
+
+  /** Run ovs-appctl against one of this stack's daemons (ovs-vswitchd, ovn-controller, ...). */
+  appctl(target: 'ovs-vswitchd' | 'ovn-controller', args: readonly string[]): Promise<RunResult> {
+    const ctl = target === 'ovn-controller' ? this.controllerCtl() : join(this.dir, `${target}.ctl`);
+    return run(target === 'ovn-controller' ? 'ovn-appctl' : 'ovs-appctl', ['-t', ctl, ...args], { env: this.env(), allowFail: true });
+  }
+
+  private controllerCtl(): string {
+    const pid = readFileSync(join(this.dir, 'ovn-controller.pid'), 'utf8').trim();
+    return join(this.dir, `ovn-controller.${pid}.ctl`);
   }
 
   /** Switch every OVS bridge LXD made for an uplink (lxdovnN) to the userspace datapath. */
