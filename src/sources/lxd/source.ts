@@ -19,6 +19,10 @@
  * source publishes an empty snapshot (withdraws), and announces again on the
  * first good read.
  *
+ * With an OVN southbound monitor (`ovnSb`, ovn-sb.ts), a change of the
+ * active chassis of any gateway port asks for a full read at once: OVN sends
+ * LXD no event for a gateway failover.
+ *
  * Instances with `user.herald.check` get one ServiceHealth per check (rise
  * `checkRise`, fall `checkFall` at `checkIntervalMs`; the probe timeout is
  * the rules' `checkTimeoutMs`), started when a derivation first needs it and
@@ -34,6 +38,14 @@ import type { LxdClient } from './client.js';
 import type { LxdView } from './types.js';
 import { DEFAULT_LXD_RULES, deriveLxd, intentKey, NO_ATTRS, type LxdAttrs, type LxdDerived, type LxdOrigin, type LxdRules, type LxdSkipped } from './derive.js';
 import { isRelevantAction, LxdEvents } from './events.js';
+import type { GatewayChange, OvnSbState } from './ovn-sb.js';
+
+/** What the source needs from an OVN southbound monitor (OvnSbMonitor). */
+export interface LxdGatewayWatch {
+  start(onChange: (c: GatewayChange) => void): void;
+  stop(): void;
+  state(): OvnSbState;
+}
 
 /** The logging calls the source makes (pino-compatible). */
 export interface LxdLog {
@@ -73,6 +85,8 @@ export interface LxdSourceOptions {
   clock?: Clock;
   /** Runs one check probe (default the real checks). */
   prober?: Prober;
+  /** Follow OVN gateway moves in the southbound database; each change asks for a full read. */
+  ovnSb?: LxdGatewayWatch;
   /** Told when reachability changes: LXD unreachable, reachable again, or its routes withdrawn by the limit (for the API's events). */
   onStatus?: (change: LxdStatusChange, state: LxdSourceState) => void;
 }
@@ -118,6 +132,8 @@ export interface LxdSourceState {
   withdrawn: boolean;
   routes: number;
   skipped: readonly LxdSkipped[];
+  /** The OVN southbound monitor's state; null (or absent) without `ovn_sb`. */
+  ovnSb?: OvnSbState | null;
 }
 
 export class LxdSource {
@@ -181,6 +197,7 @@ export class LxdSource {
       withdrawn: false,
       routes: 0,
       skipped: [],
+      ovnSb: null,
     };
     this.events =
       opts.events === false
@@ -218,6 +235,11 @@ export class LxdSource {
     this.stopped = false;
     await this.readNow();
     this.events?.start();
+    this.opts.ovnSb?.start((c) => {
+      this.log.debug({ ports: c.ports, initial: c.initial }, 'OVN gateway chassis changed; re-reading LXD');
+      this.needFull = true;
+      this.schedule(0);
+    });
     if (this.resyncMs > 0) {
       this.resyncTimer = setInterval(() => {
         this.st.resyncs++;
@@ -233,6 +255,7 @@ export class LxdSource {
     this.stopped = true;
     this.st.status = 'stopped';
     this.events?.stop();
+    this.opts.ovnSb?.stop();
     for (const t of [this.readTimer, this.retryTimer, this.withdrawTimer]) if (t) clearTimeout(t);
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     this.readTimer = this.retryTimer = this.withdrawTimer = this.resyncTimer = null;
@@ -441,7 +464,7 @@ export class LxdSource {
 
   /** The source's state (a copy). */
   state(): LxdSourceState {
-    return { ...this.st, eventsConnected: this.events?.connected ?? false };
+    return { ...this.st, eventsConnected: this.events?.connected ?? false, ovnSb: this.opts.ovnSb?.state() ?? null };
   }
 
   /** The last derived snapshot with origins and skipped routes. */
