@@ -173,9 +173,21 @@ export class LxdCluster {
    * then each daemon (`lxd shutdown`, pids, strays) in reverse join order.
    */
   async stop(): Promise<void> {
-    await Promise.all(this.members.map((m) => (m.pid !== undefined ? m.stopAllInstances().catch(() => undefined) : undefined)));
+    // Each running member stops its own instances: asking one member to stop
+    // an instance on a dead member waits for a connection that never comes.
+    await Promise.all(
+      this.members.map(async (m, i) => {
+        if (m.pid === undefined) return;
+        const list = await m.get<{ name: string; project: string; status: string; location: string }[]>('/1.0/instances?recursion=1&all-projects=true').catch(() => []);
+        await Promise.all(
+          list
+            .filter((x) => x.location === this.names[i] && x.status !== 'Stopped')
+            .map((x) => m.lxc(['stop', x.name, '--project', x.project, '--force'], { allowFail: true, timeoutMs: 20_000 })),
+        );
+      }),
+    );
     for (const m of [...this.members].reverse()) {
-      await m.stop().catch(() => undefined);
+      await m.stop({ instances: false }).catch(() => undefined);
       await sleep(10);
     }
   }

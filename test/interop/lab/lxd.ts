@@ -52,6 +52,9 @@ export const OVN_BINARIES: readonly { path: string; pkg: string }[] = [
   { path: '/usr/bin/ovn-northd', pkg: 'ovn-central' },
   { path: '/usr/bin/ovn-controller', pkg: 'ovn-host' },
   { path: '/usr/bin/ovn-nbctl', pkg: 'ovn-central' },
+  { path: '/usr/bin/ovsdb-client', pkg: 'openvswitch-common' },
+  // TX checksum offload off where TCP meets the userspace datapath (see txChecksumOff).
+  { path: '/usr/sbin/ethtool', pkg: 'ethtool' },
 ];
 
 /** Return why real LXD (and OVN when asked) cannot run here, or undefined when it can. */
@@ -485,6 +488,20 @@ export class LxdDaemon {
     }
   }
 
+  /**
+   * Turn TX checksum offload off on a running container's NIC (ethtool in
+   * its network namespace, by the init pid from the API). OVS's userspace
+   * datapath reads veths through AF_PACKET and forwards a locally sent TCP
+   * segment with its checksum still partial (left to the NIC that never
+   * comes), so the far end drops it; ping works either way (ICMP is summed in
+   * software).
+   */
+  async txChecksumOff(name: string, dev = 'eth0', project = 'default'): Promise<void> {
+    const st = await this.get<{ pid: number }>(`/1.0/instances/${encodeURIComponent(name)}/state?project=${encodeURIComponent(project)}`);
+    if (!(st.pid > 0)) throw new Error(`instance ${name} has no init pid (not running?)`);
+    await run('nsenter', ['-t', String(st.pid), '-n', 'ethtool', '-K', dev, 'tx', 'off']);
+  }
+
   /** Start an instance (`lxc start`). */
   async startInstance(name: string, project = 'default'): Promise<void> {
     await this.lxc(['start', name, '--project', project]);
@@ -591,13 +608,15 @@ export class LxdDaemon {
   }
 
   /**
-   * Stop everything: force-stop instances, `lxd shutdown`, wait for the pid
-   * to exit (SIGTERM/SIGKILL if it does not), then kill strays by pid.
+   * Stop everything: force-stop instances (unless `instances: false`: a
+   * cluster member, whose instances the cluster stopped member by member),
+   * `lxd shutdown`, wait for the pid to exit (SIGTERM/SIGKILL if it does
+   * not), then kill strays by pid.
    */
-  async stop(): Promise<void> {
+  async stop(opts: { instances?: boolean } = {}): Promise<void> {
     const proc = this.proc;
     if (proc !== undefined && proc.isRunning()) {
-      await this.stopAllInstances().catch(() => undefined);
+      if (opts.instances !== false) await this.stopAllInstances().catch(() => undefined);
       await run('lxd', ['shutdown', '--timeout', '20'], { env: this.clientEnv(), allowFail: true, timeoutMs: 30_000 });
       const timer = sleep(5_000).then(() => 'timeout' as const);
       if ((await Promise.race([proc.exited, timer])) === 'timeout') await proc.stop();
