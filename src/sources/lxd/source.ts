@@ -304,7 +304,10 @@ export class LxdSource {
     try {
       // Only instance events since the last read: networks, forwards and
       // load balancers are unchanged, so one request instead of hundreds.
-      const view = prev ? { ...prev, instances: await this.opts.client.instances() } : await this.opts.client.readView(this.rules);
+      // The member's own status goes with the instances: LXD 5.0 sends no
+      // event for `lxc cluster evacuate` / `restore`, only the instances'
+      // stop and start events that follow the status change.
+      const view = prev ? await this.instancesOnto(prev) : await this.opts.client.readView(this.rules);
       if (this.stopped) return false;
       this.lastView = view;
       derived = this.derive(view);
@@ -339,6 +342,15 @@ export class LxdSource {
     this.commit(derived, wasWithdrawn);
     if (wasUnreachable) this.tell('reachable');
     return true;
+  }
+
+  /** Re-read the instances (and, clustered, this member's status) on top of the last full view. */
+  private async instancesOnto(prev: LxdView): Promise<LxdView> {
+    const [instances, memberStatus] = await Promise.all([
+      this.opts.client.instances(),
+      prev.clustered ? this.opts.client.clusterMember(prev.serverName).then((m) => m.status) : Promise.resolve(prev.memberStatus),
+    ]);
+    return { ...prev, instances, memberStatus };
   }
 
   /** Derive with the current check states, then start / stop healths to match what it needs. */
