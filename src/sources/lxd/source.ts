@@ -37,7 +37,7 @@ import { ServiceHealth, type Prober } from '../health/index.js';
 import type { LxdClient } from './client.js';
 import type { LxdView } from './types.js';
 import { DEFAULT_LXD_RULES, deriveLxd, intentKey, NO_ATTRS, type LxdAttrs, type LxdDerived, type LxdOrigin, type LxdRules, type LxdSkipped } from './derive.js';
-import { isRelevantAction, LxdEvents } from './events.js';
+import { isMemberEvacuation, isRelevantAction, LxdEvents } from './events.js';
 import type { GatewayChange, OvnSbState } from './ovn-sb.js';
 
 /** What the source needs from an OVN southbound monitor (OvnSbMonitor). */
@@ -220,6 +220,13 @@ export class LxdSource {
               },
               event: (e) => {
                 this.st.events++;
+                if (e.type === 'operation') {
+                  // Only evacuate / restore operations matter (all else is also a lifecycle event).
+                  if (!isMemberEvacuation(e)) return;
+                  this.needFull = true;
+                  this.schedule(this.coalesceMs);
+                  return;
+                }
                 const action = e.metadata?.action;
                 if (!isRelevantAction(action)) return;
                 if (!action?.startsWith('instance-')) this.needFull = true;

@@ -147,6 +147,28 @@ describe('LxdSource against the fake LXD', () => {
     expect(s.state().events).toBeGreaterThanOrEqual(120);
   });
 
+  it('reads at once on the operation events of cluster evacuate / restore (LXD 5.0 has no lifecycle event for them); other operations read nothing', async () => {
+    fake.data.serverName = 'hv1';
+    fake.data.clustered = true;
+    for (const i of fake.data.instances) i.location = 'hv1';
+    const s = makeSource();
+    await s.start();
+    await until(() => s.state().eventsConnected);
+    await sleep(50); // the read on connect
+    const all = last()!;
+    const reads0 = s.state().reads;
+    fake.emitOperation('Starting instance');
+    await sleep(100);
+    expect(s.state().reads).toBe(reads0);
+    fake.data.memberStatus = 'Evacuated';
+    fake.emitOperation('Evacuating cluster member');
+    await until(() => (last()?.length ?? 0) < all.length, 500);
+    expect(s.snapshot().skipped.some((k) => k.reason === 'this member (hv1) is evacuated: instance routes are withdrawn until it is restored')).toBe(true);
+    fake.data.memberStatus = 'Online';
+    fake.emitOperation('Restoring cluster member', 'Success');
+    await until(() => last()?.join() === all.join(), 500);
+  });
+
   it('an event during a slow read queues exactly one more read', async () => {
     const s = makeSource({ coalesceMs: 5 });
     await s.start();
