@@ -94,6 +94,10 @@ export interface LxdSourceOptions {
 /** A reachability change of the source, as `onStatus` reports it. */
 export type LxdStatusChange = 'unreachable' | 'reachable' | 'withdrawn';
 
+/** How long an evacuate / restore operation's status change is waited for, and how often it is re-read meanwhile. */
+const MEMBER_OP_WAIT_MS = 5000;
+const MEMBER_OP_RECHECK_MS = 50;
+
 /** Default probe interval of `user.herald.check`, ms. */
 export const LXD_CHECK_INTERVAL_MS = 2000;
 /** Default passing / failing rounds in a row that bring a `user.herald.check` up / down. */
@@ -160,6 +164,13 @@ export class LxdSource {
   /** The next read must read everything (not only instances). */
   private needFull = true;
   private dirty = false;
+  /**
+   * An evacuate / restore operation is running: until this member's status
+   * says so (or `until`, performance.now() ms), re-read every
+   * MEMBER_OP_RECHECK_MS. LXD 5.0 sets the status inside the operation,
+   * after its first events, and says nothing when it does.
+   */
+  private memberOp: { evacuated: boolean; until: number } | null = null;
   private stopped = false;
   /** One health per `user.herald.check` in use, by check id. */
   private readonly healths = new Map<string, { health: ServiceHealth; off: () => void }>();
@@ -221,9 +232,12 @@ export class LxdSource {
               event: (e) => {
                 this.st.events++;
                 if (e.type === 'operation') {
-                  // Only evacuate / restore operations matter (all else is also a lifecycle event).
+                  // Only evacuate / restore operations matter (all else is also a
+                  // lifecycle event); an instance read re-reads the member's
+                  // status too, two requests instead of a full read.
                   if (!isMemberEvacuation(e)) return;
-                  this.needFull = true;
+                  const done = e.metadata?.status === 'Success' || e.metadata?.status === 'Failure' || e.metadata?.status === 'Cancelled';
+                  this.memberOp = done ? null : { evacuated: (e.metadata?.description ?? '').startsWith('Evacuating'), until: performance.now() + MEMBER_OP_WAIT_MS };
                   this.schedule(this.coalesceMs);
                   return;
                 }
@@ -347,6 +361,11 @@ export class LxdSource {
     for (const t of [this.retryTimer, this.withdrawTimer]) if (t) clearTimeout(t);
     this.retryTimer = this.withdrawTimer = null;
     this.commit(derived, wasWithdrawn);
+    const op = this.memberOp;
+    if (op !== null) {
+      if ((this.lastView?.memberStatus === 'Evacuated') === op.evacuated || performance.now() > op.until) this.memberOp = null;
+      else this.schedule(MEMBER_OP_RECHECK_MS);
+    }
     if (wasUnreachable) this.tell('reachable');
     return true;
   }

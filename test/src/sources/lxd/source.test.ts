@@ -147,7 +147,7 @@ describe('LxdSource against the fake LXD', () => {
     expect(s.state().events).toBeGreaterThanOrEqual(120);
   });
 
-  it('reads at once on the operation events of cluster evacuate / restore (LXD 5.0 has no lifecycle event for them); other operations read nothing', async () => {
+  it('reads at once on the operation events of cluster evacuate / restore (LXD 5.0 has no lifecycle event for them) and until the status follows; other operations read nothing', async () => {
     fake.data.serverName = 'hv1';
     fake.data.clustered = true;
     for (const i of fake.data.instances) i.location = 'hv1';
@@ -160,8 +160,11 @@ describe('LxdSource against the fake LXD', () => {
     fake.emitOperation('Starting instance');
     await sleep(100);
     expect(s.state().reads).toBe(reads0);
-    fake.data.memberStatus = 'Evacuated';
+    // LXD sends the operation's events first and sets the status a little later, silently.
     fake.emitOperation('Evacuating cluster member');
+    await sleep(100);
+    expect(last()).toEqual(all);
+    fake.data.memberStatus = 'Evacuated';
     await until(() => (last()?.length ?? 0) < all.length, 500);
     expect(s.snapshot().skipped.some((k) => k.reason === 'this member (hv1) is evacuated: instance routes are withdrawn until it is restored')).toBe(true);
     fake.data.memberStatus = 'Online';
