@@ -5,10 +5,13 @@
  * active-chassis` moves with the gateway at once instead of at the next
  * full LXD read (decision 0021).
  *
- *   Port_Binding (logical_port, type, chassis): a row of type
+ *   Port_Binding (logical_port, type, chassis, mac): a row of type
  *     "chassisredirect" (`cr-<router port>`, e.g. LXD's
  *     `cr-lxd-net5-lr-lrp-ext`) is the gateway port; `chassis` is the chassis
- *     that claimed it — the active one.
+ *     that claimed it — the active one; `mac` is "MAC ADDR/LEN ..." of the
+ *     router's uplink port, whose addresses are the LXD network's
+ *     `volatile.network.ipv4.address` / `ipv6.address`: that is how a
+ *     gateway port is matched to its LXD network without the NB database.
  *   Chassis (name, hostname): what `/1.0/networks/N/state` → ovn.chassis
  *     names (the hostname).
  *
@@ -20,16 +23,19 @@
  *     `echo`, its own inactivity probe, reconnects with backoff, and one
  *     callback when the map changed. Timers go through the injected Clock.
  *
- * The LXD source does not derive from this map: a change asks it for a full
- * read, and the routes still follow what LXD reports (`ovn.chassis`), which
- * LXD reads from the same database. What this adds is the moment to read.
+ * The LXD source uses the map at once (`withGatewayChassis`: the active
+ * chassis of each OVN network whose router address the map knows, in place
+ * of what LXD's last read said) and reads LXD again to confirm; LXD's own
+ * `ovn.chassis` comes from the same database.
  */
 import { createConnection, type Socket } from 'node:net';
+import type { LxdNetworkState, LxdView } from './types.js';
 import { realClock, type Clock } from '../../../bgp/driver/clock.js';
 import {
   asTableUpdates,
   datumOptionalUuid,
   datumString,
+  datumStringSet,
   describeOvsdbEndpoint,
   echoReply,
   echoRequest,
@@ -44,7 +50,7 @@ import {
 /** The database and columns monitored. */
 export const OVN_SB_DB = 'OVN_Southbound';
 export const OVN_SB_MONITOR = {
-  Port_Binding: { columns: ['logical_port', 'type', 'chassis'] },
+  Port_Binding: { columns: ['logical_port', 'type', 'chassis', 'mac'] },
   Chassis: { columns: ['name', 'hostname'] },
 } as const;
 
@@ -57,7 +63,7 @@ export type GatewayMap = ReadonlyMap<string, string | null>;
 /** The monitored southbound rows and the gateway map derived from them. Pure. */
 export class GatewayTable {
   /** Port_Binding rows of type chassisredirect only, by row uuid. */
-  private readonly ports = new Map<string, { port: string; chassis: string | null }>();
+  private readonly ports = new Map<string, { port: string; chassis: string | null; addresses: string[] }>();
   /** Chassis rows by uuid → hostname (name when the hostname is empty). */
   private readonly chassis = new Map<string, string>();
 
@@ -109,8 +115,14 @@ export class GatewayTable {
         if (c === undefined) return `Port_Binding ${uuid} (${port}): chassis ${JSON.stringify(ru.new['chassis'])} is not an optional uuid`;
         chassis = c;
       }
+      let addresses = prev?.addresses ?? [];
+      if ('mac' in ru.new) {
+        const m = datumStringSet(ru.new['mac']);
+        if (m === undefined) return `Port_Binding ${uuid} (${port}): mac ${JSON.stringify(ru.new['mac'])} is not a set of strings`;
+        addresses = m.flatMap(routerAddresses);
+      }
       if (!prev && this.ports.size >= this.maxRows) return `more than ${this.maxRows} gateway Port_Binding rows`;
-      this.ports.set(uuid, { port, chassis });
+      this.ports.set(uuid, { port, chassis, addresses });
     }
     return null;
   }
@@ -121,6 +133,52 @@ export class GatewayTable {
     for (const { port, chassis } of this.ports.values()) out.set(port, chassis === null ? null : (this.chassis.get(chassis) ?? null));
     return out;
   }
+
+  /** Router uplink address (as LXD's volatile.network.ipvN.address) → active chassis hostname of its gateway port. */
+  byAddress(): Map<string, string | null> {
+    const out = new Map<string, string | null>();
+    for (const { chassis, addresses } of this.ports.values()) {
+      const host = chassis === null ? null : (this.chassis.get(chassis) ?? null);
+      for (const a of addresses) out.set(a, host);
+    }
+    return out;
+  }
+}
+
+/** The addresses in one Port_Binding `mac` entry ("MAC ADDR/LEN ADDR/LEN ..."), without lengths, IPv6 lower-cased. */
+function routerAddresses(entry: string): string[] {
+  return entry
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map((t) => t.split('/')[0]!.toLowerCase())
+    .filter((a) => /^[0-9.]+$|^[0-9a-f:]+$/.test(a) && a.length > 0);
+}
+
+/**
+ * Return `view` with the OVN networks' active chassis taken from the
+ * southbound map (by the router's uplink address, `volatile.network.ipv4.address`
+ * then `ipv6.address`); networks the map does not know keep what LXD said.
+ * Pure; the view is not modified.
+ */
+export function withGatewayChassis(view: LxdView, byAddress: ReadonlyMap<string, string | null>): LxdView {
+  if (byAddress.size === 0) return view;
+  let states: Map<string, LxdNetworkState> | null = null;
+  for (const net of view.networks) {
+    if (net.type !== 'ovn') continue;
+    const key = `${net.project ?? 'default'}/${net.name}`;
+    for (const fam of ['ipv4', 'ipv6'] as const) {
+      const addr = net.config[`volatile.network.${fam}.address`]?.toLowerCase();
+      if (addr === undefined || !byAddress.has(addr)) continue;
+      const chassis = byAddress.get(addr) ?? null;
+      const prev = view.states.get(key);
+      if ((prev?.ovn?.chassis ?? null) === chassis) break;
+      states ??= new Map(view.states);
+      states.set(key, { ...prev, ovn: chassis === null ? null : { chassis } });
+      break;
+    }
+  }
+  return states === null ? view : { ...view, states };
 }
 
 /** Ports whose active chassis differs between two maps (added, removed or moved), sorted. */
@@ -137,8 +195,12 @@ export interface GatewayChange {
   ports: string[];
   /** The whole map after the change. */
   gateways: GatewayMap;
+  /** Router uplink address → active chassis hostname (for withGatewayChassis). */
+  byAddress: GatewayMap;
   /** True for the contents of a new monitor (first connect or reconnect). */
   initial: boolean;
+  /** True when the monitor was lost (the maps are empty until it is back): fall back to what LXD says. */
+  lost?: boolean;
 }
 
 /** The monitor's state, for the source's state and logs. */
@@ -196,6 +258,7 @@ export class OvnSbMonitor {
   private onChange: (c: GatewayChange) => void = () => {};
   private readonly table = new GatewayTable();
   private known: GatewayMap | null = null;
+  private byAddressNow: GatewayMap = new Map();
   private socket: Socket | null = null;
   private framer: JsonStreamFramer | null = null;
   private next = 0;
@@ -247,6 +310,11 @@ export class OvnSbMonitor {
     this.cancelRetry?.();
     this.cancelRetry = null;
     this.drop(null);
+  }
+
+  /** Router uplink address → active chassis, while the monitor is in place (connected and synced); null otherwise. */
+  current(): GatewayMap | null {
+    return this.st.connected && this.synced ? this.byAddressNow : null;
   }
 
   /** A copy of the state. */
@@ -334,6 +402,8 @@ export class OvnSbMonitor {
 
   private publish(initial: boolean): void {
     const now = this.table.gateways();
+    const byAddress = this.table.byAddress();
+    this.byAddressNow = byAddress;
     const ports = changedGateways(this.known, now);
     this.st.gateways = Object.fromEntries([...now].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
     if (ports.length === 0 && !(initial && this.known === null)) return;
@@ -342,7 +412,7 @@ export class OvnSbMonitor {
     this.st.lastChangeAt = new Date().toISOString();
     this.log.info({ ports: ports.map((p) => `${p}=${now.get(p) ?? 'none'}`), initial }, 'OVN gateway chassis changed');
     try {
-      this.onChange({ ports, gateways: now, initial });
+      this.onChange({ ports, gateways: now, byAddress, initial });
     } catch (e) {
       this.log.warn({ err: (e as Error).message }, 'OVN gateway change listener failed');
     }
@@ -383,8 +453,21 @@ export class OvnSbMonitor {
     this.cancelProbe?.();
     this.cancelProbe = null;
     const was = this.st.connected;
+    const wasSynced = this.synced;
     this.st.connected = false;
+    this.synced = false;
     sock?.destroy();
+    if (wasSynced && this.known !== null) {
+      // The map is no longer followed: the source falls back to LXD's word.
+      const ports = [...this.known.keys()].sort();
+      this.known = null;
+      this.byAddressNow = new Map();
+      try {
+        this.onChange({ ports, gateways: new Map(), byAddress: new Map(), initial: false, lost: true });
+      } catch (e) {
+        this.log.warn({ err: (e as Error).message }, 'OVN gateway change listener failed');
+      }
+    }
     if (reason === null || !this.running) return;
     this.st.lastError = reason;
     if (was || this.st.syncs === 0) this.log.warn({ error: reason, retryMs: this.backoff }, 'OVN southbound monitor lost; reconnecting');

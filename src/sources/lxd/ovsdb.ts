@@ -198,6 +198,13 @@ export function datumString(d: unknown): string | undefined {
   return typeof d === 'string' ? d : undefined;
 }
 
+/** Decode a set of strings (`"s"` or `["set", ["s", ...]]`); undefined when it is not one. */
+export function datumStringSet(d: unknown): string[] | undefined {
+  if (typeof d === 'string') return [d];
+  if (Array.isArray(d) && d.length === 2 && d[0] === 'set' && Array.isArray(d[1]) && d[1].every((x) => typeof x === 'string')) return d[1] as string[];
+  return undefined;
+}
+
 /**
  * Decode a column of uuid references with at most one element (e.g.
  * Port_Binding.chassis): `["uuid", U]`, `["set", []]` or `["set", [["uuid", U]]]`.

@@ -19,9 +19,11 @@
  * source publishes an empty snapshot (withdraws), and announces again on the
  * first good read.
  *
- * With an OVN southbound monitor (`ovnSb`, ovn-sb.ts), a change of the
- * active chassis of any gateway port asks for a full read at once: OVN sends
- * LXD no event for a gateway failover.
+ * With an OVN southbound monitor (`ovnSb`, ovn-sb.ts), OVN networks take
+ * their active chassis from it while it is in place (`withGatewayChassis`,
+ * matched by the router's uplink address), and a change re-derives at once
+ * from the last read, then reads LXD to confirm: OVN sends LXD no event for
+ * a gateway failover.
  *
  * Instances with `user.herald.check` get one ServiceHealth per check (rise
  * `checkRise`, fall `checkFall` at `checkIntervalMs`; the probe timeout is
@@ -38,12 +40,14 @@ import type { LxdClient } from './client.js';
 import type { LxdView } from './types.js';
 import { DEFAULT_LXD_RULES, deriveLxd, intentKey, NO_ATTRS, type LxdAttrs, type LxdDerived, type LxdOrigin, type LxdRules, type LxdSkipped } from './derive.js';
 import { isMemberEvacuation, isRelevantAction, LxdEvents } from './events.js';
-import type { GatewayChange, OvnSbState } from './ovn-sb.js';
+import { withGatewayChassis, type GatewayChange, type GatewayMap, type OvnSbState } from './ovn-sb.js';
 
 /** What the source needs from an OVN southbound monitor (OvnSbMonitor). */
 export interface LxdGatewayWatch {
   start(onChange: (c: GatewayChange) => void): void;
   stop(): void;
+  /** Router uplink address → active chassis while the monitor is in place; null otherwise. */
+  current(): GatewayMap | null;
   state(): OvnSbState;
 }
 
@@ -257,7 +261,8 @@ export class LxdSource {
     await this.readNow();
     this.events?.start();
     this.opts.ovnSb?.start((c) => {
-      this.log.debug({ ports: c.ports, initial: c.initial }, 'OVN gateway chassis changed; re-reading LXD');
+      this.log.debug({ ports: c.ports, initial: c.initial }, 'OVN gateway chassis changed; re-deriving, then re-reading LXD');
+      this.rederive();
       this.needFull = true;
       this.schedule(0);
     });
@@ -380,7 +385,9 @@ export class LxdSource {
   }
 
   /** Derive with the current check states, then start / stop healths to match what it needs. */
-  private derive(view: LxdView): LxdDerived {
+  private derive(raw: LxdView): LxdDerived {
+    const sb = this.opts.ovnSb?.current() ?? null;
+    const view = sb !== null ? withGatewayChassis(raw, sb) : raw;
     const derived = deriveLxd(view, this.rules, this.attrs, (id) => this.healths.get(id)?.health.state === 'up');
     this.syncHealths(derived.checks ?? new Map<string, Check>());
     return derived;

@@ -15,6 +15,7 @@ import { OvnSbMonitor, type GatewayChange } from '../../../../src/sources/lxd/ov
 import { JsonStreamFramer } from '../../../../src/sources/lxd/ovsdb.js';
 import { LxdClient } from '../../../../src/sources/lxd/client.js';
 import { LxdSource } from '../../../../src/sources/lxd/source.js';
+import { DEFAULT_LXD_RULES } from '../../../../src/sources/lxd/derive.js';
 import type { LxdInstance, LxdNetwork } from '../../../../src/sources/lxd/types.js';
 import { FakeLxd } from './fake-lxd.js';
 import { sample, until } from './helpers.js';
@@ -62,7 +63,7 @@ class FakeOvsdb {
 
 const ROWS = {
   Chassis: { c1: { new: { name: 'm1', hostname: 'member1' } }, c2: { new: { name: 'm2', hostname: 'member2' } } },
-  Port_Binding: { p1: { new: { logical_port: 'cr-lxd-net1-lr-lrp-ext', type: 'chassisredirect', chassis: ['uuid', 'c1'] } } },
+  Port_Binding: { p1: { new: { logical_port: 'cr-lxd-net1-lr-lrp-ext', type: 'chassisredirect', chassis: ['uuid', 'c1'], mac: ['set', ['00:16:3e:4f:12:01 203.0.113.10/24']] } } },
 };
 
 let dir: string;
@@ -93,7 +94,7 @@ describe('OvnSbMonitor', () => {
   it('monitors Port_Binding and Chassis, reports the initial map, then each gateway move, and answers the server echo', async () => {
     const { changes, m } = monitor();
     await until(() => changes.length === 1);
-    expect(db.received[0]).toMatchObject({ method: 'monitor', params: ['OVN_Southbound', 'herald-1', { Port_Binding: { columns: ['logical_port', 'type', 'chassis'] } }] });
+    expect(db.received[0]).toMatchObject({ method: 'monitor', params: ['OVN_Southbound', 'herald-1', { Port_Binding: { columns: ['logical_port', 'type', 'chassis', 'mac'] } }] });
     expect(changes[0]).toMatchObject({ initial: true, ports: ['cr-lxd-net1-lr-lrp-ext'] });
     expect(m.state()).toMatchObject({ connected: true, syncs: 1, changes: 1, gateways: { 'cr-lxd-net1-lr-lrp-ext': 'member1' }, connectedTo: `unix:${db.path}` });
 
@@ -123,10 +124,14 @@ describe('OvnSbMonitor', () => {
     clock.advance(10_000);
     await until(() => !m.state().connected);
     expect(m.state().lastError).toMatch(/no answer for \d+ ms \(inactivity probe\)/);
+    // Losing the monitor is reported (the source falls back to LXD's word) ...
+    expect(changes[1]).toMatchObject({ lost: true, ports: ['cr-lxd-net1-lr-lrp-ext'] });
+    expect(m.current()).toBeNull();
     clock.advance(100);
     await until(() => m.state().syncs === 2);
-    // Nothing moved while away: no change is reported for the new monitor.
-    expect(changes).toHaveLength(1);
+    // ... and the new monitor's contents are in force again.
+    expect(changes[2]).toMatchObject({ initial: true, ports: ['cr-lxd-net1-lr-lrp-ext'] });
+    expect(m.current()?.get('203.0.113.10')).toBe('member1');
   });
 
   it('reconnects with backoff, trying the endpoints of a list in turn, and reports what moved meanwhile', async () => {
@@ -138,14 +143,15 @@ describe('OvnSbMonitor', () => {
     await until(() => changes.length === 1);
     await db.close();
     await until(() => !m.state().connected);
+    expect(changes[1]).toMatchObject({ lost: true });
     db.rows = { ...ROWS, Port_Binding: { p1: { new: { logical_port: 'cr-lxd-net1-lr-lrp-ext', type: 'chassisredirect', chassis: ['set', []] } } } };
     await db.start();
     // Backoff doubled: 200 ms to the absent one, 400 ms to the real one.
     clock.advance(200);
     await until(() => m.state().lastError?.includes('absent.sock') === true);
     clock.advance(400);
-    await until(() => changes.length === 2);
-    expect(changes[1]).toMatchObject({ initial: true, ports: ['cr-lxd-net1-lr-lrp-ext'] });
+    await until(() => changes.length === 3);
+    expect(changes[2]).toMatchObject({ initial: true, ports: ['cr-lxd-net1-lr-lrp-ext'] });
     expect(m.state().gateways).toEqual({ 'cr-lxd-net1-lr-lrp-ext': null });
   });
 
@@ -170,14 +176,14 @@ describe('LxdSource with an OVN southbound monitor', () => {
     await fake.dispose();
   });
 
-  it('re-reads LXD at once when a gateway moves, with no LXD event and no resync', async () => {
+  it('moves with the gateway at once from the southbound map (no LXD event, no read needed), and falls back to LXD when the monitor is lost', async () => {
     fake.data.chassis.set('default/net1', 'member1');
     mon = new OvnSbMonitor({ endpoints: [{ kind: 'unix', path: db.path }], clock });
     const published: string[][] = [];
     const src = new LxdSource({
       client: new LxdClient({ kind: 'unix', socket: fake.socket }),
       publish: (i) => published.push(i.map((x) => `${x.prefix} via ${x.nextHop}`)),
-      rules: { ...(await import('../../../../src/sources/lxd/derive.js')).DEFAULT_LXD_RULES, announceFrom: 'active-chassis', chassisName: 'member1' },
+      rules: { ...DEFAULT_LXD_RULES, announceFrom: 'active-chassis', chassisName: 'member1' },
       resyncMs: 0,
       events: false,
       ovnSb: mon,
@@ -187,17 +193,27 @@ describe('LxdSource with an OVN southbound monitor', () => {
       const announced = published.at(-1)!;
       expect(announced.length).toBeGreaterThan(0);
       await until(() => src.state().ovnSb?.syncs === 1);
+      // OVN moves net1's gateway (router 203.0.113.10) to member2. LXD is slow to answer:
+      // the routes go before any read returns, from the monitor's map alone.
+      fake.delayMs = 300;
+      const t0 = performance.now();
+      db.update({ Port_Binding: { p1: { new: { logical_port: 'cr-lxd-net1-lr-lrp-ext', type: 'chassisredirect', chassis: ['uuid', 'c2'], mac: ['set', ['00:16:3e:4f:12:01 203.0.113.10/24']] } } } });
+      await until(() => published.at(-1)!.length < announced.length, 250);
+      expect(performance.now() - t0).toBeLessThan(250);
+      expect(src.snapshot().skipped.some((s) => s.reason.startsWith("OVN network net1's active chassis is member2, not this host (member1)"))).toBe(true);
+      // The confirming read (LXD still says member1 in this fake) does not undo it while the monitor is in place.
       const reads = src.state().fullReads;
-      // OVN moves the gateway; LXD reports it (from the same database), but sends no event.
-      fake.data.chassis.set('default/net1', 'member2');
-      db.update({ Port_Binding: { p1: { new: { logical_port: 'cr-lxd-net1-lr-lrp-ext', type: 'chassisredirect', chassis: ['uuid', 'c2'] } } } });
-      await until(() => src.state().fullReads > reads && published.at(-1)!.length < announced.length);
+      await until(() => src.state().fullReads > reads, 2000);
+      expect(published.at(-1)!.length).toBeLessThan(announced.length);
       expect(src.state().ovnSb).toMatchObject({ connected: true, gateways: { 'cr-lxd-net1-lr-lrp-ext': 'member2' } });
-      expect(src.state().skipped.some((s) => s.reason.startsWith("OVN network net1's active chassis is member2, not this host (member1)"))).toBe(true);
+      // The monitor is lost: LXD's word again.
+      fake.delayMs = 0;
+      await db.close();
+      await until(() => published.at(-1)!.join() === announced.join(), 2000);
+      expect(src.state().ovnSb?.connected).toBe(false);
     } finally {
       await src.stop();
       mon = null;
     }
-    expect(src.state().ovnSb?.connected).toBe(false);
   });
 });

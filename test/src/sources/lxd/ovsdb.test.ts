@@ -15,7 +15,8 @@ import {
   parseOvsdbMessage,
   parseOvsdbRemote,
 } from '../../../../src/sources/lxd/ovsdb.js';
-import { changedGateways, GatewayTable, OVN_SB_MONITOR } from '../../../../src/sources/lxd/ovn-sb.js';
+import { changedGateways, GatewayTable, OVN_SB_MONITOR, withGatewayChassis } from '../../../../src/sources/lxd/ovn-sb.js';
+import type { LxdNetwork, LxdView } from '../../../../src/sources/lxd/types.js';
 
 describe('parseOvsdbRemote', () => {
   it('reads unix:, tcp: (IPv4, IPv6, names) and comma separated lists', () => {
@@ -80,7 +81,7 @@ describe('JSON-RPC messages', () => {
   it('builds the monitor request of RFC 7047 §4.1.5 and the echo reply of §4.1.11', () => {
     expect(JSON.parse(monitorRequest(7, 'OVN_Southbound', 'herald-1', OVN_SB_MONITOR))).toEqual({
       method: 'monitor',
-      params: ['OVN_Southbound', 'herald-1', { Port_Binding: { columns: ['logical_port', 'type', 'chassis'] }, Chassis: { columns: ['name', 'hostname'] } }],
+      params: ['OVN_Southbound', 'herald-1', { Port_Binding: { columns: ['logical_port', 'type', 'chassis', 'mac'] }, Chassis: { columns: ['name', 'hostname'] } }],
       id: 7,
     });
     expect(JSON.parse(echoReply('echo', []))).toEqual({ result: [], error: null, id: 'echo' });
@@ -105,7 +106,7 @@ describe('GatewayTable', () => {
   const initial = {
     Chassis: { c1: { new: { name: 'uuid-of-m1', hostname: 'member1' } }, c2: { new: { name: 'member2', hostname: '' } } },
     Port_Binding: {
-      p1: { new: { logical_port: 'cr-lxd-net5-lr-lrp-ext', type: 'chassisredirect', chassis: ['uuid', 'c1'] } },
+      p1: { new: { logical_port: 'cr-lxd-net5-lr-lrp-ext', type: 'chassisredirect', chassis: ['uuid', 'c1'], mac: '00:16:3e:4f:12:01 203.0.113.13/25 2001:DB8:13::1/64' } },
       p2: { new: { logical_port: 'lxd-net5-instance-x', type: '', chassis: ['uuid', 'c2'] } },
       p3: { new: { logical_port: 'cr-lxd-net6-lr-lrp-ext', type: 'chassisredirect', chassis: ['set', []] } },
     },
@@ -115,6 +116,8 @@ describe('GatewayTable', () => {
     const t = new GatewayTable();
     expect(t.apply(initial)).toBeNull();
     expect(Object.fromEntries(t.gateways())).toEqual({ 'cr-lxd-net5-lr-lrp-ext': 'member1', 'cr-lxd-net6-lr-lrp-ext': null });
+    // The router's uplink addresses (as LXD's volatile.network.ipvN.address) map to the chassis.
+    expect(Object.fromEntries(t.byAddress())).toEqual({ '203.0.113.13': 'member1', '2001:db8:13::1': 'member1' });
     // The gateway moves: ovn-controller of member2 claims the port.
     expect(t.apply({ Port_Binding: { p1: { old: { chassis: ['uuid', 'c1'] }, new: { logical_port: 'cr-lxd-net5-lr-lrp-ext', type: 'chassisredirect', chassis: ['uuid', 'c2'] } } } })).toBeNull();
     expect(t.gateways().get('cr-lxd-net5-lr-lrp-ext')).toBe('member2');
@@ -124,6 +127,30 @@ describe('GatewayTable', () => {
     // A chassis row that goes away leaves its ports unclaimed as far as we know.
     expect(t.apply({ Chassis: { c1: { old: {} } } })).toBeNull();
     expect(Object.fromEntries(t.gateways())).toEqual({ 'cr-lxd-net6-lr-lrp-ext': null });
+  });
+
+  it('withGatewayChassis puts the map\'s chassis on the OVN networks it knows, by router address; others keep LXD\'s', () => {
+    const net = (name: string, v4: string): LxdNetwork => ({ name, type: 'ovn', managed: true, project: 'default', config: { 'volatile.network.ipv4.address': v4 } }) as LxdNetwork;
+    const view = {
+      serverName: 'member1',
+      clustered: true,
+      memberStatus: 'Online',
+      projects: [],
+      instances: [],
+      networks: [net('netg', '203.0.113.13'), net('neth', '203.0.113.14'), { ...net('br', ''), type: 'bridge' } as LxdNetwork],
+      states: new Map([
+        ['default/netg', { ovn: { chassis: 'member1' } }],
+        ['default/neth', { ovn: { chassis: 'member3' } }],
+      ]),
+      forwards: new Map(),
+      loadBalancers: new Map(),
+    } as LxdView;
+    const out = withGatewayChassis(view, new Map([['203.0.113.13', 'member2']]));
+    expect(out.states.get('default/netg')).toEqual({ ovn: { chassis: 'member2' } });
+    expect(out.states.get('default/neth')).toEqual({ ovn: { chassis: 'member3' } });
+    expect(view.states.get('default/netg')).toEqual({ ovn: { chassis: 'member1' } });
+    expect(withGatewayChassis(view, new Map([['203.0.113.14', null]])).states.get('default/neth')).toEqual({ ovn: null });
+    expect(withGatewayChassis(view, new Map([['203.0.113.14', 'member3']]))).toBe(view);
   });
 
   it('says which row is malformed', () => {
