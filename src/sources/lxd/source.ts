@@ -175,6 +175,10 @@ export class LxdSource {
    * after its first events, and says nothing when it does.
    */
   private memberOp: { evacuated: boolean; until: number } | null = null;
+  /** What the next partial read must cover: the member's status only (evacuate / restore), or the instances too. */
+  private readMember = false;
+  private memberOpTimer: NodeJS.Timeout | null = null;
+  private readInstances = false;
   private stopped = false;
   /** One health per `user.herald.check` in use, by check id. */
   private readonly healths = new Map<string, { health: ServiceHealth; off: () => void }>();
@@ -237,9 +241,10 @@ export class LxdSource {
                 this.st.events++;
                 if (e.type === 'operation') {
                   // Only evacuate / restore operations matter (all else is also a
-                  // lifecycle event); an instance read re-reads the member's
-                  // status too, two requests instead of a full read.
+                  // lifecycle event); they read the member's status alone (one
+                  // request: the instance list can wait on the evacuation).
                   if (!isMemberEvacuation(e)) return;
+                  this.readMember = true;
                   const done = e.metadata?.status === 'Success' || e.metadata?.status === 'Failure' || e.metadata?.status === 'Cancelled';
                   this.memberOp = done ? null : { evacuated: (e.metadata?.description ?? '').startsWith('Evacuating'), until: performance.now() + MEMBER_OP_WAIT_MS };
                   this.schedule(this.coalesceMs);
@@ -248,6 +253,7 @@ export class LxdSource {
                 const action = e.metadata?.action;
                 if (!isRelevantAction(action)) return;
                 if (!action?.startsWith('instance-')) this.needFull = true;
+                this.readInstances = true;
                 this.schedule(this.coalesceMs);
               },
             },
@@ -282,8 +288,9 @@ export class LxdSource {
     this.st.status = 'stopped';
     this.events?.stop();
     this.opts.ovnSb?.stop();
-    for (const t of [this.readTimer, this.retryTimer, this.withdrawTimer]) if (t) clearTimeout(t);
+    for (const t of [this.readTimer, this.retryTimer, this.withdrawTimer, this.memberOpTimer]) if (t) clearTimeout(t);
     if (this.resyncTimer) clearInterval(this.resyncTimer);
+    this.memberOpTimer = null;
     this.readTimer = this.retryTimer = this.withdrawTimer = this.resyncTimer = null;
     this.syncHealths(new Map());
     await this.reading?.catch(() => false);
@@ -326,14 +333,20 @@ export class LxdSource {
     this.st.reads++;
     let derived: LxdDerived;
     const prev = this.needFull ? null : this.lastView;
+    const memberOnly = prev !== null && prev.clustered && this.readMember && !this.readInstances;
     this.needFull = false;
+    this.readMember = this.readInstances = false;
     try {
       // Only instance events since the last read: networks, forwards and
       // load balancers are unchanged, so one request instead of hundreds.
       // The member's own status goes with the instances: LXD 5.0 sends no
       // event for `lxc cluster evacuate` / `restore`, only the instances'
       // stop and start events that follow the status change.
-      const view = prev ? await this.instancesOnto(prev) : await this.opts.client.readView(this.rules);
+      const view = memberOnly
+        ? { ...prev, memberStatus: (await this.opts.client.clusterMember(prev.serverName)).status }
+        : prev
+          ? await this.instancesOnto(prev)
+          : await this.opts.client.readView(this.rules);
       if (this.stopped) return false;
       this.lastView = view;
       derived = this.derive(view);
@@ -369,7 +382,14 @@ export class LxdSource {
     const op = this.memberOp;
     if (op !== null) {
       if ((this.lastView?.memberStatus === 'Evacuated') === op.evacuated || performance.now() > op.until) this.memberOp = null;
-      else this.schedule(MEMBER_OP_RECHECK_MS);
+      else if (this.memberOpTimer === null) {
+        // Not schedule(): a read is still in flight here and would run the next one at once.
+        this.memberOpTimer = setTimeout(() => {
+          this.memberOpTimer = null;
+          this.readMember = true;
+          this.schedule(0);
+        }, MEMBER_OP_RECHECK_MS);
+      }
     }
     if (wasUnreachable) this.tell('reachable');
     return true;

@@ -161,11 +161,15 @@ describe('LxdSource against the fake LXD', () => {
     await sleep(100);
     expect(s.state().reads).toBe(reads0);
     // LXD sends the operation's events first and sets the status a little later, silently.
+    const r0 = fake.requests.length;
     fake.emitOperation('Evacuating cluster member');
     await sleep(100);
     expect(last()).toEqual(all);
     fake.data.memberStatus = 'Evacuated';
     await until(() => (last()?.length ?? 0) < all.length, 500);
+    // Only the member's status is read meanwhile: the instance list can wait on the evacuation in LXD.
+    const asked = new Set(fake.requests.slice(r0));
+    expect([...asked]).toEqual(['GET /1.0/cluster/members/hv1']);
     expect(s.snapshot().skipped.some((k) => k.reason === 'this member (hv1) is evacuated: instance routes are withdrawn until it is restored')).toBe(true);
     fake.data.memberStatus = 'Online';
     fake.emitOperation('Restoring cluster member', 'Success');
