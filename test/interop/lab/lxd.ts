@@ -44,6 +44,37 @@ function executable(path: string): boolean {
   }
 }
 
+/** The daemon, client and environment names of LXD and of its fork Incus (same REST API). */
+export interface LxdFlavor {
+  name: 'lxd' | 'incus';
+  daemon: string;
+  client: string;
+  dirVar: string;
+  confVar: string;
+}
+export const LXD_FLAVOR: LxdFlavor = { name: 'lxd', daemon: 'lxd', client: 'lxc', dirVar: 'LXD_DIR', confVar: 'LXD_CONF' };
+/** Incus from Debian 12 backports (`incus-base`: incusd in /usr/libexec/incus, no VM support, no qemu needed). */
+export const INCUS_FLAVOR: LxdFlavor = { name: 'incus', daemon: '/usr/libexec/incus/incusd', client: 'incus', dirVar: 'INCUS_DIR', confVar: 'INCUS_CONF' };
+
+/** Return why real Incus cannot run here, or undefined when it can. */
+export function incusMissingReason(): string | undefined {
+  const problems: string[] = [];
+  if (!isRoot()) problems.push('the Incus lab needs root');
+  for (const p of [INCUS_FLAVOR.daemon, '/usr/bin/incus']) if (!executable(p)) problems.push(`${p} missing: apt-get install -t bookworm-backports incus-base (Debian 12 backports)`);
+  if (!executable('/bin/busybox')) problems.push('/bin/busybox missing: apt-get install busybox-static');
+  return problems.length > 0 ? problems.join('; ') : undefined;
+}
+
+/** Like lxdReady, for Incus. */
+export function incusReady(what: string): boolean {
+  const reason = incusMissingReason();
+  if (reason === undefined) return true;
+  const message = `${what}: cannot run: ${reason}`;
+  if (process.env.CI === 'true') throw new Error(`${message} (CI=true: a missing incus is a failure, not a skip)`);
+  console.warn(`\n*** SKIPPING ${message} ***\n`);
+  return false;
+}
+
 /** Binaries the OVN variant needs on top of LXD_BINARIES. */
 export const OVN_BINARIES: readonly { path: string; pkg: string }[] = [
   { path: '/usr/sbin/ovsdb-server', pkg: 'openvswitch-switch' },
@@ -111,6 +142,8 @@ export interface LxdDaemonOptions {
    * with the cluster's config.
    */
   setOvnConnection?: boolean;
+  /** LXD (default) or Incus. */
+  flavor?: LxdFlavor;
 }
 
 export interface LxdBridgeOptions {
@@ -228,6 +261,8 @@ export class LxdDaemon {
     private readonly readyTimeoutMs: number,
     /** The OVN stack this daemon uses, if any. */
     readonly ovn: OvnStack | undefined,
+    /** LXD or Incus. */
+    readonly flavor: LxdFlavor = LXD_FLAVOR,
   ) {}
 
   /** Create (or use) a namespace, start LXD in it and wait until its API answers. */
@@ -239,7 +274,7 @@ export class LxdDaemon {
     if (!/^[a-z][a-z0-9-]{0,62}$/.test(hostname)) throw new Error(`LXD hostname "${hostname}" must be [a-z][a-z0-9-]*`);
     if (opts.ovn !== undefined && opts.ovn.ns !== ns) throw new Error(`LXD in ${ns} needs its OVN stack in the same namespace (got ${opts.ovn.ns})`);
     const env = { ...(opts.ovn !== undefined ? { OVS_RUNDIR: opts.ovn.dir } : {}), ...opts.env };
-    const d = new LxdDaemon(lab, ns, dir, hostname, env, opts.readyTimeoutMs ?? 60_000, opts.ovn);
+    const d = new LxdDaemon(lab, ns, dir, hostname, env, opts.readyTimeoutMs ?? 60_000, opts.ovn, opts.flavor);
     installExitHandler();
     daemons.add(d);
     await d.startDaemon();
@@ -259,7 +294,7 @@ export class LxdDaemon {
 
   /** Environment for the lxc client and lxd subcommands talking to this daemon. */
   clientEnv(): NodeJS.ProcessEnv {
-    return { ...process.env, LXD_DIR: this.dir, LXD_CONF: join(this.dir, 'client'), ...this.env };
+    return { ...process.env, [this.flavor.dirVar]: this.dir, [this.flavor.confVar]: join(this.dir, 'client'), ...this.env };
   }
 
   /**
@@ -279,10 +314,10 @@ export class LxdDaemon {
       'mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd',
       'mount -t cgroup2 cgroup2 /sys/fs/cgroup/unified',
       `echo ${this.hostname} > /proc/sys/kernel/hostname`,
-      `exec lxd --group root --logfile ${join(this.dir, 'lxd.log')}`,
+      `exec ${this.flavor.daemon} --group root --logfile ${join(this.dir, 'lxd.log')}`,
     ].join('\n');
     const started = Date.now();
-    this.proc = this.lab.spawn(this.ns, 'lxd', 'unshare', ['--uts', 'sh', '-c', script], {
+    this.proc = this.lab.spawn(this.ns, this.flavor.name, 'unshare', ['--uts', 'sh', '-c', script], {
       logFile: join(this.dir, 'stdout.log'),
       env: this.clientEnv(),
     });
@@ -315,7 +350,7 @@ export class LxdDaemon {
 
   /** Run the lxc client against this daemon; throw on failure unless allowFail. */
   lxc(args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
-    return run('lxc', args, { timeoutMs: 60_000, ...opts, env: { ...this.clientEnv(), ...opts.env } });
+    return run(this.flavor.client, args, { timeoutMs: 60_000, ...opts, env: { ...this.clientEnv(), ...opts.env } });
   }
 
   /** Call the REST API over the unix socket and return the parsed envelope (any status). */
@@ -600,7 +635,7 @@ export class LxdDaemon {
       } catch {
         continue;
       }
-      if (cmd.includes(`${this.dir}/containers`) || (cmd.includes(this.dir) && /\blxd\b|lxc monitor/.test(cmd))) {
+      if (cmd.includes(`${this.dir}/containers`) || (cmd.includes(this.dir) && /\blxd\b|incusd|lxc monitor/.test(cmd))) {
         for (const p of [pid, ...descendants(pid)]) if (!out.includes(p)) out.push(p);
       }
     }
@@ -617,7 +652,7 @@ export class LxdDaemon {
     const proc = this.proc;
     if (proc !== undefined && proc.isRunning()) {
       if (opts.instances !== false) await this.stopAllInstances().catch(() => undefined);
-      await run('lxd', ['shutdown', '--timeout', '20'], { env: this.clientEnv(), allowFail: true, timeoutMs: 30_000 });
+      await run(this.flavor.daemon, ['shutdown', '--timeout', '20'], { env: this.clientEnv(), allowFail: true, timeoutMs: 30_000 });
       const timer = sleep(5_000).then(() => 'timeout' as const);
       if ((await Promise.race([proc.exited, timer])) === 'timeout') await proc.stop();
     }
