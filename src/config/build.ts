@@ -306,6 +306,7 @@ function buildLxd(l: NonNullable<RawConfig['lxd']>, at: PathSegment[], add: Add)
     uplinks: l.uplinks,
     announceFrom: l.announce_from,
     chassisName: l.chassis_name ?? null,
+    ovnSb: l.ovn_sb ?? null,
     rules: {
       ovnNetworks: r.ovn_networks,
       routesExternal: r.routes_external,

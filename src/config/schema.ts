@@ -17,6 +17,7 @@ import { z } from 'zod';
 import { parseAddress, parseIPv4, parsePrefix, formatPrefix } from '../../bgp/index.js';
 import { parseCommunity, parseExtendedCommunity, parseLargeCommunity, type Checked } from '../../bgp/index.js';
 import { DURATION_PATTERN, parseDuration } from './duration.js';
+import { parseOvsdbRemote } from '../sources/lxd/ovsdb.js';
 import { DNS_RCODES, DNS_TYPES, LOG_LEVELS } from './types.js';
 
 // ---------------------------------------------------------------- scalars
@@ -453,6 +454,12 @@ export const lxdSchema = z
     chassis_name: checkedText((s) => (/^\S{1,253}$/.test(s) ? null : `expected a chassis host name without spaces, got ${show(s)}`), 'a chassis host name')
       .optional()
       .meta({ description: "This host's OVN chassis name as /1.0/networks/NAME/state reports ovn.chassis (OVS external_ids:hostname), for announce_from: active-chassis; absent = the LXD server name" }),
+    ovn_sb: checkedText((s) => {
+      const r = parseOvsdbRemote(s);
+      return typeof r === 'string' ? r : null;
+    }, 'OVSDB connection methods (unix:PATH, tcp:HOST:PORT, comma separated)')
+      .optional()
+      .meta({ description: "OVN southbound database to follow gateway moves from (unix:PATH or tcp:HOST:PORT, several comma separated for a clustered database), for announce_from: active-chassis; absent = gateway moves are seen at LXD events and resyncs only" }),
     rules: lxdRulesSchema.prefault({}),
     coalesce: duration('Wait after an LXD event before re-reading, gathering bursts').default('20ms'),
     resync_interval: duration('Full re-read period (0 = off)').default('60s'),
@@ -465,6 +472,9 @@ export const lxdSchema = z
   .superRefine((v, ctx) => {
     if (v.chassis_name !== undefined && v.announce_from !== 'active-chassis') {
       ctx.addIssue({ code: 'custom', path: ['chassis_name'], message: 'chassis_name is only used with announce_from: active-chassis' });
+    }
+    if (v.ovn_sb !== undefined && v.announce_from !== 'active-chassis') {
+      ctx.addIssue({ code: 'custom', path: ['ovn_sb'], message: 'ovn_sb is only used with announce_from: active-chassis' });
     }
     if (v.url === undefined) {
       for (const k of ['client_cert', 'client_key', 'server_cert'] as const) {

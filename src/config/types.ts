@@ -217,6 +217,8 @@ export interface LxdConfig {
   readonly announceFrom: 'all-members' | 'active-chassis';
   /** This host's OVN chassis name for active-chassis; null = the LXD server name. */
   readonly chassisName: string | null;
+  /** OVN southbound database (OVSDB connection methods) whose gateway moves trigger a read; null = none. */
+  readonly ovnSb: string | null;
   readonly rules: {
     readonly ovnNetworks: boolean;
     readonly routesExternal: boolean;

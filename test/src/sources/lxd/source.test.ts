@@ -146,6 +146,35 @@ describe('LxdSource against the fake LXD', () => {
     expect(s.state().events).toBeGreaterThanOrEqual(120);
   });
 
+  it('reads at once on the operation events of cluster evacuate / restore (LXD 5.0 has no lifecycle event for them) and until the status follows; other operations read nothing', async () => {
+    fake.data.serverName = 'hv1';
+    fake.data.clustered = true;
+    for (const i of fake.data.instances) i.location = 'hv1';
+    const s = makeSource();
+    await s.start();
+    await until(() => s.state().eventsConnected);
+    await sleep(50); // the read on connect
+    const all = last()!;
+    const reads0 = s.state().reads;
+    fake.emitOperation('Starting instance');
+    await sleep(100);
+    expect(s.state().reads).toBe(reads0);
+    // LXD sends the operation's events first and sets the status a little later, silently.
+    const r0 = fake.requests.length;
+    fake.emitOperation('Evacuating cluster member');
+    await sleep(100);
+    expect(last()).toEqual(all);
+    fake.data.memberStatus = 'Evacuated';
+    await until(() => (last()?.length ?? 0) < all.length, 500);
+    // Only the member's status is read meanwhile: the instance list can wait on the evacuation in LXD.
+    const asked = new Set(fake.requests.slice(r0));
+    expect([...asked]).toEqual(['GET /1.0/cluster/members/hv1']);
+    expect(s.snapshot().skipped.some((k) => k.reason === 'this member (hv1) is evacuated: instance routes are withdrawn until it is restored')).toBe(true);
+    fake.data.memberStatus = 'Online';
+    fake.emitOperation('Restoring cluster member', 'Success');
+    await until(() => last()?.join() === all.join(), 500);
+  });
+
   it('an event during a slow read queues exactly one more read', async () => {
     const s = makeSource({ coalesceMs: 5 });
     await s.start();
