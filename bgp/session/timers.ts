@@ -56,6 +56,16 @@ export function flapsAfterDown(config: SessionConfig, flaps: number, uptimeMs: n
   return Math.max(0, flaps - forgiven) + (failure ? 1 : 0);
 }
 
+/**
+ * True while the session is deliberately down: never started or stopped by
+ * the operator, or damped after a protocol error (an IdleHold deadline runs).
+ * Only then is an incoming connection refused (collision.ts) and
+ * Idle takes it otherwise (fsm.ts, decision 0022).
+ */
+export function heldDown(s: SessionState): boolean {
+  return s.state === 'Idle' && (!s.autoStart || s.timers.idleHold !== undefined);
+}
+
 const TIMER_EVENTS = [
   // Order matters when several deadlines pass at once: the hold timers first,
   // since they end the session and make the rest stale.
