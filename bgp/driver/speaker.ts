@@ -7,8 +7,18 @@
  * MD5 keys installed before any SYN can arrive; the mapping of an accepted
  * connection to its configured peer by remote address (an unknown address is
  * closed before any BGP is spoken and logged once); adding, changing and
- * removing peers without touching the others; and the graceful stop that
- * sends every peer Cease/Administrative Shutdown with an RFC 9003 message.
+ * removing peers without touching the others; the graceful stop that
+ * sends every peer Cease/Administrative Shutdown with an RFC 9003 message,
+ * and the planned-restart stop that leaves every peer with Graceful Restart
+ * keeping our routes (RFC 4724 §4.2); the restart side of RFC 4724 §4.1
+ * (Restart State bit, End-of-RIB held until `routesComplete()`).
+ *
+ * GTSM on accepted connections (RFC 5082 §3, decision 0023): the kernel
+ * answers a SYN with a SYN-ACK built from the *listening* socket, before
+ * herald sees the connection, so the listener's own TTL must be 255 for a
+ * GTSM peer to accept that SYN-ACK. The listener therefore sends TTL 255 as
+ * long as any peer has `ttlSecurity`; every accepted socket then gets its
+ * peer's own TTL right after accept (peer.ts).
  */
 import * as net from 'node:net';
 import { Afi, CeaseSub, Safi } from '../wire/iana.js';
@@ -18,6 +28,7 @@ import type { RouteGroup, RouteSpec } from '../rib/route.js';
 import { realClock, type Clock } from './clock.js';
 import { Peer } from './peer.js';
 import { applyListenerMd5, removeListenerMd5 } from './tcp-md5.js';
+import { fdOf, resetTtl, setTtl, socketFamily } from './sockopts.js';
 import { readMd5Counters } from './connect.js';
 import { silentLogger, type Logger, type PeerConfig, type PeerSnapshot, type SpeakerEvent } from './types.js';
 
@@ -34,6 +45,16 @@ export interface SpeakerOptions {
   logger?: Logger;
   /** How often (ms) the kernel's TCP MD5 failure counters are read while a peer has a key; default 5000. */
   md5WatchMs?: number;
+  /**
+   * This process is a graceful restart (RFC 4724 §4.1): OPENs carry the
+   * Restart State bit until `routesComplete()`.
+   */
+  restarting?: boolean;
+  /**
+   * Hold every peer's End-of-RIB until `routesComplete()`, so that a peer
+   * keeping our stale routes flushes only those we did not re-announce.
+   */
+  deferEndOfRib?: boolean;
 }
 
 /** Fields whose change needs a new session (a new OPEN or a new TCP connection). */
@@ -53,6 +74,7 @@ const SESSION_KEYS: (keyof PeerConfig)[] = [
   'families',
   'extendedNextHop',
   'gracefulRestartTime',
+  'gracefulNotification',
   'nextHopSelf4',
   'nextHopSelf6',
 ];
@@ -71,11 +93,17 @@ export class Speaker {
   private md5Timer: NodeJS.Timeout | null = null;
   private md5Last = -1;
   private started = false;
+  private restarting: boolean;
+  private eorDeferred: boolean;
+  /** The TTL the listener sends with (its SYN-ACKs): 255 while a peer has ttlSecurity, else the OS default. */
+  private listenerTtl: 255 | 'default' = 'default';
 
   constructor(opts: SpeakerOptions) {
     this.opts = opts;
     this.clock = opts.clock ?? realClock;
     this.log = opts.logger ?? silentLogger;
+    this.restarting = opts.restarting ?? false;
+    this.eorDeferred = opts.deferEndOfRib ?? false;
   }
 
   /** Subscribe to typed events; returns an unsubscribe function. */
@@ -116,6 +144,7 @@ export class Speaker {
     });
     this.server = server;
     this.installKeys();
+    this.applyListenerTtl();
     const a = server.address();
     this.log.info({ address: a }, 'listening for BGP connections');
   }
@@ -140,6 +169,27 @@ export class Speaker {
     }
   }
 
+  /**
+   * Send the listener's SYN-ACKs with TTL 255 while any peer uses GTSM (RFC
+   * 5082 §3: "sets the TTL ... to 255" on every packet, and the SYN-ACK comes
+   * from the listening socket), back to the OS default once none does.
+   */
+  private applyListenerTtl(): void {
+    if (!this.server) return;
+    const want = [...this.peers.values()].some((p) => p.cfg.ttlSecurity) ? 255 : 'default';
+    if (want === this.listenerTtl) return;
+    try {
+      const fd = fdOf(this.server);
+      const fam = socketFamily(fd);
+      if (want === 255) setTtl(fd, fam, 255);
+      else resetTtl(fd, fam);
+      this.listenerTtl = want;
+      this.log.info({ ttl: want }, 'listener TTL set for GTSM peers (RFC 5082)');
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, 'could not set the listener TTL: SYN-ACKs to GTSM peers leave with the OS default TTL');
+    }
+  }
+
   private onConnection(sock: net.Socket): void {
     const remote = normalise(sock.remoteAddress ?? '');
     const peer = this.findPeer(remote);
@@ -154,7 +204,7 @@ export class Speaker {
       sock.destroy();
       return;
     }
-    peer.accept(sock);
+    peer.accept(sock, this.listenerTtl === 255 ? 255 : undefined);
   }
 
   private findPeer(address: string): Peer | undefined {
@@ -199,10 +249,30 @@ export class Speaker {
       emit: this.emit,
       localAs: cfg.localAs ?? this.opts.asn,
       routerId: this.opts.routerId,
+      restarting: () => this.restarting,
     });
+    if (this.eorDeferred) peer.holdEndOfRib(true);
     this.peers.set(cfg.name, peer);
     this.installKeys();
+    this.applyListenerTtl();
     if (this.started) peer.start();
+  }
+
+  /**
+   * The desired route sets handed so far are complete (after a restart: every
+   * service has had its first check): release every held End-of-RIB (RFC 4724
+   * §4.1) and stop setting the Restart State bit.
+   */
+  routesComplete(): void {
+    this.restarting = false;
+    if (!this.eorDeferred) return;
+    this.eorDeferred = false;
+    for (const p of this.peers.values()) p.holdEndOfRib(false);
+  }
+
+  /** True until routesComplete() when End-of-RIB is being held. */
+  get endOfRibDeferred(): boolean {
+    return this.eorDeferred;
   }
 
   /**
@@ -227,6 +297,7 @@ export class Speaker {
     peer.reconfigure(cfg, this.sessionConfig(cfg));
     if (!sessionChanged) return 'reconfigured';
     this.installKeys();
+    this.applyListenerTtl();
     peer.rebuild(this.sessionConfig(cfg));
     return 'restarted';
   }
@@ -237,6 +308,7 @@ export class Speaker {
     if (!peer) return;
     await peer.stop(text, CeaseSub.PeerDeconfigured);
     this.peers.delete(name);
+    this.applyListenerTtl();
     if (peer.cfg.password !== undefined && this.server) {
       try {
         removeListenerMd5(this.server, peer.cfg.address);
@@ -288,11 +360,21 @@ export class Speaker {
     return [...this.peers.keys()];
   }
 
-  /** Stop every session with Cease/Administrative Shutdown and `text`, then close the listener. */
-  async stop(text = 'herald shutting down', timeoutMs = 3_000): Promise<void> {
+  /**
+   * Stop every session with Cease/Administrative Shutdown and `text`, then
+   * close the listener. `graceful` (a planned restart): each peer with
+   * Graceful Restart negotiated is left keeping our routes for the restart
+   * time — the connection closes without a NOTIFICATION, or with Cease /
+   * Administrative Reset when the RFC 8538 N bit was exchanged; the others
+   * get that Cease too and flush. Returns the peers that keep our routes.
+   */
+  async stop(text = 'herald shutting down', timeoutMs = 3_000, opts: { graceful?: boolean } = {}): Promise<string[]> {
     if (this.md5Timer) clearInterval(this.md5Timer);
     this.md5Timer = null;
-    const all = Promise.all([...this.peers.values()].map((p) => p.stop(text)));
+    const keeping = opts.graceful ? [...this.peers.values()].filter((p) => p.gracefulRestartNegotiated).map((p) => p.name) : [];
+    const stopOne = (p: Peer): Promise<void> =>
+      opts.graceful ? p.stop(text, CeaseSub.AdministrativeReset, { graceful: true }) : p.stop(text);
+    const all = Promise.all([...this.peers.values()].map(stopOne));
     let t: NodeJS.Timeout | undefined;
     await Promise.race([all, new Promise<void>((r) => (t = setTimeout(r, timeoutMs)))]);
     clearTimeout(t);
@@ -301,6 +383,7 @@ export class Speaker {
     this.server = null;
     if (s) await new Promise<void>((r) => s.close(() => r()));
     this.started = false;
+    return keeping;
   }
 
   /** Build the FSM's session config from a peer's config. */
@@ -317,9 +400,19 @@ export class Speaker {
       ...(cfg.holdTime !== undefined ? { holdTime: cfg.holdTime } : {}),
       ...(cfg.keepalive !== undefined ? { keepaliveTime: cfg.keepalive } : {}),
       ...(cfg.extendedNextHop ? { extendedNextHop: [{ afi: Afi.IPv4, safi: Safi.Unicast, nextHopAfi: Afi.IPv6 }] } : {}),
-      ...(cfg.gracefulRestartTime !== undefined ? { gracefulRestart: { restartTime: cfg.gracefulRestartTime } } : {}),
+      ...(cfg.gracefulRestartTime !== undefined
+        ? { gracefulRestart: { restartTime: cfg.gracefulRestartTime, notification: cfg.gracefulNotification ?? false } }
+        : {}),
       ...(this.opts.hostname ? { hostname: { hostname: this.opts.hostname } } : {}),
-      ...(cfg.connectRetryMs !== undefined ? { connectRetry: { initialMs: cfg.connectRetryMs } } : {}),
+      connectRetry: {
+        ...(cfg.connectRetryMs !== undefined ? { initialMs: cfg.connectRetryMs } : {}),
+        ...(cfg.connectRetryMaxMs !== undefined ? { maxMs: cfg.connectRetryMaxMs } : {}),
+      },
+      idleHold: {
+        ...(cfg.idleHoldMs !== undefined ? { initialMs: cfg.idleHoldMs } : {}),
+        ...(cfg.idleHoldMaxMs !== undefined ? { maxMs: cfg.idleHoldMaxMs } : {}),
+        ...(cfg.idleHoldForgiveMs !== undefined ? { stableMs: cfg.idleHoldForgiveMs } : {}),
+      },
     };
     return resolveConfig(input);
   }
