@@ -101,11 +101,14 @@ export const DEFAULTS = {
   openHoldTime: 240,
   /**
    * The first retry comes 0.75-1 s after a failed attempt (RFC 4271 §10
-   * jitter), doubling per failure up to the RFC's suggested 120 s. Attempts
-   * that fail before a packet leaves the host do not double it (fsm.ts).
+   * jitter), doubling per failure up to 30 s — a quarter of the 120 s RFC
+   * 4271 §10 suggests, so that a router which never dials (dynamic
+   * neighbours) gets herald back within 30 s of a long outage (decision
+   * 0022). Attempts that fail before a packet leaves the host do not double
+   * it (fsm.ts).
    */
   connectRetryInitialMs: 1_000,
-  connectRetryMaxMs: 120_000,
+  connectRetryMaxMs: 30_000,
   idleHoldInitialMs: 5_000,
   idleHoldMaxMs: 300_000,
   idleHoldStableMs: 120_000,

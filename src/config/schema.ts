@@ -453,7 +453,7 @@ export const loggingSchema = z.strictObject({
 export const peerDefaultsSchema = z
   .strictObject({
     connect_retry: reconnectFields.connect_retry.default('1s'),
-    connect_retry_max: reconnectFields.connect_retry_max.default('2m'),
+    connect_retry_max: reconnectFields.connect_retry_max.default('30s'),
     idle_hold: reconnectFields.idle_hold.default('5s'),
     idle_hold_max: reconnectFields.idle_hold_max.default('5m'),
     idle_hold_forgive: reconnectFields.idle_hold_forgive.default('2m'),

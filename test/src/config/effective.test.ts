@@ -14,7 +14,7 @@ describe('effectiveConfig', () => {
     expect(eff['logging']).toEqual({ level: 'info', format: 'json' });
     expect(eff['drain']).toEqual({ period: '0s', message: 'herald shutting down' });
     expect(eff['metrics']).toBeNull();
-    expect(eff['peer_defaults']).toEqual({ connect_retry: '1s', connect_retry_max: '2m', idle_hold: '5s', idle_hold_max: '5m', idle_hold_forgive: '2m' });
+    expect(eff['peer_defaults']).toEqual({ connect_retry: '1s', connect_retry_max: '30s', idle_hold: '5s', idle_hold_max: '5m', idle_hold_forgive: '2m' });
     expect(eff['graceful_restart']).toBeNull();
     const peers = eff['peers'] as Record<string, unknown>[];
     expect(peers[0]).toMatchObject({
@@ -23,7 +23,7 @@ describe('effectiveConfig', () => {
       passive: false,
       hold_time: 9,
       connect_retry: '1s',
-      connect_retry_max: '2m',
+      connect_retry_max: '30s',
       idle_hold: '5s',
       idle_hold_max: '5m',
       idle_hold_forgive: '2m',
@@ -76,7 +76,7 @@ describe('effectiveConfig', () => {
       passive: false,
       holdTime: 90,
       connectRetryMs: 1000,
-      connectRetryMaxMs: 120_000,
+      connectRetryMaxMs: 30_000,
       idleHoldMs: 5000,
       idleHoldMaxMs: 300_000,
       idleHoldForgiveMs: 120_000,

@@ -301,9 +301,9 @@ describe('each kind of mistake gives a precise message with its line and key pat
 describe('reconnect timers and graceful restart', () => {
   const withPeer = (...lines: string[]): string => base().replace('    asn: 65000\n', `    asn: 65000\n${lines.map((l) => `    ${l}\n`).join('')}`);
 
-  it('defaults: connect_retry 1s up to 2m, idle_hold 5s up to 5m, forgiven after 2m; no graceful restart', () => {
+  it('defaults: connect_retry 1s up to 30s, idle_hold 5s up to 5m, forgiven after 2m; no graceful restart', () => {
     const c = parseConfig(base(), 'h.yaml');
-    const want = { connectRetryMs: 1000, connectRetryMaxMs: 120_000, idleHoldMs: 5000, idleHoldMaxMs: 300_000, idleHoldForgiveMs: 120_000 };
+    const want = { connectRetryMs: 1000, connectRetryMaxMs: 30_000, idleHoldMs: 5000, idleHoldMaxMs: 300_000, idleHoldForgiveMs: 120_000 };
     expect(c.peerDefaults).toEqual(want);
     expect(c.peers[0]!.reconnect).toEqual(want);
     expect(c.gracefulRestart).toBeNull();
@@ -314,7 +314,7 @@ describe('reconnect timers and graceful restart', () => {
   it('peer_defaults apply to every peer; a peer key overrides one value', () => {
     const c = parseConfig(withPeer('connect_retry: 250ms', 'idle_hold_forgive: 10m') + 'peer_defaults: { connect_retry: 2s, idle_hold: 30s }\n', 'h.yaml');
     expect(c.peerDefaults).toMatchObject({ connectRetryMs: 2000, idleHoldMs: 30_000 });
-    expect(c.peers[0]!.reconnect).toEqual({ connectRetryMs: 250, connectRetryMaxMs: 120_000, idleHoldMs: 30_000, idleHoldMaxMs: 300_000, idleHoldForgiveMs: 600_000 });
+    expect(c.peers[0]!.reconnect).toEqual({ connectRetryMs: 250, connectRetryMaxMs: 30_000, idleHoldMs: 30_000, idleHoldMaxMs: 300_000, idleHoldForgiveMs: 600_000 });
   });
 
   it('graceful_restart section: every peer gets the restart time and the N bit; a peer may override or opt out', () => {
