@@ -323,7 +323,7 @@ function down(s: SessionState, now: number, o: DownOptions): StepResult {
 /** Send a NOTIFICATION we decided on (as a Hard Reset where RFC 8538 wants one), then drop the connection as a failure. */
 function fail(s: SessionState, now: number, n: NotificationMessage, detail?: string): StepResult {
   const out = withHardReset(n, s.negotiated?.gracefulNotification ?? false);
-  return down(s, now, { reason: reasonFromNotification(out, 'sent', detail), send: out, kind: 'failure', cls: notificationClass(out) });
+  return down(s, now, { reason: reasonFromNotification(out, 'sent', detail), send: out, kind: 'failure', cls: notificationClass(out, 'sent') });
 }
 
 function fromError(s: SessionState, now: number, err: BgpError): StepResult {
@@ -367,7 +367,7 @@ function peerGone(s: SessionState, now: number, received?: NotificationMessage):
   const reason: DownReason = received
     ? reasonFromNotification(received, 'received')
     : { kind: 'tcp-failed', message: `TCP connection failed in ${s.state}` };
-  return down(s, now, { reason, ...(received ? { received } : {}), kind: 'failure', cls: received ? notificationClass(received) : 'transport' });
+  return down(s, now, { reason, ...(received ? { received } : {}), kind: 'failure', cls: received ? notificationClass(received, 'received') : 'transport' });
 }
 
 function dumpCollision(s: SessionState, now: number): StepResult {

@@ -112,9 +112,13 @@ export function innerNotification(n: NotificationMessage): { code: number; subco
  *   Prefixes, Connection Rejected, Out of Resources). It would happen again
  *   on the next session, so it is damped: Idle for the IdleHold time, which
  *   doubles with each unforgiven error, and connections are refused meanwhile.
- * - `transport`: the path failed — TCP reset or closed without a word, either
- *   side's hold timer or send hold timer, BFD Down (RFC 9384). A link blip,
- *   not a misbehaving peer: restart at once.
+ * - `transport`: the path or the timing failed — TCP reset or closed without
+ *   a word, either side's hold timer or send hold timer, BFD Down (RFC 9384),
+ *   or an RFC 6608 FSM Error from the peer (our message crossed its restart:
+ *   an FRR still loading its config answers our OPEN with FSM Error /
+ *   Unspecified). A link blip or a race, not a misbehaving peer: restart at
+ *   once. An FSM Error herald sends (the peer spoke out of turn) stays an
+ *   error.
  * - `clean`: the peer ended the session on purpose — an administrative Cease
  *   (shutdown, de-configured, reset, configuration change, `clear bgp`, an
  *   FRR restart), a Hard Reset, or a collision it resolved. Restart at once.
@@ -122,12 +126,14 @@ export function innerNotification(n: NotificationMessage): { code: number; subco
 export type DownClass = 'error' | 'transport' | 'clean';
 
 /** Classify a NOTIFICATION sent or received (a Hard Reset by the message it carries). */
-export function notificationClass(n: NotificationMessage): DownClass {
+export function notificationClass(n: NotificationMessage, direction: 'sent' | 'received'): DownClass {
   const { code, subcode } = innerNotification(n);
   switch (code) {
     case ErrCode.HoldTimerExpired:
     case ErrCode.SendHoldTimerExpired:
       return 'transport';
+    case ErrCode.Fsm:
+      return direction === 'received' ? 'transport' : 'error';
     case ErrCode.Cease:
       switch (subcode) {
         case CeaseSub.MaximumPrefixesReached:

@@ -382,7 +382,7 @@ describe('OpenSent', () => {
   });
 });
 
-describe('RFC 6608 unexpected messages', () => {
+describe('RFC 6608 unexpected messages (the peer spoke out of turn: damped like any error it causes)', () => {
   const upd: FsmEvent = { type: 'UpdateMsg', message: update() };
   const updErr: FsmEvent = { type: 'UpdateMsgErr', error: bgpError(3, 1, 'malformed') };
   const rr: FsmEvent = { type: 'RouteRefresh', message: { type: 'route-refresh', afi: 1, safi: 1, subtype: 0 } };

@@ -196,6 +196,7 @@ describe('IdleHold damping (DampPeerOscillations)', () => {
     ['Cease/Administrative Reset (clear bgp)', { type: 'NotifMsg', message: { type: 'notification', code: 6, subcode: 4, data: new Uint8Array() } }],
     ['Cease/Hard Reset of a shutdown', { type: 'NotifMsg', message: { type: 'notification', code: 6, subcode: 9, data: new Uint8Array([6, 2]), hardReset: { code: 6, subcode: 2, data: new Uint8Array() } } }],
     ['Cease/BFD Down', { type: 'NotifMsg', message: { type: 'notification', code: 6, subcode: 10, data: new Uint8Array() } }],
+    ['FSM Error from the peer (a race with its restart)', { type: 'NotifMsg', message: { type: 'notification', code: 5, subcode: 0, data: new Uint8Array() } }],
   ])('%s, fifty times in a row: re-dialled at once every time, never damped', (_name, ev) => {
     let s = sessionIn('Established', { t: 0 });
     let t = 0;
