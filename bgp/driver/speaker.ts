@@ -27,8 +27,7 @@ import { resolveConfig, type SessionConfig, type SessionConfigInput } from '../s
 import type { RouteGroup, RouteSpec } from '../rib/route.js';
 import { realClock, type Clock } from './clock.js';
 import { Peer } from './peer.js';
-import { applyListenerMd5, removeListenerMd5 } from './tcp-md5.js';
-import { fdOf, resetTtl, setTtl, socketFamily } from './sockopts.js';
+import { applyListenerMd5, removeListenerMd5, setListenerTtl } from './tcp-md5.js';
 import { readMd5Counters } from './connect.js';
 import { silentLogger, type Logger, type PeerConfig, type PeerSnapshot, type SpeakerEvent } from './types.js';
 
@@ -179,10 +178,7 @@ export class Speaker {
     const want = [...this.peers.values()].some((p) => p.cfg.ttlSecurity) ? 255 : 'default';
     if (want === this.listenerTtl) return;
     try {
-      const fd = fdOf(this.server);
-      const fam = socketFamily(fd);
-      if (want === 255) setTtl(fd, fam, 255);
-      else resetTtl(fd, fam);
+      setListenerTtl(this.server, { ttl: want });
       this.listenerTtl = want;
       this.log.info({ ttl: want }, 'listener TTL set for GTSM peers (RFC 5082)');
     } catch (e) {
