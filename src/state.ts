@@ -32,6 +32,8 @@ export type Family = 'ipv4' | 'ipv6';
 /** What the model needs of one speaker peer (bgp/driver/peer.ts Peer fits). */
 export interface PeerSource {
   readonly state: string;
+  /** ms left of a damped hold-down after a protocol error (bgp/driver/peer.ts); null when none. */
+  readonly heldDownForMs?: number | null;
   readonly ribOut: {
     explain(prefix: string): { desired: boolean; sent: { nextHop: string } | null; pending: boolean; reason: string | null };
   };
@@ -531,7 +533,14 @@ function statusOf(sp: PeerSource | undefined, prefix: string): { status: RouteSt
   if (!sp) return { status: 'no-session', nextHop: null, reason: 'peer is not running' };
   const x = sp.ribOut.explain(prefix);
   if (x.sent && !x.pending) return { status: 'announced', nextHop: x.sent.nextHop, reason: null };
-  if (sp.state !== 'Established') return { status: 'no-session', nextHop: null, reason: `session is ${sp.state}, not Established` };
+  if (sp.state !== 'Established') {
+    const held = sp.heldDownForMs;
+    const why =
+      held !== undefined && held !== null
+        ? `session is ${sp.state}, held down for ${Math.ceil(held / 1000)} s more after a protocol error (idle_hold damping)`
+        : `session is ${sp.state}, not Established`;
+    return { status: 'no-session', nextHop: null, reason: why };
+  }
   if (x.reason) return { status: 'not-sendable', nextHop: null, reason: x.reason };
   return { status: 'pending', nextHop: x.sent?.nextHop ?? null, reason: 'queued, not sent yet' };
 }

@@ -213,6 +213,14 @@ export class Peer {
     if (!hold) this.pump(this.primary);
   }
 
+  /** ms left of the damped IdleHold after a protocol error; null when the session is not held down that way. */
+  get heldDownForMs(): number | null {
+    const s = this.primary.session;
+    const until = s.timers.idleHold;
+    if (s.state !== 'Idle' || !s.autoStart || until === undefined) return null;
+    return Math.max(0, Math.round(until - this.deps.clock.now()));
+  }
+
   /** True when GR was negotiated on the current session (the peer would keep our routes through a planned restart). */
   get gracefulRestartNegotiated(): boolean {
     return this.primary.session.state === 'Established' && (this.negotiated?.gracefulRestart ?? false);
@@ -716,6 +724,7 @@ export class Peer {
       prefixesReceived: this.ribIn.count,
       endOfRibReceived: Object.keys(s.eor.received),
       md5: this.cfg.password !== undefined,
+      heldDownMs: this.heldDownForMs,
     };
   }
 }

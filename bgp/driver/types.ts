@@ -141,4 +141,10 @@ export interface PeerSnapshot {
   endOfRibReceived: string[];
   /** Whether TCP MD5 is configured (the key itself is never exposed). */
   md5: boolean;
+  /**
+   * ms left of the IdleHold hold-down after a protocol error (RFC 4271
+   * §8.1.1 DampPeerOscillations): the session restarts, and connections from
+   * the peer are taken again, when it ends. null when not held down.
+   */
+  heldDownMs: number | null;
 }

@@ -43,6 +43,7 @@ function snapshot(name: string, state: string): PeerSnapshot {
     prefixesReceived: 0,
     endOfRibReceived: ['1/1'],
     md5: false,
+    heldDownMs: null,
   };
 }
 

@@ -3,7 +3,7 @@
 // shapes hold no secret.
 import { describe, expect, it } from 'vitest';
 import type { Config } from '../../../src/config/index.js';
-import { canonicalPrefix, familyName, jsonReplacer, peers, receivedState, services, summary, type StateSource } from '../../../src/state.js';
+import { canonicalPrefix, familyName, jsonReplacer, peers, receivedState, routes, services, summary, type StateSource } from '../../../src/state.js';
 
 const boom = (): never => {
   throw new Error('walked the route set');
@@ -31,7 +31,7 @@ function source(): StateSource {
           lastDown: { kind: 'received-notification', message: 'x', at: 1, data: new Uint8Array([1, 2]) } as never,
           lastConnectError: null,
           counters: { messagesIn: 0, messagesOut: 0, updatesIn: 0, updatesOut: 0, notificationsIn: 0, notificationsOut: 0, flaps: 0, establishedTransitions: 0, refreshRequestsIn: 0, refreshBorrIn: 0, refreshEorrIn: 0, refreshesAnswered: 0 },
-          prefixesAnnounced: 1_000_000, prefixesPending: 3, prefixesReceived: 9, endOfRibReceived: ['1/1'], md5: true,
+          prefixesAnnounced: 1_000_000, prefixesPending: 3, prefixesReceived: 9, endOfRibReceived: ['1/1'], md5: true, heldDownMs: null,
         },
       ],
       peer: boom,
@@ -76,6 +76,23 @@ describe('state model', () => {
       peer: 'up1', prefix: '203.0.113.0/24', family: 'ipv4', pathId: 7, nextHops: ['192.0.2.1'], asPath: '65000 65001 {65002,65003}', origin: 'incomplete',
       med: null, localPref: null, communities: ['65000:7'], largeCommunities: ['65000:1:2'], extendedCommunities: ['0002fde800000001'],
     });
+  });
+
+  it('routes: a peer held down after a protocol error says so and for how long; one retrying after a link failure does not', () => {
+    const d = source();
+    const attrs = { nextHop: 'self' };
+    const plan = { perPeer: new Map([['up1', [{ attrs, prefixes: ['198.51.100.53/32'], sources: [['service:dns']] }]]]) };
+    const explainNothing = { explain: () => ({ desired: true, sent: null, pending: true, reason: null }) };
+    const held = { state: 'Idle', heldDownForMs: 4200, ribOut: explainNothing, ribIn: { [Symbol.iterator]: () => [][Symbol.iterator](), get: () => undefined } };
+    const retrying = { ...held, state: 'Active', heldDownForMs: null };
+    for (const [sp, want] of [
+      [held, 'session is Idle, held down for 5 s more after a protocol error (idle_hold damping)'],
+      [retrying, 'session is Active, not Established'],
+    ] as const) {
+      const src = { ...d, reconciler: { current: plan, intents: boom }, speaker: { ...d.speaker!, peer: () => sp } } as unknown as StateSource;
+      const [r] = [...routes(src)];
+      expect(r).toMatchObject({ peer: 'up1', prefix: '198.51.100.53/32', status: 'no-session', reason: want });
+    }
   });
 
   it('helpers', () => {

@@ -74,6 +74,7 @@ function peerSnap(name: string, over: Partial<PeerSnapshot> = {}): PeerSnapshot 
     prefixesReceived: 0,
     endOfRibReceived: [],
     md5: false,
+    heldDownMs: null,
     ...over,
   };
 }
