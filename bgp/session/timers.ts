@@ -9,8 +9,10 @@
  * late setTimeout can never act on a timer a transition has already stopped.
  *
  * Also here: the jitter RFC 4271 §10 asks for, a small seeded PRNG so jitter
- * stays a pure function of the state, the ConnectRetry exponential backoff and
- * the IdleHold damping delay (RFC 4271 §8.1.1 DampPeerOscillations).
+ * stays a pure function of the state, the ConnectRetry exponential backoff,
+ * the IdleHold damping delay (RFC 4271 §8.1.1 DampPeerOscillations) and
+ * `heldDown`, the one test of whether that damping (or a stop) is holding the
+ * peer down (decision 0022).
  */
 import type { SessionConfig } from './config.js';
 import type { FsmEvent, SessionState, Timers } from './types.js';

@@ -4,6 +4,10 @@
  * map, never deltas), and a 'change' subscription that fires only when some
  * service's state changed.
  *
+ * After a graceful restart (`firstRoundDecides`) each initial service's first
+ * round decides its state, and `onFirstRounds` tells the daemon when every
+ * one has had it, so End-of-RIB can go (RFC 4724 §4.1, decision 0021).
+ *
  * A reload (`update`) keeps a service whose health settings did not change
  * running untouched (its counters and timers go on); one whose checks or
  * timing changed is restarted from the state it had, so a reload never
