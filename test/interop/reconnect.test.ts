@@ -87,19 +87,22 @@ describe.skipIf(!ready)('reconnect: link flaps and router restarts are not dampe
     const host1 = topo.spokes[0]!;
     const figures: number[] = [];
     const t0 = Date.now();
+    // How long each outage lasts after FRR dropped host1. The last one is long
+    // enough that a doubling backoff (1, 2, 4, 8 s) would dial seconds after
+    // the link returns; herald's dials fail locally (ENETUNREACH) and are
+    // retried every second instead.
+    const extra = [1_500, 1_500, 8_000];
     for (let i = 0; i < 3; i++) {
       await lab.ip(host1.ns, ['link', 'set', 'dev', 'eth0', 'down']);
       const tDown = Date.now();
       // FRR's hold timer (3 s) takes host1 out; herald's own expires as well.
       const out = await waitHops(topo.router, VIP, (h) => !h.includes(h1), tDown, HOLD * 1000 + 3_000);
-      // Keep the link down a little longer, as a real outage would be: herald's
-      // dials fail locally (ENETUNREACH) meanwhile.
-      await sleep(1_500);
+      await sleep(extra[i]!);
       await lab.ip(host1.ns, ['link', 'set', 'dev', 'eth0', 'up']);
       const tUp = Date.now();
       const back = await waitHops(topo.router, VIP, (h) => h.includes(h1) && h.includes(h2), tUp, 15_000);
       figures.push(back);
-      console.log(`reconnect: flap ${i + 1}: host1 out of FRR's ECMP set ${out} ms after link down, back ${back} ms after link up`);
+      console.log(`reconnect: flap ${i + 1}: host1 out of FRR's ECMP set ${out} ms after link down, link up ${Date.now() - back - tDown} ms after down, back ${back} ms after link up`);
       await sleep(1_000);
     }
     const took = Date.now() - t0;
