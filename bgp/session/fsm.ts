@@ -341,7 +341,7 @@ function stop(s: SessionState, now: number, e: Extract<FsmEvent, { type: 'Manual
   const subcode = e.subcode ?? (manual ? CeaseSub.AdministrativeShutdown : CeaseSub.AdministrativeReset);
   const n = ceaseNotification(subcode, e.text);
   const neg = s.negotiated;
-  if (manual && e.type === 'ManualStop' && e.graceful && s.state === 'Established' && neg?.gracefulRestart) {
+  if (e.type === 'ManualStop' && e.graceful && s.state === 'Established' && neg?.gracefulRestart) {
     if (neg.gracefulNotification) {
       // RFC 8538 §4: with the N bit exchanged, the Graceful Restart procedures
       // apply to a NOTIFICATION other than Hard Reset: the peer keeps our
