@@ -410,6 +410,16 @@ export class Daemon {
   }
 
   /**
+   * Planned restart on request (SIGUSR2, `routes restart`): stop without
+   * withdrawing, then exit with RESTART_EXIT_CODE for the service manager to
+   * start herald again at once.
+   */
+  plannedRestart(reason: string): void {
+    if (!this.stopping) this.exitCode = RESTART_EXIT_CODE;
+    void this.stop(reason, 'restart');
+  }
+
+  /**
    * SIGHUP reloads; SIGTERM does graceful_restart.on_stop (default the
    * drain); SIGINT drains; SIGUSR2 is a planned restart that exits with
    * RESTART_EXIT_CODE for the service manager to start herald again.
@@ -418,10 +428,7 @@ export class Daemon {
     process.on('SIGHUP', () => void this.reload());
     process.on('SIGTERM', () => void this.stop('SIGTERM', this.config?.gracefulRestart?.onStop ?? 'drain'));
     process.on('SIGINT', () => void this.stop('SIGINT'));
-    process.on('SIGUSR2', () => {
-      if (!this.stopping) this.exitCode = RESTART_EXIT_CODE;
-      void this.stop('SIGUSR2', 'restart');
-    });
+    process.on('SIGUSR2', () => this.plannedRestart('SIGUSR2'));
   }
 }
 

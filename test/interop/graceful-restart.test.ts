@@ -14,15 +14,17 @@
 //   - SIGUSR2 with the N bit exchanged: Cease/Administrative Reset "herald
 //     restarting" (not a Hard Reset) keeps the route the same way; herald
 //     exits 75 (for systemd's RestartForceExitStatus);
-//   - nginx gone while herald restarts: the first check fails, nothing is
-//     re-announced, and FRR flushes the stale route at End-of-RIB.
+//   - `routes restart` (the CLI, through the control API) with nginx gone
+//     while herald restarts: the first check fails, nothing is re-announced,
+//     and FRR flushes the stale route at End-of-RIB.
 // Figures printed: requests sent and lost, herald's down time, time to
 // End-of-RIB, and the withdrawal delay after End-of-RIB.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accessSync, chmodSync, constants, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Lab, bridgeTopology, labReady, pointToPoint, sleep, startRouter, type BridgeTopology, type LabProcess } from './lab/index.js';
+import { fileURLToPath } from 'node:url';
+import { Lab, bridgeTopology, labReady, nsRun, pointToPoint, sleep, startRouter, type BridgeTopology, type LabProcess } from './lab/index.js';
 import type { FrrRouter } from './lab/frr.js';
 import { DaemonProcess, type LogLine } from './support/daemon-process.js';
 import { nextHops, waitHops, watchRoute } from './support/route-watch.js';
@@ -43,6 +45,7 @@ function nginxReady(): boolean {
 }
 
 const ready = labReady(['frr'], WHAT) && nginxReady();
+const ROUTES_BIN = fileURLToPath(new URL('../../src/bin/routes.mjs', import.meta.url));
 
 const ROUTER_AS = 65000;
 const HOST_AS = 65011;
@@ -149,7 +152,7 @@ describe.skipIf(!ready)('planned restart of a single host: routers keep its rout
    * optionally change the world while it is down (`whileDown`), start the next
    * process, wait for its End-of-RIB; return the client's results and timings.
    */
-  async function plannedRestart(signal: 'SIGTERM' | 'SIGUSR2', opts: { whileDown?: () => Promise<void>; withClient?: boolean } = {}) {
+  async function plannedRestart(trigger: 'SIGTERM' | 'SIGUSR2' | 'routes restart', opts: { whileDown?: () => Promise<void>; withClient?: boolean } = {}) {
     const cdir = await lab.tempDir(`gr-client-${generation}`);
     writeFileSync(join(cdir, 'client.mjs'), CLIENT_JS);
     const out = join(cdir, 'client.jsonl');
@@ -161,7 +164,9 @@ describe.skipIf(!ready)('planned restart of a single host: routers keep its rout
     const watch = watchRoute(topo.router, VIP, hostV4);
     const old = herald;
     const tStop = Date.now();
-    old.signal(signal);
+    let cli: string | null = null;
+    if (trigger === 'routes restart') cli = (await nsRun(hostNs, process.execPath, [ROUTES_BIN, '--socket', join(dir, 'herald.sock'), 'restart'])).stdout;
+    else old.signal(trigger);
     const exit = await old.exited;
     const tExit = Date.now();
     const staleWhileDown = await frrStale();
@@ -178,6 +183,7 @@ describe.skipIf(!ready)('planned restart of a single host: routers keep its rout
     const results = loop ? parseClient(readFileSync(out, 'utf8')) : [];
     return {
       exit,
+      cli,
       staleWhileDown,
       kernelWhileDown,
       afterRestart,
@@ -239,8 +245,8 @@ describe.skipIf(!ready)('planned restart of a single host: routers keep its rout
     expect(log).not.toMatch(/NOTIFICATION\(Hard Reset\): received/);
   });
 
-  it('the service is down after the restart: nothing re-announced, FRR flushes the stale route at End-of-RIB', async () => {
-    const r = await plannedRestart('SIGTERM', {
+  it('routes restart, the service down after the restart: nothing re-announced, FRR flushes the stale route at End-of-RIB', async () => {
+    const r = await plannedRestart('routes restart', {
       withClient: false,
       whileDown: async () => {
         await nginx?.stop();
@@ -254,6 +260,9 @@ describe.skipIf(!ready)('planned restart of a single host: routers keep its rout
       `graceful restart, service down afterwards: the route stayed (stale) until End-of-RIB ${r.ms.eor} ms after the stop, ` +
         `then left FRR's kernel table ${goneAfterEor} ms after herald released End-of-RIB`,
     );
+    expect(r.exit).toEqual({ code: 75, signal: null });
+    expect(r.cli).toContain('herald is restarting');
+    expect(r.cli).toContain('peers that keep its routes meanwhile (Graceful Restart): router');
     expect(r.staleWhileDown).toBe(true);
     expect(r.kernelWhileDown).toEqual([hostV4]);
     // The first round failed: no state change (it starts down), so nothing was ever re-announced.

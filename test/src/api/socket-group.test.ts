@@ -27,6 +27,7 @@ function emptyDaemon(): ApiDaemon {
     undrain: () => {},
     reload: async () => ({ ok: true }),
     onEvent: () => () => {},
+    plannedRestart: () => {},
   };
 }
 
