@@ -359,7 +359,11 @@ function stop(s: SessionState, now: number, e: Extract<FsmEvent, { type: 'Manual
   }
   const out = withHardReset(n, neg?.gracefulNotification ?? false);
   const reason: DownReason = { ...reasonFromNotification(out, 'sent'), kind: 'stopped' };
-  return down(s, now, { reason, send: out, kind: manual ? 'manual' : 'failure', cls: 'error' });
+  // AutomaticStop holds the peer down for the IdleHold time (RFC 4271 §8.1.2
+  // names damping as one of its uses) — unless its Cease says the path failed
+  // (BFD Down, RFC 9384), which restarts at once like any transport failure.
+  const cls: DownClass = notificationClass(out, 'sent') === 'transport' ? 'transport' : 'error';
+  return down(s, now, { reason, send: out, kind: manual ? 'manual' : 'failure', cls });
 }
 
 /** Peer closed the connection or sent a NOTIFICATION. */

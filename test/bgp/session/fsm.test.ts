@@ -572,6 +572,13 @@ describe('Established', () => {
     expectNotifiedDown(r, 6, 3, []);
   });
 
+  it('AutomaticStop with Cease/BFD Down: a path failure, restarted at once, not damped', () => {
+    const r = step(est(), { type: 'AutomaticStop', subcode: 10 }, T0 + 1);
+    expectNotifiedDown(r, 6, 10, [], 'Connect');
+    expect(r.session.flaps).toBe(0);
+    expect(r.session.autoStart).toBe(true);
+  });
+
   it('AutomaticStop: Cease/AdministrativeReset and an IdleHold restart', () => {
     const r = step(est(), { type: 'AutomaticStop', text: 'config change' }, T0 + 1);
     expectNotifiedDown(r, 6, 4);
