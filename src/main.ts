@@ -9,17 +9,20 @@ import { parseArgs } from 'node:util';
 import { ConfigError, effectiveConfig, loadConfig } from './config/index.js';
 import { stringify } from 'yaml';
 
-const USAGE = `usage: herald run   --config /etc/herald/herald.yaml
-       herald check --config /etc/herald/herald.yaml [--json]`;
+const USAGE = `usage: herald run   --config /etc/herald/herald.yaml [--restart]
+       herald check --config /etc/herald/herald.yaml [--json]
+
+  --restart   this start follows a planned restart (Graceful Restart, RFC 4724):
+              the first check of each service decides its state, End-of-RIB waits for it`;
 
 /** Run the herald command line with the given arguments; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
-  let values: { config?: string; json?: boolean; help?: boolean };
+  let values: { config?: string; json?: boolean; help?: boolean; restart?: boolean };
   try {
     ({ values } = parseArgs({
       args: rest,
-      options: { config: { type: 'string', short: 'c' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: { config: { type: 'string', short: 'c' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, restart: { type: 'boolean' } },
       strict: true,
     }));
   } catch (e) {
@@ -44,7 +47,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'run': {
       const { Daemon } = await import('./daemon.js');
-      const d = new Daemon(configPath);
+      const d = new Daemon(configPath, undefined, { restart: values.restart === true });
       try {
         await d.start();
       } catch (e) {
@@ -54,7 +57,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       d.installSignalHandlers();
       await d.stopped;
-      return 0;
+      return d.exitCode;
     }
     default:
       process.stderr.write(`herald: unknown command '${cmd}'\n${USAGE}\n`);

@@ -204,15 +204,19 @@ export class EngineClient implements Engine {
     })();
   }
 
-  /** Cease every session with `text`, then end the engine thread. */
-  async stop(text?: string): Promise<void> {
-    if (this.stopped || this.dead) return;
+  /** Cease every session with `text` (or leave GR peers keeping our routes), then end the engine thread. */
+  async stop(text?: string, opts: { graceful?: boolean } = {}): Promise<string[]> {
+    if (this.stopped || this.dead) return [];
     try {
-      await this.request('stop', { op: 'stop', id: 0, ...(text !== undefined ? { text } : {}) });
+      return await this.request('stop', { op: 'stop', id: 0, ...(text !== undefined ? { text } : {}), ...(opts.graceful ? { graceful: true } : {}) });
     } finally {
       this.stopped = true;
       await this.worker.terminate();
     }
+  }
+
+  routesComplete(): void {
+    this.post({ op: 'routesComplete' });
   }
 
   // ------------------------------------------------------------ plumbing

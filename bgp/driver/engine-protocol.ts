@@ -23,7 +23,8 @@ export type Command =
   | { op: 'standing'; id: number; prefix: string }
   | { op: 'groupStanding'; id: number; peer: string; group: number }
   | { op: 'received'; id: number; peer: string; prefix?: string }
-  | { op: 'stop'; id: number; text?: string };
+  | { op: 'stop'; id: number; text?: string; graceful?: boolean }
+  | { op: 'routesComplete' };
 
 /** What the engine sends back. */
 export type FromEngine =
@@ -42,5 +43,5 @@ export interface Replies {
   standing: PrefixStanding[];
   groupStanding: GroupStanding | null;
   received: true | null;
-  stop: null;
+  stop: string[];
 }

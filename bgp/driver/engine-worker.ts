@@ -106,11 +106,15 @@ async function handle(c: Command): Promise<void> {
       post({ kind: 'reply', id: c.id, value: true });
       return;
     }
-    case 'stop':
+    case 'stop': {
       if (ticker) clearInterval(ticker);
-      await sp.stop(c.text);
+      const keeping = await sp.stop(c.text, { graceful: c.graceful === true });
       post({ kind: 'snapshot', peers: sp.snapshot() });
-      post({ kind: 'reply', id: c.id, value: null });
+      post({ kind: 'reply', id: c.id, value: keeping });
+      return;
+    }
+    case 'routesComplete':
+      sp.routesComplete();
       return;
   }
 }

@@ -48,8 +48,12 @@
  * Session lifecycle: `start(ctx, peer)` on Established makes everything
  * desired pending; once the first full sync has drained and no group change
  * is left to apply, End-of-RIB is sent once per negotiated family (RFC 4724
- * §4.1). `reset()` on session down
- * forgets what the peer had, keeping what is desired.
+ * §4.1). `reset()` on session down forgets what the peer had, keeping what
+ * is desired. `holdEndOfRib(true)` keeps the End-of-RIB back while routes
+ * still flow, until the caller knows its desired set is complete (after a
+ * graceful restart, when every service has had its first health check: a
+ * peer keeping our stale routes flushes the ones we did not re-announce at
+ * our End-of-RIB, RFC 4724 §4.2).
  *
  * Route refresh (RFC 2918 §4, RFC 7313 §4): `refresh(afi, safi)` queues
  * again every route of that one family the peer already has as desired (the
@@ -298,6 +302,8 @@ export class AdjRibOut {
   private addPath6 = false;
   /** Families still owed an End-of-RIB in this session; sent when the queues first run dry. */
   private eorOwed: Family[] = [];
+  /** While true, owed End-of-RIB markers wait (holdEndOfRib); kept across sessions. */
+  private eorHeld = false;
   /** Families owed a BoRR (RFC 7313 §4), written before anything else at the next pull. */
   private borrOwed: Family[] = [];
   /** Families whose BoRR went out and that are owed an EoRR once the queues run dry. */
@@ -725,8 +731,22 @@ export class AdjRibOut {
   get wantsToSend(): boolean {
     if (this.ctx === null) return false;
     if (this.pending > 0 || this.borrOwed.length > 0) return true;
-    // End-of-RIB and EoRR wait until queued group changes are applied.
-    return (this.eorOwed.length > 0 || this.eorrOwed.length > 0) && !this.working;
+    // End-of-RIB and EoRR wait until queued group changes are applied (and End-of-RIB while held).
+    return ((this.eorOwed.length > 0 && !this.eorHeld) || this.eorrOwed.length > 0) && !this.working;
+  }
+
+  /**
+   * Keep owed End-of-RIB markers back (true) or let them go (false). Routes
+   * are sent either way; releasing makes `wantsToSend` true again when a
+   * marker is owed, so the driver must pull.
+   */
+  holdEndOfRib(hold: boolean): void {
+    this.eorHeld = hold;
+  }
+
+  /** True while End-of-RIB markers are held back. */
+  get endOfRibHeld(): boolean {
+    return this.eorHeld;
   }
 
   /**
@@ -788,11 +808,11 @@ export class AdjRibOut {
           feed.setId = set.id;
           feed.addPath = set.afi === Afi.IPv4 ? this.addPath4 : this.addPath6;
           c.prefixesAnnounced += writeAnnounce(w, set, this.blockOf(set), maxLen, feed);
-        } else if ((this.eorOwed.length > 0 || this.eorrOwed.length > 0) && !this.working) {
+        } else if (((this.eorOwed.length > 0 && !this.eorHeld) || this.eorrOwed.length > 0) && !this.working) {
           // RFC 4724 §4.1: "the speaker SHOULD send the End-of-RIB marker" for
           // each family once its initial update has been sent (and, here, once
           // a plain route refresh of the family has been answered).
-          for (const f of this.eorOwed) {
+          for (const f of this.eorHeld ? [] : this.eorOwed) {
             starts?.push(w.pos);
             writeEndOfRib(w, f.afi, f.safi);
             c.updates++;
@@ -800,7 +820,7 @@ export class AdjRibOut {
             const k = familyKey(f.afi, f.safi);
             if (this.eorForRefresh.delete(k)) this.refreshDone(k);
           }
-          this.eorOwed = [];
+          if (!this.eorHeld) this.eorOwed = [];
           // RFC 7313 §4: "After the speaker completes the re-advertisement of
           // the entire Adj-RIB-Out to the peer, it MUST send an EoRR message."
           for (const f of this.eorrOwed) {

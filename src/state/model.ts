@@ -416,7 +416,7 @@ export async function* routes(d: StateSource, f: RouteFilter = {}): AsyncGenerat
       if (src !== null && !g.sources.includes(src)) continue;
       const st = await engine.groupStanding(peer, g.id);
       if (st === null) continue;
-      yield* groupRoutes(peer, g, st, f.family);
+      yield* groupRoutes(peer, g, st, f.family, snap.heldDownMs);
     }
   }
 }
@@ -429,7 +429,11 @@ const STATUS_OF: Record<number, RouteStatus> = {
 };
 
 /** One group's routes with one peer. */
-function* groupRoutes(peer: string, g: OutputGroup, st: GroupStanding, family: Family | undefined): Generator<RouteState> {
+function* groupRoutes(peer: string, g: OutputGroup, st: GroupStanding, family: Family | undefined, heldDownMs: number | null): Generator<RouteState> {
+  const noSession =
+    heldDownMs !== null
+      ? `session is ${st.state}, held down for ${Math.ceil(heldDownMs / 1000)} s more after a protocol error (idle_hold damping)`
+      : `session is ${st.state}, not Established`;
   const w = g.prefixes.words;
   const reasons = new Map(st.reasons);
   const a = g.attrs;
@@ -446,7 +450,7 @@ function* groupRoutes(peer: string, g: OutputGroup, st: GroupStanding, family: F
         : status === 'pending'
           ? 'queued, not sent yet'
           : status === 'no-session'
-            ? `session is ${st.state}, not Established`
+            ? noSession
             : (reasons.get(i) ?? 'not sendable');
     yield {
       peer,

@@ -146,10 +146,14 @@ export class HeraldProcess {
     await this.waitEvent((e) => e.type === 'established' && e.peer === peer, timeoutMs);
   }
 
-  /** Graceful stop (Cease/Administrative Shutdown with `text`), then exit. */
-  async stop(text = 'herald test stop'): Promise<void> {
+  /**
+   * Graceful stop (Cease/Administrative Shutdown with `text`), then exit.
+   * `graceful`: the planned-restart stop instead, which leaves peers with
+   * Graceful Restart keeping herald's routes.
+   */
+  async stop(text = 'herald test stop', opts: { graceful?: boolean } = {}): Promise<void> {
     if (!this.child || this.child.exitCode !== null) return;
-    await this.call('stop', { text });
+    await this.call('stop', { text, ...(opts.graceful ? { graceful: true } : {}) });
     await this.call('exit').catch(() => {});
     await Promise.race([this.exited, new Promise((r) => setTimeout(r, 2000))]);
     this.kill();
