@@ -24,8 +24,10 @@ import { HealthSource } from './sources/health/index.js';
 import { realClock } from '../bgp/index.js';
 import { startApiServer, type ApiServer } from './api/server.js';
 import { lxdEvent, peerEvent, serviceEvent, type StateEvent } from './state.js';
-import { startMetrics, type MetricsHandle } from './metrics.js';
-import { lxdSourceFromConfig, type LxdSource } from './sources/lxd/index.js';
+// Loaded only when the config asks for them (decisions/0021): prom-client
+// and the LXD client (axios, ws) cost idle memory a host without them keeps.
+import type { MetricsHandle } from './metrics.js';
+import type { LxdSource } from './sources/lxd/index.js';
 
 export class Daemon {
   readonly configPath: string;
@@ -68,6 +70,7 @@ export class Daemon {
   async start(): Promise<void> {
     const config = await loadConfig(this.configPath);
     this.config = config;
+    const metricsModule = config.metrics ? await import('./metrics.js') : null;
     const speaker = new Speaker({
       asn: config.asn,
       routerId: config.routerId,
@@ -89,7 +92,7 @@ export class Daemon {
     this.reconciler.setSnapshot('static', staticIntents(config.static));
     this.startHealth(config.services);
     // Before any await, so the metrics see the first health transitions.
-    this.metrics = await startMetrics(this, { log: this.log });
+    this.metrics = metricsModule ? await metricsModule.startMetrics(this, { log: this.log }) : null;
     this.reconcile();
     await this.startApi(config);
     await this.startLxd(config);
@@ -247,6 +250,7 @@ export class Daemon {
     this.lxdStartError = null;
     if (!config.lxd) return;
     try {
+      const { lxdSourceFromConfig } = await import('./sources/lxd/config.js');
       this.lxd = lxdSourceFromConfig(
         config.lxd,
         (intents) => {

@@ -1,0 +1,75 @@
+/**
+ * Stack traces of the built herald name the TypeScript files and lines.
+ *
+ * dist/ is bundled and minified (decisions/0021), with a source map beside
+ * every file. Node's own `--enable-source-maps` reads and parses every map
+ * when its module loads — measured 5–7 MB of idle RSS for maps that are
+ * needed only when a trace is printed. This hook maps lazily instead: the
+ * first time a stack is formatted, each dist file in it has its map read
+ * once (node:module's SourceMap does the decoding), and every frame in a
+ * bundled file is rewritten to `src/….ts:line:column`. A file without a map
+ * (node: internals, koffi) keeps its frame as V8 wrote it.
+ *
+ * src/bin/build.mjs imports this module first in every entry, so each
+ * thread (the daemon, the CLI, a worker) installs it for its own isolate.
+ * Under vitest or tsx the sources run directly and no frame is rewritten.
+ */
+import { readFileSync } from 'node:fs';
+import { SourceMap } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+const maps = new Map<string, SourceMap | null>();
+
+/** The parsed map of one bundled file, or null when it has none. */
+function mapOf(file: string): SourceMap | null {
+  let map = maps.get(file);
+  if (map === undefined) {
+    map = null;
+    try {
+      map = new SourceMap(JSON.parse(readFileSync(new URL(`${file}.map`), 'utf8')) as ConstructorParameters<typeof SourceMap>[0]);
+    } catch {
+      // No map beside it (not one of ours): the frame stays as it is.
+    }
+    maps.set(file, map);
+  }
+  return map;
+}
+
+/** Rewrite one frame's bundled position to the original source position. */
+function frame(site: NodeJS.CallSite): string {
+  const text = String(site);
+  const file = site.getFileName();
+  const line = site.getLineNumber();
+  const column = site.getColumnNumber();
+  if (!file?.startsWith('file:') || !file.endsWith('.mjs') || line === null || column === null) return text;
+  const map = mapOf(file);
+  const e = map?.findEntry(line - 1, column - 1);
+  if (!e || !('originalSource' in e) || !e.originalSource) return text;
+  let source = e.originalSource;
+  try {
+    source = fileURLToPath(new URL(source, file));
+  } catch {
+    // Keep the map's own name.
+  }
+  return text.replace(`${file}:${line}:${column}`, `${source}:${e.originalLine + 1}:${e.originalColumn + 1}`);
+}
+
+const installed = Symbol.for('herald.stackTraces');
+
+/** Install the lazy mapping for this isolate (idempotent); replaces Node's default formatter. */
+export function installStackTraces(): void {
+  const current = Error.prepareStackTrace as ((...a: unknown[]) => unknown) & { [installed]?: true } | undefined;
+  if (current?.[installed]) return;
+  const prepare = (err: Error, sites: NodeJS.CallSite[]): string => {
+    let head: string;
+    try {
+      head = Error.prototype.toString.call(err);
+    } catch {
+      head = 'Error';
+    }
+    return head + sites.map((s) => `\n    at ${frame(s)}`).join('');
+  };
+  Error.prepareStackTrace = Object.assign(prepare, { [installed]: true as const });
+}
+
+installStackTraces();
