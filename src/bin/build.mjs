@@ -28,11 +28,11 @@
 // Output is written under temporary names and renamed into place; files of
 // an older build that the new one does not produce are removed last, so a
 // `routes` started during a rebuild runs the old build or the new one.
+import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 
 /** Entry points: dist/<key>.mjs is built from the value (a path in the tree). */
 export const ENTRIES = {
@@ -64,6 +64,13 @@ const entryPlugin = (root) => ({
 
 /** Bundle the tree at `root` in memory; returns [path relative to dist/, contents] pairs. */
 export async function bundle(root) {
+  let build;
+  try {
+    ({ build } = await import('esbuild'));
+  } catch (e) {
+    if (e?.code !== 'ERR_MODULE_NOT_FOUND') throw e;
+    throw new Error('esbuild is not installed: dist/ is built in a clone with its dev dependencies (`npm ci`, not `npm ci --omit=dev`); an installed package ships dist/ prebuilt');
+  }
   const r = await build({
     absWorkingDir: root,
     entryPoints: Object.keys(ENTRIES).map((out) => ({ in: `herald-entry:${out}`, out })),
@@ -83,6 +90,8 @@ export async function bundle(root) {
     // Keep function and class names in stack traces and logs.
     keepNames: true,
     legalComments: 'none',
+    // Paths as the tree names them (a test builds a copy whose node_modules is a link).
+    preserveSymlinks: true,
     write: false,
     logLevel: 'warning',
     banner: { js: BANNER },
