@@ -20,7 +20,7 @@
 //   node packaging/deb/build.mjs [--out=DIR]      (default build/)
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,7 +33,7 @@ const here = fileURLToPath(new globalThis.URL('.', import.meta.url));
 /** Debian architecture → koffi's prebuilt directory for glibc. */
 const KOFFI_ARCH = { amd64: ['x64', 'linux_x64'], arm64: ['arm64', 'linux_arm64'], armhf: ['arm', 'linux_armhf'], i386: ['ia32', 'linux_ia32'], riscv64: ['riscv64', 'linux_riscv64'], loong64: ['loong64', 'linux_loong64'] };
 /** koffi files not needed at run time (its C++ sources, headers, docs, the build tool). */
-const KOFFI_SKIP = /^(doc|vendor)\/|^cnoke\.cjs$|^index\.d\.ts$|^CHANGELOG\.md$|\.(cc|hh|h|S|asm|inc|def)$|CMakeLists\.txt$/;
+const KOFFI_SKIP = /^(doc|vendor)\/|^cnoke\.cjs$|trampolines\.cjs$|^index\.d\.ts$|^CHANGELOG\.md$|\.(cc|hh|h|S|asm|inc|def)$|CMakeLists\.txt$/;
 
 function sh(cmd, args, opts = {}) {
   return execFileSync(cmd, args, { encoding: 'utf8', cwd: root, ...opts });
