@@ -11,7 +11,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, effectiveConfig, loadConfig } from './config/index.js';
 import { stringify } from 'yaml';
-import { sdNotify } from './sd-notify.js';
+import { sdNotify, takeNotifySocket } from './sd-notify.js';
 
 const USAGE = `usage: herald run   --config /etc/herald/herald.yaml
        herald check --config /etc/herald/herald.yaml [--json]`;
@@ -47,6 +47,8 @@ export async function main(argv: string[]): Promise<number> {
       }
     }
     case 'run': {
+      // Before any exec check can start: they must not inherit NOTIFY_SOCKET.
+      takeNotifySocket();
       const { Daemon } = await import('./daemon.js');
       const d = new Daemon(configPath);
       try {

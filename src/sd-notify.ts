@@ -11,9 +11,10 @@
  * would need NotifyAccess=all and races its own exit on systemd 252, which
  * then cannot tell which unit the message came from (decisions/0021).
  *
- * NOTIFY_SOCKET is removed from the environment at the first call, as
- * sd_notify's unset_environment does, so exec checks do not inherit it.
- * Without NOTIFY_SOCKET (not under systemd) every call is a no-op.
+ * `takeNotifySocket()` (called before anything starts) keeps NOTIFY_SOCKET
+ * and removes it from the environment, as sd_notify's unset_environment
+ * does, so exec checks do not inherit it. Without NOTIFY_SOCKET (not under
+ * systemd) every notification is a no-op.
  */
 import { createRequire } from 'node:module';
 
@@ -61,15 +62,21 @@ export function notifyAddress(socket: string): { addr: Buffer; len: number } {
   return { addr, len: 2 + pathLen };
 }
 
-/**
- * Send one notification ("READY=1", "STOPPING=1", "STATUS=..."). Returns
- * false when not under systemd; throws with errno when the send fails.
- */
-export function sdNotify(state: string, env: NodeJS.ProcessEnv = process.env): boolean {
+/** Keep $NOTIFY_SOCKET for sdNotify and remove it from `env`; returns it (null when unset). */
+export function takeNotifySocket(env: NodeJS.ProcessEnv = process.env): string | null {
   if (target === undefined) {
     target = env.NOTIFY_SOCKET || null;
     delete env.NOTIFY_SOCKET;
   }
+  return target;
+}
+
+/**
+ * Send one notification ("READY=1", "STOPPING=1", "STATUS=..."). Returns
+ * false when not under systemd; throws with errno when the send fails.
+ */
+export function sdNotify(state: string): boolean {
+  takeNotifySocket();
   if (!target) return false;
   const { addr, len } = notifyAddress(target);
   const c = loadLibc();
