@@ -8,7 +8,9 @@
  *                        OPEN arrives at a listener in the peer namespace;
  *                        median of N starts. herald runs its real bin
  *                        (src/bin/herald.mjs → dist/) with one peer and one
- *                        service, as an operator's would.
+ *                        service, as an operator's would. Also the
+ *                        speaker's CPU time (user + system) at that moment,
+ *                        which a busy machine inflates less than wall time.
  *   idle RSS             one peer Established with a BIRD receiver and one
  *                        route announced (herald: a service whose tcp check
  *                        is herald's own BGP port), VmRSS 5 s later; the
@@ -113,8 +115,18 @@ net.createServer((s) => {
 }).listen(179, process.argv[1], () => process.stdout.write('ready\\n'));
 `;
 
-/** Median of start → first OPEN over n starts. */
-async function startToOpen(e: Ends, name: Speaker, n: number): Promise<number[]> {
+/** CPU time (user + system) a process has used so far, ms (clock ticks of 10 ms). */
+function cpuMs(pid: number): number | null {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return null;
+  }
+}
+
+/** Start → first OPEN over n starts (wall ms), and the speaker's CPU ms at that moment. */
+async function startToOpen(e: Ends, name: Speaker, n: number): Promise<{ wall: number[]; cpu: number[] }> {
   const catcher = spawn('ip', ['netns', 'exec', e.peerNs, process.execPath, '-e', CATCHER, e.peerV4], { stdio: ['ignore', 'pipe', 'inherit'] });
   const lines: string[] = [];
   let buf = '';
@@ -125,6 +137,7 @@ async function startToOpen(e: Ends, name: Speaker, n: number): Promise<number[]>
     lines.push(...parts);
   });
   const out: number[] = [];
+  const cpu: number[] = [];
   try {
     await waitFor(async () => (lines.includes('ready') ? true : undefined), 10_000, () => 'OPEN catcher did not start', 20);
     for (let i = 0; i < n; i++) {
@@ -133,12 +146,14 @@ async function startToOpen(e: Ends, name: Speaker, n: number): Promise<number[]>
       const s = await startSpeaker(e, name, `open${i}`);
       const arrived = await waitFor(async () => (lines.length > before ? Number(lines[before]) : undefined), 20_000, () => `${name}: no OPEN within 20 s`, 2);
       out.push(arrived - t0);
+      const c = cpuMs(s.proc.pid);
+      if (c !== null) cpu.push(c);
       await s.proc.stop();
     }
   } finally {
     catcher.kill('SIGKILL');
   }
-  return out;
+  return { wall: out, cpu };
 }
 
 function rssMb(pid: number): number {
@@ -179,12 +194,12 @@ export async function runIdle(opts: { starts: number; settleMs: number; cliRuns:
   const speakers: Speaker[] = ['herald', 'bird', 'gobgp'];
   const missing = (s: Speaker): string | null => (s === 'herald' ? null : (missingReason([s === 'bird' ? 'bird' : 'gobgp']) ?? null));
   console.log(`idle bench: load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} on ${readFileSync('/proc/cpuinfo', 'utf8').split('\nprocessor').length} CPUs; node ${process.version}`);
-  const rows: Record<string, { startMs: number | null; starts: number[]; rssMb: number | null; note?: string }> = {};
+  const rows: Record<string, { startMs: number | null; starts: number[]; cpuMs: number | null; rssMb: number | null; note?: string }> = {};
   const cli: { routesMs: number | null; nodeMs: number | null } = { routesMs: null, nodeMs: null };
   for (const name of speakers) {
     const why = missing(name);
     if (why) {
-      rows[name] = { startMs: null, starts: [], rssMb: null, note: why };
+      rows[name] = { startMs: null, starts: [], cpuMs: null, rssMb: null, note: why };
       continue;
     }
     const lab = new Lab();
@@ -193,7 +208,7 @@ export async function runIdle(opts: { starts: number; settleMs: number; cliRuns:
       const spkNs = await lab.addNamespace(`idle-s-${name}`);
       const l = await pointToPoint(lab, peerNs, spkNs);
       const e: Ends = { lab, peerNs, spkNs, peerV4: l.aV4, spkV4: l.bV4 };
-      const starts = await startToOpen(e, name, opts.starts);
+      const { wall: starts, cpu } = await startToOpen(e, name, opts.starts);
       const receiver = new BirdReceiver(lab, peerNs, await lab.tempDir(`idle-recv-${name}`), RECEIVER_ASN, SENDER_ASN, [{ name: 'r4', neighbor: l.bV4, local: l.aV4, family: 'ipv4' }]);
       await receiver.start();
       const t0 = wallMs();
@@ -202,7 +217,7 @@ export async function runIdle(opts: { starts: number; settleMs: number; cliRuns:
       const c = await receiver.until((x) => x.est4 && x.v4 >= 1, 30_000, 20);
       if (!c) throw new Error(`${name}: the receiver did not get the route within 30 s`);
       const rss = await settle(s.proc, opts.settleMs);
-      rows[name] = { startMs: median(starts), starts, rssMb: rss, note: `route at the receiver ${((c.at - t0) / 1000).toFixed(2)} s after start` };
+      rows[name] = { startMs: median(starts), starts, cpuMs: cpu.length ? median(cpu) : null, rssMb: rss, note: `route at the receiver ${((c.at - t0) / 1000).toFixed(2)} s after start` };
       if (name === 'herald' && s.api) {
         const routesMs: number[] = [];
         const nodeMs: number[] = [];
@@ -216,16 +231,16 @@ export async function runIdle(opts: { starts: number; settleMs: number; cliRuns:
       }
       await s.proc.stop();
     } catch (err) {
-      rows[name] = { startMs: null, starts: [], rssMb: null, note: `error: ${(err as Error).message.split('\n')[0]}` };
+      rows[name] = { startMs: null, starts: [], cpuMs: null, rssMb: null, note: `error: ${(err as Error).message.split('\n')[0]}` };
     } finally {
       await lab.close();
     }
   }
   const table = [
-    ['speaker', 'start → first OPEN (median)', 'all starts (ms)', 'idle RSS', 'note'],
+    ['speaker', 'start → first OPEN (median)', 'all starts (ms)', 'CPU to OPEN', 'idle RSS', 'note'],
     ...speakers.map((n) => {
       const r = rows[n]!;
-      return [n, r.startMs === null ? '—' : `${(r.startMs / 1000).toFixed(3)} s`, r.starts.map((x) => x.toFixed(0)).join(' '), r.rssMb === null ? '—' : `${f1(r.rssMb)} MB`, r.note ?? ''];
+      return [n, r.startMs === null ? '—' : `${(r.startMs / 1000).toFixed(3)} s`, r.starts.map((x) => x.toFixed(0)).join(' '), r.cpuMs === null ? '—' : `${r.cpuMs} ms`, r.rssMb === null ? '—' : `${f1(r.rssMb)} MB`, r.note ?? ''];
     }),
   ];
   const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => (r[i] ?? '').length)));
