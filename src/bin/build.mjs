@@ -12,7 +12,7 @@
 // ENTRIES is the one list of entry points; each becomes dist/<name>.mjs (plus
 // its .map). Code two entries share, and every dynamic import() (the LXD
 // client, metrics, the DNS check: loaded only when the config uses them), goes
-// into dist/chunks/ with a content hash in its name. A worker thread is one
+// into a chunk beside them, dist/<name>-<hash>.mjs. A worker thread is one
 // more line, e.g. `engine: 'bgp/driver/engine-worker.ts'` → dist/engine.mjs,
 // started with `new Worker(new URL('./engine.mjs', import.meta.url))`;
 // --check then covers it like the others.
@@ -82,7 +82,9 @@ export async function bundle(root) {
     external: EXTERNAL,
     outdir: join(root, 'dist'),
     outExtension: { '.js': '.mjs' },
-    chunkNames: 'chunks/[name]-[hash]',
+    // Chunks beside the entries, so `new URL('./engine.mjs', import.meta.url)`
+    // names the same file from an entry and from any chunk.
+    chunkNames: '[name]-[hash]',
     sourcemap: 'linked',
     sourcesContent: false,
     minify: true,
@@ -132,7 +134,8 @@ export async function writeDist(root) {
   const files = await bundle(root);
   const keep = new Set(files.map(([p]) => p));
   // Chunks first (new hashes, new names), then maps, then the entries that import them.
-  const order = (p) => (p.startsWith('chunks/') ? 0 : p.endsWith('.map') ? 1 : 2);
+  const entries = new Set(Object.keys(ENTRIES).map((n) => `${n}.mjs`));
+  const order = (p) => (p.endsWith('.map') ? 1 : entries.has(p) ? 2 : 0);
   for (const [p, contents] of files.sort((a, b) => order(a[0]) - order(b[0]))) {
     const out = join(dist, p);
     mkdirSync(dirname(out), { recursive: true });
@@ -141,6 +144,10 @@ export async function writeDist(root) {
     renameSync(tmp, out);
   }
   for (const p of listFiles(dist)) if (!keep.has(p) && built(p)) rmSync(join(dist, p));
+  // Directories an older layout left empty (dist/chunks/ before chunks moved beside the entries).
+  for (const e of readdirSync(dist, { withFileTypes: true })) {
+    if (e.isDirectory() && listFiles(join(dist, e.name)).length === 0) rmSync(join(dist, e.name), { recursive: true });
+  }
   return files.map(([p]) => p);
 }
 
