@@ -1,4 +1,4 @@
-# herald in a container, built from the Debian package (decisions/0021):
+# herald in a container, built from the Debian package (decisions/0024):
 #
 #   npm ci && npm run package:deb && docker build -t herald .
 #

@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 // Unit tests run in parallel; interop tests (real routers in network
 // namespaces) are heavier and run one file at a time in their own project.
-// Both first rebuild dist/ (the daemon and CLI bundles, decisions/0021) so
+// Both first rebuild dist/ (the daemon and CLI bundles, decisions/0024) so
 // tests that start the real bins never run a stale build.
 export default defineConfig({
   test: {

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Clean-root install test and container image check (decisions/0021).
+// Clean-root install test and container image check (decisions/0024).
 //
 // Builds a clean Debian root with mmdebstrap — Debian's minbase, which is
 // what the Dockerfile's `FROM debian:<suite>-slim` image is — then applies

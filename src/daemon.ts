@@ -24,7 +24,7 @@ import { HealthSource } from './sources/health/index.js';
 import { realClock } from '../bgp/index.js';
 import { startApiServer, type ApiServer } from './api/server.js';
 import { lxdEvent, peerEvent, serviceEvent, type StateEvent } from './state.js';
-// Loaded only when the config asks for them (decisions/0021): prom-client
+// Loaded only when the config asks for them (decisions/0024): prom-client
 // and the LXD client (axios, ws) cost idle memory a host without them keeps.
 import type { MetricsHandle } from './metrics.js';
 import type { LxdSource } from './sources/lxd/index.js';

@@ -9,7 +9,7 @@
  * main process itself, so the unit keeps NotifyAccess=main and no child (an
  * exec check) can speak for herald; `systemd-notify --ready` from a child
  * would need NotifyAccess=all and races its own exit on systemd 252, which
- * then cannot tell which unit the message came from (decisions/0021).
+ * then cannot tell which unit the message came from (decisions/0024).
  *
  * `takeNotifySocket()` (called before anything starts) keeps NOTIFY_SOCKET
  * and removes it from the environment, as sd_notify's unset_environment

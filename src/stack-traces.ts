@@ -1,7 +1,7 @@
 /**
  * Stack traces of the built herald name the TypeScript files and lines.
  *
- * dist/ is bundled and minified (decisions/0021), with a source map beside
+ * dist/ is bundled and minified (decisions/0024), with a source map beside
  * every file. Node's own `--enable-source-maps` reads and parses every map
  * when its module loads — measured 5–7 MB of idle RSS for maps that are
  * needed only when a trace is printed. This hook maps lazily instead: the

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run package:deb`: builds build/herald_<version>_<arch>.deb with
 // dpkg-deb from the same file list as the npm package (`npm pack`), so the
-// two install routes ship one tree (decisions/0021).
+// two install routes ship one tree (decisions/0024).
 //
 //   /usr/lib/herald/            package.json, dist/, src/bin/*.mjs, docs/…,
 //                               node_modules/koffi (+ this arch's prebuilt)

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Builds dist/: herald's daemon and its `routes` CLI bundled with esbuild into
 // plain JavaScript, so neither compiles TypeScript at start-up and an
-// installed herald needs no dev tool (decisions/0021, which supersedes 0007
+// installed herald needs no dev tool (decisions/0024, which supersedes 0007
 // and 0016).
 //
 //   node src/bin/build.mjs            build dist/ (npm run build, prepare, prepack)

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Entry point for `herald`: runs the daemon's bundle, dist/herald.mjs, built
-// from src/main.ts by `npm run build` (decisions/0021). Source maps are on so
+// from src/main.ts by `npm run build` (decisions/0024). Source maps are on so
 // a stack trace names the .ts file and line; the maps are read only when a
 // trace is printed. In a clone, `npm ci` (prepare) and `npm test` build dist/;
 // `node src/bin/build.mjs --check` tells whether it is stale.

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Entry point for `routes`, herald's operator CLI: runs the bundle
 // dist/routes.mjs, built from src/cli/index.ts by `npm run build` (also run by
-// `npm ci`; decisions/0021): plain JavaScript, no TypeScript transform at
+// `npm ci`; decisions/0024): plain JavaScript, no TypeScript transform at
 // start-up, so the summary answers in well under 200 ms (issue 5). Ctrl-C
 // ends `routes watch` cleanly.
 // (No `import 'node:fs'` to test for dist first: the ESM facade of node:fs

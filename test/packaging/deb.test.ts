@@ -1,4 +1,4 @@
-// The Debian package and its systemd unit (decisions/0021): `npm run
+// The Debian package and its systemd unit (decisions/0024): `npm run
 // package:deb`'s builder makes herald_<version>_<arch>.deb with the files,
 // conffile and dependencies docs/operations.md promises; lintian finds no
 // error in it; the tree it installs runs (`herald check` on the shipped

@@ -1,4 +1,4 @@
-// dist/, the built herald (decisions/0021): the stale check fails when a
+// dist/, the built herald (decisions/0024): the stale check fails when a
 // source in src/ or bgp/ changed after the build and passes on a fresh one;
 // a stack trace from the bundle names the .ts file; and a daemon whose
 // config has no metrics, lxd or dns check never loads those chunks (nor

@@ -1,4 +1,4 @@
-// The npm package (decisions/0021): `npm pack` ships dist/, the bins, the
+// The npm package (decisions/0024): `npm pack` ships dist/, the bins, the
 // schema, the example configs, README and LICENSE and no tests or TypeScript;
 // `npm install -g --prefix P ./herald-*.tgz` installs koffi as its only
 // dependency (no dev dependency), and the installed `herald` checks the

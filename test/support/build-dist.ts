@@ -1,6 +1,6 @@
 // vitest global setup (both projects): rebuild dist/ from the sources before
 // any test runs, so every test that starts the real `herald` or `routes`
-// (src/bin/*.mjs run the bundles, decisions/0021) tests the code as it is
+// (src/bin/*.mjs run the bundles, decisions/0024) tests the code as it is
 // now, never a bundle left from an older checkout. esbuild takes well under a
 // second. No RFC: test infrastructure.
 import { execFileSync } from 'node:child_process';

@@ -18,7 +18,7 @@ import type { CheckResult } from '../types.js';
 import { errText, settleOnce } from './common.js';
 
 // node:https (and TLS with it) is loaded on the first https check: a host
-// with only http checks keeps ~1.3 MB less resident (decisions/0021).
+// with only http checks keeps ~1.3 MB less resident (decisions/0024).
 const requireBuiltin = createRequire(import.meta.url);
 let httpsModule: typeof Https | undefined;
 const https = (): typeof Https => (httpsModule ??= requireBuiltin('node:https') as typeof Https);

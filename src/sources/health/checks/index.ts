@@ -3,7 +3,7 @@
  * `runCheck` is the default `Prober` the state machine uses.
  *
  * The DNS check (its own message codec) is imported on its first probe, so
- * a daemon without a dns check never loads it (decisions/0021); import
+ * a daemon without a dns check never loads it (decisions/0024); import
  * checkDns and judgeResponse from './dns.js' directly.
  */
 import type { Check } from '../../../config/index.js';
