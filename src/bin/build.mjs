@@ -13,9 +13,11 @@
 // its .map). Code two entries share, and every dynamic import() (the LXD
 // client, metrics, the DNS check: loaded only when the config uses them), goes
 // into a chunk beside them, dist/<name>-<hash>.mjs. A worker thread is one
-// more line, e.g. `engine: 'bgp/driver/engine-worker.ts'` → dist/engine.mjs,
-// started with `new Worker(new URL('./engine.mjs', import.meta.url))`;
-// --check then covers it like the others.
+// more line, e.g. `'engine-worker': 'bgp/driver/engine-worker.ts'` →
+// dist/engine-worker.mjs, started with
+// `new Worker(new URL('./engine-worker.mjs', import.meta.url))` from whichever
+// entry or chunk holds that call (all of dist/ is one directory); --check and
+// both packages then cover it like the others.
 //
 // Bundled: every package but koffi (native: its .node file cannot be bundled
 // and stays a runtime dependency). Minified: a third less code to hold than
@@ -82,8 +84,8 @@ export async function bundle(root) {
     external: EXTERNAL,
     outdir: join(root, 'dist'),
     outExtension: { '.js': '.mjs' },
-    // Chunks beside the entries, so `new URL('./engine.mjs', import.meta.url)`
-    // names the same file from an entry and from any chunk.
+    // Chunks beside the entries, so `new URL('./engine-worker.mjs',
+    // import.meta.url)` names the same file from an entry and from any chunk.
     chunkNames: '[name]-[hash]',
     sourcemap: 'linked',
     sourcesContent: false,
