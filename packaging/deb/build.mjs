@@ -10,6 +10,7 @@
 //   /usr/share/herald/          herald.schema.json, examples/
 //   /usr/lib/systemd/system/    herald.service (docs/systemd/herald.service)
 //   /usr/share/doc/herald/      README.md, copyright, changelog.gz
+//   /usr/share/man/man8/        herald.8, routes.8
 //   /var/lib/herald             state (StateDirectory=herald)
 //
 // The architecture is the build machine's (dpkg --print-architecture), not
@@ -140,6 +141,7 @@ export function buildDeb(outDir = join(root, 'build')) {
       for (const bin of ['herald', 'routes']) {
         put(stage, `usr/bin/${bin}`, `#!/bin/sh\n# ${bin}: herald ${pkg.version} (Debian package); runs /usr/lib/herald/src/bin/${bin}.mjs\nexec /usr/bin/node /usr/lib/herald/src/bin/${bin}.mjs "$@"\n`, 0o755);
       }
+      for (const page of ['herald.8', 'routes.8']) put(stage, `usr/share/man/man8/${page}.gz`, gzipSync(readFileSync(join(root, 'packaging/man', page)), { level: 9 }));
       copy(stage, join(root, 'packaging/herald.yaml'), 'etc/herald/herald.yaml');
       copy(stage, join(root, 'docs/herald.schema.json'), 'usr/share/herald/herald.schema.json');
       for (const f of readdirSync(join(root, 'docs/examples'))) copy(stage, join(root, 'docs/examples', f), join('usr/share/herald/examples', f));

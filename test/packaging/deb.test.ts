@@ -77,6 +77,8 @@ describe('Debian package', () => {
       'usr/lib/systemd/system/herald.service',
       'usr/share/doc/herald/copyright',
       'usr/share/doc/herald/changelog.gz',
+      'usr/share/man/man8/herald.8.gz',
+      'usr/share/man/man8/routes.8.gz',
       'var/lib/herald',
     ]) {
       expect(existsSync(join(tree, p)), p).toBe(true);
