@@ -201,8 +201,9 @@ async function main() {
     procMounted = true;
     // Docker's default bounding set holds NET_BIND_SERVICE; the documented run drops all others.
     const caps = asUser.length ? ['--inh-caps=-all', '--bounding-set=-all,+net_bind_service'] : [];
-    const argv = ['netns', 'exec', ns, 'chroot', rootfs, ...asUser, ...caps, ...entrypoint, ...cmd];
-    log(`start: ip ${argv.join(' ')} (cwd ${workdir})`);
+    // WORKDIR as Docker applies it: the process starts there.
+    const argv = ['netns', 'exec', ns, 'chroot', rootfs, ...asUser, ...caps, '/bin/sh', '-c', 'cd "$0" && exec "$@"', workdir, ...entrypoint, ...cmd];
+    log(`start: ip ${argv.join(' ')}`);
     const child = spawn('ip', argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
