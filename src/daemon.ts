@@ -32,8 +32,10 @@ import { serviceGroups, serviceSource, staticGroups, type DrainPhase, type Servi
 import { HealthSource } from './sources/health/index.js';
 import { startApiServer, type ApiServer } from './api/server.js';
 import { lxdEvent, peerEvent, serviceEvent, type StateEvent } from './state/index.js';
-import { startMetrics, type MetricsHandle } from './metrics.js';
-import { lxdSourceFromConfig, type LxdSource } from './sources/lxd/index.js';
+// Loaded only when the config asks for them (decision 0027): prom-client
+// and the LXD client (axios, ws) cost idle memory a host without them keeps.
+import type { MetricsHandle } from './metrics.js';
+import type { LxdSource } from './sources/lxd/index.js';
 
 /** How long stop() waits for the withdrawals to be written before the Cease. */
 const STOP_FLUSH_MS = 2_000;
@@ -112,6 +114,7 @@ export class Daemon {
   async start(): Promise<void> {
     const config = await loadConfig(this.configPath);
     this.config = config;
+    const metricsModule = config.metrics ? await import('./metrics.js') : null;
     // With Graceful Restart on any session a router may hold our routes from
     // before this start (a planned restart, or a crash): End-of-RIB waits for
     // every service's first check, so it flushes only what is really down.
@@ -142,7 +145,7 @@ export class Daemon {
     this.startHealth(config.services, this.restarting);
     if (grTimes.length > 0) this.releaseEndOfRibAfterFirstChecks(Math.min(...grTimes) * 1000);
     // Before any await, so the metrics see the first health transitions.
-    this.metrics = await startMetrics(this, { log: this.log });
+    this.metrics = metricsModule ? await metricsModule.startMetrics(this, { log: this.log }) : null;
     this.reconcileNow();
     await this.startApi(config);
     await this.startLxd(config);
@@ -352,6 +355,7 @@ export class Daemon {
     this.lxdStartError = null;
     if (!config.lxd) return;
     try {
+      const { lxdSourceFromConfig } = await import('./sources/lxd/config.js');
       this.lxd = lxdSourceFromConfig(
         config.lxd,
         (intents) => {

@@ -13,7 +13,7 @@
  * them; defaults that depend on other fields (keepalive, families, timeout,
  * jitter) are filled in build.ts.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseAddress, parseIPv4, parsePrefix, formatPrefix } from '../../bgp/index.js';
 import { parseCommunity, parseExtendedCommunity, parseLargeCommunity, type Checked } from '../../bgp/index.js';
 import { DURATION_PATTERN, parseDuration } from './duration.js';

@@ -13,6 +13,8 @@
  *   npm run bench -- --quick           100k IPv4 + 10k IPv6
  *   npm run bench -- --only=herald,bird
  *   npm run bench -- --cpu-prof=DIR    write herald's CPU profile to DIR
+ *   npm run bench -- --idle            idle RSS, start → first OPEN and `routes`
+ *                                      start-up beside BIRD and GoBGP (idle.ts)
  *
  * Every sender runs in a fresh pair of namespaces that are deleted after it
  * (the lab's exit handlers also clean up on a crash or Ctrl-C).
@@ -27,6 +29,7 @@ import { benchDaemon } from './daemon.js';
 import { benchBird } from './bird.js';
 import { benchOpenbgpd } from './openbgpd.js';
 import { benchGobgp } from './gobgp.js';
+import { runIdle } from './idle.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 
@@ -44,18 +47,20 @@ const TARGETS = { establishedToAllMs: 1000, handedToAllMs: 1500, withdrawMs: 600
 /** The daemon's targets from issue 9: relative to the speaker row of the same run, and absolute. */
 const DAEMON_TARGETS = { handedRatio: 1.3, peakRssMb: 300, unchangedMs: 20, oneChangeMs: 20 };
 
-function parseArgs(argv: string[]): { quick: boolean; only: Set<string> | null; cpuProf: string | undefined } {
+function parseArgs(argv: string[]): { quick: boolean; idle: boolean; only: Set<string> | null; cpuProf: string | undefined } {
   let quick = false;
+  let idle = false;
   let only: Set<string> | null = null;
   let cpuProf: string | undefined;
   for (const a of argv) {
     if (a === '--quick') quick = true;
+    else if (a === '--idle') idle = true;
     else if (a.startsWith('--only=')) only = new Set(a.slice(7).split(','));
     else if (a.startsWith('--cpu-prof=')) cpuProf = resolve(a.slice(11));
     else if (a === '--cpu-prof') cpuProf = resolve('herald-cpu-prof');
-    else throw new Error(`unknown argument ${a} (known: --quick, --only=herald,daemon,bird,openbgpd,gobgp, --cpu-prof[=DIR])`);
+    else throw new Error(`unknown argument ${a} (known: --quick, --idle, --only=herald,daemon,bird,openbgpd,gobgp, --cpu-prof[=DIR])`);
   }
-  return { quick, only, cpuProf };
+  return { quick, idle, only, cpuProf };
 }
 
 const fmtMs = (v: number | null | undefined): string => (v == null ? '—' : v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${(v / 1000).toFixed(2)} s`);
@@ -88,6 +93,10 @@ function printTable(results: SenderResult[]): void {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  if (args.idle) {
+    await runIdle({ starts: 7, settleMs: 5000, cliRuns: 15 });
+    return;
+  }
   const o: BenchOptions = {
     count4: args.quick ? 100_000 : 1_000_000,
     count6: args.quick ? 10_000 : 100_000,
