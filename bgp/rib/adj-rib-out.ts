@@ -72,7 +72,7 @@ import { encodePathAttributes } from '../wire/attributes/index.js';
 import { Exporter, type AttrSet, type PeerExportContext } from './export.js';
 import { PrefixTable, KIND_V6 } from './prefix-table.js';
 import { RouteParser, type Checked, type ParsedAttrs, type RouteAttrs, type RouteGroup, type RoutePrefix, type RouteSpec } from './route.js';
-import { EMPTY_PREFIX_LIST, nextRecord, PrefixListBuilder, prefixTexts, type PrefixList } from './prefix-list.js';
+import { EMPTY_PREFIX_LIST, familyCounts, nextRecord, PrefixListBuilder, prefixTexts, type PrefixList } from './prefix-list.js';
 import {
   announceOverhead,
   nlriBytes,
@@ -462,8 +462,16 @@ export class AdjRibOut {
     }
     if (q.remove) this.groups.delete(q.id);
     else this.groups.set(q.id, { specId, parsed, list: q.list, invalid: invalidReason });
-    // A big list grows the table once rather than by doubling (the list may overlap what is there).
-    if (specId !== NONE && q.list.count > this.table.capacity - this.table.size) this.reserve(Math.max(this.table.size, q.list.count));
+    // A big list grows the table once rather than by doubling (the list may
+    // overlap what is there); only the families this peer keeps count.
+    if (specId !== NONE && q.list.count > this.table.capacity - this.table.size) {
+      let kept = q.list.count;
+      if (!this.keep4 || !this.keep6) {
+        const f = familyCounts(q.list);
+        kept = (this.keep4 ? f.v4 : 0) + (this.keep6 ? f.v6 : 0);
+      }
+      if (kept > this.table.capacity - this.table.size) this.reserve(Math.max(this.table.size, kept));
+    }
     this.gen = (this.gen + 1) | 0 || 1;
     return { id: q.id, gen: this.gen, specId, list: q.list, old, phase: specId === NONE ? 'release' : 'take', at: 0 };
   }

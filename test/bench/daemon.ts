@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { HeraldProcess } from '../interop/support/herald-process.js';
 import type { PeerConfig } from '../../bgp/index.js';
 import {
+  bundleChild,
   emptyResult,
   establishedToAll,
   peakRssMb,
@@ -51,7 +52,7 @@ export async function benchDaemon(t: Topology, o: BenchOptions): Promise<SenderR
     { name: 'r4', address: t.recvV4, asn: RECEIVER_ASN, localAddress: t.sendV4, families: ['ipv4'] },
     { name: 'r6', address: t.recvV6, asn: RECEIVER_ASN, localAddress: t.sendV6, families: ['ipv6'] },
   ];
-  const child = new HeraldProcess(t.sendNs, { asn: SENDER_ASN, routerId: t.sendV4 }, peers, join(here, 'daemon-child.ts'));
+  const child = new HeraldProcess(t.sendNs, { asn: SENDER_ASN, routerId: t.sendV4 }, peers, await bundleChild(join(here, 'daemon-child.ts'), 'bench-daemon-child'));
   await child.start();
   try {
     const bulk = { count4: o.count4, count6: o.count6 };

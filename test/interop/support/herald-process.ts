@@ -51,7 +51,7 @@ export class HeraldProcess {
     // a second one), so the pid we signal (SIGSTOP in hold-timer tests) is herald's.
     const child = spawn(
       'ip',
-      ['netns', 'exec', this.ns, process.execPath, '--import', 'tsx', this.script, JSON.stringify({ speaker: this.speaker, peers: this.peers })],
+      ['netns', 'exec', this.ns, process.execPath, ...(process.env.HERALD_CHILD_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...(this.script.endsWith('.mjs') ? [] : ['--import', 'tsx']), this.script, JSON.stringify({ speaker: this.speaker, peers: this.peers })],
       { stdio: ['pipe', 'pipe', 'pipe'], cwd: root },
     );
     this.child = child;
