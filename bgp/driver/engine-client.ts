@@ -81,8 +81,15 @@ function tsWorker(url: URL): Worker {
     writeFileSync(tmp, code);
     renameSync(tmp, out);
   }
-  return new Worker(out, { stdout: false, stderr: false });
+  return new Worker(out, { stdout: false, stderr: false, resourceLimits: ENGINE_LIMITS });
 }
+
+/**
+ * The engine's V8 heap: a small young generation (its garbage is short-lived
+ * message data and pull buffers; the routes live in typed arrays outside the
+ * heap), as the main thread's --max-semi-space-size=1.
+ */
+const ENGINE_LIMITS = { maxYoungGenerationSizeMb: 3 };
 
 
 /** The default worker script next to this module. */
@@ -108,7 +115,7 @@ export class EngineClient implements Engine {
     const { logger, workerUrl, onFatal, ...options } = opts;
     this.log = logger ?? silentLogger;
     const url = workerUrl ?? defaultWorkerUrl();
-    this.worker = url.pathname.endsWith('.ts') ? tsWorker(url) : new Worker(url, { stdout: false, stderr: false });
+    this.worker = url.pathname.endsWith('.ts') ? tsWorker(url) : new Worker(url, { stdout: false, stderr: false, resourceLimits: ENGINE_LIMITS });
     this.worker.on('message', (m: FromEngine) => this.onMessage(m));
     const fatal = (err: Error): void => {
       if (this.dead || this.stopped) return;
@@ -145,7 +152,18 @@ export class EngineClient implements Engine {
 
   applyGroups(ops: readonly GroupOp[]): number {
     const seq = ++this.seq;
-    this.post({ op: 'applyGroups', seq, ops });
+    // The caller keeps its lists (the reconciler diffs against them next
+    // time): the engine gets copies, moved rather than cloned, so a million
+    // prefixes cost one copy and no serialised intermediate.
+    const transfer: ArrayBuffer[] = [];
+    const moved = ops.map((op) => {
+      if (op.remove) return op;
+      const words = op.prefixes.words.slice();
+      transfer.push(words.buffer);
+      return { ...op, prefixes: { words, count: op.prefixes.count } };
+    });
+    if (this.dead) throw this.dead;
+    this.worker.postMessage({ op: 'applyGroups', seq, ops: moved } satisfies Command, transfer);
     return seq;
   }
 

@@ -139,7 +139,7 @@ export function buildDeb(outDir = join(root, 'build')) {
       copy(stage, join(pdir, koffi[1], 'koffi.node'), join('usr/lib/herald/node_modules/@koromix', `koffi-linux-${koffi[0]}`, koffi[1], 'koffi.node'));
 
       for (const bin of ['herald', 'routes']) {
-        put(stage, `usr/bin/${bin}`, `#!/bin/sh\n# ${bin}: herald ${pkg.version} (Debian package); runs /usr/lib/herald/src/bin/${bin}.mjs\nexec /usr/bin/node /usr/lib/herald/src/bin/${bin}.mjs "$@"\n`, 0o755);
+        put(stage, `usr/bin/${bin}`, `#!/bin/sh\n# ${bin}: herald ${pkg.version} (Debian package); runs /usr/lib/herald/src/bin/${bin}.mjs\nexec /usr/bin/node${bin === 'herald' ? ' --max-semi-space-size=1' : ''} /usr/lib/herald/src/bin/${bin}.mjs "$@"\n`, 0o755);
       }
       for (const page of ['herald.8', 'routes.8']) put(stage, `usr/share/man/man8/${page}.gz`, gzipSync(readFileSync(join(root, 'packaging/man', page)), { level: 9 }));
       copy(stage, join(root, 'packaging/herald.yaml'), 'etc/herald/herald.yaml');

@@ -166,6 +166,9 @@ export function span(from: number | null | undefined, to: number | null | undefi
   return from == null || to == null ? null : to - from;
 }
 
+/** The node options herald runs with in production (src/bin/herald.mjs): the benchmark gives them to its children. */
+export const HERALD_NODE_FLAGS = ['--max-semi-space-size=1'];
+
 /**
  * Bundle a benchmark child (and the engine worker it may start) with esbuild
  * into node_modules/.cache/herald/, so it runs on plain node as an installed

@@ -91,7 +91,7 @@ async function handle(c: Command): Promise<unknown> {
       if (bench.every((g) => g.prefixes.count === 0)) rec.setSnapshot('svc', []);
       rec.reconcile();
       const t1 = wallMs();
-      return { generateMs: g1 - g0, handedAt, parseMs: parsed - handedAt, loadMs: t1 - handedAt };
+      return { generateMs: g1 - g0, handedAt, parseMs: parsed - handedAt, loadMs: t1 - handedAt, rssMb: Math.round(process.memoryUsage().rss / 1e6) };
     }
     case 'unchanged': {
       // A reconcile with the same snapshot set again: the work the daemon does when nothing changed.

@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { HeraldProcess } from '../interop/support/herald-process.js';
 import type { PeerConfig } from '../../bgp/index.js';
 import {
+  HERALD_NODE_FLAGS,
   bundleChild,
   emptyResult,
   establishedToAll,
@@ -52,13 +53,14 @@ export async function benchDaemon(t: Topology, o: BenchOptions): Promise<SenderR
     { name: 'r4', address: t.recvV4, asn: RECEIVER_ASN, localAddress: t.sendV4, families: ['ipv4'] },
     { name: 'r6', address: t.recvV6, asn: RECEIVER_ASN, localAddress: t.sendV6, families: ['ipv6'] },
   ];
-  const child = new HeraldProcess(t.sendNs, { asn: SENDER_ASN, routerId: t.sendV4 }, peers, await bundleChild(join(here, 'daemon-child.ts'), 'bench-daemon-child'));
+  const child = new HeraldProcess(t.sendNs, { asn: SENDER_ASN, routerId: t.sendV4 }, peers, await bundleChild(join(here, 'daemon-child.ts'), 'bench-daemon-child'), HERALD_NODE_FLAGS);
   await child.start();
   try {
     const bulk = { count4: o.count4, count6: o.count6 };
     const cold = await child.call<BulkReply>('bulkRoutes', bulk);
     res.loadMs = cold.loadMs;
     res.extra.parseMs = Math.round(cold.parseMs);
+    res.extra.rssAfterColdHandOffMb = (cold as unknown as { rssMb: number }).rssMb;
     const arr = await watchArrival(t.receiver, o, o.transferTimeoutMs);
     res.establishedToV4Ms = span(arr.est4, arr.v4);
     res.establishedToAllMs = establishedToAll(arr);
@@ -84,11 +86,13 @@ export async function benchDaemon(t: Topology, o: BenchOptions): Promise<SenderR
     const w = await child.call<BulkReply>('bulkRoutes', { count4: 0, count6: 0 });
     const empty = await watchEmpty(t.receiver, o.withdrawTimeoutMs);
     res.withdrawMs = span(w.handedAt, empty.at);
+    res.extra.peakAfterWithdrawMb = peakRssMb(child.pid);
 
     const hot = await child.call<BulkReply>('bulkRoutes', bulk);
     const arr2 = await watchArrival(t.receiver, o, o.transferTimeoutMs);
     res.extra.hotLoadMs = hot.loadMs;
     res.extra.hotHandedToAllMs = span(hot.handedAt, arr2.all);
+    res.extra.rssAfterHotHandOffMb = (hot as unknown as { rssMb: number }).rssMb;
 
     res.peakRssMb = peakRssMb(child.pid);
     const kept = await child.call<NodeJS.MemoryUsage>('memory', { gc: true });

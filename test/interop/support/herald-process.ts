@@ -39,6 +39,8 @@ export class HeraldProcess {
     readonly peers: PeerConfig[],
     /** The child script (same stdin/stdout protocol); default herald-child.ts (a bare Speaker). */
     readonly script: string = path.join(here, 'herald-child.ts'),
+    /** Node options before the script (the benchmark gives herald's production flags). */
+    readonly nodeArgs: string[] = [],
   ) {}
 
   get pid(): number | undefined {
@@ -51,7 +53,7 @@ export class HeraldProcess {
     // a second one), so the pid we signal (SIGSTOP in hold-timer tests) is herald's.
     const child = spawn(
       'ip',
-      ['netns', 'exec', this.ns, process.execPath, ...(process.env.HERALD_CHILD_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...(this.script.endsWith('.mjs') ? [] : ['--import', 'tsx']), this.script, JSON.stringify({ speaker: this.speaker, peers: this.peers })],
+      ['netns', 'exec', this.ns, process.execPath, ...this.nodeArgs, ...(process.env.HERALD_CHILD_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...(this.script.endsWith('.mjs') ? [] : ['--import', 'tsx']), this.script, JSON.stringify({ speaker: this.speaker, peers: this.peers })],
       { stdio: ['pipe', 'pipe', 'pipe'], cwd: root },
     );
     this.child = child;
