@@ -45,13 +45,13 @@ import {
   type SessionState,
 } from '../session/index.js';
 import { AdjRibOut } from '../rib/adj-rib-out.js';
-import { AdjRibIn } from '../rib/adj-rib-in.js';
+import { AdjRibIn, type AdjRibInOptions, type ReceiveLimit } from '../rib/adj-rib-in.js';
 import type { RouteGroup, RouteSpec } from '../rib/route.js';
 import type { PeerExportContext } from '../rib/export.js';
 import type { Clock } from './clock.js';
 import { connectTcp } from './connect.js';
 import { fdOf, setMinTtl, setTtl, socketFamily } from './sockopts.js';
-import type { PeerConfig, SpeakerEvent, Logger, PeerCounters } from './types.js';
+import { DEFAULT_MAX_PREFIXES_ACTION, DEFAULT_RECEIVE_LIMITS, type LimitAction, type PeerConfig, type SpeakerEvent, type Logger, type PeerCounters } from './types.js';
 import { encodePathAttributes } from '../wire/attributes/index.js';
 
 /** How long a NOTIFICATION gets to flush before the socket is destroyed. */
@@ -114,7 +114,10 @@ export class Peer {
     refreshBorrIn: 0,
     refreshEorrIn: 0,
     refreshesAnswered: 0,
+    routesRejected: 0,
   };
+  /** The limit that applies now (blocking this session, or the reason the peer is down). */
+  private receiveLimit: { limit: ReceiveLimit; action: LimitAction['kind']; at: number; message: string } | null = null;
   private establishedAt: number | undefined;
   private stopWaiters: (() => void)[] = [];
 
@@ -125,7 +128,7 @@ export class Peer {
     this.seed = (Math.random() * 0xffffffff) >>> 0 || 1;
     this.primary = this.newConn('outgoing', createSession(sessionConfig, this.seed));
     this.ribOut = new AdjRibOut({ encodeAttributes: encodePathAttributes });
-    this.ribIn = new AdjRibIn({ importNothing: cfg.importNothing ?? false, maxPrefixes: cfg.maxPrefixes });
+    this.ribIn = new AdjRibIn(ribInOptions(cfg));
   }
 
   private newConn(side: Side, session: SessionState): Conn {
@@ -204,7 +207,16 @@ export class Peer {
   reconfigure(cfg: PeerConfig, sessionConfig: SessionConfig): void {
     this.cfg = cfg;
     this.sessionConfig = sessionConfig;
-    this.ribIn.setOptions({ importNothing: cfg.importNothing ?? false, maxPrefixes: cfg.maxPrefixes });
+    this.ribIn.setOptions(ribInOptions(cfg));
+  }
+
+  /** Start a peer that a limit's `disable` action (or nothing) left down; false when it is not down. */
+  enable(): boolean {
+    const s = this.primary.session;
+    if (s.state !== 'Idle' || s.autoStart) return false;
+    this.receiveLimit = null;
+    this.start();
+    return true;
   }
 
   /** Hand this peer its full desired route set (level-triggered). */
@@ -534,6 +546,7 @@ export class Peer {
     this.establishedAt = this.deps.clock.now();
     this.counters.establishedTransitions++;
     this.ribIn.clear();
+    this.receiveLimit = null;
     const sock = c.socket;
     const local = sock?.localAddress ?? '';
     const ctx: PeerExportContext = {
@@ -562,6 +575,8 @@ export class Peer {
       this.counters.flaps++;
       this.ribOut.reset();
       this.ribIn.clear();
+      // A block ends with the session; restart/disable stay reported while the peer is held down.
+      if (this.receiveLimit?.action === 'block') this.receiveLimit = null;
       this.negotiated = null;
       this.establishedAt = undefined;
     }
@@ -601,12 +616,44 @@ export class Peer {
       }
     }
     const res = this.ribIn.apply(msg);
-    const limit = this.cfg.maxPrefixes;
-    if (res.limitExceeded && limit !== undefined) {
+    this.counters.routesRejected += res.rejected;
+    if (res.warning) {
+      const max = this.ribIn.options.warnPrefixes ?? 0;
+      this.deps.log.warn({ peer: this.name, count: res.count, warning: max, limit: this.cfg.maxPrefixes }, 'received prefixes above the warning threshold');
+      this.deps.emit({ type: 'receive-limit', peer: this.name, limit: 'max-prefixes', action: 'warning', count: res.count, max });
+    }
+    if (res.limit !== null) this.onLimit(c, res.limit, msg);
+  }
+
+  /**
+   * A received route or the Adj-RIB-In reached a limit; the RIB stored
+   * nothing past it. Apply the peer's action: block (keep the session, log
+   * and emit once per limit and session), or restart / disable (Cease:
+   * Maximum Number of Prefixes Reached with its RFC 4486 data for the prefix
+   * limit, Out of Resources for the memory caps).
+   */
+  private onLimit(c: Conn, limit: ReceiveLimit, msg: import('../wire/types.js').UpdateMessage): void {
+    const prefixes = limit === 'max-prefixes';
+    const lim = this.ribIn.options;
+    const max = (prefixes ? lim.maxPrefixes : limit === 'max-bytes' ? lim.maxBytes : limit === 'as-path' ? lim.maxAsPath : lim.maxAttrBytes) ?? 0;
+    const action = prefixes
+      ? (this.cfg.maxPrefixesAction ?? DEFAULT_MAX_PREFIXES_ACTION)
+      : (this.cfg.receiveLimits?.action ?? DEFAULT_RECEIVE_LIMITS.action);
+    if (action.kind === 'block' && this.receiveLimit?.limit === limit) return;
+    const count = prefixes ? this.ribIn.count : limit === 'max-bytes' ? this.ribIn.bytes : max + 1;
+    const what = prefixes ? `${max} prefixes` : limit === 'max-bytes' ? `${max} bytes held` : limit === 'as-path' ? `${max} AS numbers in an AS_PATH` : `${max} attribute bytes in a route`;
+    const message = `${limit}: more than ${what}; ${action.kind === 'block' ? 'further routes dropped, session kept' : action.kind === 'restart' ? `session reset, restart in ${Math.round((action.restartAfterMs ?? 0) / 1000)} s` : 'session reset, peer disabled until enabled'}`;
+    this.receiveLimit = { limit, action: action.kind, at: Date.now(), message };
+    this.deps.log.warn({ peer: this.name, limit, max, count, action: action.kind }, `received-route limit reached: ${message}`);
+    this.deps.emit({ type: 'receive-limit', peer: this.name, limit, action: action.kind, count, max });
+    if (action.kind === 'block') return;
+    const restartMs = action.kind === 'disable' ? null : (action.restartAfterMs ?? 0);
+    if (prefixes) {
       // RFC 4486 §4: the data names the AFI/SAFI that crossed the limit.
       const afi = msg.attributes.mpReach?.afi ?? Afi.IPv4;
-      this.deps.log.warn({ peer: this.name, limit, count: res.count }, 'maximum prefix limit exceeded');
-      this.feed(c, { type: 'MaxPrefixExceeded', afi, safi: Safi.Unicast, limit });
+      this.feed(c, { type: 'MaxPrefixExceeded', afi, safi: Safi.Unicast, limit: max, restartMs });
+    } else {
+      this.feed(c, { type: 'ReceiveLimitExceeded', detail: message, restartMs });
     }
   }
 
@@ -661,10 +708,27 @@ export class Peer {
       prefixesAnnounced: this.ribOut.advertisedCount,
       prefixesPending: this.ribOut.pendingCount,
       prefixesReceived: this.ribIn.count,
+      receivedBytes: this.ribIn.bytes,
+      receiveLimit: this.receiveLimit ? { ...this.receiveLimit } : null,
       endOfRibReceived: Object.keys(s.eor.received),
       md5: this.cfg.password !== undefined,
     };
   }
+}
+
+/** The Adj-RIB-In's limits from a peer's config, defaults filled in. */
+function ribInOptions(cfg: PeerConfig): AdjRibInOptions {
+  const r = cfg.receiveLimits ?? {};
+  const max = cfg.maxPrefixes;
+  const warn = cfg.maxPrefixesWarning ?? (max !== undefined ? Math.floor(max * 0.9) : undefined);
+  return {
+    importNothing: cfg.importNothing ?? false,
+    ...(max !== undefined ? { maxPrefixes: max } : {}),
+    ...(warn !== undefined ? { warnPrefixes: warn } : {}),
+    maxAsPath: r.maxAsPath ?? DEFAULT_RECEIVE_LIMITS.maxAsPath,
+    maxAttrBytes: r.maxAttributeBytes ?? DEFAULT_RECEIVE_LIMITS.maxAttributeBytes,
+    maxBytes: r.maxBytes ?? DEFAULT_RECEIVE_LIMITS.maxBytes,
+  };
 }
 
 function asBgpError(e: unknown): BgpError {

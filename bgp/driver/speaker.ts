@@ -246,6 +246,17 @@ export class Speaker {
     }
   }
 
+  /**
+   * Start a peer that is down and not restarting by itself: one a limit's
+   * `disable` action took down (the operator's "enable"). False when the
+   * peer is running or restarting already.
+   */
+  enablePeer(name: string): boolean {
+    const p = this.peers.get(name);
+    if (!p) throw new Error(`no peer ${name}`);
+    return this.started && p.enable();
+  }
+
   /** Hand one peer its full desired route set (level-triggered). */
   setRoutes(peerName: string, routes: Iterable<RouteSpec>): void {
     const p = this.peers.get(peerName);

@@ -234,6 +234,8 @@ interface DownOptions {
   received?: NotificationMessage;
   /** 'failure': damping and automatic restart; 'manual': ManualStop; 'dump': collision loser. */
   kind: 'failure' | 'manual' | 'dump';
+  /** For a failure: restart after this many ms instead of the damping delay; null: no automatic restart. */
+  restartMs?: number | null;
 }
 
 /** End the connection and go to Idle, arming the IdleHold restart where due. */
@@ -247,8 +249,10 @@ function down(s: SessionState, now: number, o: DownOptions): StepResult {
 
   const uptime = s.establishedAt !== undefined ? now - s.establishedAt : undefined;
   const flaps = o.kind === 'failure' ? flapsAfterDown(s.config, s.flaps, uptime, true) : s.flaps;
-  const autoStart = o.kind === 'manual' ? false : s.autoStart;
-  const timers: Timers = o.kind === 'failure' && autoStart ? { idleHold: now + idleHoldDelay(s.config, flaps) } : {};
+  // A limit's "disable" action (restartMs null) stops automatic restarts as ManualStop does.
+  const autoStart = o.kind === 'manual' || o.restartMs === null ? false : s.autoStart;
+  const delay = typeof o.restartMs === 'number' ? o.restartMs : idleHoldDelay(s.config, flaps);
+  const timers: Timers = o.kind === 'failure' && autoStart ? { idleHold: now + delay } : {};
   const session: SessionState = {
     config: s.config,
     state: 'Idle',
@@ -266,8 +270,8 @@ function down(s: SessionState, now: number, o: DownOptions): StepResult {
 }
 
 /** Send a NOTIFICATION we decided on, then drop the connection as a failure. */
-function fail(s: SessionState, now: number, n: NotificationMessage, detail?: string): StepResult {
-  return down(s, now, { reason: reasonFromNotification(n, 'sent', detail), send: n, kind: 'failure' });
+function fail(s: SessionState, now: number, n: NotificationMessage, detail?: string, restartMs?: number | null): StepResult {
+  return down(s, now, { reason: reasonFromNotification(n, 'sent', detail), send: n, kind: 'failure', ...(restartMs !== undefined ? { restartMs } : {}) });
 }
 
 function fromError(s: SessionState, now: number, err: BgpError): StepResult {
@@ -605,12 +609,26 @@ function established(s: SessionState, e: FsmEvent, now: number): StepResult {
       return { session: { ...s, eor: { ...s.eor, sentAt: now } }, actions };
     }
     case 'MaxPrefixExceeded':
+      // RFC 4486 §4: "If a BGP speaker decides to terminate its peering with a
+      // neighbor because the number of address prefixes received from the
+      // neighbor exceeds a locally configured upper bound ..., then the speaker
+      // MUST send to the neighbor a NOTIFICATION message with the Error Code
+      // Cease and the Error Subcode 'Maximum Number of Prefixes Reached'."
       return fail(
         s,
         now,
         maxPrefixNotification(e.afi, e.safi, e.limit),
         `more than ${e.limit} prefixes for ${familyKey(e.afi, e.safi)}`,
+        e.restartMs,
       );
+    case 'ReceiveLimitExceeded':
+      // RFC 4486 §4: "If a BGP speaker runs out of resources (e.g., memory)
+      // and decides to reset a session, then the speaker MAY send a
+      // NOTIFICATION message with the Error Code Cease and the Error Subcode
+      // 'Out of Resources'." A cap on what a peer may make us hold is that
+      // decision taken early. RFC 9003's shutdown communication is only for
+      // subcodes 2 and 4, so the data field stays empty.
+      return fail(s, now, notification(ErrCode.Cease, CeaseSub.OutOfResources), e.detail, e.restartMs);
     default:
       return none(s);
   }

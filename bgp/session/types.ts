@@ -3,7 +3,8 @@
  *
  * Events are named as in RFC 4271 §8.1 (plus SendHoldTimer_Expires from RFC
  * 9687 and RouteRefresh for RFC 2918 / RFC 7313 messages); herald's own
- * events (MessageSent, InitialSyncDone, MaxPrefixExceeded) follow them. The
+ * events (MessageSent, InitialSyncDone, MaxPrefixExceeded, ReceiveLimitExceeded)
+ * follow them. The
  * step function in fsm.ts maps (state, event, now) to (state, actions).
  */
 import type { BgpError } from '../wire/errors.js';
@@ -72,8 +73,18 @@ export type FsmEvent =
   | { type: 'MessageSent'; kind: SentKind }
   /** The RIB finished the initial advertisement: the FSM sends End-of-RIB per family. */
   | { type: 'InitialSyncDone' }
-  /** The RIB counted more prefixes than allowed for a family (RFC 4486 §4). */
-  | { type: 'MaxPrefixExceeded'; afi: number; safi: number; limit: number };
+  /**
+   * The RIB counted more prefixes than allowed for a family (RFC 4486 §4).
+   * `restartMs`: restart automatically after this long (instead of the
+   * IdleHold damping delay); `null`: stay down until a ManualStart.
+   */
+  | { type: 'MaxPrefixExceeded'; afi: number; safi: number; limit: number; restartMs?: number | null }
+  /**
+   * A received route or the Adj-RIB-In broke a memory cap (AS_PATH length,
+   * attribute bytes, bytes held): Cease / Out of Resources (RFC 4486 §4).
+   * `restartMs` as for MaxPrefixExceeded.
+   */
+  | { type: 'ReceiveLimitExceeded'; detail: string; restartMs?: number | null };
 
 export type FsmEventType = FsmEvent['type'];
 

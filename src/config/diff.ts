@@ -29,7 +29,7 @@ export const SESSION_FIELDS = [
 ] as const;
 
 /** Peer fields that change what is announced or kept, not the session. */
-export const ROUTE_FIELDS = ['next_hop_self', 'import', 'max_prefixes'] as const;
+export const ROUTE_FIELDS = ['next_hop_self', 'import', 'max_prefixes', 'import_limits'] as const;
 
 /** Peer fields with no effect on the session or its routes. */
 export const OTHER_FIELDS = ['connect_retry', 'description', 'shutdown'] as const;
@@ -115,6 +115,7 @@ function peerFieldChanges(a: PeerSettings, b: PeerSettings): Set<string> {
     ['next_hop_self', a.nextHopSelf, b.nextHopSelf],
     ['import', a.import, b.import],
     ['max_prefixes', a.maxPrefixes, b.maxPrefixes],
+    ['import_limits', a.importLimits, b.importLimits],
     ['connect_retry', a.connectRetryMs, b.connectRetryMs],
     ['description', a.description, b.description],
     ['shutdown', a.shutdown, b.shutdown],

@@ -485,6 +485,35 @@ describe('Established', () => {
     expectNotifiedDown(r, 6, 1, [0, 1, 1, 0, 0, 0x03, 0xe8]);
   });
 
+  it('MaxPrefixExceeded with restartMs: the automatic restart waits exactly that long', () => {
+    const r = step(est(), { type: 'MaxPrefixExceeded', afi: 2, safi: 1, limit: 5, restartMs: 60_000 }, T0);
+    expectNotifiedDown(r, 6, 1, [0, 2, 1, 0, 0, 0, 5]);
+    expect(r.session.autoStart).toBe(true);
+    expect(r.session.timers).toEqual({ idleHold: T0 + 60_000 });
+    expect(step(r.session, { type: 'IdleHoldTimer_Expires' }, T0 + 60_000).session.state).not.toBe('Idle');
+  });
+
+  it('MaxPrefixExceeded with restartMs null (disable): Idle with no restart until a ManualStart', () => {
+    const r = step(est(), { type: 'MaxPrefixExceeded', afi: 1, safi: 1, limit: 5, restartMs: null }, T0);
+    expectNotifiedDown(r, 6, 1, [0, 1, 1, 0, 0, 0, 5]);
+    expect(r.session).toMatchObject({ state: 'Idle', autoStart: false, timers: {} });
+    // An automatic start (or the peer's connection) does nothing; an operator start does.
+    expect(step(r.session, { type: 'IdleHoldTimer_Expires' }, T0 + 600_000).session.state).toBe('Idle');
+    expect(step(r.session, { type: 'ManualStart' }, T0 + 1).session.state).toBe('Connect');
+  });
+
+  it('ReceiveLimitExceeded: Cease/Out of Resources without data (RFC 4486 §4), restart or disable as given', () => {
+    const r = step(est(), { type: 'ReceiveLimitExceeded', detail: 'max-bytes: more than 1024 bytes held', restartMs: 5_000 }, T0);
+    expectNotifiedDown(r, 6, 8, []);
+    expect(r.actions[2]).toMatchObject({ type: 'session-down', reason: { kind: 'sent-notification', message: 'sent Cease/OutOfResources: max-bytes: more than 1024 bytes held' } });
+    expect(r.session.timers).toEqual({ idleHold: T0 + 5_000 });
+    const d = step(est(), { type: 'ReceiveLimitExceeded', detail: 'as-path', restartMs: null }, T0);
+    expect(d.session).toMatchObject({ state: 'Idle', autoStart: false, timers: {} });
+    // Without restartMs: the usual IdleHold damping.
+    const u = step(est(), { type: 'ReceiveLimitExceeded', detail: 'as-path' }, T0);
+    expect(u.session.timers.idleHold).toBeGreaterThan(T0);
+  });
+
   it('TcpConnectionFails: session down, wasEstablished', () => {
     const r = step(est(), { type: 'TcpConnectionFails' }, T0 + 3);
     const d = r.actions[1]!;

@@ -37,10 +37,12 @@ function snapshot(name: string, state: string): PeerSnapshot {
     peerHostname: null,
     lastDown: null,
     lastConnectError: null,
-    counters: { messagesIn: 0, messagesOut: 0, updatesIn: 0, updatesOut: 0, notificationsIn: 0, notificationsOut: 0, flaps: 0, establishedTransitions: 1, refreshRequestsIn: 0, refreshBorrIn: 0, refreshEorrIn: 0, refreshesAnswered: 0 },
+    counters: { messagesIn: 0, messagesOut: 0, updatesIn: 0, updatesOut: 0, notificationsIn: 0, notificationsOut: 0, flaps: 0, establishedTransitions: 1, refreshRequestsIn: 0, refreshBorrIn: 0, refreshEorrIn: 0, refreshesAnswered: 0, routesRejected: 0 },
     prefixesAnnounced: N + 1,
     prefixesPending: 0,
     prefixesReceived: 0,
+    receivedBytes: 0,
+    receiveLimit: null,
     endOfRibReceived: ['1/1'],
     md5: false,
   };

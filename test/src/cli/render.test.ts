@@ -92,10 +92,12 @@ function peer(name: string, state: string): PeerState {
     peerHostname: null,
     lastDown: state === 'Established' ? null : { kind: 'tcp-failed', message: 'connection refused', at: 0 } as PeerState['lastDown'],
     lastConnectError: null,
-    counters: { messagesIn: 0, messagesOut: 0, updatesIn: 0, updatesOut: 0, notificationsIn: 0, notificationsOut: 0, flaps: 0, establishedTransitions: 0, refreshRequestsIn: 0, refreshBorrIn: 0, refreshEorrIn: 0, refreshesAnswered: 0 },
+    counters: { messagesIn: 0, messagesOut: 0, updatesIn: 0, updatesOut: 0, notificationsIn: 0, notificationsOut: 0, flaps: 0, establishedTransitions: 0, refreshRequestsIn: 0, refreshBorrIn: 0, refreshEorrIn: 0, refreshesAnswered: 0, routesRejected: 0 },
     prefixesAnnounced: 3,
     prefixesPending: 0,
     prefixesReceived: 5,
+    receivedBytes: 500,
+    receiveLimit: null,
     endOfRibReceived: [],
     md5: true,
     established: state === 'Established',
@@ -115,8 +117,8 @@ describe('renderers', () => {
 
   it('peers: uptime only when established, the last error otherwise', () => {
     const t = renderPeers([peer('up1', 'Established'), peer('up2', 'Active')], plain);
-    expect(t).toMatch(/^PEER +ADDRESS +AS +STATE +UP +SENT +PENDING +RCVD +FAMILIES +LAST ERROR\n/);
-    expect(t).toMatch(/\nup1 +192\.0\.2\.1 +65000 +Established +1m01s +3 +0 +5 +ipv4\n/);
+    expect(t).toMatch(/^PEER +ADDRESS +AS +STATE +UP +SENT +PENDING +RCVD +RCVD MEM +FAMILIES +LAST ERROR\n/);
+    expect(t).toMatch(/\nup1 +192\.0\.2\.1 +65000 +Established +1m01s +3 +0 +5 +1K +ipv4\n/);
     expect(t).toMatch(/\nup2 .* Active +- .* connection refused\n/);
     expect(renderPeers([], plain)).toBe('no peers configured\n');
   });

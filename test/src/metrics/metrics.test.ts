@@ -49,6 +49,7 @@ const counters = (): PeerSnapshot['counters'] => ({
   refreshBorrIn: 0,
   refreshEorrIn: 0,
   refreshesAnswered: 0,
+  routesRejected: 0,
 });
 
 function peerSnap(name: string, over: Partial<PeerSnapshot> = {}): PeerSnapshot {
@@ -72,6 +73,8 @@ function peerSnap(name: string, over: Partial<PeerSnapshot> = {}): PeerSnapshot 
     prefixesAnnounced: 0,
     prefixesPending: 0,
     prefixesReceived: 0,
+    receivedBytes: 0,
+    receiveLimit: null,
     endOfRibReceived: [],
     md5: false,
     ...over,
