@@ -39,8 +39,20 @@ export interface CtxFlags {
 
 const FAMILIES: ReadonlySet<FamilyKey> = new Set([IPV4_UNICAST, IPV6_UNICAST, familyKey(1, 2), familyKey(2, 2)]);
 
-/** Build a codec context from the knobs. */
+const contexts = new Map<number, CodecContext>();
+
+/** Build a codec context from the knobs (one object per combination, reused). */
 export function makeContext(f: CtxFlags): CodecContext {
+  const key = (f.as4 ? 1 : 0) | (f.addPath ? 2 : 0) | (f.extMsg ? 4 : 0) | (f.ibgp ? 8 : 0);
+  let ctx = contexts.get(key);
+  if (ctx === undefined) {
+    ctx = buildContext(f);
+    contexts.set(key, ctx);
+  }
+  return ctx;
+}
+
+function buildContext(f: CtxFlags): CodecContext {
   const fams = f.addPath ? FAMILIES : new Set<FamilyKey>();
   return withContext(DEFAULT_CONTEXT, {
     as4: f.as4,

@@ -40,7 +40,10 @@ export function runDecode(input: Uint8Array): void {
   try {
     for (let p = 0; p < bytes.length; p += chunk) {
       framer.push(bytes.subarray(p, p + chunk));
-      for (let f = framer.next(); f !== null; f = framer.next()) checkDecode(f, flags);
+      for (let f = framer.next(); f !== null; f = framer.next()) {
+        // A stream of one whole message was checked above already.
+        if (f.length !== bytes.length) checkDecode(f, flags);
+      }
     }
   } catch (e) {
     // The Framer's own verdict on a bad header: a BgpError is the only allowed one.

@@ -5,9 +5,11 @@
 import { crasherText } from '../fuzz-support.js';
 import type { Crash, Target } from './engine.js';
 import { ctxFlags, decodeTarget } from './decode-target.js';
+import { pipelineTarget } from './pipeline-target.js';
 
 export const targets: Record<string, Target> = {
   decode: decodeTarget,
+  pipeline: pipelineTarget,
 };
 
 /** A crasher file (test/fuzz/fuzz-support.ts format) for a crash of `target`. */
