@@ -118,6 +118,9 @@ export class Peer {
   };
   /** The limit that applies now (blocking this session, or the reason the peer is down). */
   private receiveLimit: { limit: ReceiveLimit; action: LimitAction['kind']; at: number; message: string } | null = null;
+  /** Logged once per session: families ignored, routes with our address as next hop. */
+  private readonly ignoredFamilies = new Set<string>();
+  private loggedOwnNextHop = false;
   private establishedAt: number | undefined;
   private stopWaiters: (() => void)[] = [];
 
@@ -366,6 +369,7 @@ export class Peer {
         this.onDown(c, a.reason, a.wasEstablished);
         return;
       case 'update-received':
+        if (a.ignored) this.logIgnoredFamilies(a.ignored);
         this.onUpdate(c, a.message);
         return;
       case 'end-of-rib-received':
@@ -547,6 +551,8 @@ export class Peer {
     this.counters.establishedTransitions++;
     this.ribIn.clear();
     this.receiveLimit = null;
+    this.ignoredFamilies.clear();
+    this.loggedOwnNextHop = false;
     const sock = c.socket;
     const local = sock?.localAddress ?? '';
     const ctx: PeerExportContext = {
@@ -560,6 +566,8 @@ export class Peer {
     const v6 = this.cfg.nextHopSelf6 ?? (!isV4(local) && local.includes(':') ? local : undefined);
     if (v4) ctx.localAddress4 = v4;
     if (v6) ctx.localAddress6 = v6;
+    // The session's own address (not next_hop_self) is what a peer must not hand back as a next hop.
+    this.ribIn.setLocalAddresses(local ? [stripMapped(local)] : []);
     this.ribOut.start(n.context, ctx);
     this.deps.log.info(
       { peer: this.name, peerAs: n.peerAs, holdTime: n.holdTime, families: n.families, local },
@@ -617,12 +625,25 @@ export class Peer {
     }
     const res = this.ribIn.apply(msg);
     this.counters.routesRejected += res.rejected;
+    if (res.ownNextHop > 0 && !this.loggedOwnNextHop) {
+      this.loggedOwnNextHop = true;
+      this.deps.log.warn({ peer: this.name, routes: res.ownNextHop }, 'routes with our own address as next hop ignored (RFC 4271 §6.3)');
+    }
     if (res.warning) {
       const max = this.ribIn.options.warnPrefixes ?? 0;
       this.deps.log.warn({ peer: this.name, count: res.count, warning: max, limit: this.cfg.maxPrefixes }, 'received prefixes above the warning threshold');
       this.deps.emit({ type: 'receive-limit', peer: this.name, limit: 'max-prefixes', action: 'warning', count: res.count, max });
     }
     if (res.limit !== null) this.onLimit(c, res.limit, msg);
+  }
+
+  /** Log once per family and session that MP attributes of a family not negotiated are ignored (update-check.ts). */
+  private logIgnoredFamilies(fams: readonly string[]): void {
+    for (const f of fams) {
+      if (this.ignoredFamilies.has(f)) continue;
+      this.ignoredFamilies.add(f);
+      this.deps.log.warn({ peer: this.name, family: f }, 'MP_REACH/MP_UNREACH for a family not negotiated on this session ignored (RFC 4760 §7, RFC 7606 §7.11)');
+    }
   }
 
   /**

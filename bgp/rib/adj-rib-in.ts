@@ -43,7 +43,7 @@
  * view is built when someone asks (`get`, iteration).
  */
 import { Afi, Safi } from '../wire/iana.js';
-import { formatPrefix, parsePrefix, type Nlri, type Prefix } from '../wire/prefix.js';
+import { formatAddress, formatPrefix, parseAddress, parsePrefix, type Nlri, type Prefix } from '../wire/prefix.js';
 import type { PathAttributes, UpdateMessage } from '../wire/types.js';
 
 /** A route as received; `attrs` is shared by every prefix of the UPDATE that carried it. */
@@ -90,6 +90,8 @@ export interface ApplyResult {
   limit: ReceiveLimit | null;
   /** Announced routes not stored because of a limit. */
   rejected: number;
+  /** Announced routes ignored because their next hop is one of our addresses (RFC 4271 §6.3). */
+  ownNextHop: number;
   /** The count rose above `warnPrefixes` with this UPDATE (reported once per crossing). */
   warning: boolean;
   /** Prefixes held after this UPDATE. */
@@ -135,6 +137,12 @@ export function attributeBytes(a: Readonly<PathAttributes>, nextHops: readonly s
   return n;
 }
 
+/** Canonical text of an address (any spelling in), for comparing next hops with our own addresses. */
+function canonical(a: string): string {
+  const p = parseAddress(a);
+  return p === null ? a : formatAddress(p.afi, p.addr);
+}
+
 /** Return the RIB-In key of a prefix and optional path id: canonical text, "#id" with ADD-PATH. */
 function keyOf(p: Prefix, pathId: number | undefined): string {
   const t = formatPrefix(p);
@@ -155,6 +163,7 @@ export class AdjRibIn {
   private readonly perAfi = new Map<Afi, number>();
   private aboveWarn = false;
   private heldBytes = 0;
+  private own = new Set<string>();
   /** Keys marked stale by a BoRR, per family, until re-advertised, withdrawn or purged by the EoRR. */
   private readonly stale = new Map<Afi, Set<string>>();
 
@@ -186,6 +195,7 @@ export class AdjRibIn {
       limitExceeded: false,
       limit: null,
       rejected: 0,
+      ownNextHop: 0,
       warning: false,
       count: 0,
     };
@@ -232,14 +242,19 @@ export class AdjRibIn {
       const keep = !this.opts.importNothing;
       if (msg.nlri.length > 0) {
         const nh = a.nextHop !== undefined ? [a.nextHop] : [];
-        const shared = keep ? this.shared(Afi.IPv4, nh, rest()) : KEPT_KEY_ONLY;
-        for (const n of msg.nlri) this.announce(n, shared, res);
+        if (this.isOwn(nh)) this.ignoreOwn(msg.nlri, res);
+        else {
+          const shared = keep ? this.shared(Afi.IPv4, nh, rest()) : KEPT_KEY_ONLY;
+          for (const n of msg.nlri) this.announce(n, shared, res);
+        }
       }
       if (mp !== undefined) {
-        if (mp.safi === Safi.Unicast) {
+        if (mp.safi !== Safi.Unicast) res.ignored += mp.nlri.length;
+        else if (this.isOwn(mp.nextHops)) this.ignoreOwn(mp.nlri, res);
+        else {
           const shared = keep ? this.shared(mp.afi, mp.nextHops, rest()) : KEPT_KEY_ONLY;
           for (const n of mp.nlri) this.announce(n, shared, res);
-        } else res.ignored += mp.nlri.length;
+        }
       }
     }
 
@@ -251,6 +266,29 @@ export class AdjRibIn {
       this.aboveWarn = above;
     }
     return res;
+  }
+
+  /**
+   * RFC 4271 §6.3: the NEXT_HOP is semantically incorrect when it is "the IP
+   * address of the receiving speaker"; then "the error SHALL be logged, and
+   * the route SHOULD be ignored. In this case, a NOTIFICATION message SHOULD
+   * NOT be sent". Ignoring it withdraws any older version (treat-as-withdraw,
+   * decision 0005); the driver logs from `ownNextHop`.
+   */
+  private isOwn(nextHops: readonly string[]): boolean {
+    return this.own.size > 0 && nextHops.length > 0 && this.own.has(canonical(nextHops[0]!));
+  }
+
+  private ignoreOwn(nlri: readonly Nlri[], res: ApplyResult): void {
+    const before = res.withdrawn;
+    for (const n of nlri) this.withdraw(n, res);
+    res.ownNextHop += res.withdrawn - before;
+    res.withdrawn = before;
+  }
+
+  /** Our own addresses on this session (the driver sets them on Established); routes with one as next hop are ignored. */
+  setLocalAddresses(addrs: readonly string[]): void {
+    this.own = new Set(addrs.map(canonical));
   }
 
   private shared(afi: Afi, nextHops: readonly string[], attrs: PathAttributes): Shared {

@@ -93,6 +93,7 @@ import {
   type DownReason,
 } from './notify.js';
 import { checkOpen } from './open-check.js';
+import { checkUpdate } from './update-check.js';
 import { collisionNotification } from './collision.js';
 import {
   connectRetryBase,
@@ -556,14 +557,18 @@ function established(s: SessionState, e: FsmEvent, now: number): StepResult {
       return none(restartHold(s, now));
     case 'UpdateMsg': {
       // RFC 7606 §3 (j), §7.3: a malformed MP_REACH/MP_UNREACH calls for
-      // "AFI/SAFI disable" or "session reset". herald does not disable single
-      // families, so such an error (carried inside the decoded UPDATE) resets
-      // the session with the decoder's NOTIFICATION code, subcode and data.
-      const fatal = e.message.errors?.find((x) => x.action === 'afi-safi-disable' || x.action === 'session-reset');
-      if (fatal) return fromError(s, now, fatal.withAction('session-reset'));
+      // "AFI/SAFI disable" or "session reset". For a family this session did
+      // not negotiate that is ignoring it (update-check.ts); for a negotiated
+      // one herald does not disable single families, so the error resets the
+      // session with the decoder's NOTIFICATION code, subcode and data.
+      const chk = checkUpdate(e.message, neg, s.config.enforceFirstAs);
+      if (chk.fatal) return fromError(s, now, chk.fatal.withAction('session-reset'));
       const next = restartHold(s, now);
       const fam = endOfRibFamily(e.message);
-      if (fam === null) return { session: next, actions: [{ type: 'update-received', message: e.message }] };
+      if (fam === null) {
+        const ignored = chk.ignored.length > 0 ? { ignored: chk.ignored } : {};
+        return { session: next, actions: [{ type: 'update-received', message: chk.message, ...ignored }] };
+      }
       return {
         session: { ...next, eor: { ...next.eor, received: { ...next.eor.received, [fam]: now } } },
         actions: [{ type: 'end-of-rib-received', family: fam }],

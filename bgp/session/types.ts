@@ -100,8 +100,12 @@ export type FsmAction =
   | { type: 'established'; negotiated: Negotiated }
   /** The connection ended; `wasEstablished` tells the RIB whether routes must be flushed. */
   | { type: 'session-down'; reason: DownReason; wasEstablished: boolean; notification?: NotificationMessage }
-  /** An UPDATE for the Adj-RIB-In (RFC 7606 errors inside it did not reset the session). */
-  | { type: 'update-received'; message: UpdateMessage }
+  /**
+   * An UPDATE for the Adj-RIB-In (RFC 7606 errors inside it did not reset the
+   * session); `ignored` lists families not negotiated whose MP attributes were
+   * dropped from it (update-check.ts).
+   */
+  | { type: 'update-received'; message: UpdateMessage; ignored?: FamilyKey[] }
   /** The peer's End-of-RIB for a family (RFC 4724 §2). */
   | { type: 'end-of-rib-received'; family: FamilyKey }
   /** The peer asked us to re-advertise a family (subtype 0), or marks its own refresh (BoRR/EoRR, RFC 7313). */

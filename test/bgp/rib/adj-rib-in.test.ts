@@ -182,6 +182,20 @@ describe('AdjRibIn', () => {
     expect(rib.bytes).toBe(0);
   });
 
+  it('RFC 4271 §6.3: a route whose next hop is our own address is ignored (and its older version withdrawn)', () => {
+    const rib = new AdjRibIn();
+    rib.setLocalAddresses(['192.0.2.1', '2001:db8::99']);
+    rib.apply(announce4(['198.51.100.0/24'], '192.0.2.9'));
+    expect(rib.count).toBe(1);
+    let r = rib.apply(announce4(['198.51.100.0/24', '203.0.113.0/24'], '192.0.2.1'));
+    expect(r).toMatchObject({ ownNextHop: 2, announced: 0, withdrawn: 0, count: 0 });
+    // MP_REACH next hop, any spelling of the address.
+    const six: UpdateMessage = { ...announce6(['2001:db8:1::/48']), attributes: { ...ATTRS, mpReach: { afi: Afi.IPv6, safi: 1, nextHops: ['2001:DB8:0::99'], nlri: [n('2001:db8:1::/48')] } } };
+    r = rib.apply(six);
+    expect(r).toMatchObject({ ownNextHop: 1, count: 0 });
+    expect(rib.apply(announce6(['2001:db8:1::/48']))).toMatchObject({ ownNextHop: 0, announced: 1 });
+  });
+
   it('holds exactly what an AdjRibOut advertised, through the wire codec', () => {
     const ctx = withContext(CTX, { addPathSend: new Set(), addPathReceive: new Set() });
     const out = new AdjRibOut();

@@ -8,13 +8,15 @@ import { expiredTimers, nextDeadline } from '../../../bgp/session/timers.js';
 import type { FsmEvent, FsmState, SessionState } from '../../../bgp/session/types.js';
 import { BgpError, bgpError } from '../../../bgp/wire/errors.js';
 import type { UpdateMessage } from '../../../bgp/wire/types.js';
+import { FamilyError } from '../../../bgp/wire/attributes/index.js';
+import type { SessionConfigInput } from '../../../bgp/session/config.js';
 import { CFG, expectNotifiedDown, peerOpen, run, sentNotification, sessionIn, types } from './fixtures.js';
 
 const T0 = 1_000_000;
 const update = (over: Partial<UpdateMessage> = {}): UpdateMessage => ({
   type: 'update',
   withdrawn: [],
-  attributes: { origin: 0, asPath: [], nextHop: '192.0.2.2' },
+  attributes: { origin: 0, asPath: [{ type: 2, asns: [65002] }], nextHop: '192.0.2.2' },
   nlri: [{ prefix: { afi: 1, len: 24, addr: new Uint8Array([198, 51, 100, 0]) } }],
   ...over,
 });
@@ -361,7 +363,7 @@ describe('OpenConfirm', () => {
 });
 
 describe('Established', () => {
-  const est = (): SessionState => sessionIn('Established', { t: T0 });
+  const est = (cfg: Partial<SessionConfigInput> = {}): SessionState => sessionIn('Established', { t: T0, cfg });
 
   it.each<FsmEvent>([{ type: 'KeepAliveMsg' }, { type: 'UpdateMsg', message: update() }])(
     '$type restarts the hold timer',
@@ -375,6 +377,41 @@ describe('Established', () => {
   it('UPDATE is handed to the RIB', () => {
     const u = update();
     expect(step(est(), messageEvent(u), T0).actions).toEqual([{ type: 'update-received', message: u }]);
+  });
+
+  it('MP_REACH of a family not negotiated is dropped from the UPDATE, not stored, not a reset (RFC 4760 §7, RFC 7606 §7.11)', () => {
+    const six = { afi: 2 as const, safi: 1, nextHops: ['2001:db8::2'], nlri: [{ prefix: { afi: 2 as const, len: 48, addr: new Uint8Array(16).fill(0x20, 0, 1) } }] };
+    const u = update({ attributes: { origin: 0, asPath: [{ type: 2, asns: [65002] }], nextHop: '192.0.2.2', mpReach: six } });
+    const r = step(est(), messageEvent(u), T0);
+    expect(r.session.state).toBe('Established');
+    const { mpReach: _m, ...rest } = u.attributes;
+    expect(r.actions).toEqual([{ type: 'update-received', message: { ...u, attributes: rest }, ignored: ['2/1'] }]);
+  });
+
+  it('an AFI/SAFI-disable error of a family never negotiated (unknown AFI 3) is ignored; of a negotiated one it resets', () => {
+    const unknown = update({ errors: [new FamilyError(3, 1, 9, 'MP_REACH_NLRI for unsupported family 3/1', new Uint8Array(0), 'afi-safi-disable')] });
+    const r = step(est(), messageEvent(unknown), T0);
+    expect(r.session.state).toBe('Established');
+    expect(r.actions).toEqual([{ type: 'update-received', message: unknown, ignored: ['3/1'] }]);
+    const mine = update({ errors: [new FamilyError(1, 1, 9, 'MP_REACH_NLRI next hop length 5 for 1/1', new Uint8Array(0), 'afi-safi-disable')] });
+    expectNotifiedDown(step(est(), messageEvent(mine), T0), 3, 9);
+  });
+
+  it('RFC 4271 §6.3 first AS: an external peer whose AS_PATH does not start with its AS gets treat-as-withdraw (Malformed AS_PATH)', () => {
+    for (const asPath of [[{ type: 2 as const, asns: [64999, 65002] }], [], [{ type: 1 as const, asns: [65002] }]]) {
+      const u = update({ attributes: { origin: 0, asPath, nextHop: '192.0.2.2' } });
+      const r = step(est(), messageEvent(u), T0);
+      expect(r.session.state).toBe('Established');
+      const got = (r.actions[0] as { message: UpdateMessage }).message;
+      expect(got.errors?.map((e) => [e.code, e.subcode, e.action])).toEqual([[3, 11, 'treat-as-withdraw']]);
+    }
+    // A confederation segment first, a withdrawal only, or the check turned off: nothing added.
+    const confed = update({ attributes: { origin: 0, asPath: [{ type: 3, asns: [64512] }, { type: 2, asns: [65002] }], nextHop: '192.0.2.2' } });
+    expect(step(est(), messageEvent(confed), T0).actions).toEqual([{ type: 'update-received', message: confed }]);
+    const wd = update({ attributes: {}, nlri: [], withdrawn: [{ prefix: { afi: 1, len: 24, addr: new Uint8Array([198, 51, 100, 0]) } }] });
+    expect(step(est(), messageEvent(wd), T0).actions).toEqual([{ type: 'update-received', message: wd }]);
+    const off = update({ attributes: { origin: 0, asPath: [], nextHop: '192.0.2.2' } });
+    expect(step(est({ enforceFirstAs: false }), messageEvent(off), T0).actions).toEqual([{ type: 'update-received', message: off }]);
   });
 
   it('UPDATE carrying a treat-as-withdraw error is still handed over and does not reset', () => {
