@@ -24,7 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'node:http';
-import { hugePathUpdate, RawPeer } from '../support/bgp-client.js';
+import { hugePathUpdate, KEEPALIVE, RawPeer } from '../support/bgp-client.js';
 
 const arg = (n: string, d: string): string => process.argv.find((a) => a.startsWith(`--${n}=`))?.slice(n.length + 3) ?? d;
 const ROUTES = Number(arg('routes', '30000'));
@@ -94,6 +94,11 @@ static:
     await good.send(hugePathUpdate(0xf0000000, '127.0.0.5', 65050, 3));
     const flood = await RawPeer.connect('127.0.0.1', PORT, '127.0.0.2');
     await flood.establish(65020, '192.0.2.2', { extendedMessage: true });
+    // The raw peers keep their sessions alive themselves (hold time 90 s).
+    const ka = setInterval(() => {
+      void good.send(KEEPALIVE);
+      void flood.send(KEEPALIVE);
+    }, 20_000);
     const pid = herald.pid!;
     const base = status(pid);
     const t0 = performance.now();
@@ -138,6 +143,7 @@ static:
         1,
       ),
     );
+    clearInterval(ka);
     flood.close();
     good.close();
   } finally {

@@ -8,7 +8,7 @@
  * Crasher file format (test/fuzz/crashers/*.hex):
  *
  *   # free text: what it is, what went wrong, when it was found
- *   target: decode | framer
+ *   target: decode | framer | pipeline
  *   ctx: as4=0 addpath=0 extmsg=0 ibgp=0
  *   <hex octets, whitespace and line breaks allowed>
  */
@@ -298,7 +298,7 @@ export function corpusSeeds(limit = Infinity): Seed[] {
 /** A crasher kept as a regression file. */
 export interface Crasher {
   file: string;
-  target: 'decode' | 'framer';
+  target: 'decode' | 'framer' | 'pipeline';
   ctx: CtxFlags;
   bytes: Uint8Array;
 }
@@ -308,7 +308,7 @@ export function readCrashers(): Crasher[] {
   const out: Crasher[] = [];
   for (const f of readdirSync(CRASHER_DIR).filter((n) => n.endsWith('.hex')).sort()) {
     const text = readFileSync(join(CRASHER_DIR, f), 'utf8');
-    let target: 'decode' | 'framer' = 'decode';
+    let target: Crasher['target'] = 'decode';
     const ctx: CtxFlags = { as4: false, addPath: false, extMsg: false, ibgp: false };
     let hex = '';
     for (const raw of text.split('\n')) {
@@ -316,7 +316,7 @@ export function readCrashers(): Crasher[] {
       if (line === '' || line.startsWith('#')) continue;
       if (line.startsWith('target:')) {
         const t = line.slice(7).trim();
-        if (t !== 'decode' && t !== 'framer') throw new Error(`${f}: bad target ${t}`);
+        if (t !== 'decode' && t !== 'framer' && t !== 'pipeline') throw new Error(`${f}: bad target ${t}`);
         target = t;
       } else if (line.startsWith('ctx:')) {
         for (const kv of line.slice(4).trim().split(/\s+/)) {

@@ -20,5 +20,6 @@ export function crashFile(target: string, c: Crash): string {
     .map((l) => `# ${l}`)
     .join('\n');
   if (target === 'decode') return `${comment}\n${crasherText('decode', ctxFlags(c.input[0] ?? 0), c.input.subarray(1))}`;
+  // Other targets keep the whole input (flags octet included); crashers.test.ts replays pipeline ones.
   return `${comment}\ntarget: ${target}\n${Buffer.from(c.input).toString('hex')}\n`;
 }
