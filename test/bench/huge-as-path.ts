@@ -115,8 +115,15 @@ static:
       if (!f || f.counters.updatesIn >= sent || flood.closed) break;
       await new Promise((r) => setTimeout(r, 200));
     }
-    const end = exited === null ? status(pid) : null;
-    const peers = exited === null ? ((await api(sock, '/v1/peers')) as Record<string, unknown>[]) : [];
+    await new Promise((r) => setTimeout(r, 500));
+    let end: { rss: number; hwm: number } | null = null;
+    try {
+      end = exited === null ? status(pid) : null;
+    } catch {
+      end = null; // gone between the check and the read
+    }
+    const peers = exited === null ? ((await api(sock, '/v1/peers').catch(() => [])) as Record<string, unknown>[]) : [];
+    if (peers.length === 0) await new Promise((r) => setTimeout(r, 1_000));
     const pick = (n: string): Record<string, unknown> | undefined => peers.find((p) => p['name'] === n);
     const f = pick('flood');
     const g = pick('good');
@@ -129,7 +136,7 @@ static:
           asPathLength: HUGE,
           messageOctets: hugePathUpdate(0, '127.0.0.2', 65020, HUGE).length,
           sendSeconds: +(sendMs / 1000).toFixed(1),
-          heraldAlive: exited === null,
+          heraldAlive: exited === null && peers.length > 0,
           heraldExit: exited,
           heraldRssStart: mib(base.rss),
           heraldRssPeak: end ? mib(end.hwm) : 'n/a',
@@ -137,7 +144,7 @@ static:
           floodGot: note ? `NOTIFICATION ${note.code}/${note.subcode} data ${Buffer.from(note.data ?? []).toString('hex')}` : flood.closed ? 'closed' : 'nothing: session kept',
           flood: f && { state: f['state'], prefixesReceived: f['prefixesReceived'], receivedBytes: f['receivedBytes'], receiveLimit: f['receiveLimit'], counters: f['counters'] },
           good: g && { state: g['state'], prefixesReceived: g['prefixesReceived'], prefixesAnnounced: g['prefixesAnnounced'], goodGotNotification: good.notification() ?? null, goodClosed: good.closed },
-          stderrTail: exited === null ? undefined : stderr.slice(-600),
+          stderrTail: exited === null && peers.length > 0 ? undefined : stderr.slice(-600),
         },
         null,
         1,
