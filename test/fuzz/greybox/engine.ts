@@ -53,7 +53,7 @@ export interface Entry {
 
 export interface FuzzOptions {
   seed?: number;
-  /** Stop after this long (ms). */
+  /** Fuzz this long (ms) after importing the corpus and seeds. */
   maxMs: number;
   /** Mutants per coverage take. */
   batch?: number;
@@ -241,16 +241,17 @@ export class Fuzzer {
   /** Fuzz until the time is up; returns the figures. */
   run(): FuzzStats {
     const t0 = performance.now();
-    const stopAt = t0 + this.opts.maxMs;
     const B = this.opts.batch ?? 32;
     const progressMs = this.opts.progressMs ?? 10_000;
     let nextProgress = t0 + progressMs;
     this.cov.start();
     try {
       this.importAll();
+      // The time budget is for fuzzing: it starts after the import, and at least one batch runs.
+      const stopAt = performance.now() + this.opts.maxMs;
       const batch: Uint8Array[] = new Array<Uint8Array>(B);
       const feats: number[] = [];
-      for (let now = performance.now(); now < stopAt; now = performance.now()) {
+      for (let now = performance.now(), first = true; first || now < stopAt; now = performance.now(), first = false) {
         for (let i = 0; i < B; i++) {
           const parent = this.schedule();
           const other = this.rng.chance(0.3) ? this.corpus[this.rng.int(this.corpus.length)]!.input : null;

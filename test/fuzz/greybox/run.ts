@@ -3,7 +3,7 @@
  *
  * Options:
  *   --target=decode|pipeline   what to fuzz (targets in this directory)
- *   --minutes=N                how long (default 10; fractions allowed)
+ *   --minutes=N                how long to fuzz after importing the corpus (default 10; fractions allowed)
  *   --seed=N                   mutation PRNG seed (default: from the clock, printed)
  *   --batch=N                  mutants per coverage take (default 32)
  *   --out=DIR                  where new inputs, crashes and stats go (default /tmp/herald-fuzz-<target>-<pid>)
