@@ -55,6 +55,7 @@ const SESSION_KEYS: (keyof PeerConfig)[] = [
   'gracefulRestartTime',
   'nextHopSelf4',
   'nextHopSelf6',
+  'enforceFirstAs',
 ];
 
 /** How often the kernel's TCP MD5 failure counters are read while any peer has a key. */
@@ -331,6 +332,7 @@ export class Speaker {
       ...(cfg.gracefulRestartTime !== undefined ? { gracefulRestart: { restartTime: cfg.gracefulRestartTime } } : {}),
       ...(this.opts.hostname ? { hostname: { hostname: this.opts.hostname } } : {}),
       ...(cfg.connectRetryMs !== undefined ? { connectRetry: { initialMs: cfg.connectRetryMs } } : {}),
+      ...(cfg.enforceFirstAs === false ? { enforceFirstAs: false } : {}),
     };
     return resolveConfig(input);
   }

@@ -50,6 +50,8 @@ export interface PeerConfig {
   receiveLimits?: ReceiveLimits;
   /** Keep no received routes (still counted). */
   importNothing?: boolean;
+  /** RFC 4271 §6.3 first-AS check on an eBGP peer's routes; default true, false for route servers. */
+  enforceFirstAs?: boolean;
   /** Next hop used for 'self' routes instead of the session's local address. */
   nextHopSelf4?: string;
   nextHopSelf6?: string;

@@ -115,6 +115,7 @@ function buildPeer(p: RawPeer, at: PathSegment[], add: Add): PeerSettings {
     extendedNextHop: p.extended_next_hop,
     ...(p.max_prefixes !== undefined ? { maxPrefixes: prefixLimit(p.max_prefixes, [...at, 'max_prefixes'], add) } : {}),
     import: p.import,
+    enforceFirstAs: p.enforce_first_as,
     importLimits: {
       maxAsPath: p.import_limits.max_as_path,
       maxRouteBytes: bytes(p.import_limits.max_route_bytes),

@@ -26,6 +26,7 @@ export const SESSION_FIELDS = [
   'families',
   'extended_next_hop',
   'graceful_restart',
+  'enforce_first_as',
 ] as const;
 
 /** Peer fields that change what is announced or kept, not the session. */
@@ -116,6 +117,7 @@ function peerFieldChanges(a: PeerSettings, b: PeerSettings): Set<string> {
     ['import', a.import, b.import],
     ['max_prefixes', a.maxPrefixes, b.maxPrefixes],
     ['import_limits', a.importLimits, b.importLimits],
+    ['enforce_first_as', a.enforceFirstAs, b.enforceFirstAs],
     ['connect_retry', a.connectRetryMs, b.connectRetryMs],
     ['description', a.description, b.description],
     ['shutdown', a.shutdown, b.shutdown],

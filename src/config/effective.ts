@@ -47,6 +47,7 @@ function peer(p: PeerSettings): { [key: string]: Plain } {
     extended_next_hop: p.extendedNextHop,
     max_prefixes: p.maxPrefixes ? { limit: p.maxPrefixes.limit, warning: p.maxPrefixes.warning, ...action(p.maxPrefixes.action) } : null,
     import: p.import,
+    enforce_first_as: p.enforceFirstAs,
     import_limits: {
       max_as_path: p.importLimits.maxAsPath,
       max_route_bytes: p.importLimits.maxRouteBytes,

@@ -28,6 +28,7 @@ export function toPeerConfig(p: PeerSettings): PeerConfig {
       ? { maxPrefixes: p.maxPrefixes.limit, maxPrefixesWarning: p.maxPrefixes.warning, maxPrefixesAction: { ...p.maxPrefixes.action } }
       : {}),
     importNothing: p.import === 'none',
+    ...(p.enforceFirstAs ? {} : { enforceFirstAs: false }),
     receiveLimits: {
       maxAsPath: p.importLimits.maxAsPath,
       maxAttributeBytes: p.importLimits.maxRouteBytes,

@@ -264,6 +264,7 @@ export const peerSchema = z
       .meta({ description: 'Hold at most this many received prefixes (RFC 4486); a number, or limit/warning/action/restart_after' }),
     import: oneOf(['all', 'none'] as const, 'Keep received routes (all) or only count them (none)').default('none'),
     import_limits: importLimitsSchema,
+    enforce_first_as: bool("RFC 4271 §6.3: an eBGP peer's routes must start with its AS (off for route servers that do not prepend it)").default(true),
     next_hop_self: z
       .strictObject({
         ipv4: familyAddress('ipv4').optional(),

@@ -88,6 +88,7 @@ export interface PeerSettings {
   readonly maxPrefixes?: PrefixLimitSettings;
   readonly import: 'all' | 'none';
   readonly importLimits: ImportLimitSettings;
+  readonly enforceFirstAs: boolean;
   readonly nextHopSelf: { readonly ipv4?: string; readonly ipv6?: string };
   /** Graceful Restart restart time, seconds (RFC 4724); absent = capability off. */
   readonly gracefulRestartTime?: number;
