@@ -117,6 +117,7 @@ const COUNTER_KEYS = PEER_COUNTER_KEYS;
 type CounterKey = PeerCounterKey;
 const zeroCounters = zeroPeerCounters;
 
+/** `kind` label of herald_bgp_route_refresh_received_total: the ROUTE-REFRESH subtype received. */
 const REFRESH_KINDS = [
   ['request', 'refreshRequestsIn'],
   ['borr', 'refreshBorrIn'],
@@ -375,6 +376,8 @@ export function createMetrics(model: MetricsModel, opts: MetricsOptions = {}): M
   perPeerGauge('herald_bgp_prefixes_announced', 'Prefixes announced to the peer (in its Adj-RIB-Out and sent).', (p) => p.prefixesAnnounced);
   perPeerGauge('herald_bgp_prefixes_pending', 'Prefix announcements or withdrawals waiting to be sent to the peer.', (p) => p.prefixesPending);
   perPeerGauge('herald_bgp_prefixes_received', 'Prefixes received from the peer (counted even with import nothing).', (p) => p.prefixesReceived);
+  perPeerGauge('herald_bgp_received_bytes', "Estimated heap bytes of the peer's Adj-RIB-In (keys, and attributes with import all).", (p) => p.receivedBytes);
+  perPeerCounter('herald_bgp_routes_rejected_total', 'Received routes not stored because of a limit (max_prefixes block, import_limits).', 'routesRejected');
 
   new Counter({
     name: 'herald_bgp_connect_failures_total',

@@ -45,7 +45,7 @@ import {
   type SessionState,
 } from '../session/index.js';
 import { AdjRibOut } from '../rib/adj-rib-out.js';
-import { AdjRibIn } from '../rib/adj-rib-in.js';
+import { AdjRibIn, type AdjRibInOptions, type ReceiveLimit } from '../rib/adj-rib-in.js';
 import type { RouteAttrs, RouteGroup, RouteSpec } from '../rib/route.js';
 import type { PrefixList } from '../rib/prefix-list.js';
 import { familyOfText } from '../wire/prefix.js';
@@ -53,7 +53,16 @@ import type { PeerExportContext } from '../rib/export.js';
 import type { Clock } from './clock.js';
 import { connectTcp } from './connect.js';
 import { fdOf, resetTtl, setMinTtl, setTtl, socketFamily } from './sockopts.js';
-import { zeroPeerCounters, type PeerConfig, type SpeakerEvent, type Logger, type PeerCounters } from './types.js';
+import {
+  DEFAULT_MAX_PREFIXES_ACTION,
+  DEFAULT_RECEIVE_LIMITS,
+  zeroPeerCounters,
+  type LimitAction,
+  type PeerConfig,
+  type SpeakerEvent,
+  type Logger,
+  type PeerCounters,
+} from './types.js';
 import { encodePathAttributes } from '../wire/attributes/index.js';
 
 /** How long a NOTIFICATION gets to flush before the socket is destroyed. */
@@ -118,6 +127,11 @@ export class Peer {
   readonly counters: PeerCounters = zeroPeerCounters();
   /** This object's number among every Peer created in this process (PeerSnapshot.instance). */
   readonly instance = ++peerInstances;
+  /** The limit that applies now (blocking this session, or the reason the peer is down). */
+  private receiveLimit: { limit: ReceiveLimit; action: LimitAction['kind']; at: number; message: string } | null = null;
+  /** Logged once per session: families ignored, routes with our address as next hop. */
+  private readonly ignoredFamilies = new Set<string>();
+  private loggedOwnNextHop = false;
   private establishedAt: number | undefined;
   private stopWaiters: (() => void)[] = [];
   /** The latest hand-off given to this peer, and the latest one reported flushed. */
@@ -132,7 +146,7 @@ export class Peer {
     this.primary = this.newConn('outgoing', this.freshSession(sessionConfig));
     this.ribOut = new AdjRibOut({ encodeAttributes: encodePathAttributes });
     this.ribOut.setFamilies(...carried(cfg));
-    this.ribIn = new AdjRibIn({ importNothing: cfg.importNothing ?? false, maxPrefixes: cfg.maxPrefixes });
+    this.ribIn = new AdjRibIn(ribInOptions(cfg));
   }
 
   private freshSession(sessionConfig: SessionConfig): SessionState {
@@ -243,7 +257,16 @@ export class Peer {
     this.sessionConfig = sessionConfig;
     // What needs no new session (the reconnect and damping timers) applies to the running FSM states at once.
     for (const c of [this.primary, this.secondary]) if (c) c.session = { ...c.session, config: sessionConfig };
-    this.ribIn.setOptions({ importNothing: cfg.importNothing ?? false, maxPrefixes: cfg.maxPrefixes });
+    this.ribIn.setOptions(ribInOptions(cfg));
+  }
+
+  /** Start a peer that a limit's `disable` action (or nothing) left down; false when it is not down. */
+  enable(): boolean {
+    const s = this.primary.session;
+    if (s.state !== 'Idle' || s.autoStart) return false;
+    this.receiveLimit = null;
+    this.start();
+    return true;
   }
 
   /** Queue a route group change for this peer's Adj-RIB-Out (applied by `workSlice`); `seq` is the hand-off it belongs to. */
@@ -447,6 +470,7 @@ export class Peer {
         this.onDown(c, a.reason, a.wasEstablished);
         return;
       case 'update-received':
+        if (a.ignored) this.logIgnoredFamilies(a.ignored);
         this.onUpdate(c, a.message);
         return;
       case 'end-of-rib-received':
@@ -654,7 +678,12 @@ export class Peer {
     this.establishedAt = this.deps.clock.now();
     this.counters.establishedTransitions++;
     this.ribIn.clear();
+    this.receiveLimit = null;
+    this.ignoredFamilies.clear();
+    this.loggedOwnNextHop = false;
     const local = c.socket?.localAddress ?? '';
+    // The session's own address (not next_hop_self) is what a peer must not hand back as a next hop.
+    this.ribIn.setLocalAddresses(local ? [stripMapped(local)] : []);
     this.ribOut.start(n.context, this.exportContext(c, n));
     this.deps.log.info(
       { peer: this.name, peerAs: n.peerAs, holdTime: n.holdTime, families: n.families, local },
@@ -674,6 +703,8 @@ export class Peer {
       this.counters.flaps++;
       this.ribOut.reset();
       this.ribIn.clear();
+      // A block ends with the session; restart/disable stay reported while the peer is held down.
+      if (this.receiveLimit?.action === 'block') this.receiveLimit = null;
       this.negotiated = null;
       this.establishedAt = undefined;
     }
@@ -713,12 +744,57 @@ export class Peer {
       }
     }
     const res = this.ribIn.apply(msg);
-    const limit = this.cfg.maxPrefixes;
-    if (res.limitExceeded && limit !== undefined) {
+    this.counters.routesRejected += res.rejected;
+    if (res.ownNextHop > 0 && !this.loggedOwnNextHop) {
+      this.loggedOwnNextHop = true;
+      this.deps.log.warn({ peer: this.name, routes: res.ownNextHop }, 'routes with our own address as next hop ignored (RFC 4271 §6.3)');
+    }
+    if (res.warning) {
+      const max = this.ribIn.options.warnPrefixes ?? 0;
+      this.deps.log.warn({ peer: this.name, count: res.count, warning: max, limit: this.cfg.maxPrefixes }, 'received prefixes above the warning threshold');
+      this.deps.emit({ type: 'receive-limit', peer: this.name, limit: 'max-prefixes', action: 'warning', count: res.count, max });
+    }
+    if (res.limit !== null) this.onLimit(c, res.limit, msg);
+  }
+
+  /** Log once per family and session that MP attributes of a family not negotiated are ignored (update-check.ts). */
+  private logIgnoredFamilies(fams: readonly string[]): void {
+    for (const f of fams) {
+      if (this.ignoredFamilies.has(f)) continue;
+      this.ignoredFamilies.add(f);
+      this.deps.log.warn({ peer: this.name, family: f }, 'MP_REACH/MP_UNREACH for a family not negotiated on this session ignored (RFC 4760 §7, RFC 7606 §7.11)');
+    }
+  }
+
+  /**
+   * A received route or the Adj-RIB-In reached a limit; the RIB stored
+   * nothing past it. Apply the peer's action: block (keep the session, log
+   * and emit once per limit and session), or restart / disable (Cease:
+   * Maximum Number of Prefixes Reached with its RFC 4486 data for the prefix
+   * limit, Out of Resources for the memory caps).
+   */
+  private onLimit(c: Conn, limit: ReceiveLimit, msg: import('../wire/types.js').UpdateMessage): void {
+    const prefixes = limit === 'max-prefixes';
+    const lim = this.ribIn.options;
+    const max = (prefixes ? lim.maxPrefixes : limit === 'max-bytes' ? lim.maxBytes : limit === 'as-path' ? lim.maxAsPath : lim.maxAttrBytes) ?? 0;
+    const action = prefixes
+      ? (this.cfg.maxPrefixesAction ?? DEFAULT_MAX_PREFIXES_ACTION)
+      : (this.cfg.receiveLimits?.action ?? DEFAULT_RECEIVE_LIMITS.action);
+    if (action.kind === 'block' && this.receiveLimit?.limit === limit) return;
+    const count = prefixes ? this.ribIn.count : limit === 'max-bytes' ? this.ribIn.bytes : max + 1;
+    const what = prefixes ? `${max} prefixes` : limit === 'max-bytes' ? `${max} bytes held` : limit === 'as-path' ? `${max} AS numbers in an AS_PATH` : `${max} attribute bytes in a route`;
+    const message = `${limit}: more than ${what}; ${action.kind === 'block' ? 'further routes dropped, session kept' : action.kind === 'restart' ? `session reset, restart in ${Math.round((action.restartAfterMs ?? 0) / 1000)} s` : 'session reset, peer disabled until enabled'}`;
+    this.receiveLimit = { limit, action: action.kind, at: Date.now(), message };
+    this.deps.log.warn({ peer: this.name, limit, max, count, action: action.kind }, `received-route limit reached: ${message}`);
+    this.deps.emit({ type: 'receive-limit', peer: this.name, limit, action: action.kind, count, max });
+    if (action.kind === 'block') return;
+    const restartMs = action.kind === 'disable' ? null : (action.restartAfterMs ?? 0);
+    if (prefixes) {
       // RFC 4486 §4: the data names the AFI/SAFI that crossed the limit.
       const afi = msg.attributes.mpReach?.afi ?? Afi.IPv4;
-      this.deps.log.warn({ peer: this.name, limit, count: res.count }, 'maximum prefix limit exceeded');
-      this.feed(c, { type: 'MaxPrefixExceeded', afi, safi: Safi.Unicast, limit });
+      this.feed(c, { type: 'MaxPrefixExceeded', afi, safi: Safi.Unicast, limit: max, restartMs });
+    } else {
+      this.feed(c, { type: 'ReceiveLimitExceeded', detail: message, restartMs });
     }
   }
 
@@ -779,6 +855,8 @@ export class Peer {
       prefixesAnnounced: this.ribOut.advertisedCount,
       prefixesPending: this.ribOut.pendingCount,
       prefixesReceived: this.ribIn.count,
+      receivedBytes: this.ribIn.bytes,
+      receiveLimit: this.receiveLimit ? { ...this.receiveLimit } : null,
       endOfRibReceived: Object.keys(s.eor.received),
       md5: this.cfg.password !== undefined,
       heldDownMs: this.heldDownForMs,
@@ -790,6 +868,21 @@ export class Peer {
 export function carried(cfg: PeerConfig): [boolean, boolean] {
   const fams = cfg.families ?? [familyOfText(cfg.address) === Afi.IPv6 ? 'ipv6' : 'ipv4'];
   return [fams.includes('ipv4'), fams.includes('ipv6')];
+}
+
+/** The Adj-RIB-In's limits from a peer's config, defaults filled in. */
+function ribInOptions(cfg: PeerConfig): AdjRibInOptions {
+  const r = cfg.receiveLimits ?? {};
+  const max = cfg.maxPrefixes;
+  const warn = cfg.maxPrefixesWarning ?? (max !== undefined ? Math.floor(max * 0.9) : undefined);
+  return {
+    importNothing: cfg.importNothing ?? false,
+    ...(max !== undefined ? { maxPrefixes: max } : {}),
+    ...(warn !== undefined ? { warnPrefixes: warn } : {}),
+    maxAsPath: r.maxAsPath ?? DEFAULT_RECEIVE_LIMITS.maxAsPath,
+    maxAttrBytes: r.maxAttributeBytes ?? DEFAULT_RECEIVE_LIMITS.maxAttributeBytes,
+    maxBytes: r.maxBytes ?? DEFAULT_RECEIVE_LIMITS.maxBytes,
+  };
 }
 
 function asBgpError(e: unknown): BgpError {

@@ -81,6 +81,7 @@ const SESSION_KEYS: (keyof PeerConfig)[] = [
   'extendedNextHop',
   'gracefulRestartTime',
   'gracefulNotification',
+  'enforceFirstAs',
 ];
 
 /** Fields whose change the running session takes by exporting every route again (no reset). */
@@ -419,6 +420,17 @@ export class Speaker implements Engine {
     }
   }
 
+  /**
+   * Start a peer that is down and not restarting by itself: one a limit's
+   * `disable` action took down (the operator's "enable"). False when the
+   * peer is running or restarting already.
+   */
+  enablePeer(name: string): boolean {
+    const p = this.peers.get(name);
+    if (!p) throw new Error(`no peer ${name}`);
+    return this.started && p.enable();
+  }
+
   /** Hand one peer its full desired route set (level-triggered). */
   setRoutes(peerName: string, routes: Iterable<RouteSpec>): void {
     const p = this.peers.get(peerName);
@@ -572,6 +584,7 @@ export class Speaker implements Engine {
         ...(cfg.idleHoldMaxMs !== undefined ? { maxMs: cfg.idleHoldMaxMs } : {}),
         ...(cfg.idleHoldForgiveMs !== undefined ? { stableMs: cfg.idleHoldForgiveMs } : {}),
       },
+      ...(cfg.enforceFirstAs === false ? { enforceFirstAs: false } : {}),
     };
     return resolveConfig(input);
   }

@@ -60,10 +60,18 @@ export interface PeerConfig {
   families?: ('ipv4' | 'ipv6')[];
   /** RFC 8950: offer IPv4 unicast with an IPv6 next hop (for IPv6-only sessions). */
   extendedNextHop?: boolean;
-  /** Tear the session down with Cease/Maximum Number of Prefixes Reached above this (RFC 4486). */
+  /** Hold at most this many received prefixes (RFC 4486); what happens then is `maxPrefixesAction`. */
   maxPrefixes?: number;
+  /** Log and emit `receive-limit` (warning) once when more than this many are held; default 90 % of maxPrefixes. */
+  maxPrefixesWarning?: number;
+  /** What reaching maxPrefixes does; default restart after 60 s (Cease/Maximum Number of Prefixes Reached). */
+  maxPrefixesAction?: LimitAction;
+  /** Caps on what the neighbor can make herald hold; absent fields take DEFAULT_RECEIVE_LIMITS. */
+  receiveLimits?: ReceiveLimits;
   /** Keep no received routes (still counted). */
   importNothing?: boolean;
+  /** RFC 4271 §6.3 first-AS check on an eBGP peer's routes; default true, false for route servers. */
+  enforceFirstAs?: boolean;
   /** Next hop used for 'self' routes instead of the session's local address. */
   nextHopSelf4?: string;
   nextHopSelf6?: string;
@@ -75,6 +83,48 @@ export interface PeerConfig {
   /** With gracefulRestartTime: also set the RFC 8538 "N" bit (graceful NOTIFICATION, Hard Reset). */
   gracefulNotification?: boolean;
 }
+
+/**
+ * What a peer that reaches a limit gets (BIRD's `receive limit ... action`):
+ * - block: routes over the limit are not stored; the session stays up;
+ * - restart: Cease NOTIFICATION, then a new session after `restartAfterMs`;
+ * - disable: Cease NOTIFICATION, then down until an operator enables it
+ *   (`Speaker.enablePeer`, or a restart of herald).
+ */
+export interface LimitAction {
+  kind: 'block' | 'restart' | 'disable';
+  /** For restart: how long to stay down first. */
+  restartAfterMs?: number;
+}
+
+/** Caps on received routes (see bgp/rib/adj-rib-in.ts for how each is counted). */
+export interface ReceiveLimits {
+  /** AS numbers in one route's AS_PATH. */
+  maxAsPath?: number;
+  /** Estimated heap bytes of one route's attributes. */
+  maxAttributeBytes?: number;
+  /** Estimated heap bytes of the whole Adj-RIB-In of this peer. */
+  maxBytes?: number;
+  /** What breaking any of them does; default block. Caps never let the RIB grow past them, whatever the action. */
+  action?: LimitAction;
+}
+
+/**
+ * Defaults that keep one peer from exhausting the heap (issue 12: 16,340-ASN
+ * AS_PATHs, ~180 KB of heap a route, killed herald after ~29k routes): no
+ * real path comes near 1,000 AS numbers, a 4096-octet UPDATE cannot carry
+ * attributes much past 16 KiB of heap, and 64 MiB holds ~700k key-only
+ * prefixes or ~150k routes with typical attributes.
+ */
+export const DEFAULT_RECEIVE_LIMITS = {
+  maxAsPath: 1_000,
+  maxAttributeBytes: 65_536,
+  maxBytes: 64 * 1024 * 1024,
+  action: { kind: 'block' },
+} as const satisfies Required<ReceiveLimits>;
+
+/** The default action at maxPrefixes: RFC 4486 Cease, back after a minute. */
+export const DEFAULT_MAX_PREFIXES_ACTION: LimitAction = { kind: 'restart', restartAfterMs: 60_000 };
 
 /** Minimal structured logger (pino-compatible). */
 export interface Logger {
@@ -106,6 +156,12 @@ export type SpeakerEvent =
   /** Our re-advertisement of `family` in answer to a request is complete (End-of-RIB or EoRR sent). */
   | { type: 'route-refresh-answered'; peer: string; family: string; enhanced: boolean }
   /**
+   * A received-route limit was reached (`action` applied; once per limit and
+   * session for block), or the max_prefixes warning threshold was crossed
+   * (`action: 'warning'`, once per crossing). `count` is what is held, `max` the limit.
+   */
+  | { type: 'receive-limit'; peer: string; limit: 'max-prefixes' | 'max-bytes' | 'as-path' | 'attribute-bytes'; action: 'warning' | LimitAction['kind']; count: number; max: number }
+  /**
    * Every group change up to `seq` (the value `applyGroups` returned) is
    * applied to the peer's Adj-RIB-Out and, while Established, written to the
    * socket in full: nothing is pending for it.
@@ -127,6 +183,7 @@ export type SpeakerEvent =
  *   refreshesAnswered                 our re-advertisements completed (End-of-RIB, or EoRR when enhanced)
  *   connectFailures                   outgoing connection attempts that failed
  *   md5Failures                       kernel TCP MD5 drops seen while this keyed peer was not Established
+ *   routesRejected                    received routes not stored because of a limit (max_prefixes, import caps)
  */
 export const PEER_COUNTER_KEYS = [
   'messagesIn',
@@ -143,6 +200,7 @@ export const PEER_COUNTER_KEYS = [
   'refreshesAnswered',
   'connectFailures',
   'md5Failures',
+  'routesRejected',
 ] as const;
 
 export type PeerCounterKey = (typeof PEER_COUNTER_KEYS)[number];
@@ -176,6 +234,10 @@ export interface PeerSnapshot {
   prefixesAnnounced: number;
   prefixesPending: number;
   prefixesReceived: number;
+  /** Estimated heap bytes the Adj-RIB-In holds for this peer (keys, and attributes with import all). */
+  receivedBytes: number;
+  /** The last received-route limit reached, while it applies (blocking, or the peer down for it); null otherwise. */
+  receiveLimit: { limit: string; action: string; at: number; message: string } | null;
   endOfRibReceived: string[];
   /** Whether TCP MD5 is configured (the key itself is never exposed). */
   md5: boolean;

@@ -3,10 +3,26 @@
  * §3.2, §9), with RFC 7606 treat-as-withdraw, RFC 7911 path identifiers and
  * the RFC 4486 maximum-prefix check.
  *
- * herald originates routes and uses none it learns, so by default the RIB-In
- * is for looking at (`routes received`), and `importNothing` keeps only the
- * prefix keys: counts and the prefix limit stay exact while the attributes,
- * most of the memory, are dropped.
+ * herald originates routes and uses none it learns, so the RIB-In is for
+ * looking at (`routes received`), and `importNothing` (the daemon's default,
+ * `import: none`) keeps only the prefix keys: counts and the prefix limit
+ * stay exact while the attributes, most of the memory, are dropped.
+ *
+ * Limits (issue 12: one peer's UPDATEs with 16,340-ASN AS_PATHs cost ~180 KB
+ * of heap a route and ran herald out of memory). The RIB-In never holds more
+ * than its limits allow, whatever the driver then does about it:
+ *   maxAsPath, maxAttrBytes  a route whose AS_PATH has more AS numbers, or
+ *                            whose attributes are estimated bigger, is not
+ *                            stored: its prefix is withdrawn (a stale older
+ *                            version must not stay) and counted as rejected;
+ *   maxPrefixes, maxBytes    a new prefix that would pass the count, or the
+ *                            estimated bytes, is not stored (rejected); a
+ *                            replacement or withdrawal of a held one is.
+ * `limit` in the result names the first limit hit by the UPDATE, so the
+ * driver can apply the peer's action (block, restart, disable).
+ * The byte figure is an estimate of the V8 heap the entries hold (measured:
+ * ~90 bytes a key-only entry, ~11 bytes an AS number of a stored path), not
+ * an exact count; `bytes` reports it.
  *
  * One decoded UpdateMessage is applied at a time:
  *   withdrawn  = Withdrawn Routes (IPv4) + MP_UNREACH_NLRI
@@ -27,7 +43,7 @@
  * view is built when someone asks (`get`, iteration).
  */
 import { Afi, Safi } from '../wire/iana.js';
-import { formatPrefix, parsePrefix, type Nlri, type Prefix } from '../wire/prefix.js';
+import { formatAddress, formatPrefix, parseAddress, parsePrefix, type Nlri, type Prefix } from '../wire/prefix.js';
 import type { PathAttributes, UpdateMessage } from '../wire/types.js';
 
 /** A route as received; `attrs` is shared by every prefix of the UPDATE that carried it. */
@@ -44,13 +60,22 @@ export interface ReceivedRoute {
 }
 
 export interface AdjRibInOptions {
-  /** Keep prefix keys only (no attributes): counts and the limit still work. */
+  /** Keep prefix keys only (no attributes): counts and the limits still work. */
   importNothing?: boolean;
-  /** RFC 4486: above this many prefixes the session should Cease (subcode 1). */
+  /** RFC 4486: hold at most this many prefixes; one more is a `max-prefixes` limit hit. */
   maxPrefixes?: number;
   /** Warn once when the count rises above this (no action). */
   warnPrefixes?: number;
+  /** Hold at most this many bytes (estimate); more is a `max-bytes` limit hit. */
+  maxBytes?: number;
+  /** Store no route whose AS_PATH holds more AS numbers than this (`as-path` limit hit). */
+  maxAsPath?: number;
+  /** Store no route whose attributes are estimated bigger than this (`attribute-bytes` limit hit). */
+  maxAttrBytes?: number;
 }
+
+/** Which limit an UPDATE ran into. */
+export type ReceiveLimit = 'max-prefixes' | 'max-bytes' | 'as-path' | 'attribute-bytes';
 
 /** What applying one UPDATE did. */
 export interface ApplyResult {
@@ -60,8 +85,13 @@ export interface ApplyResult {
   ignored: number;
   /** RFC 7606: the UPDATE's NLRI were all handled as withdrawals. */
   treatAsWithdraw: boolean;
-  /** The count is above `maxPrefixes`: send Cease / Maximum Number of Prefixes Reached (RFC 4486 §4). */
+  /** Some announced route was not stored because of a limit (`limit` says which, first one hit). */
   limitExceeded: boolean;
+  limit: ReceiveLimit | null;
+  /** Announced routes not stored because of a limit. */
+  rejected: number;
+  /** Announced routes ignored because their next hop is one of our addresses (RFC 4271 §6.3). */
+  ownNextHop: number;
   /** The count rose above `warnPrefixes` with this UPDATE (reported once per crossing). */
   warning: boolean;
   /** Prefixes held after this UPDATE. */
@@ -76,6 +106,41 @@ interface Shared {
   readonly afi: Afi;
   readonly nextHops: readonly string[];
   readonly attrs: Readonly<PathAttributes>;
+  /** Estimated heap bytes of this object, counted once while any prefix holds it. */
+  readonly bytes: number;
+  /** Prefixes holding it. */
+  refs: number;
+}
+
+/** Estimated heap bytes of a key-only entry: a Map entry and a short string (measured ~90 for "a.b.c.d/nn"). */
+const keyBytes = (key: string): number => 64 + 2 * key.length;
+
+/** Number of AS numbers in an AS_PATH. */
+function asPathLength(a: Readonly<PathAttributes>): number {
+  let n = 0;
+  for (const seg of a.asPath ?? []) n += seg.asns.length;
+  return n;
+}
+
+/**
+ * Estimate the heap an attribute set takes once decoded (V8, 64-bit, no
+ * pointer compression): ~300 bytes of objects, 11 per AS number, 12 per
+ * community, 48 per extended or large community, 40 per address string, the
+ * value of every unknown attribute. Measured on Node 20; a bound, not a count.
+ */
+export function attributeBytes(a: Readonly<PathAttributes>, nextHops: readonly string[]): number {
+  let n = 300 + 40 * nextHops.length + 11 * asPathLength(a) + 24 * (a.asPath?.length ?? 0);
+  n += 12 * (a.communities?.length ?? 0) + 48 * (a.extendedCommunities?.length ?? 0) + 48 * (a.largeCommunities?.length ?? 0);
+  n += 40 * (a.clusterList?.length ?? 0);
+  for (const s of a.as4Path ?? []) n += 24 + 11 * s.asns.length;
+  for (const u of a.unknown ?? []) n += 64 + u.value.length;
+  return n;
+}
+
+/** Canonical text of an address (any spelling in), for comparing next hops with our own addresses. */
+function canonical(a: string): string {
+  const p = parseAddress(a);
+  return p === null ? a : formatAddress(p.afi, p.addr);
 }
 
 /** Return the RIB-In key of a prefix and optional path id: canonical text, "#id" with ADD-PATH. */
@@ -97,6 +162,8 @@ export class AdjRibIn {
   private readonly routes = new Map<string, Shared | typeof KEPT_KEY_ONLY>();
   private readonly perAfi = new Map<Afi, number>();
   private aboveWarn = false;
+  private heldBytes = 0;
+  private own = new Set<string>();
   /** Keys marked stale by a BoRR, per family, until re-advertised, withdrawn or purged by the EoRR. */
   private readonly stale = new Map<Afi, Set<string>>();
 
@@ -113,9 +180,25 @@ export class AdjRibIn {
     this.opts = opts;
   }
 
+  /** The limits in force. */
+  get options(): Readonly<AdjRibInOptions> {
+    return this.opts;
+  }
+
   /** Apply one decoded UPDATE. */
   apply(msg: UpdateMessage): ApplyResult {
-    const res: ApplyResult = { announced: 0, withdrawn: 0, ignored: 0, treatAsWithdraw: false, limitExceeded: false, warning: false, count: 0 };
+    const res: ApplyResult = {
+      announced: 0,
+      withdrawn: 0,
+      ignored: 0,
+      treatAsWithdraw: false,
+      limitExceeded: false,
+      limit: null,
+      rejected: 0,
+      ownNextHop: 0,
+      warning: false,
+      count: 0,
+    };
     // RFC 7606 §2: "treat-as-withdraw: In this approach, the UPDATE message
     // containing the path attribute in question MUST be treated as though all
     // contained routes had been withdrawn just as if they had been listed in
@@ -132,11 +215,20 @@ export class AdjRibIn {
     }
 
     const mp = a.mpReach;
-    if (taw) {
+    // A route over a per-route limit is not stored; its prefix is withdrawn
+    // like a treat-as-withdraw one, so an older version does not linger.
+    const routeLimit = taw ? null : this.routeLimit(a, mp?.nextHops ?? []);
+    if (taw || routeLimit !== null) {
+      const before = res.withdrawn;
       for (const n of msg.nlri) this.withdraw(n, res);
       if (mp !== undefined) {
         if (mp.safi === Safi.Unicast) for (const n of mp.nlri) this.withdraw(n, res);
         else res.ignored += mp.nlri.length;
+      }
+      if (routeLimit !== null) {
+        res.rejected += res.withdrawn - before;
+        res.withdrawn = before;
+        if (res.rejected > 0) this.hit(res, routeLimit);
       }
     } else {
       let base: PathAttributes | null = null;
@@ -149,20 +241,25 @@ export class AdjRibIn {
       };
       const keep = !this.opts.importNothing;
       if (msg.nlri.length > 0) {
-        const shared = keep ? { afi: Afi.IPv4, nextHops: a.nextHop !== undefined ? [a.nextHop] : [], attrs: rest() } : KEPT_KEY_ONLY;
-        for (const n of msg.nlri) this.announce(n, shared, res);
+        const nh = a.nextHop !== undefined ? [a.nextHop] : [];
+        if (this.isOwn(nh)) this.ignoreOwn(msg.nlri, res);
+        else {
+          const shared = keep ? this.shared(Afi.IPv4, nh, rest()) : KEPT_KEY_ONLY;
+          for (const n of msg.nlri) this.announce(n, shared, res);
+        }
       }
       if (mp !== undefined) {
-        if (mp.safi === Safi.Unicast) {
-          const shared = keep ? { afi: mp.afi, nextHops: mp.nextHops, attrs: rest() } : KEPT_KEY_ONLY;
+        if (mp.safi !== Safi.Unicast) res.ignored += mp.nlri.length;
+        else if (this.isOwn(mp.nextHops)) this.ignoreOwn(mp.nlri, res);
+        else {
+          const shared = keep ? this.shared(mp.afi, mp.nextHops, rest()) : KEPT_KEY_ONLY;
           for (const n of mp.nlri) this.announce(n, shared, res);
-        } else res.ignored += mp.nlri.length;
+        }
       }
     }
 
     const count = this.routes.size;
     res.count = count;
-    if (this.opts.maxPrefixes !== undefined && count > this.opts.maxPrefixes) res.limitExceeded = true;
     if (this.opts.warnPrefixes !== undefined) {
       const above = count > this.opts.warnPrefixes;
       res.warning = above && !this.aboveWarn;
@@ -171,20 +268,87 @@ export class AdjRibIn {
     return res;
   }
 
+  /**
+   * RFC 4271 §6.3: the NEXT_HOP is semantically incorrect when it is "the IP
+   * address of the receiving speaker"; then "the error SHALL be logged, and
+   * the route SHOULD be ignored. In this case, a NOTIFICATION message SHOULD
+   * NOT be sent". Ignoring it withdraws any older version (treat-as-withdraw,
+   * decision 0005); the driver logs from `ownNextHop`.
+   */
+  private isOwn(nextHops: readonly string[]): boolean {
+    return this.own.size > 0 && nextHops.length > 0 && this.own.has(canonical(nextHops[0]!));
+  }
+
+  private ignoreOwn(nlri: readonly Nlri[], res: ApplyResult): void {
+    const before = res.withdrawn;
+    for (const n of nlri) this.withdraw(n, res);
+    res.ownNextHop += res.withdrawn - before;
+    res.withdrawn = before;
+  }
+
+  /** Our own addresses on this session (the driver sets them on Established); routes with one as next hop are ignored. */
+  setLocalAddresses(addrs: readonly string[]): void {
+    this.own = new Set(addrs.map(canonical));
+  }
+
+  private shared(afi: Afi, nextHops: readonly string[], attrs: PathAttributes): Shared {
+    return { afi, nextHops, attrs, bytes: attributeBytes(attrs, nextHops), refs: 0 };
+  }
+
+  /** The per-route limit these attributes break, if any. */
+  private routeLimit(a: Readonly<PathAttributes>, mpNextHops: readonly string[]): ReceiveLimit | null {
+    const o = this.opts;
+    if (o.maxAsPath !== undefined && asPathLength(a) > o.maxAsPath) return 'as-path';
+    if (o.maxAttrBytes !== undefined && attributeBytes(a, mpNextHops) > o.maxAttrBytes) return 'attribute-bytes';
+    return null;
+  }
+
+  private hit(res: ApplyResult, limit: ReceiveLimit): void {
+    res.limitExceeded = true;
+    if (res.limit === null) res.limit = limit;
+  }
+
   private announce(n: Nlri, shared: Shared | null, res: ApplyResult): void {
     const key = keyOf(n.prefix, n.pathId);
-    const size = this.routes.size;
+    const old = this.routes.get(key);
+    const isNew = old === undefined && !this.routes.has(key);
+    const o = this.opts;
+    if (isNew && o.maxPrefixes !== undefined && this.routes.size >= o.maxPrefixes) {
+      res.rejected++;
+      this.hit(res, 'max-prefixes');
+      return;
+    }
+    const add = (isNew ? keyBytes(key) : 0) + (shared !== null && shared.refs === 0 && shared !== old ? shared.bytes : 0);
+    const free = old != null && old !== shared && old.refs === 1 ? old.bytes : 0;
+    if (o.maxBytes !== undefined && add - free > 0 && this.heldBytes + add - free > o.maxBytes) {
+      res.rejected++;
+      this.hit(res, 'max-bytes');
+      return;
+    }
     if (this.stale.size !== 0) this.stale.get(n.prefix.afi)?.delete(key);
+    if (old != null) old.refs--;
+    if (shared !== null) shared.refs++;
+    this.heldBytes += add - free;
     this.routes.set(key, shared);
-    if (this.routes.size !== size) this.perAfi.set(n.prefix.afi, (this.perAfi.get(n.prefix.afi) ?? 0) + 1);
+    if (isNew) this.perAfi.set(n.prefix.afi, (this.perAfi.get(n.prefix.afi) ?? 0) + 1);
     res.announced++;
   }
 
   private withdraw(n: Nlri, res: ApplyResult): void {
     const key = keyOf(n.prefix, n.pathId);
     if (this.stale.size !== 0) this.stale.get(n.prefix.afi)?.delete(key);
-    if (this.routes.delete(key)) this.perAfi.set(n.prefix.afi, (this.perAfi.get(n.prefix.afi) ?? 1) - 1);
+    if (this.remove(key)) this.perAfi.set(n.prefix.afi, (this.perAfi.get(n.prefix.afi) ?? 1) - 1);
     res.withdrawn++;
+  }
+
+  /** Delete a key, releasing its bytes; true when it was held. */
+  private remove(key: string): boolean {
+    const old = this.routes.get(key);
+    if (old === undefined && !this.routes.has(key)) return false;
+    this.routes.delete(key);
+    this.heldBytes -= keyBytes(key);
+    if (old != null && --old.refs === 0) this.heldBytes -= old.bytes;
+    return true;
   }
 
   /** Look up a received route by prefix text (any spelling) and path id; null under importNothing. */
@@ -210,6 +374,11 @@ export class AdjRibIn {
   /** Prefixes held (with ADD-PATH: paths held). */
   get count(): number {
     return this.routes.size;
+  }
+
+  /** Estimated heap bytes held: keys, and attribute sets while a prefix holds them. */
+  get bytes(): number {
+    return this.heldBytes;
   }
 
   /** Prefixes held for one address family. */
@@ -244,7 +413,7 @@ export class AdjRibIn {
     if (marked === undefined) return 0;
     this.stale.delete(afi as Afi);
     let n = 0;
-    for (const key of marked) if (this.routes.delete(key)) n++;
+    for (const key of marked) if (this.remove(key)) n++;
     if (n > 0) this.perAfi.set(afi as Afi, (this.perAfi.get(afi as Afi) ?? n) - n);
     return n;
   }
@@ -260,5 +429,6 @@ export class AdjRibIn {
     this.perAfi.clear();
     this.stale.clear();
     this.aboveWarn = false;
+    this.heldBytes = 0;
   }
 }

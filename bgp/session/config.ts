@@ -66,6 +66,8 @@ export interface SessionConfigInput {
   idleHold?: { initialMs?: number; maxMs?: number; stableMs?: number };
   /** RFC 9687 SendHoldTime, seconds. Default max(480, 2 × negotiated hold time). */
   sendHoldTime?: number;
+  /** RFC 4271 §6.3: an external peer's routes must start with its AS (update-check.ts). Default true; off for route servers. */
+  enforceFirstAs?: boolean;
 }
 
 /** Config with every default filled in. */
@@ -92,6 +94,7 @@ export interface SessionConfig {
   readonly connectRetry: { readonly initialMs: number; readonly maxMs: number };
   readonly idleHold: { readonly initialMs: number; readonly maxMs: number; readonly stableMs: number };
   readonly sendHoldTime: number | undefined;
+  readonly enforceFirstAs: boolean;
 }
 
 export const DEFAULTS = {
@@ -177,6 +180,7 @@ export function resolveConfig(input: SessionConfigInput): SessionConfig {
       stableMs: ih.stableMs ?? DEFAULTS.idleHoldStableMs,
     },
     sendHoldTime: input.sendHoldTime,
+    enforceFirstAs: input.enforceFirstAs ?? true,
   };
 }
 

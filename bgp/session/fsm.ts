@@ -118,6 +118,7 @@ import {
   type DownReason,
 } from './notify.js';
 import { checkOpen } from './open-check.js';
+import { checkUpdate } from './update-check.js';
 import { collisionNotification } from './collision.js';
 import {
   connectRetryBase,
@@ -274,6 +275,8 @@ interface DownOptions {
   kind: 'failure' | 'manual' | 'dump';
   /** For 'failure': how the end counts (notify.ts DownClass); default 'error'. */
   cls?: DownClass;
+  /** For a failure: restart after this many ms instead of the damping delay; null: no automatic restart. */
+  restartMs?: number | null;
 }
 
 /**
@@ -296,7 +299,8 @@ function down(s: SessionState, now: number, o: DownOptions): StepResult {
   const uptime = s.establishedAt !== undefined ? now - s.establishedAt : undefined;
   // Uptime forgives earlier errors whatever ended this session; only an error adds one.
   const flaps = failure ? flapsAfterDown(s.config, s.flaps, uptime, cls === 'error') : s.flaps;
-  const autoStart = o.kind === 'manual' ? false : s.autoStart;
+  // A limit's "disable" action (restartMs null) stops automatic restarts as ManualStop does.
+  const autoStart = o.kind === 'manual' || o.restartMs === null ? false : s.autoStart;
   const idle: SessionState = {
     config: s.config,
     state: 'Idle',
@@ -314,6 +318,8 @@ function down(s: SessionState, now: number, o: DownOptions): StepResult {
     ...(s.restarting ? { restarting: true } : {}),
   };
   if (!failure || !autoStart) return { session: idle, actions };
+  // A limit's "restart after" delay (import caps, max_prefixes) replaces the damping delay.
+  if (typeof o.restartMs === 'number') return { session: withTimers(idle, { idleHold: now + o.restartMs }), actions };
   if (cls === 'error') return { session: withTimers(idle, { idleHold: now + idleHoldDelay(s.config, flaps) }), actions };
   if (!wasEstablished) return { session: retryLater(idle, now), actions };
   const r = start(idle, now);
@@ -321,9 +327,15 @@ function down(s: SessionState, now: number, o: DownOptions): StepResult {
 }
 
 /** Send a NOTIFICATION we decided on (as a Hard Reset where RFC 8538 wants one), then drop the connection as a failure. */
-function fail(s: SessionState, now: number, n: NotificationMessage, detail?: string): StepResult {
+function fail(s: SessionState, now: number, n: NotificationMessage, detail?: string, restartMs?: number | null): StepResult {
   const out = withHardReset(n, s.negotiated?.gracefulNotification ?? false);
-  return down(s, now, { reason: reasonFromNotification(out, 'sent', detail), send: out, kind: 'failure', cls: notificationClass(out, 'sent') });
+  return down(s, now, {
+    reason: reasonFromNotification(out, 'sent', detail),
+    send: out,
+    kind: 'failure',
+    cls: notificationClass(out, 'sent'),
+    ...(restartMs !== undefined ? { restartMs } : {}),
+  });
 }
 
 function fromError(s: SessionState, now: number, err: BgpError): StepResult {
@@ -636,14 +648,18 @@ function established(s: SessionState, e: FsmEvent, now: number): StepResult {
       return none(restartHold(s, now));
     case 'UpdateMsg': {
       // RFC 7606 §3 (j), §7.3: a malformed MP_REACH/MP_UNREACH calls for
-      // "AFI/SAFI disable" or "session reset". herald does not disable single
-      // families, so such an error (carried inside the decoded UPDATE) resets
-      // the session with the decoder's NOTIFICATION code, subcode and data.
-      const fatal = e.message.errors?.find((x) => x.action === 'afi-safi-disable' || x.action === 'session-reset');
-      if (fatal) return fromError(s, now, fatal.withAction('session-reset'));
+      // "AFI/SAFI disable" or "session reset". For a family this session did
+      // not negotiate that is ignoring it (update-check.ts); for a negotiated
+      // one herald does not disable single families, so the error resets the
+      // session with the decoder's NOTIFICATION code, subcode and data.
+      const chk = checkUpdate(e.message, neg, s.config.enforceFirstAs);
+      if (chk.fatal) return fromError(s, now, chk.fatal.withAction('session-reset'));
       const next = restartHold(s, now);
       const eor = e.message.errors?.length ? null : isEndOfRib(e.message);
-      if (eor === null) return { session: next, actions: [{ type: 'update-received', message: e.message }] };
+      if (eor === null) {
+        const ignored = chk.ignored.length > 0 ? { ignored: chk.ignored } : {};
+        return { session: next, actions: [{ type: 'update-received', message: chk.message, ...ignored }] };
+      }
       const fam = familyKey(eor.afi, eor.safi);
       return {
         session: { ...next, eor: { ...next.eor, received: { ...next.eor.received, [fam]: now } } },
@@ -682,12 +698,26 @@ function established(s: SessionState, e: FsmEvent, now: number): StepResult {
       return none(next);
     }
     case 'MaxPrefixExceeded':
+      // RFC 4486 §4: "If a BGP speaker decides to terminate its peering with a
+      // neighbor because the number of address prefixes received from the
+      // neighbor exceeds a locally configured upper bound ..., then the speaker
+      // MUST send to the neighbor a NOTIFICATION message with the Error Code
+      // Cease and the Error Subcode 'Maximum Number of Prefixes Reached'."
       return fail(
         s,
         now,
         maxPrefixNotification(e.afi, e.safi, e.limit),
         `more than ${e.limit} prefixes for ${familyKey(e.afi, e.safi)}`,
+        e.restartMs,
       );
+    case 'ReceiveLimitExceeded':
+      // RFC 4486 §4: "If a BGP speaker runs out of resources (e.g., memory)
+      // and decides to reset a session, then the speaker MAY send a
+      // NOTIFICATION message with the Error Code Cease and the Error Subcode
+      // 'Out of Resources'." A cap on what a peer may make us hold is that
+      // decision taken early. RFC 9003's shutdown communication is only for
+      // subcodes 2 and 4, so the data field stays empty.
+      return fail(s, now, notification(ErrCode.Cease, CeaseSub.OutOfResources), e.detail, e.restartMs);
     default:
       return none(s);
   }

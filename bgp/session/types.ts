@@ -3,7 +3,7 @@
  *
  * Events are named as in RFC 4271 §8.1 (plus SendHoldTimer_Expires from RFC
  * 9687 and RouteRefresh for RFC 2918 / RFC 7313 messages); herald's own
- * events (MessageSent, MaxPrefixExceeded) follow them. The
+ * events (MessageSent, MaxPrefixExceeded, ReceiveLimitExceeded) follow them. The
  * step function in fsm.ts maps (state, event, now) to (state, actions).
  */
 import type { BgpError } from '../wire/errors.js';
@@ -81,8 +81,18 @@ export type FsmEvent =
   /** The driver handed a message to the kernel (write callback): restarts keepalive and send hold timers. */
   | { type: 'MessageSent'; kind: SentKind }
   /** The RIB finished the initial advertisement: the FSM sends End-of-RIB per family. */
-  /** The RIB counted more prefixes than allowed for a family (RFC 4486 §4). */
-  | { type: 'MaxPrefixExceeded'; afi: number; safi: number; limit: number };
+  /**
+   * The RIB counted more prefixes than allowed for a family (RFC 4486 §4).
+   * `restartMs`: restart automatically after this long (instead of the
+   * IdleHold damping delay); `null`: stay down until a ManualStart.
+   */
+  | { type: 'MaxPrefixExceeded'; afi: number; safi: number; limit: number; restartMs?: number | null }
+  /**
+   * A received route or the Adj-RIB-In broke a memory cap (AS_PATH length,
+   * attribute bytes, bytes held): Cease / Out of Resources (RFC 4486 §4).
+   * `restartMs` as for MaxPrefixExceeded.
+   */
+  | { type: 'ReceiveLimitExceeded'; detail: string; restartMs?: number | null };
 
 export type FsmEventType = FsmEvent['type'];
 
@@ -98,8 +108,12 @@ export type FsmAction =
   | { type: 'established'; negotiated: Negotiated }
   /** The connection ended; `wasEstablished` tells the RIB whether routes must be flushed. */
   | { type: 'session-down'; reason: DownReason; wasEstablished: boolean; notification?: NotificationMessage }
-  /** An UPDATE for the Adj-RIB-In (RFC 7606 errors inside it did not reset the session). */
-  | { type: 'update-received'; message: UpdateMessage }
+  /**
+   * An UPDATE for the Adj-RIB-In (RFC 7606 errors inside it did not reset the
+   * session); `ignored` lists families not negotiated whose MP attributes were
+   * dropped from it (update-check.ts).
+   */
+  | { type: 'update-received'; message: UpdateMessage; ignored?: FamilyKey[] }
   /** The peer's End-of-RIB for a family (RFC 4724 §2). */
   | { type: 'end-of-rib-received'; family: FamilyKey }
   /** The peer asked us to re-advertise a family (subtype 0), or marks its own refresh (BoRR/EoRR, RFC 7313). */

@@ -81,8 +81,10 @@ export class Framer implements Iterable<Uint8Array> {
     const frame = this.take(this.pendingLength);
     this.pendingLength = 0;
     this.markerChecked = 0;
-    // Check the next header now; a bad one is reported by the following next().
-    this.checkEarly();
+    // The next header is checked by the next push() or next(), not here: the
+    // frame just returned may be the KEEPALIVE that completes the session and
+    // raises the limit to 65535 (RFC 8654), and a peer may send its first
+    // extended UPDATE right behind it in the same TCP segment.
     return frame;
   }
 

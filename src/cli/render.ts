@@ -159,10 +159,11 @@ export function renderPeers(ps: readonly PeerState[], o: RenderOptions): string 
     String(p.prefixesAnnounced),
     String(p.prefixesPending),
     String(p.prefixesReceived),
+    `${Math.ceil(p.receivedBytes / 1024)}K`,
     p.families.join(',') || '-',
-    p.established ? '' : (p.lastDown?.message ?? p.lastConnectError ?? (p.passive ? 'passive: waiting for the peer' : '')),
+    p.receiveLimit?.message ?? (p.established ? '' : (p.lastDown?.message ?? p.lastConnectError ?? (p.passive ? 'passive: waiting for the peer' : ''))),
   ]);
-  return renderTable(['PEER', 'ADDRESS', 'AS', 'STATE', 'UP', 'SENT', 'PENDING', 'RCVD', 'FAMILIES', 'LAST ERROR'], rows, o);
+  return renderTable(['PEER', 'ADDRESS', 'AS', 'STATE', 'UP', 'SENT', 'PENDING', 'RCVD', 'RCVD MEM', 'FAMILIES', 'LAST ERROR'], rows, o);
 }
 
 function checksSummary(cs: readonly CheckState[]): string {

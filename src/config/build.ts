@@ -11,7 +11,7 @@ import { formatAddress, formatPrefix, parseAddress, parsePrefix } from '../../bg
 import { suggest, type PathSegment } from './errors.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { Secret } from './secret.js';
-import type { RawCheck, RawConfig, RawPeer, RawService, RawStatic } from './schema.js';
+import { BYTE_SIZE, type RawCheck, type RawConfig, type RawPeer, type RawService, type RawStatic } from './schema.js';
 import type {
   Check,
   Config,
@@ -19,6 +19,7 @@ import type {
   GracefulRestartConfig,
   LxdConfig,
   PeerSettings,
+  PrefixLimitSettings,
   ReconnectConfig,
   RouteAttrs,
   ServiceConfig,
@@ -161,8 +162,15 @@ function buildPeer(p: RawPeer, at: PathSegment[], add: Add, defaults: ReconnectC
     ...(hops !== undefined ? { ttlSecurity: { hops, minTtl: 256 - hops } } : {}),
     families,
     extendedNextHop: p.extended_next_hop,
-    ...(p.max_prefixes !== undefined ? { maxPrefixes: p.max_prefixes } : {}),
+    ...(p.max_prefixes !== undefined ? { maxPrefixes: prefixLimit(p.max_prefixes, [...at, 'max_prefixes'], add) } : {}),
     import: p.import,
+    enforceFirstAs: p.enforce_first_as,
+    importLimits: {
+      maxAsPath: p.import_limits.max_as_path,
+      maxRouteBytes: bytes(p.import_limits.max_route_bytes),
+      maxBytes: bytes(p.import_limits.max_bytes),
+      action: { kind: p.import_limits.action, restartAfterMs: ms(p.import_limits.restart_after) },
+    },
     nextHopSelf: {
       ...(p.next_hop_self?.ipv4 !== undefined ? { ipv4: p.next_hop_self.ipv4 } : {}),
       ...(p.next_hop_self?.ipv6 !== undefined ? { ipv6: p.next_hop_self.ipv6 } : {}),
@@ -172,6 +180,21 @@ function buildPeer(p: RawPeer, at: PathSegment[], add: Add, defaults: ReconnectC
     ...(p.description !== undefined ? { description: p.description } : {}),
     shutdown: p.shutdown,
   };
+}
+
+/** A size from the config: bytes, or a number with B, KiB, MiB or GiB (the schema checked the form). */
+function bytes(v: number | string): number {
+  if (typeof v === 'number') return v;
+  const m = BYTE_SIZE.exec(v)!;
+  const unit = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 }[m[2] ?? 'B'] ?? 1;
+  return Number(m[1]) * unit;
+}
+
+/** max_prefixes as a count or a mapping; the warning must be below the limit. */
+function prefixLimit(v: RawPeer['max_prefixes'] & {}, at: PathSegment[], add: Add): PrefixLimitSettings {
+  if (typeof v === 'number') return { limit: v, warning: Math.floor(v * 0.9), action: { kind: 'restart', restartAfterMs: 60_000 } };
+  if (v.warning !== undefined && v.warning >= v.limit) add([...at, 'warning'], `warning ${v.warning} must be below limit ${v.limit}`);
+  return { limit: v.limit, warning: v.warning ?? Math.floor(v.limit * 0.9), action: { kind: v.action, restartAfterMs: ms(v.restart_after) } };
 }
 
 /** Attributes shared by services and static routes, with peer and family checks. */

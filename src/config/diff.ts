@@ -27,10 +27,11 @@ export const SESSION_FIELDS = [
   'extended_next_hop',
   'graceful_restart',
   'graceful_restart.notification',
+  'enforce_first_as',
 ] as const;
 
 /** Peer fields that change what is announced or kept, not the session. */
-export const ROUTE_FIELDS = ['next_hop_self', 'import', 'max_prefixes'] as const;
+export const ROUTE_FIELDS = ['next_hop_self', 'import', 'max_prefixes', 'import_limits'] as const;
 
 /** Peer fields with no effect on the session or its routes. */
 export const OTHER_FIELDS = ['connect_retry', 'connect_retry_max', 'idle_hold', 'idle_hold_max', 'idle_hold_forgive', 'description', 'shutdown'] as const;
@@ -124,6 +125,8 @@ function peerFieldChanges(a: PeerSettings, b: PeerSettings): Set<string> {
     ['idle_hold', a.reconnect.idleHoldMs, b.reconnect.idleHoldMs],
     ['idle_hold_max', a.reconnect.idleHoldMaxMs, b.reconnect.idleHoldMaxMs],
     ['idle_hold_forgive', a.reconnect.idleHoldForgiveMs, b.reconnect.idleHoldForgiveMs],
+    ['import_limits', a.importLimits, b.importLimits],
+    ['enforce_first_as', a.enforceFirstAs, b.enforceFirstAs],
     ['description', a.description, b.description],
     ['shutdown', a.shutdown, b.shutdown],
   ];

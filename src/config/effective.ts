@@ -6,7 +6,7 @@
  */
 import { formatDuration } from './duration.js';
 import { REDACTED } from './secret.js';
-import type { Check, Config, PeerSettings, ReconnectConfig, RouteAttrs, ServiceConfig, StaticRoute, WhenDown } from './types.js';
+import type { Check, Config, LimitActionSettings, PeerSettings, ReconnectConfig, RouteAttrs, ServiceConfig, StaticRoute, WhenDown } from './types.js';
 
 /** A plain-data value (what JSON.stringify and YAML.stringify print). */
 export type Plain = string | number | boolean | null | Plain[] | { [key: string]: Plain };
@@ -49,8 +49,15 @@ function peer(p: PeerSettings): { [key: string]: Plain } {
     ttl_security: p.ttlSecurity ? p.ttlSecurity.hops : false,
     families: [...p.families],
     extended_next_hop: p.extendedNextHop,
-    max_prefixes: p.maxPrefixes ?? null,
+    max_prefixes: p.maxPrefixes ? { limit: p.maxPrefixes.limit, warning: p.maxPrefixes.warning, ...action(p.maxPrefixes.action) } : null,
     import: p.import,
+    enforce_first_as: p.enforceFirstAs,
+    import_limits: {
+      max_as_path: p.importLimits.maxAsPath,
+      max_route_bytes: p.importLimits.maxRouteBytes,
+      max_bytes: p.importLimits.maxBytes,
+      ...action(p.importLimits.action),
+    },
     next_hop_self: { ipv4: p.nextHopSelf.ipv4 ?? null, ipv6: p.nextHopSelf.ipv6 ?? null },
     graceful_restart: p.gracefulRestartTime ?? null,
     description: p.description ?? null,
@@ -66,6 +73,10 @@ function reconnect(r: ReconnectConfig): { [key: string]: Plain } {
     idle_hold_max: formatDuration(r.idleHoldMaxMs),
     idle_hold_forgive: formatDuration(r.idleHoldForgiveMs),
   };
+}
+
+function action(a: LimitActionSettings): { [key: string]: Plain } {
+  return a.kind === 'restart' ? { action: a.kind, restart_after: formatDuration(a.restartAfterMs) } : { action: a.kind };
 }
 
 function route(r: RouteAttrs): { [key: string]: Plain } {

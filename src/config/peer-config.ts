@@ -28,8 +28,17 @@ export function toPeerConfig(p: PeerSettings): PeerConfig {
     ...(p.ttlSecurity !== undefined ? { ttlSecurity: true, minTtl: p.ttlSecurity.minTtl } : {}),
     families: [...p.families],
     extendedNextHop: p.extendedNextHop,
-    ...(p.maxPrefixes !== undefined ? { maxPrefixes: p.maxPrefixes } : {}),
+    ...(p.maxPrefixes !== undefined
+      ? { maxPrefixes: p.maxPrefixes.limit, maxPrefixesWarning: p.maxPrefixes.warning, maxPrefixesAction: { ...p.maxPrefixes.action } }
+      : {}),
     importNothing: p.import === 'none',
+    ...(p.enforceFirstAs ? {} : { enforceFirstAs: false }),
+    receiveLimits: {
+      maxAsPath: p.importLimits.maxAsPath,
+      maxAttributeBytes: p.importLimits.maxRouteBytes,
+      maxBytes: p.importLimits.maxBytes,
+      action: { ...p.importLimits.action },
+    },
     ...(p.nextHopSelf.ipv4 !== undefined ? { nextHopSelf4: p.nextHopSelf.ipv4 } : {}),
     ...(p.nextHopSelf.ipv6 !== undefined ? { nextHopSelf6: p.nextHopSelf.ipv6 } : {}),
     ...(p.gracefulRestartTime !== undefined ? { gracefulRestartTime: p.gracefulRestartTime, gracefulNotification: p.gracefulNotification } : {}),

@@ -228,6 +228,36 @@ export const apiSchema = z
   })
   .meta({ description: 'The control API' });
 
+/** BIRD's receive-limit actions. */
+const limitAction = (dflt: 'block' | 'restart') =>
+  oneOf(['block', 'restart', 'disable'] as const, 'block: drop routes over the limit, keep the session; restart: Cease, then reconnect after restart_after; disable: Cease, stay down until enabled').default(dflt);
+
+/** A size in bytes: a number, or a number with B, KiB, MiB or GiB. */
+export const BYTE_SIZE = /^(\d+)\s*(B|KiB|MiB|GiB)?$/;
+const byteSize = z
+  .union([int(1, 2 ** 40, 'a size in bytes'), z.string().regex(BYTE_SIZE)], {
+    error: (iss) => `expected a size like 65536, "512KiB" or "64MiB", got ${show(iss.input)}`,
+  })
+  .meta({ description: 'bytes, or a number with B, KiB, MiB or GiB' });
+
+const maxPrefixesSchema = z.strictObject({
+  limit: int(1, 4294967295, 'a count').meta({ description: 'Hold at most this many received prefixes' }),
+  warning: int(1, 4294967295, 'a count').optional().meta({ description: 'Log and emit an event once when more are held (default: 90% of limit)' }),
+  action: limitAction('restart'),
+  restart_after: duration('With action restart: how long the session stays down').default('1m'),
+});
+
+export const importLimitsSchema = z
+  .strictObject({
+    max_as_path: int(1, 1_000_000, 'a count').default(1000).meta({ description: 'A route whose AS_PATH holds more AS numbers is not stored' }),
+    max_route_bytes: byteSize.default(65536).meta({ description: "A route whose attributes take more heap (estimate) is not stored" }),
+    max_bytes: byteSize.default('64MiB').meta({ description: "The peer's Adj-RIB-In holds at most this much heap (estimate), keys included" }),
+    action: limitAction('block'),
+    restart_after: duration('With action restart: how long the session stays down').default('1m'),
+  })
+  .default({ max_as_path: 1000, max_route_bytes: 65536, max_bytes: '64MiB', action: 'block', restart_after: '1m' })
+  .meta({ description: 'Caps on what a peer can make herald hold (issue 12); applied with import all and none' });
+
 export const peerSchema = z
   .strictObject({
     name: name.meta({ description: 'Unique peer name, used in logs, the API and metrics' }),
@@ -262,8 +292,15 @@ export const peerSchema = z
       .optional()
       .meta({ description: 'Address families to negotiate (default: the family of address)' }),
     extended_next_hop: bool('RFC 8950: IPv4 routes with an IPv6 next hop (IPv6 sessions)').default(false),
-    max_prefixes: int(1, 4294967295, 'a count').optional().meta({ description: 'Tear the session down above this many received prefixes' }),
-    import: oneOf(['all', 'none'] as const, 'Keep received routes (all) or only count them (none)').default('all'),
+    max_prefixes: z
+      .union([int(1, 4294967295, 'a count'), maxPrefixesSchema], {
+        error: (iss) => `expected a count or a mapping with limit, warning, action, restart_after, got ${show(iss.input)}`,
+      })
+      .optional()
+      .meta({ description: 'Hold at most this many received prefixes (RFC 4486); a number, or limit/warning/action/restart_after' }),
+    import: oneOf(['all', 'none'] as const, 'Keep received routes (all) or only count them (none)').default('none'),
+    import_limits: importLimitsSchema,
+    enforce_first_as: bool("RFC 4271 §6.3: an eBGP peer's routes must start with its AS (off for route servers that do not prepend it)").default(true),
     next_hop_self: z
       .strictObject({
         ipv4: familyAddress('ipv4').optional(),

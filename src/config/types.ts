@@ -45,6 +45,27 @@ export interface ApiConfig {
   readonly group: string | number | null;
 }
 
+/** What a peer reaching a limit gets (bgp LimitAction): block, restart after a delay, or disable. */
+export interface LimitActionSettings {
+  readonly kind: 'block' | 'restart' | 'disable';
+  readonly restartAfterMs: number;
+}
+
+export interface PrefixLimitSettings {
+  readonly limit: number;
+  /** Warning threshold (default 90 % of limit). */
+  readonly warning: number;
+  readonly action: LimitActionSettings;
+}
+
+/** Caps on received routes (issue 12); bytes are heap estimates. */
+export interface ImportLimitSettings {
+  readonly maxAsPath: number;
+  readonly maxRouteBytes: number;
+  readonly maxBytes: number;
+  readonly action: LimitActionSettings;
+}
+
 export interface PeerSettings {
   readonly name: string;
   readonly address: string;
@@ -69,8 +90,10 @@ export interface PeerSettings {
   readonly ttlSecurity?: { readonly hops: number; readonly minTtl: number };
   readonly families: readonly Family[];
   readonly extendedNextHop: boolean;
-  readonly maxPrefixes?: number;
+  readonly maxPrefixes?: PrefixLimitSettings;
   readonly import: 'all' | 'none';
+  readonly importLimits: ImportLimitSettings;
+  readonly enforceFirstAs: boolean;
   readonly nextHopSelf: { readonly ipv4?: string; readonly ipv6?: string };
   /** Graceful Restart restart time, seconds (RFC 4724); absent = capability off. */
   readonly gracefulRestartTime?: number;

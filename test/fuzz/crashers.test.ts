@@ -10,6 +10,7 @@ import { BgpError } from '../../bgp/wire/errors.js';
 import { decodeMessage } from '../../bgp/wire/messages/index.js';
 import { Framer } from '../../bgp/wire/framer.js';
 import { checkDecode, frameAndDecode, makeContext, readCrashers } from './fuzz-support.js';
+import { runPipeline } from './greybox/pipeline-target.js';
 
 describe('fuzz regressions: test/fuzz/crashers/*.hex', () => {
   const crashers = readCrashers();
@@ -23,6 +24,9 @@ describe('fuzz regressions: test/fuzz/crashers/*.hex', () => {
       const ctx = makeContext(c.ctx);
       if (c.target === 'decode') {
         checkDecode(c.bytes, c.ctx);
+      } else if (c.target === 'pipeline') {
+        // The greybox pipeline target's whole input: flags octet, then the peer's stream.
+        runPipeline(c.bytes);
       } else {
         // Whole, then one octet at a time, then in 7-octet chunks.
         for (const cuts of [[c.bytes.length], [1], [7]]) frameAndDecode(c.bytes, cuts, ctx);

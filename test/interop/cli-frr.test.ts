@@ -73,7 +73,7 @@ function routes(socket: string, ...argv: string[]): Promise<Run> {
 // ---------------------------------------------------------------- normalising
 
 /** Keys whose values move from run to run; replaced by a placeholder naming their JSON type. */
-const VOLATILE = new Set(['uptimeMs', 'at', 'since', 'latencyMs', 'configFile']);
+const VOLATILE = new Set(['uptimeMs', 'at', 'since', 'latencyMs', 'configFile', 'receivedBytes']);
 /** Keys that are null or not depending on timing (a connect attempt before FRR listened); their shape is unit-tested elsewhere. */
 const MAYBE = new Set(['lastDown', 'lastConnectError']);
 const DOWN_STATES = /\b(Idle|Connect|Active|OpenSent|OpenConfirm)\b/g;
@@ -128,7 +128,7 @@ asn: ${HERALD_AS}
 listen: { address: "::", port: 179 }
 api: { socket: ${dir}/herald.sock, mode: "0660" }
 peers:
-  - { name: frr, address: ${frr}, asn: ${FRR_AS}, hold_time: 9, connect_retry: 1s, families: [ipv4] }
+  - { name: frr, address: ${frr}, asn: ${FRR_AS}, hold_time: 9, connect_retry: 1s, families: [ipv4], import: all }
   - { name: ghost, address: ${GHOST}, asn: 65099, passive: true, families: [ipv4, ipv6] }
 services:
   - name: dns

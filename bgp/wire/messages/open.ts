@@ -102,7 +102,9 @@ export function encodeOpenBody(w: Writer, msg: OpenMessage, _ctx?: CodecContext)
   params.push(...msg.otherParams);
 
   const shortTotal = params.reduce((n, p) => n + 2 + p.value.length, 0);
-  const fitsShort = shortTotal <= 255 && params.every((p) => p.value.length <= 255);
+  // A parameter of type 255 cannot come first in the RFC 4271 form: a
+  // receiver reads that octet as RFC 9072's Non-Ext OP Type marker.
+  const fitsShort = shortTotal <= 255 && params.every((p) => p.value.length <= 255) && params[0]?.type !== OptParam.ExtendedLength;
   if (fitsShort) {
     // RFC 9072 §2: the extended encoding is for parameters longer than 255
     // octets; shorter ones use the RFC 4271 encoding unchanged.

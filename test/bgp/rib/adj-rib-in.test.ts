@@ -4,7 +4,7 @@ import { Afi, ErrCode, UpdateSub } from '../../../bgp/wire/iana.js';
 import { IPV4_UNICAST, IPV6_UNICAST, withContext } from '../../../bgp/wire/context.js';
 import { parsePrefix, type Nlri } from '../../../bgp/wire/prefix.js';
 import type { UpdateMessage } from '../../../bgp/wire/types.js';
-import { AdjRibIn } from '../../../bgp/rib/adj-rib-in.js';
+import { AdjRibIn, attributeBytes } from '../../../bgp/rib/adj-rib-in.js';
 import { AdjRibOut } from '../../../bgp/rib/adj-rib-out.js';
 import { CTX, decode, split } from './helpers.js';
 
@@ -92,32 +92,108 @@ describe('AdjRibIn', () => {
     expect(rib.has('198.51.100.0/24', 2)).toBe(true);
   });
 
-  it('maxPrefixes: reports the limit exceeded (RFC 4486 Cease subcode 1), not before', () => {
+  it('maxPrefixes: holds at most the limit, reports the first prefix past it (RFC 4486 Cease subcode 1), warns once per crossing', () => {
     const rib = new AdjRibIn({ maxPrefixes: 3, warnPrefixes: 2 });
     let r = rib.apply(announce4(['198.51.100.0/24', '198.51.101.0/24']));
-    expect(r).toMatchObject({ limitExceeded: false, warning: false, count: 2 });
+    expect(r).toMatchObject({ limitExceeded: false, limit: null, warning: false, count: 2 });
     r = rib.apply(announce4(['198.51.102.0/24']));
     expect(r).toMatchObject({ limitExceeded: false, warning: true, count: 3 });
-    r = rib.apply(announce4(['198.51.102.0/24'])); // same prefix again: still 3
-    expect(r).toMatchObject({ limitExceeded: false, warning: false });
-    r = rib.apply(announce4(['198.51.103.0/24']));
-    expect(r).toMatchObject({ limitExceeded: true, warning: false, count: 4 });
-    // Warning re-arms after the count falls back below the threshold.
+    r = rib.apply(announce4(['198.51.102.0/24'])); // same prefix again: a replacement, still 3
+    expect(r).toMatchObject({ limitExceeded: false, warning: false, announced: 1 });
+    r = rib.apply(announce4(['198.51.103.0/24', '198.51.100.0/24']));
+    // The new prefix is not stored; the held one is still replaced.
+    expect(r).toMatchObject({ limitExceeded: true, limit: 'max-prefixes', rejected: 1, announced: 1, warning: false, count: 3 });
+    expect(rib.has('198.51.103.0/24')).toBe(false);
+    // Warning re-arms after the count falls back below the threshold; room again for new prefixes.
     rib.apply(withdraw(['198.51.100.0/24', '198.51.101.0/24', '198.51.102.0/24']));
-    expect(rib.apply(announce4(['198.51.110.0/24', '198.51.111.0/24'])).warning).toBe(true);
+    r = rib.apply(announce4(['198.51.110.0/24', '198.51.111.0/24', '198.51.112.0/24']));
+    expect(r).toMatchObject({ warning: true, limitExceeded: false, count: 3 });
   });
 
   it('importNothing keeps counts and the limit but no routes', () => {
     const rib = new AdjRibIn({ importNothing: true, maxPrefixes: 1 });
     const r = rib.apply(announce4(['198.51.100.0/24', '203.0.113.0/24']));
-    expect(r).toMatchObject({ announced: 2, count: 2, limitExceeded: true });
-    expect(rib.count).toBe(2);
-    expect(rib.countFor(Afi.IPv4)).toBe(2);
+    expect(r).toMatchObject({ announced: 1, rejected: 1, count: 1, limitExceeded: true, limit: 'max-prefixes' });
+    expect(rib.count).toBe(1);
+    expect(rib.countFor(Afi.IPv4)).toBe(1);
     expect(rib.get('198.51.100.0/24')).toBeUndefined();
     expect(rib.has('198.51.100.0/24')).toBe(true);
     expect([...rib]).toEqual([]);
     rib.apply(withdraw(['198.51.100.0/24']));
+    expect(rib.count).toBe(0);
+    expect(rib.bytes).toBe(0);
+  });
+
+  it('maxAsPath: a route with a longer AS_PATH is not stored and its older version is withdrawn', () => {
+    const rib = new AdjRibIn({ maxAsPath: 10 });
+    rib.apply(announce4(['198.51.100.0/24']));
     expect(rib.count).toBe(1);
+    const long: UpdateMessage = { ...announce4(['198.51.100.0/24', '203.0.113.0/24']), attributes: { ...ATTRS, nextHop: '192.0.2.1', asPath: [{ type: 2, asns: Array.from({ length: 11 }, (_, i) => 64500 + i) }] } };
+    const r = rib.apply(long);
+    expect(r).toMatchObject({ limitExceeded: true, limit: 'as-path', rejected: 2, announced: 0, withdrawn: 0, count: 0 });
+    expect(rib.has('198.51.100.0/24')).toBe(false);
+    // Ten AS numbers are fine (the limit is inclusive), in any number of segments.
+    const ten: UpdateMessage = { ...long, attributes: { ...long.attributes, asPath: [{ type: 2, asns: [1, 2, 3, 4, 5] }, { type: 1, asns: [6, 7, 8, 9, 10] }] } };
+    expect(rib.apply(ten)).toMatchObject({ limitExceeded: false, announced: 2, count: 2 });
+  });
+
+  it('maxAttrBytes: a route whose attributes are estimated bigger is not stored', () => {
+    const small = attributeBytes({ ...ATTRS, nextHop: '192.0.2.1' }, []);
+    const rib = new AdjRibIn({ maxAttrBytes: small + 100 });
+    expect(rib.apply(announce4(['198.51.100.0/24'])).limitExceeded).toBe(false);
+    const big: UpdateMessage = { ...announce4(['203.0.113.0/24']), attributes: { ...ATTRS, nextHop: '192.0.2.1', communities: Array.from({ length: 20 }, (_, i) => i) } };
+    expect(rib.apply(big)).toMatchObject({ limitExceeded: true, limit: 'attribute-bytes', rejected: 1, count: 1 });
+  });
+
+  it('bytes: keys and shared attribute sets are counted once while held, released when the last prefix goes', () => {
+    const keyOnly = new AdjRibIn({ importNothing: true });
+    keyOnly.apply(announce4(['198.51.100.0/24', '203.0.113.0/24']));
+    // 64 + 2 x length a key-only entry.
+    expect(keyOnly.bytes).toBe(64 * 2 + 2 * ('198.51.100.0/24'.length + '203.0.113.0/24'.length));
+
+    const rib = new AdjRibIn();
+    const attrs = attributeBytes({ ...ATTRS, nextHop: '192.0.2.1' }, ['192.0.2.1']);
+    rib.apply(announce4(['198.51.100.0/24', '203.0.113.0/24']));
+    const keys = keyOnly.bytes;
+    expect(rib.bytes).toBe(keys + attrs);
+    // Replacing one prefix with a new attribute set: both sets held.
+    rib.apply(announce4(['198.51.100.0/24'], '192.0.2.2'));
+    expect(rib.bytes).toBe(keys + 2 * attrs);
+    // The last prefix of the first set goes: its bytes are released.
+    rib.apply(withdraw(['203.0.113.0/24']));
+    expect(rib.bytes).toBe(keys - (64 + 2 * '203.0.113.0/24'.length) + attrs);
+    rib.apply(withdraw(['198.51.100.0/24']));
+    expect(rib.bytes).toBe(0);
+  });
+
+  it('maxBytes: a new prefix past the cap is not stored; withdrawals and replacements still are', () => {
+    const one = 64 + 2 * '198.51.100.0/24'.length;
+    const rib = new AdjRibIn({ importNothing: true, maxBytes: one * 2 });
+    let r = rib.apply(announce4(['198.51.100.0/24', '198.51.101.0/24', '198.51.102.0/24']));
+    expect(r).toMatchObject({ announced: 2, rejected: 1, limitExceeded: true, limit: 'max-bytes', count: 2 });
+    expect(rib.bytes).toBeLessThanOrEqual(one * 2);
+    r = rib.apply(announce4(['198.51.100.0/24']));
+    expect(r).toMatchObject({ announced: 1, limitExceeded: false });
+    rib.apply(withdraw(['198.51.100.0/24']));
+    expect(rib.apply(announce4(['198.51.102.0/24']))).toMatchObject({ announced: 1, limitExceeded: false, count: 2 });
+    // An EoRR purge releases bytes too.
+    rib.beginRefresh(1, 1);
+    expect(rib.endRefresh(1, 1)).toBe(2);
+    expect(rib.bytes).toBe(0);
+  });
+
+  it('RFC 4271 §6.3: a route whose next hop is our own address is ignored (and its older version withdrawn)', () => {
+    const rib = new AdjRibIn();
+    rib.setLocalAddresses(['192.0.2.1', '2001:db8::99']);
+    rib.apply(announce4(['198.51.100.0/24'], '192.0.2.9'));
+    expect(rib.count).toBe(1);
+    let r = rib.apply(announce4(['198.51.100.0/24', '203.0.113.0/24'], '192.0.2.1'));
+    expect(r).toMatchObject({ ownNextHop: 2, announced: 0, withdrawn: 0, count: 0 });
+    // MP_REACH next hop, any spelling of the address.
+    const six: UpdateMessage = { ...announce6(['2001:db8:1::/48']), attributes: { ...ATTRS, mpReach: { afi: Afi.IPv6, safi: 1, nextHops: ['2001:DB8:0::99'], nlri: [n('2001:db8:1::/48')] } } };
+    r = rib.apply(six);
+    expect(r).toMatchObject({ ownNextHop: 1, count: 0 });
+    expect(rib.apply(announce6(['2001:db8:1::/48']))).toMatchObject({ ownNextHop: 0, announced: 1 });
   });
 
   it('holds exactly what an AdjRibOut advertised, through the wire codec', () => {

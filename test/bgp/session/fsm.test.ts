@@ -8,13 +8,15 @@ import { expiredTimers, nextDeadline } from '../../../bgp/session/timers.js';
 import type { FsmAction, FsmEvent, FsmState, SessionState } from '../../../bgp/session/types.js';
 import { BgpError, bgpError } from '../../../bgp/wire/errors.js';
 import type { OpenMessage, UpdateMessage } from '../../../bgp/wire/types.js';
+import { FamilyError } from '../../../bgp/wire/attributes/index.js';
+import type { SessionConfigInput } from '../../../bgp/session/config.js';
 import { CFG, expectNotifiedDown, peerOpen, run, sentNotification, sessionIn, types } from './fixtures.js';
 
 const T0 = 1_000_000;
 const update = (over: Partial<UpdateMessage> = {}): UpdateMessage => ({
   type: 'update',
   withdrawn: [],
-  attributes: { origin: 0, asPath: [], nextHop: '192.0.2.2' },
+  attributes: { origin: 0, asPath: [{ type: 2, asns: [65002] }], nextHop: '192.0.2.2' },
   nlri: [{ prefix: { afi: 1, len: 24, addr: new Uint8Array([198, 51, 100, 0]) } }],
   ...over,
 });
@@ -450,7 +452,7 @@ describe('OpenConfirm', () => {
 });
 
 describe('Established', () => {
-  const est = (): SessionState => sessionIn('Established', { t: T0 });
+  const est = (cfg: Partial<SessionConfigInput> = {}): SessionState => sessionIn('Established', { t: T0, cfg });
 
   it.each<FsmEvent>([{ type: 'KeepAliveMsg' }, { type: 'UpdateMsg', message: update() }])(
     '$type restarts the hold timer',
@@ -464,6 +466,41 @@ describe('Established', () => {
   it('UPDATE is handed to the RIB', () => {
     const u = update();
     expect(step(est(), messageEvent(u), T0).actions).toEqual([{ type: 'update-received', message: u }]);
+  });
+
+  it('MP_REACH of a family not negotiated is dropped from the UPDATE, not stored, not a reset (RFC 4760 §7, RFC 7606 §7.11)', () => {
+    const six = { afi: 2 as const, safi: 1, nextHops: ['2001:db8::2'], nlri: [{ prefix: { afi: 2 as const, len: 48, addr: new Uint8Array(16).fill(0x20, 0, 1) } }] };
+    const u = update({ attributes: { origin: 0, asPath: [{ type: 2, asns: [65002] }], nextHop: '192.0.2.2', mpReach: six } });
+    const r = step(est(), messageEvent(u), T0);
+    expect(r.session.state).toBe('Established');
+    const { mpReach: _m, ...rest } = u.attributes;
+    expect(r.actions).toEqual([{ type: 'update-received', message: { ...u, attributes: rest }, ignored: ['2/1'] }]);
+  });
+
+  it('an AFI/SAFI-disable error of a family never negotiated (unknown AFI 3) is ignored; of a negotiated one it resets', () => {
+    const unknown = update({ errors: [new FamilyError(3, 1, 9, 'MP_REACH_NLRI for unsupported family 3/1', new Uint8Array(0), 'afi-safi-disable')] });
+    const r = step(est(), messageEvent(unknown), T0);
+    expect(r.session.state).toBe('Established');
+    expect(r.actions).toEqual([{ type: 'update-received', message: unknown, ignored: ['3/1'] }]);
+    const mine = update({ errors: [new FamilyError(1, 1, 9, 'MP_REACH_NLRI next hop length 5 for 1/1', new Uint8Array(0), 'afi-safi-disable')] });
+    expectNotifiedDown(step(est(), messageEvent(mine), T0), 3, 9);
+  });
+
+  it('RFC 4271 §6.3 first AS: an external peer whose AS_PATH does not start with its AS gets treat-as-withdraw (Malformed AS_PATH)', () => {
+    for (const asPath of [[{ type: 2 as const, asns: [64999, 65002] }], [], [{ type: 1 as const, asns: [65002] }]]) {
+      const u = update({ attributes: { origin: 0, asPath, nextHop: '192.0.2.2' } });
+      const r = step(est(), messageEvent(u), T0);
+      expect(r.session.state).toBe('Established');
+      const got = (r.actions[0] as { message: UpdateMessage }).message;
+      expect(got.errors?.map((e) => [e.code, e.subcode, e.action])).toEqual([[3, 11, 'treat-as-withdraw']]);
+    }
+    // A confederation segment first, a withdrawal only, or the check turned off: nothing added.
+    const confed = update({ attributes: { origin: 0, asPath: [{ type: 3, asns: [64512] }, { type: 2, asns: [65002] }], nextHop: '192.0.2.2' } });
+    expect(step(est(), messageEvent(confed), T0).actions).toEqual([{ type: 'update-received', message: confed }]);
+    const wd = update({ attributes: {}, nlri: [], withdrawn: [{ prefix: { afi: 1, len: 24, addr: new Uint8Array([198, 51, 100, 0]) } }] });
+    expect(step(est(), messageEvent(wd), T0).actions).toEqual([{ type: 'update-received', message: wd }]);
+    const off = update({ attributes: { origin: 0, asPath: [], nextHop: '192.0.2.2' } });
+    expect(step(est({ enforceFirstAs: false }), messageEvent(off), T0).actions).toEqual([{ type: 'update-received', message: off }]);
   });
 
   it('UPDATE carrying a treat-as-withdraw error is still handed over and does not reset', () => {
@@ -588,6 +625,35 @@ describe('Established', () => {
   it('MaxPrefixExceeded: Cease/MaximumPrefixesReached with AFI, SAFI, limit', () => {
     const r = step(est(), { type: 'MaxPrefixExceeded', afi: 1, safi: 1, limit: 1000 }, T0);
     expectNotifiedDown(r, 6, 1, [0, 1, 1, 0, 0, 0x03, 0xe8]);
+  });
+
+  it('MaxPrefixExceeded with restartMs: the automatic restart waits exactly that long', () => {
+    const r = step(est(), { type: 'MaxPrefixExceeded', afi: 2, safi: 1, limit: 5, restartMs: 60_000 }, T0);
+    expectNotifiedDown(r, 6, 1, [0, 2, 1, 0, 0, 0, 5]);
+    expect(r.session.autoStart).toBe(true);
+    expect(r.session.timers).toEqual({ idleHold: T0 + 60_000 });
+    expect(step(r.session, { type: 'IdleHoldTimer_Expires' }, T0 + 60_000).session.state).not.toBe('Idle');
+  });
+
+  it('MaxPrefixExceeded with restartMs null (disable): Idle with no restart until a ManualStart', () => {
+    const r = step(est(), { type: 'MaxPrefixExceeded', afi: 1, safi: 1, limit: 5, restartMs: null }, T0);
+    expectNotifiedDown(r, 6, 1, [0, 1, 1, 0, 0, 0, 5]);
+    expect(r.session).toMatchObject({ state: 'Idle', autoStart: false, timers: {} });
+    // An automatic start (or the peer's connection) does nothing; an operator start does.
+    expect(step(r.session, { type: 'IdleHoldTimer_Expires' }, T0 + 600_000).session.state).toBe('Idle');
+    expect(step(r.session, { type: 'ManualStart' }, T0 + 1).session.state).toBe('Connect');
+  });
+
+  it('ReceiveLimitExceeded: Cease/Out of Resources without data (RFC 4486 §4), restart or disable as given', () => {
+    const r = step(est(), { type: 'ReceiveLimitExceeded', detail: 'max-bytes: more than 1024 bytes held', restartMs: 5_000 }, T0);
+    expectNotifiedDown(r, 6, 8, []);
+    expect(r.actions[2]).toMatchObject({ type: 'session-down', reason: { kind: 'sent-notification', message: 'sent Cease/OutOfResources: max-bytes: more than 1024 bytes held' } });
+    expect(r.session.timers).toEqual({ idleHold: T0 + 5_000 });
+    const d = step(est(), { type: 'ReceiveLimitExceeded', detail: 'as-path', restartMs: null }, T0);
+    expect(d.session).toMatchObject({ state: 'Idle', autoStart: false, timers: {} });
+    // Without restartMs: the usual IdleHold damping.
+    const u = step(est(), { type: 'ReceiveLimitExceeded', detail: 'as-path' }, T0);
+    expect(u.session.timers.idleHold).toBeGreaterThan(T0);
   });
 
   it('TcpConnectionFails: session down, wasEstablished', () => {

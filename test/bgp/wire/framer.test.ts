@@ -179,6 +179,24 @@ describe('Framer errors fail fast', () => {
     failsWith([hex`${MARKER} 0020 04`], ErrCode.MessageHeader, HeaderSub.BadMessageLength, hex`0020`);
   });
 
+  it('judges the message behind the KEEPALIVE that completes the session by the limit set after it (RFC 8654)', () => {
+    // One TCP segment: the peer's KEEPALIVE, then at once a 5000-octet UPDATE.
+    const update = new Uint8Array(5000);
+    update.set(hex(MARKER));
+    update.set([0x13, 0x88, MsgType.UPDATE], 16);
+    const f = new Framer();
+    f.push(concat([hex`${MARKER} 0013 04`, update]));
+    expect(f.next()!.length).toBe(19);
+    // The driver handles the KEEPALIVE: Established with Extended Message.
+    f.setMaxLength(65535);
+    expect(f.next()!.length).toBe(5000);
+    // Without the larger limit the same bytes fail with the length as data.
+    const g = new Framer();
+    g.push(concat([hex`${MARKER} 0013 04`, update]));
+    expect(g.next()!.length).toBe(19);
+    expectBgpError(() => g.next(), ErrCode.MessageHeader, HeaderSub.BadMessageLength, hex`1388`);
+  });
+
   it('refuses a maximum outside 19..65535', () => {
     expect(() => new Framer(18)).toThrow(RangeError);
     expect(() => new Framer().setMaxLength(65536)).toThrow(RangeError);

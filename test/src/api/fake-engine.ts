@@ -32,6 +32,8 @@ export function peerSnapshot(name: string, state: string, over: Partial<PeerSnap
     prefixesAnnounced: 0,
     prefixesPending: 0,
     prefixesReceived: 0,
+    receivedBytes: 0,
+    receiveLimit: null,
     endOfRibReceived: ['1/1'],
     md5: false,
     heldDownMs: null,

@@ -98,6 +98,8 @@ function peer(name: string, state: string): PeerState {
     prefixesAnnounced: 3,
     prefixesPending: 0,
     prefixesReceived: 5,
+    receivedBytes: 500,
+    receiveLimit: null,
     endOfRibReceived: [],
     md5: true,
     heldDownMs: null,
@@ -118,8 +120,8 @@ describe('renderers', () => {
 
   it('peers: uptime only when established, the last error otherwise', () => {
     const t = renderPeers([peer('up1', 'Established'), peer('up2', 'Active')], plain);
-    expect(t).toMatch(/^PEER +ADDRESS +AS +STATE +UP +SENT +PENDING +RCVD +FAMILIES +LAST ERROR\n/);
-    expect(t).toMatch(/\nup1 +192\.0\.2\.1 +65000 +Established +1m01s +3 +0 +5 +ipv4\n/);
+    expect(t).toMatch(/^PEER +ADDRESS +AS +STATE +UP +SENT +PENDING +RCVD +RCVD MEM +FAMILIES +LAST ERROR\n/);
+    expect(t).toMatch(/\nup1 +192\.0\.2\.1 +65000 +Established +1m01s +3 +0 +5 +1K +ipv4\n/);
     expect(t).toMatch(/\nup2 .* Active +- .* connection refused\n/);
     expect(renderPeers([], plain)).toBe('no peers configured\n');
   });

@@ -69,7 +69,7 @@ asn: 65011
 listen: { address: 127.0.0.1, port: 179 }
 api: { socket: ${dir}/a.sock, mode: "0660" }
 peers:
-  - { name: b, address: 127.0.0.2, local_address: 127.0.0.1, asn: 65012, hold_time: 9, connect_retry: 1s, families: [ipv4], password: "${PW_B}" }
+  - { name: b, address: 127.0.0.2, local_address: 127.0.0.1, asn: 65012, hold_time: 9, connect_retry: 1s, families: [ipv4], import: all, password: "${PW_B}" }
   - { name: ghost, address: 192.0.2.99, asn: 65099, passive: true, families: [ipv4, ipv6], password: "${PW_GHOST}" }
 services:
   - name: dns
@@ -377,7 +377,7 @@ describe.skipIf(!canNetns)('routes CLI against herald run in a namespace', () =>
       [
         'address', 'counters', 'description', 'instance', 'endOfRibReceived', 'established', 'families', 'heldDownMs', 'holdTime', 'keepaliveTime', 'lastConnectError', 'lastDown',
         'localAddress', 'localAs', 'md5', 'name', 'passive', 'peerAs', 'peerBgpId', 'peerHostname', 'prefixesAnnounced', 'prefixesPending',
-        'prefixesReceived', 'state', 'uptimeMs',
+        'prefixesReceived', 'receiveLimit', 'receivedBytes', 'state', 'uptimeMs',
       ].sort(),
     );
     expect(keys((await routesJson<RouteState[]>(sockA, 'list'))[0]!)).toEqual(

@@ -51,7 +51,7 @@ describe('diffConfig', () => {
   it('route-only and cosmetic peer changes keep the session', () => {
     const d = diffConfig(
       old,
-      load(edit('    hold_time: 9', '    hold_time: 9\n    import: none\n    max_prefixes: 10\n    description: rack 4\n    connect_retry: 3s\n    idle_hold: 10s')),
+      load(edit('    hold_time: 9', '    hold_time: 9\n    import: all\n    max_prefixes: 10\n    description: rack 4\n    connect_retry: 3s\n    idle_hold: 10s')),
     );
     expect(d.peers.changed).toEqual([
       { name: 'upstream1', resetSession: false, session: [], routes: ['import', 'max_prefixes'], other: ['connect_retry', 'idle_hold', 'description'] },

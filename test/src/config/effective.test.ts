@@ -29,7 +29,9 @@ describe('effectiveConfig', () => {
       idle_hold_forgive: '2m',
       graceful_restart: null,
       families: ['ipv4'],
-      import: 'all',
+      import: 'none',
+      import_limits: { max_as_path: 1000, max_route_bytes: 65536, max_bytes: 67108864, action: 'block' },
+      max_prefixes: null,
       extended_next_hop: false,
       shutdown: false,
     });
@@ -84,7 +86,8 @@ describe('effectiveConfig', () => {
       multihop: 2,
       families: ['ipv4'],
       extendedNextHop: false,
-      importNothing: false,
+      importNothing: true,
+      receiveLimits: { maxAsPath: 1000, maxAttributeBytes: 65536, maxBytes: 64 * 1024 * 1024, action: { kind: 'block', restartAfterMs: 60_000 } },
     });
   });
 });

@@ -60,6 +60,8 @@ function peerSnap(name: string, over: Partial<PeerSnapshot> = {}): PeerSnapshot 
     prefixesAnnounced: 0,
     prefixesPending: 0,
     prefixesReceived: 0,
+    receivedBytes: 0,
+    receiveLimit: null,
     endOfRibReceived: [],
     md5: false,
     heldDownMs: null,
