@@ -1,47 +1,78 @@
 /**
  * `herald` command line: `herald run --config F` runs the daemon,
- * `herald check --config F` validates a config and prints the effective
- * configuration with every default filled in (passwords redacted).
+ * `herald check --config F` validates a config, prints the effective
+ * configuration with every default filled in (passwords redacted), and
+ * prints warnings — settings that are valid but cannot do what they seem to
+ * (src/config/warnings.ts) — on stderr.
  *
- * Exit codes: 0 ok; 1 the config is invalid or the daemon failed; 2 usage.
+ * Exit codes: 0 ok (warnings alone do not fail a check, so a unit's
+ * `ExecStartPre=herald check` still starts); 1 the config is invalid or the
+ * daemon failed; 3 `check --strict` found warnings; 64 usage (EX_USAGE).
  */
-import { parseArgs } from 'node:util';
-import { ConfigError, effectiveConfig, loadConfig } from './config/index.js';
+import { ConfigError, configWarnings, effectiveConfig, formatWarning, loadConfigWithLocator } from './config/index.js';
+import { EXIT_USAGE, parseCommandLine, UsageError } from './cli/args.js';
+import { heraldVersion } from './version.js';
+import { readHostFacts } from './host/interfaces.js';
 import { stringify } from 'yaml';
 
-const USAGE = `usage: herald run   --config /etc/herald/herald.yaml
-       herald check --config /etc/herald/herald.yaml [--json]`;
+/** `check --strict` with warnings. */
+export const EXIT_WARNINGS = 3;
+
+export const USAGE = `usage: herald run   [--config FILE]
+       herald check [--config FILE] [--json] [--strict] [--offline]
+       herald --help | --version
+
+  run       run the daemon
+  check     validate the config, print it with every default filled in, and
+            print warnings (settings that cannot do what they seem to) on stderr
+
+  -c, --config FILE   the config (default /etc/herald/herald.yaml)
+      --json          check: print the effective config as JSON, not YAML
+      --strict        check: exit ${EXIT_WARNINGS} when there are warnings (default: exit 0)
+      --offline       check: skip the warnings that read this host's addresses
+                      and routes (for a config checked on another machine)
+  -h, --help          this text
+  -V, --version       print the version
+
+exit: 0 ok, 1 invalid config or the daemon failed, ${EXIT_WARNINGS} warnings with --strict, ${EXIT_USAGE} usage
+`;
+
+const OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  json: { type: 'boolean' },
+  strict: { type: 'boolean' },
+  offline: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'V' },
+} as const;
 
 /** Run the herald command line with the given arguments; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
-  const [cmd, ...rest] = argv;
-  let values: { config?: string; json?: boolean; help?: boolean };
+  let values: { config?: string; json?: boolean; strict?: boolean; offline?: boolean; help?: boolean; version?: boolean };
+  let positionals: string[];
   try {
-    ({ values } = parseArgs({
-      args: rest,
-      options: { config: { type: 'string', short: 'c' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-      strict: true,
-    }));
+    ({ values, positionals } = parseCommandLine(argv, OPTIONS, true));
   } catch (e) {
-    process.stderr.write(`herald: ${(e as Error).message}\n${USAGE}\n`);
-    return 2;
+    return usage((e as Error).message);
   }
-  if (!cmd || values.help || cmd === 'help') {
-    process.stdout.write(`${USAGE}\n`);
-    return cmd ? 0 : 2;
+  const [cmd, ...extra] = positionals;
+  if (values.help || cmd === 'help') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (values.version || cmd === 'version') {
+    process.stdout.write(`herald ${await heraldVersion()}\n`);
+    return 0;
+  }
+  if (!cmd) return usage('no command given');
+  if (extra.length) return usage(`unexpected argument '${extra[0]}'`);
+  if (cmd !== 'check' && (values.json || values.strict || values.offline)) {
+    return usage(`--${values.json ? 'json' : values.strict ? 'strict' : 'offline'} is an option of herald check`);
   }
   const configPath = values.config ?? '/etc/herald/herald.yaml';
   switch (cmd) {
-    case 'check': {
-      try {
-        const c = await loadConfig(configPath);
-        const eff = effectiveConfig(c);
-        process.stdout.write(values.json ? `${JSON.stringify(eff, null, 2)}\n` : stringify(eff));
-        return 0;
-      } catch (e) {
-        return reportConfigError(e);
-      }
-    }
+    case 'check':
+      return check(configPath, values);
     case 'run': {
       const { Daemon } = await import('./daemon.js');
       const d = new Daemon(configPath);
@@ -57,9 +88,30 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     default:
-      process.stderr.write(`herald: unknown command '${cmd}'\n${USAGE}\n`);
-      return 2;
+      return usage(`unknown command '${cmd}'`);
   }
+}
+
+/** `herald check`: the effective config on stdout, warnings on stderr. */
+async function check(configPath: string, o: { json?: boolean; strict?: boolean; offline?: boolean }): Promise<number> {
+  try {
+    const { config, locate } = await loadConfigWithLocator(configPath);
+    const eff = effectiveConfig(config);
+    process.stdout.write(o.json ? `${JSON.stringify(eff, null, 2)}\n` : stringify(eff));
+    const warnings = configWarnings(config, o.offline ? null : await readHostFacts());
+    for (const w of warnings) process.stderr.write(`${formatWarning(configPath, w, locate)}\n`);
+    if (warnings.length) {
+      process.stderr.write(`herald: ${warnings.length} warning${warnings.length > 1 ? 's' : ''}; the config is valid and herald will run with it\n`);
+    }
+    return o.strict && warnings.length ? EXIT_WARNINGS : 0;
+  } catch (e) {
+    return reportConfigError(e);
+  }
+}
+
+function usage(message: string): number {
+  process.stderr.write(`herald: ${message}\n${USAGE}`);
+  return EXIT_USAGE;
 }
 
 function reportConfigError(e: unknown): number {
@@ -67,6 +119,7 @@ function reportConfigError(e: unknown): number {
     process.stderr.write(`${e.message}\n`);
     return 1;
   }
+  if (e instanceof UsageError) return usage(e.message);
   process.stderr.write(`herald: ${(e as Error).message}\n`);
   return 1;
 }

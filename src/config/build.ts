@@ -12,7 +12,7 @@ import { suggest, type PathSegment } from './errors.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { Secret } from './secret.js';
 import type { RawCheck, RawConfig, RawPeer, RawService, RawStatic } from './schema.js';
-import type { Check, Config, Family, LxdConfig, PeerSettings, RouteAttrs, ServiceConfig, StaticRoute, WhenDown } from './types.js';
+import type { Check, Config, Family, HostAddresses, LxdConfig, PeerSettings, RouteAttrs, ServiceConfig, StaticRoute, WhenDown } from './types.js';
 
 /** A problem found while building, located by key path. */
 export interface BuildIssue {
@@ -57,7 +57,8 @@ export function buildConfig(raw: RawConfig, file: string): { config: Config; iss
     file,
     routerId: raw.router_id,
     asn: raw.asn,
-    listen: { address: raw.listen.address, port: raw.listen.port },
+    listen: buildListen(raw.listen, add),
+    stateDir: raw.state_dir,
     api: { socket: raw.api.socket, mode: parseInt(raw.api.mode, 8), group: raw.api.group ?? null },
     peers,
     services,
@@ -71,6 +72,15 @@ export function buildConfig(raw: RawConfig, file: string): { config: Config; iss
 }
 
 type Add = (path: PathSegment[], message: string) => void;
+
+/** `listen: false`, or the addresses to bind (canonical, each once). */
+function buildListen(l: RawConfig['listen'], add: Add): Config['listen'] {
+  if (l === false) return false;
+  const list = typeof l.address === 'string' ? [l.address] : l.address;
+  const addresses = list.map(canonicalAddress);
+  checkDuplicates(addresses, 'listen', 'address', 'listen address', (path, m) => add(typeof l.address === 'string' ? path : ['listen', 'address', path[1]!], m));
+  return { addresses: [...new Set(addresses)], port: l.port };
+}
 
 function checkDuplicates(values: string[], section: string, key: string, what: string, add: Add): void {
   const first = new Map<string, number>();
@@ -121,6 +131,7 @@ function buildPeer(p: RawPeer, at: PathSegment[], add: Add): PeerSettings {
     },
     ...(p.graceful_restart !== undefined ? { gracefulRestartTime: ms(p.graceful_restart) / 1000 } : {}),
     ...(p.description !== undefined ? { description: p.description } : {}),
+    ...(p.template !== undefined ? { template: p.template } : {}),
     shutdown: p.shutdown,
   };
 }
@@ -201,7 +212,9 @@ function buildService(s: RawService, at: PathSegment[], peers: PeerSettings[], a
     prefixes.push({ text: canon, path: [...at, 'prefixes', i] });
   });
   const route = buildRoute(s, at, prefixes, peers, add);
-  const checks = s.checks.map((c, i) => buildCheck(c, [...at, 'checks', i], timeoutMs, intervalMs, add));
+  const checks: Check[] = s.checks.map((c, i) => buildCheck(c, [...at, 'checks', i], timeoutMs, intervalMs, add));
+  const hostAddresses = buildHostAddresses(s, prefixes, [...at, 'host_addresses'], add);
+  if (hostAddresses) checks.push({ kind: 'host_address', interface: hostAddresses.interface, addresses: hostAddresses.addresses });
   return {
     name: s.name,
     prefixes: prefixes.filter((_, i) => seen.get(prefixes[i]!.text) === i).map((p) => p.text),
@@ -214,9 +227,22 @@ function buildService(s: RawService, at: PathSegment[], peers: PeerSettings[], a
     fall: s.fall,
     jitterMs,
     whenDown: buildWhenDown(s.when_down),
+    hostAddresses,
     ...route,
     ...(s.description !== undefined ? { description: s.description } : {}),
   };
+}
+
+/** A service's host addresses: its prefixes, each of which must be a host route (/32, /128). */
+function buildHostAddresses(s: RawService, prefixes: { text: string; path: PathSegment[] }[], at: PathSegment[], add: Add): HostAddresses | null {
+  const h = s.host_addresses;
+  if (!h) return null;
+  for (const p of prefixes) {
+    const len = Number(p.text.split('/')[1]);
+    if (len !== (p.text.includes(':') ? 128 : 32))
+      add(p.path, `${p.text} is not a host route (/32 or /128): host_addresses puts each prefix's address on ${h.interface}, so every prefix of this service must be one address`);
+  }
+  return { mode: h.mode, interface: h.interface, addresses: [...new Set(prefixes.map((p) => p.text))] };
 }
 
 function buildWhenDown(w: RawService['when_down']): WhenDown {

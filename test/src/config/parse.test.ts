@@ -53,7 +53,7 @@ describe('the issue #3 example', () => {
     const c = await loadConfig(FIXTURE.pathname);
     expect(c.routerId).toBe('192.0.2.11');
     expect(c.asn).toBe(65011);
-    expect(c.listen).toEqual({ address: '::', port: 179 });
+    expect(c.listen).toEqual({ addresses: ['::'], port: 179 });
     expect(c.api.socket).toBe('/run/herald/herald.sock');
     expect(c.peers.map((p) => p.name)).toEqual(['upstream1', 'upstream2', 'vultr']);
     expect(c.peers[0]!.holdTime).toBe(9);
