@@ -51,13 +51,14 @@ export function buildConfig(raw: RawConfig, file: string): { config: Config; iss
   const services = raw.services.map((s, i) => buildService(s, ['services', i], peers, add));
   const statics = raw.static.map((s, i) => buildStatic(s, ['static', i], peers, add));
   const lxd = raw.lxd ? buildLxd(raw.lxd, ['lxd'], add) : null;
+  const listen = buildListen(raw.listen, add);
 
   if (issues.length > 0) return { config: null, issues };
   const config: Config = {
     file,
     routerId: raw.router_id,
     asn: raw.asn,
-    listen: buildListen(raw.listen, add),
+    listen,
     stateDir: raw.state_dir,
     api: { socket: raw.api.socket, mode: parseInt(raw.api.mode, 8), group: raw.api.group ?? null },
     peers,

@@ -154,6 +154,7 @@ interface Def {
   type: string;
   shape?: Record<string, { _zod: { def: Def } }>;
   element?: { _zod: { def: Def } };
+  valueType?: { _zod: { def: Def } };
   innerType?: { _zod: { def: Def } };
   in?: { _zod: { def: Def } };
 }
@@ -172,6 +173,7 @@ function knownKeys(path: readonly PathSegment[]): string[] {
     if (!d) return [];
     if (d.type === 'object' && typeof seg === 'string') d = d.shape?.[seg]?._zod.def;
     else if (d.type === 'array' && typeof seg === 'number') d = d.element?._zod.def;
+    else if (d.type === 'record' && typeof seg === 'string') d = d.valueType?._zod.def;
     else return [];
     if (d) d = unwrap(d);
   }
