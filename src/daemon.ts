@@ -27,7 +27,6 @@ import {
   ConfigError,
   configWarnings,
   diffConfig,
-  formatWarning,
   loadConfigWithLocator,
   toPeerConfig,
   type Config,
@@ -36,6 +35,7 @@ import {
   type ServiceConfig,
 } from './config/index.js';
 import { isLogLevel, LogOutput, makeLogger, type Logger } from './log.js';
+import { formatPath } from './config/errors.js';
 import { readHostFacts } from './host/interfaces.js';
 import { HostAddressManager } from './host/addresses.js';
 import { readStateFile, writeStateFile } from './state-dir.js';
@@ -182,7 +182,10 @@ export class Daemon {
     }
     this.warnings = configWarnings(c, facts);
     this.hinted.clear();
-    for (const w of this.warnings) this.log.warn({ code: w.code, path: formatWarning(c.file, w, locate).split(': ')[0] }, `config warning: ${w.message}`);
+    for (const w of this.warnings) {
+      const at = locate(w.path);
+      this.log.warn({ code: w.code, at: `${c.file}:${at.line}:${at.column}`, path: formatPath(w.path) }, `config warning: ${w.message}`);
+    }
   }
 
   /** Name `multihop` when a connect to a peer that is not on a connected network fails with EHOSTUNREACH (once per peer). */

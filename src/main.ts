@@ -9,11 +9,8 @@
  * `ExecStartPre=herald check` still starts); 1 the config is invalid or the
  * daemon failed; 3 `check --strict` found warnings; 64 usage (EX_USAGE).
  */
-import { ConfigError, configWarnings, effectiveConfig, formatWarning, loadConfigWithLocator } from './config/index.js';
-import { EXIT_USAGE, parseCommandLine, UsageError } from './cli/args.js';
+import { EXIT_USAGE, parseCommandLine } from './cli/args.js';
 import { heraldVersion } from './version.js';
-import { readHostFacts } from './host/interfaces.js';
-import { stringify } from 'yaml';
 
 /** `check --strict` with warnings. */
 export const EXIT_WARNINGS = 3;
@@ -74,7 +71,8 @@ export async function main(argv: string[]): Promise<number> {
     case 'check':
       return check(configPath, values);
     case 'run': {
-      const { Daemon } = await import('./daemon.js');
+      // Loaded only here (and in check), so --help and --version answer at once.
+      const [{ Daemon }, { ConfigError }] = await Promise.all([import('./daemon.js'), import('./config/index.js')]);
       const d = new Daemon(configPath);
       try {
         await d.start();
@@ -94,6 +92,11 @@ export async function main(argv: string[]): Promise<number> {
 
 /** `herald check`: the effective config on stdout, warnings on stderr. */
 async function check(configPath: string, o: { json?: boolean; strict?: boolean; offline?: boolean }): Promise<number> {
+  const [{ configWarnings, effectiveConfig, formatWarning, loadConfigWithLocator }, { readHostFacts }, { stringify }] = await Promise.all([
+    import('./config/index.js'),
+    import('./host/interfaces.js'),
+    import('yaml'),
+  ]);
   try {
     const { config, locate } = await loadConfigWithLocator(configPath);
     const eff = effectiveConfig(config);
@@ -114,12 +117,8 @@ function usage(message: string): number {
   return EXIT_USAGE;
 }
 
+/** A ConfigError's message is its file:line:column lines; anything else gets the command's name. */
 function reportConfigError(e: unknown): number {
-  if (e instanceof ConfigError) {
-    process.stderr.write(`${e.message}\n`);
-    return 1;
-  }
-  if (e instanceof UsageError) return usage(e.message);
-  process.stderr.write(`herald: ${(e as Error).message}\n`);
+  process.stderr.write((e as Error).name === 'ConfigError' ? `${(e as Error).message}\n` : `herald: ${(e as Error).message}\n`);
   return 1;
 }

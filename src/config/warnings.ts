@@ -272,7 +272,8 @@ function hostWarnings(c: Config, host: HostFacts, out: ConfigWarning[]): void {
     }
     const ebgp = (p.localAsn ?? c.asn) !== p.asn;
     const hops = p.ttlSecurity?.hops;
-    if (ebgp && p.multihop === undefined && (hops === undefined || hops === 1) && !isOnLink(host, p.address)) {
+    // A neighbour on this host itself (BIRD or FRR beside herald) is reached through lo with any TTL.
+    if (ebgp && p.multihop === undefined && (hops === undefined || hops === 1) && !isOnLink(host, p.address) && !isLocal(host, p.address)) {
       out.push({
         code: 'needs-multihop',
         path: [...at, 'address'],

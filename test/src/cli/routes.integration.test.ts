@@ -68,6 +68,7 @@ router_id: 192.0.2.11
 asn: 65011
 listen: { address: 127.0.0.1, port: 179 }
 api: { socket: ${dir}/a.sock, mode: "0660" }
+state_dir: ${dir}/state-a
 peers:
   - { name: b, address: 127.0.0.2, local_address: 127.0.0.1, asn: 65012, hold_time: 9, connect_retry: 1s, families: [ipv4], password: "${PW_B}" }
   - { name: ghost, address: 192.0.2.99, asn: 65099, passive: true, families: [ipv4, ipv6], password: "${PW_GHOST}" }
@@ -101,6 +102,7 @@ router_id: 192.0.2.12
 asn: 65012
 listen: { address: 127.0.0.2, port: 179 }
 api: { socket: ${dir}/b.sock }
+state_dir: ${dir}/state-b
 peers:
   - { name: a, address: 127.0.0.1, local_address: 127.0.0.2, asn: 65011, hold_time: 9, connect_retry: 1s, families: [ipv4], password: "${PW_B}" }
 static:

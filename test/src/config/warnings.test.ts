@@ -134,7 +134,7 @@ services:
     expect(ws[0]!.message).toBe("203.0.113.9 is not an address of this host: the check probes another machine, so this host would announce web on that machine's health");
   });
 
-  it('eBGP to a peer off every connected network needs multihop; iBGP, multihop or a hop count do not', () => {
+  it('eBGP to a peer off every connected network needs multihop; iBGP, multihop, a hop count or a neighbour on this host do not', () => {
     const ws = warn(`peers:
   - { name: far, address: 203.0.113.1, asn: 65000 }
   - { name: gtsm, address: 203.0.113.2, asn: 65000, ttl_security: true }
@@ -142,6 +142,7 @@ services:
   - { name: hop, address: 203.0.113.4, asn: 65000, multihop: 3 }
   - { name: gtsm3, address: 203.0.113.5, asn: 65000, ttl_security: 3 }
   - { name: near, address: 192.0.2.1, asn: 65000 }
+  - { name: beside, address: 127.0.0.2, asn: 65000 }
 `);
     expect(ws.map((w) => [w.code, w.peer])).toEqual([
       ['needs-multihop', 'far'],
