@@ -101,6 +101,10 @@ export class Daemon {
   drainSaved: DrainSaved | null = null;
   /** The service addresses herald adds and removes (host_addresses: add). */
   private addresses: HostAddressManager | null = null;
+  /** start() has finished. */
+  private running = false;
+  /** SIGTERM/SIGINT that arrived during start(), acted on when it finishes. */
+  private heldSignal: string | null = null;
 
   constructor(configPath: string, log?: Logger) {
     this.configPath = configPath;
@@ -163,6 +167,8 @@ export class Daemon {
       { peers: config.peers.length, services: config.services.length, static: config.static.length, config: this.configPath },
       'herald started',
     );
+    this.running = true;
+    if (this.heldSignal) void this.stop(this.heldSignal);
   }
 
   /** Take logging.level and logging.format from the config (HERALD_LOG_LEVEL wins over the level). */
@@ -531,11 +537,23 @@ export class Daemon {
     this.resolveStopped();
   }
 
-  /** SIGHUP reloads; SIGTERM and SIGINT stop gracefully. */
+  /**
+   * SIGHUP reloads; SIGTERM and SIGINT stop gracefully. Install before
+   * start(): a signal that arrives while herald starts (the API already
+   * answers, the sessions are coming up) is held and acted on once start()
+   * is done, rather than killing the process half-started.
+   */
   installSignalHandlers(): void {
-    process.on('SIGHUP', () => void this.reload());
-    process.on('SIGTERM', () => void this.stop('SIGTERM'));
-    process.on('SIGINT', () => void this.stop('SIGINT'));
+    const onStop = (sig: string): void => {
+      if (this.running) void this.stop(sig);
+      else this.heldSignal = sig;
+    };
+    process.on('SIGHUP', () => {
+      if (this.running) void this.reload();
+      else this.log.warn({}, 'SIGHUP while starting: ignored (the config being started is the current file)');
+    });
+    process.on('SIGTERM', () => onStop('SIGTERM'));
+    process.on('SIGINT', () => onStop('SIGINT'));
   }
 }
 

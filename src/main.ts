@@ -74,6 +74,7 @@ export async function main(argv: string[]): Promise<number> {
       // Loaded only here (and in check), so --help and --version answer at once.
       const [{ Daemon }, { ConfigError }] = await Promise.all([import('./daemon.js'), import('./config/index.js')]);
       const d = new Daemon(configPath);
+      d.installSignalHandlers();
       try {
         await d.start();
       } catch (e) {
@@ -81,7 +82,6 @@ export async function main(argv: string[]): Promise<number> {
         process.stderr.write(`herald: cannot start: ${(e as Error).message}\n`);
         return 1;
       }
-      d.installSignalHandlers();
       await d.stopped;
       return 0;
     }
