@@ -392,7 +392,7 @@ describe.skipIf(!canNetns)('routes CLI against herald run in a namespace', () =>
     expect(keys(sv)).toEqual(['announcing', 'checks', 'description', 'drain', 'health', 'name', 'prefixes', 'since'].sort());
     expect(keys(sv.checks[0]!)).toEqual(['adminDown', 'at', 'check', 'detail', 'index', 'latencyMs', 'ok', 'output'].sort());
     const x = await routesJson<ExplainState>(sockA, 'explain', '198.51.100.53/32');
-    expect(keys(x)).toEqual(['announced', 'family', 'peers', 'prefix', 'reason', 'sources', 'wanted'].sort());
+    expect(keys(x)).toEqual(['announced', 'family', 'peers', 'prefix', 'reason', 'sources', 'wanted', 'warnings'].sort());
     expect(keys(x.peers[0]!)).toEqual(['established', 'nextHop', 'peer', 'reason', 'shouldCarry', 'state', 'status'].sort());
     expect(keys(x.sources[0]!)).toEqual(['lxd', 'reason', 'service', 'source', 'wants'].sort());
     const c = await routes(sockA, 'check', '198.51.100.53/32', '--json');
