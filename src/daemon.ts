@@ -27,6 +27,7 @@ import {
   ConfigError,
   configWarnings,
   diffConfig,
+  formatPath,
   loadConfigWithLocator,
   toPeerConfig,
   type Config,
@@ -35,7 +36,6 @@ import {
   type ServiceConfig,
 } from './config/index.js';
 import { isLogLevel, LogOutput, makeLogger, type Logger } from './log.js';
-import { formatPath } from './config/errors.js';
 import { readHostFacts } from './host/interfaces.js';
 import { HostAddressManager } from './host/addresses.js';
 import { readStateFile, writeStateFile } from './state-dir.js';

@@ -5,7 +5,7 @@
  */
 export { loadConfig, loadConfigWithLocator, parseConfig, parseConfigWithLocator, type Locate } from './parse.js';
 export { configWarnings, formatWarning, warningState, WARNING_CODES, type ConfigWarning, type WarningCode, type WarningState } from './warnings.js';
-export { ConfigError, formatIssue, type ConfigIssue } from './errors.js';
+export { ConfigError, formatIssue, formatPath, type ConfigIssue } from './errors.js';
 export { effectiveConfig, type Plain } from './effective.js';
 export { configJsonSchema, configJsonSchemaText } from './json-schema.js';
 export { diffConfig, SESSION_FIELDS, ROUTE_FIELDS, OTHER_FIELDS, type ConfigDiff, type PeerChange } from './diff.js';
