@@ -12,8 +12,13 @@
  *   reconciler sends only the difference.
  * - drain (`routes drain`, and first step of SIGTERM): announce the service's
  *   prefixes with GRACEFUL_SHUTDOWN (RFC 8326) for drain.period, then withdraw.
+ *   A drain asked for through the API is kept in the state directory
+ *   (state_dir/drain.json) and restored at the next start, so a restart does
+ *   not silently undrain the host; `routes undrain` clears it.
  * - stop (SIGTERM/SIGINT): drain every service, withdraw everything, then
- *   Cease/Administrative Shutdown with the configured message (RFC 9003).
+ *   Cease/Administrative Shutdown with the configured message (RFC 9003),
+ *   then remove the service addresses herald added (host_addresses: add).
+ *   This drain is not kept: the next start announces by health.
  * - planned restart (SIGTERM with graceful_restart.on_stop: restart, or
  *   SIGUSR2 always): stop without withdrawing, so routers with Graceful
  *   Restart keep our routes for the restart time (RFC 4724 §4.2), leaving a
@@ -21,12 +26,31 @@
  *   `herald run --restart`) sets the Restart State bit, lets each service's
  *   first check decide its state, and sends End-of-RIB only once every
  *   service has had that check (decision 0024).
+ * - warnings (src/config/warnings.ts): logged at start and on reload, kept
+ *   for `routes explain` and the multihop hint on a failed connect.
+ *
+ * The BGP sessions run in the session engine's thread (decision 0020); this
+ * thread talks to them through the Engine contract only.
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { EngineClient, Speaker, realClock, type Engine, type PeerConfig, type SpeakerEvent } from '../bgp/index.js';
-import { ConfigError, diffConfig, loadConfig, toPeerConfig, type Config, type ServiceConfig } from './config/index.js';
-import { makeLogger, type Logger } from './log.js';
+import {
+  ConfigError,
+  configWarnings,
+  diffConfig,
+  formatPath,
+  loadConfigWithLocator,
+  toPeerConfig,
+  type Config,
+  type ConfigWarning,
+  type Locate,
+  type ServiceConfig,
+} from './config/index.js';
+import { isLogLevel, LogOutput, makeLogger, type Logger } from './log.js';
+import { readHostFacts } from './host/interfaces.js';
+import { HostAddressManager } from './host/addresses.js';
+import { readStateFile, writeStateFile } from './state-dir.js';
 import { Reconciler, groupIntents } from './reconciler/index.js';
 import { serviceGroups, serviceSource, staticGroups, type DrainPhase, type ServiceState } from './sources/intents.js';
 import { HealthSource } from './sources/health/index.js';
@@ -54,6 +78,15 @@ export const RESTART_EXIT_CODE = 75;
 /** The marker a planned restart leaves beside the API socket, for the next process to find. */
 export function restartMarkerPath(c: Config): string {
   return join(dirname(c.api.socket), 'herald.restart');
+}
+
+/** The drains kept across restarts, in state_dir. */
+const DRAIN_FILE = 'drain.json';
+
+/** What saving the drain state did: the file, and why it could not be written (null: it was). */
+export interface DrainSaved {
+  file: string;
+  error: string | null;
 }
 
 export class Daemon {
@@ -84,6 +117,24 @@ export class Daemon {
   /** Why the configured LXD source could not start (shown by the API and `routes`); null otherwise. */
   lxdStartError: string | null = null;
   private readonly eventListeners = new Set<(e: StateEvent) => void>();
+  /** The stream our own logger writes to (null when the caller gave a logger: its settings are the caller's). */
+  private readonly logOutput: LogOutput | null;
+  /** HERALD_LOG_LEVEL, which overrides logging.level when valid. */
+  private readonly envLevel: string | null;
+  /** The config's warnings, as of the last start or reload. */
+  warnings: readonly ConfigWarning[] = [];
+  /** Peers whose failed connect has had its multihop hint logged. */
+  private readonly hinted = new Set<string>();
+  /** Drains kept across restarts: service → ISO time drained. */
+  private readonly keptDrains = new Map<string, string>();
+  /** The last save of the drain state (null: none yet). */
+  drainSaved: DrainSaved | null = null;
+  /** The service addresses herald adds and removes (host_addresses: add). */
+  private addresses: HostAddressManager | null = null;
+  /** start() has finished. */
+  private running = false;
+  /** SIGTERM/SIGINT/SIGUSR2 that arrived during start(), acted on when it finishes. */
+  private heldSignal: string | null = null;
   private readonly opts: DaemonOptions;
   /** True when this process started as a graceful restart (Restart State bit, first checks decide). */
   restarting = false;
@@ -93,7 +144,11 @@ export class Daemon {
   constructor(configPath: string, log?: Logger, opts: DaemonOptions = {}) {
     this.configPath = configPath;
     this.opts = opts;
-    this.log = log ?? makeLogger(process.env.HERALD_LOG_LEVEL ?? 'info');
+    const env = process.env.HERALD_LOG_LEVEL;
+    this.envLevel = env !== undefined && env !== '' && isLogLevel(env) ? env : null;
+    this.logOutput = log ? null : new LogOutput(process.stdout);
+    this.log = log ?? makeLogger(this.envLevel ?? 'info', this.logOutput!);
+    if (env && this.envLevel === null) this.log.warn({ HERALD_LOG_LEVEL: env }, 'HERALD_LOG_LEVEL is not a level (trace, debug, info, warn, error, fatal, silent); ignored');
     this.reconciler = new Reconciler({
       applyGroups: (ops) => {
         if (!this.engine) return;
@@ -112,8 +167,16 @@ export class Daemon {
 
   /** Load the config and start everything; throws ConfigError for a bad config. */
   async start(): Promise<void> {
-    const config = await loadConfig(this.configPath);
+    const { config, locate } = await loadConfigWithLocator(this.configPath);
     this.config = config;
+    this.applyLogging(config);
+    await this.checkWarnings(config, locate);
+    this.restoreDrains(config);
+    this.addresses = new HostAddressManager({ stateDir: config.stateDir, log: this.log });
+    // Before any check runs: a service with host_addresses: add must find its address in place.
+    // Nothing is announced yet, so addresses left from a run before that no service wants go at once.
+    await this.addresses.removeUnwanted(config.services);
+    await this.addresses.addMissing(config.services);
     const metricsModule = config.metrics ? await import('./metrics.js') : null;
     // With Graceful Restart on any session a router may hold our routes from
     // before this start (a planned restart, or a crash): End-of-RIB waits for
@@ -124,7 +187,7 @@ export class Daemon {
     const options = {
       asn: config.asn,
       routerId: config.routerId,
-      listen: { address: config.listen.address, port: config.listen.port },
+      listen: config.listen === false ? (false as const) : { address: config.listen.addresses, port: config.listen.port },
       logger: this.log,
       ...(grTimes.length > 0 ? { deferEndOfRib: true, restarting: this.restarting } : {}),
     };
@@ -139,7 +202,8 @@ export class Daemon {
       // A failed start (port 179 taken, no permission) must not leave the engine thread running.
       await engine.stop().catch(() => {});
       this.engine = null;
-      throw e;
+      await this.addresses.removeAll();
+      throw new Error(listenFailure(e as NodeJS.ErrnoException, config));
     }
     this.reconciler.setSnapshot('static', staticGroups(config.static));
     this.startHealth(config.services, this.restarting);
@@ -153,9 +217,44 @@ export class Daemon {
       { peers: config.peers.length, services: config.services.length, static: config.static.length, config: this.configPath },
       'herald started',
     );
+    this.running = true;
+    if (this.heldSignal) this.onStopSignal(this.heldSignal);
+  }
+
+  /** Take logging.level and logging.format from the config (HERALD_LOG_LEVEL wins over the level). */
+  private applyLogging(c: Config): void {
+    if (!this.logOutput) return;
+    this.log.level = this.envLevel ?? c.logging.level;
+    this.logOutput.format = c.logging.format;
+  }
+
+  /** Work out the config's warnings against this host, log each, and keep them for the API. */
+  private async checkWarnings(c: Config, locate: Locate): Promise<void> {
+    let facts = null;
+    try {
+      facts = await readHostFacts();
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, "cannot read this host's addresses; warnings that need them are skipped");
+    }
+    this.warnings = configWarnings(c, facts);
+    this.hinted.clear();
+    for (const w of this.warnings) {
+      const at = locate(w.path);
+      this.log.warn({ code: w.code, at: `${c.file}:${at.line}:${at.column}`, path: formatPath(w.path) }, `config warning: ${w.message}`);
+    }
+  }
+
+  /** Name `multihop` when a connect to a peer that is not on a connected network fails with EHOSTUNREACH (once per peer). */
+  private connectHint(peer: string, error: string): void {
+    if (!/EHOSTUNREACH|ENETUNREACH/.test(error) || this.hinted.has(peer)) return;
+    const w = this.warnings.find((x) => x.code === 'needs-multihop' && x.peer === peer);
+    if (!w) return;
+    this.hinted.add(peer);
+    this.log.warn({ peer, err: error }, `connect failed: ${w.message}`);
   }
 
   private onEngineEvent(e: SpeakerEvent): void {
+    if (e.type === 'connect-failed') this.connectHint(e.peer, e.error);
     if (e.type === 'flushed') {
       this.flushed.set(e.peer, e.seq);
       for (const w of [...this.flushWaiters]) w();
@@ -238,8 +337,9 @@ export class Daemon {
   /** Apply a new config without touching sessions that did not change; keeps the old state on error. */
   async reload(): Promise<{ ok: true } | { ok: false; errors: string[] }> {
     let next: Config;
+    let locate: Locate;
     try {
-      next = await loadConfig(this.configPath);
+      ({ config: next, locate } = await loadConfigWithLocator(this.configPath));
     } catch (e) {
       this.reloads.failed++;
       const errors = e instanceof ConfigError ? e.issues.map((i) => `${i.file}:${i.line}:${i.column}: ${i.path}: ${i.message}`) : [(e as Error).message];
@@ -250,8 +350,15 @@ export class Daemon {
     const old = this.config!;
     const sp = this.engine!;
     const d = diffConfig(old, next);
-    if (old.asn !== next.asn || old.routerId !== next.routerId || JSON.stringify(old.listen) !== JSON.stringify(next.listen)) {
-      this.log.warn({}, 'asn, router_id and listen changes take effect only after a restart; kept the running values');
+    this.applyLogging(next);
+    await this.checkWarnings(next, locate);
+    if (
+      old.asn !== next.asn ||
+      old.routerId !== next.routerId ||
+      JSON.stringify(old.listen) !== JSON.stringify(next.listen) ||
+      old.stateDir !== next.stateDir
+    ) {
+      this.log.warn({}, 'asn, router_id, listen and state_dir changes take effect only after a restart; kept the running values');
     }
     const oldPeers = new Map(old.peers.map((p) => [p.name, p]));
     const newPeers = new Map(next.peers.map((p) => [p.name, p]));
@@ -269,7 +376,9 @@ export class Daemon {
       const r = await sp.updatePeer(pc);
       if (r !== 'unchanged') this.log.info({ peer: name, result: r }, 'peer settings changed');
     }
-    this.config = next;
+    // state_dir is read at start only (the warning above); the rest of the new config applies.
+    this.config = old.stateDir === next.stateDir ? next : { ...next, stateDir: old.stateDir };
+    await this.addresses?.addMissing(next.services);
     this.reconciler.setSnapshot('static', staticGroups(next.static));
     const kept = new Set(next.services.map((s) => s.name));
     for (const s of old.services) if (!kept.has(s.name)) this.reconciler.removeSource(serviceSource(s.name));
@@ -284,14 +393,26 @@ export class Daemon {
       await this.startLxd(next);
     }
     this.refreshServices();
+    this.pruneKeptDrains(next);
+    if (this.addresses?.hasUnwanted(next.services)) {
+      // A removed service's address goes only after its withdrawal has left.
+      this.reconcileNow();
+      await this.waitFlushed(STOP_FLUSH_MS);
+      await this.addresses.removeUnwanted(next.services);
+    }
     this.reloads.ok++;
     this.emitEvent({ type: 'reload', at: new Date().toISOString(), ok: true, errors: [] });
     this.log.info({ added: d.peers.added, removed: d.peers.removed, changed: d.peers.changed.map((c) => c.name) }, 'config reloaded');
     return { ok: true };
   }
 
-  /** Drain services (all when names is empty): GRACEFUL_SHUTDOWN for the drain period, then withdraw. */
-  drain(names: string[] = []): Promise<void> {
+  /**
+   * Drain services (all when names is empty): GRACEFUL_SHUTDOWN for the
+   * drain period, then withdraw. With `persist` (an operator's drain through
+   * the API) the drain is kept in state_dir and restored at the next start;
+   * `drainSaved` says where, or why it could not be written.
+   */
+  drain(names: string[] = [], opts: { persist?: boolean } = {}): Promise<void> {
     const c = this.config!;
     const targets = names.length ? c.services.filter((s) => names.includes(s.name)) : c.services;
     const period = c.drain.periodMs;
@@ -299,6 +420,11 @@ export class Daemon {
       const prev = this.drains.get(s.name);
       if (prev?.timer) clearTimeout(prev.timer);
       this.drains.set(s.name, { phase: period > 0 ? 'graceful-shutdown' : 'withdrawn' });
+    }
+    if (opts.persist) {
+      const at = new Date().toISOString();
+      for (const s of targets) if (!this.keptDrains.has(s.name)) this.keptDrains.set(s.name, at);
+      this.saveDrains();
     }
     this.log.info({ services: targets.map((s) => s.name), periodMs: period }, 'draining');
     this.refreshServices();
@@ -316,16 +442,68 @@ export class Daemon {
     });
   }
 
-  /** End a drain: services announce again according to their health. */
+  /** End a drain: services announce again according to their health; a kept drain is cleared from state_dir. */
   undrain(names: string[] = []): void {
-    const keys = names.length ? names : [...this.drains.keys()];
+    const keys = names.length ? names : [...new Set([...this.drains.keys(), ...this.keptDrains.keys()])];
     for (const k of keys) {
       const d = this.drains.get(k);
       if (d?.timer) clearTimeout(d.timer);
       this.drains.delete(k);
     }
+    if (keys.some((k) => this.keptDrains.delete(k))) this.saveDrains();
     this.refreshServices();
     this.emitEvent({ type: 'undrain', at: new Date().toISOString(), services: keys });
+  }
+
+  /** Restore the drains kept in state_dir: those services start withdrawn. A bad file is logged and ignored. */
+  private restoreDrains(c: Config): void {
+    const r = readStateFile(c.stateDir, DRAIN_FILE, (v) => {
+      const drained = (v as { drained?: unknown })?.drained;
+      if (typeof drained !== 'object' || drained === null || Array.isArray(drained) || !Object.values(drained).every((x) => typeof x === 'string')) {
+        return 'expected {"version": 1, "drained": {"SERVICE": "ISO time", ...}}';
+      }
+      return drained as Record<string, string>;
+    });
+    if (r.error) {
+      this.log.error({ err: r.error }, 'the drain state file is unreadable or corrupt; ignored: no service starts drained');
+      return;
+    }
+    const names = new Set(c.services.map((s) => s.name));
+    const restored: string[] = [];
+    for (const [name, at] of Object.entries(r.value ?? {})) {
+      this.keptDrains.set(name, at);
+      if (!names.has(name)) continue;
+      this.drains.set(name, { phase: 'withdrawn' });
+      restored.push(name);
+    }
+    if (restored.length) {
+      this.log.warn({ services: restored, file: `${c.stateDir}/${DRAIN_FILE}` }, "drain restored from the state directory: these services stay withdrawn until 'routes undrain'");
+    }
+    this.pruneKeptDrains(c);
+  }
+
+  /** Forget kept drains of services the config no longer has (logged). */
+  private pruneKeptDrains(c: Config): void {
+    const names = new Set(c.services.map((s) => s.name));
+    const gone = [...this.keptDrains.keys()].filter((n) => !names.has(n));
+    if (gone.length === 0) return;
+    for (const n of gone) this.keptDrains.delete(n);
+    this.log.warn({ services: gone }, 'kept drains of services no longer configured are forgotten');
+    this.saveDrains();
+  }
+
+  /** Write the kept drains to state_dir atomically; a failure is logged and reported in drainSaved. */
+  private saveDrains(): void {
+    const dir = this.config!.stateDir;
+    const file = `${dir}/${DRAIN_FILE}`;
+    try {
+      writeStateFile(dir, DRAIN_FILE, { version: 1, drained: Object.fromEntries(this.keptDrains) });
+      this.drainSaved = { file, error: null };
+    } catch (e) {
+      const error = (e as Error).message;
+      this.drainSaved = { file, error };
+      this.log.error({ file, err: error }, 'cannot save the drain state: the drain holds until herald restarts, not beyond');
+    }
   }
 
   /** The drain phase of one service (null when not drained). */
@@ -462,6 +640,7 @@ export class Daemon {
   async stop(reason = 'signal', mode: 'drain' | 'restart' = 'drain'): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    // A planned restart keeps the service addresses: the routers keep sending traffic to them.
     if (mode === 'restart') return this.restartStop(reason);
     const c = this.config;
     this.log.info({ reason }, 'stopping: draining, then withdrawing, then Cease');
@@ -477,6 +656,8 @@ export class Daemon {
     this.health?.stop();
     await this.lxd?.stop();
     await this.engine?.stop(c?.drain.message ?? 'herald shutting down');
+    // The routes are withdrawn and the sessions closed: no traffic is drawn to the addresses any more.
+    await this.addresses?.removeAll();
     await this.api?.close();
     await this.metrics?.close();
     this.log.info({}, 'stopped');
@@ -493,16 +674,44 @@ export class Daemon {
     void this.stop(reason, 'restart');
   }
 
+  /** Act on a stop signal: SIGTERM does graceful_restart.on_stop (default the drain), SIGINT drains, SIGUSR2 restarts. */
+  private onStopSignal(sig: string): void {
+    if (sig === 'SIGUSR2') this.plannedRestart(sig);
+    else void this.stop(sig, sig === 'SIGTERM' ? (this.config?.gracefulRestart?.onStop ?? 'drain') : 'drain');
+  }
+
   /**
    * SIGHUP reloads; SIGTERM does graceful_restart.on_stop (default the
    * drain); SIGINT drains; SIGUSR2 is a planned restart that exits with
-   * RESTART_EXIT_CODE for the service manager to start herald again.
+   * RESTART_EXIT_CODE for the service manager to start herald again. Install
+   * before start(): a signal that arrives while herald starts (the API
+   * already answers, the sessions are coming up) is held and acted on once
+   * start() is done, rather than killing the process half-started.
    */
   installSignalHandlers(): void {
-    process.on('SIGHUP', () => void this.reload());
-    process.on('SIGTERM', () => void this.stop('SIGTERM', this.config?.gracefulRestart?.onStop ?? 'drain'));
-    process.on('SIGINT', () => void this.stop('SIGINT'));
-    process.on('SIGUSR2', () => this.plannedRestart('SIGUSR2'));
+    const onStop = (sig: string): void => {
+      if (this.running) this.onStopSignal(sig);
+      else this.heldSignal = sig;
+    };
+    process.on('SIGHUP', () => {
+      if (this.running) void this.reload();
+      else this.log.warn({}, 'SIGHUP while starting: ignored (the config being started is the current file)');
+    });
+    process.on('SIGTERM', () => onStop('SIGTERM'));
+    process.on('SIGINT', () => onStop('SIGINT'));
+    process.on('SIGUSR2', () => onStop('SIGUSR2'));
   }
 }
 
+/** Say why the listener could not start, and what to do: a port in use, or no privilege for it. */
+function listenFailure(e: NodeJS.ErrnoException, c: Config): string {
+  const where = c.listen === false ? '' : `${c.listen.addresses.join(', ')} port ${c.listen.port}`;
+  if (e.code === 'EADDRINUSE') {
+    return `cannot listen for BGP on ${where}: the port is in use (BIRD or FRR on this host?); set listen: false to run without a listener (herald then connects to its peers; none may be passive), or listen on another address or port`;
+  }
+  if (e.code === 'EACCES') {
+    return `cannot listen for BGP on ${where}: permission denied (port ${c.listen === false ? 179 : c.listen.port} needs CAP_NET_BIND_SERVICE); set listen: false to run unprivileged with active sessions only`;
+  }
+  if (e.code === 'EADDRNOTAVAIL') return `cannot listen for BGP on ${where}: the address is not on this host`;
+  return e.message;
+}

@@ -259,7 +259,8 @@ export class EngineClient implements Engine {
         const p = this.pending.get(m.id);
         if (!p) return;
         this.pending.delete(m.id);
-        if (m.error !== undefined) p.reject(new Error(m.error));
+        // An error keeps its errno code (EADDRINUSE, EACCES…) across the thread boundary.
+        if (m.error !== undefined) p.reject(Object.assign(new Error(m.error), m.code !== undefined ? { code: m.code } : {}));
         else p.resolve(m.value ?? null);
         return;
       }

@@ -28,7 +28,7 @@ export type Command =
 
 /** What the engine sends back. */
 export type FromEngine =
-  | { kind: 'reply'; id: number; value?: unknown; error?: string }
+  | { kind: 'reply'; id: number; value?: unknown; error?: string; code?: string }
   | { kind: 'batch'; id: number; batch: ReceivedRoute[] }
   | { kind: 'event'; event: SpeakerEvent }
   | { kind: 'snapshot'; peers: PeerSnapshot[] }

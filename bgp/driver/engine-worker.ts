@@ -122,7 +122,8 @@ async function handle(c: Command): Promise<void> {
 port.on('message', (c: Command) => {
   handle(c).catch((e: unknown) => {
     const message = (e as Error)?.message ?? String(e);
-    if ('id' in c && c.id !== undefined) post({ kind: 'reply', id: c.id, error: message });
+    const code = (e as NodeJS.ErrnoException)?.code;
+    if ('id' in c && c.id !== undefined) post({ kind: 'reply', id: c.id, error: message, ...(code !== undefined ? { code } : {}) });
     else logger.error({ op: c.op, err: message }, 'engine command failed');
   });
 });

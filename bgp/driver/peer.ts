@@ -686,7 +686,7 @@ export class Peer {
     this.ribIn.setLocalAddresses(local ? [stripMapped(local)] : []);
     this.ribOut.start(n.context, this.exportContext(c, n));
     this.deps.log.info(
-      { peer: this.name, peerAs: n.peerAs, holdTime: n.holdTime, families: n.families, local },
+      { peer: this.name, peerAs: n.peerAs, holdTime: n.holdTime, families: n.families, local: isV4(local) ? stripMapped(local) : local },
       'session established',
     );
     this.deps.emit({ type: 'established', peer: this.name, families: [...n.families], holdTime: n.holdTime });

@@ -3,8 +3,9 @@
  * src/ programs against (MetalLB's `Set(advertisements)` + `Close()` idea,
  * grown to what an operator needs).
  *
- * Owns: the listening socket (dual-stack `::` by default) with per-peer TCP
- * MD5 keys installed before any SYN can arrive; the mapping of an accepted
+ * Owns: the listening sockets (one dual-stack `::` by default, one per
+ * configured address, or none) with per-peer TCP MD5 keys installed before
+ * any SYN can arrive; the mapping of an accepted
  * connection to its configured peer by remote address (an unknown address is
  * closed before any BGP is spoken and logged once); adding, changing and
  * removing peers without touching the others; the graceful stop that
@@ -30,7 +31,7 @@ import { realClock, type Clock } from './clock.js';
 import { Peer } from './peer.js';
 import type { Engine, GroupStanding, PeerChange, PrefixStanding } from './engine.js';
 import type { ReceivedRoute } from '../rib/adj-rib-in.js';
-import { applyListenerMd5, removeListenerMd5, setListenerTtl } from './tcp-md5.js';
+import { applyListenerMd5, listenerFamily, removeListenerMd5, setListenerTtl } from './tcp-md5.js';
 import { readMd5Counters } from './connect.js';
 import { silentLogger, type GroupOp, type Logger, type PeerConfig, type PeerSnapshot, type SpeakerEvent } from './types.js';
 
@@ -39,8 +40,12 @@ export interface SpeakerOptions {
   asn: number;
   /** Our BGP Identifier (dotted quad). */
   routerId: string;
-  /** Where to accept connections; `false` to never listen (active-only). Default `::` port 179. */
-  listen?: { address?: string; port?: number } | false;
+  /**
+   * Where to accept connections: one listener per address (default `::`,
+   * which takes IPv4 too, unless an IPv4 address is also listed); `false` to
+   * never listen (active sessions only). Default port 179.
+   */
+  listen?: { address?: string | readonly string[]; port?: number } | false;
   /** Advertise the FQDN capability with this host name. */
   hostname?: string;
   clock?: Clock;
@@ -114,7 +119,8 @@ export class Speaker implements Engine {
   private readonly log: Logger;
   private readonly peers = new Map<string, Peer>();
   private readonly listeners = new Set<(e: SpeakerEvent) => void>();
-  private server: net.Server | null = null;
+  /** One listening socket per configured listen address. */
+  private servers: net.Server[] = [];
   private readonly unknownLogged = new Set<string>();
   private md5Timer: NodeJS.Timeout | null = null;
   private md5Last = -1;
@@ -164,39 +170,63 @@ export class Speaker implements Engine {
 
   private async listen(): Promise<void> {
     const l = this.opts.listen || {};
-    const server = net.createServer({ noDelay: true }, (sock) => this.onConnection(sock));
-    server.on('error', (err) => this.log.error({ err: err.message }, 'listener error'));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ host: l.address ?? '::', port: l.port ?? 179, ipv6Only: false }, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    this.server = server;
+    const addresses = l.address === undefined ? ['::'] : typeof l.address === 'string' ? [l.address] : [...l.address];
+    // "::" takes IPv4 too (dual stack) unless an IPv4 address has its own listener, which it would collide with.
+    const ipv6Only = addresses.some((a) => parseAddress(a)?.afi === Afi.IPv4);
+    try {
+      for (const host of addresses) {
+        const server = net.createServer({ noDelay: true }, (sock) => this.onConnection(sock));
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen({ host, port: l.port ?? 179, ipv6Only }, () => {
+            server.off('error', reject);
+            resolve();
+          });
+        });
+        server.on('error', (err) => this.log.error({ err: err.message }, 'listener error'));
+        this.servers.push(server);
+        this.log.info({ address: server.address() }, 'listening for BGP connections');
+      }
+    } catch (e) {
+      for (const s of this.servers) s.close();
+      this.servers = [];
+      throw e;
+    }
     this.installKeys();
     this.applyListenerTtl();
-    const a = server.address();
-    this.log.info({ address: a }, 'listening for BGP connections');
   }
 
-  /** The address the listener is bound to (useful with port 0 in tests). */
+  /** The address the (first) listener is bound to (useful with port 0 in tests). */
   get listenAddress(): net.AddressInfo | null {
-    const a = this.server?.address();
+    const a = this.servers[0]?.address();
     return a && typeof a !== 'string' ? a : null;
   }
 
+  /** Install the keyed peers' MD5 keys on every listener that can accept them (an IPv4 listener takes IPv4 peers only). */
   private installKeys(): void {
-    if (!this.server) return;
     const keyed = [...this.peers.values()].filter((p) => p.cfg.password !== undefined);
     if (keyed.length === 0) return;
-    try {
-      applyListenerMd5(
-        this.server,
-        keyed.map((p) => ({ address: p.cfg.address, key: p.cfg.password! })),
-      );
-    } catch (e) {
-      this.log.error({ err: (e as Error).message }, 'cannot install TCP MD5 keys on the listener');
+    for (const server of this.servers) {
+      try {
+        const v4 = listenerFamily(server) === 4;
+        applyListenerMd5(
+          server,
+          keyed.filter((p) => !v4 || parseAddress(p.cfg.address)?.afi === Afi.IPv4).map((p) => ({ address: p.cfg.address, key: p.cfg.password! })),
+        );
+      } catch (e) {
+        this.log.error({ err: (e as Error).message }, 'cannot install TCP MD5 keys on the listener');
+      }
+    }
+  }
+
+  /** Remove a peer's MD5 key from every listener. */
+  private removeKey(address: string): void {
+    for (const server of this.servers) {
+      try {
+        removeListenerMd5(server, address);
+      } catch {
+        /* the key may already be gone, or never fitted this listener's family */
+      }
     }
   }
 
@@ -206,11 +236,11 @@ export class Speaker implements Engine {
    * from the listening socket), back to the OS default once none does.
    */
   private applyListenerTtl(): void {
-    if (!this.server) return;
+    if (this.servers.length === 0) return;
     const want = [...this.peers.values()].some((p) => p.cfg.ttlSecurity) ? 255 : 'default';
     if (want === this.listenerTtl) return;
     try {
-      setListenerTtl(this.server, { ttl: want });
+      for (const server of this.servers) setListenerTtl(server, { ttl: want });
       this.listenerTtl = want;
       this.log.info({ ttl: want }, 'listener TTL set for GTSM peers (RFC 5082)');
     } catch (e) {
@@ -384,13 +414,7 @@ export class Speaker implements Engine {
     const exportChanged = EXPORT_KEYS.some(changed);
     const anyChanged = JSON.stringify(old) !== JSON.stringify(cfg);
     if (!anyChanged) return 'unchanged';
-    if (old.password !== undefined && this.server && old.address !== cfg.address) {
-      try {
-        removeListenerMd5(this.server, old.address);
-      } catch {
-        /* the key may already be gone */
-      }
-    }
+    if (old.password !== undefined && old.address !== cfg.address) this.removeKey(old.address);
     peer.reconfigure(cfg, this.sessionConfig(cfg));
     if (JSON.stringify(old.families) !== JSON.stringify(cfg.families)) this.giveGroups(peer);
     if (!sessionChanged) {
@@ -411,13 +435,7 @@ export class Speaker implements Engine {
     await peer.stop(text, CeaseSub.PeerDeconfigured);
     this.peers.delete(name);
     this.applyListenerTtl();
-    if (peer.cfg.password !== undefined && this.server) {
-      try {
-        removeListenerMd5(this.server, peer.cfg.address);
-      } catch {
-        /* nothing to remove */
-      }
-    }
+    if (peer.cfg.password !== undefined) this.removeKey(peer.cfg.address);
   }
 
   /**
@@ -550,9 +568,9 @@ export class Speaker implements Engine {
     await Promise.race([all, new Promise<void>((r) => (t = setTimeout(r, timeoutMs)))]);
     clearTimeout(t);
     for (const p of this.peers.values()) p.destroy();
-    const s = this.server;
-    this.server = null;
-    if (s) await new Promise<void>((r) => s.close(() => r()));
+    const servers = this.servers;
+    this.servers = [];
+    await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
     this.started = false;
     return keeping;
   }

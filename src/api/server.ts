@@ -10,7 +10,7 @@
  *   GET  /v1/explain/:prefix                  why a prefix is (not) announced
  *   GET  /v1/lxd                              the LXD source: reachability, counts, every derived and skipped route
  *   GET  /v1/events                           server-sent events of peer/service/reload/drain/lxd changes
- *   POST /v1/drain   {services:[..]|all:true, wait?}
+ *   POST /v1/drain   {services:[..]|all:true, wait?}   kept across restarts (state_dir)
  *   POST /v1/undrain {services?:[..]}
  *   POST /v1/reload
  *   POST /v1/restart                          planned restart: stop keeping routes at routers, exit 75
@@ -46,7 +46,9 @@ import {
 export interface ApiDaemon extends StateSource {
   /** Resolve true once every Established peer has taken everything handed so far (false after the timeout). */
   waitFlushed(timeoutMs: number): Promise<boolean>;
-  drain(names?: string[]): Promise<void>;
+  /** With `persist`, the drain is kept across restarts (state_dir); `drainSaved` then says where, or why not. */
+  drain(names?: string[], opts?: { persist?: boolean }): Promise<void>;
+  readonly drainSaved?: { file: string; error: string | null } | null;
   undrain(names?: string[]): void;
   reload(): Promise<{ ok: true } | { ok: false; errors: string[] }>;
   /** Planned restart (Graceful Restart): stop without withdrawing and exit for the service manager to restart. */
@@ -135,7 +137,8 @@ async function route(d: ApiDaemon, opts: HandlerOptions, req: http.IncomingMessa
     const body = await readBody(req);
     const names = serviceNames(d, body, true);
     const wait = body.wait === true;
-    const done = d.drain(names);
+    const done = d.drain(names, { persist: true });
+    const saved = d.drainSaved ?? null;
     const c = d.config!;
     const targets = names.length ? names : c.services.map((s) => s.name);
     if (wait) {
@@ -148,6 +151,9 @@ async function route(d: ApiDaemon, opts: HandlerOptions, req: http.IncomingMessa
       periodMs: c.drain.periodMs,
       phase: c.drain.periodMs > 0 && !wait ? 'graceful-shutdown' : 'withdrawn',
       withdrawalSent: wait,
+      persisted: saved !== null && saved.error === null,
+      stateFile: saved?.file ?? null,
+      persistError: saved?.error ?? null,
     });
   }
   if (p === '/v1/undrain') {
@@ -155,7 +161,12 @@ async function route(d: ApiDaemon, opts: HandlerOptions, req: http.IncomingMessa
     const body = await readBody(req);
     const names = serviceNames(d, body, false);
     d.undrain(names);
-    return sendJson(res, 200, { services: names.length ? names : (d.config?.services.map((s) => s.name) ?? []) });
+    const saved = d.drainSaved ?? null;
+    return sendJson(res, 200, {
+      services: names.length ? names : (d.config?.services.map((s) => s.name) ?? []),
+      stateFile: saved?.file ?? null,
+      persistError: saved?.error ?? null,
+    });
   }
   if (p === '/v1/reload') {
     post();

@@ -97,6 +97,8 @@ export async function bundle(root) {
     // here reads Function.name (error classes set `name` themselves), and
     // stack traces get their names back from the source maps.
     legalComments: 'none',
+    // `herald --version` and `routes --version` answer from the bundle (src/version.ts).
+    define: { HERALD_VERSION: JSON.stringify(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version) },
     // Paths as the tree names them (a test builds a copy whose node_modules is a link).
     preserveSymlinks: true,
     write: false,

@@ -11,7 +11,6 @@
  *   64  usage error
  * No RFC.
  */
-import { parseArgs } from 'node:util';
 import { ApiClient, ApiResponseError, UnreachableError } from '../api/client.js';
 import type { ExplainState, LxdState, PeerState, ReceivedState, RouteState, ServiceState, StateEvent, SummaryState } from '../state/index.js';
 import {
@@ -31,8 +30,10 @@ import {
   type Cell,
   type RenderOptions,
 } from './render.js';
+import { EXIT_USAGE, parseCommandLine, UsageError } from './args.js';
+import { heraldVersion } from '../version.js';
 
-export const EXIT = { ok: 0, failed: 1, unreachable: 2, usage: 64 } as const;
+export const EXIT = { ok: 0, failed: 1, unreachable: 2, usage: EXIT_USAGE } as const;
 export const DEFAULT_SOCKET = '/run/herald/herald.sock';
 
 export const USAGE = `usage: routes [COMMAND] [--socket PATH] [--json]
@@ -47,7 +48,8 @@ export const USAGE = `usage: routes [COMMAND] [--socket PATH] [--json]
   routes check PREFIX             exit 0 if announced to every established peer
                                   that should carry it, 1 if not, 2 if unreachable
   routes drain SERVICE...|--all [--wait]
-                                  GRACEFUL_SHUTDOWN, then withdraw (--wait: until sent)
+                                  GRACEFUL_SHUTDOWN, then withdraw (--wait: until
+                                  sent); kept across restarts until undrained
   routes undrain [SERVICE...]     announce again by health (no name: all)
   routes reload                   reload the config (a bad one is refused)
   routes restart                  planned restart: herald stops without withdrawing
@@ -57,8 +59,10 @@ export const USAGE = `usage: routes [COMMAND] [--socket PATH] [--json]
                                   skipped routes with their origin and reason
   routes watch                    follow changes live
 
-  --socket PATH   control socket (default $HERALD_SOCKET or ${DEFAULT_SOCKET})
-  --json          machine-readable output (docs/cli.md)
+  -s, --socket PATH   control socket (default $HERALD_SOCKET or ${DEFAULT_SOCKET})
+  -j, --json          machine-readable output (docs/cli.md)
+  -h, --help          this text
+  -V, --version       print the version
 `;
 
 /** Where the CLI writes, and what it knows of its terminal. */
@@ -69,8 +73,6 @@ export interface CliIo {
   /** Aborts `routes watch` (Ctrl-C); default: never. */
   signal?: AbortSignal;
 }
-
-class UsageError extends Error {}
 
 /** Run the routes command line; returns the exit code. */
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
@@ -83,14 +85,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     all?: boolean;
     wait?: boolean;
     help?: boolean;
+    version?: boolean;
   };
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
+    ({ values, positionals } = parseCommandLine(
+      argv,
+      {
         socket: { type: 'string', short: 's' },
         json: { type: 'boolean', short: 'j' },
         peer: { type: 'string' },
@@ -99,14 +100,20 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         all: { type: 'boolean' },
         wait: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'V' },
       },
-    }));
+      true,
+    ));
   } catch (e) {
     io.stderr.write(`routes: ${(e as Error).message}\n${USAGE}`);
     return EXIT.usage;
   }
   if (values.help || positionals[0] === 'help') {
     io.stdout.write(USAGE);
+    return EXIT.ok;
+  }
+  if (values.version || positionals[0] === 'version') {
+    io.stdout.write(`routes (herald) ${await heraldVersion()}\n`);
     return EXIT.ok;
   }
   const socket = values.socket ?? io.env.HERALD_SOCKET ?? DEFAULT_SOCKET;
@@ -184,17 +191,22 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         if (!values.all && args.length === 0) throw new UsageError('name the services to drain, or --all: routes drain dns [--wait]');
         if (values.all && args.length) throw new UsageError('give service names or --all, not both');
         const body = { ...(values.all ? { all: true } : { services: args }), wait: values.wait === true };
-        const r = await api.post<{ services: string[]; periodMs: number; phase: string; withdrawalSent: boolean }>('/v1/drain', body);
+        const r = await api.post<DrainAnswer>('/v1/drain', body);
         if (values.json) json(r);
-        else if (r.withdrawalSent) out(`drained ${r.services.join(', ')}: withdrawn, and every established peer has been sent the withdrawal\n`);
-        else if (r.periodMs > 0) out(`draining ${r.services.join(', ')}: GRACEFUL_SHUTDOWN for ${r.periodMs / 1000}s, then withdraw (routes undrain to undo)\n`);
-        else out(`drained ${r.services.join(', ')}: withdrawn (routes undrain to undo)\n`);
+        else {
+          if (r.withdrawalSent) out(`drained ${r.services.join(', ')}: withdrawn, and every established peer has been sent the withdrawal\n`);
+          else if (r.periodMs > 0) out(`draining ${r.services.join(', ')}: GRACEFUL_SHUTDOWN for ${r.periodMs / 1000}s, then withdraw\n`);
+          else out(`drained ${r.services.join(', ')}: withdrawn\n`);
+          out(persistence(r));
+        }
+        if (r.persistError) io.stderr.write(`routes: the drain is not kept across a restart: ${r.persistError}\n`);
         return EXIT.ok;
       }
       case 'undrain': {
-        const r = await api.post<{ services: string[] }>('/v1/undrain', args.length ? { services: args } : {});
+        const r = await api.post<{ services: string[]; stateFile?: string | null; persistError?: string | null }>('/v1/undrain', args.length ? { services: args } : {});
         if (values.json) json(r);
-        else out(r.services.length ? `undrained ${r.services.join(', ')}: announced again according to health\n` : 'nothing was drained\n');
+        else out(r.services.length ? `undrained ${r.services.join(', ')}: announced again according to health${r.stateFile ? `; cleared from ${r.stateFile}` : ''}\n` : 'nothing was drained\n');
+        if (r.persistError) io.stderr.write(`routes: could not clear the kept drain, it returns at the next restart: ${r.persistError}\n`);
         return EXIT.ok;
       }
       case 'reload': {
@@ -258,6 +270,23 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     io.stderr.write(`routes: ${(e as Error).message}\n`);
     return EXIT.failed;
   }
+}
+
+/** The POST /v1/drain answer (persisted/stateFile/persistError are absent from daemons before issue 10). */
+interface DrainAnswer {
+  services: string[];
+  periodMs: number;
+  phase: string;
+  withdrawalSent: boolean;
+  persisted?: boolean;
+  stateFile?: string | null;
+  persistError?: string | null;
+}
+
+/** Say whether the drain outlives a restart. */
+function persistence(r: DrainAnswer): string {
+  if (r.persisted) return `kept across restarts in ${r.stateFile}; 'routes undrain ${r.services.join(' ')}' ends it\n`;
+  return `not kept across a restart; 'routes undrain' ends it\n`;
 }
 
 function noArgs(args: string[]): void {

@@ -253,6 +253,12 @@ export function renderExplain(x: ExplainState, o: RenderOptions): string {
         .join('\n'),
     );
   }
+  // Older daemons send no warnings field.
+  const warnings = x.warnings ?? [];
+  if (warnings.length) {
+    out.push('', 'config warnings:');
+    for (const w of warnings) out.push(`  ${paint('warning', 'red', o.colour)} ${w.path}: ${w.message}`);
+  }
   return out.join('\n') + '\n';
 }
 

@@ -17,6 +17,7 @@ import type {
   Config,
   Family,
   GracefulRestartConfig,
+  HostAddresses,
   LxdConfig,
   PeerSettings,
   PrefixLimitSettings,
@@ -68,13 +69,15 @@ export function buildConfig(raw: RawConfig, file: string): { config: Config; iss
   const services = raw.services.map((s, i) => buildService(s, ['services', i], peers, add));
   const statics = raw.static.map((s, i) => buildStatic(s, ['static', i], peers, add));
   const lxd = raw.lxd ? buildLxd(raw.lxd, ['lxd'], add) : null;
+  const listen = buildListen(raw.listen, add);
 
   if (issues.length > 0) return { config: null, issues };
   const config: Config = {
     file,
     routerId: raw.router_id,
     asn: raw.asn,
-    listen: { address: raw.listen.address, port: raw.listen.port },
+    listen,
+    stateDir: raw.state_dir,
     api: { socket: raw.api.socket, mode: parseInt(raw.api.mode, 8), group: raw.api.group ?? null },
     peers,
     services,
@@ -90,6 +93,15 @@ export function buildConfig(raw: RawConfig, file: string): { config: Config; iss
 }
 
 type Add = (path: PathSegment[], message: string) => void;
+
+/** `listen: false`, or the addresses to bind (canonical, each once). */
+function buildListen(l: RawConfig['listen'], add: Add): Config['listen'] {
+  if (l === false) return false;
+  const list = typeof l.address === 'string' ? [l.address] : l.address;
+  const addresses = list.map(canonicalAddress);
+  checkDuplicates(addresses, 'listen', 'address', 'listen address', (path, m) => add(typeof l.address === 'string' ? path : ['listen', 'address', path[1]!], m));
+  return { addresses: [...new Set(addresses)], port: l.port };
+}
 
 function checkDuplicates(values: string[], section: string, key: string, what: string, add: Add): void {
   const first = new Map<string, number>();
@@ -178,6 +190,7 @@ function buildPeer(p: RawPeer, at: PathSegment[], add: Add, defaults: ReconnectC
     ...(grTime !== undefined ? { gracefulRestartTime: grTime } : {}),
     gracefulNotification: grTime !== undefined && (gr?.notification ?? false),
     ...(p.description !== undefined ? { description: p.description } : {}),
+    ...(p.template !== undefined ? { template: p.template } : {}),
     shutdown: p.shutdown,
   };
 }
@@ -273,7 +286,9 @@ function buildService(s: RawService, at: PathSegment[], peers: PeerSettings[], a
     prefixes.push({ text: canon, path: [...at, 'prefixes', i] });
   });
   const route = buildRoute(s, at, prefixes, peers, add);
-  const checks = s.checks.map((c, i) => buildCheck(c, [...at, 'checks', i], timeoutMs, intervalMs, add));
+  const checks: Check[] = s.checks.map((c, i) => buildCheck(c, [...at, 'checks', i], timeoutMs, intervalMs, add));
+  const hostAddresses = buildHostAddresses(s, prefixes, [...at, 'host_addresses'], add);
+  if (hostAddresses) checks.push({ kind: 'host_address', interface: hostAddresses.interface, addresses: hostAddresses.addresses });
   return {
     name: s.name,
     prefixes: prefixes.filter((_, i) => seen.get(prefixes[i]!.text) === i).map((p) => p.text),
@@ -286,9 +301,22 @@ function buildService(s: RawService, at: PathSegment[], peers: PeerSettings[], a
     fall: s.fall,
     jitterMs,
     whenDown: buildWhenDown(s.when_down),
+    hostAddresses,
     ...route,
     ...(s.description !== undefined ? { description: s.description } : {}),
   };
+}
+
+/** A service's host addresses: its prefixes, each of which must be a host route (/32, /128). */
+function buildHostAddresses(s: RawService, prefixes: { text: string; path: PathSegment[] }[], at: PathSegment[], add: Add): HostAddresses | null {
+  const h = s.host_addresses;
+  if (!h) return null;
+  for (const p of prefixes) {
+    const len = Number(p.text.split('/')[1]);
+    if (len !== (p.text.includes(':') ? 128 : 32))
+      add(p.path, `${p.text} is not a host route (/32 or /128): host_addresses puts each prefix's address on ${h.interface}, so every prefix of this service must be one address`);
+  }
+  return { mode: h.mode, interface: h.interface, addresses: [...new Set(prefixes.map((p) => p.text))] };
 }
 
 function buildWhenDown(w: RawService['when_down']): WhenDown {

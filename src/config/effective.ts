@@ -1,12 +1,14 @@
 /**
  * The effective config: what herald will actually run with, every default
  * filled in, in the file's own snake_case shape so `herald check` can print
- * it as YAML or JSON. Unset optional keys print as null.
+ * it as YAML or JSON. Unset optional keys print as null. Peers print with
+ * their template's settings merged in (the `templates` section itself is
+ * not repeated: every peer that uses one shows what it took).
  * Durations print as text ("2s"); passwords print as "<redacted>".
  */
 import { formatDuration } from './duration.js';
 import { REDACTED } from './secret.js';
-import type { Check, Config, LimitActionSettings, PeerSettings, ReconnectConfig, RouteAttrs, ServiceConfig, StaticRoute, WhenDown } from './types.js';
+import type { Check, Config, LimitActionSettings, LxdConfig, PeerSettings, ReconnectConfig, RouteAttrs, ServiceConfig, StaticRoute, WhenDown } from './types.js';
 
 /** A plain-data value (what JSON.stringify and YAML.stringify print). */
 export type Plain = string | number | boolean | null | Plain[] | { [key: string]: Plain };
@@ -16,8 +18,9 @@ export function effectiveConfig(c: Config): { [key: string]: Plain } {
   return {
     router_id: c.routerId,
     asn: c.asn,
-    listen: { address: c.listen.address, port: c.listen.port },
+    listen: c.listen === false ? false : { address: [...c.listen.addresses], port: c.listen.port },
     api: { socket: c.api.socket, mode: `0${c.api.mode.toString(8)}`, group: c.api.group },
+    state_dir: c.stateDir,
     peers: c.peers.map(peer),
     services: c.services.map(service),
     static: c.static.map(staticRoute),
@@ -28,7 +31,39 @@ export function effectiveConfig(c: Config): { [key: string]: Plain } {
       ? { restart_time: c.gracefulRestart.restartTime, on_stop: c.gracefulRestart.onStop, notification: c.gracefulRestart.notification }
       : null,
     metrics: c.metrics ? { address: c.metrics.address, port: c.metrics.port, path: c.metrics.path } : null,
-    lxd: c.lxd ? { socket: c.lxd.socket, project: c.lxd.project } : null,
+    lxd: c.lxd ? lxd(c.lxd) : null,
+  };
+}
+
+/** The LXD section in full: every key of the schema, defaults filled in. */
+function lxd(l: LxdConfig): { [key: string]: Plain } {
+  const r = l.rules;
+  return {
+    socket: l.socket,
+    project: l.project,
+    url: l.https?.url ?? null,
+    client_cert: l.https?.clientCert ?? null,
+    client_key: l.https?.clientKey ?? null,
+    server_cert: l.https?.serverCert ?? null,
+    uplinks: [...l.uplinks],
+    announce_from: l.announceFrom,
+    chassis_name: l.chassisName,
+    rules: {
+      ovn_networks: r.ovnNetworks,
+      routes_external: r.routesExternal,
+      nic_addresses: r.nicAddresses,
+      forwards: r.forwards,
+      load_balancers: r.loadBalancers,
+      bridge_subnets: r.bridgeSubnets,
+      user_routes: r.userRoutes,
+    },
+    coalesce: formatDuration(l.coalesceMs),
+    resync_interval: formatDuration(l.resyncMs),
+    unreachable_withdraw_after: formatDuration(l.unreachableWithdrawAfterMs),
+    check_interval: formatDuration(l.checkIntervalMs),
+    check_timeout: formatDuration(l.checkTimeoutMs),
+    check_rise: l.checkRise,
+    check_fall: l.checkFall,
   };
 }
 
@@ -36,6 +71,7 @@ function peer(p: PeerSettings): { [key: string]: Plain } {
   return {
     name: p.name,
     address: p.address,
+    template: p.template ?? null,
     asn: p.asn,
     port: p.port,
     local_address: p.localAddress ?? null,
@@ -94,7 +130,8 @@ function service(s: ServiceConfig): { [key: string]: Plain } {
   return {
     name: s.name,
     prefixes: [...s.prefixes],
-    checks: s.checks.map(check),
+    // The built-in host address check is shown as host_addresses, where it was written.
+    checks: s.checks.flatMap((c) => (c.kind === 'host_address' ? [] : [check(c)])),
     combine: s.combine,
     interval: formatDuration(s.intervalMs),
     fast_interval: formatDuration(s.fastIntervalMs),
@@ -103,6 +140,7 @@ function service(s: ServiceConfig): { [key: string]: Plain } {
     fall: s.fall,
     jitter: formatDuration(s.jitterMs),
     when_down: whenDown(s.whenDown),
+    host_addresses: s.hostAddresses ? { mode: s.hostAddresses.mode, interface: s.hostAddresses.interface } : null,
     ...route(s),
     description: s.description ?? null,
   };
@@ -155,6 +193,8 @@ function check(c: Check): { [key: string]: Plain } {
       return { exec: { command: [...c.argv], env: { ...c.env }, cwd: c.cwd ?? null, timeout: formatDuration(c.timeoutMs) } };
     case 'maintenance_file':
       return { maintenance_file: c.path };
+    case 'host_address':
+      return { host_address: { interface: c.interface, addresses: [...c.addresses] } };
   }
 }
 

@@ -9,7 +9,7 @@
  * values before it is stored (so even a YAML syntax error quoting the line
  * cannot leak one).
  */
-import { isMap, isPair, isScalar, isSeq, type Document, type LineCounter, type Node } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, type Document, type LineCounter, type Node, type YAMLMap } from 'yaml';
 import { REDACTED } from './secret.js';
 
 export type PathSegment = string | number;
@@ -89,7 +89,7 @@ export class Locator {
       let next: unknown = undefined;
       let keyNode: unknown = undefined;
       if (isMap(node)) {
-        const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
+        const pair = this.pairIn(node, String(seg));
         if (pair) {
           keyNode = pair.key;
           next = pair.value;
@@ -107,6 +107,23 @@ export class Locator {
       best = startOf(node) ?? best;
     }
     return best;
+  }
+
+  /** The pair for `key` in a mapping, or in the mappings it merges (`<<: *tor`, `<<: [*a, *b]`). */
+  private pairIn(map: YAMLMap, key: string, depth = 0): { key: unknown; value: unknown } | undefined {
+    const own = map.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === key);
+    if (own || depth > 8 || !this.doc) return own;
+    for (const p of map.items) {
+      // The YAML library marks a merge key with a symbol value; its source text is "<<".
+      if (!isScalar(p.key) || typeof p.key.value !== 'symbol') continue;
+      const sources = isSeq(p.value) ? p.value.items : [p.value];
+      for (const s of sources) {
+        const target = isAlias(s) ? s.resolve(this.doc) : s;
+        const found = isMap(target) ? this.pairIn(target, key, depth + 1) : undefined;
+        if (found) return found;
+      }
+    }
+    return undefined;
   }
 }
 

@@ -3,8 +3,9 @@
  * file:line:column errors, the effective config for `herald check`, the JSON
  * Schema, and the diff a reload uses. See docs/configuration.md.
  */
-export { loadConfig, parseConfig } from './parse.js';
-export { ConfigError, formatIssue, type ConfigIssue } from './errors.js';
+export { loadConfig, loadConfigWithLocator, parseConfig, parseConfigWithLocator, type Locate } from './parse.js';
+export { configWarnings, formatWarning, warningState, WARNING_CODES, type ConfigWarning, type WarningCode, type WarningState } from './warnings.js';
+export { ConfigError, formatIssue, formatPath, type ConfigIssue } from './errors.js';
 export { effectiveConfig, type Plain } from './effective.js';
 export { configJsonSchema, configJsonSchemaText } from './json-schema.js';
 export { diffConfig, SESSION_FIELDS, ROUTE_FIELDS, OTHER_FIELDS, type ConfigDiff, type PeerChange } from './diff.js';

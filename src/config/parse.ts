@@ -13,15 +13,25 @@ import type { z } from 'zod';
 import { buildConfig } from './build.js';
 import { ConfigError, Locator, formatPath, scrub, secretsInText, suggest, type ConfigIssue, type PathSegment } from './errors.js';
 import { configSchema, show } from './schema.js';
+import { expandTemplates, inheritedAt, type Expansion } from './templates.js';
 import type { Config } from './types.js';
+
+/** Where a key path sits in the file (for warnings found after loading). */
+export type Locate = (path: readonly PathSegment[]) => { line: number; column: number };
 
 /** Parse and validate config text; throws ConfigError naming every problem. */
 export function parseConfig(text: string, fileName: string): Config {
+  return parseConfigWithLocator(text, fileName).config;
+}
+
+/** Parse and validate config text, and keep a way to locate key paths in it; throws ConfigError. */
+export function parseConfigWithLocator(text: string, fileName: string): { config: Config; locate: Locate } {
   const secrets = secretsInText(text);
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, version: '1.2' });
+  // merge: YAML merge keys (`<<: *tor`) share peer settings (decision 0028).
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, version: '1.2', merge: true });
   const fail = (issues: Omit<ConfigIssue, 'file'>[]): never => {
-    throw new ConfigError(issues.map((i) => ({ ...i, file: fileName, message: scrub(i.message, secrets) })));
+    throw new ConfigError(issues.map((i) => ({ file: fileName, line: i.line, column: i.column, path: i.path, message: scrub(i.message, secrets) })));
   };
 
   if (doc.errors.length > 0) {
@@ -44,23 +54,46 @@ export function parseConfig(text: string, fileName: string): Config {
   if (typeof data !== 'object' || Array.isArray(data))
     fail([{ ...loc.at([]), path: '', message: `expected a mapping of keys (router_id, asn, peers, ...) at the top level, got ${show(data)}` }]);
 
+  const expansion = expandTemplates(data as Record<string, unknown>);
+  if (expansion.issues.length) fail(expansion.issues.map((i) => ({ ...loc.at(i.path), path: formatPath(i.path), message: i.message })));
+
   const parsed = configSchema.safeParse(data, { error: fallbackMessage });
   if (!parsed.success) {
     // An object with unknown keys may also fail its own refinement (a check
     // item "htp:" has no known kind); the unknown key is the useful message.
     const unknownAt = new Set(parsed.error.issues.filter((i) => i.code === 'unrecognized_keys').map((i) => i.path.map(String).join('\0')));
     const issues = parsed.error.issues.filter((i) => !(i.code === 'custom' && unknownAt.has(i.path.map(String).join('\0'))));
-    fail(issues.flatMap((iss) => fromZod(iss, data, loc)));
+    fail(dropRepeats(issues.flatMap((iss) => fromZod(iss, data, loc)).map((i) => fromTemplate(i, expansion, loc))));
   }
 
   const built = buildConfig(parsed.data!, fileName);
   if (built.config === null)
-    fail(built.issues.map((i) => ({ ...loc.at(i.path), path: formatPath(i.path), message: i.message })));
-  return built.config!;
+    fail(built.issues.map((i) => fromTemplate({ ...loc.at(i.path), path: formatPath(i.path), message: i.message, segments: i.path }, expansion, loc)));
+  return { config: built.config!, locate: (path) => loc.at(inheritedAt(path, expansion)?.at ?? path) };
+}
+
+type Located = Omit<ConfigIssue, 'file'> & { segments: readonly PathSegment[] };
+
+/** Point an issue about a key a peer inherited at the template that holds it. */
+function fromTemplate(i: Located, x: Expansion, loc: Locator): Located & { fromTemplate?: true } {
+  const t = inheritedAt(i.segments, x);
+  if (!t) return i;
+  return { ...i, ...loc.at(t.at), message: `${i.message} (from template ${t.template})`, fromTemplate: true };
+}
+
+/** A bad template value fails for the template and for each peer using it: say it once, at the template. */
+function dropRepeats(issues: (Located & { fromTemplate?: true })[]): Located[] {
+  const own = new Set(issues.filter((i) => !i.fromTemplate).map((i) => `${i.line}:${i.column}:${i.message}`));
+  return issues.filter((i) => !i.fromTemplate || !own.has(`${i.line}:${i.column}:${i.message.replace(/ \(from template [^)]*\)$/, '')}`));
 }
 
 /** Read and validate a config file; throws ConfigError (also when it cannot be read). */
 export async function loadConfig(path: string): Promise<Config> {
+  return (await loadConfigWithLocator(path)).config;
+}
+
+/** Read and validate a config file, keeping a locator for its key paths; throws ConfigError. */
+export async function loadConfigWithLocator(path: string): Promise<{ config: Config; locate: Locate }> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -69,7 +102,7 @@ export async function loadConfig(path: string): Promise<Config> {
     const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EACCES' ? 'permission denied' : err.message;
     throw new ConfigError([{ file: path, line: 1, column: 1, path: '', message: `cannot read the config: ${why}` }]);
   }
-  return parseConfig(text, path);
+  return parseConfigWithLocator(text, path);
 }
 
 /** Messages for the few places the schema leaves to zod's defaults (record values, list items). */
@@ -88,7 +121,7 @@ function yamlMessage(m: string): string {
 }
 
 /** Turn one zod issue into positioned config issues (an unknown-keys issue becomes one per key). */
-function fromZod(iss: z.core.$ZodIssue, data: unknown, loc: Locator): Omit<ConfigIssue, 'file'>[] {
+function fromZod(iss: z.core.$ZodIssue, data: unknown, loc: Locator): Located[] {
   const path = iss.path.filter((p): p is PathSegment => typeof p !== 'symbol');
   if (iss.code === 'unrecognized_keys') {
     const known = knownKeys(path);
@@ -96,15 +129,16 @@ function fromZod(iss: z.core.$ZodIssue, data: unknown, loc: Locator): Omit<Confi
       const near = suggest(key, known);
       return {
         ...loc.keyAt([...path, key]),
+        segments: [...path, key],
         path: formatPath([...path, key]),
         message: `unknown key '${key}'${near ? ` — did you mean '${near}'?` : known.length ? ` (expected one of: ${known.join(', ')})` : ''}`,
       };
     });
   }
   if ((iss.code === 'invalid_type' || iss.code === 'invalid_union') && valueAt(data, path) === undefined && path.length > 0) {
-    return [{ ...loc.at(path), path: formatPath(path), message: `missing required key '${String(path[path.length - 1])}'` }];
+    return [{ ...loc.at(path), segments: path, path: formatPath(path), message: `missing required key '${String(path[path.length - 1])}'` }];
   }
-  return [{ ...loc.at(path), path: formatPath(path), message: iss.message }];
+  return [{ ...loc.at(path), segments: path, path: formatPath(path), message: iss.message }];
 }
 
 function valueAt(data: unknown, path: readonly PathSegment[]): unknown {
@@ -120,6 +154,7 @@ interface Def {
   type: string;
   shape?: Record<string, { _zod: { def: Def } }>;
   element?: { _zod: { def: Def } };
+  valueType?: { _zod: { def: Def } };
   innerType?: { _zod: { def: Def } };
   in?: { _zod: { def: Def } };
 }
@@ -138,6 +173,7 @@ function knownKeys(path: readonly PathSegment[]): string[] {
     if (!d) return [];
     if (d.type === 'object' && typeof seg === 'string') d = d.shape?.[seg]?._zod.def;
     else if (d.type === 'array' && typeof seg === 'number') d = d.element?._zod.def;
+    else if (d.type === 'record' && typeof seg === 'string') d = d.valueType?._zod.def;
     else return [];
     if (d) d = unwrap(d);
   }

@@ -200,11 +200,22 @@ const reconnectFields = {
 // ---------------------------------------------------------------- sections
 
 export const listenSchema = z
-  .strictObject({
-    address: address.default('::').meta({ description: 'Address to accept BGP connections on' }),
-    port: listenPort.default(179).meta({ description: 'TCP port (0: any free port, for tests)' }),
-  })
-  .meta({ description: 'Where herald accepts incoming BGP connections' });
+  .union(
+    [
+      z.literal(false),
+      z.strictObject({
+        address: z
+          .union([address, nonEmptyList(address, 'addresses', 'address')], {
+            error: (iss) => `expected an address or a list of addresses, got ${show(iss.input)}`,
+          })
+          .default('::')
+          .meta({ description: 'Address, or list of addresses, to accept BGP connections on ("::" takes IPv4 too)' }),
+        port: listenPort.default(179).meta({ description: 'TCP port (0: any free port, for tests)' }),
+      }),
+    ],
+    { error: (iss) => `expected false (no listener) or a mapping { address, port }, got ${show(iss.input)}` },
+  )
+  .meta({ description: 'Where herald accepts incoming BGP connections; false: no listener (beside BIRD/FRR, or unprivileged: active sessions only)' });
 
 export const apiSchema = z
   .strictObject({
@@ -262,6 +273,7 @@ export const peerSchema = z
   .strictObject({
     name: name.meta({ description: 'Unique peer name, used in logs, the API and metrics' }),
     address: address.meta({ description: "The neighbour's address (IPv4 or IPv6)" }),
+    template: name.optional().meta({ description: 'Take every key this peer does not set from templates.NAME (decision 0028)' }),
     asn: asn.meta({ description: "The neighbour's AS" }),
     port: port.default(179).meta({ description: 'TCP port to connect to' }),
     local_address: address.optional().meta({ description: 'Source address of the session (same family as address)' }),
@@ -321,6 +333,38 @@ export const peerSchema = z
     shutdown: bool('Administratively down: configured but not connected').default(false),
   })
   .meta({ description: 'A BGP neighbour' });
+
+// ---------------------------------------------------------------- peer templates (issue 10, decision 0028)
+
+/** Keys a template may not hold: they identify one peer, or would nest templates. */
+const NOT_IN_TEMPLATE = new Set(['name', 'address', 'template']);
+
+/**
+ * A template: any peer key except name, address and template, none
+ * required, no defaults of its own (a peer's defaults apply after the
+ * merge, so a template never hides one). Built from peerSchema's shape, so
+ * a key added to peers is at once allowed in templates.
+ */
+export const templateSchema = z
+  .strictObject(
+    Object.fromEntries(
+      Object.entries(peerSchema.shape)
+        .filter(([k]) => !NOT_IN_TEMPLATE.has(k))
+        .map(([k, v]) => {
+          const meta = z.globalRegistry.get(v);
+          const inner = v instanceof z.ZodDefault ? (v.unwrap() as z.ZodType) : (v as z.ZodType);
+          return [k, (meta ? inner.meta(meta) : inner).optional()];
+        }),
+    ),
+  )
+  .meta({ description: 'Peer settings shared by the peers that name this template' });
+
+export const templatesSchema = z
+  .record(name, templateSchema, { error: (iss) => `expected a mapping of template names to peer settings, got ${show(iss.input)}` })
+  .default({})
+  .meta({ description: 'Named peer settings; a peer takes them with template: NAME. Also a place for YAML anchors (<<: *tor)' });
+
+// ---------------------------------------------------------------- end of peer templates
 
 const checkTimeout = duration('Timeout of this check (default: the service timeout)').optional();
 
@@ -449,6 +493,23 @@ export const whenDownSchema = z
   .default({ withdraw: true })
   .meta({ description: 'While the service is down: withdraw (default), or stay announced as a worse path' });
 
+// ---------------------------------------------------------------- service addresses on the host (issue 10, decision 0029)
+
+const ifName = checkedText(
+  (s) => (/^[^\s/:]{1,15}$/.test(s) ? null : `expected an interface name (at most 15 characters, no spaces, '/' or ':'), got ${show(s)}`),
+  'an interface name like lo or dummy0',
+);
+
+export const hostAddressesSchema = z
+  .strictObject({
+    mode: oneOf(['add', 'verify'] as const, 'add: put the addresses on the interface at start, remove them at stop; verify: only check they are there'),
+    interface: ifName.default('lo').meta({ description: 'Interface that holds the addresses' }),
+  })
+  .optional()
+  .meta({ description: "The service's /32 and /128 addresses on this host: added and removed by herald, or verified; a missing address fails the service. Absent: herald leaves them alone" });
+
+// ---------------------------------------------------------------- end of service addresses
+
 const routeFields = {
   next_hop: nextHop,
   communities,
@@ -472,6 +533,7 @@ export const serviceSchema = z
     fall: int(1, 1000, 'a count').default(3).meta({ description: 'Consecutive failures to become unhealthy' }),
     jitter: duration('Random delay added to each probe (default: interval / 10)').optional(),
     when_down: whenDownSchema,
+    host_addresses: hostAddressesSchema,
     ...routeFields,
   })
   .meta({ description: 'A health-gated service' });
@@ -593,6 +655,10 @@ export const configSchema = z
     asn: asn.meta({ description: 'Our AS number' }),
     listen: listenSchema.prefault({}),
     api: apiSchema.prefault({}),
+    // issue 10 (operations): state directory and peer templates
+    state_dir: absolutePath.default('/var/lib/herald').meta({ description: 'Directory for state kept across restarts (drains, addresses herald added)' }),
+    templates: templatesSchema,
+    // end of issue 10 keys
     peers: list(peerSchema, 'peers').default([]),
     services: list(serviceSchema, 'services').default([]),
     static: list(staticSchema, 'static routes').default([]),

@@ -14,8 +14,11 @@ export interface Config {
   readonly file: string;
   readonly routerId: string;
   readonly asn: number;
-  readonly listen: ListenConfig;
+  /** Where to accept BGP connections; false: no listener (active sessions only). */
+  readonly listen: ListenConfig | false;
   readonly api: ApiConfig;
+  /** Directory of state kept across restarts (drains, added addresses). */
+  readonly stateDir: string;
   readonly peers: readonly PeerSettings[];
   readonly services: readonly ServiceConfig[];
   readonly static: readonly StaticRoute[];
@@ -32,7 +35,8 @@ export interface Config {
 }
 
 export interface ListenConfig {
-  readonly address: string;
+  /** One listener per address (canonical text), in the file's order. */
+  readonly addresses: readonly string[];
   /** 0 binds any free port (tests). */
   readonly port: number;
 }
@@ -95,6 +99,8 @@ export interface PeerSettings {
   readonly importLimits: ImportLimitSettings;
   readonly enforceFirstAs: boolean;
   readonly nextHopSelf: { readonly ipv4?: string; readonly ipv6?: string };
+  /** The template the peer took settings from (decision 0028); absent: none. */
+  readonly template?: string;
   /** Graceful Restart restart time, seconds (RFC 4724); absent = capability off. */
   readonly gracefulRestartTime?: number;
   /** With gracefulRestartTime: offer the RFC 8538 N bit (the top-level graceful_restart.notification). */
@@ -104,7 +110,7 @@ export interface PeerSettings {
   readonly shutdown: boolean;
 }
 
-export type Check = TcpCheck | HttpCheck | DnsCheck | ExecCheck | MaintenanceFileCheck;
+export type Check = TcpCheck | HttpCheck | DnsCheck | ExecCheck | MaintenanceFileCheck | HostAddressCheck;
 
 export interface TcpCheck {
   readonly kind: 'tcp';
@@ -161,6 +167,18 @@ export interface MaintenanceFileCheck {
   readonly path: string;
 }
 
+/**
+ * Built in, never written under `checks`: a service with `host_addresses`
+ * gets one, which fails while an address is missing from the interface —
+ * whatever `combine` says (a service cannot answer on an address the host
+ * does not have).
+ */
+export interface HostAddressCheck {
+  readonly kind: 'host_address';
+  readonly interface: string;
+  readonly addresses: readonly string[];
+}
+
 export const DNS_TYPES = ['A', 'AAAA', 'CNAME', 'MX', 'NS', 'PTR', 'SOA', 'SRV', 'TXT', 'CAA'] as const;
 export type DnsType = (typeof DNS_TYPES)[number];
 export const DNS_RCODES = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED'] as const;
@@ -208,7 +226,17 @@ export interface ServiceConfig extends RouteAttrs {
   /** Each probe is delayed by a random 0..jitterMs. */
   readonly jitterMs: number;
   readonly whenDown: WhenDown;
+  /** The service's addresses on this host (decision 0029); null: herald leaves them alone. */
+  readonly hostAddresses?: HostAddresses | null;
   readonly description?: string;
+}
+
+/** A service's host addresses: added at start and removed at stop, or only verified. */
+export interface HostAddresses {
+  readonly mode: 'add' | 'verify';
+  readonly interface: string;
+  /** "198.51.100.53/32", "2001:db8:53::53/128": the service's host routes. */
+  readonly addresses: readonly string[];
 }
 
 export interface StaticRoute extends RouteAttrs {

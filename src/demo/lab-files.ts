@@ -45,6 +45,7 @@ router_id: ${o.routerId}
 asn: ${DEMO.hostAs}
 listen: { address: "::", port: 179 }
 api: { socket: ${o.dir}/herald.sock }
+state_dir: ${o.dir}/state
 peers:
   - { name: router, address: ${o.routerAddress}, asn: ${DEMO.routerAs}, families: [ipv4], hold_time: 9, connect_retry: 1s }
 services:

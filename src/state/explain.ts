@@ -4,9 +4,11 @@
  * their rendering (src/cli/render.ts). Every decision that can keep a route
  * off the wire gives its reason here: a service's failing check or drain,
  * an LXD origin's skip reason, a peer filter, a family the peer does not
- * carry, a session that is not Established, an export refusal.
+ * carry, a session that is not Established, an export refusal — and the
+ * config warnings that touch the prefix.
  */
 import type { PrefixStanding } from '../../bgp/index.js';
+import { warningState, type WarningState } from '../config/warnings.js';
 import type { ServiceSnapshot } from '../sources/health/types.js';
 import type { LxdOrigin } from '../sources/lxd/index.js';
 import { originText } from '../sources/lxd/derive.js';
@@ -52,6 +54,8 @@ export interface ExplainPeer {
 
 /** GET /v1/explain/:prefix, `routes explain`, `routes check`. */
 export interface ExplainState {
+  /** Config warnings that touch this prefix (a peer that can never be sent it, a check that probes another host, …). */
+  warnings: WarningState[];
   prefix: string;
   family: Family;
   /** Some source wants it announced now. */
@@ -109,7 +113,9 @@ export async function explain(d: StateSource, prefixText: string): Promise<Expla
     peersOut.push({ ...base, shouldCarry: true, status: st.status, nextHop: st.nextHop, reason: st.reason });
   }
   const verdict = judge(prefix, fam, wanted, sources, peersOut, lx);
-  return { prefix, family: fam, wanted, sources, peers: peersOut, ...verdict };
+  const services = new Set(sources.flatMap((s) => (s.service ? [s.service.name] : [])));
+  const warnings = (d.warnings ?? []).filter((w) => w.prefixes.includes(prefix) || (w.service !== null && services.has(w.service))).map(warningState);
+  return { prefix, family: fam, wanted, sources, peers: peersOut, ...verdict, warnings };
 }
 
 /** A route's status with one peer, from the engine's standing (and the peer's damped hold-down, if any). */

@@ -16,7 +16,7 @@
  * the Adj-RIB-Out's view (RFC 4271 §3.2: what was advertised to the peer).
  */
 import { STANDING, formatPrefixRecord, nextPrefixRecord, type Engine, type GroupStanding, type PeerSnapshot, type ReceivedRoute } from '../../bgp/index.js';
-import type { Config, ServiceConfig } from '../config/index.js';
+import type { Config, ConfigWarning, ServiceConfig } from '../config/index.js';
 import type { OutputGroup, Contribution } from '../reconciler/index.js';
 import { serviceGroups, serviceSource, type DrainPhase } from '../sources/intents.js';
 import type { CheckReport, ServiceSnapshot } from '../sources/health/types.js';
@@ -49,6 +49,8 @@ export interface StateSource {
   readonly lxd?: LxdStateSource | null;
   /** Why a configured LXD source could not start (e.g. no socket found). */
   readonly lxdStartError?: string | null;
+  /** The config's warnings (src/config/warnings.ts), for explain and the multihop hint. */
+  readonly warnings?: readonly ConfigWarning[];
   drainPhase(service: string): DrainPhase;
 }
 
@@ -338,11 +340,26 @@ export function lxd(d: StateSource): LxdState | null {
   return { source: head, routes: list };
 }
 
+/** An IPv4 peer accepted on the dual-stack listener has an IPv4-mapped local address: show it as IPv4. */
+export function plainAddress(a: string): string {
+  return a.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, '$1');
+}
+
+/** The last connect error, with the config warning that explains it (EHOSTUNREACH to a peer that needs multihop). */
+function connectError(p: PeerSnapshot, warnings: readonly ConfigWarning[]): string | null {
+  const e = p.lastConnectError;
+  if (!e || !/EHOSTUNREACH|ENETUNREACH/.test(e)) return e ?? null;
+  const w = warnings.find((x) => x.code === 'needs-multihop' && x.peer === p.name);
+  return w ? `${e}: ${w.message}` : e;
+}
+
 /** Build every configured (not shut down) peer's state. */
 export function peers(d: StateSource): PeerState[] {
   const desc = new Map((d.config?.peers ?? []).map((p) => [p.name, p.description ?? null]));
   return (d.engine?.snapshot() ?? []).map((p) => ({
     ...p,
+    localAddress: p.localAddress === null ? null : plainAddress(p.localAddress),
+    lastConnectError: connectError(p, d.warnings ?? []),
     uptimeMs: Math.round(p.uptimeMs),
     families: p.families.map(familyName),
     endOfRibReceived: p.endOfRibReceived.map(familyName),

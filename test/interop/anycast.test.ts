@@ -155,6 +155,7 @@ router_id: ${h.v4}
 asn: ${HOST_AS}
 listen: { address: "::", port: 179 }
 api: { socket: ${h.dir}/herald.sock }
+state_dir: ${h.dir}/state
 peers:
   - { name: r4, address: ${routerV4}, asn: ${ROUTER_AS}, families: [ipv4], hold_time: 9, connect_retry: 1s }
   - { name: r6, address: "${routerV6}", asn: ${ROUTER_AS}, families: [ipv6], hold_time: 9, connect_retry: 1s }

@@ -127,6 +127,7 @@ router_id: 192.0.2.11
 asn: ${HERALD_AS}
 listen: { address: "::", port: 179 }
 api: { socket: ${dir}/herald.sock, mode: "0660" }
+state_dir: ${dir}/state
 peers:
   - { name: frr, address: ${frr}, asn: ${FRR_AS}, hold_time: 9, connect_retry: 1s, families: [ipv4], import: all }
   - { name: ghost, address: ${GHOST}, asn: 65099, passive: true, families: [ipv4, ipv6] }

@@ -67,6 +67,7 @@ router_id: 192.0.2.11
 asn: ${A_AS}
 listen: { address: "::", port: 179 }
 api: { socket: ${f.dir}/herald.sock }
+state_dir: ${f.dir}/state
 peers:
   - name: upstream
     address: ${routerV4}
@@ -107,6 +108,7 @@ router_id: 192.0.2.12
 asn: ${B_AS}
 listen: { address: "::", port: 179 }
 api: { socket: ${f.dir}/herald.sock }
+state_dir: ${f.dir}/state
 peers:
   - { name: upstream, address: ${routerV4}, asn: ${ROUTER_AS}, hold_time: 9, connect_retry: 1s }
 services:

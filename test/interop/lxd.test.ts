@@ -112,6 +112,7 @@ router_id: ${routerId}
 asn: ${asn}
 listen: { address: "::", port: 179 }
 api: { socket: ${join(dir, 'herald.sock')} }
+state_dir: ${join(dir, 'state')}
 metrics: { address: 127.0.0.1, port: ${METRICS_PORT} }
 peers:
   - { name: upstream, address: ${routerV4}, asn: ${ROUTER_AS}, hold_time: 9, connect_retry: 1s }

@@ -27,7 +27,9 @@
  * unhealthy one is left out (and flushed by routers at End-of-RIB). Up goes
  * down after `fall` failing rounds in a row. A maintenance file that exists
  * makes the state `maintenance` in the round that sees it, with no counting
- * and no flap; when it goes, the state is the rise/fall verdict again.
+ * and no flap; when it goes, the state is the rise/fall verdict again. The
+ * built-in host address check (services with `host_addresses`) is counted
+ * like any check but is never outvoted by `combine: any`.
  */
 import type { Clock } from '../../../bgp/index.js';
 import type { ServiceConfig } from '../../config/index.js';
@@ -265,7 +267,12 @@ export class ServiceHealth {
     const reports = round.reports as CheckReport[];
     const admin = reports.find((r) => r.result.adminDown);
     const health = reports.filter((r) => this.spec.checks[r.index]!.kind !== 'maintenance_file');
-    const ok = health.length === 0 ? true : this.spec.combine === 'any' ? health.some((r) => r.result.ok) : health.every((r) => r.result.ok);
+    // The built-in host address check must pass whatever `combine` says: a
+    // service cannot answer on an address the host does not have.
+    const required = health.filter((r) => this.spec.checks[r.index]!.kind === 'host_address');
+    const combined = health.filter((r) => this.spec.checks[r.index]!.kind !== 'host_address');
+    const anyOk = combined.length === 0 || (this.spec.combine === 'any' ? combined.some((r) => r.result.ok) : combined.every((r) => r.result.ok));
+    const ok = anyOk && required.every((r) => r.result.ok);
 
     const wasHealthy = this.healthyV;
     const decides = this.firstRoundDecides && this.rounds === 0;

@@ -118,3 +118,23 @@ describe('state model', () => {
     expect(JSON.stringify({ b: Buffer.from([255]) }, jsonReplacer)).toBe('{"b":"ff"}');
   });
 });
+
+describe('peers as the operator reads them (issue 10 item 9)', () => {
+  it('an IPv4 local address accepted on the dual-stack listener shows as IPv4, and EHOSTUNREACH names multihop', () => {
+    const d = source();
+    const snap = d.engine!.snapshot()[0]!;
+    const d2: StateSource = {
+      ...d,
+      engine: { ...d.engine!, snapshot: () => [{ ...snap, localAddress: '::ffff:192.0.2.11', lastConnectError: 'connect EHOSTUNREACH 203.0.113.2:179' }] },
+      warnings: [
+        { code: 'needs-multihop', path: ['peers', 0, 'address'], message: '203.0.113.2 is not on a connected network …; set multihop: 2', prefixes: [], peer: 'up1', service: null },
+      ],
+    };
+    const [p] = peers(d2);
+    expect(p!.localAddress).toBe('192.0.2.11');
+    expect(p!.lastConnectError).toBe('connect EHOSTUNREACH 203.0.113.2:179: 203.0.113.2 is not on a connected network …; set multihop: 2');
+    // IPv6 stays as it is; without the warning (a connected peer that is down) there is no multihop hint.
+    const [q] = peers({ ...d2, warnings: [], engine: { ...d.engine!, snapshot: () => [{ ...snap, localAddress: '2001:db8::11', lastConnectError: 'connect EHOSTUNREACH 192.0.2.1:179' }] } });
+    expect([q!.localAddress, q!.lastConnectError]).toEqual(['2001:db8::11', 'connect EHOSTUNREACH 192.0.2.1:179']);
+  });
+});

@@ -188,8 +188,10 @@ describe('renderers', () => {
         },
       ],
       peers: [{ peer: 'up1', state: 'Established', established: true, shouldCarry: false, status: 'not-wanted', nextHop: null, reason: 'no source wants this prefix' }],
+      warnings: [{ code: 'check-not-local', path: 'services[0].checks[0].tcp.address', message: '203.0.113.9 is not an address of this host' }],
     };
     const t = renderExplain(x, plain);
+    expect(t).toContain('config warnings:\n  warning services[0].checks[0].tcp.address: 203.0.113.9 is not an address of this host');
     expect(t.split('\n')[0]).toBe('198.51.100.80/32 (ipv4): NOT announced');
     expect(t).toContain('  service:web: does not want it — service web is down');
     expect(t).toContain('    check 1 exec /bin/false: FAIL — exited 1');
@@ -217,6 +219,7 @@ describe('renderers', () => {
       reason: 'lxd:default/c1/eth0:routes.external: instance c1 (project default) is Stopped: only Running or Ready instances are announced',
       sources: [{ source: origin.source, wants: false, reason: 'instance c1 (project default) is Stopped: only Running or Ready instances are announced', service: null, lxd: { origin, nextHop: null, status: 'connected', unreachableSince: null } }],
       peers: [],
+      warnings: [],
     };
     const t = renderExplain(x, plain);
     expect(t).toContain('  lxd:default/c1/eth0:routes.external: does not want it — instance c1 (project default) is Stopped');

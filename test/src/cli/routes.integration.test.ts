@@ -68,6 +68,7 @@ router_id: 192.0.2.11
 asn: 65011
 listen: { address: 127.0.0.1, port: 179 }
 api: { socket: ${dir}/a.sock, mode: "0660" }
+state_dir: ${dir}/state-a
 peers:
   - { name: b, address: 127.0.0.2, local_address: 127.0.0.1, asn: 65012, hold_time: 9, connect_retry: 1s, families: [ipv4], import: all, password: "${PW_B}" }
   - { name: ghost, address: 192.0.2.99, asn: 65099, passive: true, families: [ipv4, ipv6], password: "${PW_GHOST}" }
@@ -101,6 +102,7 @@ router_id: 192.0.2.12
 asn: 65012
 listen: { address: 127.0.0.2, port: 179 }
 api: { socket: ${dir}/b.sock }
+state_dir: ${dir}/state-b
 peers:
   - { name: a, address: 127.0.0.1, local_address: 127.0.0.2, asn: 65011, hold_time: 9, connect_retry: 1s, families: [ipv4], password: "${PW_B}" }
 static:
@@ -390,7 +392,7 @@ describe.skipIf(!canNetns)('routes CLI against herald run in a namespace', () =>
     expect(keys(sv)).toEqual(['announcing', 'checks', 'description', 'drain', 'health', 'name', 'prefixes', 'since'].sort());
     expect(keys(sv.checks[0]!)).toEqual(['adminDown', 'at', 'check', 'detail', 'index', 'latencyMs', 'ok', 'output'].sort());
     const x = await routesJson<ExplainState>(sockA, 'explain', '198.51.100.53/32');
-    expect(keys(x)).toEqual(['announced', 'family', 'peers', 'prefix', 'reason', 'sources', 'wanted'].sort());
+    expect(keys(x)).toEqual(['announced', 'family', 'peers', 'prefix', 'reason', 'sources', 'wanted', 'warnings'].sort());
     expect(keys(x.peers[0]!)).toEqual(['established', 'nextHop', 'peer', 'reason', 'shouldCarry', 'state', 'status'].sort());
     expect(keys(x.sources[0]!)).toEqual(['lxd', 'reason', 'service', 'source', 'wants'].sort());
     const c = await routes(sockA, 'check', '198.51.100.53/32', '--json');

@@ -91,3 +91,71 @@ describe('effectiveConfig', () => {
     });
   });
 });
+
+describe('effectiveConfig: the settings issue 10 added', () => {
+  const HEAD = `router_id: 192.0.2.11
+asn: 65011
+peers:
+  - { name: up, address: 192.0.2.1, asn: 65000 }
+`;
+
+  it('prints the LXD section in full, every default filled in', () => {
+    const eff = effectiveConfig(parseConfig(`${HEAD}lxd: {}\n`, 'herald.yaml'));
+    expect(eff['lxd']).toEqual({
+      socket: null,
+      project: null,
+      url: null,
+      client_cert: null,
+      client_key: null,
+      server_cert: null,
+      uplinks: [],
+      announce_from: 'all-members',
+      chassis_name: null,
+      rules: { ovn_networks: true, routes_external: true, nic_addresses: false, forwards: true, load_balancers: true, bridge_subnets: false, user_routes: true },
+      coalesce: '20ms',
+      resync_interval: '1m',
+      unreachable_withdraw_after: '10m',
+      check_interval: '2s',
+      check_timeout: '1s',
+      check_rise: 2,
+      check_fall: 2,
+    });
+  });
+
+  it('listen: false, a list of listen addresses, and state_dir', () => {
+    const off = effectiveConfig(parseConfig(`${HEAD}listen: false\n`, 'herald.yaml'));
+    expect(off['listen']).toBe(false);
+    expect(off['state_dir']).toBe('/var/lib/herald');
+    const two = parseConfig(`${HEAD}listen: { address: [192.0.2.11, "2001:0db8::11"], port: 1179 }\nstate_dir: /srv/herald\n`, 'herald.yaml');
+    expect(two.listen).toEqual({ addresses: ['192.0.2.11', '2001:db8::11'], port: 1179 });
+    expect(effectiveConfig(two)['listen']).toEqual({ address: ['192.0.2.11', '2001:db8::11'], port: 1179 });
+    expect(two.stateDir).toBe('/srv/herald');
+    expect(() => parseConfig(`${HEAD}listen: true\n`, 'herald.yaml')).toThrow(/listen: expected false \(no listener\) or a mapping \{ address, port \}, got true/);
+    expect(() => parseConfig(`${HEAD}listen: { address: [192.0.2.11, 192.0.2.11] }\n`, 'herald.yaml')).toThrow(/listen\.address\[1\]: duplicate listen address "192\.0\.2\.11"/);
+  });
+
+  it('host_addresses: a built-in check the service runs, shown where it was written', () => {
+    const c = parseConfig(
+      `${HEAD}services:
+  - name: dns
+    prefixes: [198.51.100.53/32]
+    host_addresses: { mode: add }
+    combine: any
+    checks: [ { tcp: { address: 127.0.0.1, port: 53 } } ]
+`,
+      'herald.yaml',
+    );
+    const s = c.services[0]!;
+    expect(s.hostAddresses).toEqual({ mode: 'add', interface: 'lo', addresses: ['198.51.100.53/32'] });
+    expect(s.checks.map((k) => k.kind)).toEqual(['tcp', 'host_address']);
+    const eff = (effectiveConfig(c)['services'] as Record<string, unknown>[])[0]!;
+    expect(eff['host_addresses']).toEqual({ mode: 'add', interface: 'lo' });
+    expect(eff['checks']).toEqual([{ tcp: { address: '127.0.0.1', port: 53, timeout: '1s' } }]);
+    expect(() =>
+      parseConfig(
+        `${HEAD}services:\n  - { name: net, prefixes: [198.51.100.0/24], host_addresses: { mode: verify }, checks: [ { tcp: { address: 127.0.0.1, port: 53 } } ] }\n`,
+        'herald.yaml',
+      ),
+    ).toThrow(/services\[0\]\.prefixes\[0\]: 198\.51\.100\.0\/24 is not a host route \(\/32 or \/128\)/);
+  });
+});

@@ -29,6 +29,7 @@ router_id: 192.0.2.11
 asn: 65011
 listen: { address: 127.0.0.1, port: 179 }
 api: { socket: ${dir}/herald.sock, mode: "0660" }
+state_dir: ${dir}/state
 metrics: { address: 127.0.0.1, port: 9180, path: /metrics }
 peers:
   - { name: b, address: 127.0.0.2, local_address: 127.0.0.1, asn: 65012, hold_time: 9, connect_retry: 1s, families: [ipv4] }

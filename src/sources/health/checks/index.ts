@@ -13,11 +13,13 @@ import { checkExec } from './exec.js';
 import { checkHttp } from './http.js';
 import { checkMaintenanceFile } from './maintenance.js';
 import { checkTcp } from './tcp.js';
+import { checkHostAddress } from './host-address.js';
 
 export { checkExec } from './exec.js';
 export { checkHttp, serverName, BODY_LIMIT } from './http.js';
 export { checkMaintenanceFile } from './maintenance.js';
 export { checkTcp } from './tcp.js';
+export { checkHostAddress, forgetAddressSnapshot } from './host-address.js';
 
 /** Run one probe of any kind; never rejects (a thrown error becomes a failed result). */
 export async function runCheck(spec: Check, signal: AbortSignal): Promise<CheckResult> {
@@ -35,6 +37,8 @@ export async function runCheck(spec: Check, signal: AbortSignal): Promise<CheckR
         return await checkExec(spec, signal);
       case 'maintenance_file':
         return await checkMaintenanceFile(spec, signal);
+      case 'host_address':
+        return await checkHostAddress(spec, signal);
     }
   } catch (e) {
     return { ok: false, detail: `${checkLabel(spec)}: ${errText(e)}`, latencyMs: performance.now() - t0 };
@@ -62,6 +66,8 @@ export function checkLabel(spec: Check): string {
       return `exec ${spec.argv.join(' ')}`;
     case 'maintenance_file':
       return `maintenance_file ${spec.path}`;
+    case 'host_address':
+      return `host_address ${spec.addresses.join(' ')} on ${spec.interface}`;
   }
 }
 

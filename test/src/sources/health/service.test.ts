@@ -200,6 +200,23 @@ describe('ServiceHealth: several checks', () => {
     h.stop();
   });
 
+  it('any: the built-in host address check is never outvoted (issue 10)', async () => {
+    const addr: Check = { kind: 'host_address', interface: 'lo', addresses: ['198.51.100.53/32'] };
+    const { clock, fake, h } = setup({ checks: [tcp(1), tcp(2), addr], combine: 'any', rise: 1, fall: 1 });
+    fake.set(2, 'fail');
+    fake.set('host_address', 'fail');
+    h.start();
+    await runTo(clock, 0);
+    expect(h.state).toBe('down');
+    fake.set('host_address', 'ok');
+    await runTo(clock, 1000);
+    expect(h.state).toBe('up');
+    fake.set('host_address', 'fail');
+    await runTo(clock, 2000);
+    expect(h.state).toBe('down');
+    h.stop();
+  });
+
   it('keeps the last result of every check for routes explain', async () => {
     const { clock, fake, h } = setup({ checks: [tcp(1), tcp(2)] });
     fake.set(2, 'fail');
