@@ -108,10 +108,10 @@ export async function main(argv: string[]): Promise<number> {
 
 /** `herald check`: the effective config on stdout, warnings on stderr. */
 async function check(configPath: string, o: { json?: boolean; strict?: boolean; offline?: boolean }): Promise<number> {
-  const [{ configWarnings, effectiveConfig, formatWarning, loadConfigWithLocator }, { readHostFacts }, { stringify }] = await Promise.all([
+  // yaml comes through the config module: a bundled CommonJS package has no named exports when imported dynamically.
+  const [{ configWarnings, effectiveConfig, formatWarning, loadConfigWithLocator, toYaml: stringify }, { readHostFacts }] = await Promise.all([
     import('./config/index.js'),
     import('./host/interfaces.js'),
-    import('yaml'),
   ]);
   try {
     const { config, locate } = await loadConfigWithLocator(configPath);

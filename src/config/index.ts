@@ -15,3 +15,6 @@ export { Secret, REDACTED } from './secret.js';
 export { configSchema } from './schema.js';
 export type * from './types.js';
 export { DNS_TYPES, DNS_RCODES, LOG_LEVELS } from './types.js';
+
+/** YAML text of a value (`herald check` prints the effective config with it). */
+export { stringify as toYaml } from 'yaml';
