@@ -22,7 +22,7 @@ import { serviceGroups, serviceSource, type DrainPhase } from '../sources/intent
 import type { CheckReport, ServiceSnapshot } from '../sources/health/types.js';
 import type { LxdOrigin, LxdSkipped, LxdSourceState } from '../sources/lxd/index.js';
 import { originText } from '../sources/lxd/derive.js';
-import { attributeTexts, familyName, familyOf, iso, plain, type Family } from './format.js';
+import { attributeTexts, type AttributeTexts, familyName, familyOf, iso, plain, type Family } from './format.js';
 
 /** Version of the shapes below; bumped only on an incompatible change. */
 export const STATE_VERSION = 1;
@@ -198,19 +198,12 @@ export interface RouteState {
 }
 
 /** One route received from a peer (GET /v1/received/:peer, `routes received`). */
-export interface ReceivedState {
+export interface ReceivedState extends AttributeTexts {
   peer: string;
   prefix: string;
   family: Family;
   pathId: number | null;
   nextHops: string[];
-  asPath: string;
-  origin: 'igp' | 'egp' | 'incomplete' | null;
-  med: number | null;
-  localPref: number | null;
-  communities: string[];
-  largeCommunities: string[];
-  extendedCommunities: string[];
 }
 
 // ---------------------------------------------------------------- builders
