@@ -9,6 +9,8 @@
  * closed before any BGP is spoken and logged once); adding, changing and
  * removing peers without touching the others; and the graceful stop that
  * sends every peer Cease/Administrative Shutdown with an RFC 9003 message.
+ * BFD for the peers that have it lives beside them (bfd-link.ts, one
+ * BfdDriver on the speaker's Clock and Logger; decisions 0020, 0024).
  */
 import * as net from 'node:net';
 import { Afi, CeaseSub, Safi } from '../wire/iana.js';
@@ -18,6 +20,8 @@ import type { RouteAttrs, RouteGroup, RouteSpec } from '../rib/route.js';
 import type { PrefixList } from '../rib/prefix-list.js';
 import { realClock, type Clock } from './clock.js';
 import { Peer } from './peer.js';
+import { BfdLink } from './bfd-link.js';
+import type { BfdDriverOptions } from '../bfd/driver.js';
 import type { Engine, GroupStanding, PeerChange, PrefixStanding } from './engine.js';
 import type { ReceivedRoute } from '../rib/adj-rib-in.js';
 import { applyListenerMd5, removeListenerMd5 } from './tcp-md5.js';
@@ -37,6 +41,8 @@ export interface SpeakerOptions {
   logger?: Logger;
   /** How often (ms) the kernel's TCP MD5 failure counters are read while a peer has a key; default 5000. */
   md5WatchMs?: number;
+  /** BFD driver options: listening ports and randomness (tests). */
+  bfd?: Pick<BfdDriverOptions, 'ports' | 'random'>;
 }
 
 /**
@@ -102,11 +108,20 @@ export class Speaker implements Engine {
   /** Hand-offs so far (applyGroups calls). */
   private seq = 0;
   private workScheduled = false;
+  /** BFD sessions of the peers that have `bfd`. */
+  private readonly bfd: BfdLink;
 
   constructor(opts: SpeakerOptions) {
     this.opts = opts;
     this.clock = opts.clock ?? realClock;
     this.log = opts.logger ?? silentLogger;
+    this.bfd = new BfdLink({
+      clock: this.clock,
+      log: this.log,
+      emit: this.emit,
+      peer: (name) => this.peers.get(name),
+      ...(opts.bfd ? { driver: opts.bfd } : {}),
+    });
   }
 
   /** Subscribe to typed events; returns an unsubscribe function. */
@@ -116,6 +131,7 @@ export class Speaker implements Engine {
   }
 
   private emit = (e: SpeakerEvent): void => {
+    if (e.type === 'established') this.bfd.established(e.peer);
     for (const fn of this.listeners) {
       try {
         fn(e);
@@ -131,6 +147,7 @@ export class Speaker implements Engine {
     this.started = true;
     if (this.opts.listen !== false) await this.listen();
     for (const p of this.peers.values()) p.start();
+    for (const p of this.peers.values()) if (p.cfg.bfd) void this.bfd.sync(p.name);
     this.watchMd5();
   }
 
@@ -235,7 +252,10 @@ export class Speaker implements Engine {
     this.peers.set(cfg.name, peer);
     this.installKeys();
     this.giveGroups(peer);
-    if (this.started) peer.start();
+    if (this.started) {
+      peer.start();
+      if (cfg.bfd) void this.bfd.sync(cfg.name);
+    }
   }
 
   /** Queue every held group that is for `peer` on it (a new peer, or its families changed). */
@@ -326,6 +346,8 @@ export class Speaker implements Engine {
     }
     peer.reconfigure(cfg, this.sessionConfig(cfg));
     if (JSON.stringify(old.families) !== JSON.stringify(cfg.families)) this.giveGroups(peer);
+    // BFD follows the new settings without touching the BGP session (a Poll Sequence, or a new BFD session).
+    if (this.started && (old.bfd !== undefined || cfg.bfd !== undefined)) void this.bfd.sync(cfg.name);
     if (!sessionChanged) {
       if (!exportChanged) return 'reconfigured';
       peer.reexport();
@@ -342,6 +364,7 @@ export class Speaker implements Engine {
     if (!peer) return;
     await peer.stop(text, CeaseSub.PeerDeconfigured);
     this.peers.delete(name);
+    if (peer.cfg.bfd) await this.bfd.remove(name);
     if (peer.cfg.password !== undefined && this.server) {
       try {
         removeListenerMd5(this.server, peer.cfg.address);
@@ -438,7 +461,7 @@ export class Speaker implements Engine {
 
   /** Snapshot of every peer. */
   snapshot(): PeerSnapshot[] {
-    return [...this.peers.values()].map((p) => p.snapshot());
+    return [...this.peers.values()].map((p) => ({ ...p.snapshot(), bfd: this.bfd.snapshot(p) }));
   }
 
   /** The peer object (for RIB queries). */
@@ -459,6 +482,8 @@ export class Speaker implements Engine {
     await Promise.race([all, new Promise<void>((r) => (t = setTimeout(r, timeoutMs)))]);
     clearTimeout(t);
     for (const p of this.peers.values()) p.destroy();
+    // BFD goes AdminDown after the BGP sessions ended, so no router reads it as a failure of a live session.
+    await this.bfd.close();
     const s = this.server;
     this.server = null;
     if (s) await new Promise<void>((r) => s.close(() => r()));

@@ -8,11 +8,12 @@
  * `families` lists others (then exactly those), as the speaker negotiates.
  */
 import { formatAddress, formatPrefix, parseAddress, parsePrefix } from '../../bgp/wire/prefix.js';
+import { bfdMultihop } from '../../bgp/index.js';
 import { suggest, type PathSegment } from './errors.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { Secret } from './secret.js';
-import type { RawCheck, RawConfig, RawPeer, RawService, RawStatic } from './schema.js';
-import type { Check, Config, Family, LxdConfig, PeerSettings, RouteAttrs, ServiceConfig, StaticRoute, WhenDown } from './types.js';
+import { bfdSchema, type RawBfd, type RawCheck, type RawConfig, type RawPeer, type RawService, type RawStatic } from './schema.js';
+import type { BfdSettings, Check, Config, Family, LxdConfig, PeerBfdSettings, PeerSettings, RouteAttrs, ServiceConfig, StaticRoute, WhenDown } from './types.js';
 
 /** A problem found while building, located by key path. */
 export interface BuildIssue {
@@ -42,7 +43,8 @@ export function buildConfig(raw: RawConfig, file: string): { config: Config; iss
     issues.push({ path, message });
   };
 
-  const peers = raw.peers.map((p, i) => buildPeer(p, ['peers', i], add));
+  const bfd = raw.bfd ? bfdSettings(raw.bfd) : null;
+  const peers = raw.peers.map((p, i) => buildPeer(p, ['peers', i], add, bfd));
   checkDuplicates(raw.peers.map((p) => p.name), 'peers', 'name', 'peer name', add);
   checkDuplicates(raw.peers.map((p) => canonicalAddress(p.address)), 'peers', 'address', 'peer address', add);
   checkDuplicates(raw.services.map((s) => s.name), 'services', 'name', 'service name', add);
@@ -64,6 +66,7 @@ export function buildConfig(raw: RawConfig, file: string): { config: Config; iss
     static: statics,
     logging: { level: raw.logging.level, format: raw.logging.format },
     drain: { periodMs: ms(raw.drain.period), message: raw.drain.message },
+    bfd,
     metrics: raw.metrics ? { address: raw.metrics.address, port: raw.metrics.port, path: raw.metrics.path } : null,
     lxd,
   };
@@ -81,7 +84,39 @@ function checkDuplicates(values: string[], section: string, key: string, what: s
   });
 }
 
-function buildPeer(p: RawPeer, at: PathSegment[], add: Add): PeerSettings {
+/** The top-level `bfd` section (every key has a default). */
+function bfdSettings(b: RawBfd): BfdSettings {
+  return { minTxMs: ms(b.min_tx), minRxMs: ms(b.min_rx), multiplier: b.multiplier, passive: b.passive, waitUpMs: ms(b.wait_up) };
+}
+
+/**
+ * A peer's BFD: `bfd: false` is off; `true` takes the top-level section (or
+ * the defaults); a mapping overrides the top-level keys it names; absent
+ * follows the top-level section. Multihop follows the BGP session unless set.
+ */
+function buildPeerBfd(p: RawPeer, hops: number | undefined, at: PathSegment[], add: Add, top: BfdSettings | null): PeerBfdSettings | undefined {
+  const v = p.bfd;
+  if (v === false || (v === undefined && top === null)) return undefined;
+  const base: BfdSettings = top ?? bfdSettings(bfdSchema.parse({}));
+  const o = typeof v === 'object' ? v : {};
+  const multihop = bfdMultihop({
+    ...(p.multihop !== undefined ? { multihop: p.multihop } : {}),
+    ...(hops !== undefined ? { ttlSecurity: true, minTtl: 256 - hops } : {}),
+    ...(o.multihop !== undefined ? { bfd: { multihop: o.multihop } } : {}),
+  });
+  if (o.max_hops !== undefined && !multihop) add([...at, 'bfd', 'max_hops'], 'max_hops applies to multihop BFD only (set bfd.multihop: true, or multihop on the peer)');
+  return {
+    minTxMs: o.min_tx !== undefined ? ms(o.min_tx) : base.minTxMs,
+    minRxMs: o.min_rx !== undefined ? ms(o.min_rx) : base.minRxMs,
+    multiplier: o.multiplier ?? base.multiplier,
+    passive: o.passive ?? base.passive,
+    waitUpMs: o.wait_up !== undefined ? ms(o.wait_up) : base.waitUpMs,
+    multihop,
+    ...(o.max_hops !== undefined ? { maxHops: o.max_hops } : {}),
+  };
+}
+
+function buildPeer(p: RawPeer, at: PathSegment[], add: Add, bfd: BfdSettings | null): PeerSettings {
   const transport = familyOf(p.address);
   if (p.local_address !== undefined && familyOf(p.local_address) !== transport)
     add([...at, 'local_address'], `local_address ${p.local_address} is ${familyOf(p.local_address)} but address ${p.address} is ${transport}`);
@@ -96,6 +131,7 @@ function buildPeer(p: RawPeer, at: PathSegment[], add: Add): PeerSettings {
   const families = p.families ? [...new Set(p.families)] : [transport];
   if (p.families && families.length !== p.families.length) add([...at, 'families'], 'a family is listed twice');
   const hops = p.ttl_security === true ? 1 : typeof p.ttl_security === 'number' ? p.ttl_security : undefined;
+  const peerBfd = buildPeerBfd(p, hops, at, add, bfd);
   return {
     name: p.name,
     address: p.address,
@@ -120,6 +156,7 @@ function buildPeer(p: RawPeer, at: PathSegment[], add: Add): PeerSettings {
       ...(p.next_hop_self?.ipv6 !== undefined ? { ipv6: p.next_hop_self.ipv6 } : {}),
     },
     ...(p.graceful_restart !== undefined ? { gracefulRestartTime: ms(p.graceful_restart) / 1000 } : {}),
+    ...(peerBfd !== undefined ? { bfd: peerBfd } : {}),
     ...(p.description !== undefined ? { description: p.description } : {}),
     shutdown: p.shutdown,
   };

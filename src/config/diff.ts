@@ -31,8 +31,8 @@ export const SESSION_FIELDS = [
 /** Peer fields that change what is announced or kept, not the session. */
 export const ROUTE_FIELDS = ['next_hop_self', 'import', 'max_prefixes'] as const;
 
-/** Peer fields with no effect on the session or its routes. */
-export const OTHER_FIELDS = ['connect_retry', 'description', 'shutdown'] as const;
+/** Peer fields applied without touching the BGP session or its routes (bfd: a Poll Sequence or a new BFD session). */
+export const OTHER_FIELDS = ['connect_retry', 'bfd', 'description', 'shutdown'] as const;
 
 export interface PeerChange {
   readonly name: string;
@@ -116,6 +116,7 @@ function peerFieldChanges(a: PeerSettings, b: PeerSettings): Set<string> {
     ['import', a.import, b.import],
     ['max_prefixes', a.maxPrefixes, b.maxPrefixes],
     ['connect_retry', a.connectRetryMs, b.connectRetryMs],
+    ['bfd', a.bfd, b.bfd],
     ['description', a.description, b.description],
     ['shutdown', a.shutdown, b.shutdown],
   ];

@@ -6,7 +6,7 @@
  */
 import { formatDuration } from './duration.js';
 import { REDACTED } from './secret.js';
-import type { Check, Config, PeerSettings, RouteAttrs, ServiceConfig, StaticRoute, WhenDown } from './types.js';
+import type { BfdSettings, Check, Config, PeerSettings, RouteAttrs, ServiceConfig, StaticRoute, WhenDown } from './types.js';
 
 /** A plain-data value (what JSON.stringify and YAML.stringify print). */
 export type Plain = string | number | boolean | null | Plain[] | { [key: string]: Plain };
@@ -23,6 +23,7 @@ export function effectiveConfig(c: Config): { [key: string]: Plain } {
     static: c.static.map(staticRoute),
     logging: { level: c.logging.level, format: c.logging.format },
     drain: { period: formatDuration(c.drain.periodMs), message: c.drain.message },
+    bfd: c.bfd ? bfd(c.bfd) : null,
     metrics: c.metrics ? { address: c.metrics.address, port: c.metrics.port, path: c.metrics.path } : null,
     lxd: c.lxd ? { socket: c.lxd.socket, project: c.lxd.project } : null,
   };
@@ -49,8 +50,19 @@ function peer(p: PeerSettings): { [key: string]: Plain } {
     import: p.import,
     next_hop_self: { ipv4: p.nextHopSelf.ipv4 ?? null, ipv6: p.nextHopSelf.ipv6 ?? null },
     graceful_restart: p.gracefulRestartTime ?? null,
+    bfd: p.bfd ? { ...bfd(p.bfd), multihop: p.bfd.multihop, max_hops: p.bfd.maxHops ?? null } : false,
     description: p.description ?? null,
     shutdown: p.shutdown,
+  };
+}
+
+function bfd(b: BfdSettings): { [key: string]: Plain } {
+  return {
+    min_tx: formatDuration(b.minTxMs),
+    min_rx: formatDuration(b.minRxMs),
+    multiplier: b.multiplier,
+    passive: b.passive,
+    wait_up: formatDuration(b.waitUpMs),
   };
 }
 

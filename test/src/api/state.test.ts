@@ -32,7 +32,7 @@ function source(): StateSource {
           lastDown: { kind: 'received-notification', message: 'x', at: 1, data: new Uint8Array([1, 2]) } as never,
           lastConnectError: null,
           counters: zeroPeerCounters(),
-          prefixesAnnounced: 1_000_000, prefixesPending: 3, prefixesReceived: 9, endOfRibReceived: ['1/1'], md5: true,
+          prefixesAnnounced: 1_000_000, prefixesPending: 3, prefixesReceived: 9, endOfRibReceived: ['1/1'], md5: true, bfd: null,
         },
       ],
       standing: boom,
