@@ -4,7 +4,8 @@
  * their rendering (src/cli/render.ts). Every decision that can keep a route
  * off the wire gives its reason here: a service's failing check or drain,
  * an LXD origin's skip reason, a peer filter, a family the peer does not
- * carry, a session that is not Established, an export refusal.
+ * carry, a session that is not Established, routes held until BFD is Up,
+ * an export refusal.
  */
 import type { PrefixStanding } from '../../bgp/index.js';
 import type { ServiceSnapshot } from '../sources/health/types.js';
@@ -12,7 +13,7 @@ import type { LxdOrigin } from '../sources/lxd/index.js';
 import { originText } from '../sources/lxd/derive.js';
 import { serviceSource } from '../sources/intents.js';
 import { canonicalPrefix, familyOf, type Family } from './format.js';
-import { lxdOriginState, lxdSummary, serviceState, type LxdOriginState, type LxdStateSource, type LxdSummaryState, type RouteStatus, type ServiceState, type StateSource } from './model.js';
+import { lxdOriginState, lxdSummary, queuedReason, serviceState, type LxdOriginState, type LxdStateSource, type LxdSummaryState, type RouteStatus, type ServiceState, type StateSource } from './model.js';
 
 /** A source that wants (or is configured to want) a prefix. */
 export interface ExplainSource {
@@ -105,7 +106,7 @@ export async function explain(d: StateSource, prefixText: string): Promise<Expla
       peersOut.push({ ...base, shouldCarry: false, status: 'excluded', nextHop: null, reason: why });
       continue;
     }
-    const st = statusOf(standings.get(peer));
+    const st = statusOf(standings.get(peer), queuedReason(snap));
     peersOut.push({ ...base, shouldCarry: true, status: st.status, nextHop: st.nextHop, reason: st.reason });
   }
   const verdict = judge(prefix, fam, wanted, sources, peersOut, lx);
@@ -113,12 +114,12 @@ export async function explain(d: StateSource, prefixText: string): Promise<Expla
 }
 
 /** A route's status with one peer, from the engine's standing. */
-function statusOf(x: PrefixStanding | undefined): { status: RouteStatus; nextHop: string | null; reason: string | null } {
+function statusOf(x: PrefixStanding | undefined, queued: string): { status: RouteStatus; nextHop: string | null; reason: string | null } {
   if (!x) return { status: 'no-session', nextHop: null, reason: 'peer is not running' };
   if (x.sentNextHop !== null && !x.pending) return { status: 'announced', nextHop: x.sentNextHop, reason: null };
   if (x.state !== 'Established') return { status: 'no-session', nextHop: null, reason: `session is ${x.state}, not Established` };
   if (x.reason) return { status: 'not-sendable', nextHop: null, reason: x.reason };
-  return { status: 'pending', nextHop: x.sentNextHop, reason: 'queued, not sent yet' };
+  return { status: 'pending', nextHop: x.sentNextHop, reason: queued };
 }
 
 /** The LXD source's routes for one prefix: each origin that derived it (wants it) or skipped it (with the reason). */

@@ -338,6 +338,17 @@ export function lxd(d: StateSource): LxdState | null {
   return { source: head, routes: list };
 }
 
+/**
+ * Why a route queued for an Established peer is not on the wire yet: the
+ * session holds its routes until BFD is Up (decision 0024), or it is simply
+ * queued.
+ */
+export function queuedReason(p: Pick<PeerSnapshot, 'bfd'>): string {
+  const b = p.bfd;
+  if (!b?.routesHeld) return 'queued, not sent yet';
+  return `held until BFD is Up (waiting ${Math.round(b.heldMs / 1000)}s of wait_up ${Math.round(b.waitUpMs / 1000)}s; BFD is ${b.session?.state ?? 'not running'})`;
+}
+
 /** Build every configured (not shut down) peer's state. */
 export function peers(d: StateSource): PeerState[] {
   const desc = new Map((d.config?.peers ?? []).map((p) => [p.name, p.description ?? null]));
@@ -416,7 +427,7 @@ export async function* routes(d: StateSource, f: RouteFilter = {}): AsyncGenerat
       if (src !== null && !g.sources.includes(src)) continue;
       const st = await engine.groupStanding(peer, g.id);
       if (st === null) continue;
-      yield* groupRoutes(peer, g, st, f.family);
+      yield* groupRoutes(peer, g, st, f.family, queuedReason(snap));
     }
   }
 }
@@ -429,7 +440,7 @@ const STATUS_OF: Record<number, RouteStatus> = {
 };
 
 /** One group's routes with one peer. */
-function* groupRoutes(peer: string, g: OutputGroup, st: GroupStanding, family: Family | undefined): Generator<RouteState> {
+function* groupRoutes(peer: string, g: OutputGroup, st: GroupStanding, family: Family | undefined, queued: string): Generator<RouteState> {
   const w = g.prefixes.words;
   const reasons = new Map(st.reasons);
   const a = g.attrs;
@@ -444,7 +455,7 @@ function* groupRoutes(peer: string, g: OutputGroup, st: GroupStanding, family: F
       status === 'announced'
         ? null
         : status === 'pending'
-          ? 'queued, not sent yet'
+          ? queued
           : status === 'no-session'
             ? `session is ${st.state}, not Established`
             : (reasons.get(i) ?? 'not sendable');

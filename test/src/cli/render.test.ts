@@ -124,6 +124,33 @@ describe('renderers', () => {
     expect(renderPeers([], plain)).toBe('no peers configured\n');
   });
 
+  it('peers with BFD: a BFD column (state, tx/detection), the routes-held note, and one BFD line per peer', () => {
+    const session = {
+      name: 'up1', peer: '192.0.2.1', local: null, multihop: false, minTtl: 255, passive: false, state: 'Up' as const, remoteState: 'Up' as const,
+      localDiag: 0, localDiagName: 'NoDiagnostic', remoteDiag: 0, remoteDiagName: 'NoDiagnostic', localDiscriminator: 7, remoteDiscriminator: 9, sourcePort: 49200,
+      desiredMinTxMs: 100, requiredMinRxMs: 100, detectMult: 3, remote: { desiredMinTxMs: 100, requiredMinRxMs: 100, detectMult: 3, demand: false },
+      txIntervalMs: 100, rxIntervalMs: 100, detectionTimeMs: 300, pollActive: false, uptimeMs: 65_000,
+      lastDown: { at: Date.now() - 120_000, diag: 1, diagName: 'ControlDetectionTimeExpired', remoteState: 'Up' as const, pathDown: true },
+      counters: { packetsIn: 650, packetsOut: 652, discards: { ttl: 1 } as never, upTransitions: 2, downTransitions: 1, pollsCompleted: 2, sendErrors: 0 },
+    };
+    const up: PeerState = { ...peer('up1', 'Established'), bfd: { session, error: null, routesHeld: false, heldMs: 0, unprotected: false, waitUpMs: 10_000 } };
+    const held: PeerState = {
+      ...peer('up2', 'Established'),
+      bfd: { session: { ...session, state: 'Down', remote: null, detectionTimeMs: null, rxIntervalMs: null, txIntervalMs: 1000, lastDown: null }, error: null, routesHeld: true, heldMs: 3_000, unprotected: false, waitUpMs: 10_000 },
+    };
+    const none: PeerState = peer('up3', 'Active');
+    const t = renderPeers([up, held, none], plain);
+    expect(t).toMatch(/^PEER +ADDRESS +AS +STATE +BFD +UP +SENT/);
+    expect(t).toMatch(/\nup1 +192\.0\.2\.1 +65000 +Established +Up 100\/300ms +1m01s /);
+    expect(t).toMatch(/\nup2 .* Established +Down +1m01s .* routes wait for BFD Up \(3s of wait_up 10s\)\n/);
+    expect(t).toMatch(/\nup3 .* Active +- +- /);
+    expect(t).toContain(
+      'bfd up1: Up for 1m05s, single hop; ours 100/100ms ×3, peer Up 100/100ms ×3; tx every 100ms, detect in 300ms; packets 650 in, 652 out, 1 discarded; up 2, down 1; last down 2m00s ago: ControlDetectionTimeExpired\n',
+    );
+    expect(t).toContain('bfd up2: Down, single hop; ours 100/100ms ×3, nothing heard from the peer; tx every 1000ms; packets');
+    expect(t).not.toContain('bfd up3');
+  });
+
   it('services: the first failing check detail', () => {
     const s: ServiceState = {
       name: 'web',
