@@ -13,6 +13,7 @@
  *   npm run bench -- --quick           100k IPv4 + 10k IPv6
  *   npm run bench -- --only=herald,bird
  *   npm run bench -- --cpu-prof=DIR    write herald's CPU profile to DIR
+ *   npm run bench -- --failover        failover times and client loss instead (failover.ts)
  *
  * Every sender runs in a fresh pair of namespaces that are deleted after it
  * (the lab's exit handlers also clean up on a crash or Ctrl-C).
@@ -26,6 +27,7 @@ import { benchHerald } from './herald.js';
 import { benchBird } from './bird.js';
 import { benchOpenbgpd } from './openbgpd.js';
 import { benchGobgp } from './gobgp.js';
+import { runFailover } from './failover.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 
@@ -49,7 +51,7 @@ function parseArgs(argv: string[]): { quick: boolean; only: Set<string> | null; 
     else if (a.startsWith('--only=')) only = new Set(a.slice(7).split(','));
     else if (a.startsWith('--cpu-prof=')) cpuProf = resolve(a.slice(11));
     else if (a === '--cpu-prof') cpuProf = resolve('herald-cpu-prof');
-    else throw new Error(`unknown argument ${a} (known: --quick, --only=herald,bird,openbgpd,gobgp, --cpu-prof[=DIR])`);
+    else throw new Error(`unknown argument ${a} (known: --quick, --only=herald,bird,openbgpd,gobgp, --cpu-prof[=DIR], --failover)`);
   }
   return { quick, only, cpuProf };
 }
@@ -83,6 +85,11 @@ function printTable(results: SenderResult[]): void {
 }
 
 async function main(): Promise<void> {
+  if (process.argv.slice(2).includes('--failover')) {
+    if (process.argv.length > 3) throw new Error('--failover takes no other argument');
+    await runFailover();
+    return;
+  }
   const args = parseArgs(process.argv.slice(2));
   const o: BenchOptions = {
     count4: args.quick ? 100_000 : 1_000_000,

@@ -24,6 +24,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BirdRouter, FrrRouter, Lab, bridgeTopology, labReady, nsRun, sleep, waitFor, type BridgeTopology } from './lab/index.js';
 import { DaemonProcess, type LogLine } from './support/daemon-process.js';
+import { RouteMonitor } from './support/route-monitor.js';
 import type { PeerState } from '../../src/state/index.js';
 
 const WHAT = 'BFD with BGP (herald run, FRR bfdd, BIRD 2)';
@@ -69,15 +70,14 @@ async function vias(ns: string): Promise<string[]> {
   return [...res.stdout.matchAll(/\bvia (\S+)/g)].map((m) => m[1]!).sort();
 }
 
-/** Poll the kernel route every 5 ms until pred holds; ms since t0 (Date.now()), or throw after bound + 5 s. */
-async function hopsUntil(ns: string, pred: (h: string[]) => boolean, t0: number, boundMs: number): Promise<number> {
-  let last: string[] = [];
-  while (Date.now() - t0 < boundMs + 5_000) {
-    last = await vias(ns);
-    if (pred(last)) return Date.now() - t0;
-    await sleep(5);
-  }
-  throw new Error(`kernel route for ${ANYCAST}: condition not met after ${Date.now() - t0} ms; next hops ${JSON.stringify(last)}`);
+/** FRR's kernel route for the anycast /32, followed through `ip monitor route`. */
+let route: RouteMonitor;
+
+/** Wait until pred holds for the kernel route's next hops: ms from t0 (Date.now()) to the kernel's report, or throw after bound + 5 s. */
+async function hopsUntil(pred: (h: string[]) => boolean, t0: number, boundMs: number): Promise<number> {
+  const ms = await route.until(pred, t0, boundMs + 5_000);
+  if (ms === null) throw new Error(`kernel route for ${ANYCAST}: condition not met after ${Date.now() - t0} ms; next hops ${JSON.stringify(route.hops)}`);
+  return ms;
 }
 
 /** `routes peers --json` from a host's control socket. */
@@ -125,13 +125,15 @@ describe.skipIf(!ready)(WHAT, () => {
       hosts.push({ name, ns: s.ns, v4: s.v4, dir, herald: new DaemonProcess(s.ns, join(dir, 'herald.yaml'), { name: `herald-${name}` }) });
     }
     await Promise.all([frr.start(), bird.start()]);
+    route = await RouteMonitor.start(topo.router, ANYCAST);
     await Promise.all(hosts.map((h) => h.herald.start()));
     await Promise.all([...hosts.map((h) => frr.waitEstablished(h.v4, 30_000)), bird.waitEstablished(s2.v4, 30_000)]);
-    await hopsUntil(topo.router, (h) => h.length === 2, Date.now(), 20_000);
+    await hopsUntil((h) => h.length === 2, Date.now(), 20_000);
     console.log(`bfd-bgp: lab up, sessions Established and the route in ECMP after ${Date.now() - t0} ms`);
   });
 
   afterAll(async () => {
+    route?.stop();
     for (const h of hosts) {
       try {
         h.herald.signal('SIGCONT');
@@ -186,13 +188,13 @@ describe.skipIf(!ready)(WHAT, () => {
     h1.herald.signal('SIGSTOP');
     let gone: number;
     try {
-      gone = await hopsUntil(topo.router, (h) => !h.includes(h1.v4), t0, DETECT_BOUND_MS);
+      gone = await hopsUntil((h) => !h.includes(h1.v4), t0, DETECT_BOUND_MS);
     } finally {
       await sleep(300);
       h1.herald.signal('SIGCONT');
     }
     const tCont = Date.now();
-    const back = await hopsUntil(topo.router, (h) => h.length === 2, tCont, BACK_BOUND_MS);
+    const back = await hopsUntil((h) => h.length === 2, tCont, BACK_BOUND_MS);
     const est = await h1.herald.waitLog(upOf('r'), 5_000, mark);
     console.log(`bfd-bgp: herald frozen → next hop gone from FRR's kernel route after ${gone} ms (bound ${DETECT_BOUND_MS}, target 350); thawed → back in ECMP after ${back} ms (session Established ${at(est) - tCont} ms after SIGCONT)`);
     expect(gone).toBeLessThanOrEqual(DETECT_BOUND_MS);
@@ -206,14 +208,14 @@ describe.skipIf(!ready)(WHAT, () => {
     await lab.ip(topo.router, ['link', 'set', 'dev', 'sp1', 'down']);
     let gone: number;
     try {
-      gone = await hopsUntil(topo.router, (h) => !h.includes(h1.v4), t0, DETECT_BOUND_MS);
+      gone = await hopsUntil((h) => !h.includes(h1.v4), t0, DETECT_BOUND_MS);
       // herald sees the same failure through its own BFD.
       await h1.herald.waitLog(downOf('r'), 3_000, mark);
     } finally {
       await lab.ip(topo.router, ['link', 'set', 'dev', 'sp1', 'up']);
     }
     const tUp = Date.now();
-    const back = await hopsUntil(topo.router, (h) => h.length === 2, tUp, BACK_BOUND_MS);
+    const back = await hopsUntil((h) => h.length === 2, tUp, BACK_BOUND_MS);
     const down = h1.herald.find(downOf('r'), mark)[0]!;
     console.log(
       `bfd-bgp: link cut → next hop gone from FRR's kernel route after ${gone} ms (bound ${DETECT_BOUND_MS}); herald's session down after ${at(down) - t0} ms (${String(down.reason)}); link up → back in ECMP after ${back} ms`,
@@ -236,7 +238,7 @@ describe.skipIf(!ready)(WHAT, () => {
     }
     const tCont = Date.now();
     const ups = await Promise.all(hosts.map((h, i) => h.herald.waitLog(upOf('r'), BACK_BOUND_MS, marks[i])));
-    await hopsUntil(topo.router, (h) => h.length === 2, tCont, BACK_BOUND_MS);
+    await hopsUntil((h) => h.length === 2, tCont, BACK_BOUND_MS);
     const log = await frr.logText();
     const figures = hosts.map((h, i) => `${h.name} down after ${at(downs[i]!) - t0} ms (${String(downs[i]!.reason)}), Established again ${at(ups[i]!) - tCont} ms after SIGCONT`);
     console.log(`bfd-bgp: FRR's bfdd frozen → ${figures.join('; ')}`);
