@@ -133,6 +133,8 @@ export class BfdLink {
     if (cur !== undefined && (want === null || 'error' in want || !same(cur, want.opts))) await this.stopSession(name);
     if (want === null) {
       this.errors.delete(name);
+      // BFD turned off: routes held for it go out even if no session ever ran.
+      p?.bfdRemoved();
       return;
     }
     if ('error' in want) {
