@@ -275,5 +275,15 @@ describe('renderers', () => {
     expect(renderEvent({ type: 'reload', at: '2024-01-01T10:11:12.000Z', ok: false, errors: ['a.yaml:3:1: asn: bad'] }, plain)).toBe(
       '10:11:12 reload refused: a.yaml:3:1: asn: bad',
     );
+    const at = '2024-01-01T10:11:12.000Z';
+    const bfd = (pathDown: boolean, remoteState: string) =>
+      renderEvent({ type: 'peer', at, event: { type: 'bfd', peer: 'up1', from: 'Up', to: 'Down', diag: pathDown ? 'ControlDetectionTimeExpired' : 'NeighborSignaledSessionDown', remoteState, pathDown } }, plain);
+    expect(bfd(true, 'Up')).toBe('10:11:12 peer up1: BFD Up → Down — ControlDetectionTimeExpired, peer Up: path down, BGP session taken down');
+    expect(bfd(false, 'AdminDown')).toBe('10:11:12 peer up1: BFD Up → Down — NeighborSignaledSessionDown, peer AdminDown: not a path failure, BGP session kept');
+    expect(renderEvent({ type: 'peer', at, event: { type: 'bfd', peer: 'up1', from: 'Init', to: 'Up', diag: 'NoDiagnostic', remoteState: 'Up', pathDown: false } }, plain)).toBe('10:11:12 peer up1: BFD Init → Up');
+    expect(renderEvent({ type: 'peer', at, event: { type: 'bfd-routes', peer: 'up1', held: true, unprotected: false, heldMs: 0 } }, plain)).toBe('10:11:12 peer up1: routes wait for BFD Up');
+    expect(renderEvent({ type: 'peer', at, event: { type: 'bfd-routes', peer: 'up1', held: false, unprotected: true, heldMs: 10_000 } }, plain)).toBe(
+      '10:11:12 peer up1: BFD not Up within wait_up: routes sent without BFD protection after 10s',
+    );
   });
 });
