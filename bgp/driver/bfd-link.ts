@@ -1,7 +1,7 @@
 /**
  * BFD for the speaker's peers: one BFD session per peer that has `bfd`,
  * and what its state means to that peer's BGP session (RFC 5882 §3.2,
- * RFC 9384; decision 0024).
+ * RFC 9384; decision 0030).
  *
  * Owns: the one BfdDriver (bgp/bfd), created with the first peer that needs
  * it and given the speaker's Clock and Logger, so it runs in the session

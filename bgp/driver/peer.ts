@@ -19,7 +19,7 @@
  * while `socket.write()` accepts more; the 'drain' event resumes the pull.
  * Messages the FSM sends (KEEPALIVE, NOTIFICATION) are written at once.
  *
- * BFD (decision 0024): the speaker's BfdLink reports the peer's BFD session
+ * BFD (decision 0030): the speaker's BfdLink reports the peer's BFD session
  * through `bfdState`. A path failure takes the session down with Cease/BFD
  * Down (RFC 9384); an Established session holds its routes back until BFD
  * is Up, for at most `bfd.waitUpMs`; BFD Up lets a session that waits for a
@@ -690,7 +690,7 @@ export class Peer {
     }
   }
 
-  // ------------------------------------------------------------ BFD (RFC 5882 §3.2, RFC 9384; decision 0024)
+  // ------------------------------------------------------------ BFD (RFC 5882 §3.2, RFC 9384; decision 0030)
 
   /** The local address of the current connection (IPv4-mapped form stripped); null without one. */
   get localAddress(): string | null {

@@ -10,7 +10,7 @@
  * removing peers without touching the others; and the graceful stop that
  * sends every peer Cease/Administrative Shutdown with an RFC 9003 message.
  * BFD for the peers that have it lives beside them (bfd-link.ts, one
- * BfdDriver on the speaker's Clock and Logger; decisions 0020, 0024).
+ * BfdDriver on the speaker's Clock and Logger; decisions 0020, 0030).
  */
 import * as net from 'node:net';
 import { Afi, CeaseSub, Safi } from '../wire/iana.js';

@@ -62,7 +62,7 @@ export interface PeerConfig {
   nextHopSelf6?: string;
   /** Graceful Restart capability (RFC 4724) restart time in seconds; off when absent. */
   gracefulRestartTime?: number;
-  /** BFD with this neighbor (docs/bfd.md, decision 0024); off when absent. */
+  /** BFD with this neighbor (docs/bfd.md, decision 0030); off when absent. */
   bfd?: PeerBfdConfig;
 }
 
@@ -70,7 +70,7 @@ export interface PeerConfig {
  * BFD for one peer. The speaker runs one BFD session with the peer's
  * address; a BFD Down takes the BGP session down (Cease/BFD Down, RFC 9384)
  * and an Established session sends no routes until BFD is Up, for at most
- * `waitUpMs` (decision 0024).
+ * `waitUpMs` (decision 0030).
  */
 export interface PeerBfdConfig {
   /** bfd.DesiredMinTxInterval once Up, ms (10..60000; default 300). */

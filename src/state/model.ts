@@ -340,7 +340,7 @@ export function lxd(d: StateSource): LxdState | null {
 
 /**
  * Why a route queued for an Established peer is not on the wire yet: the
- * session holds its routes until BFD is Up (decision 0024), or it is simply
+ * session holds its routes until BFD is Up (decision 0030), or it is simply
  * queued.
  */
 export function queuedReason(p: Pick<PeerSnapshot, 'bfd'>): string {

@@ -1,4 +1,4 @@
-// Issue 8 must-shows for BFD with BGP (decision 0024), with `herald run`:
+// Issue 8 must-shows for BFD with BGP (decision 0030), with `herald run`:
 // FRR 8.4 (zebra, bgpd with `neighbor X bfd` and a 100 ms × 3 profile,
 // bfdd, multipath) in a router namespace holding bridge br0; two herald
 // hosts on the bridge announce 198.51.100.53/32 with

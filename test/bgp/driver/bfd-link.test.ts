@@ -1,4 +1,4 @@
-// BFD inside the Speaker (bgp/driver/bfd-link.ts, peer.ts; decision 0024)
+// BFD inside the Speaker (bgp/driver/bfd-link.ts, peer.ts; decision 0030)
 // through the kernel, in a network namespace this file creates and the test
 // thread enters: two Speakers on one loopback (A 192.0.2.1 on the standard
 // BFD ports, B 192.0.2.2 on 13784) run BGP with each other, and BFD once
