@@ -16,6 +16,17 @@ export default tseslint.config(
       'no-restricted-syntax': ['error', { selector: 'TSEnumDeclaration', message: 'Use `as const` objects (STYLE.md §5).' }],
     },
   },
+  // src/ talks to the speaker through bgp/index.ts only (STYLE.md "Mend"):
+  // everything else in bgp/ is the engine's own and may change shape.
+  {
+    files: ['src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: '(^|/)bgp/(?!index\\.js$).+', message: 'src/ imports bgp/ only through bgp/index.ts.' }] },
+      ],
+    },
+  },
   // The tiny .mjs entry shims are outside the TypeScript project.
   { files: ['**/*.mjs'], ...tseslint.configs.disableTypeChecked, languageOptions: { globals: { process: 'readonly' } } },
 );

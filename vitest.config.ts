@@ -2,8 +2,8 @@ import { defineConfig } from 'vitest/config';
 
 // Unit tests run in parallel; interop tests (real routers in network
 // namespaces) are heavier and run one file at a time in their own project.
-// Both first rebuild dist/routes.mjs (the `routes` CLI bundle) so tests that
-// start the binary never run a stale build.
+// Both first rebuild dist/ (the daemon and CLI bundles, decisions/0024) so
+// tests that start the real bins never run a stale build.
 export default defineConfig({
   test: {
     projects: [

@@ -19,6 +19,7 @@
  *   await sp.stop('maintenance');
  */
 export { Speaker, type SpeakerOptions } from './driver/speaker.js';
+export { EngineClient, type EngineClientOptions } from './driver/engine-client.js';
 export type { Engine, GroupStanding, PeerChange, PrefixStanding } from './driver/engine.js';
 export { STANDING } from './rib/adj-rib-out.js';
 export type { ReceivedRoute } from './rib/adj-rib-in.js';
@@ -43,7 +44,8 @@ export { realClock, ManualClock, type Clock } from './driver/clock.js';
 export type { RouteAttrs, RouteGroup, RouteSpec } from './rib/route.js';
 export type { DownReason } from './session/index.js';
 export { BgpError, errorName, type ErrorAction } from './wire/errors.js';
-export { parsePrefix, formatPrefix, parseAddress, familyOfText, formatKey, KIND_V6, PrefixScanner, type Prefix } from './wire/prefix.js';
+export { parsePrefix, formatPrefix, parseAddress, parseIPv4, formatAddress, formatIPv4, formatIPv6, familyOfText, formatKey, KIND_V6, PrefixScanner, type Prefix } from './wire/prefix.js';
+export type { Checked } from './rib/route.js';
 export {
   PrefixListBuilder,
   EMPTY_PREFIX_LIST,

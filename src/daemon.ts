@@ -14,8 +14,17 @@
  *   prefixes with GRACEFUL_SHUTDOWN (RFC 8326) for drain.period, then withdraw.
  * - stop (SIGTERM/SIGINT): drain every service, withdraw everything, then
  *   Cease/Administrative Shutdown with the configured message (RFC 9003).
+ * - planned restart (SIGTERM with graceful_restart.on_stop: restart, or
+ *   SIGUSR2 always): stop without withdrawing, so routers with Graceful
+ *   Restart keep our routes for the restart time (RFC 4724 §4.2), leaving a
+ *   marker beside the API socket. The next process (the marker, or
+ *   `herald run --restart`) sets the Restart State bit, lets each service's
+ *   first check decide its state, and sends End-of-RIB only once every
+ *   service has had that check (decision 0024).
  */
-import { Speaker, realClock, type Engine, type PeerConfig, type SpeakerEvent } from '../bgp/index.js';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { EngineClient, Speaker, realClock, type Engine, type PeerConfig, type SpeakerEvent } from '../bgp/index.js';
 import { ConfigError, diffConfig, loadConfig, toPeerConfig, type Config, type ServiceConfig } from './config/index.js';
 import { makeLogger, type Logger } from './log.js';
 import { Reconciler, groupIntents } from './reconciler/index.js';
@@ -23,11 +32,29 @@ import { serviceGroups, serviceSource, staticGroups, type DrainPhase, type Servi
 import { HealthSource } from './sources/health/index.js';
 import { startApiServer, type ApiServer } from './api/server.js';
 import { lxdEvent, peerEvent, serviceEvent, type StateEvent } from './state/index.js';
-import { startMetrics, type MetricsHandle } from './metrics.js';
-import { lxdSourceFromConfig, type LxdSource } from './sources/lxd/index.js';
+// Loaded only when the config asks for them (decision 0027): prom-client
+// and the LXD client (axios, ws) cost idle memory a host without them keeps.
+import type { MetricsHandle } from './metrics.js';
+import type { LxdSource } from './sources/lxd/index.js';
 
 /** How long stop() waits for the withdrawals to be written before the Cease. */
 const STOP_FLUSH_MS = 2_000;
+
+/** What `herald run` was told about this start. */
+export interface DaemonOptions {
+  /** `herald run --restart`: this start follows a planned restart (as does a fresh marker file). */
+  restart?: boolean;
+  /** Run the session engine in this thread instead of a worker (tests that drive the daemon in-process). */
+  inlineEngine?: boolean;
+}
+
+/** Exit code after a SIGUSR2 planned restart: systemd's RestartForceExitStatus=75 starts herald again at once. */
+export const RESTART_EXIT_CODE = 75;
+
+/** The marker a planned restart leaves beside the API socket, for the next process to find. */
+export function restartMarkerPath(c: Config): string {
+  return join(dirname(c.api.socket), 'herald.restart');
+}
 
 export class Daemon {
   readonly configPath: string;
@@ -57,9 +84,15 @@ export class Daemon {
   /** Why the configured LXD source could not start (shown by the API and `routes`); null otherwise. */
   lxdStartError: string | null = null;
   private readonly eventListeners = new Set<(e: StateEvent) => void>();
+  private readonly opts: DaemonOptions;
+  /** True when this process started as a graceful restart (Restart State bit, first checks decide). */
+  restarting = false;
+  /** The exit code `herald run` returns once stopped. */
+  exitCode = 0;
 
-  constructor(configPath: string, log?: Logger) {
+  constructor(configPath: string, log?: Logger, opts: DaemonOptions = {}) {
     this.configPath = configPath;
+    this.opts = opts;
     this.log = log ?? makeLogger(process.env.HERALD_LOG_LEVEL ?? 'info');
     this.reconciler = new Reconciler({
       applyGroups: (ops) => {
@@ -81,20 +114,38 @@ export class Daemon {
   async start(): Promise<void> {
     const config = await loadConfig(this.configPath);
     this.config = config;
-    const engine = new Speaker({
+    const metricsModule = config.metrics ? await import('./metrics.js') : null;
+    // With Graceful Restart on any session a router may hold our routes from
+    // before this start (a planned restart, or a crash): End-of-RIB waits for
+    // every service's first check, so it flushes only what is really down.
+    const grTimes = config.peers.filter((p) => !p.shutdown && p.gracefulRestartTime !== undefined).map((p) => p.gracefulRestartTime!);
+    const marker = this.readRestartMarker(config);
+    this.restarting = grTimes.length > 0 && (this.opts.restart === true || marker);
+    const options = {
       asn: config.asn,
       routerId: config.routerId,
       listen: { address: config.listen.address, port: config.listen.port },
       logger: this.log,
-    });
+      ...(grTimes.length > 0 ? { deferEndOfRib: true, restarting: this.restarting } : {}),
+    };
+    // The session engine runs in its own thread (decision 0020).
+    const engine: Engine = this.opts.inlineEngine ? new Speaker(options) : new EngineClient(options);
     this.engine = engine;
     for (const p of config.peers) if (!p.shutdown) engine.addPeer(toPeerConfig(p));
     engine.on((e) => this.onEngineEvent(e));
-    await engine.start();
+    try {
+      await engine.start();
+    } catch (e) {
+      // A failed start (port 179 taken, no permission) must not leave the engine thread running.
+      await engine.stop().catch(() => {});
+      this.engine = null;
+      throw e;
+    }
     this.reconciler.setSnapshot('static', staticGroups(config.static));
-    this.startHealth(config.services);
+    this.startHealth(config.services, this.restarting);
+    if (grTimes.length > 0) this.releaseEndOfRibAfterFirstChecks(Math.min(...grTimes) * 1000);
     // Before any await, so the metrics see the first health transitions.
-    this.metrics = await startMetrics(this, { log: this.log });
+    this.metrics = metricsModule ? await metricsModule.startMetrics(this, { log: this.log }) : null;
     this.reconcileNow();
     await this.startApi(config);
     await this.startLxd(config);
@@ -139,8 +190,8 @@ export class Daemon {
     });
   }
 
-  private startHealth(services: readonly ServiceConfig[]): void {
-    const h = new HealthSource(services, { clock: realClock });
+  private startHealth(services: readonly ServiceConfig[], firstRoundDecides = false): void {
+    const h = new HealthSource(services, { clock: realClock, ...(firstRoundDecides ? { firstRoundDecides } : {}) });
     this.health = h;
     h.on('change', (t) => {
       this.log.info({ service: t.service, from: t.from, to: t.to, reason: t.reason }, 'service health changed');
@@ -304,6 +355,7 @@ export class Daemon {
     this.lxdStartError = null;
     if (!config.lxd) return;
     try {
+      const { lxdSourceFromConfig } = await import('./sources/lxd/config.js');
       this.lxd = lxdSourceFromConfig(
         config.lxd,
         (intents) => {
@@ -332,10 +384,85 @@ export class Daemon {
     }
   }
 
-  /** Graceful shutdown: drain, withdraw everything, Cease with the configured message. */
-  async stop(reason = 'signal'): Promise<void> {
+  /**
+   * Send End-of-RIB once every service has finished its first check round
+   * (its routes are handed to the speaker by then), or after `boundMs` at the
+   * latest — a router keeping our stale routes waits for it (RFC 4724 §4.2).
+   */
+  private releaseEndOfRibAfterFirstChecks(boundMs: number): void {
+    const t0 = Date.now();
+    let done = false;
+    const release = (why: string): void => {
+      if (done || this.stopping) return;
+      done = true;
+      clearTimeout(timer);
+      this.reconcileNow();
+      this.engine?.routesComplete();
+      this.log.info({ why, ms: Date.now() - t0, restarting: this.restarting }, 'routes complete: End-of-RIB released');
+    };
+    const timer = setTimeout(() => release(`not every service finished its first check within ${boundMs} ms`), boundMs);
+    timer.unref();
+    this.health?.onFirstRounds(() => release('every service has had its first check'));
+  }
+
+  /** Read and remove the marker of a planned restart; true when it is fresh (younger than its restart time). */
+  private readRestartMarker(c: Config): boolean {
+    const path = restartMarkerPath(c);
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch {
+      return false;
+    }
+    rmSync(path, { force: true });
+    try {
+      const m = JSON.parse(text) as { stoppedAt?: unknown; restartTime?: unknown };
+      const age = Date.now() - Number(m.stoppedAt);
+      const fresh = Number.isFinite(age) && age >= 0 && age <= Number(m.restartTime) * 1000;
+      this.log.info({ marker: path, ageMs: age, fresh }, fresh ? 'starting after a planned restart' : 'ignoring a stale restart marker');
+      return fresh;
+    } catch {
+      this.log.warn({ marker: path }, 'ignoring an unreadable restart marker');
+      return false;
+    }
+  }
+
+  /**
+   * Planned restart (RFC 4724 §4.1): no drain, no withdrawal. Each session
+   * with Graceful Restart ends so that the router keeps our routes as stale
+   * for the restart time (no NOTIFICATION, or Cease/Administrative Reset when
+   * the RFC 8538 N bit was exchanged); the rest get that Cease and flush.
+   * Leaves the marker for the next process.
+   */
+  private async restartStop(reason: string): Promise<void> {
+    const c = this.config;
+    this.log.info({ reason }, 'planned restart: stopping without withdrawing');
+    this.health?.stop();
+    await this.lxd?.stop();
+    if (c) {
+      const restartTime = Math.max(0, ...c.peers.map((p) => p.gracefulRestartTime ?? 0));
+      try {
+        writeFileSync(restartMarkerPath(c), JSON.stringify({ stoppedAt: Date.now(), restartTime, pid: process.pid }) + '\n', { mode: 0o640 });
+      } catch (e) {
+        this.log.warn({ err: (e as Error).message }, 'cannot leave the restart marker: start the next process with `herald run --restart`');
+      }
+    }
+    const names = (this.engine?.snapshot() ?? []).map((p) => p.name);
+    const keeping = (await this.engine?.stop('herald restarting', { graceful: true })) ?? [];
+    const flushing = names.filter((n) => !keeping.includes(n));
+    if (flushing.length > 0) this.log.warn({ peers: flushing }, 'planned restart: these peers have no Graceful Restart session and drop our routes now');
+    this.log.info({ keeping }, 'planned restart: routers keep our routes for the restart time');
+    await this.api?.close();
+    await this.metrics?.close();
+    this.log.info({}, 'stopped');
+    this.resolveStopped();
+  }
+
+  /** Graceful shutdown: drain, withdraw everything, Cease with the configured message; or a planned restart. */
+  async stop(reason = 'signal', mode: 'drain' | 'restart' = 'drain'): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    if (mode === 'restart') return this.restartStop(reason);
     const c = this.config;
     this.log.info({ reason }, 'stopping: draining, then withdrawing, then Cease');
     if (c) {
@@ -356,11 +483,26 @@ export class Daemon {
     this.resolveStopped();
   }
 
-  /** SIGHUP reloads; SIGTERM and SIGINT stop gracefully. */
+  /**
+   * Planned restart on request (SIGUSR2, `routes restart`): stop without
+   * withdrawing, then exit with RESTART_EXIT_CODE for the service manager to
+   * start herald again at once.
+   */
+  plannedRestart(reason: string): void {
+    if (!this.stopping) this.exitCode = RESTART_EXIT_CODE;
+    void this.stop(reason, 'restart');
+  }
+
+  /**
+   * SIGHUP reloads; SIGTERM does graceful_restart.on_stop (default the
+   * drain); SIGINT drains; SIGUSR2 is a planned restart that exits with
+   * RESTART_EXIT_CODE for the service manager to start herald again.
+   */
   installSignalHandlers(): void {
     process.on('SIGHUP', () => void this.reload());
-    process.on('SIGTERM', () => void this.stop('SIGTERM'));
+    process.on('SIGTERM', () => void this.stop('SIGTERM', this.config?.gracefulRestart?.onStop ?? 'drain'));
     process.on('SIGINT', () => void this.stop('SIGINT'));
+    process.on('SIGUSR2', () => this.plannedRestart('SIGUSR2'));
   }
 }
 

@@ -3,23 +3,30 @@
  * `herald check --config F` validates a config and prints the effective
  * configuration with every default filled in (passwords redacted).
  *
+ * Under systemd (Type=notify) `run` sends READY=1 once the BGP listener and
+ * the control API are up, and STOPPING=1 when a stop signal arrives.
+ *
  * Exit codes: 0 ok; 1 the config is invalid or the daemon failed; 2 usage.
  */
 import { parseArgs } from 'node:util';
 import { ConfigError, effectiveConfig, loadConfig } from './config/index.js';
 import { stringify } from 'yaml';
+import { sdNotify, takeNotifySocket } from './sd-notify.js';
 
-const USAGE = `usage: herald run   --config /etc/herald/herald.yaml
-       herald check --config /etc/herald/herald.yaml [--json]`;
+const USAGE = `usage: herald run   --config /etc/herald/herald.yaml [--restart]
+       herald check --config /etc/herald/herald.yaml [--json]
+
+  --restart   this start follows a planned restart (Graceful Restart, RFC 4724):
+              the first check of each service decides its state, End-of-RIB waits for it`;
 
 /** Run the herald command line with the given arguments; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
-  let values: { config?: string; json?: boolean; help?: boolean };
+  let values: { config?: string; json?: boolean; help?: boolean; restart?: boolean };
   try {
     ({ values } = parseArgs({
       args: rest,
-      options: { config: { type: 'string', short: 'c' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: { config: { type: 'string', short: 'c' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, restart: { type: 'boolean' } },
       strict: true,
     }));
   } catch (e) {
@@ -43,8 +50,10 @@ export async function main(argv: string[]): Promise<number> {
       }
     }
     case 'run': {
+      // Before any exec check can start: they must not inherit NOTIFY_SOCKET.
+      takeNotifySocket();
       const { Daemon } = await import('./daemon.js');
-      const d = new Daemon(configPath);
+      const d = new Daemon(configPath, undefined, { restart: values.restart === true });
       try {
         await d.start();
       } catch (e) {
@@ -53,12 +62,23 @@ export async function main(argv: string[]): Promise<number> {
         return 1;
       }
       d.installSignalHandlers();
+      notify(d, `READY=1\nSTATUS=running with ${configPath}`);
+      for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => notify(d, 'STOPPING=1'));
       await d.stopped;
-      return 0;
+      return d.exitCode;
     }
     default:
       process.stderr.write(`herald: unknown command '${cmd}'\n${USAGE}\n`);
       return 2;
+  }
+}
+
+/** Tell systemd (when it started us with Type=notify); a failure is logged, never fatal. */
+function notify(d: { log: { warn(o: object, msg: string): void } }, state: string): void {
+  try {
+    sdNotify(state);
+  } catch (e) {
+    d.log.warn({ err: (e as Error).message }, 'cannot notify systemd');
   }
 }
 

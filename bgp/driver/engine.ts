@@ -50,8 +50,14 @@ export interface GroupStanding {
 export interface Engine {
   /** Listen (unless disabled) and start every peer. */
   start(): Promise<void>;
-  /** Cease/Administrative Shutdown with `text` to every peer, then close everything. */
-  stop(text?: string): Promise<void>;
+  /**
+   * Cease/Administrative Shutdown with `text` to every peer, then close
+   * everything. `graceful` (a planned restart): peers with Graceful Restart
+   * keep our routes (no flushing NOTIFICATION). Returns the peers that keep them.
+   */
+  stop(text?: string, opts?: { graceful?: boolean }): Promise<string[]>;
+  /** Every route set handed so far is complete (after a restart): release the held End-of-RIBs. */
+  routesComplete(): void;
   addPeer(cfg: PeerConfig): void;
   /** Change a peer's settings; says whether its session was kept, re-exported or reset. */
   updatePeer(cfg: PeerConfig): Promise<PeerChange>;

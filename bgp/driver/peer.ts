@@ -58,7 +58,7 @@ import { familyOfText } from '../wire/prefix.js';
 import type { PeerExportContext } from '../rib/export.js';
 import type { Clock } from './clock.js';
 import { connectTcp } from './connect.js';
-import { fdOf, setMinTtl, setTtl, socketFamily } from './sockopts.js';
+import { fdOf, resetTtl, setMinTtl, setTtl, socketFamily } from './sockopts.js';
 import { BFD_WAIT_UP_MS, zeroPeerCounters, type PeerConfig, type SpeakerEvent, type Logger, type PeerCounters, type PeerSnapshot } from './types.js';
 import { encodePathAttributes } from '../wire/attributes/index.js';
 
@@ -70,6 +70,8 @@ const CONNECT_TIMEOUT_MS = 10_000;
 const CONNECT_TIMEOUT_MARGIN_MS = 25;
 
 type Side = 'outgoing' | 'incoming';
+
+const OPEN_STATES = new Set(['OpenSent', 'OpenConfirm', 'Established']);
 
 /** One TCP connection and the FSM state that goes with it. */
 interface Conn {
@@ -91,9 +93,17 @@ export interface PeerDeps {
   emit: (e: SpeakerEvent) => void;
   localAs: number;
   routerId: string;
+  /** True while herald is in a graceful restart: new sessions set the RFC 4724 Restart State bit. */
+  restarting?: () => boolean;
 }
 
 let peerInstances = 0;
+
+/**
+ * connect() errors that mean no packet left this host (no route, interface
+ * down, local address gone): the FSM retries them without backing off.
+ */
+const LOCAL_CONNECT_ERRORS = new Set(['ENETUNREACH', 'ENETDOWN', 'EADDRNOTAVAIL']);
 
 /** Drive one neighbor's session(s) with real sockets. */
 export class Peer {
@@ -137,10 +147,14 @@ export class Peer {
     this.sessionConfig = sessionConfig;
     this.deps = deps;
     this.seed = (Math.random() * 0xffffffff) >>> 0 || 1;
-    this.primary = this.newConn('outgoing', createSession(sessionConfig, this.seed));
+    this.primary = this.newConn('outgoing', this.freshSession(sessionConfig));
     this.ribOut = new AdjRibOut({ encodeAttributes: encodePathAttributes });
     this.ribOut.setFamilies(...carried(cfg));
     this.ribIn = new AdjRibIn({ importNothing: cfg.importNothing ?? false, maxPrefixes: cfg.maxPrefixes });
+  }
+
+  private freshSession(sessionConfig: SessionConfig): SessionState {
+    return createSession(sessionConfig, this.seed, { restarting: this.deps.restarting?.() ?? false });
   }
 
   private newConn(side: Side, session: SessionState): Conn {
@@ -175,11 +189,13 @@ export class Peer {
   /**
    * Stop the session with Cease (default AdministrativeShutdown) and an RFC
    * 9003 shutdown communication; resolves once the connection is closed.
+   * `graceful`: a planned restart — the FSM ends an Established session so
+   * that the peer keeps our routes when Graceful Restart was negotiated.
    */
-  stop(text?: string, subcode: number = CeaseSub.AdministrativeShutdown): Promise<void> {
+  stop(text?: string, subcode: number = CeaseSub.AdministrativeShutdown, opts: { graceful?: boolean } = {}): Promise<void> {
     const done = new Promise<void>((resolve) => this.stopWaiters.push(resolve));
     for (const c of [this.secondary, this.primary]) {
-      if (c) this.feed(c, { type: 'ManualStop', subcode, ...(text !== undefined ? { text } : {}) });
+      if (c) this.feed(c, { type: 'ManualStop', subcode, ...(text !== undefined ? { text } : {}), ...(opts.graceful ? { graceful: true } : {}) });
     }
     this.checkStopped();
     return done;
@@ -197,9 +213,32 @@ export class Peer {
     }
     this.secondary = null;
     this.sessionConfig = sessionConfig;
-    this.primary = this.newConn('outgoing', createSession(sessionConfig, this.seed));
+    this.primary = this.newConn('outgoing', this.freshSession(sessionConfig));
     this.lastState = 'Idle';
     this.start();
+  }
+
+  /**
+   * Hold this peer's End-of-RIB back (true) until the desired set is known
+   * complete, or release it (false) and send it (RFC 4724 §4.2: a peer keeping
+   * our stale routes flushes those not re-announced at our End-of-RIB).
+   */
+  holdEndOfRib(hold: boolean): void {
+    this.ribOut.holdEndOfRib(hold);
+    if (!hold) this.pump(this.primary);
+  }
+
+  /** ms left of the damped IdleHold after a protocol error; null when the session is not held down that way. */
+  get heldDownForMs(): number | null {
+    const s = this.primary.session;
+    const until = s.timers.idleHold;
+    if (s.state !== 'Idle' || !s.autoStart || until === undefined) return null;
+    return Math.max(0, Math.round(until - this.deps.clock.now()));
+  }
+
+  /** True when GR was negotiated on the current session (the peer would keep our routes through a planned restart). */
+  get gracefulRestartNegotiated(): boolean {
+    return this.primary.session.state === 'Established' && (this.negotiated?.gracefulRestart ?? false);
   }
 
   /** Drop every socket and timer at once (after stop() had its chance to say goodbye). */
@@ -222,6 +261,8 @@ export class Peer {
     this.cfg = cfg;
     this.ribOut.setFamilies(...carried(cfg));
     this.sessionConfig = sessionConfig;
+    // What needs no new session (the reconnect and damping timers) applies to the running FSM states at once.
+    for (const c of [this.primary, this.secondary]) if (c) c.session = { ...c.session, config: sessionConfig };
     this.ribIn.setOptions({ importNothing: cfg.importNothing ?? false, maxPrefixes: cfg.maxPrefixes });
   }
 
@@ -287,15 +328,19 @@ export class Peer {
 
   // ------------------------------------------------------------ incoming connections
 
-  /** Take an accepted connection from the listener. */
-  accept(socket: net.Socket): void {
+  /**
+   * Take an accepted connection from the listener. `listenerTtl`: the TTL the
+   * socket inherited from a listener raised to 255 for GTSM peers (speaker.ts),
+   * which this peer's own policy then replaces.
+   */
+  accept(socket: net.Socket, listenerTtl?: number): void {
     const disp = incomingDisposition(this.primary.session);
     if (disp === 'reject' || (disp === 'track' && this.secondary)) {
       this.deps.log.info({ peer: this.name, state: this.primary.session.state }, 'incoming connection refused in this state');
       socket.destroy();
       return;
     }
-    this.applySocketOptions(socket);
+    this.applySocketOptions(socket, listenerTtl);
     if (disp === 'attach') {
       const c = this.primary;
       c.connecting?.abort();
@@ -312,13 +357,14 @@ export class Peer {
     }
   }
 
-  private applySocketOptions(socket: net.Socket): void {
+  private applySocketOptions(socket: net.Socket, listenerTtl?: number): void {
     const ttl = this.ttl();
-    if (ttl === undefined && this.cfg.minTtl === undefined) return;
+    if (ttl === undefined && this.cfg.minTtl === undefined && listenerTtl === undefined) return;
     try {
       const fd = fdOf(socket);
       const fam = socketFamily(fd);
       if (ttl !== undefined) setTtl(fd, fam, ttl);
+      else if (listenerTtl !== undefined) resetTtl(fd, fam);
       if (this.cfg.minTtl !== undefined) setMinTtl(fd, fam, this.cfg.minTtl);
     } catch (e) {
       this.deps.log.warn({ peer: this.name, err: (e as Error).message }, 'could not set TTL on accepted connection');
@@ -345,8 +391,18 @@ export class Peer {
 
   private afterStep(): void {
     const sec = this.secondary;
-    if (sec) {
-      if (sec.closed || sec.session.state === 'Idle') {
+    if (sec && !sec.closed && sec.session.state !== 'Idle' && !OPEN_STATES.has(this.primary.session.state) && OPEN_STATES.has(sec.session.state)) {
+      // The primary connection ended (the peer dumped it in a collision, or it
+      // failed) while the tracked one is opening: that one is the session now.
+      this.deps.log.info({ peer: this.name, primary: this.primary.session.state }, 'tracked incoming connection takes over');
+      const old = this.primary;
+      old.connecting?.abort();
+      old.closed = true;
+      this.dropSocket(old);
+      this.primary = sec;
+      this.secondary = null;
+    } else if (sec) {
+      if (sec.closed || sec.session.state === 'Idle' || !sec.socket) {
         this.secondary = null;
       } else {
         const out = this.primary.side === 'outgoing' ? this.primary : sec;
@@ -476,7 +532,8 @@ export class Peer {
           this.deps.emit({ type: 'connect-failed', peer: this.name, error: msg });
         }
         this.connectError = msg;
-        this.feed(c, { type: 'TcpConnectionFails' });
+        const code = (err as NodeJS.ErrnoException).code;
+        this.feed(c, { type: 'TcpConnectionFails', ...(code !== undefined && LOCAL_CONNECT_ERRORS.has(code) ? { local: true } : {}) });
       },
     );
   }
@@ -631,7 +688,13 @@ export class Peer {
   }
 
   private onDown(c: Conn, reason: DownReason, wasEstablished: boolean): void {
-    if (c !== this.primary || this.quiet) return;
+    if (c !== this.primary) {
+      // A tracked incoming connection that ended is forgotten (it never restarts on its own).
+      if (c === this.secondary) c.closed = true;
+      return;
+    }
+    // The pass through Idle of a restart after BFD Up is not a session end.
+    if (this.quiet) return;
     if (wasEstablished) {
       this.counters.flaps++;
       this.ribOut.reset();
@@ -855,6 +918,7 @@ export class Peer {
       prefixesReceived: this.ribIn.count,
       endOfRibReceived: Object.keys(s.eor.received),
       md5: this.cfg.password !== undefined,
+      heldDownMs: this.heldDownForMs,
     };
   }
 }

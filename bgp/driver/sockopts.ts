@@ -380,6 +380,15 @@ export function setTtl(fd: number, family: IpFamily, ttl: number): void {
   setIntOpt(fd, Linux.IPPROTO_IP, Linux.IP_TTL, ttl, 'IP_TTL');
 }
 
+/**
+ * Give `fd` back the OS default TTL / hop limit (setsockopt with -1, which
+ * Linux documents for IPV6_UNICAST_HOPS and accepts for IP_TTL).
+ */
+export function resetTtl(fd: number, family: IpFamily): void {
+  if (family === 6) setIntOpt(fd, Linux.IPPROTO_IPV6, Linux.IPV6_UNICAST_HOPS, -1, 'IPV6_UNICAST_HOPS');
+  setIntOpt(fd, Linux.IPPROTO_IP, Linux.IP_TTL, -1, 'IP_TTL');
+}
+
 /** Read the TTL / hop limit of packets sent on `fd`. */
 export function getTtl(fd: number, family: IpFamily): number {
   return family === 6

@@ -7,8 +7,19 @@
  * MD5 keys installed before any SYN can arrive; the mapping of an accepted
  * connection to its configured peer by remote address (an unknown address is
  * closed before any BGP is spoken and logged once); adding, changing and
- * removing peers without touching the others; and the graceful stop that
- * sends every peer Cease/Administrative Shutdown with an RFC 9003 message.
+ * removing peers without touching the others; the graceful stop that
+ * sends every peer Cease/Administrative Shutdown with an RFC 9003 message,
+ * and the planned-restart stop that leaves every peer with Graceful Restart
+ * keeping our routes (RFC 4724 §4.2); the restart side of RFC 4724 §4.1
+ * (Restart State bit, End-of-RIB held until `routesComplete()`).
+ *
+ * GTSM on accepted connections (RFC 5082 §3, decision 0026): the kernel
+ * answers a SYN with a SYN-ACK built from the *listening* socket, before
+ * herald sees the connection, so the listener's own TTL must be 255 for a
+ * GTSM peer to accept that SYN-ACK. The listener therefore sends TTL 255 as
+ * long as any peer has `ttlSecurity`; every accepted socket then gets its
+ * peer's own TTL right after accept (peer.ts).
+ *
  * BFD for the peers that have it lives beside them (bfd-link.ts, one
  * BfdDriver on the speaker's Clock and Logger; decisions 0020, 0030).
  */
@@ -24,7 +35,7 @@ import { BfdLink } from './bfd-link.js';
 import type { BfdDriverOptions } from '../bfd/driver.js';
 import type { Engine, GroupStanding, PeerChange, PrefixStanding } from './engine.js';
 import type { ReceivedRoute } from '../rib/adj-rib-in.js';
-import { applyListenerMd5, removeListenerMd5 } from './tcp-md5.js';
+import { applyListenerMd5, removeListenerMd5, setListenerTtl } from './tcp-md5.js';
 import { readMd5Counters } from './connect.js';
 import { silentLogger, type GroupOp, type Logger, type PeerConfig, type PeerSnapshot, type SpeakerEvent } from './types.js';
 
@@ -41,6 +52,16 @@ export interface SpeakerOptions {
   logger?: Logger;
   /** How often (ms) the kernel's TCP MD5 failure counters are read while a peer has a key; default 5000. */
   md5WatchMs?: number;
+  /**
+   * This process is a graceful restart (RFC 4724 §4.1): OPENs carry the
+   * Restart State bit until `routesComplete()`.
+   */
+  restarting?: boolean;
+  /**
+   * Hold every peer's End-of-RIB until `routesComplete()`, so that a peer
+   * keeping our stale routes flushes only those we did not re-announce.
+   */
+  deferEndOfRib?: boolean;
   /** BFD driver options: listening ports and randomness (tests). */
   bfd?: Pick<BfdDriverOptions, 'ports' | 'random'>;
 }
@@ -66,6 +87,7 @@ const SESSION_KEYS: (keyof PeerConfig)[] = [
   'families',
   'extendedNextHop',
   'gracefulRestartTime',
+  'gracefulNotification',
 ];
 
 /** Fields whose change the running session takes by exporting every route again (no reset). */
@@ -108,6 +130,10 @@ export class Speaker implements Engine {
   /** Hand-offs so far (applyGroups calls). */
   private seq = 0;
   private workScheduled = false;
+  private restarting: boolean;
+  private eorDeferred: boolean;
+  /** The TTL the listener sends with (its SYN-ACKs): 255 while a peer has ttlSecurity, else the OS default. */
+  private listenerTtl: 255 | 'default' = 'default';
   /** BFD sessions of the peers that have `bfd`. */
   private readonly bfd: BfdLink;
 
@@ -115,6 +141,8 @@ export class Speaker implements Engine {
     this.opts = opts;
     this.clock = opts.clock ?? realClock;
     this.log = opts.logger ?? silentLogger;
+    this.restarting = opts.restarting ?? false;
+    this.eorDeferred = opts.deferEndOfRib ?? false;
     this.bfd = new BfdLink({
       clock: this.clock,
       log: this.log,
@@ -164,6 +192,7 @@ export class Speaker implements Engine {
     });
     this.server = server;
     this.installKeys();
+    this.applyListenerTtl();
     const a = server.address();
     this.log.info({ address: a }, 'listening for BGP connections');
   }
@@ -188,6 +217,24 @@ export class Speaker implements Engine {
     }
   }
 
+  /**
+   * Send the listener's SYN-ACKs with TTL 255 while any peer uses GTSM (RFC
+   * 5082 §3: "sets the TTL ... to 255" on every packet, and the SYN-ACK comes
+   * from the listening socket), back to the OS default once none does.
+   */
+  private applyListenerTtl(): void {
+    if (!this.server) return;
+    const want = [...this.peers.values()].some((p) => p.cfg.ttlSecurity) ? 255 : 'default';
+    if (want === this.listenerTtl) return;
+    try {
+      setListenerTtl(this.server, { ttl: want });
+      this.listenerTtl = want;
+      this.log.info({ ttl: want }, 'listener TTL set for GTSM peers (RFC 5082)');
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, 'could not set the listener TTL: SYN-ACKs to GTSM peers leave with the OS default TTL');
+    }
+  }
+
   private onConnection(sock: net.Socket): void {
     const remote = normalise(sock.remoteAddress ?? '');
     const peer = this.findPeer(remote);
@@ -202,7 +249,7 @@ export class Speaker implements Engine {
       sock.destroy();
       return;
     }
-    peer.accept(sock);
+    peer.accept(sock, this.listenerTtl === 255 ? 255 : undefined);
   }
 
   private findPeer(address: string): Peer | undefined {
@@ -248,10 +295,13 @@ export class Speaker implements Engine {
       emit: this.emit,
       localAs: cfg.localAs ?? this.opts.asn,
       routerId: this.opts.routerId,
+      restarting: () => this.restarting,
     });
+    if (this.eorDeferred) peer.holdEndOfRib(true);
     this.peers.set(cfg.name, peer);
     this.installKeys();
     this.giveGroups(peer);
+    this.applyListenerTtl();
     if (this.started) {
       peer.start();
       if (cfg.bfd) void this.bfd.sync(cfg.name);
@@ -317,6 +367,23 @@ export class Speaker implements Engine {
   }
 
   /**
+   * The desired route sets handed so far are complete (after a restart: every
+   * service has had its first check): release every held End-of-RIB (RFC 4724
+   * §4.1) and stop setting the Restart State bit.
+   */
+  routesComplete(): void {
+    this.restarting = false;
+    if (!this.eorDeferred) return;
+    this.eorDeferred = false;
+    for (const p of this.peers.values()) p.holdEndOfRib(false);
+  }
+
+  /** True until routesComplete() when End-of-RIB is being held. */
+  get endOfRibDeferred(): boolean {
+    return this.eorDeferred;
+  }
+
+  /**
    * Change a peer's settings. Returns 'restarted' when a session-affecting
    * field changed (the session is reset with Cease/Other Configuration
    * Change), 're-exported' when the running session only needs its routes
@@ -354,6 +421,7 @@ export class Speaker implements Engine {
       return 're-exported';
     }
     this.installKeys();
+    this.applyListenerTtl();
     peer.rebuild(this.sessionConfig(cfg));
     return 'restarted';
   }
@@ -364,6 +432,7 @@ export class Speaker implements Engine {
     if (!peer) return;
     await peer.stop(text, CeaseSub.PeerDeconfigured);
     this.peers.delete(name);
+    this.applyListenerTtl();
     if (peer.cfg.bfd) await this.bfd.remove(name);
     if (peer.cfg.password !== undefined && this.server) {
       try {
@@ -473,11 +542,22 @@ export class Speaker implements Engine {
     return [...this.peers.keys()];
   }
 
-  /** Stop every session with Cease/Administrative Shutdown and `text`, then close the listener. */
-  async stop(text = 'herald shutting down', timeoutMs = 3_000): Promise<void> {
+  /**
+   * Stop every session with Cease/Administrative Shutdown and `text`, then
+   * close the listener. `graceful` (a planned restart): each peer with
+   * Graceful Restart negotiated is left keeping our routes for the restart
+   * time — the connection closes without a NOTIFICATION, or with Cease /
+   * Administrative Reset when the RFC 8538 N bit was exchanged; the others
+   * get that Cease too and flush. Returns the peers that keep our routes.
+   */
+  async stop(text = 'herald shutting down', opts: { graceful?: boolean; timeoutMs?: number } = {}): Promise<string[]> {
+    const timeoutMs = opts.timeoutMs ?? 3_000;
     if (this.md5Timer) clearInterval(this.md5Timer);
     this.md5Timer = null;
-    const all = Promise.all([...this.peers.values()].map((p) => p.stop(text)));
+    const keeping = opts.graceful ? [...this.peers.values()].filter((p) => p.gracefulRestartNegotiated).map((p) => p.name) : [];
+    const stopOne = (p: Peer): Promise<void> =>
+      opts.graceful ? p.stop(text, CeaseSub.AdministrativeReset, { graceful: true }) : p.stop(text);
+    const all = Promise.all([...this.peers.values()].map(stopOne));
     let t: NodeJS.Timeout | undefined;
     await Promise.race([all, new Promise<void>((r) => (t = setTimeout(r, timeoutMs)))]);
     clearTimeout(t);
@@ -488,6 +568,7 @@ export class Speaker implements Engine {
     this.server = null;
     if (s) await new Promise<void>((r) => s.close(() => r()));
     this.started = false;
+    return keeping;
   }
 
   /** Build the FSM's session config from a peer's config. */
@@ -504,9 +585,19 @@ export class Speaker implements Engine {
       ...(cfg.holdTime !== undefined ? { holdTime: cfg.holdTime } : {}),
       ...(cfg.keepalive !== undefined ? { keepaliveTime: cfg.keepalive } : {}),
       ...(cfg.extendedNextHop ? { extendedNextHop: [{ afi: Afi.IPv4, safi: Safi.Unicast, nextHopAfi: Afi.IPv6 }] } : {}),
-      ...(cfg.gracefulRestartTime !== undefined ? { gracefulRestart: { restartTime: cfg.gracefulRestartTime } } : {}),
+      ...(cfg.gracefulRestartTime !== undefined
+        ? { gracefulRestart: { restartTime: cfg.gracefulRestartTime, notification: cfg.gracefulNotification ?? false } }
+        : {}),
       ...(this.opts.hostname ? { hostname: { hostname: this.opts.hostname } } : {}),
-      ...(cfg.connectRetryMs !== undefined ? { connectRetry: { initialMs: cfg.connectRetryMs } } : {}),
+      connectRetry: {
+        ...(cfg.connectRetryMs !== undefined ? { initialMs: cfg.connectRetryMs } : {}),
+        ...(cfg.connectRetryMaxMs !== undefined ? { maxMs: cfg.connectRetryMaxMs } : {}),
+      },
+      idleHold: {
+        ...(cfg.idleHoldMs !== undefined ? { initialMs: cfg.idleHoldMs } : {}),
+        ...(cfg.idleHoldMaxMs !== undefined ? { maxMs: cfg.idleHoldMaxMs } : {}),
+        ...(cfg.idleHoldForgiveMs !== undefined ? { stableMs: cfg.idleHoldForgiveMs } : {}),
+      },
     };
     return resolveConfig(input);
   }

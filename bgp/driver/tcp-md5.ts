@@ -18,7 +18,7 @@
  * Keys are secrets: none of these functions log, and errors never contain them.
  */
 import type * as net from 'node:net';
-import { fdOf, setMinTtl, setTcpMd5, setTtl, type IpFamily } from './sockopts.js';
+import { fdOf, resetTtl, setMinTtl, setTcpMd5, setTtl, type IpFamily } from './sockopts.js';
 
 /** A peer address and its TCP MD5 key. */
 export interface Md5Peer {
@@ -48,14 +48,17 @@ export function removeListenerMd5(server: net.Server, address: string): void {
 }
 
 /**
- * Set the outgoing TTL and/or minimum incoming TTL on a listening server.
- * Accepted connections inherit both. The minimum TTL applies to every peer
- * reaching this listener, so use it only when all of them run GTSM; otherwise
- * set it per connection on the accepted socket (`setMinTtl(fdOf(sock), ...)`).
+ * Set the outgoing TTL (a number, or 'default' for the OS default) and/or the
+ * minimum incoming TTL on a listening server. The kernel sends the SYN-ACK
+ * with the listener's TTL, and accepted connections inherit both. The
+ * minimum TTL applies to every peer reaching this listener, so use it only
+ * when all of them run GTSM; otherwise set it per connection on the accepted
+ * socket (`setMinTtl(fdOf(sock), ...)`).
  */
-export function setListenerTtl(server: net.Server, opts: { ttl?: number; minTtl?: number }): void {
+export function setListenerTtl(server: net.Server, opts: { ttl?: number | 'default'; minTtl?: number }): void {
   const fd = fdOf(server);
   const family = listenerFamily(server);
-  if (opts.ttl !== undefined) setTtl(fd, family, opts.ttl);
+  if (opts.ttl === 'default') resetTtl(fd, family);
+  else if (opts.ttl !== undefined) setTtl(fd, family, opts.ttl);
   if (opts.minTtl !== undefined) setMinTtl(fd, family, opts.minTtl);
 }

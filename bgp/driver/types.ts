@@ -40,8 +40,16 @@ export interface PeerConfig {
   holdTime?: number;
   /** Keepalive interval, seconds; default a third of the negotiated hold time. */
   keepalive?: number;
-  /** First ConnectRetry delay in ms (doubles up to 120 s, jittered). */
+  /** First ConnectRetry delay in ms after a failed connection attempt (doubles per failure, jittered); default 1000. */
   connectRetryMs?: number;
+  /** Ceiling of the ConnectRetry backoff, ms; default 120000. */
+  connectRetryMaxMs?: number;
+  /** IdleHold after a session ends with a protocol error, ms (doubles per unforgiven error); default 5000. */
+  idleHoldMs?: number;
+  /** Ceiling of the IdleHold damping, ms; default 300000. */
+  idleHoldMaxMs?: number;
+  /** Established uptime that forgives one protocol error, ms; default 120000. */
+  idleHoldForgiveMs?: number;
   /** TCP MD5 signature key (RFC 2385). Never logged or reported. */
   password?: string;
   /** eBGP multihop: TTL of our packets. Directly connected eBGP uses 1. */
@@ -60,8 +68,13 @@ export interface PeerConfig {
   /** Next hop used for 'self' routes instead of the session's local address. */
   nextHopSelf4?: string;
   nextHopSelf6?: string;
-  /** Graceful Restart capability (RFC 4724) restart time in seconds; off when absent. */
+  /**
+   * Graceful Restart (RFC 4724) restart time in seconds; off when absent.
+   * The capability lists every family of the session with the F bit set.
+   */
   gracefulRestartTime?: number;
+  /** With gracefulRestartTime: also set the RFC 8538 "N" bit (graceful NOTIFICATION, Hard Reset). */
+  gracefulNotification?: boolean;
   /** BFD with this neighbor (docs/bfd.md, decision 0030); off when absent. */
   bfd?: PeerBfdConfig;
 }
@@ -219,6 +232,12 @@ export interface PeerSnapshot {
   endOfRibReceived: string[];
   /** Whether TCP MD5 is configured (the key itself is never exposed). */
   md5: boolean;
+  /**
+   * ms left of the IdleHold hold-down after a protocol error (RFC 4271
+   * §8.1.1 DampPeerOscillations): the session restarts, and connections from
+   * the peer are taken again, when it ends. null when not held down.
+   */
+  heldDownMs: number | null;
   /** BFD with this peer; null when not configured. */
   bfd: PeerBfdSnapshot | null;
 }

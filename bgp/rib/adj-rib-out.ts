@@ -48,8 +48,12 @@
  * Session lifecycle: `start(ctx, peer)` on Established makes everything
  * desired pending; once the first full sync has drained and no group change
  * is left to apply, End-of-RIB is sent once per negotiated family (RFC 4724
- * §4.1). `reset()` on session down
- * forgets what the peer had, keeping what is desired.
+ * §4.1). `reset()` on session down forgets what the peer had, keeping what
+ * is desired. `holdEndOfRib(true)` keeps the End-of-RIB back while routes
+ * still flow, until the caller knows its desired set is complete (after a
+ * graceful restart, when every service has had its first health check: a
+ * peer keeping our stale routes flushes the ones we did not re-announce at
+ * our End-of-RIB, RFC 4724 §4.2).
  *
  * Route refresh (RFC 2918 §4, RFC 7313 §4): `refresh(afi, safi)` queues
  * again every route of that one family the peer already has as desired (the
@@ -68,7 +72,7 @@ import { encodePathAttributes } from '../wire/attributes/index.js';
 import { Exporter, type AttrSet, type PeerExportContext } from './export.js';
 import { PrefixTable, KIND_V6 } from './prefix-table.js';
 import { RouteParser, type Checked, type ParsedAttrs, type RouteAttrs, type RouteGroup, type RoutePrefix, type RouteSpec } from './route.js';
-import { EMPTY_PREFIX_LIST, nextRecord, PrefixListBuilder, prefixTexts, type PrefixList } from './prefix-list.js';
+import { EMPTY_PREFIX_LIST, familyCounts, nextRecord, PrefixListBuilder, prefixTexts, type PrefixList } from './prefix-list.js';
 import {
   announceOverhead,
   nlriBytes,
@@ -298,6 +302,8 @@ export class AdjRibOut {
   private addPath6 = false;
   /** Families still owed an End-of-RIB in this session; sent when the queues first run dry. */
   private eorOwed: Family[] = [];
+  /** While true, owed End-of-RIB markers wait (holdEndOfRib); kept across sessions. */
+  private eorHeld = false;
   /** Families owed a BoRR (RFC 7313 §4), written before anything else at the next pull. */
   private borrOwed: Family[] = [];
   /** Families whose BoRR went out and that are owed an EoRR once the queues run dry. */
@@ -456,8 +462,16 @@ export class AdjRibOut {
     }
     if (q.remove) this.groups.delete(q.id);
     else this.groups.set(q.id, { specId, parsed, list: q.list, invalid: invalidReason });
-    // A big list grows the table once rather than by doubling (the list may overlap what is there).
-    if (specId !== NONE && q.list.count > this.table.capacity - this.table.size) this.reserve(Math.max(this.table.size, q.list.count));
+    // A big list grows the table once rather than by doubling (the list may
+    // overlap what is there); only the families this peer keeps count.
+    if (specId !== NONE && q.list.count > this.table.capacity - this.table.size) {
+      let kept = q.list.count;
+      if (!this.keep4 || !this.keep6) {
+        const f = familyCounts(q.list);
+        kept = (this.keep4 ? f.v4 : 0) + (this.keep6 ? f.v6 : 0);
+      }
+      if (kept > this.table.capacity - this.table.size) this.reserve(Math.max(this.table.size, kept));
+    }
     this.gen = (this.gen + 1) | 0 || 1;
     return { id: q.id, gen: this.gen, specId, list: q.list, old, phase: specId === NONE ? 'release' : 'take', at: 0 };
   }
@@ -725,8 +739,22 @@ export class AdjRibOut {
   get wantsToSend(): boolean {
     if (this.ctx === null) return false;
     if (this.pending > 0 || this.borrOwed.length > 0) return true;
-    // End-of-RIB and EoRR wait until queued group changes are applied.
-    return (this.eorOwed.length > 0 || this.eorrOwed.length > 0) && !this.working;
+    // End-of-RIB and EoRR wait until queued group changes are applied (and End-of-RIB while held).
+    return ((this.eorOwed.length > 0 && !this.eorHeld) || this.eorrOwed.length > 0) && !this.working;
+  }
+
+  /**
+   * Keep owed End-of-RIB markers back (true) or let them go (false). Routes
+   * are sent either way; releasing makes `wantsToSend` true again when a
+   * marker is owed, so the driver must pull.
+   */
+  holdEndOfRib(hold: boolean): void {
+    this.eorHeld = hold;
+  }
+
+  /** True while End-of-RIB markers are held back. */
+  get endOfRibHeld(): boolean {
+    return this.eorHeld;
   }
 
   /**
@@ -788,11 +816,11 @@ export class AdjRibOut {
           feed.setId = set.id;
           feed.addPath = set.afi === Afi.IPv4 ? this.addPath4 : this.addPath6;
           c.prefixesAnnounced += writeAnnounce(w, set, this.blockOf(set), maxLen, feed);
-        } else if ((this.eorOwed.length > 0 || this.eorrOwed.length > 0) && !this.working) {
+        } else if (((this.eorOwed.length > 0 && !this.eorHeld) || this.eorrOwed.length > 0) && !this.working) {
           // RFC 4724 §4.1: "the speaker SHOULD send the End-of-RIB marker" for
           // each family once its initial update has been sent (and, here, once
           // a plain route refresh of the family has been answered).
-          for (const f of this.eorOwed) {
+          for (const f of this.eorHeld ? [] : this.eorOwed) {
             starts?.push(w.pos);
             writeEndOfRib(w, f.afi, f.safi);
             c.updates++;
@@ -800,7 +828,7 @@ export class AdjRibOut {
             const k = familyKey(f.afi, f.safi);
             if (this.eorForRefresh.delete(k)) this.refreshDone(k);
           }
-          this.eorOwed = [];
+          if (!this.eorHeld) this.eorOwed = [];
           // RFC 7313 §4: "After the speaker completes the re-advertisement of
           // the entire Adj-RIB-Out to the peer, it MUST send an EoRR message."
           for (const f of this.eorrOwed) {
@@ -953,8 +981,15 @@ export class AdjRibOut {
    * `sets`, -1 for nothing). Reasons are given for not-sendable prefixes.
    */
   groupStanding(id: number): { codes: Uint8Array; sent: Int32Array; sets: AttrSet[]; reasons: [number, string][] } | null {
-    const g = this.groups.get(id);
-    if (g === undefined) return null;
+    // A change still queued (or being applied) is what the caller handed last: report its list, not yet owned prefixes as pending.
+    let queued: QueuedGroup | null = null;
+    for (let i = this.jobs.length - 1; i >= 0 && queued === null; i--) if (this.jobs[i]!.id === id) queued = this.jobs[i]!;
+    const running = queued === null && this.job !== null && this.job.id === id && this.job.phase === 'take';
+    if (queued?.remove) return null;
+    const applied = this.groups.get(id);
+    if (applied === undefined && queued === null) return null;
+    const g: GroupRecord = queued !== null ? { specId: applied?.specId ?? NONE, parsed: null, list: queued.list, invalid: null } : applied!;
+    const inFlight = queued !== null || running;
     const t = this.table;
     const w = g.list.words;
     const codes = new Uint8Array(g.list.count);
@@ -970,8 +1005,13 @@ export class AdjRibOut {
         reasons.push([i, g.invalid]);
         continue;
       }
+      const kept = t.sk < KIND_V6 ? this.keep4 : this.keep6;
+      if (!kept) {
+        codes[i] = STANDING.FAMILY;
+        continue;
+      }
       if (slot < 0 || this.spec[slot] !== g.specId) {
-        codes[i] = t.sk < KIND_V6 ? (this.keep4 ? STANDING.ELSEWHERE : STANDING.FAMILY) : this.keep6 ? STANDING.ELSEWHERE : STANDING.FAMILY;
+        codes[i] = inFlight ? STANDING.PENDING : STANDING.ELSEWHERE;
         continue;
       }
       const s = this.sent[slot]!;
@@ -984,7 +1024,7 @@ export class AdjRibOut {
         }
         sent[i] = k;
       }
-      const pending = this.queueFor(slot, this.desired[slot]!) !== NONE;
+      const pending = inFlight || this.queueFor(slot, this.desired[slot]!) !== NONE;
       const why = this.rejected.get(slot);
       if (why !== undefined) {
         codes[i] = STANDING.NOT_SENDABLE;

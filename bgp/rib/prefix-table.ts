@@ -10,15 +10,18 @@
  * threaded through `w0`; the owner keeps its own per-slot columns and resizes
  * them when `capacity` grows.
  *
- *   slot  | kind (u16)          | w0[slot]          | w123[3·slot .. 3·slot+2]
- *   ------+---------------------+-------------------+--------------------------
- *   IPv4  | len (0..32)         | address           | 0, 0, 0 (when allocated)
- *   IPv6  | 256 + len (0..128)  | first word        | the other three words
- *   free  | 0xffff              | next free slot    | —
+ *   slot  | kind (u16)          | w0[slot]
+ *   ------+---------------------+------------------------------------------
+ *   IPv4  | len (0..32)         | the address
+ *   IPv6  | 256 + len (0..128)  | e: the address is v6[4e .. 4e+3]
+ *   free  | 0xffff              | next free slot
  *
- * An IPv4 address is one word, so `w123` is only allocated once an IPv6
- * prefix arrives: a table of a million IPv4 routes costs 14 octets a route
- * (kind, w0, two index buckets), not 26.
+ * An IPv4 address is one word, kept in the slot; an IPv6 address is four,
+ * kept in a dense side store `v6` that grows with the number of IPv6
+ * prefixes only (its entries reused through their own free list). A table of
+ * a million IPv4 routes costs 14 octets a route (kind, w0, two index
+ * buckets), and holding a hundred thousand IPv6 routes beside them adds 16
+ * octets for each of those, not 12 for every slot.
  *
  * A prefix reaches the table as a key in the scanner's encoding
  * (wire/prefix.ts `PrefixScanner`): `scan(text)` runs the one scanner, and
@@ -47,10 +50,14 @@ export class PrefixTable {
   /** Slots in use. */
   size = 0;
   kind = new Uint16Array(0);
-  /** The first (for IPv4 the only) address word of a slot; for a free slot, the next free one. */
+  /** IPv4: the address of a slot; IPv6: its entry in `v6`; a free slot: the next free one. */
   w0 = new Int32Array(0);
-  /** Address words 2..4 of a slot, three per slot; empty until the first IPv6 prefix. */
-  w123 = new Int32Array(0);
+  /** IPv6 addresses, four words an entry (dense; entries reused through `v6Free`). */
+  v6 = new Int32Array(0);
+  /** Entries of `v6` in use or freed (the next new entry is this one). */
+  private v6Top = 0;
+  /** Freed `v6` entries: a stack linked through their first word. */
+  private v6Free = NIL;
   /** Hash index: slot + 1, EMPTY, or DEAD (a removed entry; probing goes on past it). */
   private index = new Int32Array(0);
   private mask = 0;
@@ -85,7 +92,7 @@ export class PrefixTable {
   find(): number {
     const kind = this.kind;
     const w0 = this.w0;
-    const w123 = this.w123;
+    const v6 = this.v6;
     const index = this.index;
     const mask = this.mask;
     const k = this.sk;
@@ -98,27 +105,32 @@ export class PrefixTable {
       if (v === EMPTY) return -1;
       if (v === DEAD) continue;
       const s = v - 1;
-      if (kind[s] !== k || w0[s] !== a0) continue;
-      if (k < KIND_V6) return s;
-      const w = s * 3;
-      if (w123[w] === a1 && w123[w + 1] === a2 && w123[w + 2] === a3) return s;
+      if (kind[s] !== k) continue;
+      if (k < KIND_V6) {
+        if (w0[s] === a0) return s;
+        continue;
+      }
+      const e = w0[s]! * 4;
+      if (v6[e] === a0 && v6[e + 1] === a1 && v6[e + 2] === a2 && v6[e + 3] === a3) return s;
     }
   }
 
   /** Add the scanned prefix (which must not be present); returns its new slot. */
   insert(): number {
     if (this.size + 1 > this.capacity) this.resize(this.capacity * 2);
-    if (this.sk >= KIND_V6 && this.w123.length === 0) this.w123 = new Int32Array(this.capacity * 3);
     let s = this.freeHead;
     if (s !== NIL) this.freeHead = this.w0[s]!;
     else s = this.top++;
     this.kind[s] = this.sk;
-    this.w0[s] = this.s0;
-    if (this.w123.length !== 0) {
-      const w = s * 3;
-      this.w123[w] = this.s1;
-      this.w123[w + 1] = this.s2;
-      this.w123[w + 2] = this.s3;
+    if (this.sk < KIND_V6) this.w0[s] = this.s0;
+    else {
+      const e = this.v6Alloc();
+      const v6 = this.v6;
+      v6[e * 4] = this.s0;
+      v6[e * 4 + 1] = this.s1;
+      v6[e * 4 + 2] = this.s2;
+      v6[e * 4 + 3] = this.s3;
+      this.w0[s] = e;
     }
     this.place(s);
     this.size++;
@@ -133,6 +145,7 @@ export class PrefixTable {
     while (index[i] !== slot + 1) i = (i + 1) & mask;
     index[i] = DEAD;
     this.dead++;
+    if (this.kind[slot]! >= KIND_V6) this.v6Release(this.w0[slot]!);
     this.kind[slot] = FREE;
     this.w0[slot] = this.freeHead;
     this.freeHead = slot;
@@ -150,6 +163,30 @@ export class PrefixTable {
     this.top = 0;
     this.size = 0;
     this.freeHead = NIL;
+    this.v6Top = 0;
+    this.v6Free = NIL;
+  }
+
+  /** Take a free `v6` entry, growing the store by doubling. */
+  private v6Alloc(): number {
+    const f = this.v6Free;
+    if (f !== NIL) {
+      this.v6Free = this.v6[f * 4]!;
+      return f;
+    }
+    const e = this.v6Top++;
+    if ((e + 1) * 4 > this.v6.length) {
+      const grown = new Int32Array(Math.max(64, this.v6.length * 2));
+      grown.set(this.v6);
+      this.v6 = grown;
+    }
+    return e;
+  }
+
+  /** Give a `v6` entry back. */
+  private v6Release(e: number): void {
+    this.v6[e * 4] = this.v6Free;
+    this.v6Free = e;
   }
 
   /** The address family of a slot. */
@@ -164,13 +201,15 @@ export class PrefixTable {
 
   /** Copy a slot's four address words into `out` (zeros past the first for IPv4). */
   wordsOf(slot: number, out: Int32Array): void {
-    out[0] = this.w0[slot]!;
-    if (this.kind[slot]! < KIND_V6) out[1] = out[2] = out[3] = 0;
-    else {
-      const w = slot * 3;
-      out[1] = this.w123[w]!;
-      out[2] = this.w123[w + 1]!;
-      out[3] = this.w123[w + 2]!;
+    if (this.kind[slot]! < KIND_V6) {
+      out[0] = this.w0[slot]!;
+      out[1] = out[2] = out[3] = 0;
+    } else {
+      const e = this.w0[slot]! * 4;
+      out[0] = this.v6[e]!;
+      out[1] = this.v6[e + 1]!;
+      out[2] = this.v6[e + 2]!;
+      out[3] = this.v6[e + 3]!;
     }
   }
 
@@ -178,8 +217,8 @@ export class PrefixTable {
   format(slot: number): string {
     const k = this.kind[slot]!;
     if (k < KIND_V6) return formatKey(k, this.w0[slot]!, 0, 0, 0);
-    const w = slot * 3;
-    return formatKey(k, this.w0[slot]!, this.w123[w]!, this.w123[w + 1]!, this.w123[w + 2]!);
+    const e = this.w0[slot]! * 4;
+    return formatKey(k, this.v6[e]!, this.v6[e + 1]!, this.v6[e + 2]!, this.v6[e + 3]!);
   }
 
   /**
@@ -217,9 +256,9 @@ export class PrefixTable {
   private home(slot: number): number {
     const k = this.kind[slot]!;
     if (k < KIND_V6) return hash(k, this.w0[slot]!, 0, 0, 0) & this.mask;
-    const w = slot * 3;
-    const w123 = this.w123;
-    return hash(k, this.w0[slot]!, w123[w]!, w123[w + 1]!, w123[w + 2]!) & this.mask;
+    const e = this.w0[slot]! * 4;
+    const v6 = this.v6;
+    return hash(k, v6[e]!, v6[e + 1]!, v6[e + 2]!, v6[e + 3]!) & this.mask;
   }
 
   /** Put a slot into the index, reusing the first dead bucket on its probe path. */
@@ -268,11 +307,6 @@ export class PrefixTable {
     w0.set(this.w0.subarray(0, this.top));
     this.kind = kind;
     this.w0 = w0;
-    if (this.w123.length !== 0) {
-      const w123 = new Int32Array(cap * 3);
-      w123.set(this.w123.subarray(0, this.top * 3));
-      this.w123 = w123;
-    }
     this.capacity = cap;
     let buckets = 16;
     while (buckets < cap * 2) buckets *= 2;

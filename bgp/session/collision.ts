@@ -7,8 +7,9 @@
  * initiated ("incoming"), and asks this module:
  *
  * 1. `incomingDisposition(primary)` when a connection is accepted: hand it to
- *    the primary state (Connect/Active), track it as a second state built by
- *    `trackIncoming` (OpenSent and later), or refuse it (Idle).
+ *    the primary state (Connect/Active, or Idle between restarts), track it as
+ *    a second state built by `trackIncoming` (OpenSent and later), or refuse
+ *    it (Idle while the peer is held down: stopped or damped).
  * 2. `checkCollision(outgoing, incoming)` after every step of either state:
  *    once the peer's BGP Identifier is known, which one to dump. The driver
  *    feeds `OpenCollisionDump` to the loser (which sends Cease/Connection
@@ -18,7 +19,7 @@ import { CeaseSub, ErrCode } from '../wire/iana.js';
 import type { NotificationMessage } from '../wire/types.js';
 import { notification } from './notify.js';
 import { bgpIdValue, peerAsOf } from './open-check.js';
-import { nextRandom } from './timers.js';
+import { heldDown, nextRandom } from './timers.js';
 import type { SessionState } from './types.js';
 
 /** Which end initiated a TCP connection. */
@@ -76,15 +77,18 @@ export type IncomingDisposition =
   | 'attach'
   /** Keep the primary and track the new connection in a second state (`trackIncoming`). */
   | 'track'
-  /** Close the new connection: the session is administratively down. */
+  /** Close the new connection: the session is administratively down or damped. */
   | 'reject';
 
 /** Decide what to do with an incoming connection given the peer's primary state. */
 export function incomingDisposition(primary: SessionState): IncomingDisposition {
   switch (primary.state) {
     case 'Idle':
-      // RFC 4271 §8.2.2 Idle: "the BGP FSM ... refuses all incoming BGP connections".
-      return 'reject';
+      // RFC 4271 §8.2.2 Idle: "the BGP FSM ... refuses all incoming BGP
+      // connections" — herald's Idle does so only while it holds the peer down
+      // on purpose (never started, stopped, or damped after a protocol error).
+      // Between restarts the router's own connection is taken (decision 0025).
+      return heldDown(primary) ? 'reject' : 'attach';
     case 'Connect':
     case 'Active':
       return 'attach';
@@ -110,6 +114,7 @@ export function trackIncoming(primary: SessionState): SessionState {
     flaps: primary.flaps,
     eor: { received: {} },
     rng: nextRandom(primary.rng ^ 0x9e3779b9)[1],
+    ...(primary.restarting ? { restarting: true } : {}),
   };
 }
 

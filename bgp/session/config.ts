@@ -4,7 +4,8 @@
  * Owns the knobs the pure FSM needs and their defaults: AS numbers, router id,
  * hold and keepalive times, the families and capabilities we advertise, the
  * ConnectRetry backoff, IdleHold damping (RFC 4271 §8.1.1
- * DampPeerOscillations) and the Send Hold Time (RFC 9687 §4). Config files are
+ * DampPeerOscillations), Graceful Restart (RFC 4724 §3, RFC 8538 §2) and the
+ * Send Hold Time (RFC 9687 §4). Config files are
  * parsed in src/config; this module only fills defaults and checks ranges the
  * RFCs fix. Times are in seconds where the protocol counts seconds (hold,
  * keepalive, restart time) and in milliseconds for herald's own timers.
@@ -43,8 +44,12 @@ export interface SessionConfigInput {
   extendedNextHop?: ExtNextHopEntry[];
   /** ADD-PATH families (RFC 7911). Default none. */
   addPath?: AddPathFamily[];
-  /** Advertise Graceful Restart (RFC 4724) with this restart time; no family is preserved. */
-  gracefulRestart?: { restartTime: number; notification?: boolean };
+  /**
+   * Advertise Graceful Restart (RFC 4724 §3) with this restart time and every
+   * configured family, the F bit set unless `forwardingPreserved` is false;
+   * `notification` adds the RFC 8538 "N" bit.
+   */
+  gracefulRestart?: { restartTime: number; notification?: boolean; forwardingPreserved?: boolean };
   /** Advertise the FQDN capability (draft-walton-bgp-hostname-capability). */
   hostname?: { hostname: string; domain?: string };
   /**
@@ -54,7 +59,10 @@ export interface SessionConfigInput {
   requiredCapabilities?: number[];
   /** ConnectRetry backoff, ms: first delay, ceiling (RFC 4271 §10 suggests 120 s). */
   connectRetry?: { initialMs?: number; maxMs?: number };
-  /** IdleHold damping, ms: first delay, ceiling, and the uptime that forgives one failure. */
+  /**
+   * IdleHold damping after a session ends with a protocol error, ms: first
+   * delay, ceiling, and the Established uptime that forgives one error.
+   */
   idleHold?: { initialMs?: number; maxMs?: number; stableMs?: number };
   /** RFC 9687 SendHoldTime, seconds. Default max(480, 2 × negotiated hold time). */
   sendHoldTime?: number;
@@ -76,7 +84,9 @@ export interface SessionConfig {
   readonly extendedMessage: boolean;
   readonly extendedNextHop: readonly ExtNextHopEntry[];
   readonly addPath: readonly AddPathFamily[];
-  readonly gracefulRestart: { readonly restartTime: number; readonly notification: boolean } | undefined;
+  readonly gracefulRestart:
+    | { readonly restartTime: number; readonly notification: boolean; readonly forwardingPreserved: boolean }
+    | undefined;
   readonly hostname: { readonly hostname: string; readonly domain: string } | undefined;
   readonly requiredCapabilities: readonly number[];
   readonly connectRetry: { readonly initialMs: number; readonly maxMs: number };
@@ -89,8 +99,16 @@ export const DEFAULTS = {
   minHoldTime: 3,
   /** RFC 4271 §8.2.2: "a large value ... A HoldTimer value of 4 minutes is suggested". */
   openHoldTime: 240,
-  connectRetryInitialMs: 5_000,
-  connectRetryMaxMs: 120_000,
+  /**
+   * The first retry comes 0.75-1 s after a failed attempt (RFC 4271 §10
+   * jitter), doubling per failure up to 30 s — a quarter of the 120 s RFC
+   * 4271 §10 suggests, so that a router which never dials (dynamic
+   * neighbours) gets herald back within 30 s of a long outage (decision
+   * 0022). Attempts that fail before a packet leaves the host do not double
+   * it (fsm.ts).
+   */
+  connectRetryInitialMs: 1_000,
+  connectRetryMaxMs: 30_000,
   idleHoldInitialMs: 5_000,
   idleHoldMaxMs: 300_000,
   idleHoldStableMs: 120_000,
@@ -121,6 +139,14 @@ export function resolveConfig(input: SessionConfigInput): SessionConfig {
   if (families.length === 0) fail('families must not be empty');
   const cr = input.connectRetry ?? {};
   const ih = input.idleHold ?? {};
+  const positive = (v: number | undefined, what: string): void => {
+    if (v !== undefined && !(Number.isFinite(v) && v > 0)) fail(`${what} ${v} must be a positive number of ms`);
+  };
+  positive(cr.initialMs, 'connectRetry.initialMs');
+  positive(cr.maxMs, 'connectRetry.maxMs');
+  positive(ih.initialMs, 'idleHold.initialMs');
+  positive(ih.maxMs, 'idleHold.maxMs');
+  positive(ih.stableMs, 'idleHold.stableMs');
   return {
     localAs: input.localAs,
     peerAs: input.peerAs,
@@ -136,16 +162,18 @@ export function resolveConfig(input: SessionConfigInput): SessionConfig {
     extendedMessage: input.extendedMessage ?? true,
     extendedNextHop: input.extendedNextHop ?? [],
     addPath: input.addPath ?? [],
-    gracefulRestart: gr ? { restartTime: gr.restartTime, notification: gr.notification ?? false } : undefined,
+    gracefulRestart: gr
+      ? { restartTime: gr.restartTime, notification: gr.notification ?? false, forwardingPreserved: gr.forwardingPreserved ?? true }
+      : undefined,
     hostname: input.hostname ? { hostname: input.hostname.hostname, domain: input.hostname.domain ?? '' } : undefined,
     requiredCapabilities: input.requiredCapabilities ?? [],
     connectRetry: {
       initialMs: cr.initialMs ?? DEFAULTS.connectRetryInitialMs,
-      maxMs: cr.maxMs ?? DEFAULTS.connectRetryMaxMs,
+      maxMs: Math.max(cr.maxMs ?? DEFAULTS.connectRetryMaxMs, cr.initialMs ?? DEFAULTS.connectRetryInitialMs),
     },
     idleHold: {
       initialMs: ih.initialMs ?? DEFAULTS.idleHoldInitialMs,
-      maxMs: ih.maxMs ?? DEFAULTS.idleHoldMaxMs,
+      maxMs: Math.max(ih.maxMs ?? DEFAULTS.idleHoldMaxMs, ih.initialMs ?? DEFAULTS.idleHoldInitialMs),
       stableMs: ih.stableMs ?? DEFAULTS.idleHoldStableMs,
     },
     sendHoldTime: input.sendHoldTime,

@@ -28,23 +28,41 @@
  *   A timer event whose deadline is unset or still in the future is stale and
  *   ignored, so racing OS timers cannot act on a stopped timer.
  *
- * Lifecycle and restarts
- * ----------------------
- * ManualStart sets `autoStart`; from then on a session failure goes to Idle
- * with an IdleHold deadline, and IdleHoldTimer_Expires performs the automatic
- * start (RFC 4271 §8.1.1 DampPeerOscillations). The IdleHold delay doubles
- * with each failure (`flaps`), from `idleHold.initialMs` up to `maxMs`; each
- * full `idleHold.stableMs` of Established uptime forgives one failure, so a
- * peer that flaps waits longer and a peer that stays up decays back.
- * AutomaticStart while an IdleHold deadline is pending is ignored (damped).
- * ManualStop sends Cease (with an RFC 9003 shutdown communication), clears
- * `autoStart` and all timers.
+ * Lifecycle and restarts (decision 0025)
+ * ---------------------------------------
+ * ManualStart sets `autoStart`; from then on the session restarts by itself
+ * after it ends, in a way that depends on why it ended (notify.ts
+ * `DownClass`):
  *
- * Transport failures before an OPEN exchange use the ConnectRetry timer
- * instead: each attempt sets connectRetry = now + jitter(min(max, initial ×
+ * - a protocol error (sent or received, or a refusal such as Maximum
+ *   Prefixes): Idle with an IdleHold deadline — RFC 4271 §8.1.1
+ *   DampPeerOscillations. The delay doubles with each unforgiven error
+ *   (`flaps`), from `idleHold.initialMs` up to `maxMs`; each full
+ *   `idleHold.stableMs` of Established uptime forgives one. Meanwhile the
+ *   peer is deliberately held down: AutomaticStart waits and incoming
+ *   connections are refused (`heldDown`).
+ * - a transport failure (TCP reset or closed, either hold timer, BFD Down) or
+ *   a deliberate Cease from the peer (shutdown, reset, configuration change,
+ *   Hard Reset, collision): no damping. An Established session restarts at
+ *   once; a connection that had not reached Established yet waits in Active
+ *   for the ConnectRetry backoff. Incoming connections are accepted.
+ *
+ * ManualStop sends Cease (with an RFC 9003 shutdown communication), clears
+ * `autoStart` and all timers. With `graceful` (a planned restart) and
+ * Graceful Restart negotiated it sends no NOTIFICATION at all, or — with the
+ * RFC 8538 "N" bit exchanged — a Cease that is not a Hard Reset, so that the
+ * peer keeps our routes for the restart time. With the N bit, a Cease that
+ * must flush our routes goes out as a Hard Reset (notify.ts `withHardReset`).
+ *
+ * Transport failures before an OPEN exchange use the ConnectRetry timer:
+ * each attempt sets connectRetry = now + jitter(min(max, initial ×
  * 2^ConnectRetryCounter)), jitter being RFC 4271 §10's uniform 0.75..1.0
- * factor (also applied to the KeepaliveTimer). Passive sessions never
- * connect and keep no ConnectRetry deadline.
+ * factor (also applied to the KeepaliveTimer). An attempt that fails at the
+ * network (refused, reset, unanswered) counts; one that fails before any
+ * packet left the host (`TcpConnectionFails.local`: our link is down) resets
+ * the count, since it says nothing about the peer, and is retried after the
+ * initial delay — so a host whose link returns dials within that delay.
+ * Passive sessions never connect and keep no ConnectRetry deadline.
  *
  * Deviations from RFC 4271 §8.2.2, each deliberate
  * -------------------------------------------------
@@ -52,6 +70,10 @@
  *   ConnectRetry deadline (as OpenBGPD does) instead of Idle, so the backoff
  *   lives in one timer and incoming connections are still accepted meanwhile.
  *   Active + TcpConnectionFails (no connection of ours exists) is ignored.
+ * - A session that ends without a protocol error does not stop in a damped
+ *   Idle (see above): it passes through Idle within the same step, to
+ *   Connect/Active (decision 0025). Idle with `autoStart` and no IdleHold
+ *   deadline accepts an incoming connection.
  * - A NOTIFICATION received in OpenSent ends the connection without sending an
  *   FSM Error back (RFC 4271 lists NotifMsg among "other events" there;
  *   answering a NOTIFICATION with one is pointless and most speakers don't).
@@ -67,9 +89,9 @@
  * End-of-RIB and the Send Hold Timer
  * ----------------------------------
  * The peer's End-of-RIB per family is recorded in `session.eor.received` and
- * reported as `end-of-rib-received` (not as `update-received`). Ours is sent
- * by the FSM when the RIB reports `InitialSyncDone`: one End-of-RIB per
- * negotiated family, queued after the RIB's UPDATEs; `eor.sentAt` records it.
+ * reported as `end-of-rib-received` (not as `update-received`). Ours is
+ * written by the Adj-RIB-Out once its first full sync has drained (decision
+ * 0011): that is the one End-of-RIB path; the FSM sends none.
  * The driver reports each message it hands to the kernel as `MessageSent`;
  * in Established that restarts the RFC 9687 SendHoldTimer (and, for UPDATEs,
  * the KeepaliveTimer, RFC 4271 §8.2.2). If nothing could be written for
@@ -80,7 +102,7 @@ import { CeaseSub, ErrCode, MsgType, RefreshSubtype } from '../wire/iana.js';
 import { familyKey } from '../wire/context.js';
 import type { BgpMessage, NotificationMessage } from '../wire/types.js';
 import { resolveConfig, type SessionConfig, type SessionConfigInput } from './config.js';
-import { endOfRib, endOfRibFamily } from './eor.js';
+import { isEndOfRib } from '../wire/messages/update.js';
 import { buildOpen, negotiate } from './negotiate.js';
 import {
   ceaseNotification,
@@ -88,8 +110,11 @@ import {
   fsmSubcodeFor,
   maxPrefixNotification,
   notification,
+  notificationClass,
   notificationFromError,
   reasonFromNotification,
+  withHardReset,
+  type DownClass,
   type DownReason,
 } from './notify.js';
 import { checkOpen } from './open-check.js';
@@ -97,6 +122,7 @@ import { collisionNotification } from './collision.js';
 import {
   connectRetryBase,
   flapsAfterDown,
+  heldDown,
   idleHoldDelay,
   jitter,
   nextRandom,
@@ -109,8 +135,12 @@ export interface StepResult {
   actions: FsmAction[];
 }
 
-/** Create an Idle session for a peer; `seed` fixes the jitter sequence. */
-export function createSession(config: SessionConfig | SessionConfigInput, seed = 1): SessionState {
+/**
+ * Create an Idle session for a peer; `seed` fixes the jitter sequence.
+ * `restarting` sets the RFC 4724 Restart State bit in the OPENs until the
+ * first Established.
+ */
+export function createSession(config: SessionConfig | SessionConfigInput, seed = 1, opts: { restarting?: boolean } = {}): SessionState {
   const resolved = isResolved(config) ? config : resolveConfig(config);
   return {
     config: resolved,
@@ -122,6 +152,7 @@ export function createSession(config: SessionConfig | SessionConfigInput, seed =
     flaps: 0,
     eor: { received: {} },
     rng: seed >>> 0,
+    ...(opts.restarting ? { restarting: true } : {}),
   };
 }
 
@@ -213,9 +244,16 @@ function start(s: SessionState, now: number): StepResult {
   return { session: { ...withTimers(s2, { connectRetry: deadline }), state: 'Connect' }, actions: [{ type: 'connect' }] };
 }
 
+/** Wait in Active for the next ConnectRetry deadline (none when passive): a failed attempt's backoff. */
+function retryLater(s: SessionState, now: number): SessionState {
+  if (s.passive) return { ...withTimers(s, {}), state: 'Active' };
+  const [r, s2] = draw(s);
+  return { ...withTimers(s2, { connectRetry: now + jitter(connectRetryBase(s.config, s2.connectRetryCounter), r) }), state: 'Active' };
+}
+
 /** TCP is up: send our OPEN and wait for the peer's under the large OpenSent hold timer. */
 function toOpenSent(s: SessionState, now: number): StepResult {
-  const open = buildOpen(s.config);
+  const open = buildOpen(s.config, { restarting: s.restarting === true });
   // RFC 4271 §8.2.2 Connect: "sends an OPEN message to its peer, sets the
   // HoldTimer to a large value, and changes its state to OpenSent."
   const session: SessionState = {
@@ -232,11 +270,19 @@ interface DownOptions {
   send?: NotificationMessage;
   /** NOTIFICATION we received (reported in session-down). */
   received?: NotificationMessage;
-  /** 'failure': damping and automatic restart; 'manual': ManualStop; 'dump': collision loser. */
+  /** 'failure': automatic restart per `cls`; 'manual': ManualStop; 'dump': collision loser. */
   kind: 'failure' | 'manual' | 'dump';
+  /** For 'failure': how the end counts (notify.ts DownClass); default 'error'. */
+  cls?: DownClass;
 }
 
-/** End the connection and go to Idle, arming the IdleHold restart where due. */
+/**
+ * End the connection. ManualStop and a dumped collision loser stay Idle. A
+ * failure restarts by its class: a protocol error waits in Idle for the
+ * damped IdleHold deadline; anything else restarts at once after an
+ * Established session, or waits in Active for the ConnectRetry backoff when
+ * the connection had not got that far (decision 0025).
+ */
 function down(s: SessionState, now: number, o: DownOptions): StepResult {
   const actions: FsmAction[] = [];
   if (o.send) actions.push({ type: 'send', message: o.send });
@@ -245,29 +291,39 @@ function down(s: SessionState, now: number, o: DownOptions): StepResult {
   const note = o.send ?? o.received;
   actions.push({ type: 'session-down', reason: o.reason, wasEstablished, ...(note ? { notification: note } : {}) });
 
+  const failure = o.kind === 'failure';
+  const cls: DownClass = o.cls ?? 'error';
   const uptime = s.establishedAt !== undefined ? now - s.establishedAt : undefined;
-  const flaps = o.kind === 'failure' ? flapsAfterDown(s.config, s.flaps, uptime, true) : s.flaps;
+  // Uptime forgives earlier errors whatever ended this session; only an error adds one.
+  const flaps = failure ? flapsAfterDown(s.config, s.flaps, uptime, cls === 'error') : s.flaps;
   const autoStart = o.kind === 'manual' ? false : s.autoStart;
-  const timers: Timers = o.kind === 'failure' && autoStart ? { idleHold: now + idleHoldDelay(s.config, flaps) } : {};
-  const session: SessionState = {
+  const idle: SessionState = {
     config: s.config,
     state: 'Idle',
-    timers,
-    // RFC 4271 §8.2.2: errors increment the ConnectRetryCounter; ManualStop zeroes it.
-    connectRetryCounter: o.kind === 'manual' ? 0 : o.kind === 'failure' ? s.connectRetryCounter + 1 : s.connectRetryCounter,
+    timers: {},
+    // RFC 4271 §8.2.2: errors increment the ConnectRetryCounter; ManualStop
+    // zeroes it. A session that was Established had it reset then, so its
+    // loss dials with the initial delay.
+    connectRetryCounter: o.kind === 'manual' ? 0 : failure && !wasEstablished ? s.connectRetryCounter + 1 : s.connectRetryCounter,
     autoStart,
     passive: s.passive,
     flaps,
     eor: { received: {} },
     lastDown: { ...o.reason, at: now },
     rng: s.rng,
+    ...(s.restarting ? { restarting: true } : {}),
   };
-  return { session, actions };
+  if (!failure || !autoStart) return { session: idle, actions };
+  if (cls === 'error') return { session: withTimers(idle, { idleHold: now + idleHoldDelay(s.config, flaps) }), actions };
+  if (!wasEstablished) return { session: retryLater(idle, now), actions };
+  const r = start(idle, now);
+  return { session: r.session, actions: [...actions, ...r.actions] };
 }
 
-/** Send a NOTIFICATION we decided on, then drop the connection as a failure. */
+/** Send a NOTIFICATION we decided on (as a Hard Reset where RFC 8538 wants one), then drop the connection as a failure. */
 function fail(s: SessionState, now: number, n: NotificationMessage, detail?: string): StepResult {
-  return down(s, now, { reason: reasonFromNotification(n, 'sent', detail), send: n, kind: 'failure' });
+  const out = withHardReset(n, s.negotiated?.gracefulNotification ?? false);
+  return down(s, now, { reason: reasonFromNotification(out, 'sent', detail), send: out, kind: 'failure', cls: notificationClass(out, 'sent') });
 }
 
 function fromError(s: SessionState, now: number, err: BgpError): StepResult {
@@ -279,13 +335,35 @@ function unexpected(s: SessionState, now: number, msgType: number, what: string)
   return fail(s, now, fsmErrorNotification(fsmSubcodeFor(s.state), msgType), `unexpected ${what} in ${s.state}`);
 }
 
-/** ManualStop / AutomaticStop with an open connection: Cease, close, Idle. */
+/** ManualStop / AutomaticStop with an open connection: Cease (or a graceful goodbye), close, Idle. */
 function stop(s: SessionState, now: number, e: Extract<FsmEvent, { type: 'ManualStop' | 'AutomaticStop' }>): StepResult {
   const manual = e.type === 'ManualStop';
   const subcode = e.subcode ?? (manual ? CeaseSub.AdministrativeShutdown : CeaseSub.AdministrativeReset);
   const n = ceaseNotification(subcode, e.text);
-  const reason: DownReason = { ...reasonFromNotification(n, 'sent'), kind: 'stopped' };
-  return down(s, now, { reason, send: n, kind: manual ? 'manual' : 'failure' });
+  const neg = s.negotiated;
+  if (e.type === 'ManualStop' && e.graceful && s.state === 'Established' && neg?.gracefulRestart) {
+    if (neg.gracefulNotification) {
+      // RFC 8538 §4: with the N bit exchanged, the Graceful Restart procedures
+      // apply to a NOTIFICATION other than Hard Reset: the peer keeps our
+      // routes as stale. So the Cease goes out as it is, never wrapped.
+      const reason: DownReason = { ...reasonFromNotification(n, 'sent', 'graceful restart'), kind: 'stopped' };
+      return down(s, now, { reason, send: n, kind: 'manual' });
+    }
+    // RFC 4724 §4.2: "When the Receiving Speaker detects termination of the
+    // TCP session for a BGP session with a peer that has advertised the
+    // Graceful Restart Capability, it MUST retain the routes received from the
+    // peer" — but a NOTIFICATION would end that session the ordinary way, so
+    // the connection is closed without one.
+    const reason: DownReason = { kind: 'stopped', message: 'graceful restart: closed without a NOTIFICATION so the peer keeps our routes (RFC 4724 §4.2)' };
+    return down(s, now, { reason, kind: 'manual' });
+  }
+  const out = withHardReset(n, neg?.gracefulNotification ?? false);
+  const reason: DownReason = { ...reasonFromNotification(out, 'sent'), kind: 'stopped' };
+  // AutomaticStop holds the peer down for the IdleHold time (RFC 4271 §8.1.2
+  // names damping as one of its uses) — unless its Cease says the path failed
+  // (BFD Down, RFC 9384), which restarts at once like any transport failure.
+  const cls: DownClass = notificationClass(out, 'sent') === 'transport' ? 'transport' : 'error';
+  return down(s, now, { reason, send: out, kind: manual ? 'manual' : 'failure', cls });
 }
 
 /** Peer closed the connection or sent a NOTIFICATION. */
@@ -293,7 +371,7 @@ function peerGone(s: SessionState, now: number, received?: NotificationMessage):
   const reason: DownReason = received
     ? reasonFromNotification(received, 'received')
     : { kind: 'tcp-failed', message: `TCP connection failed in ${s.state}` };
-  return down(s, now, { reason, ...(received ? { received } : {}), kind: 'failure' });
+  return down(s, now, { reason, ...(received ? { received } : {}), kind: 'failure', cls: received ? notificationClass(received, 'received') : 'transport' });
 }
 
 function dumpCollision(s: SessionState, now: number): StepResult {
@@ -371,9 +449,14 @@ function idle(s: SessionState, e: FsmEvent, now: number): StepResult {
       return s.autoStart ? start(s, now) : none(s);
     case 'ManualStop':
       return none({ ...withTimers(s, {}), autoStart: false, connectRetryCounter: 0 });
-    case 'Tcp_CR_Acked':
     case 'TcpConnectionConfirmed':
-      // RFC 4271 §8.2.2 Idle: "refuses all incoming BGP connections".
+      // Not held down (decision 0025): the peer's own connection is as good
+      // as ours, so take it. Otherwise RFC 4271 §8.2.2 Idle: "refuses all
+      // incoming BGP connections".
+      if (!heldDown(s)) return toOpenSent(s, now);
+      return { session: s, actions: [{ type: 'close' }] };
+    case 'Tcp_CR_Acked':
+      // An outgoing connection completing in Idle is stale (we went down meanwhile).
       return { session: s, actions: [{ type: 'close' }] };
     default:
       // RFC 4271 §8.2.2 Idle: "Any other event ... does not cause change in the state."
@@ -386,13 +469,15 @@ function connectOrActive(s: SessionState, e: FsmEvent, now: number): StepResult 
     case 'ManualStop':
       return down(s, now, { reason: { kind: 'stopped', message: `manual stop in ${s.state}` }, kind: 'manual' });
     case 'AutomaticStop':
-      return down(s, now, { reason: { kind: 'stopped', message: `automatic stop in ${s.state}` }, kind: 'failure' });
+      return down(s, now, { reason: { kind: 'stopped', message: `automatic stop in ${s.state}` }, kind: 'failure', cls: 'error' });
     case 'ConnectRetryTimer_Expires': {
       if (s.passive) return none(s);
       // RFC 4271 §8.2.2: "drops the TCP connection, restarts the ConnectRetryTimer,
       // ... initiates a TCP connection to the other BGP peer" (Connect), or
-      // "changes its state to Connect" (Active).
-      const s1 = { ...s, connectRetryCounter: s.connectRetryCounter + 1 };
+      // "changes its state to Connect" (Active). In Connect our attempt went
+      // unanswered until now, which counts as a failure; in Active the failure
+      // that brought us here was counted already.
+      const s1 = s.state === 'Connect' ? { ...s, connectRetryCounter: s.connectRetryCounter + 1 } : s;
       const [r, s2] = draw(s1);
       const deadline = now + jitter(connectRetryBase(s.config, s2.connectRetryCounter), r);
       const actions: FsmAction[] = s.state === 'Connect' ? [{ type: 'close' }, { type: 'connect' }] : [{ type: 'connect' }];
@@ -401,9 +486,18 @@ function connectOrActive(s: SessionState, e: FsmEvent, now: number): StepResult 
     case 'Tcp_CR_Acked':
     case 'TcpConnectionConfirmed':
       return toOpenSent(s, now);
-    case 'TcpConnectionFails':
-      // Deviation (see header): wait in Active for the running ConnectRetry deadline.
-      return none({ ...s, state: 'Active' });
+    case 'TcpConnectionFails': {
+      // Deviation (see header): wait in Active for the ConnectRetry deadline.
+      if (s.state === 'Active') return none(s);
+      if (!e.local) return none({ ...s, state: 'Active', connectRetryCounter: s.connectRetryCounter + 1 });
+      // Nothing left this host (our link or address is gone): the peer saw no
+      // attempt, so the backoff starts over and the next try comes after the
+      // initial delay, not later than the deadline already running.
+      const [r, s2] = draw({ ...s, connectRetryCounter: 0 });
+      const soon = now + jitter(connectRetryBase(s.config, 0), r);
+      const running = s.timers.connectRetry;
+      return none({ ...withTimers(s2, { connectRetry: running !== undefined && running < soon ? running : soon }), state: 'Active' });
+    }
     default:
       if (MESSAGE_EVENTS.has(e.type)) {
         // No connection exists in these states; RFC 4271 moves to Idle without a NOTIFICATION.
@@ -457,23 +551,11 @@ function openSent(s: SessionState, e: FsmEvent, now: number): StepResult {
   const c = common(s, e, now);
   if (c) return c;
   switch (e.type) {
-    case 'TcpConnectionFails': {
+    case 'TcpConnectionFails':
       // RFC 4271 §8.2.2 OpenSent: "closes the BGP connection, restarts the
       // ConnectRetryTimer, continues to listen for a connection that may be
       // initiated by the remote BGP peer, and changes its state to Active."
-      const s1: SessionState = { ...s, connectRetryCounter: s.connectRetryCounter + 1, state: 'Active' };
-      const reason: DownReason = { kind: 'tcp-failed', message: 'TCP connection failed in OpenSent' };
-      const { localOpen: _lo, ...rest } = s1;
-      let next: SessionState = { ...withTimers(rest, {}), lastDown: { ...reason, at: now } };
-      if (!s.passive) {
-        const [r, s2] = draw(next);
-        next = withTimers(s2, { connectRetry: now + jitter(connectRetryBase(s.config, s2.connectRetryCounter), r) });
-      }
-      return {
-        session: next,
-        actions: [{ type: 'close' }, { type: 'session-down', reason, wasEstablished: false }],
-      };
-    }
+      return peerGone(s, now);
     case 'BGPOpen': {
       const err = checkOpen(e.message, s.config);
       if (err) return fromError(s, now, err);
@@ -513,7 +595,9 @@ function openConfirm(s: SessionState, e: FsmEvent, now: number): StepResult {
       // RFC 4271 §8.2.2 OpenConfirm: "restarts the HoldTimer and changes its
       // state to Established"; RFC 9687 §3: "sets the SendHoldTimer to the
       // default or configured value of SendHoldTime".
-      let next: SessionState = { ...s, state: 'Established', establishedAt: now, connectRetryCounter: 0 };
+      // Our OPEN with the Restart State bit has been answered: later OPENs go without it.
+      const { restarting: _r, ...rest } = s;
+      let next: SessionState = { ...rest, state: 'Established', establishedAt: now, connectRetryCounter: 0 };
       next = restartHold(next, now);
       next = restartSendHold(next, now);
       return { session: next, actions: [{ type: 'established', negotiated: s.negotiated! }] };
@@ -558,8 +642,9 @@ function established(s: SessionState, e: FsmEvent, now: number): StepResult {
       const fatal = e.message.errors?.find((x) => x.action === 'afi-safi-disable' || x.action === 'session-reset');
       if (fatal) return fromError(s, now, fatal.withAction('session-reset'));
       const next = restartHold(s, now);
-      const fam = endOfRibFamily(e.message);
-      if (fam === null) return { session: next, actions: [{ type: 'update-received', message: e.message }] };
+      const eor = e.message.errors?.length ? null : isEndOfRib(e.message);
+      if (eor === null) return { session: next, actions: [{ type: 'update-received', message: e.message }] };
+      const fam = familyKey(eor.afi, eor.safi);
       return {
         session: { ...next, eor: { ...next.eor, received: { ...next.eor.received, [fam]: now } } },
         actions: [{ type: 'end-of-rib-received', family: fam }],
@@ -595,14 +680,6 @@ function established(s: SessionState, e: FsmEvent, now: number): StepResult {
       // the FSM emits them; UPDATEs come from the RIB and are reported here.
       if (e.kind === 'update') next = restartKeepalive(next, now);
       return none(next);
-    }
-    case 'InitialSyncDone': {
-      if (s.eor.sentAt !== undefined) return none(s);
-      const actions: FsmAction[] = neg.families.map((k) => {
-        const [afi, safi] = k.split('/').map(Number) as [number, number];
-        return { type: 'send', message: endOfRib(afi, safi) };
-      });
-      return { session: { ...s, eor: { ...s.eor, sentAt: now } }, actions };
     }
     case 'MaxPrefixExceeded':
       return fail(

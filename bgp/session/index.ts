@@ -6,9 +6,9 @@ export { createSession, step, stepAll, messageEvent, errorEvent, type StepResult
 export type { FsmAction, FsmActionType, FsmEvent, FsmEventType, SessionState, SentKind, Timers } from './types.js';
 export { FsmState } from './types.js';
 export { resolveConfig, isIbgp, DEFAULTS, type SessionConfig, type SessionConfigInput } from './config.js';
-export { nextDeadline, expiredTimers, jitter, connectRetryBase, idleHoldDelay, nextRandom } from './timers.js';
+export { nextDeadline, expiredTimers, jitter, connectRetryBase, idleHoldDelay, nextRandom, heldDown } from './timers.js';
 export { checkOpen, peerAsOf, peerFamilies, bgpIdValue, missingCapabilities, BGP_VERSION } from './open-check.js';
-export { buildOpen, negotiate, keepaliveFor, sendHoldFor, type Negotiated } from './negotiate.js';
+export { buildOpen, negotiate, keepaliveFor, sendHoldFor, type Negotiated, type OpenOptions } from './negotiate.js';
 export {
   resolveCollision,
   checkCollision,
@@ -26,6 +26,9 @@ export {
   fsmErrorNotification,
   notificationFromError,
   reasonFromNotification,
+  notificationClass,
+  innerNotification,
+  withHardReset,
+  type DownClass,
   type DownReason,
 } from './notify.js';
-export { endOfRib, endOfRibFamily } from './eor.js';

@@ -32,16 +32,36 @@ export interface Negotiated {
   readonly routeRefresh: boolean;
   /** RFC 7313: both sides advertised Enhanced Route Refresh. */
   readonly enhancedRouteRefresh: boolean;
-  /** RFC 4724: both sides advertised Graceful Restart. */
+  /**
+   * RFC 4724: both sides advertised Graceful Restart, so the peer keeps our
+   * routes of the families in our capability as stale when the TCP session
+   * ends without a NOTIFICATION (§4.2).
+   */
   readonly gracefulRestart: boolean;
+  /**
+   * RFC 8538 §2: both sides set the "N" bit; a NOTIFICATION other than Cease /
+   * Hard Reset then ends the session gracefully too (§4), and one that must
+   * flush our routes has to be wrapped in a Hard Reset (§5).
+   */
+  readonly gracefulNotification: boolean;
   /** The peer's Graceful Restart capability as received, if any. */
   readonly peerGracefulRestart?: { restarting: boolean; notification: boolean; restartTime: number; families: GrFamily[] };
   /** The peer's FQDN capability, if any. */
   readonly peerHostname?: { hostname: string; domain: string };
 }
 
+/** Per-connection facts that shape our OPEN beyond the static config. */
+export interface OpenOptions {
+  /**
+   * RFC 4724 §3 Restart State (R): "the BGP speaker has restarted, and its
+   * peer MUST NOT wait for the End-of-RIB marker from the speaker before
+   * advertising routing information".
+   */
+  restarting?: boolean;
+}
+
 /** Build the OPEN we send from the session config. */
-export function buildOpen(config: SessionConfig): OpenMessage {
+export function buildOpen(config: SessionConfig, opts: OpenOptions = {}): OpenMessage {
   const caps: Capability[] = [];
   // RFC 4760 §8: one Multiprotocol capability per family we carry.
   for (const f of config.families) caps.push({ code: CapCode.Multiprotocol, kind: 'multiprotocol', afi: f.afi, safi: f.safi });
@@ -56,15 +76,18 @@ export function buildOpen(config: SessionConfig): OpenMessage {
   if (config.addPath.length > 0)
     caps.push({ code: CapCode.AddPath, kind: 'add-path', families: config.addPath.map((f) => ({ ...f })) });
   if (config.gracefulRestart) {
-    // herald does not preserve forwarding state across restarts: no families,
-    // so the peer flushes our routes at once when we restart (RFC 4724 §3).
+    const gr = config.gracefulRestart;
+    // RFC 4724 §3: one <AFI, SAFI, Flags> entry per family the peer is to keep
+    // across our restart. Forwarding State (F): "the forwarding state has been
+    // preserved" — for herald the forwarding plane is the services it
+    // announces, which keep running while herald restarts (decision 0024).
     caps.push({
       code: CapCode.GracefulRestart,
       kind: 'graceful-restart',
-      restarting: false,
-      notification: config.gracefulRestart.notification,
-      restartTime: config.gracefulRestart.restartTime,
-      families: [],
+      restarting: opts.restarting === true,
+      notification: gr.notification,
+      restartTime: gr.restartTime,
+      families: config.families.map((f) => ({ afi: f.afi, safi: f.safi, forwardingPreserved: gr.forwardingPreserved })),
     });
   }
   if (config.hostname)
@@ -175,6 +198,7 @@ export function negotiate(config: SessionConfig, ours: OpenMessage, theirs: Open
     routeRefresh,
     enhancedRouteRefresh: has(ours, 'enhanced-route-refresh') && has(theirs, 'enhanced-route-refresh'),
     gracefulRestart: has(ours, 'graceful-restart') && gr !== undefined,
+    gracefulNotification: (findCap(ours, 'graceful-restart')?.notification ?? false) && (gr?.notification ?? false),
     ...(gr
       ? {
           peerGracefulRestart: {

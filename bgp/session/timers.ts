@@ -9,8 +9,10 @@
  * late setTimeout can never act on a timer a transition has already stopped.
  *
  * Also here: the jitter RFC 4271 §10 asks for, a small seeded PRNG so jitter
- * stays a pure function of the state, the ConnectRetry exponential backoff and
- * the IdleHold damping delay (RFC 4271 §8.1.1 DampPeerOscillations).
+ * stays a pure function of the state, the ConnectRetry exponential backoff,
+ * the IdleHold damping delay (RFC 4271 §8.1.1 DampPeerOscillations) and
+ * `heldDown`, the one test of whether that damping (or a stop) is holding the
+ * peer down (decision 0025).
  */
 import type { SessionConfig } from './config.js';
 import type { FsmEvent, SessionState, Timers } from './types.js';
@@ -54,6 +56,16 @@ export function idleHoldDelay(config: SessionConfig, flaps: number): number {
 export function flapsAfterDown(config: SessionConfig, flaps: number, uptimeMs: number | undefined, failure: boolean): number {
   const forgiven = uptimeMs === undefined ? 0 : Math.floor(uptimeMs / config.idleHold.stableMs);
   return Math.max(0, flaps - forgiven) + (failure ? 1 : 0);
+}
+
+/**
+ * True while the session is deliberately down: never started or stopped by
+ * the operator, or damped after a protocol error (an IdleHold deadline runs).
+ * Only then is an incoming connection refused (collision.ts) and
+ * Idle takes it otherwise (fsm.ts, decision 0025).
+ */
+export function heldDown(s: SessionState): boolean {
+  return s.state === 'Idle' && (!s.autoStart || s.timers.idleHold !== undefined);
 }
 
 const TIMER_EVENTS = [

@@ -3,7 +3,7 @@
  *
  * Events are named as in RFC 4271 §8.1 (plus SendHoldTimer_Expires from RFC
  * 9687 and RouteRefresh for RFC 2918 / RFC 7313 messages); herald's own
- * events (MessageSent, InitialSyncDone, MaxPrefixExceeded) follow them. The
+ * events (MessageSent, MaxPrefixExceeded) follow them. The
  * step function in fsm.ts maps (state, event, now) to (state, actions).
  */
 import type { BgpError } from '../wire/errors.js';
@@ -40,8 +40,13 @@ export type FsmEvent =
   | { type: 'ManualStart_with_PassiveTcpEstablishment' }
   | { type: 'AutomaticStart' }
   | { type: 'AutomaticStart_with_PassiveTcpEstablishment' }
-  /** Operator stop; Cease subcode defaults to AdministrativeShutdown, text is the RFC 9003 communication. */
-  | { type: 'ManualStop'; subcode?: number; text?: string }
+  /**
+   * Operator stop; Cease subcode defaults to AdministrativeShutdown, text is
+   * the RFC 9003 communication. `graceful`: a planned restart — end an
+   * Established session so that the peer keeps our routes (RFC 4724 §4.2,
+   * RFC 8538 §4) when Graceful Restart was negotiated.
+   */
+  | { type: 'ManualStop'; subcode?: number; text?: string; graceful?: boolean }
   /** System stop that restarts after the idle hold time (e.g. AdministrativeReset after a config change). */
   | { type: 'AutomaticStop'; subcode?: number; text?: string }
   // RFC 4271 §8.1.3 timer events (RFC 9687 adds SendHoldTimer_Expires)
@@ -55,7 +60,12 @@ export type FsmEvent =
   | { type: 'Tcp_CR_Acked' }
   /** Event 17: an incoming connection was accepted for this session. */
   | { type: 'TcpConnectionConfirmed' }
-  | { type: 'TcpConnectionFails' }
+  /**
+   * The connection failed or closed. `local`: our own attempt failed before a
+   * packet left this host (no route, no source address), so the peer has not
+   * seen it and the ConnectRetry backoff does not grow.
+   */
+  | { type: 'TcpConnectionFails'; local?: boolean }
   // RFC 4271 §8.1.5 message events
   | { type: 'BGPOpen'; message: OpenMessage }
   | { type: 'BGPHeaderErr'; error: BgpError }
@@ -71,7 +81,6 @@ export type FsmEvent =
   /** The driver handed a message to the kernel (write callback): restarts keepalive and send hold timers. */
   | { type: 'MessageSent'; kind: SentKind }
   /** The RIB finished the initial advertisement: the FSM sends End-of-RIB per family. */
-  | { type: 'InitialSyncDone' }
   /** The RIB counted more prefixes than allowed for a family (RFC 4486 §4). */
   | { type: 'MaxPrefixExceeded'; afi: number; safi: number; limit: number };
 
@@ -132,11 +141,14 @@ export interface SessionState {
   readonly eor: {
     /** Per family, when the peer's End-of-RIB arrived (ms). */
     readonly received: Readonly<Partial<Record<FamilyKey, number>>>;
-    /** When we sent ours after the RIB's initial sync (ms); absent until then. */
-    readonly sentAt?: number;
   };
   /** Why the last connection ended. */
   readonly lastDown?: DownReason & { at: number };
   /** PRNG state for jitter (32-bit), advanced by every draw so `step` stays deterministic. */
   readonly rng: number;
+  /**
+   * Set the RFC 4724 Restart State (R) bit in our OPEN: herald restarted and
+   * this peer has not yet seen a session since. Cleared on Established.
+   */
+  readonly restarting?: boolean;
 }

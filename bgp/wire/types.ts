@@ -144,6 +144,12 @@ export interface NotificationMessage {
   data: Uint8Array;
   /** RFC 9003 §2: the UTF-8 shutdown communication, when present and valid. */
   shutdownText?: string;
+  /**
+   * RFC 8538 §3: for Cease / Hard Reset (subcode 9), the NOTIFICATION it
+   * carries in its data (when the data holds at least the two code octets).
+   * `shutdownText` above is then the inner message's RFC 9003 text.
+   */
+  hardReset?: { code: number; subcode: number; data: Uint8Array };
 }
 
 export interface KeepaliveMessage {

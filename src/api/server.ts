@@ -13,6 +13,7 @@
  *   POST /v1/drain   {services:[..]|all:true, wait?}
  *   POST /v1/undrain {services?:[..]}
  *   POST /v1/reload
+ *   POST /v1/restart                          planned restart: stop keeping routes at routers, exit 75
  *
  * Only the unix socket changes state: its file mode (api.mode, default 0660)
  * and group (api.group) are the access control. `handler({readOnly: true})` is what a TCP listener
@@ -48,6 +49,8 @@ export interface ApiDaemon extends StateSource {
   drain(names?: string[]): Promise<void>;
   undrain(names?: string[]): void;
   reload(): Promise<{ ok: true } | { ok: false; errors: string[] }>;
+  /** Planned restart (Graceful Restart): stop without withdrawing and exit for the service manager to restart. */
+  plannedRestart(reason: string): void;
   onEvent(fn: (e: StateEvent) => void): () => void;
 }
 
@@ -159,6 +162,16 @@ async function route(d: ApiDaemon, opts: HandlerOptions, req: http.IncomingMessa
     const r = await d.reload();
     if (!r.ok) return sendJson(res, 422, { ok: false, errors: r.errors });
     return sendJson(res, 200, { ok: true, errors: [] });
+  }
+  if (p === '/v1/restart') {
+    post();
+    const c = d.config;
+    const gr = (c?.peers ?? []).filter((x) => !x.shutdown && x.gracefulRestartTime !== undefined).map((x) => x.name);
+    const all = (c?.peers ?? []).filter((x) => !x.shutdown).map((x) => x.name);
+    sendJson(res, 202, { restarting: true, gracefulRestart: gr, flushing: all.filter((n) => !gr.includes(n)) });
+    // After the answer has left: the restart closes this API.
+    res.once('finish', () => setImmediate(() => d.plannedRestart('routes restart')));
+    return;
   }
   if (p === '/' || p === '/v1') {
     return get(), sendJson(res, 200, { version: 1, paths: ['/v1/summary', '/v1/peers', '/v1/routes', '/v1/received/:peer', '/v1/services', '/v1/explain/:prefix', '/v1/lxd', '/v1/events'] });

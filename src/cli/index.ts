@@ -50,6 +50,9 @@ export const USAGE = `usage: routes [COMMAND] [--socket PATH] [--json]
                                   GRACEFUL_SHUTDOWN, then withdraw (--wait: until sent)
   routes undrain [SERVICE...]     announce again by health (no name: all)
   routes reload                   reload the config (a bad one is refused)
+  routes restart                  planned restart: herald stops without withdrawing
+                                  (routers with Graceful Restart keep its routes) and
+                                  exits 75 for systemd to start it again at once
   routes lxd                      the LXD source: reachability, derived and
                                   skipped routes with their origin and reason
   routes watch                    follow changes live
@@ -208,6 +211,17 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           else io.stderr.write(`routes: reload refused; herald keeps running the previous config:\n${body.errors.map((l) => `  ${l}\n`).join('')}`);
           return EXIT.failed;
         }
+      }
+      case 'restart': {
+        noArgs(args);
+        const r = await api.post<{ restarting: boolean; gracefulRestart: string[]; flushing: string[] }>('/v1/restart');
+        if (values.json) json(r);
+        else {
+          out(`herald is restarting: it stops without withdrawing and exits 75; the service manager starts it again\n`);
+          if (r.gracefulRestart.length) out(`  peers that keep its routes meanwhile (Graceful Restart): ${r.gracefulRestart.join(', ')}\n`);
+          if (r.flushing.length) out(`  peers without Graceful Restart, which drop its routes now: ${r.flushing.join(', ')}\n`);
+        }
+        return EXIT.ok;
       }
       case 'lxd': {
         noArgs(args);

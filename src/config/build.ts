@@ -7,13 +7,26 @@
  * Family rule: a peer carries the family of its transport address unless
  * `families` lists others (then exactly those), as the speaker negotiates.
  */
-import { formatAddress, formatPrefix, parseAddress, parsePrefix } from '../../bgp/wire/prefix.js';
-import { bfdMultihop } from '../../bgp/index.js';
+import { bfdMultihop, formatAddress, formatPrefix, parseAddress, parsePrefix } from '../../bgp/index.js';
 import { suggest, type PathSegment } from './errors.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { Secret } from './secret.js';
 import { bfdSchema, type RawBfd, type RawCheck, type RawConfig, type RawPeer, type RawService, type RawStatic } from './schema.js';
-import type { BfdSettings, Check, Config, Family, LxdConfig, PeerBfdSettings, PeerSettings, RouteAttrs, ServiceConfig, StaticRoute, WhenDown } from './types.js';
+import type {
+  BfdSettings,
+  Check,
+  Config,
+  Family,
+  GracefulRestartConfig,
+  LxdConfig,
+  PeerBfdSettings,
+  PeerSettings,
+  ReconnectConfig,
+  RouteAttrs,
+  ServiceConfig,
+  StaticRoute,
+  WhenDown,
+} from './types.js';
 
 /** A problem found while building, located by key path. */
 export interface BuildIssue {
@@ -43,8 +56,12 @@ export function buildConfig(raw: RawConfig, file: string): { config: Config; iss
     issues.push({ path, message });
   };
 
+  const peerDefaults = buildReconnect(raw.peer_defaults, undefined, ['peer_defaults'], add);
+  const gr = raw.graceful_restart
+    ? { restartTime: ms(raw.graceful_restart.restart_time) / 1000, onStop: raw.graceful_restart.on_stop, notification: raw.graceful_restart.notification }
+    : null;
   const bfd = raw.bfd ? bfdSettings(raw.bfd) : null;
-  const peers = raw.peers.map((p, i) => buildPeer(p, ['peers', i], add, bfd));
+  const peers = raw.peers.map((p, i) => buildPeer(p, ['peers', i], add, peerDefaults, gr, bfd));
   checkDuplicates(raw.peers.map((p) => p.name), 'peers', 'name', 'peer name', add);
   checkDuplicates(raw.peers.map((p) => canonicalAddress(p.address)), 'peers', 'address', 'peer address', add);
   checkDuplicates(raw.services.map((s) => s.name), 'services', 'name', 'service name', add);
@@ -66,6 +83,8 @@ export function buildConfig(raw: RawConfig, file: string): { config: Config; iss
     static: statics,
     logging: { level: raw.logging.level, format: raw.logging.format },
     drain: { periodMs: ms(raw.drain.period), message: raw.drain.message },
+    peerDefaults,
+    gracefulRestart: gr,
     bfd,
     metrics: raw.metrics ? { address: raw.metrics.address, port: raw.metrics.port, path: raw.metrics.path } : null,
     lxd,
@@ -116,7 +135,35 @@ function buildPeerBfd(p: RawPeer, hops: number | undefined, at: PathSegment[], a
   };
 }
 
-function buildPeer(p: RawPeer, at: PathSegment[], add: Add, bfd: BfdSettings | null): PeerSettings {
+type RawReconnect = Partial<Record<'connect_retry' | 'connect_retry_max' | 'idle_hold' | 'idle_hold_max' | 'idle_hold_forgive', string | number>>;
+
+/** Resolve reconnect timers: the given keys, else the defaults; a ceiling below its first delay is an error. */
+function buildReconnect(r: RawReconnect, base: ReconnectConfig | undefined, at: PathSegment[], add: Add): ReconnectConfig {
+  const pick = (k: keyof RawReconnect, fallback: number | undefined): number => {
+    const v = r[k];
+    return v !== undefined ? ms(v) : fallback!;
+  };
+  const out: ReconnectConfig = {
+    connectRetryMs: pick('connect_retry', base?.connectRetryMs),
+    connectRetryMaxMs: pick('connect_retry_max', base?.connectRetryMaxMs),
+    idleHoldMs: pick('idle_hold', base?.idleHoldMs),
+    idleHoldMaxMs: pick('idle_hold_max', base?.idleHoldMaxMs),
+    idleHoldForgiveMs: pick('idle_hold_forgive', base?.idleHoldForgiveMs),
+  };
+  // A ceiling below its first delay: reported once, where it was written (for
+  // a peer, only when the peer set one of the two; peer_defaults reports its own).
+  const check = (first: keyof RawReconnect, max: keyof RawReconnect, firstMs: number, maxMs: number): void => {
+    if (maxMs >= firstMs) return;
+    if (base !== undefined && r[first] === undefined && r[max] === undefined) return;
+    const key = base === undefined ? first : r[max] !== undefined ? max : first;
+    add([...at, key], `${max} ${formatDuration(maxMs)} is shorter than ${first} ${formatDuration(firstMs)}`);
+  };
+  check('connect_retry', 'connect_retry_max', out.connectRetryMs, out.connectRetryMaxMs);
+  check('idle_hold', 'idle_hold_max', out.idleHoldMs, out.idleHoldMaxMs);
+  return out;
+}
+
+function buildPeer(p: RawPeer, at: PathSegment[], add: Add, defaults: ReconnectConfig, gr: GracefulRestartConfig | null, bfd: BfdSettings | null): PeerSettings {
   const transport = familyOf(p.address);
   if (p.local_address !== undefined && familyOf(p.local_address) !== transport)
     add([...at, 'local_address'], `local_address ${p.local_address} is ${familyOf(p.local_address)} but address ${p.address} is ${transport}`);
@@ -131,6 +178,8 @@ function buildPeer(p: RawPeer, at: PathSegment[], add: Add, bfd: BfdSettings | n
   const families = p.families ? [...new Set(p.families)] : [transport];
   if (p.families && families.length !== p.families.length) add([...at, 'families'], 'a family is listed twice');
   const hops = p.ttl_security === true ? 1 : typeof p.ttl_security === 'number' ? p.ttl_security : undefined;
+  // Per peer: a restart time, or false; absent: the top-level section's, if any.
+  const grTime = p.graceful_restart === false ? undefined : p.graceful_restart !== undefined ? ms(p.graceful_restart) / 1000 : gr?.restartTime;
   const peerBfd = buildPeerBfd(p, hops, at, add, bfd);
   return {
     name: p.name,
@@ -143,7 +192,7 @@ function buildPeer(p: RawPeer, at: PathSegment[], add: Add, bfd: BfdSettings | n
     passive: p.passive,
     holdTime,
     ...(keepalive !== undefined ? { keepalive } : {}),
-    connectRetryMs: ms(p.connect_retry),
+    reconnect: buildReconnect(p, defaults, at, add),
     ...(p.password !== undefined ? { password: new Secret(p.password) } : {}),
     ...(p.multihop !== undefined ? { multihop: p.multihop } : {}),
     ...(hops !== undefined ? { ttlSecurity: { hops, minTtl: 256 - hops } } : {}),
@@ -155,7 +204,8 @@ function buildPeer(p: RawPeer, at: PathSegment[], add: Add, bfd: BfdSettings | n
       ...(p.next_hop_self?.ipv4 !== undefined ? { ipv4: p.next_hop_self.ipv4 } : {}),
       ...(p.next_hop_self?.ipv6 !== undefined ? { ipv6: p.next_hop_self.ipv6 } : {}),
     },
-    ...(p.graceful_restart !== undefined ? { gracefulRestartTime: ms(p.graceful_restart) / 1000 } : {}),
+    ...(grTime !== undefined ? { gracefulRestartTime: grTime } : {}),
+    gracefulNotification: grTime !== undefined && (gr?.notification ?? false),
     ...(peerBfd !== undefined ? { bfd: peerBfd } : {}),
     ...(p.description !== undefined ? { description: p.description } : {}),
     shutdown: p.shutdown,
@@ -343,6 +393,7 @@ function buildLxd(l: NonNullable<RawConfig['lxd']>, at: PathSegment[], add: Add)
     uplinks: l.uplinks,
     announceFrom: l.announce_from,
     chassisName: l.chassis_name ?? null,
+    ovnSb: l.ovn_sb ?? null,
     rules: {
       ovnNetworks: r.ovn_networks,
       routesExternal: r.routes_external,

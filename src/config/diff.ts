@@ -26,13 +26,14 @@ export const SESSION_FIELDS = [
   'families',
   'extended_next_hop',
   'graceful_restart',
+  'graceful_restart.notification',
 ] as const;
 
 /** Peer fields that change what is announced or kept, not the session. */
 export const ROUTE_FIELDS = ['next_hop_self', 'import', 'max_prefixes'] as const;
 
 /** Peer fields applied without touching the BGP session or its routes (bfd: a Poll Sequence or a new BFD session). */
-export const OTHER_FIELDS = ['connect_retry', 'bfd', 'description', 'shutdown'] as const;
+export const OTHER_FIELDS = ['connect_retry', 'connect_retry_max', 'idle_hold', 'idle_hold_max', 'idle_hold_forgive', 'bfd', 'description', 'shutdown'] as const;
 
 export interface PeerChange {
   readonly name: string;
@@ -54,7 +55,7 @@ export interface ConfigDiff {
   };
   readonly services: { readonly added: readonly string[]; readonly removed: readonly string[]; readonly changed: readonly string[] };
   readonly staticChanged: boolean;
-  /** Sections other than peers/services/static whose settings changed: listen, api, logging, drain, metrics, lxd. */
+  /** Sections other than peers/services/static whose settings changed: listen, api, logging, drain, metrics, lxd, peer_defaults, graceful_restart. */
   readonly sections: readonly string[];
 }
 
@@ -87,7 +88,9 @@ export function diffConfig(oldC: Config, newC: Config): ConfigDiff {
     removed: oldC.services.filter((s) => !newSvc.has(s.name)).map((s) => s.name),
     changed: newC.services.filter((s) => oldSvc.has(s.name) && !deepEqual(oldSvc.get(s.name), s)).map((s) => s.name),
   };
-  const sections = (['listen', 'api', 'logging', 'drain', 'metrics', 'lxd'] as const).filter((k) => !deepEqual(oldC[k], newC[k]));
+  const sections = (['listen', 'api', 'logging', 'drain', 'metrics', 'lxd', 'peerDefaults', 'gracefulRestart'] as const)
+    .filter((k) => !deepEqual(oldC[k], newC[k]))
+    .map((k) => (k === 'peerDefaults' ? 'peer_defaults' : k === 'gracefulRestart' ? 'graceful_restart' : k));
   return {
     peers: { added, removed, changed, unchanged },
     services,
@@ -112,10 +115,15 @@ function peerFieldChanges(a: PeerSettings, b: PeerSettings): Set<string> {
     ['families', [...a.families].sort(), [...b.families].sort()],
     ['extended_next_hop', a.extendedNextHop, b.extendedNextHop],
     ['graceful_restart', a.gracefulRestartTime, b.gracefulRestartTime],
+    ['graceful_restart.notification', a.gracefulNotification, b.gracefulNotification],
     ['next_hop_self', a.nextHopSelf, b.nextHopSelf],
     ['import', a.import, b.import],
     ['max_prefixes', a.maxPrefixes, b.maxPrefixes],
-    ['connect_retry', a.connectRetryMs, b.connectRetryMs],
+    ['connect_retry', a.reconnect.connectRetryMs, b.reconnect.connectRetryMs],
+    ['connect_retry_max', a.reconnect.connectRetryMaxMs, b.reconnect.connectRetryMaxMs],
+    ['idle_hold', a.reconnect.idleHoldMs, b.reconnect.idleHoldMs],
+    ['idle_hold_max', a.reconnect.idleHoldMaxMs, b.reconnect.idleHoldMaxMs],
+    ['idle_hold_forgive', a.reconnect.idleHoldForgiveMs, b.reconnect.idleHoldForgiveMs],
     ['bfd', a.bfd, b.bfd],
     ['description', a.description, b.description],
     ['shutdown', a.shutdown, b.shutdown],

@@ -6,7 +6,7 @@
  */
 import { formatDuration } from './duration.js';
 import { REDACTED } from './secret.js';
-import type { BfdSettings, Check, Config, PeerSettings, RouteAttrs, ServiceConfig, StaticRoute, WhenDown } from './types.js';
+import type { BfdSettings, Check, Config, PeerSettings, ReconnectConfig, RouteAttrs, ServiceConfig, StaticRoute, WhenDown } from './types.js';
 
 /** A plain-data value (what JSON.stringify and YAML.stringify print). */
 export type Plain = string | number | boolean | null | Plain[] | { [key: string]: Plain };
@@ -23,6 +23,10 @@ export function effectiveConfig(c: Config): { [key: string]: Plain } {
     static: c.static.map(staticRoute),
     logging: { level: c.logging.level, format: c.logging.format },
     drain: { period: formatDuration(c.drain.periodMs), message: c.drain.message },
+    peer_defaults: reconnect(c.peerDefaults),
+    graceful_restart: c.gracefulRestart
+      ? { restart_time: c.gracefulRestart.restartTime, on_stop: c.gracefulRestart.onStop, notification: c.gracefulRestart.notification }
+      : null,
     bfd: c.bfd ? bfd(c.bfd) : null,
     metrics: c.metrics ? { address: c.metrics.address, port: c.metrics.port, path: c.metrics.path } : null,
     lxd: c.lxd ? { socket: c.lxd.socket, project: c.lxd.project } : null,
@@ -40,7 +44,7 @@ function peer(p: PeerSettings): { [key: string]: Plain } {
     passive: p.passive,
     hold_time: p.holdTime,
     keepalive: p.keepalive ?? 'a third of the negotiated hold time',
-    connect_retry: formatDuration(p.connectRetryMs),
+    ...reconnect(p.reconnect),
     password: p.password ? REDACTED : null,
     multihop: p.multihop ?? null,
     ttl_security: p.ttlSecurity ? p.ttlSecurity.hops : false,
@@ -53,6 +57,16 @@ function peer(p: PeerSettings): { [key: string]: Plain } {
     bfd: p.bfd ? { ...bfd(p.bfd), multihop: p.bfd.multihop, max_hops: p.bfd.maxHops ?? null } : false,
     description: p.description ?? null,
     shutdown: p.shutdown,
+  };
+}
+
+function reconnect(r: ReconnectConfig): { [key: string]: Plain } {
+  return {
+    connect_retry: formatDuration(r.connectRetryMs),
+    connect_retry_max: formatDuration(r.connectRetryMaxMs),
+    idle_hold: formatDuration(r.idleHoldMs),
+    idle_hold_max: formatDuration(r.idleHoldMaxMs),
+    idle_hold_forgive: formatDuration(r.idleHoldForgiveMs),
   };
 }
 

@@ -18,7 +18,11 @@ export function toPeerConfig(p: PeerSettings): PeerConfig {
     passive: p.passive,
     holdTime: p.holdTime,
     ...(p.keepalive !== undefined ? { keepalive: p.keepalive } : {}),
-    connectRetryMs: p.connectRetryMs,
+    connectRetryMs: p.reconnect.connectRetryMs,
+    connectRetryMaxMs: p.reconnect.connectRetryMaxMs,
+    idleHoldMs: p.reconnect.idleHoldMs,
+    idleHoldMaxMs: p.reconnect.idleHoldMaxMs,
+    idleHoldForgiveMs: p.reconnect.idleHoldForgiveMs,
     ...(p.password !== undefined ? { password: p.password.reveal() } : {}),
     ...(p.multihop !== undefined ? { multihop: p.multihop } : {}),
     ...(p.ttlSecurity !== undefined ? { ttlSecurity: true, minTtl: p.ttlSecurity.minTtl } : {}),
@@ -28,7 +32,7 @@ export function toPeerConfig(p: PeerSettings): PeerConfig {
     importNothing: p.import === 'none',
     ...(p.nextHopSelf.ipv4 !== undefined ? { nextHopSelf4: p.nextHopSelf.ipv4 } : {}),
     ...(p.nextHopSelf.ipv6 !== undefined ? { nextHopSelf6: p.nextHopSelf.ipv6 } : {}),
-    ...(p.gracefulRestartTime !== undefined ? { gracefulRestartTime: p.gracefulRestartTime } : {}),
+    ...(p.gracefulRestartTime !== undefined ? { gracefulRestartTime: p.gracefulRestartTime, gracefulNotification: p.gracefulNotification } : {}),
     ...(p.bfd !== undefined
       ? {
           bfd: {

@@ -13,10 +13,11 @@
  * them; defaults that depend on other fields (keepalive, families, timeout,
  * jitter) are filled in build.ts.
  */
-import { z } from 'zod';
-import { parseAddress, parseIPv4, parsePrefix, formatPrefix } from '../../bgp/wire/prefix.js';
-import { parseCommunity, parseExtendedCommunity, parseLargeCommunity, type Checked } from '../../bgp/rib/route.js';
+import * as z from 'zod';
+import { parseAddress, parseIPv4, parsePrefix, formatPrefix } from '../../bgp/index.js';
+import { parseCommunity, parseExtendedCommunity, parseLargeCommunity, type Checked } from '../../bgp/index.js';
 import { DURATION_PATTERN, parseDuration } from './duration.js';
+import { parseOvsdbRemote } from '../sources/lxd/ovsdb.js';
 import { DNS_RCODES, DNS_TYPES, LOG_LEVELS } from './types.js';
 import { BFD_DEFAULTS, BFD_MAX_INTERVAL_MS, BFD_MIN_INTERVAL_MS, BFD_WAIT_UP_MS } from '../../bgp/index.js';
 
@@ -166,6 +167,37 @@ const extendedCommunities = list(extendedCommunity, 'extended communities').defa
 const med = int(0, 4294967295, 'a MED').meta({ description: 'MULTI_EXIT_DISC, 0..4294967295' });
 const peerNames = nonEmptyList(name, 'peer names', 'peer name').meta({ description: 'Announce only to these peers (default: every peer carrying the family)' });
 
+/** A duration of at least `minMs` (and no more than `maxMs` when given). */
+function span(description: string, minMs: number, maxMs?: number) {
+  return duration(description).superRefine((v, ctx) => {
+    const r = parseDuration(v);
+    if (!r.ok) return;
+    if (r.ms < minMs) ctx.addIssue({ code: 'custom', message: `expected at least ${minMs}ms, got ${show(v)}` });
+    else if (maxMs !== undefined && r.ms > maxMs) ctx.addIssue({ code: 'custom', message: `expected at most ${maxMs / 1000}s, got ${show(v)}` });
+  });
+}
+
+/**
+ * How a session comes back after it ends (bgp/session/fsm.ts, decision 0025):
+ * the same keys in `peer_defaults` (with the defaults) and on each peer
+ * (absent: the peer_defaults value).
+ */
+const reconnectDescriptions = {
+  connect_retry: 'First delay before dialling again after a failed connection attempt; doubles per failure (an attempt that fails before leaving the host does not count)',
+  connect_retry_max: 'Ceiling of the connect_retry backoff',
+  idle_hold: 'Hold-down after a session ends with a protocol error (not after a link failure or a Cease from the peer); doubles per error',
+  idle_hold_max: 'Ceiling of the idle_hold damping',
+  idle_hold_forgive: 'Each this long Established forgives one earlier protocol error',
+} as const;
+const reconnectField = (k: keyof typeof reconnectDescriptions, minMs: number) => span(reconnectDescriptions[k], minMs, 24 * 3600_000);
+const reconnectFields = {
+  connect_retry: reconnectField('connect_retry', 100),
+  connect_retry_max: reconnectField('connect_retry_max', 100),
+  idle_hold: reconnectField('idle_hold', 100),
+  idle_hold_max: reconnectField('idle_hold_max', 100),
+  idle_hold_forgive: reconnectField('idle_hold_forgive', 1000),
+};
+
 // ---------------------------------------------------------------- BFD
 
 /** A BFD interval: 10ms..60s in whole milliseconds (FRR bfdd's range). */
@@ -269,7 +301,11 @@ export const peerSchema = z
     passive: bool('Never connect; wait for the neighbour').default(false),
     hold_time: seconds('Proposed hold time', 0, 65535, (s) => (s === 1 || s === 2 ? `expected 0 or at least 3 seconds, got ${s} (RFC 4271 §4.2)` : null)).default(90),
     keepalive: seconds('Keepalive interval (default: a third of hold_time)', 1, 21845).optional(),
-    connect_retry: duration('First ConnectRetry delay; doubles up to 2m').default('5s'),
+    connect_retry: reconnectFields.connect_retry.optional(),
+    connect_retry_max: reconnectFields.connect_retry_max.optional(),
+    idle_hold: reconnectFields.idle_hold.optional(),
+    idle_hold_max: reconnectFields.idle_hold_max.optional(),
+    idle_hold_forgive: reconnectFields.idle_hold_forgive.optional(),
     password: z
       .string({ error: (iss) => `expected a string (quote the password), got ${iss.input === null ? 'null' : typeof iss.input}` })
       .min(1, { error: 'expected a non-empty password' })
@@ -297,7 +333,15 @@ export const peerSchema = z
       })
       .optional()
       .meta({ description: "Next hop for 'self' routes instead of the session's local address" }),
-    graceful_restart: seconds('Graceful Restart (RFC 4724) restart time; absent = off', 0, 4095).optional(),
+    graceful_restart: z
+      .union([z.literal(false), seconds('restart time', 1, 4095)], {
+        error: (iss) => `expected a restart time in whole seconds 1..4095 or false, got ${show(iss.input)}`,
+      })
+      .optional()
+      .meta({
+        description:
+          'Graceful Restart (RFC 4724) on this session with this restart time, or false for none; absent: on with the top-level graceful_restart.restart_time when that section is present, else off',
+      }),
     bfd: peerBfdSchema,
     description: text('Free text').optional(),
     shutdown: bool('Administratively down: configured but not connected').default(false),
@@ -470,6 +514,24 @@ export const loggingSchema = z.strictObject({
   format: oneOf(['json', 'pretty'] as const, 'json: one pino JSON object per line').default('json'),
 });
 
+export const peerDefaultsSchema = z
+  .strictObject({
+    connect_retry: reconnectFields.connect_retry.default('1s'),
+    connect_retry_max: reconnectFields.connect_retry_max.default('30s'),
+    idle_hold: reconnectFields.idle_hold.default('5s'),
+    idle_hold_max: reconnectFields.idle_hold_max.default('5m'),
+    idle_hold_forgive: reconnectFields.idle_hold_forgive.default('2m'),
+  })
+  .meta({ description: 'Reconnect and damping settings every peer uses unless it sets its own' });
+
+export const gracefulRestartSchema = z
+  .strictObject({
+    restart_time: seconds('Restart Time advertised to every peer (RFC 4724 §3): how long a router keeps our routes after we stop for a restart', 1, 4095).default(60),
+    on_stop: oneOf(['drain', 'restart'] as const, 'What SIGTERM does: drain (withdraw, then Cease) or restart (stop without withdrawing; routers keep our routes for restart_time)').default('drain'),
+    notification: bool('RFC 8538: offer the N bit (graceful NOTIFICATION and Hard Reset); routers then also keep our routes when their hold timer expires').default(false),
+  })
+  .meta({ description: 'Graceful Restart (RFC 4724) on every peer; absent = off unless a peer sets graceful_restart' });
+
 export const drainSchema = z.strictObject({
   period: duration('On shutdown or drain: announce GRACEFUL_SHUTDOWN this long before withdrawing').default('0s'),
   message: z
@@ -516,6 +578,12 @@ export const lxdSchema = z
     chassis_name: checkedText((s) => (/^\S{1,253}$/.test(s) ? null : `expected a chassis host name without spaces, got ${show(s)}`), 'a chassis host name')
       .optional()
       .meta({ description: "This host's OVN chassis name as /1.0/networks/NAME/state reports ovn.chassis (OVS external_ids:hostname), for announce_from: active-chassis; absent = the LXD server name" }),
+    ovn_sb: checkedText((s) => {
+      const r = parseOvsdbRemote(s);
+      return typeof r === 'string' ? r : null;
+    }, 'OVSDB connection methods (unix:PATH, tcp:HOST:PORT, comma separated)')
+      .optional()
+      .meta({ description: "OVN southbound database to follow gateway moves from (unix:PATH or tcp:HOST:PORT, several comma separated for a clustered database), for announce_from: active-chassis; absent = gateway moves are seen at LXD events and resyncs only" }),
     rules: lxdRulesSchema.prefault({}),
     coalesce: duration('Wait after an LXD event before re-reading, gathering bursts').default('20ms'),
     resync_interval: duration('Full re-read period (0 = off)').default('60s'),
@@ -528,6 +596,9 @@ export const lxdSchema = z
   .superRefine((v, ctx) => {
     if (v.chassis_name !== undefined && v.announce_from !== 'active-chassis') {
       ctx.addIssue({ code: 'custom', path: ['chassis_name'], message: 'chassis_name is only used with announce_from: active-chassis' });
+    }
+    if (v.ovn_sb !== undefined && v.announce_from !== 'active-chassis') {
+      ctx.addIssue({ code: 'custom', path: ['ovn_sb'], message: 'ovn_sb is only used with announce_from: active-chassis' });
     }
     if (v.url === undefined) {
       for (const k of ['client_cert', 'client_key', 'server_cert'] as const) {
@@ -553,6 +624,8 @@ export const configSchema = z
     static: list(staticSchema, 'static routes').default([]),
     logging: loggingSchema.prefault({}),
     drain: drainSchema.prefault({}),
+    peer_defaults: peerDefaultsSchema.prefault({}),
+    graceful_restart: gracefulRestartSchema.optional(),
     bfd: bfdSchema.optional(),
     metrics: metricsSchema.optional(),
     lxd: lxdSchema.optional(),

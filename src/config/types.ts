@@ -21,6 +21,10 @@ export interface Config {
   readonly static: readonly StaticRoute[];
   readonly logging: LoggingConfig;
   readonly drain: DrainConfig;
+  /** Reconnect and damping settings of peers that set none of their own. */
+  readonly peerDefaults: ReconnectConfig;
+  /** The top-level graceful_restart section; null when absent. */
+  readonly gracefulRestart: GracefulRestartConfig | null;
   /** The top-level `bfd` section: BFD with every peer that does not say `bfd: false`; null when absent. */
   readonly bfd: BfdSettings | null;
   /** The Prometheus listener; null when the `metrics` section is absent. */
@@ -57,7 +61,8 @@ export interface PeerSettings {
   readonly holdTime: number;
   /** Seconds; absent = a third of the negotiated hold time (RFC 4271 §10). */
   readonly keepalive?: number;
-  readonly connectRetryMs: number;
+  /** Reconnect and damping timers, the peer's own or peer_defaults'. */
+  readonly reconnect: ReconnectConfig;
   /** TCP MD5 key (RFC 2385); prints as "<redacted>". */
   readonly password?: Secret;
   /** eBGP multihop TTL. */
@@ -71,6 +76,8 @@ export interface PeerSettings {
   readonly nextHopSelf: { readonly ipv4?: string; readonly ipv6?: string };
   /** Graceful Restart restart time, seconds (RFC 4724); absent = capability off. */
   readonly gracefulRestartTime?: number;
+  /** With gracefulRestartTime: offer the RFC 8538 N bit (the top-level graceful_restart.notification). */
+  readonly gracefulNotification: boolean;
   /** BFD with this peer (docs/bfd.md); absent = off. */
   readonly bfd?: PeerBfdSettings;
   readonly description?: string;
@@ -214,6 +221,24 @@ export interface LoggingConfig {
   readonly format: 'json' | 'pretty';
 }
 
+/** How a session comes back after it ends (bgp/session/fsm.ts, decision 0025). */
+export interface ReconnectConfig {
+  readonly connectRetryMs: number;
+  readonly connectRetryMaxMs: number;
+  readonly idleHoldMs: number;
+  readonly idleHoldMaxMs: number;
+  readonly idleHoldForgiveMs: number;
+}
+
+export interface GracefulRestartConfig {
+  /** RFC 4724 Restart Time, whole seconds 1..4095. */
+  readonly restartTime: number;
+  /** What SIGTERM does: drain (withdraw, Cease) or restart (stop keeping routes at routers). */
+  readonly onStop: 'drain' | 'restart';
+  /** Offer the RFC 8538 N bit. */
+  readonly notification: boolean;
+}
+
 export interface DrainConfig {
   /** On SIGTERM/`routes drain`: how long to announce GRACEFUL_SHUTDOWN before withdrawing. */
   readonly periodMs: number;
@@ -238,6 +263,8 @@ export interface LxdConfig {
   readonly announceFrom: 'all-members' | 'active-chassis';
   /** This host's OVN chassis name for active-chassis; null = the LXD server name. */
   readonly chassisName: string | null;
+  /** OVN southbound database (OVSDB connection methods) whose gateway moves trigger a read; null = none. */
+  readonly ovnSb: string | null;
   readonly rules: {
     readonly ovnNetworks: boolean;
     readonly routesExternal: boolean;

@@ -106,18 +106,24 @@ export async function explain(d: StateSource, prefixText: string): Promise<Expla
       peersOut.push({ ...base, shouldCarry: false, status: 'excluded', nextHop: null, reason: why });
       continue;
     }
-    const st = statusOf(standings.get(peer), queuedReason(snap));
+    const st = statusOf(standings.get(peer), snap.heldDownMs, queuedReason(snap));
     peersOut.push({ ...base, shouldCarry: true, status: st.status, nextHop: st.nextHop, reason: st.reason });
   }
   const verdict = judge(prefix, fam, wanted, sources, peersOut, lx);
   return { prefix, family: fam, wanted, sources, peers: peersOut, ...verdict };
 }
 
-/** A route's status with one peer, from the engine's standing. */
-function statusOf(x: PrefixStanding | undefined, queued: string): { status: RouteStatus; nextHop: string | null; reason: string | null } {
+/** A route's status with one peer, from the engine's standing (and the peer's damped hold-down or BFD hold, if any). */
+function statusOf(x: PrefixStanding | undefined, heldDownMs: number | null, queued: string): { status: RouteStatus; nextHop: string | null; reason: string | null } {
   if (!x) return { status: 'no-session', nextHop: null, reason: 'peer is not running' };
   if (x.sentNextHop !== null && !x.pending) return { status: 'announced', nextHop: x.sentNextHop, reason: null };
-  if (x.state !== 'Established') return { status: 'no-session', nextHop: null, reason: `session is ${x.state}, not Established` };
+  if (x.state !== 'Established') {
+    const why =
+      heldDownMs !== null
+        ? `session is ${x.state}, held down for ${Math.ceil(heldDownMs / 1000)} s more after a protocol error (idle_hold damping)`
+        : `session is ${x.state}, not Established`;
+    return { status: 'no-session', nextHop: null, reason: why };
+  }
   if (x.reason) return { status: 'not-sendable', nextHop: null, reason: x.reason };
   return { status: 'pending', nextHop: x.sentNextHop, reason: queued };
 }

@@ -427,7 +427,7 @@ export async function* routes(d: StateSource, f: RouteFilter = {}): AsyncGenerat
       if (src !== null && !g.sources.includes(src)) continue;
       const st = await engine.groupStanding(peer, g.id);
       if (st === null) continue;
-      yield* groupRoutes(peer, g, st, f.family, queuedReason(snap));
+      yield* groupRoutes(peer, g, st, f.family, snap.heldDownMs, queuedReason(snap));
     }
   }
 }
@@ -440,7 +440,11 @@ const STATUS_OF: Record<number, RouteStatus> = {
 };
 
 /** One group's routes with one peer. */
-function* groupRoutes(peer: string, g: OutputGroup, st: GroupStanding, family: Family | undefined, queued: string): Generator<RouteState> {
+function* groupRoutes(peer: string, g: OutputGroup, st: GroupStanding, family: Family | undefined, heldDownMs: number | null, queued: string): Generator<RouteState> {
+  const noSession =
+    heldDownMs !== null
+      ? `session is ${st.state}, held down for ${Math.ceil(heldDownMs / 1000)} s more after a protocol error (idle_hold damping)`
+      : `session is ${st.state}, not Established`;
   const w = g.prefixes.words;
   const reasons = new Map(st.reasons);
   const a = g.attrs;
@@ -457,7 +461,7 @@ function* groupRoutes(peer: string, g: OutputGroup, st: GroupStanding, family: F
         : status === 'pending'
           ? queued
           : status === 'no-session'
-            ? `session is ${st.state}, not Established`
+            ? noSession
             : (reasons.get(i) ?? 'not sendable');
     yield {
       peer,

@@ -6,6 +6,7 @@
  *
  * Test infrastructure, no RFC behaviour of its own.
  */
+import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 import { descendants, Lab, pointToPoint } from '../interop/lab/index.js';
 import { BirdReceiver, wallMs, type ReceiverCounts } from './receiver.js';
@@ -163,4 +164,20 @@ export function sleepMs(ms: number): Promise<void> {
 /** Difference of two optional wall-clock times. */
 export function span(from: number | null | undefined, to: number | null | undefined): number | null {
   return from == null || to == null ? null : to - from;
+}
+
+/**
+ * Bundle a benchmark child (and the engine worker it may start) with esbuild
+ * into node_modules/.cache/herald/, so it runs on plain node as an installed
+ * herald does: without tsx's loader, whose memory would count in the figures.
+ * Returns the bundle's path.
+ */
+export async function bundleChild(entry: string, name: string): Promise<string> {
+  const { build } = await import('esbuild');
+  const root = fileURLToPath(new URL('../..', import.meta.url));
+  const dir = `${root}node_modules/.cache/herald`;
+  const common = { absWorkingDir: root, bundle: true, platform: 'node' as const, format: 'esm' as const, target: 'node20', packages: 'external' as const, logLevel: 'warning' as const };
+  await build({ ...common, entryPoints: [entry], outfile: `${dir}/${name}.mjs` });
+  await build({ ...common, entryPoints: ['bgp/driver/engine-worker.ts'], outfile: `${dir}/engine-worker.mjs` });
+  return `${dir}/${name}.mjs`;
 }

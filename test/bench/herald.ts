@@ -16,9 +16,11 @@
  * Test infrastructure, no RFC behaviour of its own.
  */
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { HeraldProcess } from '../interop/support/herald-process.js';
 import type { PeerConfig } from '../../bgp/index.js';
 import {
+  bundleChild,
   emptyResult,
   establishedToAll,
   peakRssMb,
@@ -58,7 +60,7 @@ export async function benchHerald(t: Topology, o: BenchOptions): Promise<SenderR
     { name: 'r4', address: t.recvV4, asn: RECEIVER_ASN, localAddress: t.sendV4, families: ['ipv4'] },
     { name: 'r6', address: t.recvV6, asn: RECEIVER_ASN, localAddress: t.sendV6, families: ['ipv6'] },
   ];
-  const child = new HeraldProcess(t.sendNs, { asn: SENDER_ASN, routerId: t.sendV4, listen: false }, []);
+  const child = new HeraldProcess(t.sendNs, { asn: SENDER_ASN, routerId: t.sendV4, listen: false }, [], await bundleChild(fileURLToPath(new URL('../interop/support/herald-child.ts', import.meta.url)), 'bench-herald-child'));
   await child.start();
   const hp = {
     call: <T = unknown>(cmd: string, args: Record<string, unknown> = {}): Promise<T> =>

@@ -13,6 +13,8 @@
  *   npm run bench -- --quick           100k IPv4 + 10k IPv6
  *   npm run bench -- --only=herald,bird
  *   npm run bench -- --cpu-prof=DIR    write herald's CPU profile to DIR
+ *   npm run bench -- --idle            idle RSS, start → first OPEN and `routes`
+ *                                      start-up beside BIRD and GoBGP (idle.ts)
  *   npm run bench -- --failover        failover times and client loss instead (failover.ts)
  *
  * Every sender runs in a fresh pair of namespaces that are deleted after it
@@ -24,16 +26,19 @@ import { fileURLToPath } from 'node:url';
 import { Lab, missingReason, type RouterKind } from '../interop/lab/index.js';
 import { emptyResult, setUp, wallMs, type BenchOptions, type SenderResult, type Topology } from './common.js';
 import { benchHerald } from './herald.js';
+import { benchDaemon } from './daemon.js';
 import { benchBird } from './bird.js';
 import { benchOpenbgpd } from './openbgpd.js';
 import { benchGobgp } from './gobgp.js';
+import { runIdle } from './idle.js';
 import { runFailover } from './failover.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 
-type SenderName = 'herald' | 'bird' | 'openbgpd' | 'gobgp';
+type SenderName = 'herald' | 'daemon' | 'bird' | 'openbgpd' | 'gobgp';
 const SENDERS: { name: SenderName; daemons: RouterKind[]; run: (t: Topology, o: BenchOptions) => Promise<SenderResult> }[] = [
   { name: 'herald', daemons: ['bird'], run: benchHerald },
+  { name: 'daemon', daemons: ['bird'], run: benchDaemon },
   { name: 'bird', daemons: ['bird'], run: benchBird },
   { name: 'openbgpd', daemons: ['bird', 'openbgpd'], run: benchOpenbgpd },
   { name: 'gobgp', daemons: ['bird', 'gobgp'], run: benchGobgp },
@@ -41,19 +46,23 @@ const SENDERS: { name: SenderName; daemons: RouterKind[]; run: (t: Topology, o: 
 
 /** herald's targets from issue 2 (full run only). */
 const TARGETS = { establishedToAllMs: 1000, handedToAllMs: 1500, withdrawMs: 600, peakRssMb: 250 };
+/** The daemon's targets from issue 9: relative to the speaker row of the same run, and absolute. */
+const DAEMON_TARGETS = { handedRatio: 1.3, peakRssMb: 300, unchangedMs: 20, oneChangeMs: 20 };
 
-function parseArgs(argv: string[]): { quick: boolean; only: Set<string> | null; cpuProf: string | undefined } {
+function parseArgs(argv: string[]): { quick: boolean; idle: boolean; only: Set<string> | null; cpuProf: string | undefined } {
   let quick = false;
+  let idle = false;
   let only: Set<string> | null = null;
   let cpuProf: string | undefined;
   for (const a of argv) {
     if (a === '--quick') quick = true;
+    else if (a === '--idle') idle = true;
     else if (a.startsWith('--only=')) only = new Set(a.slice(7).split(','));
     else if (a.startsWith('--cpu-prof=')) cpuProf = resolve(a.slice(11));
     else if (a === '--cpu-prof') cpuProf = resolve('herald-cpu-prof');
-    else throw new Error(`unknown argument ${a} (known: --quick, --only=herald,bird,openbgpd,gobgp, --cpu-prof[=DIR], --failover)`);
+    else throw new Error(`unknown argument ${a} (known: --quick, --idle, --only=herald,daemon,bird,openbgpd,gobgp, --cpu-prof[=DIR], --failover)`);
   }
-  return { quick, only, cpuProf };
+  return { quick, idle, only, cpuProf };
 }
 
 const fmtMs = (v: number | null | undefined): string => (v == null ? '—' : v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${(v / 1000).toFixed(2)} s`);
@@ -91,6 +100,10 @@ async function main(): Promise<void> {
     return;
   }
   const args = parseArgs(process.argv.slice(2));
+  if (args.idle) {
+    await runIdle({ starts: 7, settleMs: 5000, cliRuns: 15 });
+    return;
+  }
   const o: BenchOptions = {
     count4: args.quick ? 100_000 : 1_000_000,
     count6: args.quick ? 10_000 : 100_000,
@@ -145,6 +158,19 @@ async function main(): Promise<void> {
       console.log(`  ${check('withdraw-all', h.withdrawMs, TARGETS.withdrawMs, 'ms')}`);
       console.log(`  ${check('peak RSS', h.peakRssMb, TARGETS.peakRssMb, 'MB')}`);
     }
+  }
+  const dm = results.find((r) => r.sender === 'daemon');
+  if (dm && dm.loadMs !== null) {
+    console.log(`\ndaemon extra: ${JSON.stringify(dm.extra)}`);
+    const hr = h?.handedToAllMs ?? null;
+    const rel = dm.handedToAllMs != null && hr != null ? dm.handedToAllMs / hr : null;
+    const line = (name: string, v: number | null, max: number, unit: string): string =>
+      `  ${name} ${v == null ? '—' : unit === '×' ? v.toFixed(2) : Number(v.toFixed(2))} ${unit} (target ≤ ${max} ${unit}) ${v != null && v <= max ? 'met' : 'MISSED'}`;
+    console.log('daemon targets (issue 9; ratios to the speaker row of this run):');
+    console.log(line('handed → all vs speaker', rel, DAEMON_TARGETS.handedRatio, '×'));
+    console.log(line('peak RSS', dm.peakRssMb, DAEMON_TARGETS.peakRssMb, 'MB'));
+    console.log(line('re-reconcile, nothing changed', dm.extra.unchangedReconcileMs as number, DAEMON_TARGETS.unchangedMs, 'ms'));
+    console.log(line('one route changed → written', dm.extra.oneChangeToWireMs as number, DAEMON_TARGETS.oneChangeMs, 'ms'));
   }
   const summary = { at: new Date().toISOString(), quick: args.quick, node: process.version, totalS: (wallMs() - started) / 1000, results };
   console.log(`\n${JSON.stringify(summary)}`);

@@ -47,11 +47,9 @@
 // The measured figures are printed.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { connect, type ConnectionOptions } from 'node:tls';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import {
   Lab,
   LxdDaemon,
@@ -71,6 +69,7 @@ import {
 } from './lab/index.js';
 import type { FrrRouter } from './lab/frr.js';
 import { DaemonProcess } from './support/daemon-process.js';
+import { routesCli, routesJson } from './support/routes-cli.js';
 import { loadConfig } from '../../src/config/index.js';
 import { certFingerprint, LxdClient, lxdSourceFromConfig, lxdTlsOptions, type LxdSource } from '../../src/sources/lxd/index.js';
 import type { ExplainState, LxdState, SummaryState } from '../../src/state/index.js';
@@ -94,24 +93,9 @@ const POLL_MS = 10;
  */
 const WITHDRAW_AFTER_MS = 5_000;
 
-const ROUTES_BIN = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../src/bin/routes.mjs');
 /** herald's metrics listener, on each herald's own namespace's loopback. */
 const METRICS_PORT = 9180;
 const STOPPED_REASON = 'instance c1 (project default) is Stopped: only Running or Ready instances are announced';
-
-/** Run the real `routes` CLI on a herald's socket; --json output parsed. */
-function routesCli(socket: string, ...argv: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((res) => {
-    execFile(process.execPath, [ROUTES_BIN, '--socket', socket, ...argv], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } }, (err, stdout, stderr) => {
-      res({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr });
-    });
-  });
-}
-async function routesJson<T>(socket: string, ...argv: string[]): Promise<T> {
-  const r = await routesCli(socket, ...argv, '--json');
-  expect(r.code, `routes ${argv.join(' ')}: ${r.stderr}`).toBe(0);
-  return JSON.parse(r.stdout) as T;
-}
 
 /** Scrape herald's /metrics inside its namespace; the herald_lxd_* samples by name (and labels). */
 async function lxdMetrics(ns: string): Promise<Record<string, number>> {

@@ -291,8 +291,9 @@ describe.skipIf(!ready)('herald sessions: listening, hold timer, collision', () 
       // The router says why: one more "hold timer expired" line than before the freeze.
       expect(holdExpiries(await s.router.logText()), `${s.kind} log names the hold timer`).toBeGreaterThan(logBefore.get(s)!);
     }
-    // herald recovers: each session back to Established (herald's idle hold
-    // after a failure is 5 s, doubling: this is the second failure, so ~10 s).
+    // herald recovers: each session back to Established (a hold-timer loss is
+    // not damped, decision 0025: herald dials again at once, and takes the
+    // router's connection).
     await Promise.all(
       targets.map((s) => herald.waitEventFrom(from, (e) => e.type === 'established' && e.peer === s.router.name, 40_000)),
     );

@@ -21,7 +21,7 @@ import type { PathAttributes, RawAttribute } from '../types.js';
 import { CATEGORY_MASK, attrFault, withData, type DecodeState } from './codec.js';
 import { ENCODE_ORDER, PLAIN_CODECS, attributeCodec } from './registry.js';
 import { reconstructAsPath } from './as4-path.js';
-import { writeMpReachHead } from './mp-reach.js';
+
 
 export { ATTRIBUTE_CODECS, attributeCodec } from './registry.js';
 export { FamilyError, type AttrCodec } from './codec.js';
@@ -233,40 +233,6 @@ function encodeList(w: Writer, attrs: PathAttributes, ctx: CodecContext, withMp:
  */
 export function encodePathAttributes(w: Writer, attrs: PathAttributes, ctx: CodecContext): void {
   encodeList(w, attrs, ctx, true);
-}
-
-/**
- * Attributes encoded once, to be shared by every UPDATE that announces routes
- * with them (BIRD's buckets). See messages/update.ts `writeAnnounceUpdate`.
- */
-export interface PreparedAttributes {
-  /** Family the NLRI belong to. IPv4 unicast without MP_REACH goes in the body. */
-  readonly afi: number;
-  readonly safi: number;
-  /** Every attribute except MP_REACH_NLRI / MP_UNREACH_NLRI, fully encoded. */
-  readonly common: Uint8Array;
-  /** MP_REACH_NLRI value up to the NLRI (AFI, SAFI, next hop, reserved), or null for body NLRI. */
-  readonly mpReachHead: Uint8Array | null;
-  /** RFC 7911: NLRI carry a path id. */
-  readonly addPath: boolean;
-}
-
-/**
- * Encode an attribute set once for bulk announcements. With `attrs.mpReach`
- * the NLRI go in MP_REACH_NLRI (its `nlri` is ignored here); otherwise they
- * are IPv4 unicast NLRI in the message body. `attrs.mpUnreach` is ignored.
- */
-export function prepareAttributes(attrs: PathAttributes, ctx: CodecContext): PreparedAttributes {
-  const w = new Writer(256);
-  encodeList(w, attrs, ctx, false);
-  const common = w.finish();
-  const m = attrs.mpReach;
-  if (m === undefined) {
-    return { afi: 1, safi: 1, common, mpReachHead: null, addPath: ctx.addPathSend.has('1/1') };
-  }
-  const h = new Writer(40);
-  writeMpReachHead(h, m.afi, m.safi, m.nextHops);
-  return { afi: m.afi, safi: m.safi, common, mpReachHead: h.finish(), addPath: ctx.addPathSend.has(`${m.afi}/${m.safi}`) };
 }
 
 const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');

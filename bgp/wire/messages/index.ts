@@ -29,6 +29,7 @@ export {
   decodeNotificationBody,
   encodeNotificationBody,
   makeShutdownNotification,
+  makeHardReset,
   parseShutdownText,
   shutdownData,
   carriesShutdownText,

@@ -12,6 +12,13 @@
  *   | Length        | Shutdown Communication (UTF-8, Length octets) |
  *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
  *
+ * RFC 8538 §3 Data for Cease subcode 9 (Hard Reset): the NOTIFICATION that
+ * caused the reset, minus its header:
+ *
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   | ErrCode       | Subcode       |   Data (variable)             |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *
  * A NOTIFICATION is the last word on a session, so decoding one never fails
  * past its two fixed octets (guaranteed by the header check): a malformed
  * shutdown communication simply leaves `shutdownText` unset, and `data` is
@@ -80,6 +87,31 @@ export function makeShutdownNotification(subcode: typeof CeaseSub.Administrative
   return msg;
 }
 
+/**
+ * Wrap a NOTIFICATION in Cease / Hard Reset (RFC 8538 §3): "the Data field
+ * ... contains the ErrCode, Subcode and Data of the NOTIFICATION" being
+ * encapsulated. The inner shutdown communication stays readable as
+ * `shutdownText`.
+ */
+export function makeHardReset(inner: NotificationMessage): NotificationMessage {
+  let innerData = inner.data;
+  if (innerData.length === 0 && inner.shutdownText !== undefined && carriesShutdownText(inner.code, inner.subcode))
+    innerData = shutdownData(inner.shutdownText).data;
+  const data = new Uint8Array(2 + innerData.length);
+  data[0] = inner.code;
+  data[1] = inner.subcode;
+  data.set(innerData, 2);
+  const msg: NotificationMessage = {
+    type: 'notification',
+    code: ErrCode.Cease,
+    subcode: CeaseSub.HardReset,
+    data,
+    hardReset: { code: inner.code, subcode: inner.subcode, data: innerData },
+  };
+  if (inner.shutdownText !== undefined) msg.shutdownText = inner.shutdownText;
+  return msg;
+}
+
 /** Decode a NOTIFICATION body; only running short of the two fixed octets can throw. */
 export function decodeNotificationBody(r: Reader, _ctx?: CodecContext): NotificationMessage {
   const code = r.u8('error code');
@@ -89,6 +121,15 @@ export function decodeNotificationBody(r: Reader, _ctx?: CodecContext): Notifica
   if (carriesShutdownText(code, subcode)) {
     const text = parseShutdownText(data);
     if (text !== undefined) msg.shutdownText = text;
+  } else if (code === ErrCode.Cease && subcode === CeaseSub.HardReset && data.length >= 2) {
+    // RFC 8538 §3: the inner ErrCode and Subcode, then the inner Data. Shorter
+    // data names no inner message and is kept only raw.
+    const inner = { code: data[0]!, subcode: data[1]!, data: data.slice(2) };
+    msg.hardReset = inner;
+    if (carriesShutdownText(inner.code, inner.subcode)) {
+      const text = parseShutdownText(inner.data);
+      if (text !== undefined) msg.shutdownText = text;
+    }
   }
   return msg;
 }

@@ -16,21 +16,21 @@
  *   +-----------------------------------------------------+
  *
  * messages/index.ts frames the 19-byte header and calls decodeUpdateBody /
- * encodeUpdateBody. For bulk announcement (Adj-RIB-Out) this module also
- * writes whole UPDATE messages, header included, from attributes encoded once
- * (`prepareAttributes`), packing as many NLRI as the size limit allows.
+ * encodeUpdateBody. Routes in bulk are packed by one packer only, the
+ * Adj-RIB-Out's (rib/update-builder.ts), which also writes End-of-RIB;
+ * `isEndOfRib` here is how a received one is recognised.
  */
-import { Afi, ErrCode, HEADER_LEN, MsgType, UpdateSub } from '../iana.js';
+import { Afi, ErrCode, UpdateSub } from '../iana.js';
 import { BgpError } from '../errors.js';
-import { IPV4_UNICAST, familyKey, maxMessageLen, type CodecContext } from '../context.js';
-import { decodeNlriList, type Nlri } from '../prefix.js';
+import { IPV4_UNICAST, type CodecContext } from '../context.js';
+import { decodeNlriList } from '../prefix.js';
 import { Reader, type ShortError } from '../reader.js';
 import type { Writer } from '../writer.js';
 import type { UpdateMessage } from '../types.js';
-import { decodePathAttributes, encodePathAttributes, missingMandatory, type PreparedAttributes } from '../attributes/index.js';
-import { nlriEntrySize, writeNlriEntry } from '../attributes/mp-reach.js';
+import { decodePathAttributes, encodePathAttributes, missingMandatory } from '../attributes/index.js';
+import { writeNlriEntry } from '../attributes/mp-reach.js';
 
-export { encodePathAttributes, prepareAttributes, formatAttributes, describeAttributes, type PreparedAttributes } from '../attributes/index.js';
+export { encodePathAttributes, formatAttributes, describeAttributes } from '../attributes/index.js';
 
 /** RFC 4271 §6.3 / RFC 7606 §5.3: a bad Withdrawn Routes or NLRI field resets the session. */
 const NLRI_SHORT: ShortError = { code: ErrCode.UpdateMessage, subcode: UpdateSub.InvalidNetworkField, what: 'NLRI' };
@@ -110,101 +110,3 @@ export function isEndOfRib(msg: UpdateMessage): { afi: number; safi: number } | 
   }
   return null;
 }
-
-/** Make the End-of-RIB marker for a family (RFC 4724 §2). */
-export function makeEndOfRib(afi: number, safi: number): UpdateMessage {
-  if (afi === Afi.IPv4 && safi === 1) return { type: 'update', withdrawn: [], attributes: {}, nlri: [] };
-  return { type: 'update', withdrawn: [], attributes: { mpUnreach: { afi: afi as Afi, safi, nlri: [] } }, nlri: [] };
-}
-
-// ---------------------------------------------------------------- bulk encoding
-
-/** Write the 19-byte header with a zero length; returns the message start for `endMessage`. */
-function beginMessage(w: Writer): number {
-  const start = w.pos;
-  w.u32(0xffffffff).u32(0xffffffff).u32(0xffffffff).u32(0xffffffff);
-  w.u16(0).u8(MsgType.UPDATE);
-  return start;
-}
-
-/** Patch the header length of the message begun at `start`. */
-function endMessage(w: Writer, start: number): void {
-  w.fill16(start + 16, 18);
-}
-
-/** Write NLRI from `start` while they fit in `budget` bytes; returns the next index. */
-function packNlri(w: Writer, nlri: readonly Nlri[], start: number, budget: number, addPath: boolean): number {
-  let i = start;
-  let used = 0;
-  for (; i < nlri.length; i++) {
-    const n = nlri[i]!;
-    const sz = nlriEntrySize(n, addPath);
-    if (used + sz > budget) break;
-    writeNlriEntry(w, n, addPath);
-    used += sz;
-  }
-  if (i === start && start < nlri.length) throw new RangeError('UPDATE: attributes leave no room for a single NLRI');
-  return i;
-}
-
-/**
- * Write one complete UPDATE (header included) announcing nlri[start..] with
- * attributes prepared once by `prepareAttributes`, as many as fit in the
- * negotiated message size; return the index of the first NLRI not written.
- * Call again with that index until it equals nlri.length.
- */
-export function writeAnnounceUpdate(w: Writer, prep: PreparedAttributes, nlri: readonly Nlri[], start: number, ctx: CodecContext): number {
-  const max = maxMessageLen(ctx);
-  const msg = beginMessage(w);
-  w.u16(0); // no withdrawn routes
-  const aAt = w.reserve16();
-  let next: number;
-  if (prep.mpReachHead === null) {
-    w.bytes(prep.common);
-    w.fill16(aAt);
-    next = packNlri(w, nlri, start, max - (w.pos - msg), prep.addPath);
-  } else {
-    // RFC 7606 §5.1: MP_REACH_NLRI first; extended length so it can grow.
-    w.u8(0x90).u8(14);
-    const mAt = w.reserve16();
-    w.bytes(prep.mpReachHead);
-    next = packNlri(w, nlri, start, max - (w.pos - msg) - prep.common.length, prep.addPath);
-    w.fill16(mAt);
-    w.bytes(prep.common);
-    w.fill16(aAt);
-  }
-  endMessage(w, msg);
-  return next;
-}
-
-/**
- * Write one complete UPDATE (header included) withdrawing nlri[start..] of a
- * family: in Withdrawn Routes for IPv4 unicast, else in MP_UNREACH_NLRI.
- * Returns the index of the first NLRI not written.
- */
-export function writeWithdrawUpdate(w: Writer, afi: number, safi: number, nlri: readonly Nlri[], start: number, ctx: CodecContext): number {
-  const max = maxMessageLen(ctx);
-  const addPath = ctx.addPathSend.has(familyKey(afi, safi));
-  const msg = beginMessage(w);
-  let next: number;
-  if (afi === Afi.IPv4 && safi === 1) {
-    const wAt = w.reserve16();
-    next = packNlri(w, nlri, start, max - (w.pos - msg) - 2, addPath);
-    w.fill16(wAt);
-    w.u16(0); // no path attributes
-  } else {
-    w.u16(0);
-    const aAt = w.reserve16();
-    w.u8(0x90).u8(15);
-    const mAt = w.reserve16();
-    w.u16(afi).u8(safi);
-    next = packNlri(w, nlri, start, max - (w.pos - msg), addPath);
-    w.fill16(mAt);
-    w.fill16(aAt);
-  }
-  endMessage(w, msg);
-  return next;
-}
-
-/** Bytes of a full UPDATE header (exported for callers sizing buffers). */
-export const UPDATE_MIN_LEN = HEADER_LEN + 4;

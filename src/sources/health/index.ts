@@ -6,6 +6,6 @@
  */
 export { HealthSource, type HealthSourceOptions } from './source.js';
 export { ServiceHealth, GRACE_MS, type ServiceHealthOptions, type ServiceHealthSpec, type CarriedState, type RoundEvent } from './service.js';
-export { runCheck, probe, checkLabel, checkTimeout, checkTcp, checkHttp, checkDns, checkExec, checkMaintenanceFile, BODY_LIMIT } from './checks/index.js';
+export { runCheck, probe, checkLabel, checkTimeout, checkTcp, checkHttp, checkExec, checkMaintenanceFile, BODY_LIMIT } from './checks/index.js';
 export { OUTPUT_LIMIT } from './types.js';
 export type { CheckResult, CheckFn, Prober, HealthState, CheckReport, Transition, ServiceSnapshot, Check } from './types.js';

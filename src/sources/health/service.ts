@@ -20,12 +20,16 @@
  *                maintenance, so removing the maintenance file returns the
  *                service at once to whatever its checks say
  *
- * Start-up is down until proven up: `rise` passing rounds in a row. Up goes
+ * Start-up is down until proven up: `rise` passing rounds in a row — except
+ * after a graceful restart (`firstRoundDecides`), when the service was
+ * announced a moment ago and routers still forward to it: then the first
+ * round alone decides, so a healthy service is re-announced at once and an
+ * unhealthy one is left out (and flushed by routers at End-of-RIB). Up goes
  * down after `fall` failing rounds in a row. A maintenance file that exists
  * makes the state `maintenance` in the round that sees it, with no counting
  * and no flap; when it goes, the state is the rise/fall verdict again.
  */
-import type { Clock } from '../../../bgp/driver/clock.js';
+import type { Clock } from '../../../bgp/index.js';
 import type { ServiceConfig } from '../../config/index.js';
 import { checkLabel, checkTimeout, runCheck } from './checks/index.js';
 import type { Check, CheckReport, CheckResult, HealthState, Prober, ServiceSnapshot, Transition } from './types.js';
@@ -55,6 +59,8 @@ export interface ServiceHealthOptions {
   graceMs?: number;
   /** Start from this state instead of down (a reload that changed the checks). */
   initial?: CarriedState;
+  /** The first round's verdict is the state at once, without rise/fall (after a graceful restart). */
+  firstRoundDecides?: boolean;
 }
 
 /** Summary of one finished round, for metrics and tests. */
@@ -109,6 +115,9 @@ export class ServiceHealth {
   private readonly roundListeners = new Set<Listener<RoundEvent>>();
   /** Probes not started because the previous one was still running, per check. */
   readonly skipped: number[];
+  /** Rounds finished so far. */
+  private rounds = 0;
+  private readonly firstRoundDecides: boolean;
 
   constructor(spec: ServiceHealthSpec, opts: ServiceHealthOptions) {
     this.spec = spec;
@@ -120,6 +129,7 @@ export class ServiceHealth {
     this.stateV = opts.initial?.state ?? 'down';
     this.healthyV = opts.initial?.healthy ?? false;
     this.sinceV = opts.initial?.since ?? this.wall();
+    this.firstRoundDecides = opts.firstRoundDecides === true && opts.initial === undefined;
     this.last = spec.checks.map(() => undefined);
     this.inFlight = spec.checks.map(() => undefined);
     this.skipped = spec.checks.map(() => 0);
@@ -167,6 +177,11 @@ export class ServiceHealth {
   /** What the health source reports: state, since, last result of each check. */
   snapshot(): ServiceSnapshot {
     return { state: this.stateV, since: this.sinceV, lastResults: this.last.filter((r): r is CheckReport => r !== undefined) };
+  }
+
+  /** Rounds finished since start (0 until the first verdict). */
+  get roundsDone(): number {
+    return this.rounds;
   }
 
   /** The state to hand a replacement after a reload. */
@@ -253,7 +268,12 @@ export class ServiceHealth {
     const ok = health.length === 0 ? true : this.spec.combine === 'any' ? health.some((r) => r.result.ok) : health.every((r) => r.result.ok);
 
     const wasHealthy = this.healthyV;
-    if (ok === this.healthyV) this.count = 0;
+    const decides = this.firstRoundDecides && this.rounds === 0;
+    this.rounds++;
+    if (decides) {
+      this.healthyV = ok;
+      this.count = 0;
+    } else if (ok === this.healthyV) this.count = 0;
     else {
       this.count++;
       if (this.count >= (this.healthyV ? this.spec.fall : this.spec.rise)) {
@@ -266,7 +286,7 @@ export class ServiceHealth {
       const from = this.stateV;
       this.stateV = next;
       this.sinceV = this.wall();
-      const reason = this.reason(from, next, admin, health, wasHealthy !== this.healthyV);
+      const reason = (decides ? 'first round after a graceful restart; ' : '') + this.reason(from, next, admin, health, wasHealthy !== this.healthyV && !decides);
       const ev: Transition = { service: this.spec.name, from, to: next, reason, results: reports };
       for (const fn of this.changeListeners) fn(ev);
     }

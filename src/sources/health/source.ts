@@ -4,6 +4,10 @@
  * map, never deltas), and a 'change' subscription that fires only when some
  * service's state changed.
  *
+ * After a graceful restart (`firstRoundDecides`) each initial service's first
+ * round decides its state, and `onFirstRounds` tells the daemon when every
+ * one has had it, so End-of-RIB can go (RFC 4724 §4.1, decision 0024).
+ *
  * A reload (`update`) keeps a service whose health settings did not change
  * running untouched (its counters and timers go on); one whose checks or
  * timing changed is restarted from the state it had, so a reload never
@@ -28,10 +32,37 @@ export class HealthSource {
   private readonly changeListeners = new Set<(t: Transition) => void>();
   private readonly roundListeners = new Set<(r: RoundEvent) => void>();
   private running = false;
+  /** Services of the initial list that have not finished a round yet; null once all have. */
+  private firstPending: Set<string> | null;
+  private readonly firstWaiters: (() => void)[] = [];
 
+  /**
+   * `opts.firstRoundDecides` applies to the services given here only (a
+   * graceful restart); services a reload adds later start down as usual.
+   */
   constructor(services: readonly ServiceHealthSpec[], opts: HealthSourceOptions) {
-    this.opts = opts;
-    for (const s of services) this.add(s);
+    const { firstRoundDecides, ...rest } = opts;
+    this.opts = rest;
+    for (const s of services) this.add(s, undefined, firstRoundDecides === true);
+    this.firstPending = services.length > 0 ? new Set(services.map((s) => s.name)) : null;
+  }
+
+  /**
+   * Call `fn` once every service of the initial list has finished its first
+   * round (or was removed by a reload), at once when that is already so.
+   * Round listeners run after change listeners, so by then every state the
+   * first rounds decided has been reported.
+   */
+  onFirstRounds(fn: () => void): void {
+    if (this.firstPending === null) fn();
+    else this.firstWaiters.push(fn);
+  }
+
+  private firstRoundOf(name: string): void {
+    const p = this.firstPending;
+    if (p === null || !p.delete(name) || p.size > 0) return;
+    this.firstPending = null;
+    for (const w of this.firstWaiters.splice(0)) w();
   }
 
   /** Start probing every service. */
@@ -54,6 +85,7 @@ export class HealthSource {
       entry.health.stop();
       entry.unsubscribe();
       this.services.delete(name);
+      this.firstRoundOf(name);
     }
     for (const s of services) {
       const old = this.services.get(s.name);
@@ -88,13 +120,14 @@ export class HealthSource {
     return () => set.delete(fn);
   }
 
-  private add(s: ServiceHealthSpec, initial?: ServiceHealthOptions['initial']): ServiceHealth {
-    const health = new ServiceHealth(pickSpec(s), { ...this.opts, ...(initial ? { initial } : {}) });
+  private add(s: ServiceHealthSpec, initial?: ServiceHealthOptions['initial'], firstRoundDecides = false): ServiceHealth {
+    const health = new ServiceHealth(pickSpec(s), { ...this.opts, ...(initial ? { initial } : {}), ...(firstRoundDecides ? { firstRoundDecides } : {}) });
     const offChange = health.on('change', (t) => {
       for (const fn of this.changeListeners) fn(t);
     });
     const offRound = health.on('round', (r) => {
       for (const fn of this.roundListeners) fn(r);
+      this.firstRoundOf(r.service);
     });
     this.services.set(s.name, { health, key: healthKey(s), unsubscribe: () => (offChange(), offRound()) });
     return health;

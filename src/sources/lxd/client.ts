@@ -166,9 +166,9 @@ export class LxdClient {
     return this.endpoint.kind === 'unix' ? `unix:${this.endpoint.socket}` : this.endpoint.url;
   }
 
-  /** The events websocket's URL and options (lifecycle events of all projects). */
+  /** The events websocket's URL and options (lifecycle and operation events of all projects; see isMemberEvacuation). */
   eventsTarget(): { url: string; options: ClientOptions } {
-    const path = '/1.0/events?type=lifecycle&all-projects=true';
+    const path = '/1.0/events?type=lifecycle,operation&all-projects=true';
     if (this.endpoint.kind === 'unix') return { url: `ws+unix://${this.endpoint.socket}:${path}`, options: {} };
     const base = this.endpoint.url.replace(/^https:/, 'wss:').replace(/\/+$/, '');
     // ws hands these to tls.connect, so Node's checkServerIdentity signature applies.

@@ -9,6 +9,8 @@ import type { Intent } from '../../reconciler/index.js';
 import { DEFAULT_LXD_RULES, type LxdRules } from './derive.js';
 import { findSocket, LxdClient, type LxdEndpoint } from './client.js';
 import { LxdSource, type LxdLog, type LxdSourceOptions } from './source.js';
+import { OvnSbMonitor } from './ovn-sb.js';
+import { parseOvsdbRemote } from './ovsdb.js';
 
 /** Turn the config's rules into derivation rules. */
 export function lxdRulesFromConfig(c: LxdConfig): LxdRules {
@@ -46,7 +48,14 @@ export function lxdSourceFromConfig(
   log?: LxdLog,
   over: Pick<LxdSourceOptions, 'clock' | 'prober' | 'onStatus'> = {},
 ): LxdSource {
+  let ovnSb: OvnSbMonitor | undefined;
+  if (c.ovnSb !== null) {
+    const endpoints = parseOvsdbRemote(c.ovnSb);
+    if (typeof endpoints === 'string') throw new Error(`lxd.ovn_sb: ${endpoints}`);
+    ovnSb = new OvnSbMonitor({ endpoints, endpointText: c.ovnSb, ...(log ? { log } : {}), ...(over.clock ? { clock: over.clock } : {}) });
+  }
   return new LxdSource({
+    ...(ovnSb ? { ovnSb } : {}),
     ...over,
     client: new LxdClient(lxdEndpointFromConfig(c)),
     publish,

@@ -44,7 +44,7 @@
  * hypervisor. A value that does not parse withholds the routes, with the
  * reason in `skipped`.
  */
-import { formatAddress, formatPrefix, parseAddress, parsePrefix } from '../../../bgp/wire/prefix.js';
+import { formatAddress, formatPrefix, parseAddress, parsePrefix } from '../../../bgp/index.js';
 import type { Check } from '../../config/index.js';
 import type { Intent } from '../../reconciler/index.js';
 import type { LxdInstance, LxdNetwork, LxdView } from './types.js';

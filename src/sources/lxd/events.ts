@@ -29,6 +29,16 @@ export function isRelevantAction(action: string | undefined): boolean {
   return !/^instance-(log|file|exec|console|metadata|snapshot|backup)/.test(action);
 }
 
+/**
+ * True for the operation events of `lxc cluster evacuate` / `restore`. LXD
+ * 5.0 has no lifecycle event for either; the member's status changes when
+ * the operation starts, and its instances stop (or start) only after it, so
+ * the operation's own events are the first sign an evacuation began.
+ */
+export function isMemberEvacuation(e: LxdEvent): boolean {
+  return e.type === 'operation' && /^(Evacuating|Restoring) cluster member$/.test(e.metadata?.description ?? '');
+}
+
 export class LxdEvents {
   private ws: WebSocket | null = null;
   private timer: NodeJS.Timeout | null = null;

@@ -11,6 +11,8 @@ export * from './client.js';
 export * from './events.js';
 export * from './source.js';
 export * from './config.js';
+export * from './ovsdb.js';
+export * from './ovn-sb.js';
 
 /** Make an LXD source: a socket path (or the first existing default), or an HTTPS endpoint. */
 export function createLxdSource(

@@ -19,6 +19,12 @@
  * source publishes an empty snapshot (withdraws), and announces again on the
  * first good read.
  *
+ * With an OVN southbound monitor (`ovnSb`, ovn-sb.ts), OVN networks take
+ * their active chassis from it while it is in place (`withGatewayChassis`,
+ * matched by the router's uplink address), and a change re-derives at once
+ * from the last read, then reads LXD to confirm: OVN sends LXD no event for
+ * a gateway failover.
+ *
  * Instances with `user.herald.check` get one ServiceHealth per check (rise
  * `checkRise`, fall `checkFall` at `checkIntervalMs`; the probe timeout is
  * the rules' `checkTimeoutMs`), started when a derivation first needs it and
@@ -26,14 +32,24 @@
  * health change re-derives from the last read (no API request) and publishes
  * if the snapshot changed.
  */
-import { realClock, type Clock } from '../../../bgp/driver/clock.js';
+import { realClock, type Clock } from '../../../bgp/index.js';
 import type { Check } from '../../config/index.js';
 import type { Intent } from '../../reconciler/index.js';
 import { ServiceHealth, type Prober } from '../health/index.js';
 import type { LxdClient } from './client.js';
 import type { LxdView } from './types.js';
 import { DEFAULT_LXD_RULES, deriveLxd, NO_ATTRS, type LxdAttrs, type LxdDerived, type LxdOrigin, type LxdRules, type LxdSkipped } from './derive.js';
-import { isRelevantAction, LxdEvents } from './events.js';
+import { isMemberEvacuation, isRelevantAction, LxdEvents } from './events.js';
+import { withGatewayChassis, type GatewayChange, type GatewayMap, type OvnSbState } from './ovn-sb.js';
+
+/** What the source needs from an OVN southbound monitor (OvnSbMonitor). */
+export interface LxdGatewayWatch {
+  start(onChange: (c: GatewayChange) => void): void;
+  stop(): void;
+  /** Router uplink address → active chassis while the monitor is in place; null otherwise. */
+  current(): GatewayMap | null;
+  state(): OvnSbState;
+}
 
 /** The logging calls the source makes (pino-compatible). */
 export interface LxdLog {
@@ -73,12 +89,18 @@ export interface LxdSourceOptions {
   clock?: Clock;
   /** Runs one check probe (default the real checks). */
   prober?: Prober;
+  /** Follow OVN gateway moves in the southbound database; each change asks for a full read. */
+  ovnSb?: LxdGatewayWatch;
   /** Told when reachability changes: LXD unreachable, reachable again, or its routes withdrawn by the limit (for the API's events). */
   onStatus?: (change: LxdStatusChange, state: LxdSourceState) => void;
 }
 
 /** A reachability change of the source, as `onStatus` reports it. */
 export type LxdStatusChange = 'unreachable' | 'reachable' | 'withdrawn';
+
+/** How long an evacuate / restore operation's status change is waited for, and how often it is re-read meanwhile. */
+const MEMBER_OP_WAIT_MS = 5000;
+const MEMBER_OP_RECHECK_MS = 50;
 
 /** Default probe interval of `user.herald.check`, ms. */
 export const LXD_CHECK_INTERVAL_MS = 2000;
@@ -118,6 +140,8 @@ export interface LxdSourceState {
   withdrawn: boolean;
   routes: number;
   skipped: readonly LxdSkipped[];
+  /** The OVN southbound monitor's state; null (or absent) without `ovn_sb`. */
+  ovnSb?: OvnSbState | null;
 }
 
 export class LxdSource {
@@ -143,6 +167,17 @@ export class LxdSource {
   /** The next read must read everything (not only instances). */
   private needFull = true;
   private dirty = false;
+  /**
+   * An evacuate / restore operation is running: until this member's status
+   * says so (or `until`, performance.now() ms), re-read every
+   * MEMBER_OP_RECHECK_MS. LXD 5.0 sets the status inside the operation,
+   * after its first events, and says nothing when it does.
+   */
+  private memberOp: { evacuated: boolean; until: number } | null = null;
+  /** What the next partial read must cover: the member's status only (evacuate / restore), or the instances too. */
+  private readMember = false;
+  private memberOpTimer: NodeJS.Timeout | null = null;
+  private readInstances = false;
   private stopped = false;
   /** One health per `user.herald.check` in use, by check id. */
   private readonly healths = new Map<string, { health: ServiceHealth; off: () => void }>();
@@ -180,6 +215,7 @@ export class LxdSource {
       withdrawn: false,
       routes: 0,
       skipped: [],
+      ovnSb: null,
     };
     this.events =
       opts.events === false
@@ -202,9 +238,21 @@ export class LxdSource {
               },
               event: (e) => {
                 this.st.events++;
+                if (e.type === 'operation') {
+                  // Only evacuate / restore operations matter (all else is also a
+                  // lifecycle event); they read the member's status alone (one
+                  // request: the instance list can wait on the evacuation).
+                  if (!isMemberEvacuation(e)) return;
+                  this.readMember = true;
+                  const done = e.metadata?.status === 'Success' || e.metadata?.status === 'Failure' || e.metadata?.status === 'Cancelled';
+                  this.memberOp = done ? null : { evacuated: (e.metadata?.description ?? '').startsWith('Evacuating'), until: performance.now() + MEMBER_OP_WAIT_MS };
+                  this.schedule(this.coalesceMs);
+                  return;
+                }
                 const action = e.metadata?.action;
                 if (!isRelevantAction(action)) return;
                 if (!action?.startsWith('instance-')) this.needFull = true;
+                this.readInstances = true;
                 this.schedule(this.coalesceMs);
               },
             },
@@ -217,6 +265,12 @@ export class LxdSource {
     this.stopped = false;
     await this.readNow();
     this.events?.start();
+    this.opts.ovnSb?.start((c) => {
+      this.log.debug({ ports: c.ports, initial: c.initial }, 'OVN gateway chassis changed; re-deriving, then re-reading LXD');
+      this.rederive();
+      this.needFull = true;
+      this.schedule(0);
+    });
     if (this.resyncMs > 0) {
       this.resyncTimer = setInterval(() => {
         this.st.resyncs++;
@@ -232,8 +286,10 @@ export class LxdSource {
     this.stopped = true;
     this.st.status = 'stopped';
     this.events?.stop();
-    for (const t of [this.readTimer, this.retryTimer, this.withdrawTimer]) if (t) clearTimeout(t);
+    this.opts.ovnSb?.stop();
+    for (const t of [this.readTimer, this.retryTimer, this.withdrawTimer, this.memberOpTimer]) if (t) clearTimeout(t);
     if (this.resyncTimer) clearInterval(this.resyncTimer);
+    this.memberOpTimer = null;
     this.readTimer = this.retryTimer = this.withdrawTimer = this.resyncTimer = null;
     this.syncHealths(new Map());
     await this.reading?.catch(() => false);
@@ -276,11 +332,20 @@ export class LxdSource {
     this.st.reads++;
     let derived: LxdDerived;
     const prev = this.needFull ? null : this.lastView;
+    const memberOnly = prev !== null && prev.clustered && this.readMember && !this.readInstances;
     this.needFull = false;
+    this.readMember = this.readInstances = false;
     try {
       // Only instance events since the last read: networks, forwards and
       // load balancers are unchanged, so one request instead of hundreds.
-      const view = prev ? { ...prev, instances: await this.opts.client.instances() } : await this.opts.client.readView(this.rules);
+      // The member's own status goes with the instances: LXD 5.0 sends no
+      // event for `lxc cluster evacuate` / `restore`, only the instances'
+      // stop and start events that follow the status change.
+      const view = memberOnly
+        ? { ...prev, memberStatus: (await this.opts.client.clusterMember(prev.serverName)).status }
+        : prev
+          ? await this.instancesOnto(prev)
+          : await this.opts.client.readView(this.rules);
       if (this.stopped) return false;
       this.lastView = view;
       derived = this.derive(view);
@@ -312,12 +377,35 @@ export class LxdSource {
     for (const t of [this.retryTimer, this.withdrawTimer]) if (t) clearTimeout(t);
     this.retryTimer = this.withdrawTimer = null;
     this.commit(derived);
+    const op = this.memberOp;
+    if (op !== null) {
+      if ((this.lastView?.memberStatus === 'Evacuated') === op.evacuated || performance.now() > op.until) this.memberOp = null;
+      else if (this.memberOpTimer === null) {
+        // Not schedule(): a read is still in flight here and would run the next one at once.
+        this.memberOpTimer = setTimeout(() => {
+          this.memberOpTimer = null;
+          this.readMember = true;
+          this.schedule(0);
+        }, MEMBER_OP_RECHECK_MS);
+      }
+    }
     if (wasUnreachable) this.tell('reachable');
     return true;
   }
 
+  /** Re-read the instances (and, clustered, this member's status) on top of the last full view. */
+  private async instancesOnto(prev: LxdView): Promise<LxdView> {
+    const [instances, memberStatus] = await Promise.all([
+      this.opts.client.instances(),
+      prev.clustered ? this.opts.client.clusterMember(prev.serverName).then((m) => m.status) : Promise.resolve(prev.memberStatus),
+    ]);
+    return { ...prev, instances, memberStatus };
+  }
+
   /** Derive with the current check states, then start / stop healths to match what it needs. */
-  private derive(view: LxdView): LxdDerived {
+  private derive(raw: LxdView): LxdDerived {
+    const sb = this.opts.ovnSb?.current() ?? null;
+    const view = sb !== null ? withGatewayChassis(raw, sb) : raw;
     const derived = deriveLxd(view, this.rules, this.attrs, (id) => this.healths.get(id)?.health.state === 'up');
     this.syncHealths(derived.checks ?? new Map<string, Check>());
     return derived;
@@ -436,7 +524,7 @@ export class LxdSource {
 
   /** The source's state (a copy). */
   state(): LxdSourceState {
-    return { ...this.st, eventsConnected: this.events?.connected ?? false };
+    return { ...this.st, eventsConnected: this.events?.connected ?? false, ovnSb: this.opts.ovnSb?.state() ?? null };
   }
 
   /** The last derived snapshot with origins and skipped routes. */

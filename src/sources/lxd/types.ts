@@ -93,13 +93,14 @@ export interface LxdClusterMember {
   status: string;
 }
 
-/** A lifecycle event from /1.0/events?type=lifecycle. */
+/** A lifecycle or operation event from /1.0/events?type=lifecycle,operation. */
 export interface LxdEvent {
   type: string;
   timestamp?: string;
   location?: string;
   project?: string;
-  metadata?: { action?: string; source?: string; context?: Record<string, unknown> };
+  /** Lifecycle: action, source, context; operation: description, status (and more, unused). */
+  metadata?: { action?: string; source?: string; context?: Record<string, unknown>; description?: string; status?: string };
 }
 
 /** Everything one read of the API yields: the input of `deriveLxd`. */

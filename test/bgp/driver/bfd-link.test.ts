@@ -96,9 +96,9 @@ describe.skipIf(!netns.canRun)('BFD in the Speaker (network namespace)', () => {
     evB = recorder(b);
   });
   afterAll(async () => {
-    await a?.stop('test done', 500);
-    await b?.stop('test done', 500);
-    await c?.stop('test done', 500);
+    await a?.stop('test done', { timeoutMs: 500 });
+    await b?.stop('test done', { timeoutMs: 500 });
+    await c?.stop('test done', { timeoutMs: 500 });
     netns.cleanUp();
   });
 

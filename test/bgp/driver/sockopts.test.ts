@@ -16,6 +16,7 @@ import {
   openTcpSocket,
   closeFd,
   parseIp,
+  resetTtl,
   setMinTtl,
   setTcpMd5,
   setTtl,
@@ -129,6 +130,33 @@ describe.skipIf(!netns.canRun)('sockets through the kernel (network namespace)',
         }
         expect(getSocketError(fd)).toBe(0);
         sock.destroy();
+      } finally {
+        await close(srv);
+      }
+    }
+  });
+
+  it('a listener raised to TTL 255 (GTSM peers) goes back to the OS default, and so does an accepted socket', async () => {
+    for (const [host, family] of [['192.0.2.1', 4], ['2001:db8::1', 6]] as const) {
+      const srv = await listen(host, () => {});
+      try {
+        const fd = fdOf(srv);
+        const dflt = getTtl(fd, family);
+        setListenerTtl(srv, { ttl: 255 });
+        expect(getTtl(fd, family)).toBe(255);
+        setListenerTtl(srv, { ttl: 'default' });
+        // getsockopt reports the route's / sysctl's default (64 in a fresh namespace), not -1
+        expect(getTtl(fd, family)).toBe(dflt);
+        expect(dflt).toBe(64);
+        setListenerTtl(srv, { ttl: 255 });
+        const accepted = new Promise<import('node:net').Socket>((r) => srv.once('connection', r));
+        const sock = await connectTcp({ host, port: port(srv), timeoutMs: 2000 });
+        const a = await accepted;
+        expect(getTtl(fdOf(a), family)).toBe(255);
+        resetTtl(fdOf(a), family);
+        expect(getTtl(fdOf(a), family)).toBe(64);
+        sock.destroy();
+        a.destroy();
       } finally {
         await close(srv);
       }

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { withContext, IPV4_UNICAST } from '../../../bgp/wire/context.js';
-import { AdjRibOut } from '../../../bgp/rib/adj-rib-out.js';
+import { AdjRibOut, STANDING } from '../../../bgp/rib/adj-rib-out.js';
 import type { RouteGroup, RouteSpec } from '../../../bgp/rib/route.js';
 import { prefixListOf, prefixTexts } from '../../../bgp/rib/prefix-list.js';
 import { CTX, PEER, drain, v4, v6 } from './helpers.js';
@@ -306,5 +306,25 @@ describe('AdjRibOut.setGroup / removeGroup: incremental groups, applied in slice
       }
     }
     expect(checks).toBeGreaterThan(20);
+  });
+});
+
+describe('AdjRibOut.groupStanding', () => {
+  it('reports a group handed but not yet applied (queued work) as pending, and a removed one as gone', () => {
+    const rib = new AdjRibOut();
+    rib.setFamilies(true, false);
+    rib.setGroup(3, {}, prefixListOf(['198.51.100.1/32', '2001:db8::1/128']));
+    const q = rib.groupStanding(3)!;
+    expect([...q.codes]).toEqual([STANDING.PENDING, STANDING.FAMILY]);
+    rib.work();
+    expect([...rib.groupStanding(3)!.codes]).toEqual([STANDING.NO_SESSION, STANDING.FAMILY]);
+    rib.start(CTX, PEER);
+    expect([...rib.groupStanding(3)!.codes]).toEqual([STANDING.PENDING, STANDING.FAMILY]);
+    drain(rib);
+    const a = rib.groupStanding(3)!;
+    expect([...a.codes]).toEqual([STANDING.ANNOUNCED, STANDING.FAMILY]);
+    expect(a.sets[a.sent[0]!]!.nextHop).toBe('192.0.2.11');
+    rib.removeGroup(3);
+    expect(rib.groupStanding(3)).toBeNull();
   });
 });

@@ -68,6 +68,69 @@ describe('AdjRibOut: initial sync and End-of-RIB', () => {
   });
 });
 
+describe('AdjRibOut: End-of-RIB held back (graceful restart, RFC 4724 §4.2)', () => {
+  it('routes flow while held; End-of-RIB follows the release, once, after the last change', () => {
+    const rib = new AdjRibOut();
+    rib.holdEndOfRib(true);
+    rib.setDesired([{ prefix: '198.51.100.53/32' }]);
+    rib.start(CTX, PEER);
+    const d1 = drain(rib);
+    expect([...d1.announced.keys()]).toEqual(['198.51.100.53/32']);
+    expect(d1.eor).toEqual([]);
+    expect(rib.wantsToSend).toBe(false);
+    expect(rib.endOfRibHeld).toBe(true);
+    // The first health checks finish: one service up, one down (never announced).
+    rib.setDesired([{ prefix: '198.51.100.53/32' }, { prefix: '198.51.100.80/32' }]);
+    const d2 = drain(rib);
+    expect([...d2.announced.keys()]).toEqual(['198.51.100.80/32']);
+    expect(d2.eor).toEqual([]);
+    rib.holdEndOfRib(false);
+    expect(rib.wantsToSend).toBe(true);
+    const d3 = drain(rib);
+    expect(d3.announced.size).toBe(0);
+    expect(d3.eor).toEqual(['1/1', '2/1']);
+    expect(rib.stats.endOfRib).toBe(2);
+    expect(drain(rib).eor).toEqual([]);
+  });
+
+  it('an empty desired set held then released sends only the markers', () => {
+    const rib = new AdjRibOut();
+    rib.holdEndOfRib(true);
+    rib.start(CTX, PEER);
+    expect(rib.wantsToSend).toBe(false);
+    expect(rib.nextBytes()).toBeNull();
+    rib.holdEndOfRib(false);
+    expect(drain(rib).messages.map((m) => m.length)).toEqual([23, 29]);
+  });
+
+  it('the hold outlives a session reset: the next session holds too until released', () => {
+    const rib = new AdjRibOut();
+    rib.holdEndOfRib(true);
+    rib.setDesired(hosts(3, v4));
+    rib.start(CTX, PEER);
+    expect(drain(rib).eor).toEqual([]);
+    rib.reset();
+    rib.start(CTX, PEER);
+    const d = drain(rib);
+    expect(d.announced.size).toBe(3);
+    expect(d.eor).toEqual([]);
+    rib.holdEndOfRib(false);
+    expect(drain(rib).eor).toEqual(['1/1', '2/1']);
+  });
+
+  it('a refresh answer with Enhanced Route Refresh (EoRR) is not held', () => {
+    const rib = new AdjRibOut();
+    rib.holdEndOfRib(true);
+    rib.setDesired(hosts(2, v4));
+    rib.start(CTX, PEER);
+    drain(rib);
+    rib.refresh(1, 1, true);
+    const d = drain(rib);
+    expect(d.messages.map(refreshMarker).filter((x) => x !== null)).toEqual(['borr 1/1', 'eorr 1/1']);
+    expect(d.eor).toEqual([]);
+  });
+});
+
 describe('AdjRibOut: diffs', () => {
   it('sends nothing for the same snapshot twice', () => {
     const routes = hosts(50, v4, { communities: ['65011:53'] });

@@ -133,17 +133,17 @@ describe('PrefixTable: slots', () => {
     expect(t.len(d)).toBe(25);
   });
 
-  it('holds IPv4 in one word a slot until the first IPv6 prefix, then both', () => {
+  it('holds IPv4 in one word a slot; IPv6 words in a side store sized by the IPv6 prefixes alone', () => {
     const t = new PrefixTable(16);
     for (let i = 0; i < 100; i++) add(t, `192.0.2.${i}/32`);
     expect(t.w0.length).toBe(t.capacity);
-    expect(t.w123.length).toBe(0);
+    expect(t.v6.length).toBe(0);
     const freed = key(t, '192.0.2.7/32');
     t.remove(freed);
     // The freed slot is reused by an IPv6 prefix, and that slot by IPv4 again.
     const s6 = add(t, '2001:db8::7/128');
     expect(s6).toBe(freed);
-    expect(t.w123.length).toBe(t.capacity * 3);
+    expect(t.v6.length).toBe(64); // the first block of 16 entries, whatever the capacity
     t.remove(s6);
     expect(add(t, '198.51.100.0/24')).toBe(freed);
     expect(t.format(freed)).toBe('198.51.100.0/24');

@@ -45,6 +45,25 @@ describe('incomingDisposition', () => {
   ])('%s -> %s', (state, disposition) => {
     expect(incomingDisposition(sessionIn(state))).toBe(disposition);
   });
+
+  it('Idle while damped after a protocol error rejects; Idle after a stop rejects', () => {
+    const est = sessionIn('Established', { t: 0 });
+    const damped = step(est, { type: 'NotifMsg', message: { type: 'notification', code: 3, subcode: 1, data: new Uint8Array() } }, 5).session;
+    expect(damped.state).toBe('Idle');
+    expect(incomingDisposition(damped)).toBe('reject');
+    expect(incomingDisposition(step(est, { type: 'ManualStop' }, 5).session)).toBe('reject');
+  });
+
+  it("the router's own connection is taken after a clean Cease, a transport failure or a failed attempt", () => {
+    const est = sessionIn('Established', { t: 0 });
+    const cease = step(est, { type: 'NotifMsg', message: { type: 'notification', code: 6, subcode: 4, data: new Uint8Array() } }, 5).session;
+    const reset = step(est, { type: 'TcpConnectionFails' }, 5).session;
+    const refused = step(sessionIn('Connect'), { type: 'TcpConnectionFails' }, 5).session;
+    for (const s of [cease, reset, refused]) expect(incomingDisposition(s)).toBe('attach');
+    // an attached connection goes straight on to OpenSent
+    const r = step(cease, { type: 'TcpConnectionConfirmed' }, 6);
+    expect(r.session.state).toBe('OpenSent');
+  });
 });
 
 /** Outgoing session in OpenSent plus a tracked incoming one that has sent our OPEN. */
@@ -101,7 +120,7 @@ describe('collision flow', () => {
 
   it('trackIncoming keeps damping state and start mode of the primary', () => {
     let s = sessionIn('Established', { t: 0 });
-    s = step(s, { type: 'TcpConnectionFails' }, 1).session;
+    s = step(s, { type: 'NotifMsg', message: { type: 'notification', code: 3, subcode: 1, data: new Uint8Array() } }, 1).session;
     s = step(s, { type: 'IdleHoldTimer_Expires' }, s.timers.idleHold!).session;
     s = step(s, { type: 'Tcp_CR_Acked' }, 6000).session;
     const t = trackIncoming(s);

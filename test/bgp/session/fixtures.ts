@@ -83,15 +83,25 @@ export function sentNotification(r: StepResult | { actions: FsmAction[] }): Noti
   return undefined;
 }
 
-/** Assert a result sent NOTIFICATION code/subcode (and data), closed, reported down and went Idle. */
-export function expectNotifiedDown(r: StepResult, code: number, subcode: number, data?: number[]): NotificationMessage {
-  expect(types(r.actions)).toEqual(['send', 'close', 'session-down']);
+/**
+ * Assert a result sent NOTIFICATION code/subcode (and data), closed, reported
+ * down and went to `next`: Idle (damped or stopped), Active (waiting for the
+ * ConnectRetry backoff) or Connect (dialling again at once, one more action).
+ */
+export function expectNotifiedDown(
+  r: StepResult,
+  code: number,
+  subcode: number,
+  data?: number[],
+  next: 'Idle' | 'Active' | 'Connect' = 'Idle',
+): NotificationMessage {
+  expect(types(r.actions)).toEqual(next === 'Connect' ? ['send', 'close', 'session-down', 'connect'] : ['send', 'close', 'session-down']);
   const n = sentNotification(r)!;
   expect([n.code, n.subcode]).toEqual([code, subcode]);
   if (data) expect([...n.data]).toEqual(data);
   const down = r.actions[2]!;
   if (down.type !== 'session-down') throw new Error('unreachable');
   expect(down.notification).toBe(n);
-  expect(r.session.state).toBe('Idle');
+  expect(r.session.state).toBe(next);
   return n;
 }

@@ -5,9 +5,9 @@
 import { describe, expect, it } from 'vitest';
 import { createSession, errorEvent, messageEvent, step, stepAll } from '../../../bgp/session/fsm.js';
 import { expiredTimers, nextDeadline } from '../../../bgp/session/timers.js';
-import type { FsmEvent, FsmState, SessionState } from '../../../bgp/session/types.js';
+import type { FsmAction, FsmEvent, FsmState, SessionState } from '../../../bgp/session/types.js';
 import { BgpError, bgpError } from '../../../bgp/wire/errors.js';
-import type { UpdateMessage } from '../../../bgp/wire/types.js';
+import type { OpenMessage, UpdateMessage } from '../../../bgp/wire/types.js';
 import { CFG, expectNotifiedDown, peerOpen, run, sentNotification, sessionIn, types } from './fixtures.js';
 
 const T0 = 1_000_000;
@@ -20,13 +20,13 @@ const update = (over: Partial<UpdateMessage> = {}): UpdateMessage => ({
 });
 
 describe('Idle', () => {
-  it('ManualStart dials out: Connect, connect action, jittered ConnectRetry deadline', () => {
+  it('ManualStart dials out: Connect, connect action, jittered ConnectRetry deadline (1 s × 0.75..1)', () => {
     const r = step(createSession(CFG), { type: 'ManualStart' }, T0);
     expect(r.session.state).toBe('Connect');
     expect(types(r.actions)).toEqual(['connect']);
     const d = r.session.timers.connectRetry! - T0;
-    expect(d).toBeGreaterThanOrEqual(3750);
-    expect(d).toBeLessThanOrEqual(5000);
+    expect(d).toBeGreaterThanOrEqual(750);
+    expect(d).toBeLessThanOrEqual(1000);
     expect(r.session.autoStart).toBe(true);
   });
 
@@ -53,10 +53,31 @@ describe('Idle', () => {
     expect(types(r.actions)).toEqual(['connect']);
   });
 
-  it.each(['Tcp_CR_Acked', 'TcpConnectionConfirmed'] as const)('%s is refused with close', (type) => {
+  it.each(['Tcp_CR_Acked', 'TcpConnectionConfirmed'] as const)('%s before any start is refused with close', (type) => {
     const r = step(createSession(CFG), { type }, T0);
     expect(r.session.state).toBe('Idle');
     expect(types(r.actions)).toEqual(['close']);
+  });
+
+  it('TcpConnectionConfirmed while damped (IdleHold running) is refused with close', () => {
+    const damped = step(sessionIn('OpenSent'), { type: 'BGPOpen', message: peerOpen({ version: 5 }) }, T0).session;
+    expect(damped.timers.idleHold).toBeDefined();
+    const r = step(damped, { type: 'TcpConnectionConfirmed' }, T0 + 1);
+    expect(r.session).toEqual(damped);
+    expect(types(r.actions)).toEqual(['close']);
+  });
+
+  it('TcpConnectionConfirmed in Idle with autoStart and no IdleHold is taken: OPEN sent', () => {
+    const s: SessionState = { ...sessionIn('Connect'), state: 'Idle', timers: {} };
+    const r = step(s, { type: 'TcpConnectionConfirmed' }, T0);
+    expect(r.session.state).toBe('OpenSent');
+    expect(r.actions).toHaveLength(1);
+    expect(r.actions[0]).toMatchObject({ type: 'send', message: { type: 'open' } });
+  });
+
+  it('Tcp_CR_Acked in Idle (our dial completing after we went down) is closed even when not held down', () => {
+    const s: SessionState = { ...sessionIn('Connect'), state: 'Idle', timers: {} };
+    expect(types(step(s, { type: 'Tcp_CR_Acked' }, T0).actions)).toEqual(['close']);
   });
 
   it.each<FsmEvent>([
@@ -64,7 +85,6 @@ describe('Idle', () => {
     { type: 'BGPOpen', message: peerOpen() },
     { type: 'TcpConnectionFails' },
     { type: 'HoldTimer_Expires' },
-    { type: 'InitialSyncDone' },
     { type: 'MessageSent', kind: 'keepalive' },
   ])('$type changes nothing', (e) => {
     const s = createSession(CFG);
@@ -75,7 +95,7 @@ describe('Idle', () => {
 
   it('ManualStop clears automatic restarts and a pending IdleHold deadline', () => {
     const est = sessionIn('Established', { t: T0 });
-    const down = step(est, { type: 'TcpConnectionFails' }, T0 + 10).session;
+    const down = step(est, { type: 'UpdateMsgErr', error: bgpError(3, 1, 'malformed') }, T0 + 10).session;
     expect(down.timers.idleHold).toBeDefined();
     const r = step(down, { type: 'ManualStop' }, T0 + 20);
     expect(r.session.autoStart).toBe(false);
@@ -100,7 +120,7 @@ describe('Connect', () => {
     expect(r.session.state).toBe('OpenSent');
   });
 
-  it('ConnectRetryTimer_Expires aborts the attempt and dials again with a longer deadline', () => {
+  it('ConnectRetryTimer_Expires aborts the unanswered attempt and dials again with a longer deadline', () => {
     const s = sessionIn('Connect', { t: T0 });
     const at = s.timers.connectRetry!;
     const r = step(s, { type: 'ConnectRetryTimer_Expires' }, at);
@@ -108,15 +128,64 @@ describe('Connect', () => {
     expect(types(r.actions)).toEqual(['close', 'connect']);
     expect(r.session.connectRetryCounter).toBe(1);
     const d = r.session.timers.connectRetry! - at;
-    expect(d).toBeGreaterThanOrEqual(7500);
-    expect(d).toBeLessThanOrEqual(10000);
+    expect(d).toBeGreaterThanOrEqual(1500);
+    expect(d).toBeLessThanOrEqual(2000);
   });
 
-  it('TcpConnectionFails waits in Active for the running ConnectRetry deadline', () => {
+  it('TcpConnectionFails (refused, reset) counts the attempt and waits in Active for the running deadline', () => {
     const s = sessionIn('Connect', { t: T0 });
     const r = step(s, { type: 'TcpConnectionFails' }, T0 + 10);
     expect(r.session.state).toBe('Active');
     expect(r.actions).toEqual([]);
+    expect(r.session.timers.connectRetry).toBe(s.timers.connectRetry);
+    expect(r.session.connectRetryCounter).toBe(1);
+  });
+
+  it('refused attempts back off 1, 2, 4, 8 s (× 0.75..1), each dial from Active', () => {
+    let s = sessionIn('Connect', { t: 0 });
+    let t = 0;
+    const gaps: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      s = step(s, { type: 'TcpConnectionFails' }, t).session;
+      const at = s.timers.connectRetry!;
+      const r = step(s, { type: 'ConnectRetryTimer_Expires' }, at);
+      expect(types(r.actions)).toEqual(['connect']);
+      s = r.session;
+      gaps.push(s.timers.connectRetry! - at);
+      t = at;
+    }
+    gaps.forEach((g, i) => {
+      expect(g).toBeGreaterThanOrEqual(0.75 * 2000 * 2 ** i);
+      expect(g).toBeLessThanOrEqual(2000 * 2 ** i);
+    });
+  });
+
+  it('TcpConnectionFails with local (no route: our link is down) retries after the initial delay and resets the backoff', () => {
+    let s = sessionIn('Connect', { t: 0 });
+    // Four refusals first: the backoff has grown to 16 s.
+    for (let i = 0; i < 4; i++) {
+      s = step(s, { type: 'TcpConnectionFails' }, s.timers.connectRetry! - 1).session;
+      s = step(s, { type: 'ConnectRetryTimer_Expires' }, s.timers.connectRetry!).session;
+    }
+    expect(s.connectRetryCounter).toBe(4);
+    // Each attempt now fails at once (ENETUNREACH): retried within 0.75..1 s every time.
+    let t = s.timers.connectRetry! - 15_000;
+    for (let i = 0; i < 5; i++) {
+      const r = step(s, { type: 'TcpConnectionFails', local: true }, t);
+      expect(r.session.state).toBe('Active');
+      expect(r.session.connectRetryCounter).toBe(0);
+      const d = r.session.timers.connectRetry! - t;
+      expect(d).toBeGreaterThanOrEqual(750);
+      expect(d).toBeLessThanOrEqual(1000);
+      t = r.session.timers.connectRetry!;
+      s = step(r.session, { type: 'ConnectRetryTimer_Expires' }, t).session;
+      expect(s.state).toBe('Connect');
+    }
+  });
+
+  it('TcpConnectionFails with local never pushes a nearer running deadline later', () => {
+    const s = sessionIn('Connect', { t: T0 });
+    const r = step(s, { type: 'TcpConnectionFails', local: true }, s.timers.connectRetry! - 100);
     expect(r.session.timers.connectRetry).toBe(s.timers.connectRetry);
   });
 
@@ -238,11 +307,15 @@ describe('OpenSent', () => {
     expectNotifiedDown(r, 2, 1, [0, 4]);
   });
 
-  it('HoldTimer_Expires (the 4-minute OpenSent timer): Hold Timer Expired', () => {
+  it('HoldTimer_Expires (the 4-minute OpenSent timer): Hold Timer Expired, then the ConnectRetry backoff (no damping)', () => {
     const s = sessionIn('OpenSent', { t: T0 });
     expect(expiredTimers(s, T0 + 239_999)).toEqual([]);
     expect(expiredTimers(s, T0 + 240_000)).toEqual([{ type: 'HoldTimer_Expires' }]);
-    expectNotifiedDown(step(s, { type: 'HoldTimer_Expires' }, T0 + 240_000), 4, 0, []);
+    const r = step(s, { type: 'HoldTimer_Expires' }, T0 + 240_000);
+    expectNotifiedDown(r, 4, 0, [], 'Active');
+    expect(r.session.flaps).toBe(0);
+    expect(r.session.timers.idleHold).toBeUndefined();
+    expect(r.session.timers.connectRetry).toBeGreaterThan(T0 + 240_000);
   });
 
   it('a HoldTimer_Expires delivered before the deadline is stale and ignored', () => {
@@ -259,7 +332,7 @@ describe('OpenSent', () => {
     expect(r.session.connectRetryCounter).toBe(1);
   });
 
-  it('received NOTIFICATION: close without answering, reason carries code/subcode', () => {
+  it('received NOTIFICATION: close without answering, reason carries code/subcode; an OPEN error is damped', () => {
     const n = { type: 'notification' as const, code: 2, subcode: 2, data: new Uint8Array() };
     const r = step(sessionIn('OpenSent'), { type: 'NotifMsg', message: n }, T0);
     expect(types(r.actions)).toEqual(['close', 'session-down']);
@@ -267,6 +340,20 @@ describe('OpenSent', () => {
     if (d.type !== 'session-down') throw new Error('expected session-down');
     expect(d.reason).toMatchObject({ kind: 'received-notification', code: 2, subcode: 2 });
     expect(d.notification).toBe(n);
+    expect(r.session.state).toBe('Idle');
+    expect(r.session.timers).toEqual({ idleHold: T0 + 5000 });
+  });
+
+  it('received Cease/Connection Collision Resolution (the peer kept another session): Active with the backoff, not damped', () => {
+    const n = { type: 'notification' as const, code: 6, subcode: 7, data: new Uint8Array() };
+    const r = step(sessionIn('OpenSent', { t: T0 }), { type: 'NotifMsg', message: n }, T0 + 5);
+    expect(types(r.actions)).toEqual(['close', 'session-down']);
+    expect(r.session.state).toBe('Active');
+    expect(r.session.flaps).toBe(0);
+    expect(r.session.connectRetryCounter).toBe(1);
+    const d = r.session.timers.connectRetry! - (T0 + 5);
+    expect(d).toBeGreaterThanOrEqual(1500);
+    expect(d).toBeLessThanOrEqual(2000);
   });
 
   it('BGPHeaderErr: the decoder error goes out verbatim', () => {
@@ -294,7 +381,7 @@ describe('OpenSent', () => {
   });
 });
 
-describe('RFC 6608 unexpected messages', () => {
+describe('RFC 6608 unexpected messages (the peer spoke out of turn: damped like any error it causes)', () => {
   const upd: FsmEvent = { type: 'UpdateMsg', message: update() };
   const updErr: FsmEvent = { type: 'UpdateMsgErr', error: bgpError(3, 1, 'malformed') };
   const rr: FsmEvent = { type: 'RouteRefresh', message: { type: 'route-refresh', afi: 1, safi: 1, subtype: 0 } };
@@ -343,16 +430,18 @@ describe('OpenConfirm', () => {
     expect(r.session.state).toBe('OpenConfirm');
   });
 
-  it('HoldTimer_Expires: Hold Timer Expired', () => {
+  it('HoldTimer_Expires: Hold Timer Expired, then Active with the ConnectRetry backoff', () => {
     const s = sessionIn('OpenConfirm', { t: T0 });
-    expectNotifiedDown(step(s, { type: 'HoldTimer_Expires' }, T0 + 90_000), 4, 0, []);
+    expectNotifiedDown(step(s, { type: 'HoldTimer_Expires' }, T0 + 90_000), 4, 0, [], 'Active');
   });
 
-  it('TcpConnectionFails: Idle with IdleHold', () => {
-    const r = step(sessionIn('OpenConfirm'), { type: 'TcpConnectionFails' }, T0);
-    expect(r.session.state).toBe('Idle');
+  it('TcpConnectionFails: Active with the ConnectRetry backoff, not damped', () => {
+    const r = step(sessionIn('OpenConfirm', { t: T0 }), { type: 'TcpConnectionFails' }, T0);
+    expect(r.session.state).toBe('Active');
     expect(types(r.actions)).toEqual(['close', 'session-down']);
-    expect(r.session.timers.idleHold).toBe(T0 + 5000);
+    expect(r.session.timers.idleHold).toBeUndefined();
+    expect(r.session.timers.connectRetry).toBeGreaterThan(T0);
+    expect(r.session.flaps).toBe(0);
   });
 
   it('OpenCollisionDump: Cease/7', () => {
@@ -391,12 +480,14 @@ describe('Established', () => {
     expect(r.session.timers.hold).toBe(T0 + 5 + 90_000);
   });
 
-  it.each(['session-reset', 'afi-safi-disable'] as const)('UpdateMsgErr with action %s sends its NOTIFICATION', (action) => {
+  it.each(['session-reset', 'afi-safi-disable'] as const)('UpdateMsgErr with action %s sends its NOTIFICATION and is damped', (action) => {
     const err = new BgpError(3, 11, 'malformed AS_PATH', new Uint8Array([0x40, 2, 0]), action);
     const r = step(est(), { type: 'UpdateMsgErr', error: err }, T0 + 5);
     expectNotifiedDown(r, 3, 11, [0x40, 2, 0]);
     const d = r.actions[2]!;
     expect(d.type === 'session-down' && d.wasEstablished).toBe(true);
+    expect(r.session.flaps).toBe(1);
+    expect(r.session.timers).toEqual({ idleHold: T0 + 5 + 5000 });
   });
 
   it('UPDATE carrying an afi-safi-disable error (malformed MP_REACH) resets the session with its NOTIFICATION', () => {
@@ -415,8 +506,12 @@ describe('Established', () => {
       for (const e of expiredTimers(s, t)) {
         const r = step(s, e, t);
         s = r.session;
-        if (s.state === 'Idle') {
+        if (s.state !== 'Established') {
           expect(sentNotification(r)).toMatchObject({ code: 4, subcode: 0 });
+          // The path went quiet: not a flap; dial again at once.
+          expect(types(r.actions)).toEqual(['send', 'close', 'session-down', 'connect']);
+          expect(s.state).toBe('Connect');
+          expect(s.flaps).toBe(0);
         }
       }
     }
@@ -449,13 +544,16 @@ describe('Established', () => {
       shutdownText: 'maint',
     };
     const r = step(est(), { type: 'NotifMsg', message: n }, T0 + 7);
-    expect(types(r.actions)).toEqual(['close', 'session-down']);
+    // A deliberate Cease from the peer is not a flap: dial again at once.
+    expect(types(r.actions)).toEqual(['close', 'session-down', 'connect']);
     const d = r.actions[1]!;
     if (d.type !== 'session-down') throw new Error('expected session-down');
     expect(d.wasEstablished).toBe(true);
     expect(d.reason).toMatchObject({ kind: 'received-notification', code: 6, subcode: 2, shutdownText: 'maint' });
     expect(d.reason.message).toContain('maint');
     expect(r.session.lastDown).toMatchObject({ code: 6, subcode: 2, at: T0 + 7 });
+    expect(r.session.state).toBe('Connect');
+    expect(r.session.flaps).toBe(0);
   });
 
   it('ManualStop with text: Cease/AdministrativeShutdown with RFC 9003 data, no restart', () => {
@@ -471,6 +569,13 @@ describe('Established', () => {
   it('ManualStop with another Cease subcode (PeerDeconfigured) carries no text', () => {
     const r = step(est(), { type: 'ManualStop', subcode: 3, text: 'ignored' }, T0);
     expectNotifiedDown(r, 6, 3, []);
+  });
+
+  it('AutomaticStop with Cease/BFD Down: a path failure, restarted at once, not damped', () => {
+    const r = step(est(), { type: 'AutomaticStop', subcode: 10 }, T0 + 1);
+    expectNotifiedDown(r, 6, 10, [], 'Connect');
+    expect(r.session.flaps).toBe(0);
+    expect(r.session.autoStart).toBe(true);
   });
 
   it('AutomaticStop: Cease/AdministrativeReset and an IdleHold restart', () => {
@@ -551,22 +656,6 @@ describe('End-of-RIB', () => {
     expect(r.actions).toEqual([{ type: 'end-of-rib-received', family: '2/1' }]);
     expect(r.session.eor.received).toEqual({ '1/1': 10, '2/1': 20 });
   });
-
-  it('InitialSyncDone sends one End-of-RIB per negotiated family, once', () => {
-    const s = sessionIn('Established', { cfg: dual, open: open6 });
-    const r = step(s, { type: 'InitialSyncDone' }, 30);
-    expect(r.actions).toEqual([
-      { type: 'send', message: { type: 'update', withdrawn: [], attributes: {}, nlri: [] } },
-      { type: 'send', message: { type: 'update', withdrawn: [], attributes: { mpUnreach: { afi: 2, safi: 1, nlri: [] } }, nlri: [] } },
-    ]);
-    expect(r.session.eor.sentAt).toBe(30);
-    expect(step(r.session, { type: 'InitialSyncDone' }, 40).actions).toEqual([]);
-  });
-
-  it('InitialSyncDone before Established is ignored', () => {
-    const s = sessionIn('OpenConfirm');
-    expect(step(s, { type: 'InitialSyncDone' }, 1)).toEqual({ session: s, actions: [] });
-  });
 });
 
 describe('Send Hold Timer (RFC 9687)', () => {
@@ -587,7 +676,9 @@ describe('Send Hold Timer (RFC 9687)', () => {
       }
       s = step(s, { type: 'KeepAliveMsg' }, t).session;
     }
-    expect(s.state).toBe('Idle');
+    // A stalled socket is a transport failure: dial again at once, undamped.
+    expect(s.state).toBe('Connect');
+    expect(s.flaps).toBe(0);
     expect(out.filter((x) => x === 'keepalive').length).toBeGreaterThan(10);
   });
 
@@ -658,5 +749,112 @@ describe('purity', () => {
     expect(errorEvent(bgpError(1, 1, 'x')).type).toBe('BGPHeaderErr');
     expect(errorEvent(bgpError(3, 1, 'x')).type).toBe('UpdateMsgErr');
     expect(errorEvent(bgpError(7, 1, 'x')).type).toBe('BGPHeaderErr');
+  });
+});
+
+describe('Graceful Restart: planned stops and Hard Reset (RFC 4724 §4.2, RFC 8538 §4, §5)', () => {
+  const peerGr = (notification: boolean): OpenMessage =>
+    peerOpen({}, [{ code: 64, kind: 'graceful-restart', restarting: false, notification, restartTime: 120, families: [] }]);
+  const est = (ours: { notification?: boolean } | null, peerN: boolean | null): SessionState =>
+    sessionIn('Established', {
+      t: T0,
+      cfg: ours ? { gracefulRestart: { restartTime: 120, ...ours } } : {},
+      open: peerN === null ? peerOpen() : peerGr(peerN),
+    });
+  const planned: FsmEvent = { type: 'ManualStop', subcode: 4, text: 'herald restarting', graceful: true };
+
+  it('GR negotiated without the N bit: the connection closes with no NOTIFICATION at all', () => {
+    const r = step(est({}, false), planned, T0 + 1);
+    expect(types(r.actions)).toEqual(['close', 'session-down']);
+    const d = r.actions[1]!;
+    expect(d).toMatchObject({ type: 'session-down', wasEstablished: true, reason: { kind: 'stopped' } });
+    expect(d.type === 'session-down' && d.notification).toBeUndefined();
+    expect(r.session).toMatchObject({ state: 'Idle', autoStart: false, timers: {} });
+  });
+
+  it('N bit exchanged: a Cease that is not a Hard Reset (Administrative Reset with the text)', () => {
+    const r = step(est({ notification: true }, true), planned, T0 + 1);
+    const n = expectNotifiedDown(r, 6, 4);
+    expect(n.shutdownText).toBe('herald restarting');
+    expect(n.hardReset).toBeUndefined();
+    expect(r.session.autoStart).toBe(false);
+  });
+
+  it('GR not negotiated (the peer has no GR, or we did not offer it): an ordinary Cease, the routes are flushed', () => {
+    for (const s of [est({}, null), est(null, true)]) {
+      const n = expectNotifiedDown(step(s, planned, T0 + 1), 6, 4);
+      expect(n.shutdownText).toBe('herald restarting');
+    }
+  });
+
+  it('a planned stop before Established is an ordinary Cease', () => {
+    const s = sessionIn('OpenConfirm', { cfg: { gracefulRestart: { restartTime: 120 } }, open: peerGr(false) });
+    expectNotifiedDown(step(s, planned, T0), 6, 4);
+  });
+
+  it.each<[string, FsmEvent, number, number]>([
+    ['ManualStop (Administrative Shutdown)', { type: 'ManualStop', text: 'bye' }, 6, 2],
+    ['Peer De-configured', { type: 'ManualStop', subcode: 3 }, 6, 3],
+    ['Maximum Prefixes', { type: 'MaxPrefixExceeded', afi: 1, safi: 1, limit: 5 }, 6, 1],
+  ])('N bit exchanged: %s travels as Cease/Hard Reset carrying it', (_n, ev, code, sub) => {
+    const r = step(est({ notification: true }, true), ev, T0 + 1);
+    const n = expectNotifiedDown(r, 6, 9);
+    expect(n.hardReset).toMatchObject({ code, subcode: sub });
+    expect([n.data[0], n.data[1]]).toEqual([code, sub]);
+    const d = r.actions[2]!;
+    expect(d.type === 'session-down' && d.reason.message).toMatch(/HardReset \(Cease\//);
+  });
+
+  it.each<[string, FsmEvent, number, number]>([
+    ['Other Configuration Change', { type: 'ManualStop', subcode: 6 }, 6, 6],
+    ['an UPDATE error', { type: 'UpdateMsgErr', error: bgpError(3, 1, 'malformed') }, 3, 1],
+    ['Hold Timer Expired', { type: 'HoldTimer_Expires' }, 4, 0],
+  ])('N bit exchanged: %s goes out as it is (graceful per RFC 8538 §5.1)', (_n, ev, code, sub) => {
+    const s = est({ notification: true }, true);
+    const at = ev.type === 'HoldTimer_Expires' ? s.timers.hold! : T0 + 1;
+    const r = step(s, ev, at);
+    const n = sentNotification(r)!;
+    expect([n.code, n.subcode]).toEqual([code, sub]);
+    expect(n.hardReset).toBeUndefined();
+  });
+
+  it('without the N bit nothing is wrapped', () => {
+    expectNotifiedDown(step(est({ notification: true }, false), { type: 'ManualStop' }, T0 + 1), 6, 2);
+    expectNotifiedDown(step(est({}, true), { type: 'ManualStop' }, T0 + 1), 6, 2);
+  });
+
+  it('a received Hard Reset is reported by what it carries, with the inner shutdown text', () => {
+    const n = { type: 'notification' as const, code: 6, subcode: 9, data: new Uint8Array([6, 2, 2, 0x68, 0x69]), hardReset: { code: 6, subcode: 2, data: new Uint8Array([2, 0x68, 0x69]) }, shutdownText: 'hi' };
+    const r = step(est({ notification: true }, true), { type: 'NotifMsg', message: n }, T0 + 1);
+    const d = r.actions[1]!;
+    if (d.type !== 'session-down') throw new Error('expected session-down');
+    expect(d.reason.message).toBe('received Cease/HardReset (Cease/AdministrativeShutdown): "hi"');
+    expect(d.reason.shutdownText).toBe('hi');
+  });
+
+  it('the Restart State bit: set in every OPEN until the first Established, then gone', () => {
+    const c = { ...CFG, gracefulRestart: { restartTime: 120 } };
+    let s = createSession(c, 1, { restarting: true });
+    s = step(s, { type: 'ManualStart' }, 0).session;
+    const gr = (r: { actions: FsmAction[] }) => {
+      const a = r.actions.find((x) => x.type === 'send');
+      const caps = a?.type === 'send' && a.message.type === 'open' ? a.message.capabilities : [];
+      return caps.find((x) => x.kind === 'graceful-restart');
+    };
+    // first attempt: refused after the OPEN went out, R set
+    let r = step(s, { type: 'Tcp_CR_Acked' }, 1);
+    expect(gr(r)).toMatchObject({ restarting: true });
+    s = step(r.session, { type: 'TcpConnectionFails' }, 2).session;
+    expect(s.restarting).toBe(true);
+    s = step(s, { type: 'ConnectRetryTimer_Expires' }, s.timers.connectRetry!).session;
+    r = step(s, { type: 'Tcp_CR_Acked' }, s.timers.connectRetry! - 1);
+    expect(gr(r)).toMatchObject({ restarting: true });
+    s = stepAll(r.session, [{ type: 'BGPOpen', message: peerGr(false) }, { type: 'KeepAliveMsg' }], 10_000).session;
+    expect(s.state).toBe('Established');
+    expect(s.restarting).toBeUndefined();
+    // the session drops: the next OPEN has R clear
+    s = step(s, { type: 'TcpConnectionFails' }, 20_000).session;
+    r = step(s, { type: 'Tcp_CR_Acked' }, 20_001);
+    expect(gr(r)).toMatchObject({ restarting: false });
   });
 });

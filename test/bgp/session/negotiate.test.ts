@@ -5,6 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { resolveConfig, type SessionConfigInput } from '../../../bgp/session/config.js';
 import { buildOpen, keepaliveFor, negotiate } from '../../../bgp/session/negotiate.js';
 import type { Capability, OpenMessage } from '../../../bgp/wire/types.js';
+import { decodeMessage, encodeMessage } from '../../../bgp/wire/messages/index.js';
+import { DEFAULT_CONTEXT } from '../../../bgp/wire/context.js';
 import { CFG, peerOpen } from './fixtures.js';
 
 const cfg = (over: Partial<SessionConfigInput> = {}) => resolveConfig({ ...CFG, ...over });
@@ -28,7 +30,7 @@ describe('buildOpen', () => {
     expect(o.capabilities).toContainEqual({ code: 65, kind: 'four-octet-as', asn: 4_200_000_000 });
   });
 
-  it('one MP capability per family, extended next hop, GR without families, FQDN', () => {
+  it('one MP capability per family, extended next hop, GR with every family and the F bit, FQDN', () => {
     const o = buildOpen(
       cfg({
         families: [
@@ -53,7 +55,10 @@ describe('buildOpen', () => {
       restarting: false,
       notification: false,
       restartTime: 120,
-      families: [],
+      families: [
+        { afi: 1, safi: 1, forwardingPreserved: true },
+        { afi: 2, safi: 1, forwardingPreserved: true },
+      ],
     });
     expect(o.capabilities).toContainEqual({ code: 73, kind: 'fqdn', hostname: 'edge1', domain: 'example.net' });
     expect(kinds(o)).not.toContain('extended-message');
@@ -172,5 +177,45 @@ describe('negotiate', () => {
     expect(bare.peerGracefulRestart).toBeUndefined();
     expect(bare.peerAs).toBe(65002);
     expect(bare.peerBgpId).toBe('192.0.2.2');
+  });
+});
+
+describe('Graceful Restart (RFC 4724 §3, RFC 8538 §2)', () => {
+  const grCap = (o: OpenMessage) => o.capabilities.find((c) => c.kind === 'graceful-restart');
+  const peerGr = (notification: boolean, families: { afi: number; safi: number; forwardingPreserved: boolean }[] = []): Capability => ({
+    code: 64,
+    kind: 'graceful-restart',
+    restarting: false,
+    notification,
+    restartTime: 120,
+    families,
+  });
+
+  it('R bit only when the OPEN is built for a restarted speaker; N bit from the config; F bit off on request', () => {
+    const c = cfg({ gracefulRestart: { restartTime: 90, notification: true, forwardingPreserved: false } });
+    expect(grCap(buildOpen(c))).toMatchObject({ restarting: false, notification: true, restartTime: 90, families: [{ afi: 1, safi: 1, forwardingPreserved: false }] });
+    expect(grCap(buildOpen(c, { restarting: true }))).toMatchObject({ restarting: true });
+    expect(grCap(buildOpen(cfg()))).toBeUndefined();
+    expect(grCap(buildOpen(cfg(), { restarting: true }))).toBeUndefined();
+  });
+
+  it('the capability survives the wire: flags word and <AFI, SAFI, F> entries', () => {
+    const c = cfg({ gracefulRestart: { restartTime: 0xabc, notification: true }, families: [{ afi: 1, safi: 1 }, { afi: 2, safi: 1 }] });
+    const open = buildOpen(c, { restarting: true });
+    const bytes = encodeMessage(open, DEFAULT_CONTEXT);
+    const back = decodeMessage(bytes, DEFAULT_CONTEXT);
+    expect(back).toEqual(open);
+    // the capability value: R|N|time, then (1, 1, 0x80) and (2, 1, 0x80)
+    const hexText = Buffer.from(bytes).toString('hex');
+    expect(hexText).toContain('400a' + 'cabc' + '0001' + '01' + '80' + '0002' + '01' + '80');
+  });
+
+  it('gracefulNotification needs the N bit from both sides; gracefulRestart only the capability', () => {
+    const ours = { gracefulRestart: { restartTime: 60, notification: true } };
+    expect(neg(ours, peerOpen({}, [peerGr(true)]))).toMatchObject({ gracefulRestart: true, gracefulNotification: true });
+    expect(neg(ours, peerOpen({}, [peerGr(false)]))).toMatchObject({ gracefulRestart: true, gracefulNotification: false });
+    expect(neg({ gracefulRestart: { restartTime: 60 } }, peerOpen({}, [peerGr(true)]))).toMatchObject({ gracefulRestart: true, gracefulNotification: false });
+    expect(neg(ours, peerOpen())).toMatchObject({ gracefulRestart: false, gracefulNotification: false });
+    expect(neg({}, peerOpen({}, [peerGr(true)]))).toMatchObject({ gracefulRestart: false, gracefulNotification: false });
   });
 });

@@ -8,7 +8,6 @@ import {
   maxPrefixNotification,
   reasonFromNotification,
 } from '../../../bgp/session/notify.js';
-import { endOfRib, endOfRibFamily } from '../../../bgp/session/eor.js';
 
 describe('ceaseNotification (RFC 9003)', () => {
   it('Administrative Shutdown with text: length octet + UTF-8', () => {
@@ -49,22 +48,5 @@ describe('other NOTIFICATIONs', () => {
     const r = reasonFromNotification(ceaseNotification(2, 'maintenance'), 'received');
     expect(r).toMatchObject({ kind: 'received-notification', code: 6, subcode: 2, shutdownText: 'maintenance' });
     expect(r.message).toBe('received Cease/AdministrativeShutdown: "maintenance"');
-  });
-});
-
-describe('End-of-RIB (RFC 4724 §2)', () => {
-  it('round-trips through endOfRibFamily', () => {
-    expect(endOfRibFamily(endOfRib(1, 1))).toBe('1/1');
-    expect(endOfRibFamily(endOfRib(2, 1))).toBe('2/1');
-    expect(endOfRib(1, 1)).toEqual({ type: 'update', withdrawn: [], attributes: {}, nlri: [] });
-  });
-
-  it('an ordinary UPDATE or an MP_UNREACH with NLRI is not End-of-RIB', () => {
-    const p = { prefix: { afi: 2 as const, len: 32, addr: new Uint8Array(16) } };
-    expect(endOfRibFamily({ type: 'update', withdrawn: [], attributes: { mpUnreach: { afi: 2, safi: 1, nlri: [p] } }, nlri: [] })).toBeNull();
-    expect(endOfRibFamily({ type: 'update', withdrawn: [], attributes: { origin: 0 }, nlri: [] })).toBeNull();
-    expect(
-      endOfRibFamily({ type: 'update', withdrawn: [], attributes: { origin: 0, mpUnreach: { afi: 2, safi: 1, nlri: [] } }, nlri: [] }),
-    ).toBeNull();
   });
 });

@@ -9,12 +9,14 @@ import {
   connectRetryBase,
   expiredTimers,
   flapsAfterDown,
+  heldDown,
   idleHoldDelay,
   jitter,
   nextDeadline,
   nextRandom,
 } from '../../../bgp/session/timers.js';
-import type { SessionState } from '../../../bgp/session/types.js';
+import type { FsmEvent, SessionState } from '../../../bgp/session/types.js';
+import { bgpError } from '../../../bgp/wire/errors.js';
 import { CFG, peerOpen, sessionIn } from './fixtures.js';
 
 const config = resolveConfig(CFG);
@@ -56,10 +58,19 @@ describe('PRNG and jitter', () => {
 });
 
 describe('ConnectRetry backoff', () => {
-  it('connectRetryBase doubles from 5 s up to the 120 s ceiling', () => {
+  it('connectRetryBase doubles from 1 s up to the 30 s ceiling', () => {
     expect([0, 1, 2, 3, 4, 5, 6, 40].map((n) => connectRetryBase(config, n))).toEqual([
-      5000, 10000, 20000, 40000, 80000, 120000, 120000, 120000,
+      1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000,
     ]);
+  });
+
+  it('connectRetryBase follows the configured first delay and ceiling', () => {
+    const c = resolveConfig({ ...CFG, connectRetry: { initialMs: 250, maxMs: 1000 } });
+    expect([0, 1, 2, 3, 9].map((n) => connectRetryBase(c, n))).toEqual([250, 500, 1000, 1000, 1000]);
+    // A ceiling below the first delay is raised to it.
+    expect(resolveConfig({ ...CFG, connectRetry: { initialMs: 3000, maxMs: 1000 } }).connectRetry).toEqual({ initialMs: 3000, maxMs: 3000 });
+    expect(() => resolveConfig({ ...CFG, connectRetry: { initialMs: 0 } })).toThrow(/connectRetry.initialMs/);
+    expect(() => resolveConfig({ ...CFG, idleHold: { stableMs: -1 } })).toThrow(/idleHold.stableMs/);
   });
 
   it('an unreachable peer is dialled at growing, jittered intervals', () => {
@@ -133,14 +144,17 @@ describe('IdleHold damping (DampPeerOscillations)', () => {
     return r.session;
   }
 
-  it('a peer that keeps failing waits longer each time, and decays back after stable uptime', () => {
+  /** The peer rejects what we send: UPDATE Message Error / Malformed Attribute List. */
+  const rejected = { type: 'notification' as const, code: 3, subcode: 1, data: new Uint8Array() };
+
+  it('a peer that keeps failing with errors waits longer each time, and decays back after stable uptime', () => {
     let s = sessionIn('Established', { t: 0 });
     let t = 0;
     const waits: number[] = [];
-    // Four quick flaps: the peer resets the session right after it comes up.
+    // Four quick flaps: the peer rejects our UPDATEs right after the session comes up.
     for (let i = 0; i < 4; i++) {
       t += 1000;
-      s = step(s, { type: 'NotifMsg', message: { type: 'notification', code: 6, subcode: 4, data: new Uint8Array() } }, t).session;
+      s = step(s, { type: 'NotifMsg', message: rejected }, t).session;
       expect(s.state).toBe('Idle');
       waits.push(s.timers.idleHold! - t);
       // AutomaticStart during IdleHold is damped
@@ -153,29 +167,100 @@ describe('IdleHold damping (DampPeerOscillations)', () => {
     expect(waits).toEqual([5000, 10000, 20000, 40000]);
     expect(s.flaps).toBe(4);
 
-    // Stable for two periods (2 × 120 s): two failures forgiven, this one added.
+    // Stable for two periods (2 × 120 s): two errors forgiven, this one added.
     t += 240_000;
-    s = step(s, { type: 'TcpConnectionFails' }, t).session;
+    s = step(s, { type: 'UpdateMsgErr', error: bgpError(3, 1, 'malformed') }, t).session;
     expect(s.flaps).toBe(3);
     expect(s.timers.idleHold! - t).toBe(20000);
 
     // Stable for a long time: back to the first step.
     t = s.timers.idleHold!;
     s = upAgain(s, t);
-    // A hold-timer expiry 90 s after coming up forgives nothing ...
+    // A hold-timer expiry forgives nothing and adds nothing (a path failure, not an error) ...
     const quick = step(s, { type: 'HoldTimer_Expires' }, s.timers.hold!).session;
-    expect(quick.flaps).toBe(4);
-    // ... an hour of uptime forgives everything before this failure.
+    expect(quick.flaps).toBe(3);
+    expect(quick.state).toBe('Connect');
+    // ... an hour of uptime forgives everything before this error.
     t += 3_600_000;
-    s = step(s, { type: 'TcpConnectionFails' }, t).session;
+    s = step(s, { type: 'NotifMsg', message: rejected }, t).session;
     expect(s.flaps).toBe(1);
     expect(s.timers.idleHold! - t).toBe(5000);
+  });
+
+  it.each<[string, FsmEvent]>([
+    ['TCP reset / closed', { type: 'TcpConnectionFails' }],
+    ['our hold timer (the path went quiet)', { type: 'HoldTimer_Expires' }],
+    ['the peer\'s Hold Timer Expired', { type: 'NotifMsg', message: { type: 'notification', code: 4, subcode: 0, data: new Uint8Array() } }],
+    ['Cease/Administrative Shutdown (router restart)', { type: 'NotifMsg', message: { type: 'notification', code: 6, subcode: 2, data: new Uint8Array() } }],
+    ['Cease/Peer De-configured (FRR stopping)', { type: 'NotifMsg', message: { type: 'notification', code: 6, subcode: 3, data: new Uint8Array() } }],
+    ['Cease/Administrative Reset (clear bgp)', { type: 'NotifMsg', message: { type: 'notification', code: 6, subcode: 4, data: new Uint8Array() } }],
+    ['Cease/Hard Reset of a shutdown', { type: 'NotifMsg', message: { type: 'notification', code: 6, subcode: 9, data: new Uint8Array([6, 2]), hardReset: { code: 6, subcode: 2, data: new Uint8Array() } } }],
+    ['Cease/BFD Down', { type: 'NotifMsg', message: { type: 'notification', code: 6, subcode: 10, data: new Uint8Array() } }],
+    ['FSM Error from the peer (a race with its restart)', { type: 'NotifMsg', message: { type: 'notification', code: 5, subcode: 0, data: new Uint8Array() } }],
+  ])('%s, fifty times in a row: re-dialled at once every time, never damped', (_name, ev) => {
+    let s = sessionIn('Established', { t: 0 });
+    let t = 0;
+    for (let i = 0; i < 50; i++) {
+      t += 2000;
+      const at = ev.type === 'HoldTimer_Expires' ? s.timers.hold! : t;
+      t = Math.max(t, at);
+      const r = step(s, ev, at);
+      expect(r.actions.map((a) => a.type).slice(-1)).toEqual(['connect']);
+      expect(r.session.state).toBe('Connect');
+      expect(r.session.timers.idleHold).toBeUndefined();
+      // the first dial's own retry deadline is the initial 1 s, never grown
+      expect(r.session.timers.connectRetry! - at).toBeLessThanOrEqual(1000);
+      s = stepAll(r.session, [{ type: 'Tcp_CR_Acked' }, { type: 'BGPOpen', message: peerOpen() }, { type: 'KeepAliveMsg' }], at + 5).session;
+      expect(s.state).toBe('Established');
+      expect(s.flaps).toBe(0);
+    }
+  });
+
+  it.each<[string, FsmEvent]>([
+    ['Cease/Maximum Number of Prefixes Reached', { type: 'NotifMsg', message: { type: 'notification', code: 6, subcode: 1, data: new Uint8Array() } }],
+    ['Cease/Connection Rejected', { type: 'NotifMsg', message: { type: 'notification', code: 6, subcode: 5, data: new Uint8Array() } }],
+    ['Cease/Out of Resources', { type: 'NotifMsg', message: { type: 'notification', code: 6, subcode: 8, data: new Uint8Array() } }],
+    ['Hard Reset carrying Maximum Prefixes', { type: 'NotifMsg', message: { type: 'notification', code: 6, subcode: 9, data: new Uint8Array([6, 1]), hardReset: { code: 6, subcode: 1, data: new Uint8Array() } } }],
+    ['OPEN Message Error from the peer', { type: 'NotifMsg', message: { type: 'notification', code: 2, subcode: 2, data: new Uint8Array() } }],
+    ['our own UPDATE error', { type: 'UpdateMsgErr', error: bgpError(3, 1, 'malformed') }],
+    ['our maximum-prefix limit', { type: 'MaxPrefixExceeded', afi: 1, safi: 1, limit: 10 }],
+  ])('%s is an error: damped, and the IdleHold doubles each time', (_name, ev) => {
+    let s = sessionIn('Established', { t: 0 });
+    let t = 0;
+    const waits: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      t += 1000;
+      const r = step(s, ev, t);
+      expect(r.session.state).toBe('Idle');
+      expect(r.actions.some((a) => a.type === 'connect')).toBe(false);
+      waits.push(r.session.timers.idleHold! - t);
+      t = r.session.timers.idleHold!;
+      s = upAgain(r.session, t);
+    }
+    expect(waits).toEqual([5000, 10000, 20000]);
+  });
+
+  it('the configured IdleHold first delay, ceiling and forgiveness apply', () => {
+    let s = sessionIn('Established', { t: 0, cfg: { idleHold: { initialMs: 2000, maxMs: 6000, stableMs: 10_000 } } });
+    let t = 0;
+    const waits: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      t += 100;
+      s = step(s, { type: 'NotifMsg', message: rejected }, t).session;
+      waits.push(s.timers.idleHold! - t);
+      t = s.timers.idleHold!;
+      s = upAgain(s, t);
+    }
+    expect(waits).toEqual([2000, 4000, 6000, 6000]);
+    t += 30_000; // three forgiveness periods
+    s = step(s, { type: 'NotifMsg', message: rejected }, t).session;
+    expect(s.flaps).toBe(2);
   });
 
   it('ManualStart resets damping; ManualStop disables the automatic restart', () => {
     let s = sessionIn('Established', { t: 0 });
     for (let i = 0; i < 3; i++) {
-      s = step(s, { type: 'TcpConnectionFails' }, i * 100_000 + 10).session;
+      s = step(s, { type: 'NotifMsg', message: rejected }, i * 100_000 + 10).session;
       s = upAgain(s, s.timers.idleHold!);
     }
     expect(s.flaps).toBe(3);
@@ -188,10 +273,20 @@ describe('IdleHold damping (DampPeerOscillations)', () => {
     expect(r.session.state).toBe('Connect');
   });
 
+  it('heldDown: only a stopped or damped Idle holds the peer down', () => {
+    expect(heldDown(createSession(CFG))).toBe(true);
+    const damped = step(sessionIn('Established', { t: 0 }), { type: 'NotifMsg', message: rejected }, 10).session;
+    expect(heldDown(damped)).toBe(true);
+    expect(heldDown(step(damped, { type: 'ManualStop' }, 11).session)).toBe(true);
+    expect(heldDown({ ...damped, timers: {} })).toBe(false);
+    expect(heldDown(sessionIn('Active'))).toBe(false);
+    expect(heldDown(sessionIn('Connect'))).toBe(false);
+  });
+
   it('IdleHoldTimer_Expires performs the automatic start in the configured mode', () => {
     let s = sessionIn('Established', { cfg: { passive: true }, t: 0 });
     expect(s.passive).toBe(true);
-    s = step(s, { type: 'TcpConnectionFails' }, 10).session;
+    s = step(s, { type: 'NotifMsg', message: rejected }, 10).session;
     const r = step(s, { type: 'IdleHoldTimer_Expires' }, s.timers.idleHold!);
     expect(r.session.state).toBe('Active');
     expect(r.actions).toEqual([]);
@@ -212,10 +307,11 @@ describe('nextDeadline and expiredTimers', () => {
     expect(nextDeadline(idle)).toBeUndefined();
   });
 
-  it('applying all due timers at once ends in Idle via the hold timer, later ones stale', () => {
+  it('applying all due timers at once ends the session via the hold timer, later ones stale', () => {
     const s = sessionIn('Established', { t: 0 });
     const r = stepAll(s, expiredTimers(s, 10 ** 9), 10 ** 9);
-    expect(r.session.state).toBe('Idle');
-    expect(r.actions.filter((a) => a.type === 'send')).toHaveLength(1);
+    // Hold Timer Expired, then a fresh dial (the send hold and keepalive events found their deadlines gone).
+    expect(r.session.state).toBe('Connect');
+    expect(r.actions.map((a) => a.type)).toEqual(['send', 'close', 'session-down', 'connect']);
   });
 });

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { BgpError } from '../../../bgp/wire/errors.js';
 import { decodeMessage, encodeKeepalive, encodeMessage } from '../../../bgp/wire/messages/index.js';
-import { makeEndOfRib } from '../../../bgp/wire/messages/update.js';
 import { DEFAULT_CONTEXT, withContext } from '../../../bgp/wire/context.js';
 import { ErrCode, HeaderSub, OpenSub } from '../../../bgp/wire/iana.js';
 import { Framer } from '../../../bgp/wire/framer.js';
@@ -43,7 +42,7 @@ const FIXTURES: { name: string; bytes: Uint8Array; msg: BgpMessage }[] = [
   {
     name: 'UPDATE IPv4 unicast End-of-RIB',
     bytes: hex`${MARKER} 0017 02 | 0000 0000`,
-    msg: makeEndOfRib(1, 1),
+    msg: { type: 'update', withdrawn: [], attributes: {}, nlri: [] },
   },
 ];
 

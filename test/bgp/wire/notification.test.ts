@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import {
   decodeNotificationBody,
   encodeNotificationBody,
+  makeHardReset,
   makeShutdownNotification,
   parseShutdownText,
 } from '../../../bgp/wire/messages/notification.js';
@@ -67,6 +68,32 @@ const FIXTURES: { name: string; bytes: Uint8Array; msg: NotificationMessage }[] 
     name: 'Cease / Peer De-configured: data is never read as text',
     bytes: hex`${MARKER} 0018 03 | 06 03 | 02 6869`,
     msg: { type: 'notification', code: 6, subcode: 3, data: hex`02 6869` },
+  },
+  {
+    name: 'Cease / Hard Reset carrying Cease / Administrative Shutdown with a communication (RFC 8538 §3)',
+    bytes: hex`
+      ${MARKER} 001a 03
+      06 09                       # Cease, Hard Reset
+      06 02                       # inner: Cease, Administrative Shutdown
+      02 6869                     # inner data: length 2, "hi"`,
+    msg: {
+      type: 'notification',
+      code: 6,
+      subcode: 9,
+      data: hex`06 02 02 6869`,
+      hardReset: { code: 6, subcode: 2, data: hex`02 6869` },
+      shutdownText: 'hi',
+    },
+  },
+  {
+    name: 'Cease / Hard Reset carrying Hold Timer Expired',
+    bytes: hex`${MARKER} 0017 03 | 06 09 | 04 00`,
+    msg: { type: 'notification', code: 6, subcode: 9, data: hex`04 00`, hardReset: { code: 4, subcode: 0, data: new Uint8Array(0) } },
+  },
+  {
+    name: 'Cease / Hard Reset with one octet of data names no inner message',
+    bytes: hex`${MARKER} 0016 03 | 06 09 | 06`,
+    msg: { type: 'notification', code: 6, subcode: 9, data: hex`06` },
   },
 ];
 
@@ -145,6 +172,28 @@ describe('makeShutdownNotification', () => {
   it('encodes a shutdownText given without data', () => {
     const bytes = encodeNotification({ type: 'notification', code: 6, subcode: 2, data: new Uint8Array(0), shutdownText: 'hi' });
     expectBytes(bytes, hex`${MARKER} 0018 03 06 02 02 6869`);
+  });
+});
+
+describe('makeHardReset (RFC 8538 §3)', () => {
+  it('wraps the inner code, subcode and data, keeping the shutdown text readable', () => {
+    const inner = makeShutdownNotification(CeaseSub.AdministrativeShutdown, 'bye');
+    const m = makeHardReset(inner);
+    expect([m.code, m.subcode]).toEqual([ErrCode.Cease, CeaseSub.HardReset]);
+    expect([...m.data]).toEqual([6, 2, 3, 0x62, 0x79, 0x65]);
+    expect(m.shutdownText).toBe('bye');
+    expect(decodeNotification(encodeNotification(m))).toEqual(m);
+  });
+
+  it('builds the RFC 9003 data of an inner message given only as text', () => {
+    const m = makeHardReset({ type: 'notification', code: 6, subcode: 2, data: new Uint8Array(0), shutdownText: 'x' });
+    expect([...m.data]).toEqual([6, 2, 1, 0x78]);
+  });
+
+  it('wraps a non-Cease error unchanged', () => {
+    const m = makeHardReset({ type: 'notification', code: 3, subcode: 11, data: hex`01 02` });
+    expect([...m.data]).toEqual([3, 11, 1, 2]);
+    expect(m.shutdownText).toBeUndefined();
   });
 });
 

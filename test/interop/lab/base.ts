@@ -43,9 +43,10 @@ export abstract class BaseRouter implements Router {
   abstract withdraw(prefixes: string[]): Promise<void>;
   protected abstract logFiles(): string[];
 
-  /** Stop this router's daemons (only the pids it started). */
+  /** Stop this router's daemons (only the pids it started); start() may be called again afterwards. */
   async stop(): Promise<void> {
     await Promise.all(this.procs.map((p) => p.stop()));
+    this.procs.length = 0;
   }
 
   /** Throw with the log tail if a daemon this controller started has exited. */

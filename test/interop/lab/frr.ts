@@ -75,6 +75,7 @@ export class FrrRouter extends BaseRouter {
       if (p.holdTime !== undefined) lines.push(`${n} timers ${Math.max(1, Math.floor(p.holdTime / 3))} ${p.holdTime}`);
       if (p.password !== undefined) lines.push(`${n} password ${p.password}`);
       if (p.multihop !== undefined) lines.push(`${n} ebgp-multihop ${p.multihop}`);
+      if (p.ttlSecurityHops !== undefined) lines.push(`${n} ttl-security hops ${p.ttlSecurityHops}`);
       if (p.localAddress !== undefined) lines.push(`${n} update-source ${p.localAddress}`);
       if (p.passive === true) lines.push(`${n} passive`);
       if (p.extendedNextHop === true) lines.push(`${n} capability extended-nexthop`);

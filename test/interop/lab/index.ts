@@ -23,6 +23,7 @@ export { GobgpRouter } from './gobgp.js';
 export { OpenbgpdRouter } from './openbgpd.js';
 export { ExabgpRouter } from './exabgp.js';
 export * from './lxd.js';
+export * from './lxd-cluster.js';
 
 /** Build the controller for a daemon kind (not started yet). */
 export function createRouter(lab: Lab, kind: RouterKind, config: RouterConfig): Router {

@@ -44,6 +44,37 @@ function executable(path: string): boolean {
   }
 }
 
+/** The daemon, client and environment names of LXD and of its fork Incus (same REST API). */
+export interface LxdFlavor {
+  name: 'lxd' | 'incus';
+  daemon: string;
+  client: string;
+  dirVar: string;
+  confVar: string;
+}
+export const LXD_FLAVOR: LxdFlavor = { name: 'lxd', daemon: 'lxd', client: 'lxc', dirVar: 'LXD_DIR', confVar: 'LXD_CONF' };
+/** Incus from Debian 12 backports (`incus-base`: incusd in /usr/libexec/incus, no VM support, no qemu needed). */
+export const INCUS_FLAVOR: LxdFlavor = { name: 'incus', daemon: '/usr/libexec/incus/incusd', client: 'incus', dirVar: 'INCUS_DIR', confVar: 'INCUS_CONF' };
+
+/** Return why real Incus cannot run here, or undefined when it can. */
+export function incusMissingReason(): string | undefined {
+  const problems: string[] = [];
+  if (!isRoot()) problems.push('the Incus lab needs root');
+  for (const p of [INCUS_FLAVOR.daemon, '/usr/bin/incus']) if (!executable(p)) problems.push(`${p} missing: apt-get install -t bookworm-backports incus-base (Debian 12 backports)`);
+  if (!executable('/bin/busybox')) problems.push('/bin/busybox missing: apt-get install busybox-static');
+  return problems.length > 0 ? problems.join('; ') : undefined;
+}
+
+/** Like lxdReady, for Incus. */
+export function incusReady(what: string): boolean {
+  const reason = incusMissingReason();
+  if (reason === undefined) return true;
+  const message = `${what}: cannot run: ${reason}`;
+  if (process.env.CI === 'true') throw new Error(`${message} (CI=true: a missing incus is a failure, not a skip)`);
+  console.warn(`\n*** SKIPPING ${message} ***\n`);
+  return false;
+}
+
 /** Binaries the OVN variant needs on top of LXD_BINARIES. */
 export const OVN_BINARIES: readonly { path: string; pkg: string }[] = [
   { path: '/usr/sbin/ovsdb-server', pkg: 'openvswitch-switch' },
@@ -52,6 +83,9 @@ export const OVN_BINARIES: readonly { path: string; pkg: string }[] = [
   { path: '/usr/bin/ovn-northd', pkg: 'ovn-central' },
   { path: '/usr/bin/ovn-controller', pkg: 'ovn-host' },
   { path: '/usr/bin/ovn-nbctl', pkg: 'ovn-central' },
+  { path: '/usr/bin/ovsdb-client', pkg: 'openvswitch-common' },
+  // TX checksum offload off where TCP meets the userspace datapath (see txChecksumOff).
+  { path: '/usr/sbin/ethtool', pkg: 'ethtool' },
 ];
 
 /** Return why real LXD (and OVN when asked) cannot run here, or undefined when it can. */
@@ -102,6 +136,14 @@ export interface LxdDaemonOptions {
   readyTimeoutMs?: number;
   /** OVN/OVS stack in the same namespace: sets OVS_RUNDIR and `network.ovn.northbound_connection`. */
   ovn?: OvnStack;
+  /**
+   * Set `network.ovn.northbound_connection` at start (default true). A server
+   * about to join a cluster leaves it: the key is cluster-wide and comes
+   * with the cluster's config.
+   */
+  setOvnConnection?: boolean;
+  /** LXD (default) or Incus. */
+  flavor?: LxdFlavor;
 }
 
 export interface LxdBridgeOptions {
@@ -130,6 +172,8 @@ export interface LxdContainerOptions {
   config?: Record<string, string>;
   /** Project; default "default". */
   project?: string;
+  /** Cluster member to create it on (`--target`); must be this daemon's own member name (its rootfs goes into this member's pool). */
+  target?: string;
   /** Storage pool; default the pool made by createDirPool(). */
   pool?: string;
   /** Shell lines /sbin/init runs first (e.g. `ip addr add 198.51.100.2/25 dev eth0`); busybox applets only. */
@@ -217,6 +261,8 @@ export class LxdDaemon {
     private readonly readyTimeoutMs: number,
     /** The OVN stack this daemon uses, if any. */
     readonly ovn: OvnStack | undefined,
+    /** LXD or Incus. */
+    readonly flavor: LxdFlavor = LXD_FLAVOR,
   ) {}
 
   /** Create (or use) a namespace, start LXD in it and wait until its API answers. */
@@ -228,11 +274,11 @@ export class LxdDaemon {
     if (!/^[a-z][a-z0-9-]{0,62}$/.test(hostname)) throw new Error(`LXD hostname "${hostname}" must be [a-z][a-z0-9-]*`);
     if (opts.ovn !== undefined && opts.ovn.ns !== ns) throw new Error(`LXD in ${ns} needs its OVN stack in the same namespace (got ${opts.ovn.ns})`);
     const env = { ...(opts.ovn !== undefined ? { OVS_RUNDIR: opts.ovn.dir } : {}), ...opts.env };
-    const d = new LxdDaemon(lab, ns, dir, hostname, env, opts.readyTimeoutMs ?? 60_000, opts.ovn);
+    const d = new LxdDaemon(lab, ns, dir, hostname, env, opts.readyTimeoutMs ?? 60_000, opts.ovn, opts.flavor);
     installExitHandler();
     daemons.add(d);
     await d.startDaemon();
-    if (opts.ovn !== undefined) await d.lxc(['config', 'set', 'network.ovn.northbound_connection', opts.ovn.nbConnection]);
+    if (opts.ovn !== undefined && opts.setOvnConnection !== false) await d.lxc(['config', 'set', 'network.ovn.northbound_connection', opts.ovn.nbConnection]);
     return d;
   }
 
@@ -248,7 +294,7 @@ export class LxdDaemon {
 
   /** Environment for the lxc client and lxd subcommands talking to this daemon. */
   clientEnv(): NodeJS.ProcessEnv {
-    return { ...process.env, LXD_DIR: this.dir, LXD_CONF: join(this.dir, 'client'), ...this.env };
+    return { ...process.env, [this.flavor.dirVar]: this.dir, [this.flavor.confVar]: join(this.dir, 'client'), ...this.env };
   }
 
   /**
@@ -268,10 +314,10 @@ export class LxdDaemon {
       'mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd',
       'mount -t cgroup2 cgroup2 /sys/fs/cgroup/unified',
       `echo ${this.hostname} > /proc/sys/kernel/hostname`,
-      `exec lxd --group root --logfile ${join(this.dir, 'lxd.log')}`,
+      `exec ${this.flavor.daemon} --group root --logfile ${join(this.dir, 'lxd.log')}`,
     ].join('\n');
     const started = Date.now();
-    this.proc = this.lab.spawn(this.ns, 'lxd', 'unshare', ['--uts', 'sh', '-c', script], {
+    this.proc = this.lab.spawn(this.ns, this.flavor.name, 'unshare', ['--uts', 'sh', '-c', script], {
       logFile: join(this.dir, 'stdout.log'),
       env: this.clientEnv(),
     });
@@ -304,7 +350,7 @@ export class LxdDaemon {
 
   /** Run the lxc client against this daemon; throw on failure unless allowFail. */
   lxc(args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
-    return run('lxc', args, { timeoutMs: 60_000, ...opts, env: { ...this.clientEnv(), ...opts.env } });
+    return run(this.flavor.client, args, { timeoutMs: 60_000, ...opts, env: { ...this.clientEnv(), ...opts.env } });
   }
 
   /** Call the REST API over the unix socket and return the parsed envelope (any status). */
@@ -371,6 +417,12 @@ export class LxdDaemon {
     this.pools.set(name, source);
     this.defaultPool ??= name;
     return source;
+  }
+
+  /** Note a pool's source on this member (a cluster pool made with per-member `source`), for createContainer(). */
+  registerPool(name: string, source: string): void {
+    this.pools.set(name, source);
+    this.defaultPool ??= name;
   }
 
   /**
@@ -442,6 +494,7 @@ export class LxdDaemon {
       project,
       '--storage',
       pool,
+      ...(opts.target !== undefined ? ['--target', opts.target] : []),
       ...Object.entries(config).flatMap(([k, v]) => ['--config', `${k}=${v}`]),
     ]);
     // The dir driver keeps non-default projects' volumes as "<project>_<name>".
@@ -468,6 +521,20 @@ export class LxdDaemon {
         ...Object.entries(nic).map(([k, v]) => `${k}=${v}`),
       ]);
     }
+  }
+
+  /**
+   * Turn TX checksum offload off on a running container's NIC (ethtool in
+   * its network namespace, by the init pid from the API). OVS's userspace
+   * datapath reads veths through AF_PACKET and forwards a locally sent TCP
+   * segment with its checksum still partial (left to the NIC that never
+   * comes), so the far end drops it; ping works either way (ICMP is summed in
+   * software).
+   */
+  async txChecksumOff(name: string, dev = 'eth0', project = 'default'): Promise<void> {
+    const st = await this.get<{ pid: number }>(`/1.0/instances/${encodeURIComponent(name)}/state?project=${encodeURIComponent(project)}`);
+    if (!(st.pid > 0)) throw new Error(`instance ${name} has no init pid (not running?)`);
+    await run('nsenter', ['-t', String(st.pid), '-n', 'ethtool', '-K', dev, 'tx', 'off']);
   }
 
   /** Start an instance (`lxc start`). */
@@ -568,7 +635,7 @@ export class LxdDaemon {
       } catch {
         continue;
       }
-      if (cmd.includes(`${this.dir}/containers`) || (cmd.includes(this.dir) && /\blxd\b|lxc monitor/.test(cmd))) {
+      if (cmd.includes(`${this.dir}/containers`) || (cmd.includes(this.dir) && /\blxd\b|incusd|lxc monitor/.test(cmd))) {
         for (const p of [pid, ...descendants(pid)]) if (!out.includes(p)) out.push(p);
       }
     }
@@ -576,14 +643,16 @@ export class LxdDaemon {
   }
 
   /**
-   * Stop everything: force-stop instances, `lxd shutdown`, wait for the pid
-   * to exit (SIGTERM/SIGKILL if it does not), then kill strays by pid.
+   * Stop everything: force-stop instances (unless `instances: false`: a
+   * cluster member, whose instances the cluster stopped member by member),
+   * `lxd shutdown`, wait for the pid to exit (SIGTERM/SIGKILL if it does
+   * not), then kill strays by pid.
    */
-  async stop(): Promise<void> {
+  async stop(opts: { instances?: boolean } = {}): Promise<void> {
     const proc = this.proc;
     if (proc !== undefined && proc.isRunning()) {
-      await this.stopAllInstances().catch(() => undefined);
-      await run('lxd', ['shutdown', '--timeout', '20'], { env: this.clientEnv(), allowFail: true, timeoutMs: 30_000 });
+      if (opts.instances !== false) await this.stopAllInstances().catch(() => undefined);
+      await run(this.flavor.daemon, ['shutdown', '--timeout', '20'], { env: this.clientEnv(), allowFail: true, timeoutMs: 30_000 });
       const timer = sleep(5_000).then(() => 'timeout' as const);
       if ((await Promise.race([proc.exited, timer])) === 'timeout') await proc.stop();
     }
@@ -673,6 +742,87 @@ export async function writeBusyboxRootfs(rootfs: string, initCommands: readonly 
   await writeFile(join(rootfs, 'etc', 'hostname'), 'c\n');
 }
 
+export interface OvnStackOptions {
+  /** Namespace to run in; default a new one. */
+  ns?: string;
+  role?: string;
+  /** Chassis hostname; default the namespace name. */
+  hostname?: string;
+  /** Use this central NB/SB/northd instead of running them here (a chassis of a cluster). */
+  central?: OvnCentral;
+  /** Geneve endpoint: the underlay interface (in ns, without address) and the endpoint address (CIDR) put on br-phy. Default 127.0.0.1, no tunnels. */
+  encap?: { ifname: string; cidr: string };
+}
+
+/**
+ * OVN's central part alone: the NB and SB databases and ovn-northd, in the
+ * foreground in a lab namespace. The chassis (OvnStack with `central`) reach
+ * it over its unix sockets, which work across network namespaces.
+ */
+export class OvnCentral {
+  private constructor(
+    private readonly lab: Lab,
+    readonly ns: string,
+    readonly dir: string,
+  ) {}
+
+  static async start(lab: Lab, opts: { ns?: string; role?: string } = {}): Promise<OvnCentral> {
+    const ns = opts.ns ?? (await lab.addNamespace(opts.role ?? 'ovnc'));
+    const c = new OvnCentral(lab, ns, await lab.tempDir('ovn-central'));
+    const p = (f: string): string => join(c.dir, f);
+    await run('ovsdb-tool', ['create', p('ovnnb_db.db'), '/usr/share/ovn/ovn-nb.ovsschema']);
+    await run('ovsdb-tool', ['create', p('ovnsb_db.db'), '/usr/share/ovn/ovn-sb.ovsschema']);
+    const env = c.env();
+    const procs = [
+      lab.spawn(ns, 'ovnnb', 'ovsdb-server', [p('ovnnb_db.db'), `--remote=punix:${p('ovnnb_db.sock')}`, `--log-file=${p('ovnnb.log')}`, `--unixctl=${p('ovnnb.ctl')}`], { logFile: p('ovnnb.stdout'), env }),
+      lab.spawn(ns, 'ovnsb', 'ovsdb-server', [p('ovnsb_db.db'), `--remote=punix:${p('ovnsb_db.sock')}`, `--log-file=${p('ovnsb.log')}`, `--unixctl=${p('ovnsb.ctl')}`], { logFile: p('ovnsb.stdout'), env }),
+    ];
+    await waitForOrThrow(
+      async () => {
+        const dead = procs.find((x) => !x.isRunning());
+        if (dead !== undefined) throw new Error(`OVN central: ${dead.name} exited at start; see ${c.dir}`);
+        return existsSync(p('ovnnb_db.sock')) && existsSync(p('ovnsb_db.sock')) ? true : undefined;
+      },
+      15_000,
+      () => `OVN central databases in ${c.dir} did not open their sockets`,
+    );
+    lab.spawn(
+      ns,
+      'ovn-northd',
+      'ovn-northd',
+      [`--ovnnb-db=${c.nbConnection}`, `--ovnsb-db=${c.sbConnection}`, `--log-file=${p('ovn-northd.log')}`, `--unixctl=${p('ovn-northd.ctl')}`],
+      { logFile: p('ovn-northd.stdout'), env },
+    );
+    return c;
+  }
+
+  get nbConnection(): string {
+    return `unix:${join(this.dir, 'ovnnb_db.sock')}`;
+  }
+
+  get sbConnection(): string {
+    return `unix:${join(this.dir, 'ovnsb_db.sock')}`;
+  }
+
+  /** Path of the SB database's unix socket (for herald's `ovn_sb`). */
+  get sbSocket(): string {
+    return join(this.dir, 'ovnsb_db.sock');
+  }
+
+  private env(): NodeJS.ProcessEnv {
+    const d = this.dir;
+    return { ...process.env, OVN_RUNDIR: d, OVN_DBDIR: d, OVN_LOGDIR: d, OVS_RUNDIR: d };
+  }
+
+  nbctl(args: readonly string[]): Promise<RunResult> {
+    return run('ovn-nbctl', [`--db=${this.nbConnection}`, ...args], { env: this.env() });
+  }
+
+  sbctl(args: readonly string[]): Promise<RunResult> {
+    return run('ovn-sbctl', [`--db=${this.sbConnection}`, ...args], { env: this.env() });
+  }
+}
+
 /** OVS (userspace datapath) and OVN (NB/SB databases, northd, controller) in one lab namespace, all in the foreground. */
 export class OvnStack {
   private constructor(
@@ -683,6 +833,8 @@ export class OvnStack {
     readonly dir: string,
     /** Chassis hostname (what `/1.0/networks/NAME/state` reports as ovn.chassis). */
     readonly hostname: string,
+    /** NB/SB/northd elsewhere (a cluster member's chassis); undefined: this stack runs its own. */
+    readonly central?: OvnCentral,
   ) {}
 
   /**
@@ -691,17 +843,22 @@ export class OvnStack {
    * started with --detach: a daemonised process reparented to pid 1 is never
    * reaped here, so each runs as a child of node and the lab stops it by pid.
    */
-  static async start(lab: Lab, opts: { ns?: string; role?: string; hostname?: string } = {}): Promise<OvnStack> {
+  static async start(lab: Lab, opts: OvnStackOptions = {}): Promise<OvnStack> {
     const ns = opts.ns ?? (await lab.addNamespace(opts.role ?? 'lxd'));
     const dir = await lab.tempDir('ovn');
-    const stack = new OvnStack(lab, ns, dir, opts.hostname ?? ns);
-    await stack.boot();
+    const stack = new OvnStack(lab, ns, dir, opts.hostname ?? ns, opts.central);
+    await stack.boot(opts.encap);
     return stack;
   }
 
-  /** NB database address for LXD's `network.ovn.northbound_connection`. */
+  /** NB database address for LXD's `network.ovn.northbound_connection` (the central one's when this is a chassis only). */
   get nbConnection(): string {
-    return `unix:${join(this.dir, 'ovnnb_db.sock')}`;
+    return this.central?.nbConnection ?? `unix:${join(this.dir, 'ovnnb_db.sock')}`;
+  }
+
+  /** SB database address (ovn-controller's `ovn-remote`). */
+  get sbConnection(): string {
+    return this.central?.sbConnection ?? `unix:${join(this.dir, 'ovnsb_db.sock')}`;
   }
 
   private env(): NodeJS.ProcessEnv {
@@ -709,13 +866,16 @@ export class OvnStack {
     return { ...process.env, OVS_RUNDIR: d, OVS_DBDIR: d, OVS_LOGDIR: d, OVN_RUNDIR: d, OVN_DBDIR: d, OVN_LOGDIR: d };
   }
 
-  private async boot(): Promise<void> {
+  private async boot(encap: OvnStackOptions['encap']): Promise<void> {
     const d = this.dir;
     const p = (f: string): string => join(d, f);
     const env = this.env();
+    const own = this.central === undefined;
     await run('ovsdb-tool', ['create', p('conf.db'), '/usr/share/openvswitch/vswitch.ovsschema']);
-    await run('ovsdb-tool', ['create', p('ovnnb_db.db'), '/usr/share/ovn/ovn-nb.ovsschema']);
-    await run('ovsdb-tool', ['create', p('ovnsb_db.db'), '/usr/share/ovn/ovn-sb.ovsschema']);
+    if (own) {
+      await run('ovsdb-tool', ['create', p('ovnnb_db.db'), '/usr/share/ovn/ovn-nb.ovsschema']);
+      await run('ovsdb-tool', ['create', p('ovnsb_db.db'), '/usr/share/ovn/ovn-sb.ovsschema']);
+    }
     const procs: LabProcess[] = [];
     // ovn-controller 23.03 has no --unixctl option: it puts its control socket in OVN_RUNDIR.
     const spawn = (name: string, cmd: string, args: string[], unixctl = true): void => {
@@ -727,19 +887,33 @@ export class OvnStack {
       if (dead !== undefined) throw new Error(`OVN: ${dead.name} exited at start; see ${p(`${dead.name}.stdout`)}`);
     };
     spawn('ovsdb-server', 'ovsdb-server', [p('conf.db'), `--remote=punix:${p('db.sock')}`]);
-    spawn('ovnnb', 'ovsdb-server', [p('ovnnb_db.db'), `--remote=punix:${p('ovnnb_db.sock')}`]);
-    spawn('ovnsb', 'ovsdb-server', [p('ovnsb_db.db'), `--remote=punix:${p('ovnsb_db.sock')}`]);
+    if (own) {
+      spawn('ovnnb', 'ovsdb-server', [p('ovnnb_db.db'), `--remote=punix:${p('ovnnb_db.sock')}`]);
+      spawn('ovnsb', 'ovsdb-server', [p('ovnsb_db.db'), `--remote=punix:${p('ovnsb_db.sock')}`]);
+    }
+    const sockets = own ? ['db.sock', 'ovnnb_db.sock', 'ovnsb_db.sock'] : ['db.sock'];
     await waitForOrThrow(
       async () => {
         check();
-        return ['db.sock', 'ovnnb_db.sock', 'ovnsb_db.sock'].every((f) => existsSync(p(f))) ? true : undefined;
+        return sockets.every((f) => existsSync(p(f))) ? true : undefined;
       },
       15_000,
       () => `OVS/OVN databases in ${d} did not open their sockets`,
     );
     await this.vsctl(['--no-wait', 'init']);
     spawn('ovs-vswitchd', 'ovs-vswitchd', [`unix:${p('db.sock')}`]);
-    spawn('ovn-northd', 'ovn-northd', [`--ovnnb-db=unix:${p('ovnnb_db.sock')}`, `--ovnsb-db=unix:${p('ovnsb_db.sock')}`]);
+    if (own) spawn('ovn-northd', 'ovn-northd', [`--ovnnb-db=unix:${p('ovnnb_db.sock')}`, `--ovnsb-db=unix:${p('ovnsb_db.sock')}`]);
+    let encapIp = '127.0.0.1';
+    if (encap !== undefined) {
+      // Geneve between chassis on the userspace datapath: the tunnel
+      // endpoint address must sit on an OVS bridge of the same (netdev)
+      // datapath, here br-phy with the namespace's underlay veth as its
+      // port; ovs-vswitchd routes and ARPs for tunnel packets itself.
+      await this.vsctl(['add-br', 'br-phy', '--', 'set', 'bridge', 'br-phy', 'datapath_type=netdev', '--', 'add-port', 'br-phy', encap.ifname]);
+      await this.lab.ip(this.ns, ['addr', 'add', encap.cidr, 'dev', 'br-phy']);
+      await this.lab.ip(this.ns, ['link', 'set', 'dev', 'br-phy', 'up']);
+      encapIp = encap.cidr.split('/')[0]!;
+    }
     await this.vsctl([
       '--no-wait',
       'set',
@@ -747,14 +921,14 @@ export class OvnStack {
       '.',
       `external_ids:system-id=${this.hostname}`,
       `external_ids:hostname=${this.hostname}`,
-      `external_ids:ovn-remote=unix:${p('ovnsb_db.sock')}`,
+      `external_ids:ovn-remote=${this.sbConnection}`,
       'external_ids:ovn-encap-type=geneve',
-      'external_ids:ovn-encap-ip=127.0.0.1',
+      `external_ids:ovn-encap-ip=${encapIp}`,
       'external_ids:ovn-bridge-datapath-type=netdev',
     ]);
     spawn('ovn-controller', 'ovn-controller', [`unix:${p('db.sock')}`], false);
     // Ready once ovn-controller has registered this chassis in the southbound database.
-    const sb = `--db=unix:${p('ovnsb_db.sock')}`;
+    const sb = `--db=${this.sbConnection}`;
     await waitForOrThrow(
       async () => {
         check();
@@ -774,6 +948,22 @@ export class OvnStack {
   /** Run ovn-nbctl against this stack's NB database. */
   nbctl(args: readonly string[]): Promise<RunResult> {
     return run('ovn-nbctl', [`--db=${this.nbConnection}`, ...args], { env: this.env() });
+  }
+
+  /** Run ovn-sbctl against this stack's SB database. */
+  sbctl(args: readonly string[]): Promise<RunResult> {
+    return run('ovn-sbctl', [`--db=${this.sbConnection}`, ...args], { env: this.env() });
+  }
+
+  /** Run ovs-appctl against one of this stack's daemons (ovs-vswitchd, ovn-controller, ...). */
+  appctl(target: 'ovs-vswitchd' | 'ovn-controller', args: readonly string[]): Promise<RunResult> {
+    const ctl = target === 'ovn-controller' ? this.controllerCtl() : join(this.dir, `${target}.ctl`);
+    return run(target === 'ovn-controller' ? 'ovn-appctl' : 'ovs-appctl', ['-t', ctl, ...args], { env: this.env(), allowFail: true });
+  }
+
+  private controllerCtl(): string {
+    const pid = readFileSync(join(this.dir, 'ovn-controller.pid'), 'utf8').trim();
+    return join(this.dir, `ovn-controller.${pid}.ctl`);
   }
 
   /** Switch every OVS bridge LXD made for an uplink (lxdovnN) to the userspace datapath. */

@@ -18,6 +18,8 @@ export interface RouterPeerConfig {
   password?: string;
   /** eBGP multihop TTL. */
   multihop?: number;
+  /** GTSM (RFC 5082): the neighbour is at most this many hops away; its packets must arrive with TTL ≥ 256 − hops (FRR only). */
+  ttlSecurityHops?: number;
   /** Source address of the session (update-source / local address). */
   localAddress?: string;
   /** Families to negotiate; default both. */

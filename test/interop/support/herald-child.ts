@@ -33,6 +33,8 @@ interface Command {
   gc?: boolean;
   /** profileStop: where to write the .cpuprofile. */
   path?: string;
+  /** stop: the planned-restart stop. */
+  graceful?: boolean;
 }
 
 let profiler: Session | null = null;
@@ -142,7 +144,10 @@ async function handle(c: Command): Promise<unknown> {
       await speaker.removePeer(c.peer!, c.text);
       return null;
     case 'stop':
-      await speaker.stop(c.text);
+      // graceful: the planned-restart stop (peers with Graceful Restart keep our routes).
+      return speaker.stop(c.text, c.graceful === true ? { graceful: true } : {});
+    case 'routesComplete':
+      speaker.routesComplete();
       return null;
     case 'exit':
       setImmediate(() => process.exit(0));

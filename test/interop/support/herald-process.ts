@@ -37,6 +37,8 @@ export class HeraldProcess {
     readonly ns: string,
     readonly speaker: SpeakerOptions,
     readonly peers: PeerConfig[],
+    /** The child script (same stdin/stdout protocol); default herald-child.ts (a bare Speaker). */
+    readonly script: string = path.join(here, 'herald-child.ts'),
   ) {}
 
   get pid(): number | undefined {
@@ -49,7 +51,7 @@ export class HeraldProcess {
     // a second one), so the pid we signal (SIGSTOP in hold-timer tests) is herald's.
     const child = spawn(
       'ip',
-      ['netns', 'exec', this.ns, process.execPath, '--import', 'tsx', path.join(here, 'herald-child.ts'), JSON.stringify({ speaker: this.speaker, peers: this.peers })],
+      ['netns', 'exec', this.ns, process.execPath, ...(process.env.HERALD_CHILD_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...(this.script.endsWith('.mjs') ? [] : ['--import', 'tsx']), this.script, JSON.stringify({ speaker: this.speaker, peers: this.peers })],
       { stdio: ['pipe', 'pipe', 'pipe'], cwd: root },
     );
     this.child = child;
@@ -144,10 +146,14 @@ export class HeraldProcess {
     await this.waitEvent((e) => e.type === 'established' && e.peer === peer, timeoutMs);
   }
 
-  /** Graceful stop (Cease/Administrative Shutdown with `text`), then exit. */
-  async stop(text = 'herald test stop'): Promise<void> {
+  /**
+   * Graceful stop (Cease/Administrative Shutdown with `text`), then exit.
+   * `graceful`: the planned-restart stop instead, which leaves peers with
+   * Graceful Restart keeping herald's routes.
+   */
+  async stop(text = 'herald test stop', opts: { graceful?: boolean } = {}): Promise<void> {
     if (!this.child || this.child.exitCode !== null) return;
-    await this.call('stop', { text });
+    await this.call('stop', { text, ...(opts.graceful ? { graceful: true } : {}) });
     await this.call('exit').catch(() => {});
     await Promise.race([this.exited, new Promise((r) => setTimeout(r, 2000))]);
     this.kill();

@@ -34,6 +34,7 @@ export function peerSnapshot(name: string, state: string, over: Partial<PeerSnap
     prefixesReceived: 0,
     endOfRibReceived: ['1/1'],
     md5: false,
+    heldDownMs: null,
     bfd: null,
     ...over,
   };

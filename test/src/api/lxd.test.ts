@@ -136,6 +136,7 @@ function daemon(withLxd: boolean): ApiDaemon & { lxd: StubLxd | null; lxdStartEr
     undrain: () => {},
     reload: async () => ({ ok: true as const }),
     onEvent: (_fn: (e: StateEvent) => void) => () => {},
+    plannedRestart: () => {},
   };
 }
 

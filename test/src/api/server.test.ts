@@ -21,7 +21,7 @@ function intent(prefix: string, source: string, peers: string[] | null = null): 
 }
 
 /** A daemon with peer up1 (Established, everything sent) and a service "dns" that is up. */
-function fakeDaemon(): ApiDaemon & { drained: string[][]; reloadOk: boolean } {
+function fakeDaemon(): ApiDaemon & { drained: string[][]; reloadOk: boolean; restarts: string[] } {
   const intents = [intent('198.51.100.53/32', 'service:dns')];
   for (let i = 0; i < N; i++) intents.push(intent(`240.${(i >> 8) & 255}.${i & 255}.0/24`, 'static'));
   const rec = new Reconciler({ applyGroups() {} });
@@ -34,7 +34,7 @@ function fakeDaemon(): ApiDaemon & { drained: string[][]; reloadOk: boolean } {
     file: '/etc/herald/herald.yaml',
     asn: 65011,
     routerId: '192.0.2.11',
-    peers: [{ name: 'up1' }],
+    peers: [{ name: 'up1', gracefulRestartTime: 60 }, { name: 'rs' }, { name: 'off', shutdown: true }],
     static: [],
     services: [{ name: 'dns', prefixes: ['198.51.100.53/32'] }],
     drain: { periodMs: 0, message: 'x' },
@@ -57,6 +57,10 @@ function fakeDaemon(): ApiDaemon & { drained: string[][]; reloadOk: boolean } {
     },
     undrain: () => {},
     reload: async () => (d.reloadOk ? { ok: true as const } : { ok: false as const, errors: ['f.yaml:1:1: asn: bad'] }),
+    restarts: [] as string[],
+    plannedRestart: (reason: string) => {
+      d.restarts.push(reason);
+    },
     onEvent: (fn: (e: StateEvent) => void) => {
       listeners.add(fn);
       return () => listeners.delete(fn);
@@ -157,6 +161,14 @@ describe('control API on a unix socket', () => {
     expect(seen[1]).toMatchObject({ type: 'drain', data: { type: 'drain', phase: 'withdrawn' } });
   });
 
+  it('restart answers 202 with the peers that keep the routes, then asks the daemon for the planned restart', async () => {
+    const r = await api.post<{ restarting: boolean; gracefulRestart: string[]; flushing: string[] }>('/v1/restart');
+    expect(r).toEqual({ restarting: true, gracefulRestart: ['up1'], flushing: ['rs'] });
+    for (let i = 0; i < 50 && d.restarts.length === 0; i++) await new Promise((res) => setTimeout(res, 10));
+    expect(d.restarts).toEqual(['routes restart']);
+    await expect(api.get('/v1/restart')).rejects.toMatchObject({ status: 405 });
+  });
+
   it('refuses a second server on a live socket; replaces a stale one', async () => {
     await expect(startApiServer(d, { socket: sock, mode: 0o660 })).rejects.toThrow(/already serves/);
     const stale = path.join(dir, 'stale.sock');
@@ -177,6 +189,7 @@ describe('control API on a unix socket', () => {
     await new Promise<void>((r) => ro.listen(p, r));
     const c = new ApiClient(p);
     await expect(c.post('/v1/reload')).rejects.toMatchObject({ status: 403, code: 'read-only' });
+    await expect(c.post('/v1/restart')).rejects.toMatchObject({ status: 403, code: 'read-only' });
     expect((await c.get<SummaryState>('/v1/summary')).version).toBe(1);
     await new Promise((r) => ro.close(r));
   });

@@ -28,6 +28,7 @@ function emptyDaemon(): ApiDaemon {
     undrain: () => {},
     reload: async () => ({ ok: true }),
     onEvent: () => () => {},
+    plannedRestart: () => {},
   };
 }
 

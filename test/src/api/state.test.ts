@@ -4,7 +4,9 @@
 import { describe, expect, it } from 'vitest';
 import type { Config } from '../../../src/config/index.js';
 import { parseCommunity, parseExtendedCommunity, zeroPeerCounters } from '../../../bgp/index.js';
-import { canonicalPrefix, familyName, jsonReplacer, peers, receivedState, services, summary, type StateSource } from '../../../src/state/index.js';
+import { canonicalPrefix, familyName, jsonReplacer, peers, receivedState, routes, services, summary, type RouteState, type StateSource } from '../../../src/state/index.js';
+import { Reconciler, groupIntents } from '../../../src/reconciler/index.js';
+import { fakeEngine, peerSnapshot } from './fake-engine.js';
 
 const boom = (): never => {
   throw new Error('walked the route set');
@@ -32,7 +34,7 @@ function source(): StateSource {
           lastDown: { kind: 'received-notification', message: 'x', at: 1, data: new Uint8Array([1, 2]) } as never,
           lastConnectError: null,
           counters: zeroPeerCounters(),
-          prefixesAnnounced: 1_000_000, prefixesPending: 3, prefixesReceived: 9, endOfRibReceived: ['1/1'], md5: true, bfd: null,
+          prefixesAnnounced: 1_000_000, prefixesPending: 3, prefixesReceived: 9, endOfRibReceived: ['1/1'], md5: true, heldDownMs: null, bfd: null,
         },
       ],
       standing: boom,
@@ -90,6 +92,22 @@ describe('state model', () => {
     expect(parseExtendedCommunity(r.extendedCommunities[0]!)).toEqual({ ok: true, value: new Uint8Array([0, 2, 0xfd, 0xe8, 0, 0, 0, 1]) });
     expect(parseExtendedCommunity(r.extendedCommunities[1]!)).toEqual({ ok: true, value: new Uint8Array([0x80, 6, 0, 0, 0, 0, 0, 0]) });
     expect(parseCommunity(r.communities[1]!)).toEqual({ ok: true, value: 0xffffff01 });
+  });
+
+  it('routes: a peer held down after a protocol error says so and for how long; one retrying after a link failure does not', async () => {
+    const d = source();
+    const rec = new Reconciler({ applyGroups() {} });
+    rec.setSnapshot('service:dns', groupIntents([{ prefix: '198.51.100.53/32', source: 'service:dns', rank: 0, nextHop: 'self', communities: [], largeCommunities: [], extendedCommunities: [], peers: null }]).groups);
+    rec.reconcile();
+    for (const [snap, want] of [
+      [peerSnapshot('up1', 'Idle', { heldDownMs: 4200 }), 'session is Idle, held down for 5 s more after a protocol error (idle_hold damping)'],
+      [peerSnapshot('up1', 'Active', { heldDownMs: null }), 'session is Active, not Established'],
+    ] as const) {
+      const src: StateSource = { ...d, reconciler: rec, engine: fakeEngine(() => [snap], rec) };
+      const got: RouteState[] = [];
+      for await (const r of routes(src)) got.push(r);
+      expect(got[0]).toMatchObject({ peer: 'up1', prefix: '198.51.100.53/32', status: 'no-session', reason: want });
+    }
   });
 
   it('helpers', () => {

@@ -100,6 +100,7 @@ function peer(name: string, state: string): PeerState {
     prefixesReceived: 5,
     endOfRibReceived: [],
     md5: true,
+    heldDownMs: null,
     bfd: null,
     established: state === 'Established',
     description: null,

@@ -51,11 +51,28 @@ describe('diffConfig', () => {
   it('route-only and cosmetic peer changes keep the session', () => {
     const d = diffConfig(
       old,
-      load(edit('    hold_time: 9', '    hold_time: 9\n    import: none\n    max_prefixes: 10\n    description: rack 4\n    connect_retry: 1s')),
+      load(edit('    hold_time: 9', '    hold_time: 9\n    import: none\n    max_prefixes: 10\n    description: rack 4\n    connect_retry: 3s\n    idle_hold: 10s')),
     );
     expect(d.peers.changed).toEqual([
-      { name: 'upstream1', resetSession: false, session: [], routes: ['import', 'max_prefixes'], other: ['connect_retry', 'description'] },
+      { name: 'upstream1', resetSession: false, session: [], routes: ['import', 'max_prefixes'], other: ['connect_retry', 'idle_hold', 'description'] },
     ]);
+  });
+
+  it('peer_defaults reach every peer without a reset; a graceful_restart section resets every session', () => {
+    const d = diffConfig(old, load(`${EXAMPLE}\npeer_defaults: { idle_hold_max: 1m }\n`));
+    expect(d.peers.changed.map((c) => [c.name, c.resetSession, c.other])).toEqual([
+      ['upstream1', false, ['idle_hold_max']],
+      ['upstream2', false, ['idle_hold_max']],
+      ['vultr', false, ['idle_hold_max']],
+    ]);
+    expect(d.sections).toEqual(['peer_defaults']);
+    const g = diffConfig(old, load(`${EXAMPLE}\ngraceful_restart: { restart_time: 30s, notification: true }\n`));
+    expect(g.peers.changed.map((c) => [c.name, c.resetSession, c.session])).toEqual([
+      ['upstream1', true, ['graceful_restart', 'graceful_restart.notification']],
+      ['upstream2', true, ['graceful_restart', 'graceful_restart.notification']],
+      ['vultr', true, ['graceful_restart', 'graceful_restart.notification']],
+    ]);
+    expect(g.sections).toEqual(['graceful_restart']);
   });
 
   it('a new router_id or global asn resets every session that uses it', () => {

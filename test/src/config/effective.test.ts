@@ -14,13 +14,20 @@ describe('effectiveConfig', () => {
     expect(eff['logging']).toEqual({ level: 'info', format: 'json' });
     expect(eff['drain']).toEqual({ period: '0s', message: 'herald shutting down' });
     expect(eff['metrics']).toBeNull();
+    expect(eff['peer_defaults']).toEqual({ connect_retry: '1s', connect_retry_max: '30s', idle_hold: '5s', idle_hold_max: '5m', idle_hold_forgive: '2m' });
+    expect(eff['graceful_restart']).toBeNull();
     const peers = eff['peers'] as Record<string, unknown>[];
     expect(peers[0]).toMatchObject({
       name: 'upstream1',
       port: 179,
       passive: false,
       hold_time: 9,
-      connect_retry: '5s',
+      connect_retry: '1s',
+      connect_retry_max: '30s',
+      idle_hold: '5s',
+      idle_hold_max: '5m',
+      idle_hold_forgive: '2m',
+      graceful_restart: null,
       families: ['ipv4'],
       import: 'all',
       extended_next_hop: false,
@@ -68,7 +75,11 @@ describe('effectiveConfig', () => {
       localAddress: '192.0.2.11',
       passive: false,
       holdTime: 90,
-      connectRetryMs: 5000,
+      connectRetryMs: 1000,
+      connectRetryMaxMs: 30_000,
+      idleHoldMs: 5000,
+      idleHoldMaxMs: 300_000,
+      idleHoldForgiveMs: 120_000,
       password: 'change-me',
       multihop: 2,
       families: ['ipv4'],

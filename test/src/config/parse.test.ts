@@ -298,6 +298,60 @@ describe('each kind of mistake gives a precise message with its line and key pat
   });
 });
 
+describe('reconnect timers and graceful restart', () => {
+  const withPeer = (...lines: string[]): string => base().replace('    asn: 65000\n', `    asn: 65000\n${lines.map((l) => `    ${l}\n`).join('')}`);
+
+  it('defaults: connect_retry 1s up to 30s, idle_hold 5s up to 5m, forgiven after 2m; no graceful restart', () => {
+    const c = parseConfig(base(), 'h.yaml');
+    const want = { connectRetryMs: 1000, connectRetryMaxMs: 30_000, idleHoldMs: 5000, idleHoldMaxMs: 300_000, idleHoldForgiveMs: 120_000 };
+    expect(c.peerDefaults).toEqual(want);
+    expect(c.peers[0]!.reconnect).toEqual(want);
+    expect(c.gracefulRestart).toBeNull();
+    expect(c.peers[0]!.gracefulRestartTime).toBeUndefined();
+    expect(c.peers[0]!.gracefulNotification).toBe(false);
+  });
+
+  it('peer_defaults apply to every peer; a peer key overrides one value', () => {
+    const c = parseConfig(withPeer('connect_retry: 250ms', 'idle_hold_forgive: 10m') + 'peer_defaults: { connect_retry: 2s, idle_hold: 30s }\n', 'h.yaml');
+    expect(c.peerDefaults).toMatchObject({ connectRetryMs: 2000, idleHoldMs: 30_000 });
+    expect(c.peers[0]!.reconnect).toEqual({ connectRetryMs: 250, connectRetryMaxMs: 30_000, idleHoldMs: 30_000, idleHoldMaxMs: 300_000, idleHoldForgiveMs: 600_000 });
+  });
+
+  it('graceful_restart section: every peer gets the restart time and the N bit; a peer may override or opt out', () => {
+    const text =
+      base().replace('    asn: 65000\n', '    asn: 65000\n    graceful_restart: 90\n') +
+      'graceful_restart: { restart_time: 30s, on_stop: restart, notification: true }\n';
+    const two = text.replace('services:', '  - { name: up2, address: 192.0.2.2, asn: 65000, graceful_restart: false }\n  - { name: up3, address: 192.0.2.3, asn: 65000 }\nservices:');
+    const c = parseConfig(two, 'h.yaml');
+    expect(c.gracefulRestart).toEqual({ restartTime: 30, onStop: 'restart', notification: true });
+    expect(c.peers.map((p) => [p.name, p.gracefulRestartTime, p.gracefulNotification])).toEqual([
+      ['up1', 90, true],
+      ['up2', undefined, false],
+      ['up3', 30, true],
+    ]);
+  });
+
+  it('graceful_restart defaults: restart_time 60, on_stop drain, no N bit; a peer setting alone turns GR on for it', () => {
+    expect(parseConfig(base('graceful_restart: {}'), 'h.yaml').gracefulRestart).toEqual({ restartTime: 60, onStop: 'drain', notification: false });
+    const c = parseConfig(withPeer('graceful_restart: 2m'), 'h.yaml');
+    expect(c.gracefulRestart).toBeNull();
+    expect([c.peers[0]!.gracefulRestartTime, c.peers[0]!.gracefulNotification]).toEqual([120, false]);
+  });
+
+  it('mistakes name the key', () => {
+    expect(oneIssue(withPeer('connect_retry: 10ms'))).toMatchObject({ path: 'peers[0].connect_retry', message: 'expected at least 100ms, got "10ms"' });
+    expect(oneIssue(withPeer('connect_retry: 10s', 'connect_retry_max: 5s'))).toMatchObject({
+      path: 'peers[0].connect_retry_max',
+      message: 'connect_retry_max 5s is shorter than connect_retry 10s',
+    });
+    expect(oneIssue(base('peer_defaults: { idle_hold: 10m }'))).toMatchObject({ path: 'peer_defaults.idle_hold', message: 'idle_hold_max 5m is shorter than idle_hold 10m' });
+    expect(oneIssue(withPeer('graceful_restart: true')).message).toBe('expected a restart time in whole seconds 1..4095 or false, got true');
+    expect(oneIssue(base('graceful_restart: { restart_time: 0 }')).message).toBe('expected 1..4095 seconds, got 0');
+    expect(oneIssue(base('graceful_restart: { on_stop: reboot }')).message).toBe('expected one of drain, restart, got "reboot"');
+    expect(oneIssue(base('graceful_restart: { restart: 1 }')).path).toBe('graceful_restart.restart');
+  });
+});
+
 describe('YAML syntax errors', () => {
   it('reports the line of an unterminated flow mapping', () => {
     const issues = issuesOf(replaceLine(12, '      - tcp: { address: 127.0.0.1, port: 53'));

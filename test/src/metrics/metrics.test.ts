@@ -62,6 +62,7 @@ function peerSnap(name: string, over: Partial<PeerSnapshot> = {}): PeerSnapshot 
     prefixesReceived: 0,
     endOfRibReceived: [],
     md5: false,
+    heldDownMs: null,
     bfd: null,
     ...over,
   };

@@ -1,17 +1,19 @@
 /**
  * The check kinds in one table, keyed by kind: each entry probes and labels.
  * `runCheck` is the default `Prober` the state machine uses.
+ *
+ * The DNS check (its own message codec) is imported on its first probe, so
+ * a daemon without a dns check never loads it (decision 0027); import
+ * checkDns and judgeResponse from './dns.js' directly.
  */
 import type { Check } from '../../../config/index.js';
 import type { CheckResult } from '../types.js';
 import { errText, hostPort } from './common.js';
-import { checkDns } from './dns.js';
 import { checkExec } from './exec.js';
 import { checkHttp } from './http.js';
 import { checkMaintenanceFile } from './maintenance.js';
 import { checkTcp } from './tcp.js';
 
-export { checkDns, judgeResponse } from './dns.js';
 export { checkExec } from './exec.js';
 export { checkHttp, serverName, BODY_LIMIT } from './http.js';
 export { checkMaintenanceFile } from './maintenance.js';
@@ -28,7 +30,7 @@ export async function runCheck(spec: Check, signal: AbortSignal): Promise<CheckR
       case 'https':
         return await checkHttp(spec, signal);
       case 'dns':
-        return await checkDns(spec, signal);
+        return await (await import('./dns.js')).checkDns(spec, signal);
       case 'exec':
         return await checkExec(spec, signal);
       case 'maintenance_file':

@@ -1,18 +1,24 @@
 // Check kinds against small servers on 127.0.0.1, runnable without root:
 // HTTP edge cases a real nginx does not produce on demand (a body cut short,
-// HEAD), serverName rules, the tcp check, and maintenance file errors.
+// HEAD), serverName rules, the tcp check, DNS responses nsd does not send
+// (malformed, another ID, TC over UDP then an answer over TCP), and
+// maintenance file errors.
 import { afterEach, describe, expect, it } from 'vitest';
 import * as net from 'node:net';
+import * as dgram from 'node:dgram';
+import * as dnsPacket from 'dns-packet';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { probe, runCheck, checkLabel } from '../../../../src/sources/health/index.js';
 import { serverName } from '../../../../src/sources/health/checks/http.js';
-import type { HttpCheck } from '../../../../src/config/index.js';
+import type { DnsCheck, HttpCheck } from '../../../../src/config/index.js';
 
 const servers: net.Server[] = [];
+const sockets: dgram.Socket[] = [];
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => new Promise<void>((r) => s.close(() => r()))));
+  await Promise.all(sockets.splice(0).map((s) => new Promise<void>((r) => s.close(() => r()))));
 });
 
 /** A raw TCP server that writes `reply` to each connection after reading the request head. */
@@ -80,6 +86,62 @@ describe('tcp check on loopback', () => {
     ac.abort();
     const r = await runCheck({ kind: 'tcp', address: '127.0.0.1', port, timeoutMs: 1000 }, ac.signal);
     expect(r).toMatchObject({ ok: false, detail: `TCP connect to 127.0.0.1:${port} timed out after 0ms` });
+  });
+});
+
+/** A DNS server on 127.0.0.1 answering each UDP query with the datagrams `reply` makes from it, and each TCP query with `tcpReply` (length-prefixed). */
+async function dnsServer(reply: (q: dnsPacket.DecodedPacket) => Buffer[], tcpReply?: (q: dnsPacket.DecodedPacket) => Buffer): Promise<number> {
+  const udp = dgram.createSocket('udp4');
+  sockets.push(udp);
+  udp.on('message', (m, from) => {
+    for (const d of reply(dnsPacket.decode(m))) udp.send(d, from.port, from.address);
+  });
+  const port = await new Promise<number>((resolve) => udp.bind(0, '127.0.0.1', () => resolve(udp.address().port)));
+  if (tcpReply) {
+    const srv = net.createServer((s) => {
+      s.on('error', () => {});
+      s.once('data', (d) => {
+        const body = tcpReply(dnsPacket.decode(d.subarray(2)));
+        const len = Buffer.alloc(2);
+        len.writeUInt16BE(body.length);
+        s.end(Buffer.concat([len, body]));
+      });
+    });
+    servers.push(srv);
+    await new Promise<void>((resolve) => srv.listen(port, '127.0.0.1', () => resolve()));
+  }
+  return port;
+}
+
+const answerA = (q: dnsPacket.DecodedPacket, over: Partial<dnsPacket.Packet> = {}): Buffer =>
+  dnsPacket.encode({ type: 'response', id: q.id, flags: 0, questions: q.questions, answers: [{ type: 'A', name: 'www.example.org', ttl: 60, data: '192.0.2.80' }], ...over });
+
+describe('dns check on loopback', () => {
+  const dns = (port: number, over: Partial<DnsCheck> = {}): DnsCheck => ({
+    kind: 'dns', server: '127.0.0.1', port, protocol: 'udp', query: 'www.example.org', type: 'A', rcode: 'NOERROR', timeoutMs: 2000, ...over,
+  });
+
+  it('over UDP ignores a malformed datagram and one with another ID, then takes ours (RFC 5452 §4.3)', async () => {
+    const port = await dnsServer((q) => [Buffer.from('0001ffff', 'hex'), answerA(q, { id: (q.id! + 1) & 0xffff }), answerA(q)]);
+    expect(await probe(dns(port))).toMatchObject({ ok: true, detail: `DNS www.example.org A @127.0.0.1:${port}/udp: NOERROR, 1 answer: 192.0.2.80` });
+  });
+
+  it('over UDP only mismatches run into the timeout, which names what was ignored', async () => {
+    const port = await dnsServer((q) => [Buffer.from('0001ffff', 'hex'), answerA(q, { questions: [{ type: 'A', name: 'www.example.com' }] })]);
+    const r = await probe(dns(port, { timeoutMs: 300 }));
+    expect(r.ok).toBe(false);
+    expect(r.detail).toMatch(new RegExp(`^DNS www.example.org A @127\\.0\\.0\\.1:${port}/udp timed out after \\d+ms; ignored 2 response\\(s\\): malformed: the message has 4 octets, less than a header \\(12\\)$`));
+  });
+
+  it('a truncated UDP answer is asked again over TCP (RFC 7766 §5); over TCP a malformed or mismatched answer fails', async () => {
+    const tc = await dnsServer((q) => [answerA(q, { flags: dnsPacket.TRUNCATED_RESPONSE, answers: [] })], (q) => answerA(q));
+    expect(await probe(dns(tc))).toMatchObject({ ok: true, detail: `DNS www.example.org A @127.0.0.1:${tc}/tcp: NOERROR, 1 answer: 192.0.2.80` });
+    const bad = await dnsServer(() => [], () => Buffer.from('0001ffff', 'hex'));
+    expect(await probe(dns(bad, { protocol: 'tcp' }))).toMatchObject({
+      ok: false, detail: `DNS www.example.org A @127.0.0.1:${bad}/tcp: malformed response: the message has 4 octets, less than a header (12)`,
+    });
+    const other = await dnsServer(() => [], (q) => answerA(q, { id: (q.id! + 1) & 0xffff }));
+    expect(await probe(dns(other, { protocol: 'tcp' }))).toMatchObject({ ok: false, detail: expect.stringMatching(new RegExp(`^DNS www.example.org A @127\\.0\\.0\\.1:${other}/tcp: a response with ID \\d+, not our \\d+$`)) });
   });
 });
 

@@ -393,3 +393,74 @@ describe('HealthSource', () => {
     src.stop();
   });
 });
+
+describe('graceful restart: the first round decides', () => {
+  it('a passing first round is up at once (no rise), a failing one stays down; later rounds use rise/fall again', async () => {
+    const clock = new ManualClock(0);
+    const fake = new Fake(clock);
+    fake.set(2, 'fail');
+    const src = new HealthSource([spec({ name: 'dns', rise: 3, jitterMs: 100 }), spec({ name: 'www', checks: [tcp(2)], rise: 3, jitterMs: 100 })], {
+      clock,
+      prober: fake.prober,
+      random: () => 0.5,
+      firstRoundDecides: true,
+    });
+    const seen: string[] = [];
+    src.on('change', (t) => seen.push(`${t.service}:${t.to}:${t.reason}`));
+    let firstAt: number | undefined;
+    const order: string[] = [];
+    src.on('change', () => order.push('change'));
+    src.onFirstRounds(() => {
+      firstAt = clock.now();
+      order.push('first-rounds');
+    });
+    src.start();
+    expect(firstAt).toBeUndefined();
+    await runTo(clock, 60);
+    expect(firstAt).toBe(50);
+    expect(order).toEqual(['change', 'first-rounds']);
+    expect(seen).toEqual(['dns:up:first round after a graceful restart; checks passing: 1 fine']);
+    expect(src.snapshot().get('www')!.state).toBe('down');
+    // www recovers: now it needs the full rise of 3 (rounds at 1100, 1350, 1600: interval or fast interval, + 50 jitter).
+    fake.set(2, 'ok');
+    await runTo(clock, 1599);
+    expect(src.snapshot().get('www')!.state).toBe('down');
+    await runTo(clock, 1600);
+    expect(src.snapshot().get('www')!.state).toBe('up');
+    // A service added by a reload starts down as usual, and onFirstRounds fires at once from now on.
+    src.update([spec({ name: 'dns', rise: 3, jitterMs: 100 }), spec({ name: 'www', checks: [tcp(2)], rise: 3, jitterMs: 100 }), spec({ name: 'new', rise: 3 })]);
+    await runTo(clock, 1600);
+    expect(src.service('new')!.roundsDone).toBe(1);
+    expect(src.snapshot().get('new')!.state).toBe('down');
+    let again = false;
+    src.onFirstRounds(() => (again = true));
+    expect(again).toBe(true);
+    src.stop();
+  });
+
+  it('without the option a passing first round is still down (rise 2)', async () => {
+    const { clock, h, changes } = setup({ rise: 2 });
+    h.start();
+    await runTo(clock, 0);
+    expect(h.roundsDone).toBe(1);
+    expect(h.state).toBe('down');
+    expect(changes).toEqual([]);
+  });
+
+  it('onFirstRounds with no services fires at once; a service removed before its first round no longer counts', async () => {
+    const clock = new ManualClock(0);
+    const fake = new Fake(clock);
+    let fired = 0;
+    new HealthSource([], { clock, prober: fake.prober }).onFirstRounds(() => fired++);
+    expect(fired).toBe(1);
+    fake.set(3, 'hang');
+    const src = new HealthSource([spec({ name: 'a' }), spec({ name: 'slow', checks: [tcp(3, 300)] })], { clock, prober: fake.prober, random: () => 0, firstRoundDecides: true });
+    src.onFirstRounds(() => fired++);
+    src.start();
+    await runTo(clock, 10);
+    expect(fired).toBe(1);
+    src.update([spec({ name: 'a' })]);
+    expect(fired).toBe(2);
+    src.stop();
+  });
+});

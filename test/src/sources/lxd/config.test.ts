@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../../../src/config/index.js';
-import { lxdRulesFromConfig } from '../../../../src/sources/lxd/index.js';
+import { lxdRulesFromConfig, lxdSourceFromConfig } from '../../../../src/sources/lxd/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'herald-lxd-cfg-'));
 const base = 'router_id: 192.0.2.1\nasn: 65001\npeers: [{ name: up1, address: 192.0.2.254, asn: 65000 }]\n';
@@ -23,6 +23,7 @@ describe('lxd config section', () => {
       uplinks: [],
       announceFrom: 'all-members',
       chassisName: null,
+      ovnSb: null,
       rules: { ovnNetworks: true, routesExternal: true, nicAddresses: false, forwards: true, loadBalancers: true, bridgeSubnets: false, userRoutes: true },
       coalesceMs: 20,
       resyncMs: 60_000,
@@ -64,6 +65,14 @@ describe('lxd config section', () => {
     expect(lxdRulesFromConfig(c.lxd!)).toMatchObject({ announceFrom: 'active-chassis', chassisName: 'hv1.example.org' });
   });
 
+  it('reads ovn_sb with active-chassis, and the source built from it follows the southbound database', async () => {
+    const c = await load('  announce_from: active-chassis\n  ovn_sb: "tcp:192.0.2.1:6642,tcp:[2001:db8::1]:6642"\n');
+    expect(c.lxd).toMatchObject({ announceFrom: 'active-chassis', ovnSb: 'tcp:192.0.2.1:6642,tcp:[2001:db8::1]:6642' });
+    const src = lxdSourceFromConfig({ ...c.lxd!, socket: '/nonexistent/lxd.sock' }, () => {});
+    expect(src.state().ovnSb).toMatchObject({ endpoint: 'tcp:192.0.2.1:6642,tcp:[2001:db8::1]:6642', connected: false, syncs: 0 });
+    expect(lxdSourceFromConfig({ ...c.lxd!, socket: '/nonexistent/lxd.sock', ovnSb: null }, () => {}).state().ovnSb).toBeNull();
+  });
+
   it('reads user.herald.check timings: check_interval, check_timeout, check_rise, check_fall', async () => {
     const c = await load('  check_interval: 5s\n  check_timeout: 1500ms\n  check_rise: 3\n  check_fall: 1\n');
     expect(c.lxd).toMatchObject({ checkIntervalMs: 5000, checkTimeoutMs: 1500, checkRise: 3, checkFall: 1 });
@@ -95,6 +104,10 @@ describe('lxd config section', () => {
     expect(await fails('  check_intervall: 2s\n')).toBe("5:3 lxd.check_intervall: unknown key 'check_intervall' — did you mean 'check_interval'?");
     expect(await fails('  chassis_name: hv1\n')).toBe('5:17 lxd.chassis_name: chassis_name is only used with announce_from: active-chassis');
     expect(await fails('  announce_from: active-chassis\n  chassis_name: "hv 1"\n')).toBe('6:17 lxd.chassis_name: expected a chassis host name without spaces, got "hv 1"');
+    expect(await fails('  ovn_sb: unix:/run/ovn/ovnsb_db.sock\n')).toBe('5:11 lxd.ovn_sb: ovn_sb is only used with announce_from: active-chassis');
+    expect(await fails('  announce_from: active-chassis\n  ovn_sb: ssl:192.0.2.1:6642\n')).toBe(
+      '6:11 lxd.ovn_sb: "ssl:192.0.2.1:6642": ssl: is not supported (herald speaks OVSDB over unix: or tcp: only)',
+    );
     // The formatted error names the file first.
     await expect(load('  check_interval: 50ms\n')).rejects.toThrow(/\.yaml:5:19: lxd\.check_interval: check_interval 50ms is too short/);
   });

@@ -135,9 +135,15 @@ export class FakeLxd {
     for (const c of this.clients) c.send(JSON.stringify(e));
   }
 
+  /** Push an operation event (as LXD sends for every operation state change) to every events client. */
+  emitOperation(description: string, status = 'Running'): void {
+    const e = { type: 'operation', timestamp: new Date().toISOString(), location: this.data.serverName, project: '', metadata: { id: 'op', class: 'task', description, status, resources: null } };
+    for (const c of this.clients) c.send(JSON.stringify(e));
+  }
+
   private upgrade(req: IncomingMessage, sock: Duplex, head: Buffer): void {
     const url = new URL(req.url ?? '/', 'http://lxd');
-    if (url.pathname !== '/1.0/events' || url.searchParams.get('type') !== 'lifecycle') {
+    if (url.pathname !== '/1.0/events' || !(url.searchParams.get('type') ?? '').split(',').includes('lifecycle')) {
       sock.destroy();
       return;
     }

@@ -1,0 +1,268 @@
+/**
+ * EngineClient: the `Engine` contract answered by a Speaker in a worker
+ * thread (decision 0020), so that nothing the daemon's main thread does —
+ * reconciling ten thousand services, parsing a large config, spawning exec
+ * checks, collecting garbage — can delay a keepalive, a hold timer or a BFD
+ * packet.
+ *
+ * Commands are posted in order; the ones that answer (start, updatePeer,
+ * removePeer, queries, stop) resolve when the worker replies. Events arrive
+ * in the order the speaker emitted them. Peer snapshots are pushed by the
+ * worker (engine-worker.ts) and kept here, so `snapshot()` needs no round
+ * trip. Route group hand-offs carry their sequence number, counted on both
+ * sides, which comes back in each peer's `flushed` event.
+ *
+ * If the worker dies, herald cannot announce anything any more: `onFatal`
+ * (default: log and exit the process with status 70) is called with the
+ * error rather than leaving a daemon without sessions running.
+ *
+ * No RFC: herald's own thread boundary.
+ */
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { ReceivedRoute } from '../rib/adj-rib-in.js';
+import type { Engine, GroupStanding, PeerChange, PrefixStanding } from './engine.js';
+import type { Command, EngineOptions, FromEngine, Replies } from './engine-protocol.js';
+import { silentLogger, type GroupOp, type Logger, type PeerConfig, type PeerSnapshot, type SpeakerEvent } from './types.js';
+
+export interface EngineClientOptions extends EngineOptions {
+  logger?: Logger;
+  /** The worker script; default: engine-worker beside this module (.ts under tsx, .mjs in a build). */
+  workerUrl?: URL;
+  /** Called once if the worker fails; default: log it and exit with status 70. */
+  onFatal?: (err: Error) => void;
+}
+
+interface Pending {
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+  /** For `received`: batches as they arrive. */
+  onBatch?: (b: ReceivedRoute[]) => void;
+}
+
+/**
+ * Run the worker from the sources (a clone run through tsx, and tests): the
+ * worker thread has no TypeScript loader, so the module is bundled with
+ * esbuild (a development dependency, present wherever the sources run) into
+ * node_modules/.cache/herald/, where its package imports (koffi) resolve. A
+ * build runs the prebuilt dist/engine-worker.mjs instead.
+ */
+function tsWorker(url: URL): Worker {
+  const require = createRequire(import.meta.url);
+  const esbuild = require('esbuild') as typeof import('esbuild');
+  const root = new URL('../../', import.meta.url);
+  const dir = new URL('node_modules/.cache/herald/', root);
+  mkdirSync(dir, { recursive: true });
+  const out = new URL('engine-worker.mjs', dir);
+  const r = esbuild.buildSync({
+    absWorkingDir: fileURLToPath(root),
+    entryPoints: [fileURLToPath(url)],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    write: false,
+    outfile: fileURLToPath(out),
+    logLevel: 'warning',
+  });
+  const code = r.outputFiles[0]!.contents;
+  let same = false;
+  try {
+    same = Buffer.from(readFileSync(out)).equals(Buffer.from(code));
+  } catch {
+    /* not built yet */
+  }
+  if (!same) {
+    // Written under a temporary name and renamed: a worker starting meanwhile reads a whole file.
+    const tmp = new URL(`engine-worker.mjs.${process.pid}.${Date.now()}.tmp`, dir);
+    writeFileSync(tmp, code);
+    renameSync(tmp, out);
+  }
+  return new Worker(out, { stdout: false, stderr: false });
+}
+
+
+/** The default worker script next to this module. */
+function defaultWorkerUrl(): URL {
+  const here = import.meta.url;
+  return new URL(here.endsWith('.ts') ? './engine-worker.ts' : './engine-worker.mjs', here);
+}
+
+export class EngineClient implements Engine {
+  private readonly worker: Worker;
+  private readonly log: Logger;
+  private readonly listeners = new Set<(e: SpeakerEvent) => void>();
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private seq = 0;
+  private peers: PeerSnapshot[] = [];
+  private dead: Error | null = null;
+  private stopped = false;
+  /** The listener's address once started (port 0 picks one). */
+  listenAddress: { address: string; port: number; family: string } | null = null;
+
+  constructor(opts: EngineClientOptions) {
+    const { logger, workerUrl, onFatal, ...options } = opts;
+    this.log = logger ?? silentLogger;
+    const url = workerUrl ?? defaultWorkerUrl();
+    this.worker = url.pathname.endsWith('.ts') ? tsWorker(url) : new Worker(url, { stdout: false, stderr: false });
+    this.worker.on('message', (m: FromEngine) => this.onMessage(m));
+    const fatal = (err: Error): void => {
+      if (this.dead || this.stopped) return;
+      this.dead = err;
+      for (const p of this.pending.values()) p.reject(err);
+      this.pending.clear();
+      (onFatal ?? ((e: Error) => {
+        this.log.error({ err: e.message }, 'the BGP session engine failed; herald cannot announce anything and exits');
+        process.exit(70);
+      }))(err);
+    };
+    this.worker.on('error', fatal);
+    this.worker.on('exit', (code) => fatal(new Error(`the session engine thread exited with code ${code}`)));
+    void this.request('init', { op: 'init', id: 0, options });
+  }
+
+  // ------------------------------------------------------------ the contract
+
+  async start(): Promise<void> {
+    this.listenAddress = await this.request('start', { op: 'start', id: 0 });
+  }
+
+  addPeer(cfg: PeerConfig): void {
+    this.post({ op: 'addPeer', config: cfg });
+  }
+
+  updatePeer(cfg: PeerConfig): Promise<PeerChange> {
+    return this.request('updatePeer', { op: 'updatePeer', id: 0, config: cfg });
+  }
+
+  async removePeer(name: string, text?: string): Promise<void> {
+    await this.request('removePeer', { op: 'removePeer', id: 0, name, ...(text !== undefined ? { text } : {}) });
+  }
+
+  applyGroups(ops: readonly GroupOp[]): number {
+    const seq = ++this.seq;
+    this.post({ op: 'applyGroups', seq, ops });
+    return seq;
+  }
+
+  on(fn: (e: SpeakerEvent) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  snapshot(): PeerSnapshot[] {
+    return this.peers;
+  }
+
+  standing(prefix: string): Promise<PrefixStanding[]> {
+    return this.request('standing', { op: 'standing', id: 0, prefix });
+  }
+
+  groupStanding(peer: string, group: number): Promise<GroupStanding | null> {
+    return this.request('groupStanding', { op: 'groupStanding', id: 0, peer, group });
+  }
+
+  received(peer: string, prefix?: string): AsyncIterable<ReceivedRoute[]> | null {
+    if (!this.peers.some((p) => p.name === peer)) return null;
+    const queue: ReceivedRoute[][] = [];
+    let wake: (() => void) | null = null;
+    let done = false;
+    let failure: Error | null = null;
+    const id = this.nextId++;
+    this.pending.set(id, {
+      resolve: () => {
+        done = true;
+        wake?.();
+      },
+      reject: (e) => {
+        failure = e;
+        done = true;
+        wake?.();
+      },
+      onBatch: (b) => {
+        queue.push(b);
+        wake?.();
+      },
+    });
+    this.post({ op: 'received', id, peer, ...(prefix !== undefined ? { prefix } : {}) });
+    return (async function* () {
+      for (;;) {
+        const b = queue.shift();
+        if (b !== undefined) {
+          yield b;
+          continue;
+        }
+        if (done) break;
+        await new Promise<void>((r) => (wake = r));
+        wake = null;
+      }
+      if (failure) throw failure;
+    })();
+  }
+
+  /** Cease every session with `text` (or leave GR peers keeping our routes), then end the engine thread. */
+  async stop(text?: string, opts: { graceful?: boolean } = {}): Promise<string[]> {
+    if (this.stopped || this.dead) return [];
+    try {
+      return await this.request('stop', { op: 'stop', id: 0, ...(text !== undefined ? { text } : {}), ...(opts.graceful ? { graceful: true } : {}) });
+    } finally {
+      this.stopped = true;
+      await this.worker.terminate();
+    }
+  }
+
+  routesComplete(): void {
+    this.post({ op: 'routesComplete' });
+  }
+
+  // ------------------------------------------------------------ plumbing
+
+  private post(c: Command): void {
+    if (this.dead) throw this.dead;
+    this.worker.postMessage(c);
+  }
+
+  private request<K extends keyof Replies>(_kind: K, c: Command & { id: number }): Promise<Replies[K]> {
+    if (this.dead) return Promise.reject(this.dead);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.worker.postMessage({ ...c, id });
+    });
+  }
+
+  private onMessage(m: FromEngine): void {
+    switch (m.kind) {
+      case 'reply': {
+        const p = this.pending.get(m.id);
+        if (!p) return;
+        this.pending.delete(m.id);
+        if (m.error !== undefined) p.reject(new Error(m.error));
+        else p.resolve(m.value ?? null);
+        return;
+      }
+      case 'batch':
+        this.pending.get(m.id)?.onBatch?.(m.batch);
+        return;
+      case 'snapshot':
+        this.peers = m.peers;
+        return;
+      case 'event':
+        for (const fn of this.listeners) {
+          try {
+            fn(m.event);
+          } catch (err) {
+            this.log.error({ err: (err as Error).message }, 'engine event listener threw');
+          }
+        }
+        return;
+      case 'log':
+        this.log[m.level](m.obj, m.msg);
+        return;
+    }
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * The session engine's thread: a Speaker (BGP sessions, their timers, the
+ * Adj-RIB-Out packing, BFD) run in a worker, away from everything else the
+ * daemon does (decision 0020). It speaks the message protocol of
+ * engine-protocol.ts with `EngineClient` in the main thread:
+ *
+ *   main ──► command (start, peers, route groups, queries, stop)
+ *   main ◄── reply to a command, speaker event, peer snapshots, log record
+ *
+ * Snapshots are pushed after every burst of speaker events and at least
+ * once a second while a peer exists, so the main thread answers `routes
+ * peers` and the metrics from a current copy without a round trip.
+ *
+ * No RFC: herald's own thread boundary.
+ */
+import { parentPort } from 'node:worker_threads';
+import { Speaker } from './speaker.js';
+import type { Logger, SpeakerEvent } from './types.js';
+import type { Command, FromEngine } from './engine-protocol.js';
+
+/** How often peer snapshots are pushed when nothing happens (counters, uptime). */
+const SNAPSHOT_EVERY_MS = 1_000;
+
+const port = parentPort;
+if (!port) throw new Error('engine-worker.ts runs only as a worker thread');
+
+const post = (m: FromEngine): void => port.postMessage(m);
+
+/** Log records go to the main thread's logger (one log stream per process). */
+const logger: Logger = {
+  debug: (obj, msg) => post({ kind: 'log', level: 'debug', obj: plain(obj), msg }),
+  info: (obj, msg) => post({ kind: 'log', level: 'info', obj: plain(obj), msg }),
+  warn: (obj, msg) => post({ kind: 'log', level: 'warn', obj: plain(obj), msg }),
+  error: (obj, msg) => post({ kind: 'log', level: 'error', obj: plain(obj), msg }),
+};
+
+let speaker: Speaker | null = null;
+let pushScheduled = false;
+let ticker: NodeJS.Timeout | null = null;
+
+/** Push every peer's snapshot once this turn of the loop is over (a burst of events sends one). */
+function pushSnapshots(): void {
+  if (pushScheduled) return;
+  pushScheduled = true;
+  setImmediate(() => {
+    pushScheduled = false;
+    if (speaker) post({ kind: 'snapshot', peers: speaker.snapshot() });
+  });
+}
+
+function onEvent(e: SpeakerEvent): void {
+  // A session change reaches the main thread with the snapshot that shows it.
+  if (speaker && (e.type === 'state' || e.type === 'established' || e.type === 'down' || e.type === 'bfd' || e.type === 'bfd-routes')) {
+    post({ kind: 'snapshot', peers: speaker.snapshot() });
+  }
+  post({ kind: 'event', event: e });
+  pushSnapshots();
+}
+
+async function handle(c: Command): Promise<void> {
+  if (c.op === 'init') {
+    speaker = new Speaker({ ...c.options, logger });
+    speaker.on(onEvent);
+    ticker = setInterval(pushSnapshots, SNAPSHOT_EVERY_MS);
+    ticker.unref();
+    post({ kind: 'reply', id: c.id, value: null });
+    return;
+  }
+  const sp = speaker;
+  if (!sp) throw new Error(`engine not initialised (${c.op})`);
+  switch (c.op) {
+    case 'start':
+      await sp.start();
+      post({ kind: 'reply', id: c.id, value: sp.listenAddress });
+      pushSnapshots();
+      return;
+    case 'addPeer':
+      sp.addPeer(c.config);
+      pushSnapshots();
+      return;
+    case 'updatePeer':
+      post({ kind: 'reply', id: c.id, value: sp.updatePeerNow(c.config) });
+      pushSnapshots();
+      return;
+    case 'removePeer':
+      await sp.removePeer(c.name, c.text);
+      post({ kind: 'reply', id: c.id, value: null });
+      pushSnapshots();
+      return;
+    case 'applyGroups': {
+      const seq = sp.applyGroups(c.ops);
+      if (seq !== c.seq) logger.error({ expected: c.seq, got: seq }, 'engine: hand-off sequence out of step');
+      return;
+    }
+    case 'standing':
+      post({ kind: 'reply', id: c.id, value: sp.standingNow(c.prefix) });
+      return;
+    case 'groupStanding':
+      post({ kind: 'reply', id: c.id, value: sp.groupStandingNow(c.peer, c.group) });
+      return;
+    case 'received': {
+      const it = sp.received(c.peer, c.prefix);
+      if (it === null) {
+        post({ kind: 'reply', id: c.id, value: null });
+        return;
+      }
+      for await (const batch of it) post({ kind: 'batch', id: c.id, batch });
+      post({ kind: 'reply', id: c.id, value: true });
+      return;
+    }
+    case 'stop': {
+      if (ticker) clearInterval(ticker);
+      const keeping = await sp.stop(c.text, { graceful: c.graceful === true });
+      post({ kind: 'snapshot', peers: sp.snapshot() });
+      post({ kind: 'reply', id: c.id, value: keeping });
+      return;
+    }
+    case 'routesComplete':
+      sp.routesComplete();
+      return;
+  }
+}
+
+port.on('message', (c: Command) => {
+  handle(c).catch((e: unknown) => {
+    const message = (e as Error)?.message ?? String(e);
+    if ('id' in c && c.id !== undefined) post({ kind: 'reply', id: c.id, error: message });
+    else logger.error({ op: c.op, err: message }, 'engine command failed');
+  });
+});
+
+/** Log fields as plain data (errors and byte arrays survive the thread boundary as text). */
+function plain(obj: object): object {
+  try {
+    return JSON.parse(JSON.stringify(obj, (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v instanceof Error ? v.message : v))) as object;
+  } catch {
+    return { note: 'unserialisable log fields' };
+  }
+}

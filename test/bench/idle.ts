@@ -1,0 +1,256 @@
+/**
+ * `npm run bench -- --idle`: how small and how quick herald is as a daemon
+ * (issue 11), side by side with BIRD 2 and GoBGP in the same run. Prints
+ * figures and asserts nothing about time.
+ *
+ *   start → first OPEN   the speaker process is spawned (`ip netns exec`
+ *                        included, the same for all) until its first BGP
+ *                        OPEN arrives at a listener in the peer namespace;
+ *                        median of N starts. herald runs its real bin
+ *                        (src/bin/herald.mjs → dist/) with one peer and one
+ *                        service, as an operator's would. Also the
+ *                        speaker's CPU time (user + system) at that moment,
+ *                        which a busy machine inflates less than wall time.
+ *   idle RSS             one peer Established with a BIRD receiver and one
+ *                        route announced (herald: a service whose tcp check
+ *                        is herald's own BGP port), VmRSS 5 s later; the
+ *                        speaker process and its children.
+ *   routes summary       `node src/bin/routes.mjs` against that idle herald
+ *                        vs `node -e ''`, interleaved, medians (target ≤ 1.3×).
+ *
+ * Targets (issue 11): idle RSS ≤ 60 MB, start → first OPEN ≤ 0.3 s on a quiet
+ * machine, routes summary ≤ 1.3 × node -e ''. The load average is printed:
+ * on a busy machine every figure but RSS grows.
+ *
+ * Test infrastructure, no RFC behaviour of its own.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { descendants, Lab, missingReason, pointToPoint, run, waitFor, type LabProcess } from '../interop/lab/index.js';
+import { BirdReceiver, wallMs } from './receiver.js';
+import { RECEIVER_ASN, SENDER_ASN, sleepMs } from './common.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const HERALD = join(ROOT, 'src/bin/herald.mjs');
+const ROUTES = join(ROOT, 'src/bin/routes.mjs');
+const ROUTE = '198.51.100.53/32';
+
+type Speaker = 'herald' | 'bird' | 'gobgp';
+
+interface Ends {
+  lab: Lab;
+  peerNs: string;
+  spkNs: string;
+  peerV4: string;
+  spkV4: string;
+}
+
+/** Start `name` in the speaker namespace, configured with one peer at peerV4. */
+async function startSpeaker(e: Ends, name: Speaker, tag: string): Promise<{ proc: LabProcess; extra?: () => Promise<void>; api?: string }> {
+  const dir = await e.lab.tempDir(`idle-${name}-${tag}`);
+  const log = join(dir, `${name}.log`);
+  if (name === 'herald') {
+    const api = join(dir, 'herald.sock');
+    const conf = join(dir, 'herald.yaml');
+    await writeFile(
+      conf,
+      `router_id: ${e.spkV4}\nasn: ${SENDER_ASN}\nlisten: { address: ${e.spkV4}, port: 179 }\napi: { socket: ${api} }\n` +
+        `peers:\n  - { name: up, address: ${e.peerV4}, asn: ${RECEIVER_ASN}, local_address: ${e.spkV4} }\n` +
+        `services:\n  - { name: svc, prefixes: [${ROUTE}], checks: [{ tcp: { address: ${e.spkV4}, port: 179 } }], interval: 1s, rise: 1 }\n` +
+        'drain: { period: 0s }\n',
+    );
+    return { proc: e.lab.spawn(e.spkNs, `herald-${tag}`, process.execPath, [HERALD, 'run', '--config', conf], { logFile: log }), api };
+  }
+  if (name === 'bird') {
+    const conf = join(dir, 'bird.conf');
+    await writeFile(
+      conf,
+      `router id ${e.spkV4};\nprotocol device {}\nprotocol static st4 { ipv4; route ${ROUTE} blackhole; }\n` +
+        `protocol bgp up {\n  local ${e.spkV4} as ${SENDER_ASN};\n  neighbor ${e.peerV4} as ${RECEIVER_ASN};\n  connect delay time 0;\n  ipv4 { import none; export all; };\n}\n`,
+    );
+    return { proc: e.lab.spawn(e.spkNs, `bird-${tag}`, 'bird', ['-f', '-c', conf, '-s', join(dir, 'bird.ctl'), '-P', join(dir, 'bird.pid')], { logFile: log }) };
+  }
+  const api = join(dir, 'api.sock');
+  const toml = [
+    '[global.config]',
+    `  as = ${SENDER_ASN}`,
+    `  router-id = "${e.spkV4}"`,
+    '  port = -1',
+    '[[neighbors]]',
+    '  [neighbors.config]',
+    `    neighbor-address = "${e.peerV4}"`,
+    `    peer-as = ${RECEIVER_ASN}`,
+    '  [neighbors.transport.config]',
+    `    local-address = "${e.spkV4}"`,
+    '  [[neighbors.afi-safis]]',
+    '    [neighbors.afi-safis.config]',
+    '      afi-safi-name = "ipv4-unicast"',
+    '',
+  ];
+  await writeFile(join(dir, 'gobgpd.toml'), toml.join('\n'));
+  const proc = e.lab.spawn(e.spkNs, `gobgpd-${tag}`, 'gobgpd', ['-f', join(dir, 'gobgpd.toml'), '-p', '--pprof-disable', '--api-hosts', `unix://${api}`], { logFile: log });
+  const extra = async (): Promise<void> => {
+    const gobgp = (a: string[]): Promise<unknown> => run('gobgp', ['--target', `unix://${api}`, ...a], { timeoutMs: 10_000 });
+    await waitFor(() => gobgp(['global']).then(() => true), 10_000, () => 'gobgpd API did not answer', 50);
+    await gobgp(['global', 'rib', 'add', ROUTE, '-a', 'ipv4']);
+  };
+  return { proc, extra };
+}
+
+/** A listener in the peer namespace that prints the wall time of each OPEN's arrival (one line per connection). */
+const CATCHER = `
+const net = require('node:net');
+const now = () => performance.timeOrigin + performance.now();
+net.createServer((s) => {
+  let buf = Buffer.alloc(0);
+  s.on('data', (d) => {
+    buf = Buffer.concat([buf, d]);
+    if (buf.length >= 19 && buf[18] === 1) { process.stdout.write(String(now()) + '\\n'); s.destroy(); }
+  });
+  s.on('error', () => {});
+}).listen(179, process.argv[1], () => process.stdout.write('ready\\n'));
+`;
+
+/** CPU time (user + system) a process has used so far, ms (clock ticks of 10 ms). */
+function cpuMs(pid: number): number | null {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return null;
+  }
+}
+
+/** Start → first OPEN over n starts (wall ms), and the speaker's CPU ms at that moment. */
+async function startToOpen(e: Ends, name: Speaker, n: number): Promise<{ wall: number[]; cpu: number[] }> {
+  const catcher = spawn('ip', ['netns', 'exec', e.peerNs, process.execPath, '-e', CATCHER, e.peerV4], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines: string[] = [];
+  let buf = '';
+  catcher.stdout.on('data', (d: Buffer) => {
+    buf += String(d);
+    const parts = buf.split('\n');
+    buf = parts.pop()!;
+    lines.push(...parts);
+  });
+  const out: number[] = [];
+  const cpu: number[] = [];
+  try {
+    await waitFor(async () => (lines.includes('ready') ? true : undefined), 10_000, () => 'OPEN catcher did not start', 20);
+    for (let i = 0; i < n; i++) {
+      const before = lines.length;
+      const t0 = performance.timeOrigin + performance.now();
+      const s = await startSpeaker(e, name, `open${i}`);
+      const arrived = await waitFor(async () => (lines.length > before ? Number(lines[before]) : undefined), 20_000, () => `${name}: no OPEN within 20 s`, 2);
+      out.push(arrived - t0);
+      const c = cpuMs(s.proc.pid);
+      if (c !== null) cpu.push(c);
+      await s.proc.stop();
+    }
+  } finally {
+    catcher.kill('SIGKILL');
+  }
+  return { wall: out, cpu };
+}
+
+function rssMb(pid: number): number {
+  let kb = 0;
+  for (const p of [pid, ...descendants(pid)]) {
+    try {
+      kb += Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      // gone
+    }
+  }
+  return kb / 1024;
+}
+
+async function settle(proc: LabProcess, ms: number): Promise<number> {
+  await sleepMs(ms);
+  if (!proc.isRunning()) throw new Error(`${proc.name} exited`);
+  return rssMb(proc.pid);
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[s.length >> 1]!;
+}
+
+/** Wall time of one process run, ms. */
+function timeOnce(argv: string[]): number {
+  const t0 = performance.now();
+  const r = spawnSync(argv[0]!, argv.slice(1), { stdio: 'ignore' });
+  if (r.status !== 0) throw new Error(`${argv.join(' ')} exited ${r.status}`);
+  return performance.now() - t0;
+}
+
+const f1 = (v: number): string => v.toFixed(1);
+
+/** Run the idle benchmark; prints a table and one JSON line. */
+export async function runIdle(opts: { starts: number; settleMs: number; cliRuns: number }): Promise<void> {
+  const speakers: Speaker[] = ['herald', 'bird', 'gobgp'];
+  const missing = (s: Speaker): string | null => (s === 'herald' ? null : (missingReason([s === 'bird' ? 'bird' : 'gobgp']) ?? null));
+  console.log(`idle bench: load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} on ${readFileSync('/proc/cpuinfo', 'utf8').split('\nprocessor').length} CPUs; node ${process.version}`);
+  const rows: Record<string, { startMs: number | null; starts: number[]; cpuMs: number | null; rssMb: number | null; note?: string }> = {};
+  const cli: { routesMs: number | null; nodeMs: number | null } = { routesMs: null, nodeMs: null };
+  for (const name of speakers) {
+    const why = missing(name);
+    if (why) {
+      rows[name] = { startMs: null, starts: [], cpuMs: null, rssMb: null, note: why };
+      continue;
+    }
+    const lab = new Lab();
+    try {
+      const peerNs = await lab.addNamespace(`idle-p-${name}`);
+      const spkNs = await lab.addNamespace(`idle-s-${name}`);
+      const l = await pointToPoint(lab, peerNs, spkNs);
+      const e: Ends = { lab, peerNs, spkNs, peerV4: l.aV4, spkV4: l.bV4 };
+      const { wall: starts, cpu } = await startToOpen(e, name, opts.starts);
+      const receiver = new BirdReceiver(lab, peerNs, await lab.tempDir(`idle-recv-${name}`), RECEIVER_ASN, SENDER_ASN, [{ name: 'r4', neighbor: l.bV4, local: l.aV4, family: 'ipv4' }]);
+      await receiver.start();
+      const t0 = wallMs();
+      const s = await startSpeaker(e, name, 'idle');
+      await s.extra?.();
+      const c = await receiver.until((x) => x.est4 && x.v4 >= 1, 30_000, 20);
+      if (!c) throw new Error(`${name}: the receiver did not get the route within 30 s`);
+      const rss = await settle(s.proc, opts.settleMs);
+      rows[name] = { startMs: median(starts), starts, cpuMs: cpu.length ? median(cpu) : null, rssMb: rss, note: `route at the receiver ${((c.at - t0) / 1000).toFixed(2)} s after start` };
+      if (name === 'herald' && s.api) {
+        const routesMs: number[] = [];
+        const nodeMs: number[] = [];
+        timeOnce([process.execPath, '-e', '']);
+        for (let i = 0; i < opts.cliRuns; i++) {
+          nodeMs.push(timeOnce([process.execPath, '-e', '']));
+          routesMs.push(timeOnce([process.execPath, ROUTES, '--socket', s.api]));
+        }
+        cli.routesMs = median(routesMs);
+        cli.nodeMs = median(nodeMs);
+      }
+      await s.proc.stop();
+    } catch (err) {
+      rows[name] = { startMs: null, starts: [], cpuMs: null, rssMb: null, note: `error: ${(err as Error).message.split('\n')[0]}` };
+    } finally {
+      await lab.close();
+    }
+  }
+  const table = [
+    ['speaker', 'start → first OPEN (median)', 'all starts (ms)', 'CPU to OPEN', 'idle RSS', 'note'],
+    ...speakers.map((n) => {
+      const r = rows[n]!;
+      return [n, r.startMs === null ? '—' : `${(r.startMs / 1000).toFixed(3)} s`, r.starts.map((x) => x.toFixed(0)).join(' '), r.cpuMs === null ? '—' : `${r.cpuMs} ms`, r.rssMb === null ? '—' : `${f1(r.rssMb)} MB`, r.note ?? ''];
+    }),
+  ];
+  const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => (r[i] ?? '').length)));
+  for (const r of table) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('  '));
+  if (cli.routesMs !== null && cli.nodeMs !== null) {
+    console.log(`routes summary: ${f1(cli.routesMs)} ms vs node -e '' ${f1(cli.nodeMs)} ms = ${(cli.routesMs / cli.nodeMs).toFixed(2)}× (median of ${opts.cliRuns} each, interleaved)`);
+  }
+  const h = rows.herald!;
+  console.log(
+    `targets: idle RSS ≤ 60 MB (herald ${h.rssMb === null ? '—' : f1(h.rssMb)}), start → first OPEN ≤ 0.3 s (herald ${h.startMs === null ? '—' : (h.startMs / 1000).toFixed(3)}), routes ≤ 1.3× node -e '' (${cli.routesMs && cli.nodeMs ? (cli.routesMs / cli.nodeMs).toFixed(2) : '—'}×)`,
+  );
+  console.log(JSON.stringify({ bench: 'idle', loadavg: loadavg(), rows, cli }));
+}

@@ -1,0 +1,161 @@
+// dist/, the built herald (decision 0027): the stale check fails when a
+// source in src/ or bgp/ changed after the build and passes on a fresh one;
+// a stack trace from the bundle names the .ts file; and a daemon whose
+// config has no metrics, lxd or dns check never loads those chunks (nor
+// axios, ws, prom-client), while one whose config has them does.
+// No RFC: packaging.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync, readdirSync } from 'node:fs';
+import * as net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const BUILD = join(root, 'src/bin/build.mjs');
+const RECORD = join(root, 'test/packaging/support/record-loads.mjs');
+const tmp = mkdtempSync(join(tmpdir(), 'herald-dist-test-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+const { ENTRIES } = (await import(pathToFileURL(BUILD).href)) as { ENTRIES: Record<string, string> };
+
+/** A copy of the tree's build inputs and its dist/, with node_modules linked. */
+function copyTree(name: string): string {
+  const t = join(tmp, name);
+  for (const p of ['src', 'bgp', 'dist', 'package.json', 'tsconfig.json']) cpSync(join(root, p), join(t, p), { recursive: true });
+  symlinkSync(join(root, 'node_modules'), join(t, 'node_modules'));
+  return t;
+}
+
+function check(tree: string): { status: number | null; stderr: string } {
+  const r = spawnSync(process.execPath, [BUILD, '--check', `--root=${tree}`], { encoding: 'utf8' });
+  return { status: r.status, stderr: r.stderr };
+}
+
+function edit(file: string, from: string, to: string): void {
+  const text = readFileSync(file, 'utf8');
+  expect(text).toContain(from);
+  writeFileSync(file, text.replace(from, to));
+}
+
+describe('dist/ against the sources', () => {
+  it('has every entry and is fresh after the build', () => {
+    for (const name of Object.keys(ENTRIES)) {
+      expect(existsSync(join(root, 'dist', `${name}.mjs`)), `dist/${name}.mjs`).toBe(true);
+      expect(existsSync(join(root, 'dist', `${name}.mjs.map`)), `dist/${name}.mjs.map`).toBe(true);
+    }
+    const r = check(root);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
+
+  it('is stale after a change in src/, in bgp/, or with a chunk missing', () => {
+    const a = copyTree('src-change');
+    edit(join(a, 'src/main.ts'), 'usage: herald run ', 'usage: herald  run ');
+    const ra = check(a);
+    expect(ra.status).toBe(1);
+    expect(ra.stderr).toMatch(/dist\/herald\.mjs differs from what the sources build to/);
+
+    const b = copyTree('bgp-change');
+    edit(join(b, 'bgp/driver/speaker.ts'), "'listening for BGP connections'", "'listening for BGP connections now'");
+    const rb = check(b);
+    expect(rb.status).toBe(1);
+    expect(rb.stderr).toMatch(/dist\/daemon-\w+\.mjs is missing/);
+    expect(rb.stderr).toMatch(/dist\/daemon-\w+\.mjs is left from an older build/);
+
+    const c = copyTree('chunk-gone');
+    const chunk = readdirSync(join(c, 'dist')).find((f) => /^chunk-\w+\.mjs$/.test(f))!;
+    unlinkSync(join(c, 'dist', chunk));
+    const rc = check(c);
+    expect(rc.status).toBe(1);
+    expect(rc.stderr).toContain(`dist/${chunk} is missing`);
+  });
+});
+
+describe('the bundle at run time', () => {
+  it('names the TypeScript file and line in a stack trace', () => {
+    const script = `const m = await import(${JSON.stringify(pathToFileURL(join(root, 'dist/routes.mjs')).href)});
+try { await m.runCli(['--help'], { stdout: null, stderr: null, env: {} }); } catch (e) { console.log(e.stack); }`;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    console.log(`stack from dist/routes.mjs:\n${out}`);
+    expect(out).toMatch(/at .*runCli \(.*src\/cli\/index\.ts:\d+:\d+\)/);
+    expect(out).not.toMatch(/dist\/routes\.mjs:\d+/);
+  });
+
+  async function freePort(): Promise<number> {
+    return new Promise((resolve) => {
+      const s = net.createServer().listen(0, '127.0.0.1', () => {
+        const { port } = s.address() as net.AddressInfo;
+        s.close(() => resolve(port));
+      });
+    });
+  }
+
+  /** Run `herald run` until "herald started", stop it, and return the sources of every dist file it loaded. */
+  async function loadedSources(name: string, extra: (ports: number[]) => string): Promise<Set<string>> {
+    const ports = await Promise.all([freePort(), freePort(), freePort()]);
+    const dir = join(tmp, name);
+    cpSync(join(root, 'package.json'), join(dir, 'package.json'));
+    const config = join(dir, 'herald.yaml');
+    writeFileSync(
+      config,
+      `router_id: 192.0.2.11
+asn: 65011
+listen: { address: 127.0.0.1, port: ${ports[0]} }
+api: { socket: ${join(dir, 'herald.sock')} }
+peers:
+  - { name: up, address: 127.0.0.1, port: ${ports[1]}, asn: 65000, passive: true }
+drain: { period: 0s }
+${extra(ports)}`,
+    );
+    const log = join(dir, 'loads.txt');
+    const child = spawn(process.execPath, ['--import', pathToFileURL(RECORD).href, join(root, 'src/bin/herald.mjs'), 'run', '--config', config], {
+      env: { ...process.env, HERALD_LOAD_LOG: log },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += String(d)));
+    child.stderr.on('data', (d: Buffer) => (out += String(d)));
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    await new Promise<void>((resolve, reject) => {
+      const t = setInterval(() => {
+        if (out.includes('herald started')) {
+          clearInterval(t);
+          resolve();
+        } else if (child.exitCode !== null) {
+          clearInterval(t);
+          reject(new Error(`herald exited early:\n${out}`));
+        }
+      }, 20);
+    });
+    // A moment for the first health round (the dns check's chunk loads on its first probe).
+    await new Promise((r) => setTimeout(r, 1500));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    const sources = new Set<string>();
+    for (const url of readFileSync(log, 'utf8').split('\n').filter((u) => u.includes('/dist/'))) {
+      const map = JSON.parse(readFileSync(`${fileURLToPath(url)}.map`, 'utf8')) as { sources: string[] };
+      for (const s of map.sources) sources.add(s.replace(/^(\.\.\/)+/, ''));
+    }
+    return sources;
+  }
+
+  const LAZY = [/src\/sources\/lxd\/(client|source|events|config)\.ts/, /src\/metrics\.ts/, /checks\/dns\.ts/, /node_modules\/axios\//, /node_modules\/ws\//, /node_modules\/prom-client\//];
+
+  it('loads metrics, the LXD client and the DNS check only when the config uses them', async () => {
+    const plain = await loadedSources('plain', (p) => `services:\n  - { name: web, prefixes: [198.51.100.80/32], checks: [{ tcp: { address: 127.0.0.1, port: ${p[2]} } }], interval: 1s }\n`);
+    expect([...plain].some((s) => s.includes('src/daemon.ts'))).toBe(true);
+    for (const re of LAZY) expect([...plain].filter((s) => re.test(s)), String(re)).toEqual([]);
+
+    const full = await loadedSources(
+      'full',
+      (p) => `metrics: { address: 127.0.0.1, port: ${p[2]}, path: /metrics }
+lxd: { socket: ${join(tmp, 'no-lxd.sock')} }
+services:
+  - { name: dns, prefixes: [198.51.100.53/32], checks: [{ dns: { server: 127.0.0.1, port: ${p[1]}, query: example.org, type: SOA } }], interval: 1s }
+`,
+    );
+    for (const re of LAZY) expect([...full].filter((s) => re.test(s)).length, String(re)).toBeGreaterThan(0);
+  }, 60_000);
+});

@@ -1,0 +1,82 @@
+// The npm package (decision 0027): `npm pack` ships dist/, the bins, the
+// schema, the example configs, README and LICENSE and no tests or TypeScript;
+// `npm install -g --prefix P ./herald-*.tgz` installs koffi as its only
+// dependency (no dev dependency), and the installed `herald` checks the
+// shipped example, starts, and `routes --help` answers.
+// Needs the npm registry for koffi (npm's cache is tried first).
+// No RFC: packaging.
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import * as net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const tmp = mkdtempSync(join(tmpdir(), 'herald-pack-test-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+const run = (cmd: string, args: string[], opts: { cwd?: string } = {}): string =>
+  execFileSync(cmd, args, { encoding: 'utf8', cwd: opts.cwd ?? root, env: { ...process.env, npm_config_update_notifier: 'false' } });
+
+describe('npm package', () => {
+  it('packs the built daemon without tests, installs globally with no dev dependency, and runs', async () => {
+    const t0 = Date.now();
+    // dist/ was built by vitest's global setup; --ignore-scripts so this test
+    // never rewrites dist/ under other tests. The stale check is prepack's job.
+    const [packed] = JSON.parse(run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', tmp])) as { filename: string; files: { path: string }[] }[];
+    const files = packed!.files.map((f) => f.path);
+    for (const want of ['dist/herald.mjs', 'dist/routes.mjs', 'src/bin/herald.mjs', 'src/bin/routes.mjs', 'docs/herald.schema.json', 'docs/examples/herald.yaml', 'docs/systemd/herald.service', 'README.md', 'LICENSE', 'package.json']) {
+      expect(files, want).toContain(want);
+    }
+    expect(files.filter((f) => /(^|\/)test\/|\.test\.|\.ts$|^bgp\//.test(f))).toEqual([]);
+    expect(files.filter((f) => /^dist\/\w+-\w{8}\.mjs$/.test(f)).length).toBeGreaterThan(0);
+
+    const prefix = join(tmp, 'prefix');
+    run('npm', ['install', '--global', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', join(tmp, packed!.filename)]);
+    const pkgDir = join(prefix, 'lib/node_modules/herald');
+    // Only koffi (and its platform build) came along: everything else is bundled in dist/.
+    const deps = readdirSync(join(pkgDir, 'node_modules')).flatMap((d) => (d.startsWith('@') ? readdirSync(join(pkgDir, 'node_modules', d)).map((s) => `${d}/${s}`) : [d]));
+    expect(deps.filter((d) => !d.startsWith('.')).every((d) => d === 'koffi' || d.startsWith('@koromix/koffi-'))).toBe(true);
+    expect(deps).toContain('koffi');
+
+    const herald = join(prefix, 'bin/herald');
+    const routes = join(prefix, 'bin/routes');
+    expect(run(herald, ['check', '--config', join(pkgDir, 'docs/examples/herald.yaml')])).toContain('router_id: 192.0.2.11');
+    expect(run(routes, ['--help'])).toContain('usage: routes');
+
+    // The installed daemon starts (loopback only; the peer is passive).
+    const port = await new Promise<number>((resolve) => {
+      const s = net.createServer().listen(0, '127.0.0.1', () => {
+        const { port: p } = s.address() as net.AddressInfo;
+        s.close(() => resolve(p));
+      });
+    });
+    const config = join(tmp, 'herald.yaml');
+    writeFileSync(
+      config,
+      `router_id: 192.0.2.11\nasn: 65011\nlisten: { address: 127.0.0.1, port: ${port} }\napi: { socket: ${join(tmp, 'herald.sock')} }\npeers:\n  - { name: up, address: 127.0.0.1, asn: 65000, passive: true }\ndrain: { period: 0s }\n`,
+    );
+    const child = spawn(herald, ['run', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += String(d)));
+    child.stderr.on('data', (d: Buffer) => (out += String(d)));
+    const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    await new Promise<void>((resolve, reject) => {
+      const t = setInterval(() => {
+        if (out.includes('herald started')) {
+          clearInterval(t);
+          resolve();
+        } else if (child.exitCode !== null) {
+          clearInterval(t);
+          reject(new Error(`installed herald exited:\n${out}`));
+        }
+      }, 20);
+    });
+    expect(run(routes, ['peers', '--socket', join(tmp, 'herald.sock')])).toContain('up');
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    console.log(`npm pack + install -g + run: ${((Date.now() - t0) / 1000).toFixed(1)} s; ${files.length} files packed`);
+  }, 240_000);
+});
