@@ -11,7 +11,9 @@
  * of every process of the host), link cut (the host's bridge port down),
  * speaker SIGKILL (herald; bgpd + bfdd for the anchor), planned drain
  * (SIGTERM: withdraw, then Cease; the anchor withdraws its `network`), and
- * planned restart (not available: it needs the `gr` branch's restart mode).
+ * planned restart (herald only: Graceful Restart turned on by a reload, then
+ * SIGUSR2 and the next process; the cell says whether the next hop ever left
+ * and counts the requests lost until End-of-RIB + 1 s).
  * Each cell: the time until the host's next hop leaves the router's kernel
  * route (stamped when the kernel reports the change, `ip monitor route`), and the client's requests lost out of those sent from 1 s before
  * the failure to 1 s after the next hop left.
@@ -114,7 +116,7 @@ ${addrs.map((a) => `    listen ${a}:80;`).join('\n')}
 `;
 }
 
-function heraldConf(o: { v4: string; dir: string; routerV4: string; bfd: boolean; hold: number; prefix?: string; statics?: string[] }): string {
+function heraldConf(o: { v4: string; dir: string; routerV4: string; bfd: boolean; hold: number; prefix?: string; statics?: string[]; gr?: boolean }): string {
   const service = o.prefix
     ? `services:
   - name: web
@@ -132,7 +134,7 @@ function heraldConf(o: { v4: string; dir: string; routerV4: string; bfd: boolean
 asn: ${HOST_AS}
 listen: { address: "::", port: 179 }
 api: { socket: ${o.dir}/herald.sock }
-${o.bfd ? 'bfd: { min_tx: 100ms, min_rx: 100ms, multiplier: 3 }\n' : ''}peers:
+${o.bfd ? 'bfd: { min_tx: 100ms, min_rx: 100ms, multiplier: 3 }\n' : ''}${o.gr ? 'graceful_restart: { restart_time: 60s }\n' : ''}peers:
   - { name: r, address: ${o.routerV4}, asn: ${ROUTER_AS}, local_address: ${o.v4}, hold_time: ${o.hold}, connect_retry: 1s }
 ${service}${statics}drain: { period: 0s, message: "failover bench" }
 `;
@@ -154,6 +156,10 @@ interface Subject {
   restartSpeaker: () => Promise<void>;
   drain: () => Promise<void>;
   undrain: () => Promise<void>;
+  /** Turn Graceful Restart on (a reload that resets the session); null: no planned restart in this row. */
+  enableGr: (() => Promise<void>) | null;
+  /** A planned restart: resolves once the next process released End-of-RIB. */
+  plannedRestart: () => Promise<void>;
 }
 
 function serversMissing(): string | undefined {
@@ -242,6 +248,8 @@ export async function runFailover(): Promise<void> {
     let hostFrr = new FrrRouter(lab, frrHostConfig);
     await Promise.all([survivor.start(), heralds.hbfd.start(), heralds.hhold.start(), hostFrr.start()]);
 
+    const confOf = (name: 'hbfd' | 'hhold', s: { v4: string }, gr: boolean): string =>
+      heraldConf({ v4: s.v4, dir: dirs.get(name)!, routerV4: topo.routerV4, bfd: name === 'hbfd', hold: name === 'hbfd' ? 9 : 3, prefix: PREFIX[name], gr });
     const heraldSubject = (name: 'hbfd' | 'hhold', row: string, s: { ns: string; v4: string }): Subject => ({
       row,
       name,
@@ -269,6 +277,19 @@ export async function runFailover(): Promise<void> {
         heralds[name] = herald(name, s, readFileSync(heralds[name].configPath, 'utf8'));
         await heralds[name].start(60_000);
       },
+      enableGr: async () => {
+        const from = heralds[name].mark();
+        writeFileSync(heralds[name].configPath, confOf(name, s, true));
+        heralds[name].signal('SIGHUP');
+        await heralds[name].waitLog((l) => l.msg === 'config reloaded', 10_000, from);
+      },
+      plannedRestart: async () => {
+        heralds[name].signal('SIGUSR2');
+        await heralds[name].exited;
+        heralds[name] = herald(name, s, readFileSync(heralds[name].configPath, 'utf8'));
+        await heralds[name].start(60_000);
+        await heralds[name].waitLog((l) => l.msg === 'routes complete: End-of-RIB released', 60_000);
+      },
     });
     const subjects: Subject[] = [
       heraldSubject('hbfd', 'herald+BFD', hb),
@@ -295,6 +316,8 @@ export async function runFailover(): Promise<void> {
         },
         drain: async () => hostFrr.withdraw([`${PREFIX.hfrr}/32`]),
         undrain: async () => hostFrr.announce([{ prefix: `${PREFIX.hfrr}/32` }]),
+        enableGr: null,
+        plannedRestart: async () => {},
       },
     ];
 
@@ -380,7 +403,33 @@ export async function runFailover(): Promise<void> {
       );
       await measure('speaker SIGKILL', s.killSpeaker, s.restartSpeaker);
       await measure('planned drain', s.drain, s.undrain);
-      row.cells['planned restart'] = { goneMs: null, lost: 0, sent: 0, note: "n/a — needs the gr branch's restart mode" };
+      if (s.enableGr) {
+        await s.enableGr();
+        await back();
+        process.stdout.write(`  ${s.row}: planned restart… `);
+        const t0 = Date.now();
+        let note: string | undefined;
+        try {
+          await s.plannedRestart();
+        } catch (e) {
+          note = `error: ${(e as Error).message.split('\n')[0]}`;
+        }
+        const end = Date.now() + 1_000;
+        await sleep(1_900);
+        const left = m.history.find((h) => h.at >= t0 && h.at <= end && !h.hops.includes(s.v4));
+        const win = read().filter((r) => r.at >= t0 - 1_000 && r.at <= end);
+        const cell: Cell = {
+          goneMs: left ? left.at - t0 : null,
+          lost: win.filter((r) => !r.ok).length,
+          sent: win.length,
+          ...(note ? { note } : left ? {} : { note: 'next hop kept through the restart' }),
+        };
+        row.cells['planned restart'] = cell;
+        console.log(`${left ? `next hop left after ${left.at - t0} ms` : 'next hop kept'}, ${cell.lost}/${cell.sent} lost (until End-of-RIB + 1 s)${note ? ` (${note})` : ''}`);
+        await back();
+      } else {
+        row.cells['planned restart'] = { goneMs: null, lost: 0, sent: 0, note: 'n/a — FRR graceful restart not set up here' };
+      }
       await loop.stop();
       const all = read();
       console.log(`  ${s.row}: client sent ${all.length} requests, ${all.filter((r) => !r.ok).length} failed in all`);
@@ -403,12 +452,12 @@ export async function runFailover(): Promise<void> {
 function printTable(rows: Row[]): void {
   const cell = (c: Cell | undefined): string => {
     if (!c) return '—';
-    if (c.goneMs === null) return c.note ?? '—';
+    if (c.goneMs === null) return c.sent > 0 ? `${c.note ?? '—'}, ${c.lost}/${c.sent} lost` : (c.note ?? '—');
     return `${(c.goneMs / 1000).toFixed(2)} s, ${c.lost}/${c.sent} lost${c.note ? ` (${c.note})` : ''}`;
   };
   const table = [['', ...CASES], ...rows.map((r) => [r.name, ...CASES.map((c) => cell(r.cells[c]))])];
   const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => (r[i] ?? '').length)));
-  console.log('\nnext hop gone from the router\'s kernel route after the failure; client requests lost / sent (1 s before → 1 s after)');
+  console.log("\nnext hop gone from the router's kernel route after the failure; client requests lost / sent (1 s before → 1 s after; planned restart: until End-of-RIB + 1 s)");
   for (const r of table) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
   console.log(`targets (issue 8): host frozen / link cut ≤ 0.35 s with BFD 100ms × 3 and no worse than FRR↔FRR; service killed ≤ fall × interval + 100 ms = ${CHECK.fall * CHECK.intervalMs + 100} ms; planned restart 0 lost`);
 }

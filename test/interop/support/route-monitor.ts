@@ -14,6 +14,7 @@ import * as readline from 'node:readline';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
+const HISTORY_MAX = 10_000;
 
 /** The next hops of the kernel route for `dest` in namespace `ns` ([] when there is none). */
 export async function kernelNextHops(ns: string, dest: string): Promise<string[]> {
@@ -25,6 +26,8 @@ export class RouteMonitor {
   /** The next hops now, and when (Date.now()) the kernel reported the change that made them so. */
   hops: string[] = [];
   at = 0;
+  /** Every change seen, oldest first (at most HISTORY_MAX, the oldest dropped). */
+  readonly history: { at: number; hops: string[] }[] = [];
   private child: ChildProcess | null = null;
   private pendingAt: number | null = null;
   private reading = false;
@@ -62,7 +65,12 @@ export class RouteMonitor {
       const at = this.pendingAt;
       this.pendingAt = null;
       try {
-        this.hops = await kernelNextHops(this.ns, this.dest);
+        const hops = await kernelNextHops(this.ns, this.dest);
+        if (hops.join(' ') !== this.hops.join(' ')) {
+          this.history.push({ at, hops });
+          if (this.history.length > HISTORY_MAX) this.history.shift();
+        }
+        this.hops = hops;
         this.at = at;
       } catch {
         /* the namespace went away */
