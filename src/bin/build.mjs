@@ -41,6 +41,8 @@ export const ENTRIES = {
   routes: 'src/cli/index.ts',
   // The session engine's thread (decision 0020), started by bgp/driver/engine-client.ts.
   'engine-worker': 'bgp/driver/engine-worker.ts',
+  // The BFD thread (decision 0040), started by the engine from bgp/bfd/thread.ts.
+  'bfd-worker': 'bgp/bfd/bfd-worker.ts',
 };
 
 /** Packages left as imports: native code that must be installed, not bundled. */
