@@ -352,10 +352,18 @@ describe.skipIf(!netns.canRun)('BfdDriver through the kernel (network namespace)
         await until(a, 'stall', (x) => x.state === 'Up');
         await sleep(100);
         const before = await until(a, 'stall', (x) => x.state === 'Up' && x.detectionTimeMs === 60);
-        const t0 = performance.now();
-        while (performance.now() - t0 < 300) {
-          // Blocked: no timer, no socket read on this thread.
-        }
+        // Blocked inside a setImmediate callback: the loop's next phase is
+        // its timers, so the expired Detection Time is seen before the
+        // socket is read, which is the case the second look is for.
+        await new Promise<void>((resolve) =>
+          setImmediate(() => {
+            const t0 = performance.now();
+            while (performance.now() - t0 < 300) {
+              // Blocked: no timer, no socket read on this thread.
+            }
+            resolve();
+          }),
+        );
         await sleep(30);
         const after = a.session('stall')!;
         console.log(
