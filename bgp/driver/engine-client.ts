@@ -52,15 +52,22 @@ interface Pending {
  * build runs the prebuilt dist/engine-worker.mjs instead.
  */
 function tsWorker(url: URL): Worker {
-  const require = createRequire(import.meta.url);
-  const esbuild = require('esbuild') as typeof import('esbuild');
   const root = new URL('../../', import.meta.url);
   const dir = new URL('node_modules/.cache/herald/', root);
   mkdirSync(dir, { recursive: true });
-  const out = new URL('engine-worker.mjs', dir);
+  // The BFD thread's script goes beside the engine's, where the engine looks for it (decision 0040).
+  bundleWorker(root, new URL('../bfd/bfd-worker.ts', import.meta.url), new URL('bfd-worker.mjs', dir));
+  const out = bundleWorker(root, url, new URL('engine-worker.mjs', dir));
+  return new Worker(out, { stdout: false, stderr: false, resourceLimits: ENGINE_LIMITS });
+}
+
+/** Bundle one worker entry to `out` unless the file there is already the same. */
+function bundleWorker(root: URL, entry: URL, out: URL): URL {
+  const require = createRequire(import.meta.url);
+  const esbuild = require('esbuild') as typeof import('esbuild');
   const r = esbuild.buildSync({
     absWorkingDir: fileURLToPath(root),
-    entryPoints: [fileURLToPath(url)],
+    entryPoints: [fileURLToPath(entry)],
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -79,11 +86,11 @@ function tsWorker(url: URL): Worker {
   }
   if (!same) {
     // Written under a temporary name and renamed: a worker starting meanwhile reads a whole file.
-    const tmp = new URL(`engine-worker.mjs.${process.pid}.${Date.now()}.tmp`, dir);
+    const tmp = new URL(`${out.pathname.split('/').pop()!}.${process.pid}.${Date.now()}.tmp`, out);
     writeFileSync(tmp, code);
     renameSync(tmp, out);
   }
-  return new Worker(out, { stdout: false, stderr: false, resourceLimits: ENGINE_LIMITS });
+  return out;
 }
 
 /**

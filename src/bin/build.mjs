@@ -50,6 +50,8 @@ export const ENTRIES = {
 export const THREADS = {
   // The session engine's thread (decision 0020), started by bgp/driver/engine-client.ts.
   'engine-worker': 'bgp/driver/engine-worker.ts',
+  // The BFD thread (decision 0040), started by the engine from bgp/bfd/thread.ts.
+  'bfd-worker': 'bgp/bfd/bfd-worker.ts',
 };
 
 const ALL = { ...ENTRIES, ...THREADS };
