@@ -28,6 +28,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+import { every, realClock, type Clock } from '../../bgp/index.js';
 import {
   explain,
   jsonReplacer,
@@ -54,6 +55,8 @@ export interface ApiDaemon extends StateSource {
   /** Planned restart (Graceful Restart): stop without withdrawing and exit for the service manager to restart. */
   plannedRestart(reason: string): void;
   onEvent(fn: (e: StateEvent) => void): () => void;
+  /** The clock of the event stream's keepalive (default the real clock). */
+  readonly clock?: Clock;
 }
 
 export interface HandlerOptions {
@@ -283,9 +286,9 @@ function events(d: ApiDaemon, req: http.IncomingMessage, res: http.ServerRespons
   const off = d.onEvent((e) => {
     res.write(`event: ${e.type}\ndata: ${JSON.stringify(e, jsonReplacer)}\n\n`);
   });
-  const ka = setInterval(() => res.write(': keepalive\n\n'), 15_000);
+  const ka = every(d.clock ?? realClock, 15_000, () => res.write(': keepalive\n\n'));
   const end = (): void => {
-    clearInterval(ka);
+    ka();
     off();
   };
   req.on('close', end);
