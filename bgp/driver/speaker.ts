@@ -20,6 +20,9 @@
  * GTSM peer to accept that SYN-ACK. The listener therefore sends TTL 255 as
  * long as any peer has `ttlSecurity`; every accepted socket then gets its
  * peer's own TTL right after accept (peer.ts).
+ *
+ * BFD for the peers that have it lives beside them (bfd-link.ts, one
+ * BfdDriver on the speaker's Clock and Logger; decisions 0020, 0030).
  */
 import * as net from 'node:net';
 import { Afi, CeaseSub, Safi } from '../wire/iana.js';
@@ -29,6 +32,8 @@ import type { RouteAttrs, RouteGroup, RouteSpec } from '../rib/route.js';
 import type { PrefixList } from '../rib/prefix-list.js';
 import { after, every, realClock, type Clock } from './clock.js';
 import { Peer } from './peer.js';
+import { BfdLink } from './bfd-link.js';
+import type { BfdDriverOptions } from '../bfd/driver.js';
 import type { Engine, GroupStanding, PeerChange, PrefixStanding } from './engine.js';
 import type { ReceivedRoute } from '../rib/adj-rib-in.js';
 import { applyListenerMd5, listenerFamily, removeListenerMd5, setListenerTtl } from './tcp-md5.js';
@@ -62,6 +67,8 @@ export interface SpeakerOptions {
    * keeping our stale routes flushes only those we did not re-announce.
    */
   deferEndOfRib?: boolean;
+  /** BFD driver options: listening ports and randomness (tests). */
+  bfd?: Pick<BfdDriverOptions, 'ports' | 'random'>;
 }
 
 /**
@@ -134,6 +141,8 @@ export class Speaker implements Engine {
   private eorDeferred: boolean;
   /** The TTL the listener sends with (its SYN-ACKs): 255 while a peer has ttlSecurity, else the OS default. */
   private listenerTtl: 255 | 'default' = 'default';
+  /** BFD sessions of the peers that have `bfd`. */
+  private readonly bfd: BfdLink;
 
   constructor(opts: SpeakerOptions) {
     this.opts = opts;
@@ -141,6 +150,13 @@ export class Speaker implements Engine {
     this.log = opts.logger ?? silentLogger;
     this.restarting = opts.restarting ?? false;
     this.eorDeferred = opts.deferEndOfRib ?? false;
+    this.bfd = new BfdLink({
+      clock: this.clock,
+      log: this.log,
+      emit: this.emit,
+      peer: (name) => this.peers.get(name),
+      ...(opts.bfd ? { driver: opts.bfd } : {}),
+    });
   }
 
   /** Subscribe to typed events; returns an unsubscribe function. */
@@ -150,6 +166,7 @@ export class Speaker implements Engine {
   }
 
   private emit = (e: SpeakerEvent): void => {
+    if (e.type === 'established') this.bfd.established(e.peer);
     for (const fn of this.listeners) {
       try {
         fn(e);
@@ -165,6 +182,7 @@ export class Speaker implements Engine {
     this.started = true;
     if (this.opts.listen !== false) await this.listen();
     for (const p of this.peers.values()) p.start();
+    for (const p of this.peers.values()) if (p.cfg.bfd) void this.bfd.sync(p.name);
     this.watchMd5();
   }
 
@@ -314,7 +332,10 @@ export class Speaker implements Engine {
     this.installKeys();
     this.giveGroups(peer);
     this.applyListenerTtl();
-    if (this.started) peer.start();
+    if (this.started) {
+      peer.start();
+      if (cfg.bfd) void this.bfd.sync(cfg.name);
+    }
   }
 
   /** Queue every held group that is for `peer` on it (a new peer, or its families changed). */
@@ -416,6 +437,8 @@ export class Speaker implements Engine {
     if (old.password !== undefined && old.address !== cfg.address) this.removeKey(old.address);
     peer.reconfigure(cfg, this.sessionConfig(cfg));
     if (JSON.stringify(old.families) !== JSON.stringify(cfg.families)) this.giveGroups(peer);
+    // BFD follows the new settings without touching the BGP session (a Poll Sequence, or a new BFD session).
+    if (this.started && (old.bfd !== undefined || cfg.bfd !== undefined)) void this.bfd.sync(cfg.name);
     if (!sessionChanged) {
       if (!exportChanged) return 'reconfigured';
       peer.reexport();
@@ -434,6 +457,7 @@ export class Speaker implements Engine {
     await peer.stop(text, CeaseSub.PeerDeconfigured);
     this.peers.delete(name);
     this.applyListenerTtl();
+    if (peer.cfg.bfd) await this.bfd.remove(name);
     if (peer.cfg.password !== undefined) this.removeKey(peer.cfg.address);
   }
 
@@ -535,7 +559,7 @@ export class Speaker implements Engine {
 
   /** Snapshot of every peer. */
   snapshot(): PeerSnapshot[] {
-    return [...this.peers.values()].map((p) => p.snapshot());
+    return [...this.peers.values()].map((p) => ({ ...p.snapshot(), bfd: this.bfd.snapshot(p) }));
   }
 
   /** The peer object (for RIB queries). */
@@ -567,6 +591,8 @@ export class Speaker implements Engine {
     await Promise.race([all, new Promise<void>((r) => (cancel = after(this.clock, timeoutMs, r)))]);
     cancel?.();
     for (const p of this.peers.values()) p.destroy();
+    // BFD goes AdminDown after the BGP sessions ended, so no router reads it as a failure of a live session.
+    await this.bfd.close();
     const servers = this.servers;
     this.servers = [];
     await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));

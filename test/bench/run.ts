@@ -19,6 +19,7 @@
  *                                      a flip of them all (checks.ts; no root)
  *   npm run bench -- --lxd             LXD source, 10,000 instances: event →
  *                                      withdraw on the wire, resync CPU (lxd.ts; no root)
+ *   npm run bench -- --failover        failover times and client loss instead (failover.ts)
  *
  * Every sender runs in a fresh pair of namespaces that are deleted after it
  * (the lab's exit handlers also clean up on a crash or Ctrl-C).
@@ -36,6 +37,7 @@ import { benchGobgp } from './gobgp.js';
 import { runIdle } from './idle.js';
 import { printChecks, runChecks } from './checks.js';
 import { printLxdBench, runLxdBench } from './lxd.js';
+import { runFailover } from './failover.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 
@@ -81,7 +83,7 @@ function parseArgs(argv: string[]): Args {
     else if (a.startsWith('--only=')) only = new Set(a.slice(7).split(','));
     else if (a.startsWith('--cpu-prof=')) cpuProf = resolve(a.slice(11));
     else if (a === '--cpu-prof') cpuProf = resolve('herald-cpu-prof');
-    else throw new Error(`unknown argument ${a} (known: --quick, --idle, --checks [--services=N --seconds=N], --lxd [--instances=N --events=N], --only=herald,daemon,bird,openbgpd,gobgp, --cpu-prof[=DIR])`);
+    else throw new Error(`unknown argument ${a} (known: --quick, --idle, --checks [--services=N --seconds=N], --lxd [--instances=N --events=N], --only=herald,daemon,bird,openbgpd,gobgp, --cpu-prof[=DIR], --failover)`);
   }
   return { quick, idle, checks, lxd, only, cpuProf, n };
 }
@@ -115,6 +117,11 @@ function printTable(results: SenderResult[]): void {
 }
 
 async function main(): Promise<void> {
+  if (process.argv.slice(2).includes('--failover')) {
+    if (process.argv.length > 3) throw new Error('--failover takes no other argument');
+    await runFailover();
+    return;
+  }
   const args = parseArgs(process.argv.slice(2));
   if (args.idle) {
     await runIdle({ starts: 7, settleMs: 5000, cliRuns: 15 });
