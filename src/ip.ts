@@ -82,6 +82,11 @@ function parseBare(s: string): Ip | string {
   }
 }
 
+/** An IPv4-mapped IPv6 address as its IPv4 address (how a dual-stack socket names an IPv4 peer); any other address as it is. */
+export function unmapped(a: IpAddress): IpAddress {
+  return a.mapped && a.ip instanceof Address6 ? addressOf(a.ip.to4()) : a;
+}
+
 function addressOf(ip: Ip): IpAddress {
   if (ip instanceof Address4) return { family: 'ipv4', text: ip.correctForm(), mapped: false, ip };
   return { family: 'ipv6', text: ip.correctForm(), mapped: ip.isMapped4(), ip };
@@ -151,19 +156,6 @@ export function prefixContains(outer: IpPrefix, inner: IpPrefix | IpAddress): bo
   if (outer.family !== inner.family) return false;
   if ('len' in inner && inner.len < outer.len) return false;
   return inner.ip.isInSubnet(outer.ip as Address4 & Address6);
-}
-
-/** True when `address` lies in the network of `prefix` (address or prefix text; false when either does not parse). */
-export function addressIn(address: string, prefix: string): boolean {
-  const a = parsePrefixText(address, { hostBits: 'mask' });
-  const n = parsePrefixText(prefix, { hostBits: 'mask' });
-  if (typeof a === 'string' || typeof n === 'string') return false;
-  return prefixContains(n, { family: a.family, text: a.text, mapped: false, ip: a.ip });
-}
-
-/** "[2001:db8::1]:53" or "192.0.2.1:53" (a host name is left as it is). */
-export function hostPort(host: string, port: number): string {
-  return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 /** An address range "first-last" as LXD writes `ipv4.ovn.ranges`, validated; or the reason it is not one. */

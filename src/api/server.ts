@@ -31,6 +31,7 @@ import { promisify } from 'node:util';
 import { every, realClock, type Clock } from '../../bgp/index.js';
 import {
   explain,
+  readPrefix,
   jsonReplacer,
   lxd,
   peers,
@@ -124,8 +125,9 @@ async function route(d: ApiDaemon, opts: HandlerOptions, req: http.IncomingMessa
   if (p.startsWith('/v1/explain/') || p === '/v1/explain') {
     get();
     const text = url.searchParams.get('prefix') ?? decodeURIComponent(p.slice('/v1/explain/'.length));
-    const x = await explain(d, text);
-    if (x === null) throw new ApiError(400, 'bad-prefix', `'${text}' is not a prefix or address (try 198.51.100.53/32 or 2001:db8::53/128)`);
+    const r = readPrefix(text);
+    const x = 'prefix' in r ? await explain(d, r.prefix) : null;
+    if (x === null) throw new ApiError(400, 'bad-prefix', `${'reason' in r ? r.reason : `'${text}' is not a prefix or address`} (try 198.51.100.53/32 or 2001:db8::53/128)`);
     return sendJson(res, 200, x);
   }
   if (p === '/v1/lxd') {
