@@ -28,14 +28,13 @@
  * Route data: 240.0.0.0/4 (reserved, never installed anywhere).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KEEPALIVE, RawPeer } from '../support/bgp-client.js';
-import { HERALD_NODE_FLAGS, sleepMs } from './common.js';
+import { buildDist, HERALD_NODE_FLAGS, httpGet, met, procCpuSeconds, sleepMs, stopChild, writeResult } from './common.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const HERALD = join(ROOT, 'src/bin/herald.mjs');
@@ -76,13 +75,6 @@ export interface ChecksResult {
   notes: string[];
 }
 
-/** utime and stime of a process (all threads), in seconds. */
-function cpuSeconds(pid: number): { user: number; sys: number } {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return { user: Number(rest[11]) / CLK_TCK, sys: Number(rest[12]) / CLK_TCK };
-}
-
 /** utime + stime per thread name, in seconds. */
 function threadSeconds(pid: number): Map<string, number> {
   const out = new Map<string, number>();
@@ -109,18 +101,6 @@ function memMb(pid: number): { rss: number; hwm: number } {
   const s = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (k: string): number => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(s)?.[1] ?? 0);
   return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
-}
-
-function httpGet(opts: { socketPath?: string; host?: string; port?: number; path: string }): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request({ ...opts, method: 'GET' }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve(body));
-    });
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 /** A counter's value from the Prometheus text. */
@@ -181,8 +161,7 @@ async function freeBase(count: number): Promise<number> {
 /** Run the checks benchmark; prints as it goes and returns the figures. */
 export async function runChecks(o: ChecksOptions): Promise<ChecksResult> {
   const notes: string[] = [];
-  const build = spawnSync(process.execPath, [join(ROOT, 'src/bin/build.mjs')], { encoding: 'utf8' });
-  if (build.status !== 0) throw new Error(`build failed: ${build.stderr}`);
+  buildDist();
   const base = await freeBase(o.services + 2);
   const bgpPort = base + o.services;
   const metricsPort = base + o.services + 1;
@@ -258,11 +237,11 @@ export async function runChecks(o: ChecksOptions): Promise<ChecksResult> {
 
     // The window: steady state, every check passing.
     const m0 = await metrics();
-    const c0 = cpuSeconds(pid);
+    const c0 = procCpuSeconds(pid);
     const th0 = threadSeconds(pid);
     const t0 = performance.now();
     await sleepMs(o.seconds * 1000);
-    const c1 = cpuSeconds(pid);
+    const c1 = procCpuSeconds(pid);
     const th1 = threadSeconds(pid);
     const window = (performance.now() - t0) / 1000;
     const m1 = await metrics();
@@ -304,27 +283,18 @@ export async function runChecks(o: ChecksOptions): Promise<ChecksResult> {
   } finally {
     if (ka) clearInterval(ka);
     peer?.close();
-    herald.kill('SIGTERM');
-    await new Promise<void>((r) => {
-      if (exited !== null) return r();
-      const t = setTimeout(() => {
-        herald.kill('SIGKILL');
-        r();
-      }, 10_000);
-      herald.once('exit', () => {
-        clearTimeout(t);
-        r();
-      });
-    });
+    await stopChild(herald);
     await listeners.close();
-    if (process.env.HERALD_BENCH_KEEP) console.log(`kept ${dir}`);
+    if (process.env.HERALD_BENCH_KEEP) {
+      writeFileSync(log, logText);
+      console.log(`kept ${dir} (herald's log in ${log})`);
+    }
     else rmSync(dir, { recursive: true, force: true });
   }
 }
 
 /** Print the figures with the targets, and one JSON line; write results/latest-checks.json. */
 export function printChecks(r: ChecksResult): void {
-  const met = (v: number, max: number): string => (v <= max ? 'met' : 'MISSED');
   console.log(`checks: ${r.services} services, one TCP check each every 1 s, ${r.windowS} s window (load average ${r.loadavg})`);
   console.log(`  CPU  ${r.cpuPercent} % of one core (target ≤ ${CHECKS_TARGETS.cpuPercent} %) ${met(r.cpuPercent, CHECKS_TARGETS.cpuPercent)}   by thread: ${JSON.stringify(r.cpuByThread)}`);
   console.log(`  RSS  ${r.rssMb} MB (target ≤ ${CHECKS_TARGETS.rssMb} MB) ${met(r.rssMb, CHECKS_TARGETS.rssMb)}; peak ${r.peakRssMb} MB`);
@@ -333,9 +303,5 @@ export function printChecks(r: ChecksResult): void {
     console.log(`  ${name}: ${f.ms ?? '—'} ms, ${f.reconcileRuns} reconcile runs, ${f.reconcileChanges} of them handed the engine something, ${f.updatesWritten} UPDATEs written`);
   }
   for (const n of r.notes) console.log(`  note: ${n}`);
-  const out = { at: new Date().toISOString(), node: process.version, checks: r };
-  console.log(JSON.stringify(out));
-  const dir = join(ROOT, 'test/bench/results');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'latest-checks.json'), JSON.stringify(out, null, 2) + '\n');
+  writeResult('checks', r);
 }

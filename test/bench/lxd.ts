@@ -31,9 +31,8 @@
  *
  * Route data: 240.0.0.0/4 (reserved, never installed anywhere), 2001:db8::/32.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,11 +40,10 @@ import { fileURLToPath } from 'node:url';
 import { ipv4Prefixes, KEEPALIVE, RawPeer } from '../support/bgp-client.js';
 import { FakeLxd } from '../src/sources/lxd/fake-lxd.js';
 import { world } from '../src/sources/lxd/world.js';
-import { HERALD_NODE_FLAGS, sleepMs } from './common.js';
+import { buildDist, HERALD_NODE_FLAGS, httpGet, met, procCpuSeconds, sleepMs, stopChild, writeResult } from './common.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const HERALD = join(ROOT, 'src/bin/herald.mjs');
-const CLK_TCK = 100;
 
 /** Issue 9's targets for the LXD row. */
 export const LXD_TARGETS = { eventToWireMs: 20, resyncCpuMs: 100 };
@@ -74,29 +72,13 @@ export interface LxdBenchResult {
   notes: string[];
 }
 
+/** CPU time of a process (user + system, all threads), ms. */
 function cpuMs(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return ((Number(rest[11]) + Number(rest[12])) / CLK_TCK) * 1000;
+  const c = procCpuSeconds(pid);
+  return (c.user + c.sys) * 1000;
 }
 
-function apiGet<T>(socketPath: string, path: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath, path, method: 'GET' }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => {
-        try {
-          resolve(JSON.parse(body) as T);
-        } catch (e) {
-          reject(e as Error);
-        }
-      });
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+const apiGet = async <T>(socketPath: string, path: string): Promise<T> => JSON.parse(await httpGet({ socketPath, path })) as T;
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -122,8 +104,7 @@ interface LxdSummary {
 /** Run the LXD benchmark; returns the figures. */
 export async function runLxdBench(o: LxdBenchOptions): Promise<LxdBenchResult> {
   const notes: string[] = [];
-  const build = spawnSync(process.execPath, [join(ROOT, 'src/bin/build.mjs')], { encoding: 'utf8' });
-  if (build.status !== 0) throw new Error(`build failed: ${build.stderr}`);
+  buildDist();
   const perProject = 200;
   const size = { projects: Math.max(1, Math.round(o.instances / perProject)), netsPerProject: 4, instancesPerProject: Math.min(perProject, o.instances) };
   const w = world(size);
@@ -264,18 +245,7 @@ export async function runLxdBench(o: LxdBenchOptions): Promise<LxdBenchResult> {
   } finally {
     if (ka) clearInterval(ka);
     peer?.close();
-    herald.kill('SIGTERM');
-    await new Promise<void>((r) => {
-      if (exited !== null) return r();
-      const t = setTimeout(() => {
-        herald.kill('SIGKILL');
-        r();
-      }, 10_000);
-      herald.once('exit', () => {
-        clearTimeout(t);
-        r();
-      });
-    });
+    await stopChild(herald);
     await fake.dispose();
     rmSync(dir, { recursive: true, force: true });
   }
@@ -283,7 +253,6 @@ export async function runLxdBench(o: LxdBenchOptions): Promise<LxdBenchResult> {
 
 /** Print the figures with the targets, and one JSON line; write results/latest-lxd.json. */
 export function printLxdBench(r: LxdBenchResult): void {
-  const met = (v: number, max: number): string => (v <= max ? 'met' : 'MISSED');
   console.log(`lxd: ${r.instances} instances, ${r.projects} projects, ${r.networks} OVN networks, ${r.routes} routes (listing ${(r.listingBytes / 1e6).toFixed(1)} MB; load average ${r.loadavg})`);
   console.log(`  start → every IPv4 route at the peer: ${r.initialMs ?? '—'} ms; herald RSS ${r.rssMb} MB`);
   const e = r.eventToWireMs;
@@ -291,9 +260,5 @@ export function printLxdBench(r: LxdBenchResult): void {
   const c = r.resyncCpuMs;
   console.log(`  full read, nothing changed: ${c.median} ms CPU median, ${c.max} max (target ≤ ${LXD_TARGETS.resyncCpuMs} ms) ${met(c.median, LXD_TARGETS.resyncCpuMs)}; read wall ${r.resyncReadMs.join(', ')} ms`);
   for (const n of r.notes) console.log(`  note: ${n}`);
-  const out = { at: new Date().toISOString(), node: process.version, lxd: r };
-  console.log(JSON.stringify(out));
-  const dir = join(ROOT, 'test/bench/results');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'latest-lxd.json'), JSON.stringify(out, null, 2) + '\n');
+  writeResult('lxd', r);
 }
