@@ -117,8 +117,10 @@ async function route(d: ApiDaemon, opts: HandlerOptions, req: http.IncomingMessa
   if (p.startsWith('/v1/received/')) {
     get();
     const peer = decodeURIComponent(p.slice('/v1/received/'.length));
-    const prefix = url.searchParams.get('prefix');
-    const it = received(d, peer, prefix ?? undefined);
+    const text = url.searchParams.get('prefix');
+    const r = text === null ? null : readPrefix(text);
+    if (r !== null && 'reason' in r) throw new ApiError(400, 'bad-prefix', `${r.reason} (try 198.51.100.53/32 or 2001:db8::53/128)`);
+    const it = received(d, peer, r?.prefix);
     if (it === null) throw new ApiError(404, 'no-such-peer', unknownPeer(d, peer));
     return streamArray(res, it);
   }
