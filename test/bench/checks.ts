@@ -34,7 +34,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KEEPALIVE, RawPeer } from '../support/bgp-client.js';
-import { buildDist, HERALD_NODE_FLAGS, httpGet, met, procCpuSeconds, sleepMs, stopChild, writeResult } from './common.js';
+import { benchConfig, buildDist, loadAvg, HERALD_NODE_FLAGS, httpGet, met, procCpuSeconds, sleepMs, stopChild, writeResult } from './common.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const HERALD = join(ROOT, 'src/bin/herald.mjs');
@@ -173,23 +173,7 @@ export async function runChecks(o: ChecksOptions): Promise<ChecksResult> {
   for (let i = 0; i < o.services; i++) {
     services.push(`  - { name: s${i}, prefixes: [240.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}/32], interval: 1s, checks: [{ tcp: { address: 127.0.0.1, port: ${base + i} } }] }`);
   }
-  writeFileSync(
-    join(dir, 'herald.yaml'),
-    [
-      'router_id: 192.0.2.11',
-      'asn: 65011',
-      `listen: { address: 127.0.0.1, port: ${bgpPort} }`,
-      `api: { socket: ${sock} }`,
-      `state_dir: ${dir}`,
-      `metrics: { address: 127.0.0.1, port: ${metricsPort} }`,
-      'drain: { period: 0s }',
-      'peers:',
-      '  - { name: r1, address: 127.0.0.1, asn: 65000, passive: true }',
-      'services:',
-      ...services,
-      '',
-    ].join('\n'),
-  );
+  writeFileSync(join(dir, 'herald.yaml'), benchConfig({ bgpPort, sock, dir }, [`metrics: { address: 127.0.0.1, port: ${metricsPort} }`, 'services:', ...services]));
   // HERALD_BENCH_NODE_FLAGS replaces the production flags (experiments: "--max-semi-space-size=8").
   const nodeFlags = process.env.HERALD_BENCH_NODE_FLAGS !== undefined ? process.env.HERALD_BENCH_NODE_FLAGS.split(' ').filter(Boolean) : HERALD_NODE_FLAGS;
   if (process.env.HERALD_BENCH_NODE_FLAGS !== undefined) notes.push(`node flags: ${JSON.stringify(nodeFlags)} instead of the production ones`);
@@ -277,7 +261,7 @@ export async function runChecks(o: ChecksOptions): Promise<ChecksResult> {
       reconcileRunsInWindow: m1.runs - m0.runs,
       down,
       up,
-      loadavg: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
+      loadavg: loadAvg(),
       notes,
     };
   } finally {

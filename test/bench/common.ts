@@ -244,3 +244,24 @@ export function writeResult(name: string, result: unknown): void {
   mkdirSync(dir, { recursive: true });
   writeFileSync(`${dir}latest-${name}.json`, JSON.stringify(out, null, 2) + '\n');
 }
+
+/** herald.yaml for a benchmark's `herald run`: one passive peer r1 on 127.0.0.1, no drain period, then `more` lines. */
+export function benchConfig(o: { bgpPort: number; sock: string; dir: string }, more: readonly string[]): string {
+  return [
+    'router_id: 192.0.2.11',
+    'asn: 65011',
+    `listen: { address: 127.0.0.1, port: ${o.bgpPort} }`,
+    `api: { socket: ${o.sock} }`,
+    `state_dir: ${o.dir}`,
+    'drain: { period: 0s }',
+    'peers:',
+    '  - { name: r1, address: 127.0.0.1, asn: 65000, passive: true }',
+    ...more,
+    '',
+  ].join('\n');
+}
+
+/** The 1, 5 and 15 minute load averages, for the printed figures (other work on the machine skews them). */
+export function loadAvg(): string {
+  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+}

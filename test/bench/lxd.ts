@@ -40,7 +40,7 @@ import { fileURLToPath } from 'node:url';
 import { ipv4Prefixes, KEEPALIVE, RawPeer } from '../support/bgp-client.js';
 import { FakeLxd } from '../src/sources/lxd/fake-lxd.js';
 import { world } from '../src/sources/lxd/world.js';
-import { buildDist, HERALD_NODE_FLAGS, httpGet, met, procCpuSeconds, sleepMs, stopChild, writeResult } from './common.js';
+import { benchConfig, buildDist, loadAvg, HERALD_NODE_FLAGS, httpGet, met, procCpuSeconds, sleepMs, stopChild, writeResult } from './common.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const HERALD = join(ROOT, 'src/bin/herald.mjs');
@@ -118,23 +118,7 @@ export async function runLxdBench(o: LxdBenchOptions): Promise<LxdBenchResult> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'herald-bench-lxd-'));
   const sock = join(dir, 'herald.sock');
-  writeFileSync(
-    join(dir, 'herald.yaml'),
-    [
-      'router_id: 192.0.2.11',
-      'asn: 65011',
-      `listen: { address: 127.0.0.1, port: ${port} }`,
-      `api: { socket: ${sock} }`,
-      `state_dir: ${dir}`,
-      'drain: { period: 0s }',
-      'peers:',
-      '  - { name: r1, address: 127.0.0.1, asn: 65000, passive: true }',
-      'lxd:',
-      `  socket: ${fake.socket}`,
-      '  resync_interval: 0s',
-      '',
-    ].join('\n'),
-  );
+  writeFileSync(join(dir, 'herald.yaml'), benchConfig({ bgpPort: port, sock, dir }, ['lxd:', `  socket: ${fake.socket}`, '  resync_interval: 0s']));
   const flags = [...HERALD_NODE_FLAGS, ...(o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : [])];
   const herald: ChildProcess = spawn(process.execPath, [...flags, HERALD, 'run', '--config', join(dir, 'herald.yaml')], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
@@ -239,7 +223,7 @@ export async function runLxdBench(o: LxdBenchOptions): Promise<LxdBenchResult> {
       resyncReadMs: readMs,
       listingBytes,
       rssMb: Math.round(rss),
-      loadavg: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
+      loadavg: loadAvg(),
       notes,
     };
   } finally {
