@@ -40,7 +40,7 @@ export {
   BFD_WAIT_UP_MS,
   bfdMultihop,
 } from './driver/types.js';
-export { realClock, ManualClock, type Clock } from './driver/clock.js';
+export { realClock, ManualClock, after, every, type Clock, type TimerOptions } from './driver/clock.js';
 export type { RouteAttrs, RouteGroup, RouteSpec } from './rib/route.js';
 export type { DownReason } from './session/index.js';
 export { BgpError, errorName, type ErrorAction } from './wire/errors.js';

@@ -34,7 +34,7 @@
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { EngineClient, realClock, type Engine, type EngineThread, type PeerConfig, type SpeakerEvent, type SpeakerOptions } from '../bgp/index.js';
+import { EngineClient, after, realClock, type Clock, type Engine, type EngineThread, type PeerConfig, type SpeakerEvent, type SpeakerOptions } from '../bgp/index.js';
 import {
   ConfigError,
   configWarnings,
@@ -51,9 +51,9 @@ import { isLogLevel, LogOutput, makeLogger, type Logger } from './log.js';
 import { readHostFacts } from './host/interfaces.js';
 import { HostAddressManager } from './host/addresses.js';
 import { readStateFile, writeStateFile } from './state-dir.js';
-import { Reconciler, groupIntents } from './reconciler/index.js';
+import { Reconciler } from './reconciler/index.js';
 import { serviceGroups, serviceSource, staticGroups, type DrainPhase, type ServiceState } from './sources/intents.js';
-import { HealthSource } from './sources/health/index.js';
+import { HealthSource, type Prober } from './sources/health/index.js';
 import { startApiServer, type ApiServer } from './api/server.js';
 import { lxdEvent, peerEvent, serviceEvent, type StateEvent } from './state/index.js';
 // Loaded only when the config asks for them (decision 0027): prom-client
@@ -77,6 +77,10 @@ export interface DaemonOptions {
   inlineEngine?: (options: SpeakerOptions) => Engine;
   /** The engine's thread, started before the daemon was loaded (`herald run`); default: started at start(). */
   engineThread?: EngineThread;
+  /** The clock of every timer the daemon and its sources set (default the real clock; tests: a ManualClock). */
+  clock?: Clock;
+  /** Runs the services' check probes (default the real checks; tests: a fake). */
+  prober?: Prober;
 }
 
 /** Exit code after a SIGUSR2 planned restart: systemd's RestartForceExitStatus=75 starts herald again at once. */
@@ -108,8 +112,10 @@ export class Daemon {
   private readonly flushed = new Map<string, number>();
   private readonly flushWaiters = new Set<() => void>();
   private reconcileScheduled = false;
+  /** Services whose health changed since the last refresh (refreshed together, once per turn of the loop). */
+  private readonly changedServices = new Set<string>();
   health: HealthSource | null = null;
-  private readonly drains = new Map<string, { phase: DrainPhase; timer?: NodeJS.Timeout }>();
+  private readonly drains = new Map<string, { phase: DrainPhase; cancel?: () => void }>();
   private resolveStopped!: () => void;
   /** Resolves when the daemon has stopped. */
   readonly stopped: Promise<void>;
@@ -145,6 +151,8 @@ export class Daemon {
   /** SIGTERM/SIGINT/SIGUSR2 that arrived during start(), acted on when it finishes. */
   private heldSignal: string | null = null;
   private readonly opts: DaemonOptions;
+  /** The clock of the daemon's timers, its health checks and its LXD source. */
+  readonly clock: Clock;
   /** True when this process started as a graceful restart (Restart State bit, first checks decide). */
   restarting = false;
   /** The exit code `herald run` returns once stopped. */
@@ -153,6 +161,7 @@ export class Daemon {
   constructor(configPath: string, log?: Logger, opts: DaemonOptions = {}) {
     this.configPath = configPath;
     this.opts = opts;
+    this.clock = opts.clock ?? realClock;
     const env = process.env.HERALD_LOG_LEVEL;
     this.envLevel = env !== undefined && env !== '' && isLogLevel(env) ? env : null;
     this.logOutput = log ? null : new LogOutput(process.stdout);
@@ -314,21 +323,24 @@ export class Daemon {
       };
       const finish = (ok: boolean): void => {
         this.flushWaiters.delete(check);
-        clearTimeout(t);
+        cancel();
         resolve(ok);
       };
-      const t = setTimeout(() => finish(done()), timeoutMs);
+      const cancel = after(this.clock, timeoutMs, () => finish(done()));
       this.flushWaiters.add(check);
     });
   }
 
   private startHealth(services: readonly ServiceConfig[], firstRoundDecides = false): void {
-    const h = new HealthSource(services, { clock: realClock, ...(firstRoundDecides ? { firstRoundDecides } : {}) });
+    const h = new HealthSource(services, { clock: this.clock, ...(this.opts.prober ? { prober: this.opts.prober } : {}), ...(firstRoundDecides ? { firstRoundDecides } : {}) });
     this.health = h;
     h.on('change', (t) => {
       this.log.info({ service: t.service, from: t.from, to: t.to, reason: t.reason }, 'service health changed');
       this.emitEvent(serviceEvent(t));
-      this.refreshServices([t.service]);
+      // Many services changing in one turn of the loop (a shared backend
+      // failing) are refreshed and reconciled together, once.
+      this.changedServices.add(t.service);
+      this.scheduleReconcile();
     });
     h.start();
     this.refreshServices();
@@ -337,19 +349,21 @@ export class Daemon {
   /**
    * Re-derive the named services' groups (all when omitted) from their
    * health and drain state. Each service is a reconciler source of its own,
-   * so a change costs that service's work only; many changes in one turn of
-   * the event loop share one reconcile.
+   * so a change costs that service's work only (found by name, its state
+   * read alone); many changes in one turn of the event loop share one
+   * reconcile.
    */
-  private refreshServices(names?: readonly string[]): void {
+  private refreshServices(names?: Iterable<string>, schedule = true): void {
     const c = this.config;
-    if (!c || !this.health) return;
-    const states = this.health.snapshot();
-    const pick = names === undefined ? c.services : c.services.filter((s) => names.includes(s.name));
+    const h = this.health;
+    if (!c || !h) return;
+    const byName = servicesByName(c);
+    const pick = names === undefined ? c.services : [...names].flatMap((n) => byName.get(n) ?? []);
     for (const s of pick) {
-      const st = (states.get(s.name)?.state ?? 'down') as ServiceState;
+      const st = (h.service(s.name)?.state ?? 'down') as ServiceState;
       this.reconciler.setSnapshot(serviceSource(s.name), serviceGroups(s, st, this.drains.get(s.name)?.phase ?? null));
     }
-    this.scheduleReconcile();
+    if (schedule) this.scheduleReconcile();
   }
 
   /** Reconcile once, at the end of this turn of the event loop. */
@@ -362,8 +376,14 @@ export class Daemon {
     });
   }
 
+  /** Refresh the services whose health changed, then reconcile. */
   private reconcileNow(): void {
     if (!this.engine) return;
+    if (this.changedServices.size > 0) {
+      const names = [...this.changedServices];
+      this.changedServices.clear();
+      this.refreshServices(names, false);
+    }
     this.reconciler.reconcile();
   }
 
@@ -450,8 +470,7 @@ export class Daemon {
     const targets = names.length ? c.services.filter((s) => names.includes(s.name)) : c.services;
     const period = c.drain.periodMs;
     for (const s of targets) {
-      const prev = this.drains.get(s.name);
-      if (prev?.timer) clearTimeout(prev.timer);
+      this.drains.get(s.name)?.cancel?.();
       this.drains.set(s.name, { phase: period > 0 ? 'graceful-shutdown' : 'withdrawn' });
     }
     if (opts.persist) {
@@ -465,13 +484,13 @@ export class Daemon {
     this.emitEvent({ type: 'drain', at: new Date().toISOString(), services: drained, phase: period > 0 ? 'graceful-shutdown' : 'withdrawn' });
     if (period <= 0) return Promise.resolve();
     return new Promise((resolve) => {
-      const t = setTimeout(() => {
+      const cancel = after(this.clock, period, () => {
         for (const s of targets) this.drains.set(s.name, { phase: 'withdrawn' });
         this.refreshServices();
         this.emitEvent({ type: 'drain', at: new Date().toISOString(), services: drained, phase: 'withdrawn' });
         resolve();
-      }, period);
-      for (const s of targets) this.drains.set(s.name, { phase: 'graceful-shutdown', timer: t });
+      });
+      for (const s of targets) this.drains.set(s.name, { phase: 'graceful-shutdown', cancel });
     });
   }
 
@@ -479,8 +498,7 @@ export class Daemon {
   undrain(names: string[] = []): void {
     const keys = names.length ? names : [...new Set([...this.drains.keys(), ...this.keptDrains.keys()])];
     for (const k of keys) {
-      const d = this.drains.get(k);
-      if (d?.timer) clearTimeout(d.timer);
+      this.drains.get(k)?.cancel?.();
       this.drains.delete(k);
     }
     if (keys.some((k) => this.keptDrains.delete(k))) this.saveDrains();
@@ -569,14 +587,12 @@ export class Daemon {
       const { lxdSourceFromConfig } = await import('./sources/lxd/config.js');
       this.lxd = lxdSourceFromConfig(
         config.lxd,
-        (intents) => {
-          const { groups, rejected } = groupIntents(intents);
-          for (const r of rejected) this.log.warn({ source: r.source, prefix: r.prefix, reason: r.reason }, 'LXD route skipped');
+        (groups) => {
           this.reconciler.setSnapshot('lxd', groups);
           this.scheduleReconcile();
         },
         this.log,
-        { onStatus: (change, st) => this.emitEvent(lxdEvent(change, st)) },
+        { clock: this.clock, onStatus: (change, st) => this.emitEvent(lxdEvent(change, st)) },
       );
       await this.lxd.start();
     } catch (e) {
@@ -601,18 +617,17 @@ export class Daemon {
    * latest — a router keeping our stale routes waits for it (RFC 4724 §4.2).
    */
   private releaseEndOfRibAfterFirstChecks(boundMs: number): void {
-    const t0 = Date.now();
+    const t0 = this.clock.now();
     let done = false;
     const release = (why: string): void => {
       if (done || this.stopping) return;
       done = true;
-      clearTimeout(timer);
+      cancel();
       this.reconcileNow();
       this.engine?.routesComplete();
-      this.log.info({ why, ms: Date.now() - t0, restarting: this.restarting }, 'routes complete: End-of-RIB released');
+      this.log.info({ why, ms: Math.round(this.clock.now() - t0), restarting: this.restarting }, 'routes complete: End-of-RIB released');
     };
-    const timer = setTimeout(() => release(`not every service finished its first check within ${boundMs} ms`), boundMs);
-    timer.unref();
+    const cancel = after(this.clock, boundMs, () => release(`not every service finished its first check within ${boundMs} ms`), { unref: true });
     this.health?.onFirstRounds(() => release('every service has had its first check'));
   }
 
@@ -747,4 +762,12 @@ function listenFailure(e: NodeJS.ErrnoException, c: Config): string {
   }
   if (e.code === 'EADDRNOTAVAIL') return `cannot listen for BGP on ${where}: the address is not on this host`;
   return e.message;
+}
+
+/** A config's services by name (built once per config object). */
+const serviceIndex = new WeakMap<Config, Map<string, ServiceConfig>>();
+function servicesByName(c: Config): Map<string, ServiceConfig> {
+  let m = serviceIndex.get(c);
+  if (m === undefined) serviceIndex.set(c, (m = new Map(c.services.map((s) => [s.name, s]))));
+  return m;
 }

@@ -8,12 +8,63 @@
  * (NTP steps, a changed date) never fire or delay a BGP timer.
  */
 
-/** Monotonic milliseconds and deadline timers. */
+/** Options of one timer. */
+export interface TimerOptions {
+  /**
+   * Do not keep the process alive for this timer alone (Node's
+   * `timeout.unref()`): housekeeping such as a socket's close deadline or a
+   * periodic re-read. Ignored by ManualClock.
+   */
+  unref?: boolean;
+}
+
+/**
+ * Monotonic milliseconds and deadline timers. Every timer in bgp/driver and
+ * src/ goes through one (STYLE.md §8), so a test moves time with a
+ * ManualClock instead of sleeping. Wall-clock stamps shown to people (an
+ * ISO "since") are not timers and read Date.
+ */
 export interface Clock {
   /** Milliseconds since an arbitrary origin; never goes backwards. */
   now(): number;
   /** Call `fn` once, when `now()` has reached `atMs`; returns a function that cancels it. */
-  setTimer(atMs: number, fn: () => void): () => void;
+  setTimer(atMs: number, fn: () => void, opts?: TimerOptions): () => void;
+}
+
+/** Call `fn` once, `ms` from now on `clock`; returns the cancel function. */
+export function after(clock: Clock, ms: number, fn: () => void, opts?: TimerOptions): () => void {
+  return clock.setTimer(clock.now() + ms, fn, opts);
+}
+
+/**
+ * Call `fn` every `ms` on `clock` until the returned function is called.
+ * Each run is scheduled from the deadline of the one before, so a slow run
+ * does not shift the period; a run that falls more than a period behind is
+ * skipped rather than repeated.
+ */
+export function every(clock: Clock, ms: number, fn: () => void, opts?: TimerOptions): () => void {
+  let cancel: (() => void) | null = null;
+  let stopped = false;
+  const arm = (at: number): void => {
+    cancel = clock.setTimer(
+      at,
+      () => {
+        if (stopped) return;
+        const now = clock.now();
+        let next = at + ms;
+        if (next <= now) next = now + ms;
+        arm(next);
+        fn();
+      },
+      opts,
+    );
+  };
+  arm(clock.now() + ms);
+  return () => {
+    stopped = true;
+    cancel?.();
+    cancel = null;
+  };
 }
 
 /** Node clamps setTimeout delays above 2^31 - 1 ms to 1 ms; longer waits are chained. */
@@ -22,9 +73,10 @@ const MAX_DELAY_MS = 2 ** 31 - 1;
 /** The real clock: performance.now() and setTimeout. */
 export const realClock: Clock = {
   now: () => performance.now(),
-  setTimer(atMs, fn) {
+  setTimer(atMs, fn, opts) {
     let handle: NodeJS.Timeout | undefined;
     let cancelled = false;
+    const unref = opts?.unref === true;
     const arm = (): void => {
       const remaining = atMs - performance.now();
       if (remaining <= 0) {
@@ -37,11 +89,13 @@ export const realClock: Clock = {
       handle = setTimeout(() => {
         if (!cancelled) arm();
       }, Math.min(Math.ceil(remaining), MAX_DELAY_MS));
+      if (unref) handle.unref();
     };
     // Always call fn asynchronously, even for a deadline already past.
     handle = setTimeout(() => {
       if (!cancelled) arm();
     }, Math.min(Math.max(0, Math.ceil(atMs - performance.now())), MAX_DELAY_MS));
+    if (unref) handle.unref();
     return () => {
       cancelled = true;
       if (handle) clearTimeout(handle);

@@ -37,6 +37,7 @@ import {
   startConnect,
   type IpFamily,
 } from './sockopts.js';
+import { after, realClock, type Clock } from './clock.js';
 
 export interface ConnectOptions {
   /** The peer's IP address (no DNS: a BGP neighbor is an address). "%zone" allowed for link-local IPv6. */
@@ -53,6 +54,8 @@ export interface ConnectOptions {
   /** Give up after this long without a completed handshake. */
   timeoutMs: number;
   signal?: AbortSignal;
+  /** The clock the timeout and the connect polling run on (default the real clock). */
+  clock?: Clock;
 }
 
 /** An error with a Node-style `code` (ETIMEDOUT, ABORT_ERR, ...). */
@@ -112,7 +115,7 @@ function connectWithNet(opts: ConnectOptions): Promise<net.Socket> {
     const finish = (err: Error | null): void => {
       if (done) return;
       done = true;
-      clearTimeout(timer);
+      cancelTimer();
       opts.signal?.removeEventListener('abort', onAbort);
       sock.off('connect', onConnect);
       sock.off('error', onError);
@@ -126,7 +129,7 @@ function connectWithNet(opts: ConnectOptions): Promise<net.Socket> {
     const onConnect = (): void => finish(null);
     const onError = (err: Error): void => finish(err);
     const onAbort = (): void => finish(abortError(opts));
-    const timer = setTimeout(() => finish(timeoutError(opts)), opts.timeoutMs);
+    const cancelTimer = after(opts.clock ?? realClock, opts.timeoutMs, () => finish(timeoutError(opts)));
     sock.once('connect', onConnect);
     sock.once('error', onError);
     opts.signal?.addEventListener('abort', onAbort, { once: true });
@@ -153,14 +156,15 @@ function connectWithLibc(opts: ConnectOptions, family: IpFamily): Promise<net.So
   }
 
   return new Promise((resolve, reject) => {
+    const clock = opts.clock ?? realClock;
     let done = false;
-    let pollTimer: NodeJS.Timeout | undefined;
+    let cancelPoll: (() => void) | undefined;
     let step = 0;
     const finish = (err: Error | null): void => {
       if (done) return;
       done = true;
-      clearTimeout(deadline);
-      clearTimeout(pollTimer);
+      cancelDeadline();
+      cancelPoll?.();
       opts.signal?.removeEventListener('abort', onAbort);
       if (err) {
         closeFd(fd);
@@ -175,7 +179,7 @@ function connectWithLibc(opts: ConnectOptions, family: IpFamily): Promise<net.So
       }
     };
     const check = (): void => {
-      pollTimer = undefined;
+      cancelPoll = undefined;
       if (done) return;
       try {
         if (pollWritable(fd)) {
@@ -189,10 +193,10 @@ function connectWithLibc(opts: ConnectOptions, family: IpFamily): Promise<net.So
       }
       const delay = POLL_BACKOFF_MS[step] ?? POLL_MAX_MS;
       step++;
-      pollTimer = setTimeout(check, delay);
+      cancelPoll = after(clock, delay, check);
     };
     const onAbort = (): void => finish(abortError(opts));
-    const deadline = setTimeout(() => finish(timeoutError(opts)), opts.timeoutMs);
+    const cancelDeadline = after(clock, opts.timeoutMs, () => finish(timeoutError(opts)));
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     if (connected) finish(null);
     else check();

@@ -15,6 +15,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { Speaker } from './speaker.js';
+import { every, realClock } from './clock.js';
 import type { Logger, SpeakerEvent } from './types.js';
 import type { Command, FromEngine } from './engine-protocol.js';
 
@@ -36,7 +37,7 @@ const logger: Logger = {
 
 let speaker: Speaker | null = null;
 let pushScheduled = false;
-let ticker: NodeJS.Timeout | null = null;
+let ticker: (() => void) | null = null;
 
 /** Push every peer's snapshot once this turn of the loop is over (a burst of events sends one). */
 function pushSnapshots(): void {
@@ -75,8 +76,7 @@ async function handle(c: Command): Promise<void> {
       },
     });
     speaker.on(onEvent);
-    ticker = setInterval(pushSnapshots, SNAPSHOT_EVERY_MS);
-    ticker.unref();
+    ticker = every(realClock, SNAPSHOT_EVERY_MS, pushSnapshots, { unref: true });
     post({ kind: 'reply', id: c.id, value: null });
     return;
   }
@@ -123,7 +123,7 @@ async function handle(c: Command): Promise<void> {
       return;
     }
     case 'stop': {
-      if (ticker) clearInterval(ticker);
+      ticker?.();
       const keeping = await sp.stop(c.text, { graceful: c.graceful === true });
       post({ kind: 'snapshot', peers: sp.snapshot() });
       post({ kind: 'reply', id: c.id, value: keeping });

@@ -56,7 +56,7 @@ import type { RouteAttrs, RouteGroup, RouteSpec } from '../rib/route.js';
 import type { PrefixList } from '../rib/prefix-list.js';
 import { familyOfText } from '../wire/prefix.js';
 import type { PeerExportContext } from '../rib/export.js';
-import type { Clock } from './clock.js';
+import { after, type Clock } from './clock.js';
 import { connectTcp } from './connect.js';
 import { fdOf, resetTtl, setMinTtl, setTtl, socketFamily } from './sockopts.js';
 import {
@@ -532,6 +532,7 @@ export class Peer {
       port: this.cfg.port ?? 179,
       timeoutMs: this.attemptTimeout(c),
       signal: ac.signal,
+      clock: this.deps.clock,
       ...(this.cfg.localAddress !== undefined ? { localAddress: this.cfg.localAddress } : {}),
       ...(this.cfg.password !== undefined ? { md5Key: this.cfg.password } : {}),
       ...(ttl !== undefined ? { ttl } : {}),
@@ -653,10 +654,9 @@ export class Peer {
     if (!sock) return;
     c.socket = null;
     sock.end();
-    const t = setTimeout(() => sock.destroy(), CLOSE_FLUSH_MS);
-    t.unref();
+    const cancel = after(this.deps.clock, CLOSE_FLUSH_MS, () => sock.destroy(), { unref: true });
     sock.once('close', () => {
-      clearTimeout(t);
+      cancel();
       this.checkStopped();
     });
   }

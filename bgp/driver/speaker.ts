@@ -30,7 +30,7 @@ import { parseAddress } from '../wire/prefix.js';
 import { resolveConfig, type SessionConfig, type SessionConfigInput } from '../session/index.js';
 import type { RouteAttrs, RouteGroup, RouteSpec } from '../rib/route.js';
 import type { PrefixList } from '../rib/prefix-list.js';
-import { realClock, type Clock } from './clock.js';
+import { after, every, realClock, type Clock } from './clock.js';
 import { Peer } from './peer.js';
 import { BfdLink, type BfdLinkDriverOptions } from './bfd-link.js';
 import type { Engine, GroupStanding, PeerChange, PrefixStanding } from './engine.js';
@@ -128,7 +128,7 @@ export class Speaker implements Engine {
   /** One listening socket per configured listen address. */
   private servers: net.Server[] = [];
   private readonly unknownLogged = new Set<string>();
-  private md5Timer: NodeJS.Timeout | null = null;
+  private md5Timer: (() => void) | null = null;
   private md5Last = -1;
   private started = false;
   /** Route groups handed by applyGroups, by id. */
@@ -290,7 +290,7 @@ export class Speaker implements Engine {
   /** Watch the kernel's MD5 failure counters and report a rising count clearly. */
   private watchMd5(): void {
     if (this.md5Timer) return;
-    this.md5Timer = setInterval(() => {
+    this.md5Timer = every(this.clock, this.opts.md5WatchMs ?? MD5_WATCH_MS, () => {
       if (![...this.peers.values()].some((p) => p.cfg.password !== undefined)) return;
       readMd5Counters().then(
         (c) => {
@@ -309,8 +309,7 @@ export class Speaker implements Engine {
         },
         () => {},
       );
-    }, this.opts.md5WatchMs ?? MD5_WATCH_MS);
-    this.md5Timer.unref();
+    }, { unref: true });
   }
 
   // ------------------------------------------------------------ peers
@@ -581,15 +580,15 @@ export class Speaker implements Engine {
    */
   async stop(text = 'herald shutting down', opts: { graceful?: boolean; timeoutMs?: number } = {}): Promise<string[]> {
     const timeoutMs = opts.timeoutMs ?? 3_000;
-    if (this.md5Timer) clearInterval(this.md5Timer);
+    this.md5Timer?.();
     this.md5Timer = null;
     const keeping = opts.graceful ? [...this.peers.values()].filter((p) => p.gracefulRestartNegotiated).map((p) => p.name) : [];
     const stopOne = (p: Peer): Promise<void> =>
       opts.graceful ? p.stop(text, CeaseSub.AdministrativeReset, { graceful: true }) : p.stop(text);
     const all = Promise.all([...this.peers.values()].map(stopOne));
-    let t: NodeJS.Timeout | undefined;
-    await Promise.race([all, new Promise<void>((r) => (t = setTimeout(r, timeoutMs)))]);
-    clearTimeout(t);
+    let cancel: (() => void) | undefined;
+    await Promise.race([all, new Promise<void>((r) => (cancel = after(this.clock, timeoutMs, r)))]);
+    cancel?.();
     for (const p of this.peers.values()) p.destroy();
     // BFD goes AdminDown after the BGP sessions ended, so no router reads it as a failure of a live session.
     await this.bfd.close();

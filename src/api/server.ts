@@ -28,8 +28,10 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+import { every, realClock, type Clock } from '../../bgp/index.js';
 import {
   explain,
+  readPrefix,
   jsonReplacer,
   lxd,
   peers,
@@ -54,6 +56,8 @@ export interface ApiDaemon extends StateSource {
   /** Planned restart (Graceful Restart): stop without withdrawing and exit for the service manager to restart. */
   plannedRestart(reason: string): void;
   onEvent(fn: (e: StateEvent) => void): () => void;
+  /** The clock of the event stream's keepalive (default the real clock). */
+  readonly clock?: Clock;
 }
 
 export interface HandlerOptions {
@@ -113,16 +117,19 @@ async function route(d: ApiDaemon, opts: HandlerOptions, req: http.IncomingMessa
   if (p.startsWith('/v1/received/')) {
     get();
     const peer = decodeURIComponent(p.slice('/v1/received/'.length));
-    const prefix = url.searchParams.get('prefix');
-    const it = received(d, peer, prefix ?? undefined);
+    const text = url.searchParams.get('prefix');
+    const r = text === null ? null : readPrefix(text);
+    if (r !== null && 'reason' in r) throw new ApiError(400, 'bad-prefix', `${r.reason} (try 198.51.100.53/32 or 2001:db8::53/128)`);
+    const it = received(d, peer, r?.prefix);
     if (it === null) throw new ApiError(404, 'no-such-peer', unknownPeer(d, peer));
     return streamArray(res, it);
   }
   if (p.startsWith('/v1/explain/') || p === '/v1/explain') {
     get();
     const text = url.searchParams.get('prefix') ?? decodeURIComponent(p.slice('/v1/explain/'.length));
-    const x = await explain(d, text);
-    if (x === null) throw new ApiError(400, 'bad-prefix', `'${text}' is not a prefix or address (try 198.51.100.53/32 or 2001:db8::53/128)`);
+    const r = readPrefix(text);
+    const x = 'prefix' in r ? await explain(d, r.prefix) : null;
+    if (x === null) throw new ApiError(400, 'bad-prefix', `${'reason' in r ? r.reason : `'${text}' is not a prefix or address`} (try 198.51.100.53/32 or 2001:db8::53/128)`);
     return sendJson(res, 200, x);
   }
   if (p === '/v1/lxd') {
@@ -283,9 +290,9 @@ function events(d: ApiDaemon, req: http.IncomingMessage, res: http.ServerRespons
   const off = d.onEvent((e) => {
     res.write(`event: ${e.type}\ndata: ${JSON.stringify(e, jsonReplacer)}\n\n`);
   });
-  const ka = setInterval(() => res.write(': keepalive\n\n'), 15_000);
+  const ka = every(d.clock ?? realClock, 15_000, () => res.write(': keepalive\n\n'));
   const end = (): void => {
-    clearInterval(ka);
+    ka();
     off();
   };
   req.on('close', end);

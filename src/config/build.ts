@@ -7,7 +7,8 @@
  * Family rule: a peer carries the family of its transport address unless
  * `families` lists others (then exactly those), as the speaker negotiates.
  */
-import { bfdMultihop, formatAddress, formatPrefix, parseAddress, parsePrefix } from '../../bgp/index.js';
+import { bfdMultihop } from '../../bgp/index.js';
+import { parsePrefixText } from '../ip.js';
 import { suggest, type PathSegment } from './errors.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { Secret } from './secret.js';
@@ -45,11 +46,20 @@ function ms(v: string | number): number {
   return r.ms;
 }
 
-const familyOf = (text: string): Family => (parseAddress(text)!.addr.length === 4 ? 'ipv4' : 'ipv6');
+/** The family and canonical text of an address or prefix the schema accepted (src/ip.ts). */
+function ip(text: string): { family: Family; text: string; len: number } {
+  const p = parsePrefixText(text);
+  if (typeof p === 'string') throw new Error(`unvalidated address or prefix ${text}`); // schema.ts guarantees this cannot happen
+  return p;
+}
+const familyOf = (text: string): Family => ip(text).family;
+/** Canonical text of an address the schema accepted. */
 const canonicalAddress = (text: string): string => {
-  const a = parseAddress(text)!;
-  return formatAddress(a.afi, a.addr);
+  const p = ip(text);
+  return p.text.slice(0, p.text.lastIndexOf('/'));
 };
+/** Canonical text of a prefix the schema accepted. */
+const canonicalPrefix = (text: string): string => ip(text).text;
 
 /** Build the typed config; returns the issues found instead when there are any. */
 export function buildConfig(raw: RawConfig, file: string): { config: Config; issues: [] } | { config: null; issues: BuildIssue[] } {
@@ -67,7 +77,7 @@ export function buildConfig(raw: RawConfig, file: string): { config: Config; iss
   checkDuplicates(raw.peers.map((p) => p.name), 'peers', 'name', 'peer name', add);
   checkDuplicates(raw.peers.map((p) => canonicalAddress(p.address)), 'peers', 'address', 'peer address', add);
   checkDuplicates(raw.services.map((s) => s.name), 'services', 'name', 'service name', add);
-  checkDuplicates(raw.static.map((s) => formatPrefix(parsePrefix(s.prefix)!)), 'static', 'prefix', 'static prefix', add);
+  checkDuplicates(raw.static.map((s) => canonicalPrefix(s.prefix)), 'static', 'prefix', 'static prefix', add);
 
   const services = raw.services.map((s, i) => buildService(s, ['services', i], peers, add));
   const statics = raw.static.map((s, i) => buildStatic(s, ['static', i], peers, add));
@@ -90,7 +100,7 @@ export function buildConfig(raw: RawConfig, file: string): { config: Config; iss
     peerDefaults,
     gracefulRestart: gr,
     bfd,
-    metrics: raw.metrics ? { address: raw.metrics.address, port: raw.metrics.port, path: raw.metrics.path } : null,
+    metrics: raw.metrics ? { address: canonicalAddress(raw.metrics.address), port: raw.metrics.port, path: raw.metrics.path } : null,
     lxd,
   };
   return { config, issues: [] };
@@ -196,11 +206,11 @@ function buildPeer(p: RawPeer, at: PathSegment[], add: Add, defaults: ReconnectC
   const peerBfd = buildPeerBfd(p, hops, at, add, bfd);
   return {
     name: p.name,
-    address: p.address,
+    address: canonicalAddress(p.address),
     transport,
     asn: p.asn,
     port: p.port,
-    ...(p.local_address !== undefined ? { localAddress: p.local_address } : {}),
+    ...(p.local_address !== undefined ? { localAddress: canonicalAddress(p.local_address) } : {}),
     ...(p.local_asn !== undefined ? { localAsn: p.local_asn } : {}),
     passive: p.passive,
     holdTime,
@@ -221,8 +231,8 @@ function buildPeer(p: RawPeer, at: PathSegment[], add: Add, defaults: ReconnectC
       action: { kind: p.import_limits.action, restartAfterMs: ms(p.import_limits.restart_after) },
     },
     nextHopSelf: {
-      ...(p.next_hop_self?.ipv4 !== undefined ? { ipv4: p.next_hop_self.ipv4 } : {}),
-      ...(p.next_hop_self?.ipv6 !== undefined ? { ipv6: p.next_hop_self.ipv6 } : {}),
+      ...(p.next_hop_self?.ipv4 !== undefined ? { ipv4: canonicalAddress(p.next_hop_self.ipv4) } : {}),
+      ...(p.next_hop_self?.ipv6 !== undefined ? { ipv6: canonicalAddress(p.next_hop_self.ipv6) } : {}),
     },
     ...(grTime !== undefined ? { gracefulRestartTime: grTime } : {}),
     gracefulNotification: grTime !== undefined && (gr?.notification ?? false),
@@ -274,7 +284,7 @@ function buildRoute(
   const scope = r.peers ? 'none of the peers in its peers list' : 'no peer';
   // With a misspelt peer name the family check would only add noise.
   for (const { text, path } of unknown ? [] : prefixes) {
-    const fam = familyOf(text.split('/')[0]!);
+    const fam = familyOf(text);
     if (!targets.some((p) => p.families.includes(fam))) {
       const carried = targets.map((p) => `${p.name}: ${p.families.join('+')}`).join(', ');
       add(
@@ -291,7 +301,7 @@ function buildRoute(
     }
   }
   return {
-    nextHop: r.next_hop,
+    nextHop: r.next_hop === 'self' ? 'self' : canonicalAddress(r.next_hop),
     communities: r.communities,
     largeCommunities: r.large_communities,
     extendedCommunities: r.extended_communities,
@@ -317,7 +327,7 @@ function buildService(s: RawService, at: PathSegment[], peers: PeerSettings[], a
   const seen = new Map<string, number>();
   const prefixes: { text: string; path: PathSegment[] }[] = [];
   s.prefixes.forEach((t, i) => {
-    const canon = formatPrefix(parsePrefix(t)!);
+    const canon = canonicalPrefix(t);
     const j = seen.get(canon);
     if (j !== undefined) add([...at, 'prefixes', i], `${t} is listed twice (also prefixes[${j}])`);
     else seen.set(canon, i);
@@ -350,8 +360,8 @@ function buildHostAddresses(s: RawService, prefixes: { text: string; path: PathS
   const h = s.host_addresses;
   if (!h) return null;
   for (const p of prefixes) {
-    const len = Number(p.text.split('/')[1]);
-    if (len !== (p.text.includes(':') ? 128 : 32))
+    const { len, family } = ip(p.text);
+    if (len !== (family === 'ipv6' ? 128 : 32))
       add(p.path, `${p.text} is not a host route (/32 or /128): host_addresses puts each prefix's address on ${h.interface}, so every prefix of this service must be one address`);
   }
   return { mode: h.mode, interface: h.interface, addresses: [...new Set(prefixes.map((p) => p.text))] };
@@ -377,7 +387,7 @@ function buildCheck(c: RawCheck, at: PathSegment[], defaultTimeout: number, inte
     if (v > intervalMs) add([...at, kind, 'timeout'], `timeout ${formatDuration(v)} is longer than the service interval ${formatDuration(intervalMs)}`);
     return v;
   };
-  if (c.tcp) return { kind: 'tcp', address: c.tcp.address, port: c.tcp.port, timeoutMs: timeout(c.tcp.timeout, 'tcp') };
+  if (c.tcp) return { kind: 'tcp', address: canonicalAddress(c.tcp.address), port: c.tcp.port, timeoutMs: timeout(c.tcp.timeout, 'tcp') };
   if (c.http || c.https) {
     const kind = c.http ? 'http' : 'https';
     const h = (c.http ?? c.https)!;
@@ -400,7 +410,7 @@ function buildCheck(c: RawCheck, at: PathSegment[], defaultTimeout: number, inte
     const d = c.dns;
     return {
       kind: 'dns',
-      server: d.server,
+      server: canonicalAddress(d.server),
       port: d.port,
       protocol: d.protocol,
       query: d.query,
@@ -424,7 +434,7 @@ function buildCheck(c: RawCheck, at: PathSegment[], defaultTimeout: number, inte
 }
 
 function buildStatic(s: RawStatic, at: PathSegment[], peers: PeerSettings[], add: Add): StaticRoute {
-  const canon = formatPrefix(parsePrefix(s.prefix)!);
+  const canon = canonicalPrefix(s.prefix);
   const route = buildRoute(s, at, [{ text: canon, path: [...at, 'prefix'] }], peers, add);
   return { prefix: canon, ...route, ...(s.description !== undefined ? { description: s.description } : {}) };
 }

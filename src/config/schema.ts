@@ -14,7 +14,7 @@
  * jitter) are filled in build.ts.
  */
 import * as z from 'zod';
-import { parseAddress, parseIPv4, parsePrefix, formatPrefix } from '../../bgp/index.js';
+import { parseIpAddress, parsePrefixText } from '../ip.js';
 import { parseCommunity, parseExtendedCommunity, parseLargeCommunity, type Checked } from '../../bgp/index.js';
 import { DURATION_PATTERN, parseDuration } from './duration.js';
 import { parseOvsdbRemote } from '../sources/lxd/ovsdb.js';
@@ -66,32 +66,35 @@ export const asn = int(1, 4294967295, 'an AS number').meta({ description: 'AS nu
 export const port = int(1, 65535, 'a port');
 const listenPort = int(0, 65535, 'a port');
 
-export const address = checkedText(
-  (s) => (parseAddress(s) ? null : `expected an IPv4 or IPv6 address, got ${show(s)}`),
-  'an IPv4 or IPv6 address',
-);
+/** Address text as src/ip.ts reads it: the reason it is not one, or null. */
+const addressReason = (s: string, family?: 'ipv4' | 'ipv6'): string | null => {
+  const a = parseIpAddress(s, family ? { family } : {});
+  return typeof a === 'string' ? a : null;
+};
+
+export const address = checkedText((s) => addressReason(s), 'an IPv4 or IPv6 address');
+
+/** A next hop: never IPv4-mapped (an IPv6 route with one is never sent, decision 0015). */
+const nextHopReason = (s: string, family?: 'ipv4' | 'ipv6'): string | null => {
+  const a = parseIpAddress(s, family ? { family } : {});
+  if (typeof a === 'string') return a;
+  return a.mapped ? `${show(s)} is an IPv4-mapped IPv6 address: herald never sends one as a next hop (give the IPv4 address, with extended_next_hop for RFC 8950)` : null;
+};
 
 function familyAddress(family: 'ipv4' | 'ipv6') {
-  const v = family === 'ipv4' ? 'IPv4' : 'IPv6';
-  return checkedText((s) => {
-    const a = parseAddress(s);
-    if (!a) return `expected an ${v} address, got ${show(s)}`;
-    return (a.addr.length === 4) === (family === 'ipv4') ? null : `expected an ${v} address, got ${show(s)} (an ${v === 'IPv4' ? 'IPv6' : 'IPv4'} address)`;
-  }, `an ${v} address`);
+  return checkedText((s) => nextHopReason(s, family), `an ${family === 'ipv4' ? 'IPv4' : 'IPv6'} address`);
 }
 
 const routerId = checkedText((s) => {
-  const a = parseIPv4(s);
-  if (!a) return `expected a router id in dotted-quad form like 192.0.2.11, got ${show(s)}`;
-  return a.every((b) => b === 0) ? 'router id 0.0.0.0 is not allowed (RFC 6286 §2.1: it must be non-zero)' : null;
+  const a = parseIpAddress(s, { family: 'ipv4' });
+  if (typeof a === 'string') return `expected a router id in dotted-quad form like 192.0.2.11, got ${show(s)}`;
+  return a.text === '0.0.0.0' ? 'router id 0.0.0.0 is not allowed (RFC 6286 §2.1: it must be non-zero)' : null;
 }, 'a router id in dotted-quad form like 192.0.2.11');
 
-/** Check prefix text; host bits set are an error that names the intended prefix. */
+/** Check prefix text (src/ip.ts); host bits set are an error that names both readings. */
 export function prefixReason(s: string): string | null {
-  if (parsePrefix(s)) return null;
-  const loose = parsePrefix(s, { strict: false });
-  if (loose) return `${show(s)} has host bits set past /${loose.len} (did you mean ${formatPrefix(loose)}?)`;
-  return `expected a prefix like 198.51.100.0/24 or 2001:db8::/48, got ${show(s)}`;
+  const p = parsePrefixText(s);
+  return typeof p === 'string' ? p : null;
 }
 
 export const prefix = checkedText(prefixReason, 'an IPv4 or IPv6 prefix like 198.51.100.53/32 (a bare address is a host route)');
@@ -101,7 +104,10 @@ const largeCommunity = checkedText(fromChecked(parseLargeCommunity), 'a large co
 const extendedCommunity = checkedText(fromChecked(parseExtendedCommunity), 'an extended community "rt:ASN:N", "soo:ASN:N" or 16 hex digits');
 
 const nextHop = checkedText(
-  (s) => (s === 'self' || parseAddress(s) ? null : `expected "self" or an address, got ${show(s)}`),
+  (s) => {
+    if (s === 'self') return null;
+    return nextHopReason(s)?.replace(/^expected an IPv4 or IPv6 address/, 'expected "self" or an address') ?? null;
+  },
   '"self" (the session\'s local address) or an IPv4/IPv6 address',
 ).default('self');
 

@@ -19,7 +19,8 @@
  */
 import { formatPath, type PathSegment } from './errors.js';
 import type { Check, Config, Family, PeerSettings, RouteAttrs } from './types.js';
-import { isLocal, isOnLink, parseIp, type HostFacts } from '../host/interfaces.js';
+import { ipFamily } from '../ip.js';
+import { canonicalIp, hostIp, isLocal, isOnLink, type HostFacts } from '../host/interfaces.js';
 
 export const WARNING_CODES = [
   'no-next-hop',
@@ -64,7 +65,8 @@ export function warningState(w: ConfigWarning): WarningState {
   return { code: w.code, path: formatPath(w.path), message: w.message };
 }
 
-const familyOf = (text: string): Family => (text.includes(':') ? 'ipv6' : 'ipv4');
+/** The family of an address or prefix the schema accepted (src/ip.ts). */
+const familyOf = (text: string): Family => ipFamily(text) ?? 'ipv4';
 const V = { ipv4: 'IPv4', ipv6: 'IPv6' } as const;
 
 /** A route as the warnings see it: prefix, next hop, which peers, where it is written. */
@@ -221,7 +223,7 @@ function checkTarget(ch: Check): { address: string; key: string } | null {
         return null;
       }
       if (host === 'localhost') return null;
-      return parseIp(host) ? { address: host, key: 'url' } : null;
+      return hostIp(host) ? { address: host, key: 'url' } : null;
     }
     default:
       return null;
@@ -233,7 +235,7 @@ function hostWarnings(c: Config, host: HostFacts, out: ConfigWarning[]): void {
     const own = new Set(s.hostAddresses?.mode === 'add' ? s.hostAddresses.addresses.map((a) => a.split('/')[0]!) : []);
     s.checks.forEach((ch, j) => {
       const t = checkTarget(ch);
-      if (!t || isLocal(host, t.address) || own.has(parseIp(t.address)?.correctForm() ?? t.address)) return;
+      if (!t || isLocal(host, t.address) || own.has(canonicalIp(t.address))) return;
       out.push({
         code: 'check-not-local',
         path: ['services', i, 'checks', j, ch.kind, t.key],

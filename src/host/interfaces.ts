@@ -11,12 +11,12 @@
  * setups of some hosting providers). Without `ip`, the networks of our own
  * addresses stand in for them.
  *
- * Containment questions go through ip-address. No RFC.
+ * Address text and containment go through src/ip.ts (ip-address). No RFC.
  */
 import { execFile } from 'node:child_process';
 import { networkInterfaces } from 'node:os';
 import { promisify } from 'node:util';
-import { Address4, Address6 } from 'ip-address';
+import { parseIpAddress, parsePrefixText, prefixContains, unmapped, type IpAddress } from '../ip.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -38,31 +38,26 @@ export interface HostFacts {
   onLinkFrom: 'routes' | 'addresses';
 }
 
-type Parsed = Address4 | Address6;
-
-/** Parse an address or CIDR; IPv4-mapped IPv6 becomes IPv4; null when it is neither. */
-export function parseIp(text: string): Parsed | null {
-  try {
-    if (Address4.isValid(text)) return new Address4(text);
-    const a = new Address6(text);
-    return a.is4() && !text.includes('/') ? a.to4() : a;
-  } catch {
-    return null;
-  }
+/**
+ * An address as the host sees it (src/ip.ts), IPv4-mapped IPv6 taken as
+ * its IPv4 address ("::ffff:192.0.2.1" is 192.0.2.1 on a dual-stack
+ * socket); null when it is not an address.
+ */
+export function hostIp(text: string): IpAddress | null {
+  const a = parseIpAddress(text);
+  return typeof a === 'string' ? null : unmapped(a);
 }
 
-/** Canonical text of an address: IPv4-mapped IPv6 shown as IPv4 ("::ffff:192.0.2.1" → "192.0.2.1"). */
+/** Canonical text of an address: IPv4-mapped IPv6 shown as IPv4 ("::ffff:192.0.2.1" → "192.0.2.1"); the text itself when it is no address. */
 export function canonicalIp(text: string): string {
-  const a = parseIp(text);
-  return a ? a.correctForm() : text;
+  return hostIp(text)?.text ?? text;
 }
 
-/** Tell whether `address` lies in `cidr` (same family only). */
+/** Tell whether `address` lies in `cidr` (same family only; `cidr` may have host bits set, as an interface's does). */
 export function inNetwork(address: string, cidr: string): boolean {
-  const a = parseIp(address);
-  const n = parseIp(cidr);
-  if (!a || !n || a.v4 !== n.v4) return false;
-  return (a as Address4).isInSubnet(n as Address4);
+  const a = hostIp(address);
+  const n = parsePrefixText(cidr, { hostBits: 'mask' });
+  return a !== null && typeof n !== 'string' && prefixContains(n, a);
 }
 
 /** Every address on an interface that is up (getifaddrs). */
@@ -113,11 +108,10 @@ export async function readHostFacts(): Promise<HostFacts> {
 
 /** Tell whether `address` is this host's own (loopback counts). */
 export function isLocal(facts: Pick<HostFacts, 'addresses'>, address: string): boolean {
-  const a = parseIp(address);
+  const a = hostIp(address);
   if (!a) return false;
-  if (a.v4 ? inNetwork(address, '127.0.0.0/8') : a.correctForm() === '::1') return true;
-  const text = a.correctForm();
-  return facts.addresses.some((h) => h.address === text);
+  if (a.family === 'ipv4' ? inNetwork(a.text, '127.0.0.0/8') : a.text === '::1') return true;
+  return facts.addresses.some((h) => h.address === a.text);
 }
 
 /** Tell whether `address` is on a connected network (reachable with TTL 1). */

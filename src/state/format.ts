@@ -11,10 +11,9 @@ import {
   formatCommunity,
   formatExtendedCommunity,
   formatLargeCommunity,
-  formatPrefix,
-  parsePrefix,
   type PathAttributes,
 } from '../../bgp/index.js';
+import { parsePrefixText } from '../ip.js';
 
 export type Family = 'ipv4' | 'ipv6';
 
@@ -23,10 +22,20 @@ export const iso = (ms: number): string => new Date(ms).toISOString();
 /** The family of prefix text (the wire scanner decides; unparsable text counts as IPv4). */
 export const familyOf = (prefix: string): Family => (familyOfText(prefix) === 2 ? 'ipv6' : 'ipv4');
 
-/** Return the canonical text of a prefix or host address, or null when it is not one. */
+/**
+ * A prefix or host address as a person or API client hands it in (src/ip.ts):
+ * its canonical text, or the reason it is not one. Host bits set past the
+ * length are refused naming both readings, as the config refuses them.
+ */
+export function readPrefix(text: string): { prefix: string } | { reason: string } {
+  const p = parsePrefixText(text);
+  return typeof p === 'string' ? { reason: p } : { prefix: p.text };
+}
+
+/** The canonical text of a prefix or host address, or null when it is not one (readPrefix says why). */
 export function canonicalPrefix(text: string): string | null {
-  const p = parsePrefix(text, { strict: false });
-  return p === null ? null : formatPrefix(p);
+  const r = readPrefix(text);
+  return 'prefix' in r ? r.prefix : null;
 }
 
 const FAMILY_NAMES: Record<string, string> = { '1/1': 'ipv4', '2/1': 'ipv6' };

@@ -7,7 +7,9 @@
  * Test infrastructure, no RFC behaviour of its own.
  */
 import { fileURLToPath } from 'node:url';
-import { readFileSync } from 'node:fs';
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { descendants, Lab, pointToPoint } from '../interop/lab/index.js';
 import { BirdReceiver, wallMs, type ReceiverCounts } from './receiver.js';
 
@@ -184,4 +186,83 @@ export async function bundleChild(entry: string, name: string): Promise<string> 
   await build({ ...common, entryPoints: ['bgp/driver/engine-worker.ts'], outfile: `${dir}/engine-worker.mjs` });
   await build({ ...common, entryPoints: ['bgp/bfd/bfd-worker.ts'], outfile: `${dir}/bfd-worker.mjs` });
   return `${dir}/${name}.mjs`;
+}
+
+// ----------------------------------------------- herald run as a child (checks.ts, lxd.ts)
+
+/** Rebuild dist/ (src/bin/build.mjs), so a benchmark runs herald as an operator does. */
+export function buildDist(): void {
+  const root = fileURLToPath(new URL('../..', import.meta.url));
+  const r = spawnSync(process.execPath, [`${root}src/bin/build.mjs`], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`build failed: ${r.stderr}`);
+}
+
+/** utime and stime of a process (all its threads) from /proc/PID/stat, in seconds (10 ms ticks). */
+export function procCpuSeconds(pid: number): { user: number; sys: number } {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return { user: Number(rest[11]) / CLK_TCK, sys: Number(rest[12]) / CLK_TCK };
+}
+const CLK_TCK = 100;
+
+/** GET a path over a unix socket or TCP; the body as text. */
+export function httpGet(opts: { socketPath?: string; host?: string; port?: number; path: string }): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request({ ...opts, method: 'GET' }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve(body));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** SIGTERM a child and wait for it to exit; SIGKILL after 10 s. */
+export async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  await new Promise<void>((r) => {
+    const t = setTimeout(() => {
+      child.kill('SIGKILL');
+      r();
+    }, 10_000);
+    child.once('exit', () => {
+      clearTimeout(t);
+      r();
+    });
+  });
+}
+
+/** "met" or "MISSED" beside a target. */
+export const met = (v: number, max: number): string => (v <= max ? 'met' : 'MISSED');
+
+/** Print one JSON line of a result and write it to test/bench/results/latest-NAME.json. */
+export function writeResult(name: string, result: unknown): void {
+  const out = { at: new Date().toISOString(), node: process.version, [name]: result };
+  console.log(JSON.stringify(out));
+  const dir = fileURLToPath(new URL('./results/', import.meta.url));
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(`${dir}latest-${name}.json`, JSON.stringify(out, null, 2) + '\n');
+}
+
+/** herald.yaml for a benchmark's `herald run`: one passive peer r1 on 127.0.0.1, no drain period, then `more` lines. */
+export function benchConfig(o: { bgpPort: number; sock: string; dir: string }, more: readonly string[]): string {
+  return [
+    'router_id: 192.0.2.11',
+    'asn: 65011',
+    `listen: { address: 127.0.0.1, port: ${o.bgpPort} }`,
+    `api: { socket: ${o.sock} }`,
+    `state_dir: ${o.dir}`,
+    'drain: { period: 0s }',
+    'peers:',
+    '  - { name: r1, address: 127.0.0.1, asn: 65000, passive: true }',
+    ...more,
+    '',
+  ].join('\n');
+}
+
+/** The 1, 5 and 15 minute load averages, for the printed figures (other work on the machine skews them). */
+export function loadAvg(): string {
+  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 }

@@ -17,6 +17,10 @@
  *                                      start-up beside BIRD and GoBGP (idle.ts;
  *                                      --only=herald,bird,gobgp picks rows;
  *                                      HERALD_BIN=… ROUTES_BIN=… another build)
+ *   npm run bench -- --checks          1,000 services with 1 s TCP checks: CPU, RSS,
+ *                                      a flip of them all (checks.ts; no root)
+ *   npm run bench -- --lxd             LXD source, 10,000 instances: event →
+ *                                      withdraw on the wire, resync CPU (lxd.ts; no root)
  *   npm run bench -- --failover        failover times and client loss instead (failover.ts)
  *
  * Every sender runs in a fresh pair of namespaces that are deleted after it
@@ -33,6 +37,8 @@ import { benchBird } from './bird.js';
 import { benchOpenbgpd } from './openbgpd.js';
 import { benchGobgp } from './gobgp.js';
 import { runIdle } from './idle.js';
+import { printChecks, runChecks } from './checks.js';
+import { printLxdBench, runLxdBench } from './lxd.js';
 import { runFailover } from './failover.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -51,20 +57,37 @@ const TARGETS = { establishedToAllMs: 1000, handedToAllMs: 1500, withdrawMs: 600
 /** The daemon's targets from issue 9: relative to the speaker row of the same run, and absolute. */
 const DAEMON_TARGETS = { handedRatio: 1.3, peakRssMb: 300, unchangedMs: 20, oneChangeMs: 20 };
 
-function parseArgs(argv: string[]): { quick: boolean; idle: boolean; only: Set<string> | null; cpuProf: string | undefined } {
+interface Args {
+  quick: boolean;
+  idle: boolean;
+  checks: boolean;
+  lxd: boolean;
+  only: Set<string> | null;
+  cpuProf: string | undefined;
+  /** --services=N, --seconds=N (checks), --instances=N, --events=N (lxd). */
+  n: Record<string, number>;
+}
+
+function parseArgs(argv: string[]): Args {
   let quick = false;
   let idle = false;
+  let checks = false;
+  let lxd = false;
+  const n: Record<string, number> = {};
   let only: Set<string> | null = null;
   let cpuProf: string | undefined;
   for (const a of argv) {
     if (a === '--quick') quick = true;
     else if (a === '--idle') idle = true;
+    else if (a === '--checks') checks = true;
+    else if (a === '--lxd') lxd = true;
+    else if (/^--(services|seconds|instances|events)=\d+$/.test(a)) n[a.slice(2, a.indexOf('='))] = Number(a.slice(a.indexOf('=') + 1));
     else if (a.startsWith('--only=')) only = new Set(a.slice(7).split(','));
     else if (a.startsWith('--cpu-prof=')) cpuProf = resolve(a.slice(11));
     else if (a === '--cpu-prof') cpuProf = resolve('herald-cpu-prof');
-    else throw new Error(`unknown argument ${a} (known: --quick, --idle, --only=herald,daemon,bird,openbgpd,gobgp, --cpu-prof[=DIR], --failover)`);
+    else throw new Error(`unknown argument ${a} (known: --quick, --idle, --checks [--services=N --seconds=N], --lxd [--instances=N --events=N], --only=herald,daemon,bird,openbgpd,gobgp, --cpu-prof[=DIR], --failover)`);
   }
-  return { quick, idle, only, cpuProf };
+  return { quick, idle, checks, lxd, only, cpuProf, n };
 }
 
 const fmtMs = (v: number | null | undefined): string => (v == null ? '—' : v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${(v / 1000).toFixed(2)} s`);
@@ -104,6 +127,16 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   if (args.idle) {
     await runIdle({ starts: 7, settleMs: 5000, cliRuns: 15, only: args.only });
+    return;
+  }
+  if (args.checks) {
+    if (args.cpuProf !== undefined) mkdirSync(args.cpuProf, { recursive: true });
+    printChecks(await runChecks({ services: args.n.services ?? 1000, seconds: args.n.seconds ?? 60, ...(args.cpuProf !== undefined ? { cpuProfDir: args.cpuProf } : {}) }));
+    return;
+  }
+  if (args.lxd) {
+    if (args.cpuProf !== undefined) mkdirSync(args.cpuProf, { recursive: true });
+    printLxdBench(await runLxdBench({ instances: args.n.instances ?? 10_000, events: args.n.events ?? 50, ...(args.cpuProf !== undefined ? { cpuProfDir: args.cpuProf } : {}) }));
     return;
   }
   const o: BenchOptions = {

@@ -415,7 +415,7 @@ describe.skipIf(!ready)('herald LXD source: real LXD 5.0, herald run, FRR upstre
 
       // The whole source from the config file: reads, derives, and follows events over wss://.
       const published: string[][] = [];
-      const src: LxdSource = lxdSourceFromConfig(config.lxd!, (i) => published.push(i.map((x) => `${x.prefix} via ${x.nextHop}`)));
+      const src: LxdSource = lxdSourceFromConfig(config.lxd!, () => published.push(src.snapshot().intents.map((x) => `${x.prefix} via ${x.nextHop}`)));
       try {
         await src.start();
         expect(src.state()).toMatchObject({ status: 'connected', endpoint: url, serverName: 'hv2', lastError: null });

@@ -3,7 +3,9 @@
  * and deliberately not from herald's codecs: it writes what it is told and
  * cuts what it reads by the 19-octet header alone. Used by the import-safety
  * test (huge AS_PATHs from a configured peer) and its full-size run
- * (test/bench/huge-as-path.ts).
+ * (test/bench/huge-as-path.ts), and by the LXD and checks benchmarks
+ * (test/bench/lxd.ts reads the IPv4 withdrawals and NLRI of the UPDATEs it
+ * is sent with `ipv4Prefixes`).
  */
 import * as net from 'node:net';
 
@@ -76,6 +78,8 @@ export interface Received {
 export class RawPeer {
   readonly received: Received[] = [];
   closed = false;
+  /** Called with every whole message as it arrives (the bytes are valid only during the call). */
+  onMessage: ((type: number, message: Uint8Array) => void) | null = null;
   private buf = Buffer.alloc(0);
   private waiters: (() => void)[] = [];
 
@@ -93,6 +97,7 @@ export class RawPeer {
           r.data = [...m.subarray(21)];
         }
         this.received.push(r);
+        this.onMessage?.(r.type, m);
         this.buf = this.buf.subarray(len);
       }
       this.wake();
@@ -169,4 +174,28 @@ export class RawPeer {
   close(): void {
     this.sock.destroy();
   }
+}
+
+/**
+ * The IPv4 prefixes an UPDATE withdraws and announces in its body (RFC 4271
+ * §4.3: Withdrawn Routes, then the path attributes, then NLRI), as
+ * "a.b.c.d/len"; MP_REACH / MP_UNREACH are not read.
+ */
+export function ipv4Prefixes(msg: Uint8Array): { withdrawn: string[]; nlri: string[] } {
+  const v = new DataView(msg.buffer, msg.byteOffset, msg.byteLength);
+  const read = (from: number, to: number): string[] => {
+    const out: string[] = [];
+    for (let o = from; o < to; ) {
+      const len = msg[o]!;
+      const n = Math.ceil(len / 8);
+      const b = [0, 0, 0, 0];
+      for (let i = 0; i < n; i++) b[i] = msg[o + 1 + i]!;
+      out.push(`${b.join('.')}/${len}`);
+      o += 1 + n;
+    }
+    return out;
+  };
+  const wl = v.getUint16(19);
+  const al = v.getUint16(21 + wl);
+  return { withdrawn: read(21, 21 + wl), nlri: read(23 + wl + al, msg.length) };
 }

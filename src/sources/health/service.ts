@@ -226,12 +226,18 @@ export class ServiceHealth {
     const flight: InFlight = { startedAt: now, abort: ac };
     this.inFlight[i] = flight;
     const timeout = checkTimeout(check) ?? this.spec.timeoutMs;
-    const cancelAbort = this.clock.setTimer(now + timeout, () => ac.abort());
-    const cancelHung = this.clock.setTimer(now + timeout + this.graceMs, () => {
-      this.record(round, i, {
-        ok: false,
-        detail: `${checkLabel(check)}: hung, no result ${Math.round(timeout + this.graceMs)}ms after it started (timeout ${timeout}ms)`,
-        latencyMs: this.clock.now() - now,
+    // One timer per probe: the timeout aborts it and only then arms the
+    // hung deadline (most probes finish first and cancel the one).
+    let cancelHung: (() => void) | null = null;
+    const cancelAbort = this.clock.setTimer(now + timeout, () => {
+      ac.abort();
+      if (this.inFlight[i] !== flight) return;
+      cancelHung = this.clock.setTimer(now + timeout + this.graceMs, () => {
+        this.record(round, i, {
+          ok: false,
+          detail: `${checkLabel(check)}: hung, no result ${Math.round(timeout + this.graceMs)}ms after it started (timeout ${timeout}ms)`,
+          latencyMs: this.clock.now() - now,
+        });
       });
     });
     let p: Promise<CheckResult>;
@@ -246,7 +252,7 @@ export class ServiceHealth {
     ).then((r) => {
       if (this.inFlight[i] === flight) this.inFlight[i] = undefined;
       cancelAbort();
-      cancelHung();
+      cancelHung?.();
       this.record(round, i, r);
     });
   }

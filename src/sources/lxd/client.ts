@@ -206,6 +206,17 @@ export class LxdClient {
     return this.get('/1.0/instances?recursion=1&all-projects=true');
   }
 
+  /** GET /1.0/instances/NAME?project=P: the instance, or null when LXD has none by that name (404). */
+  async instance(project: string, name: string): Promise<LxdInstance | null> {
+    try {
+      const i = await this.get<LxdInstance>(`/1.0/instances/${enc(name)}?project=${enc(project)}`);
+      return i && typeof i === 'object' ? { ...i, project: i.project || project } : null;
+    } catch (e) {
+      if (e instanceof LxdApiError && e.status === 404) return null;
+      throw e;
+    }
+  }
+
   /** GET /1.0/networks?recursion=1 of one project. */
   networks(project: string): Promise<LxdNetwork[]> {
     return this.get(`/1.0/networks?recursion=1&project=${enc(project)}`);

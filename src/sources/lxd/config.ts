@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { LxdConfig } from '../../config/types.js';
-import type { Intent } from '../../reconciler/index.js';
+import type { SourceGroup } from '../../reconciler/index.js';
 import { DEFAULT_LXD_RULES, type LxdRules } from './derive.js';
 import { findSocket, LxdClient, type LxdEndpoint } from './client.js';
 import { LxdSource, type LxdLog, type LxdSourceOptions } from './source.js';
@@ -41,10 +41,10 @@ export function lxdEndpointFromConfig(c: LxdConfig): LxdEndpoint {
   return { kind: 'unix', socket };
 }
 
-/** Make the LXD source for a config section; `publish` receives each changed full snapshot; `over` sets the checks' clock and prober (tests) and the reachability listener. */
+/** Make the LXD source for a config section; `publish` receives each full snapshot of route groups; `over` sets the checks' clock and prober (tests) and the reachability listener. */
 export function lxdSourceFromConfig(
   c: LxdConfig,
-  publish: (intents: readonly Intent[]) => void,
+  publish: (groups: readonly SourceGroup[]) => void,
   log?: LxdLog,
   over: Pick<LxdSourceOptions, 'clock' | 'prober' | 'onStatus'> = {},
 ): LxdSource {

@@ -7,6 +7,7 @@
  * source re-reads what it may have missed while disconnected.
  */
 import WebSocket, { type ClientOptions } from 'ws';
+import { after, realClock, type Clock } from '../../../bgp/index.js';
 import type { LxdEvent } from './types.js';
 
 export interface LxdEventsHandlers {
@@ -20,6 +21,8 @@ export interface LxdEventsOptions {
   backoffInitialMs?: number;
   /** Longest reconnect delay; default 30 s. */
   backoffMaxMs?: number;
+  /** The clock of the reconnect timer (default the real clock). */
+  clock?: Clock;
 }
 
 /** True for lifecycle actions that can change what the LXD source announces. */
@@ -39,9 +42,31 @@ export function isMemberEvacuation(e: LxdEvent): boolean {
   return e.type === 'operation' && /^(Evacuating|Restoring) cluster member$/.test(e.metadata?.description ?? '');
 }
 
+/**
+ * The instance a lifecycle event is about, from its `source`
+ * ("/1.0/instances/NAME", with "?project=P" outside the default project)
+ * and the event's own `project`; null when it names no instance. A rename
+ * names the new instance only: null, so the caller reads every instance.
+ */
+export function eventInstance(e: LxdEvent): { project: string; name: string } | null {
+  const action = e.metadata?.action ?? '';
+  if (!action.startsWith('instance-') || action === 'instance-renamed') return null;
+  const src = e.metadata?.source ?? '';
+  const m = /^\/1\.0\/(?:instances|containers|virtual-machines)\/([^/?]+)(?:\?(.*))?$/.exec(src);
+  if (!m) return null;
+  let name: string;
+  try {
+    name = decodeURIComponent(m[1]!);
+  } catch {
+    return null;
+  }
+  const project = new URLSearchParams(m[2] ?? '').get('project') ?? (e.project || 'default');
+  return { project, name };
+}
+
 export class LxdEvents {
   private ws: WebSocket | null = null;
-  private timer: NodeJS.Timeout | null = null;
+  private timer: (() => void) | null = null;
   private delay: number;
   private stopped = true;
   connected = false;
@@ -64,7 +89,7 @@ export class LxdEvents {
   /** Close the websocket and stop reconnecting. */
   stop(): void {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.();
     this.timer = null;
     const ws = this.ws;
     this.ws = null;
@@ -108,10 +133,10 @@ export class LxdEvents {
       if (this.stopped) return;
       const d = this.delay;
       this.delay = Math.min(d * 2, this.opts.backoffMaxMs ?? 30_000);
-      this.timer = setTimeout(() => {
+      this.timer = after(this.opts.clock ?? realClock, d, () => {
         this.timer = null;
         this.connect();
-      }, d);
+      });
     });
   }
 }

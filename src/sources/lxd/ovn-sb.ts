@@ -31,6 +31,7 @@
 import { createConnection, type Socket } from 'node:net';
 import type { LxdNetworkState, LxdView } from './types.js';
 import { realClock, type Clock } from '../../../bgp/index.js';
+import { parseInterfaceAddress, parseIpAddress } from '../../ip.js';
 import {
   asTableUpdates,
   datumOptionalUuid,
@@ -145,14 +146,22 @@ export class GatewayTable {
   }
 }
 
-/** The addresses in one Port_Binding `mac` entry ("MAC ADDR/LEN ADDR/LEN ..."), without lengths, IPv6 lower-cased. */
+/** The addresses in one Port_Binding `mac` entry ("MAC ADDR/LEN ADDR/LEN ..."), canonical (src/ip.ts), without lengths. */
 function routerAddresses(entry: string): string[] {
   return entry
     .trim()
     .split(/\s+/)
     .slice(1)
-    .map((t) => t.split('/')[0]!.toLowerCase())
-    .filter((a) => /^[0-9.]+$|^[0-9a-f:]+$/.test(a) && a.length > 0);
+    .flatMap((t) => {
+      const a = t.includes('/') ? parseInterfaceAddress(t) : parseIpAddress(t);
+      return typeof a === 'string' ? [] : ['address' in a ? a.address.text : a.text];
+    });
+}
+
+/** The canonical text of an address (src/ip.ts); the text itself when it is not one. */
+function canonical(text: string): string {
+  const a = parseIpAddress(text.trim());
+  return typeof a === 'string' ? text : a.text;
 }
 
 /**
@@ -168,7 +177,8 @@ export function withGatewayChassis(view: LxdView, byAddress: ReadonlyMap<string,
     if (net.type !== 'ovn') continue;
     const key = `${net.project ?? 'default'}/${net.name}`;
     for (const fam of ['ipv4', 'ipv6'] as const) {
-      const addr = net.config[`volatile.network.${fam}.address`]?.toLowerCase();
+      const v = net.config[`volatile.network.${fam}.address`];
+      const addr = v === undefined ? undefined : canonical(v);
       if (addr === undefined || !byAddress.has(addr)) continue;
       const chassis = byAddress.get(addr) ?? null;
       const prev = view.states.get(key);

@@ -1,17 +1,30 @@
 /**
  * The LXD route source: client + events + derivation, handing the
- * reconciler a full snapshot of LXD-derived intents (level-triggered,
+ * reconciler its full snapshot of LXD-derived route groups (level-triggered,
  * STYLE.md §9) through the `publish` callback.
  *
  * When it reads:
- *   - at start;
- *   - a lifecycle event arrives: a read `coalesceMs` later, so a burst of
- *     events (a cluster evacuation, a project with 100 instances starting)
- *     is one read; an event during a read queues exactly one more read;
- *   - the events websocket (re)connects: events may have been missed;
- *   - every `resyncMs` regardless, to catch anything missed;
+ *   - at start: everything (networks, projects, instances, forwards, ...);
+ *   - an instance's lifecycle event: that instance alone
+ *     (GET /1.0/instances/NAME, plus this member's status when clustered).
+ *     The first event after a quiet spell is read at once; the events that
+ *     follow within `coalesceMs` of a read's start are gathered into the
+ *     next read (a cluster evacuation, a project with 100 instances
+ *     starting). More than MAX_TARGETED instances, a rename, or an instance
+ *     event that names none: the instance list instead. An event during a
+ *     read queues exactly one more read;
+ *   - any other relevant event (network, project, cluster member), the
+ *     events websocket (re)connecting, every `resyncMs`: everything;
  *   - while LXD is unreachable, retries with backoff.
- * It publishes every derived snapshot whole; the reconciler decides what changed.
+ *
+ * Work in proportion to what changed: the derivation is kept per unit — the
+ * networks' own routes, and one unit per instance, each with its route
+ * groups (one per origin and next hop, prefixes parsed once into a
+ * PrefixList). An instance event re-derives its one instance and hands the
+ * reconciler the same group objects for every other, which it passes over
+ * by identity; a full read re-derives everything (the text of LXD's values
+ * is memoised, see derive.ts `LxdTextMemo`) and the reconciler's per-group
+ * comparison finds what changed. The source keeps no diff of its own.
  *
  * While LXD is unreachable (an LXD daemon restart, a snap refresh), the
  * last known routes stay announced: the condition is logged and exported in
@@ -29,17 +42,36 @@
  * `checkRise`, fall `checkFall` at `checkIntervalMs`; the probe timeout is
  * the rules' `checkTimeoutMs`), started when a derivation first needs it and
  * stopped when no longer needed (instance gone, stopped, key changed). A
- * health change re-derives from the last read (no API request) and publishes
- * if the snapshot changed.
+ * health change re-derives that instance from the last read (no API
+ * request) and publishes.
+ *
+ * Every timer (reads, resync, retries, the withdraw limit, the checks) runs
+ * on the injected Clock.
  */
-import { realClock, type Clock } from '../../../bgp/index.js';
+import { after, every, PrefixListBuilder, realClock, type Clock } from '../../../bgp/index.js';
 import type { Check } from '../../config/index.js';
-import type { Intent } from '../../reconciler/index.js';
+import type { Intent, SourceGroup } from '../../reconciler/index.js';
 import { ServiceHealth, type Prober } from '../health/index.js';
 import type { LxdClient } from './client.js';
-import type { LxdView } from './types.js';
-import { DEFAULT_LXD_RULES, deriveLxd, NO_ATTRS, type LxdAttrs, type LxdDerived, type LxdOrigin, type LxdRules, type LxdSkipped } from './derive.js';
-import { isMemberEvacuation, isRelevantAction, LxdEvents } from './events.js';
+import type { LxdInstance, LxdView } from './types.js';
+import {
+  DEFAULT_LXD_RULES,
+  deriveContext,
+  deriveInstance,
+  deriveNetworks,
+  instanceRulesOn,
+  LxdTextMemo,
+  mergeDerived,
+  NO_ATTRS,
+  originText,
+  type DeriveContext,
+  type LxdAttrs,
+  type LxdDerived,
+  type LxdOrigin,
+  type LxdRules,
+  type LxdSkipped,
+} from './derive.js';
+import { eventInstance, isMemberEvacuation, isRelevantAction, LxdEvents } from './events.js';
 import { withGatewayChassis, type GatewayChange, type GatewayMap, type OvnSbState } from './ovn-sb.js';
 
 /** What the source needs from an OVN southbound monitor (OvnSbMonitor). */
@@ -63,12 +95,16 @@ const silent: LxdLog = { info() {}, warn() {}, error() {}, debug() {} };
 
 export interface LxdSourceOptions {
   client: LxdClient;
-  /** Receives every changed full snapshot, e.g. `(i) => { reconciler.setSnapshot('lxd', i); reconciler.reconcile(); }`. */
-  publish: (intents: readonly Intent[]) => void;
+  /**
+   * Receives the whole snapshot whenever a read or a check changed what is
+   * derived, e.g. `(g) => { reconciler.setSnapshot('lxd', g); reconcile() }`;
+   * `snapshot()` has the same routes as intents, with origins and skips.
+   */
+  publish: (groups: readonly SourceGroup[]) => void;
   rules?: LxdRules;
   attrs?: LxdAttrs;
   log?: LxdLog;
-  /** Delay from an event to the read, gathering bursts; default 20 ms. */
+  /** Least time between two reads that events start (the first is read at once); default 20 ms. */
   coalesceMs?: number;
   /** Full re-read period; default 60 s; 0 = off. */
   resyncMs?: number;
@@ -85,7 +121,7 @@ export interface LxdSourceOptions {
   checkRise?: number;
   /** Failing rounds in a row that bring a `user.herald.check` down; default 2. */
   checkFall?: number;
-  /** Clock for the checks (default the real clock). */
+  /** Clock of every timer of the source and its checks (default the real clock). */
   clock?: Clock;
   /** Runs one check probe (default the real checks). */
   prober?: Prober;
@@ -101,6 +137,9 @@ export type LxdStatusChange = 'unreachable' | 'reachable' | 'withdrawn';
 /** How long an evacuate / restore operation's status change is waited for, and how often it is re-read meanwhile. */
 const MEMBER_OP_WAIT_MS = 5000;
 const MEMBER_OP_RECHECK_MS = 50;
+
+/** At most this many instances are read one by one after their events; more, and the instance list is read once. */
+export const MAX_TARGETED = 16;
 
 /** Default probe interval of `user.herald.check`, ms. */
 export const LXD_CHECK_INTERVAL_MS = 2000;
@@ -144,48 +183,82 @@ export interface LxdSourceState {
   ovnSb?: OvnSbState | null;
 }
 
+/** One unit of the derivation (the networks' routes, or one instance's) with its route groups. */
+interface Unit {
+  readonly derived: LxdDerived;
+  readonly groups: readonly SourceGroup[];
+}
+
+const EMPTY_UNIT: Unit = { derived: { intents: [], origins: [], skipped: [] }, groups: [] };
+
+/** What the next read must cover, gathered from events and timers. */
+interface Want {
+  /** Everything (start, network events, reconnects, resyncs, a failed read). */
+  full: boolean;
+  /** The whole instance list. */
+  instances: boolean;
+  /** These instances, by "project/name". */
+  targeted: Map<string, { project: string; name: string }>;
+  /** This member's status (evacuate / restore operations). */
+  member: boolean;
+}
+
+const instKey = (project: string, name: string): string => `${project}/${name}`;
+
 export class LxdSource {
   private readonly rules: LxdRules;
   private readonly attrs: LxdAttrs;
   private readonly log: LxdLog;
+  private readonly clock: Clock;
   private readonly coalesceMs: number;
   private readonly resyncMs: number;
   private readonly withdrawAfterMs: number;
   private readonly backoffInitialMs: number;
   private readonly backoffMaxMs: number;
   private readonly events: LxdEvents | null;
-  private current: LxdDerived = { intents: [], origins: [], skipped: [] };
   private st: LxdSourceState;
-  private readTimer: NodeJS.Timeout | null = null;
-  private resyncTimer: NodeJS.Timeout | null = null;
-  private retryTimer: NodeJS.Timeout | null = null;
-  private withdrawTimer: NodeJS.Timeout | null = null;
+  private readTimer: (() => void) | null = null;
+  private resyncTimer: (() => void) | null = null;
+  private retryTimer: (() => void) | null = null;
+  private withdrawTimer: (() => void) | null = null;
+  private memberOpTimer: (() => void) | null = null;
   private retryDelay: number;
   private reading: Promise<boolean> | null = null;
-  /** The last good read; instance-only events re-read just the instances on top of it. */
-  private lastView: LxdView | null = null;
-  /** The next read must read everything (not only instances). */
-  private needFull = true;
+  /** clock.now() when the last read started (events within coalesceMs of it wait for the next). */
+  private lastReadStart = -Infinity;
+  private want: Want = { full: true, instances: false, targeted: new Map(), member: false };
   private dirty = false;
+  /** The last good read: networks, projects, chassis; its `instances` are superseded by `insts`. */
+  private lastView: LxdView | null = null;
+  /** The instances as last read, in order, by "project/name". */
+  private readonly insts = new Map<string, LxdInstance>();
+  /** The derivation's context over lastView (null before the first read). */
+  private ctx: DeriveContext | null = null;
+  private readonly memo = new LxdTextMemo();
+  private netUnit: Unit = EMPTY_UNIT;
+  private readonly units = new Map<string, Unit>();
+  /** The joined derivation for snapshot(), built when asked; null after any change. */
+  private joined: LxdDerived | null = null;
+  /** While withdrawn by the unreachable limit: what snapshot() shows (every route skipped, with the reason). */
+  private withdrawnView: LxdDerived | null = null;
+  /** Normalised values already logged (so each is logged once while it stays). */
+  private normalisedLogged = new Set<string>();
   /**
    * An evacuate / restore operation is running: until this member's status
-   * says so (or `until`, performance.now() ms), re-read every
-   * MEMBER_OP_RECHECK_MS. LXD 5.0 sets the status inside the operation,
-   * after its first events, and says nothing when it does.
+   * says so (or `until`, clock ms), re-read every MEMBER_OP_RECHECK_MS.
+   * LXD 5.0 sets the status inside the operation, after its first events,
+   * and says nothing when it does.
    */
   private memberOp: { evacuated: boolean; until: number } | null = null;
-  /** What the next partial read must cover: the member's status only (evacuate / restore), or the instances too. */
-  private readMember = false;
-  private memberOpTimer: NodeJS.Timeout | null = null;
-  private readInstances = false;
   private stopped = false;
-  /** One health per `user.herald.check` in use, by check id. */
-  private readonly healths = new Map<string, { health: ServiceHealth; off: () => void }>();
+  /** One health per `user.herald.check` in use, by check id, with the instance it gates. */
+  private readonly healths = new Map<string, { health: ServiceHealth; off: () => void; inst: string }>();
 
   constructor(private readonly opts: LxdSourceOptions) {
     this.rules = opts.rules ?? DEFAULT_LXD_RULES;
     this.attrs = opts.attrs ?? NO_ATTRS;
     this.log = opts.log ?? silent;
+    this.clock = opts.clock ?? realClock;
     this.coalesceMs = opts.coalesceMs ?? 20;
     this.resyncMs = opts.resyncMs ?? 60_000;
     this.withdrawAfterMs = opts.unreachableWithdrawAfterMs ?? 600_000;
@@ -226,14 +299,14 @@ export class LxdSource {
               open: () => {
                 this.st.eventsConnected = true;
                 this.log.info({ endpoint: this.st.endpoint }, 'LXD events connected');
-                this.needFull = true;
+                this.want.full = true;
                 this.schedule(0);
               },
               close: (reason) => {
                 if (this.st.eventsConnected) this.log.warn({ endpoint: this.st.endpoint, reason }, 'LXD events disconnected; reconnecting');
                 this.st.eventsConnected = false;
                 // LXD may be restarting: find out now, so the state says so.
-                this.needFull = true;
+                this.want.full = true;
                 this.schedule(0);
               },
               event: (e) => {
@@ -243,20 +316,24 @@ export class LxdSource {
                   // lifecycle event); they read the member's status alone (one
                   // request: the instance list can wait on the evacuation).
                   if (!isMemberEvacuation(e)) return;
-                  this.readMember = true;
+                  this.want.member = true;
                   const done = e.metadata?.status === 'Success' || e.metadata?.status === 'Failure' || e.metadata?.status === 'Cancelled';
-                  this.memberOp = done ? null : { evacuated: (e.metadata?.description ?? '').startsWith('Evacuating'), until: performance.now() + MEMBER_OP_WAIT_MS };
-                  this.schedule(this.coalesceMs);
+                  this.memberOp = done ? null : { evacuated: (e.metadata?.description ?? '').startsWith('Evacuating'), until: this.clock.now() + MEMBER_OP_WAIT_MS };
+                  this.onEvent();
                   return;
                 }
                 const action = e.metadata?.action;
                 if (!isRelevantAction(action)) return;
-                if (!action?.startsWith('instance-')) this.needFull = true;
-                this.readInstances = true;
-                this.schedule(this.coalesceMs);
+                if (!action?.startsWith('instance-')) this.want.full = true;
+                else {
+                  const target = eventInstance(e);
+                  if (target === null) this.want.instances = true;
+                  else this.want.targeted.set(instKey(target.project, target.name), target);
+                }
+                this.onEvent();
               },
             },
-            { backoffInitialMs: this.backoffInitialMs, backoffMaxMs: this.backoffMaxMs },
+            { backoffInitialMs: this.backoffInitialMs, backoffMaxMs: this.backoffMaxMs, clock: this.clock },
           );
   }
 
@@ -267,17 +344,24 @@ export class LxdSource {
     this.events?.start();
     this.opts.ovnSb?.start((c) => {
       this.log.debug({ ports: c.ports, initial: c.initial }, 'OVN gateway chassis changed; re-deriving, then re-reading LXD');
-      this.rederive();
-      this.needFull = true;
+      if (!this.stopped && this.lastView && !this.st.withdrawn) {
+        this.rederiveAll();
+        this.publish();
+      }
+      this.want.full = true;
       this.schedule(0);
     });
     if (this.resyncMs > 0) {
-      this.resyncTimer = setInterval(() => {
-        this.st.resyncs++;
-        this.needFull = true;
-        this.schedule(0);
-      }, this.resyncMs);
-      this.resyncTimer.unref?.();
+      this.resyncTimer = every(
+        this.clock,
+        this.resyncMs,
+        () => {
+          this.st.resyncs++;
+          this.want.full = true;
+          this.schedule(0);
+        },
+        { unref: true },
+      );
     }
   }
 
@@ -287,16 +371,19 @@ export class LxdSource {
     this.st.status = 'stopped';
     this.events?.stop();
     this.opts.ovnSb?.stop();
-    for (const t of [this.readTimer, this.retryTimer, this.withdrawTimer, this.memberOpTimer]) if (t) clearTimeout(t);
-    if (this.resyncTimer) clearInterval(this.resyncTimer);
-    this.memberOpTimer = null;
-    this.readTimer = this.retryTimer = this.withdrawTimer = this.resyncTimer = null;
-    this.syncHealths(new Map());
+    for (const t of [this.readTimer, this.retryTimer, this.withdrawTimer, this.memberOpTimer, this.resyncTimer]) t?.();
+    this.readTimer = this.retryTimer = this.withdrawTimer = this.memberOpTimer = this.resyncTimer = null;
+    for (const id of [...this.healths.keys()]) this.stopHealth(id);
     await this.reading?.catch(() => false);
     this.opts.client.close();
   }
 
-  /** Ask for a re-read in `delayMs`, coalesced with any pending or running read. */
+  /** An event asked for a read: at once after a quiet spell, else `coalesceMs` after the last read started. */
+  private onEvent(): void {
+    this.schedule(Math.max(0, this.lastReadStart + this.coalesceMs - this.clock.now()));
+  }
+
+  /** Ask for a read of what `want` holds in `delayMs`, coalesced with any pending or running read. */
   schedule(delayMs = this.coalesceMs): void {
     if (this.stopped) return;
     if (this.reading) {
@@ -304,23 +391,36 @@ export class LxdSource {
       return;
     }
     if (this.readTimer) return;
-    this.readTimer = setTimeout(() => {
+    if (delayMs <= 0) {
+      void this.readNow();
+      return;
+    }
+    this.readTimer = after(this.clock, delayMs, () => {
       this.readTimer = null;
       void this.readNow();
-    }, delayMs);
+    });
   }
 
-  /** Read the API now and publish if the snapshot changed; resolves false when LXD was unreachable. */
+  /** Read everything now (as the resync timer does) and publish; resolves false when LXD was unreachable. */
+  resync(): Promise<boolean> {
+    this.want.full = true;
+    if (this.reading) this.dirty = true;
+    return this.readNow();
+  }
+
+  /** Read the API now (everything asked for so far; else the instance list) and publish; resolves false when LXD was unreachable. */
   readNow(): Promise<boolean> {
     if (this.reading) {
       this.dirty = true;
       return this.reading;
     }
+    this.readTimer?.();
+    this.readTimer = null;
     const p = this.read().finally(() => {
       this.reading = null;
       if (this.dirty && !this.stopped) {
         this.dirty = false;
-        this.schedule(0);
+        this.onEvent();
       }
     });
     this.reading = p;
@@ -328,42 +428,61 @@ export class LxdSource {
   }
 
   private async read(): Promise<boolean> {
-    const t0 = performance.now();
+    const t0 = this.clock.now();
+    const wall0 = performance.now();
+    this.lastReadStart = t0;
     this.st.reads++;
-    let derived: LxdDerived;
-    const prev = this.needFull ? null : this.lastView;
-    const memberOnly = prev !== null && prev.clustered && this.readMember && !this.readInstances;
-    this.needFull = false;
-    this.readMember = this.readInstances = false;
+    const want = this.want;
+    this.want = { full: false, instances: false, targeted: new Map(), member: false };
+    const view0 = this.lastView;
+    const full = want.full || view0 === null;
+    // Asked for nothing in particular (readNow): the instance list.
+    const instancesAll = !full && (want.instances || want.targeted.size > MAX_TARGETED || (want.targeted.size === 0 && !want.member));
+    const targeted = !full && !instancesAll && want.targeted.size > 0;
     try {
-      // Only instance events since the last read: networks, forwards and
-      // load balancers are unchanged, so one request instead of hundreds.
-      // The member's own status goes with the instances: LXD 5.0 sends no
-      // event for `lxc cluster evacuate` / `restore`, only the instances'
-      // stop and start events that follow the status change.
-      const view = memberOnly
-        ? { ...prev, memberStatus: (await this.opts.client.clusterMember(prev.serverName)).status }
-        : prev
-          ? await this.instancesOnto(prev)
-          : await this.opts.client.readView(this.rules);
-      if (this.stopped) return false;
-      this.lastView = view;
-      derived = this.derive(view);
-      this.st.serverName = view.serverName;
-      this.st.clustered = view.clustered;
-      this.st.instances = view.instances.length;
-      this.st.chassisName = this.rules.chassisName ?? view.serverName;
-      if (!prev) {
+      if (full) {
+        const view = await this.opts.client.readView(this.rules);
+        if (this.stopped) return false;
+        this.applyFull(view);
         this.st.fullReads++;
         this.st.lastFullReadAt = new Date().toISOString();
+      } else {
+        // Only instance events since the last read: networks, forwards and
+        // load balancers are unchanged, so one request (or one per instance
+        // named) instead of hundreds. The member's own status goes with the
+        // instances: LXD 5.0 sends no event for `lxc cluster evacuate` /
+        // `restore`, only the instances' stop and start events that follow
+        // the status change.
+        const c = this.opts.client;
+        const member = view0.clustered ? c.clusterMember(view0.serverName).then((m) => m.status) : Promise.resolve(view0.memberStatus);
+        if (instancesAll) {
+          const [list, status] = await Promise.all([c.instances(), member]);
+          if (this.stopped) return false;
+          this.applyInstances(list ?? [], status);
+        } else if (targeted) {
+          const names = [...want.targeted.values()];
+          const [got, status] = await Promise.all([Promise.all(names.map((n) => c.instance(n.project, n.name))), member]);
+          if (this.stopped) return false;
+          this.applyTargeted(names, got, status);
+        } else {
+          const status = await member;
+          if (this.stopped) return false;
+          this.applyMember(status);
+        }
       }
     } catch (e) {
       if (this.stopped) return false;
-      this.needFull = true;
+      // What was asked for is still wanted, and the next read reads everything.
+      this.want.full = true;
       this.failed((e as Error).message);
       return false;
     }
-    this.st.lastReadMs = performance.now() - t0;
+    const v = this.lastView!;
+    this.st.serverName = v.serverName;
+    this.st.clustered = v.clustered;
+    this.st.instances = this.insts.size;
+    this.st.chassisName = this.rules.chassisName ?? v.serverName;
+    this.st.lastReadMs = performance.now() - wall0;
     this.st.lastReadAt = new Date().toISOString();
     this.st.lastError = null;
     const wasUnreachable = this.st.status === 'unreachable';
@@ -373,83 +492,191 @@ export class LxdSource {
     this.st.status = 'connected';
     this.st.unreachableSince = null;
     this.st.withdrawn = false;
+    this.withdrawnView = null;
     this.retryDelay = this.backoffInitialMs;
-    for (const t of [this.retryTimer, this.withdrawTimer]) if (t) clearTimeout(t);
+    for (const t of [this.retryTimer, this.withdrawTimer]) t?.();
     this.retryTimer = this.withdrawTimer = null;
-    this.commit(derived);
+    this.publish();
     const op = this.memberOp;
     if (op !== null) {
-      if ((this.lastView?.memberStatus === 'Evacuated') === op.evacuated || performance.now() > op.until) this.memberOp = null;
+      if ((v.memberStatus === 'Evacuated') === op.evacuated || this.clock.now() > op.until) this.memberOp = null;
       else if (this.memberOpTimer === null) {
         // Not schedule(): a read is still in flight here and would run the next one at once.
-        this.memberOpTimer = setTimeout(() => {
+        this.memberOpTimer = after(this.clock, MEMBER_OP_RECHECK_MS, () => {
           this.memberOpTimer = null;
-          this.readMember = true;
+          this.want.member = true;
           this.schedule(0);
-        }, MEMBER_OP_RECHECK_MS);
+        });
       }
     }
     if (wasUnreachable) this.tell('reachable');
     return true;
   }
 
-  /** Re-read the instances (and, clustered, this member's status) on top of the last full view. */
-  private async instancesOnto(prev: LxdView): Promise<LxdView> {
-    const [instances, memberStatus] = await Promise.all([
-      this.opts.client.instances(),
-      prev.clustered ? this.opts.client.clusterMember(prev.serverName).then((m) => m.status) : Promise.resolve(prev.memberStatus),
-    ]);
-    return { ...prev, instances, memberStatus };
+  // ------------------------------------------------------------ applying reads
+
+  /** A full read: new view, new context, every unit derived again. */
+  private applyFull(view: LxdView): void {
+    this.lastView = view;
+    this.insts.clear();
+    for (const i of view.instances) this.insts.set(instKey(i.project, i.name), i);
+    this.memo.rotate();
+    this.rederiveAll();
   }
 
-  /** Derive with the current check states, then start / stop healths to match what it needs. */
-  private derive(raw: LxdView): LxdDerived {
+  /** The instance list read again (networks unchanged): every instance derived again. */
+  private applyInstances(list: readonly LxdInstance[], memberStatus: string | null): void {
+    this.insts.clear();
+    for (const i of list) this.insts.set(instKey(i.project, i.name), i);
+    this.setMember(memberStatus);
+    this.rederiveInstances();
+  }
+
+  /** The instances named by events read one by one (null: gone); only they are derived again, unless the member's status changed. */
+  private applyTargeted(names: readonly { project: string; name: string }[], got: readonly (LxdInstance | null)[], memberStatus: string | null): void {
+    names.forEach((n, i) => {
+      const k = instKey(n.project, n.name);
+      const inst = got[i];
+      if (inst) this.insts.set(k, inst);
+      else this.insts.delete(k);
+    });
+    if (this.setMember(memberStatus)) return this.rederiveInstances();
+    for (const n of names) this.rederiveInstance(instKey(n.project, n.name));
+  }
+
+  /** This member's status read alone (evacuate / restore). */
+  private applyMember(memberStatus: string | null): void {
+    if (this.setMember(memberStatus)) this.rederiveInstances();
+  }
+
+  /** Record this member's status; true when it changed (every instance's routes depend on it). */
+  private setMember(status: string | null): boolean {
+    const v = this.lastView!;
+    if (v.memberStatus === status) return false;
+    this.lastView = { ...v, memberStatus: status };
+    this.ctx = null;
+    return true;
+  }
+
+  // ------------------------------------------------------------ derivation
+
+  /** The derivation's context over the last view (with the southbound chassis when the monitor is in place). */
+  private context(): DeriveContext {
+    if (this.ctx !== null) return this.ctx;
+    const raw = this.lastView!;
     const sb = this.opts.ovnSb?.current() ?? null;
     const view = sb !== null ? withGatewayChassis(raw, sb) : raw;
-    const derived = deriveLxd(view, this.rules, this.attrs, (id) => this.healths.get(id)?.health.state === 'up');
-    this.syncHealths(derived.checks ?? new Map<string, Check>());
-    return derived;
+    this.ctx = deriveContext(view, this.rules, this.attrs, this.memo);
+    return this.ctx;
   }
 
-  private syncHealths(wanted: ReadonlyMap<string, Check>): void {
-    for (const [id, h] of this.healths) {
-      if (wanted.has(id)) continue;
-      h.off();
-      h.health.stop();
-      this.healths.delete(id);
-      this.log.debug({ check: id }, 'LXD instance check stopped');
+  /** Derive everything again from the last read (a full read, a gateway move). */
+  private rederiveAll(): void {
+    if (!this.lastView) return;
+    this.ctx = null;
+    const ctx = this.context();
+    this.netUnit = this.unitOf(deriveNetworks(ctx));
+    this.rederiveInstances();
+  }
+
+  /** Derive every instance again (networks unchanged). */
+  private rederiveInstances(): void {
+    const ctx = this.context();
+    const seen = new Set<string>();
+    const on = instanceRulesOn(this.rules);
+    for (const [k, inst] of this.insts) {
+      seen.add(k);
+      this.setUnit(k, on ? this.unitOf(deriveInstance(ctx, inst, this.isUp)) : EMPTY_UNIT);
     }
+    for (const k of [...this.units.keys()]) if (!seen.has(k)) this.setUnit(k, null);
+    this.joined = null;
+  }
+
+  /** Derive one instance again (its event, its check). */
+  private rederiveInstance(k: string): void {
+    const inst = this.insts.get(k);
+    this.setUnit(k, inst === undefined || !instanceRulesOn(this.rules) ? null : this.unitOf(deriveInstance(this.context(), inst, this.isUp)));
+    this.joined = null;
+  }
+
+  private readonly isUp = (id: string): boolean => this.healths.get(id)?.health.state === 'up';
+
+  /** Replace one instance's unit (null: the instance is gone), starting and stopping its checks to match. */
+  private setUnit(k: string, u: Unit | null): void {
+    const old = this.units.get(k);
+    if (u === null) this.units.delete(k);
+    else this.units.set(k, u);
+    const was = old?.derived.checks;
+    const now = u?.derived.checks;
+    if (was) for (const id of was.keys()) if (!now?.has(id)) this.stopHealth(id);
+    if (now) for (const [id, check] of now) if (!this.healths.has(id)) this.startHealth(id, check, k);
+  }
+
+  /** A derivation with its route groups: one per origin and next hop (the attributes are the source's own), prefixes parsed once. */
+  private unitOf(d: LxdDerived): Unit {
+    if (d.intents.length === 0) return { derived: d, groups: [] };
+    const by = new Map<string, { i: Intent; b: PrefixListBuilder }>();
+    for (const i of d.intents) {
+      const key = `${i.source}\n${i.nextHop}`;
+      let e = by.get(key);
+      if (e === undefined) by.set(key, (e = { i, b: new PrefixListBuilder(1) }));
+      // Canonical text from src/ip.ts: the scanner takes it as is.
+      e.b.add(i.prefix);
+    }
+    const a = this.attrs;
+    const groups: SourceGroup[] = [];
+    for (const [key, { i, b }] of by) {
+      groups.push({
+        key,
+        source: i.source,
+        rank: 0,
+        nextHop: i.nextHop,
+        ...(a.med !== undefined ? { med: a.med } : {}),
+        communities: a.communities,
+        largeCommunities: a.largeCommunities,
+        extendedCommunities: a.extendedCommunities,
+        peers: a.peers,
+        prefixes: b.finish(),
+      });
+    }
+    return { derived: d, groups };
+  }
+
+  private startHealth(id: string, check: Check, inst: string): void {
     if (this.stopped) return;
     const interval = this.opts.checkIntervalMs ?? LXD_CHECK_INTERVAL_MS;
-    for (const [id, check] of wanted) {
-      if (this.healths.has(id)) continue;
-      const health = new ServiceHealth(
-        {
-          name: id,
-          checks: [check],
-          combine: 'all',
-          intervalMs: interval,
-          fastIntervalMs: interval,
-          timeoutMs: this.rules.checkTimeoutMs,
-          rise: this.opts.checkRise ?? LXD_CHECK_RISE,
-          fall: this.opts.checkFall ?? LXD_CHECK_FALL,
-          jitterMs: 0,
-        },
-        { clock: this.opts.clock ?? realClock, ...(this.opts.prober ? { prober: this.opts.prober } : {}) },
-      );
-      const off = health.on('change', (t) => {
-        this.log.info({ check: id, from: t.from, to: t.to, reason: t.reason }, 'LXD instance check changed');
-        this.rederive();
-      });
-      this.healths.set(id, { health, off });
-      health.start();
-    }
+    const health = new ServiceHealth(
+      {
+        name: id,
+        checks: [check],
+        combine: 'all',
+        intervalMs: interval,
+        fastIntervalMs: interval,
+        timeoutMs: this.rules.checkTimeoutMs,
+        rise: this.opts.checkRise ?? LXD_CHECK_RISE,
+        fall: this.opts.checkFall ?? LXD_CHECK_FALL,
+        jitterMs: 0,
+      },
+      { clock: this.clock, ...(this.opts.prober ? { prober: this.opts.prober } : {}) },
+    );
+    const off = health.on('change', (t) => {
+      this.log.info({ check: id, from: t.from, to: t.to, reason: t.reason }, 'LXD instance check changed');
+      if (this.stopped || !this.lastView || this.st.withdrawn) return;
+      // Only the instance the check gates is derived again.
+      this.rederiveInstance(inst);
+      this.publish();
+    });
+    this.healths.set(id, { health, off, inst });
+    health.start();
   }
 
-  /** A check changed: re-derive from the last read and publish if the snapshot changed. */
-  private rederive(): void {
-    if (this.stopped || !this.lastView || this.st.withdrawn) return;
-    this.commit(this.derive(this.lastView));
+  private stopHealth(id: string): void {
+    const h = this.healths.get(id);
+    if (!h) return;
+    h.off();
+    h.health.stop();
+    this.healths.delete(id);
+    this.log.debug({ check: id }, 'LXD instance check stopped');
   }
 
   /** The ids and states of the `user.herald.check` checks in use. */
@@ -457,16 +684,35 @@ export class LxdSource {
     return [...this.healths].map(([id, h]) => ({ id, state: h.health.state }));
   }
 
-  private commit(derived: LxdDerived): void {
-    this.current = derived;
-    this.st.routes = derived.intents.length;
-    this.st.skipped = derived.skipped;
-    // Level-triggered: every derive is published whole; the reconciler finds
-    // what changed (group by group) and hands on nothing when nothing did.
+  /** Hand the reconciler the whole snapshot: the networks' groups, then every instance's (unchanged ones the same objects). */
+  private publish(): void {
+    const groups: SourceGroup[] = [...this.netUnit.groups];
+    let routes = this.netUnit.derived.intents.length;
+    for (const u of this.units.values()) {
+      routes += u.derived.intents.length;
+      for (const g of u.groups) groups.push(g);
+    }
+    this.st.routes = routes;
     this.st.publishes++;
-    this.log.debug({ routes: derived.intents.length, skipped: derived.skipped.length }, 'LXD routes derived');
-    this.opts.publish(derived.intents);
+    this.logNormalised();
+    this.log.debug({ routes, groups: groups.length }, 'LXD routes derived');
+    this.opts.publish(groups);
   }
+
+  /** Log each value LXD gave with host bits set once, while it stays (src/ip.ts: LXD values are masked, with a warning). */
+  private logNormalised(): void {
+    const now = new Set<string>();
+    for (const u of [this.netUnit, ...this.units.values()]) {
+      for (const n of u.derived.normalised ?? []) {
+        const k = `${originText(n.origin)} ${n.given}`;
+        now.add(k);
+        if (!this.normalisedLogged.has(k)) this.log.warn({ source: originText(n.origin), given: n.given, announced: n.prefix }, 'LXD value has host bits set; announcing the masked prefix');
+      }
+    }
+    this.normalisedLogged = now;
+  }
+
+  // ------------------------------------------------------------ unreachable
 
   private failed(message: string): void {
     this.st.failedReads++;
@@ -474,23 +720,18 @@ export class LxdSource {
     if (this.st.status !== 'unreachable') {
       this.st.status = 'unreachable';
       this.st.unreachableSince = new Date().toISOString();
-      this.log.warn(
-        { endpoint: this.st.endpoint, error: message, keptRoutes: this.current.intents.length, withdrawAfterMs: this.withdrawAfterMs },
-        'LXD unreachable; keeping the last known routes',
-      );
-      if (this.withdrawAfterMs > 0) {
-        this.withdrawTimer = setTimeout(() => this.withdraw(), this.withdrawAfterMs);
-      }
+      this.log.warn({ endpoint: this.st.endpoint, error: message, keptRoutes: this.st.routes, withdrawAfterMs: this.withdrawAfterMs }, 'LXD unreachable; keeping the last known routes');
+      if (this.withdrawAfterMs > 0) this.withdrawTimer = after(this.clock, this.withdrawAfterMs, () => this.withdraw());
       this.tell('unreachable');
     }
     // Retry on our own too: the events socket may be down for longer.
     if (!this.retryTimer && !this.stopped) {
       const d = this.retryDelay;
       this.retryDelay = Math.min(d * 2, this.backoffMaxMs);
-      this.retryTimer = setTimeout(() => {
+      this.retryTimer = after(this.clock, d, () => {
         this.retryTimer = null;
         this.schedule(0);
-      }, d);
+      });
     }
   }
 
@@ -498,17 +739,13 @@ export class LxdSource {
     this.withdrawTimer = null;
     if (this.stopped || this.st.status !== 'unreachable' || this.st.withdrawn) return;
     this.st.withdrawn = true;
-    this.log.error(
-      { endpoint: this.st.endpoint, since: this.st.unreachableSince, withdrawn: this.current.intents.length },
-      'LXD unreachable for longer than unreachable_withdraw_after; withdrawing its routes',
-    );
+    const c = this.snapshot();
+    this.log.error({ endpoint: this.st.endpoint, since: this.st.unreachableSince, withdrawn: c.intents.length }, 'LXD unreachable for longer than unreachable_withdraw_after; withdrawing its routes');
     // The withdrawn routes stay visible as skipped, with the reason, for `routes explain`.
     const why = `LXD unreachable since ${this.st.unreachableSince} (${this.st.lastError ?? 'no answer'}), longer than unreachable_withdraw_after (${this.withdrawAfterMs / 1000} s): withdrawn until LXD answers again`;
-    const c = this.current;
     const skipped = [...c.intents.map((i, n) => ({ prefix: i.prefix, reason: why, origin: c.origins[n]! })), ...c.skipped];
-    this.current = { intents: [], origins: [], skipped };
+    this.withdrawnView = { intents: [], origins: [], skipped };
     this.st.routes = 0;
-    this.st.skipped = skipped;
     this.st.publishes++;
     this.opts.publish([]);
     this.tell('withdrawn');
@@ -522,19 +759,23 @@ export class LxdSource {
     }
   }
 
+  // ------------------------------------------------------------ queries
+
   /** The source's state (a copy). */
   state(): LxdSourceState {
-    return { ...this.st, eventsConnected: this.events?.connected ?? false, ovnSb: this.opts.ovnSb?.state() ?? null };
+    return { ...this.st, skipped: this.snapshot().skipped, eventsConnected: this.events?.connected ?? false, ovnSb: this.opts.ovnSb?.state() ?? null };
   }
 
-  /** The last derived snapshot with origins and skipped routes. */
+  /** The derived snapshot with origins and skipped routes (while withdrawn: everything skipped, with the reason). */
   snapshot(): Readonly<LxdDerived> {
-    return this.current;
+    if (this.withdrawnView !== null) return this.withdrawnView;
+    this.joined ??= mergeDerived([this.netUnit.derived, ...[...this.units.values()].map((u) => u.derived)]);
+    return this.joined;
   }
 
   /** Why a prefix is (or is not) announced by the LXD source. */
   explain(prefix: string): { announced: { intent: Intent; origin: LxdOrigin }[]; skipped: LxdSkipped[] } {
-    const c = this.current;
+    const c = this.snapshot();
     const announced: { intent: Intent; origin: LxdOrigin }[] = [];
     c.intents.forEach((intent, i) => {
       if (intent.prefix === prefix) announced.push({ intent, origin: c.origins[i]! });

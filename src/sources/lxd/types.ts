@@ -10,6 +10,7 @@
  *   GET /1.0/instances?recursion=1&all-projects=true
  *                                              name, project, location, status,
  *                                              expanded_config, expanded_devices
+ *   GET /1.0/instances/NAME?project=P          the same fields, one instance (after its event)
  *   GET /1.0/networks?recursion=1&project=P    name, type, managed, config, locations
  *   GET /1.0/networks/N/state?project=P        ovn.chassis
  *   GET /1.0/networks/N/forwards?recursion=1   listen_address, location

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ManualClock, realClock } from '../../../bgp/driver/clock.js';
+import { after, every, ManualClock, realClock, type Clock } from '../../../bgp/driver/clock.js';
 
 describe('ManualClock', () => {
   it('fires due timers in deadline order, equal deadlines in the order set, with now() at each deadline', () => {
@@ -107,5 +107,57 @@ describe('realClock', () => {
     await new Promise((r) => setTimeout(r, 30));
     expect(fired).toBe(true);
     expect(cancelledFired).toBe(false);
+  });
+});
+
+describe('after and every', () => {
+  it('after: once, at now + ms; cancelled, never', () => {
+    const c = new ManualClock(500);
+    const log: number[] = [];
+    after(c, 100, () => log.push(c.now()));
+    const cancel = after(c, 150, () => log.push(-1));
+    cancel();
+    c.advance(1000);
+    expect(log).toEqual([600]);
+    expect(c.pending).toBe(0);
+  });
+
+  it('every: each period from the deadline before; cancel (also from inside a run) leaves no timer', () => {
+    const c = new ManualClock(0);
+    const log: number[] = [];
+    const stop = every(c, 250, () => log.push(c.now()));
+    c.advance(1000);
+    expect(log).toEqual([250, 500, 750, 1000]);
+    stop();
+    expect(c.pending).toBe(0);
+    c.advance(1000);
+    expect(log).toHaveLength(4);
+
+    const runs: number[] = [];
+    const stopInside: () => void = every(c, 100, () => {
+      runs.push(c.now());
+      if (runs.length === 2) stopInside();
+    });
+    c.advance(1000);
+    expect(runs).toEqual([2100, 2200]);
+    expect(c.pending).toBe(0);
+  });
+
+  it('every: a run more than a period late is skipped, not repeated', () => {
+    // A clock whose timers are fired by hand, late.
+    let t = 0;
+    const armed: { at: number; fn: () => void }[] = [];
+    const clock: Clock = { now: () => t, setTimer: (at, fn) => (armed.push({ at, fn }), () => {}) };
+    let runs = 0;
+    every(clock, 100, () => runs++);
+    expect(armed.map((a) => a.at)).toEqual([100]);
+    t = 350; // 2.5 periods late
+    armed.shift()!.fn();
+    expect(runs).toBe(1);
+    expect(armed.map((a) => a.at)).toEqual([450]); // now + period, not 200 and 300
+    t = 460;
+    armed.shift()!.fn();
+    expect(armed.map((a) => a.at)).toEqual([550]); // on the deadline grid again
+    expect(runs).toBe(2);
   });
 });

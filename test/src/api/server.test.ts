@@ -135,6 +135,8 @@ describe('control API on a unix socket', () => {
     };
     expect(await err(api.get('/v1/nope'))).toMatchObject({ status: 404, code: 'not-found' });
     expect(await err(api.get('/v1/explain/banana'))).toMatchObject({ status: 400, code: 'bad-prefix' });
+    expect(await err(api.get('/v1/explain?prefix=192.0.2.1/24'))).toMatchObject({ status: 400, code: 'bad-prefix', message: expect.stringContaining('did you mean 192.0.2.0/24, or 192.0.2.1/32') });
+    expect(await err(api.get('/v1/received/up1?prefix=banana'))).toMatchObject({ status: 400, code: 'bad-prefix' });
     expect(await err(api.get('/v1/routes?family=ipx'))).toMatchObject({ status: 400 });
     expect(await err(api.get('/v1/routes?peer=zz'))).toMatchObject({ status: 404, code: 'no-such-peer' });
     expect(await err(api.post('/v1/drain', {}))).toMatchObject({ status: 400, code: 'bad-request' });

@@ -114,6 +114,8 @@ describe('state model', () => {
     expect(canonicalPrefix('198.51.100.53')).toBe('198.51.100.53/32');
     expect(canonicalPrefix('2001:DB8::53/128')).toBe('2001:db8::53/128');
     expect(canonicalPrefix('nope')).toBeNull();
+    // Host bits set: refused, not silently masked (decision 0036).
+    expect(canonicalPrefix('192.0.2.1/24')).toBeNull();
     expect(familyName('2/1')).toBe('ipv6');
     expect(JSON.stringify({ b: Buffer.from([255]) }, jsonReplacer)).toBe('{"b":"ff"}');
   });

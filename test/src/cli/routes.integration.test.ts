@@ -278,7 +278,7 @@ describe.skipIf(!canNetns)('routes CLI against herald run in a namespace', () =>
     expect(x.reason).toMatch(/no static route or service is configured/);
     const bad = await routes(sockA, 'check', 'not-a-prefix');
     expect(bad.code).toBe(64);
-    expect(bad.stderr).toMatch(/is not a prefix or address/);
+    expect(bad.stderr).toMatch(/expected a prefix like .*, got "not-a-prefix"/);
   });
 
   it('check exits 2 when the daemon is unreachable, with a hint (in-process and through bin/routes.mjs)', async () => {

@@ -103,7 +103,7 @@ describe('each kind of mistake gives a precise message with its line and key pat
   it('prefix with host bits set names the intended prefix', () => {
     const i = oneIssue(replaceLine(10, '    prefixes: [198.51.100.53/24]'));
     expect(i).toMatchObject({ line: 10, column: 16, path: 'services[0].prefixes[0]' });
-    expect(i.message).toBe('"198.51.100.53/24" has host bits set past /24 (did you mean 198.51.100.0/24?)');
+    expect(i.message).toBe('"198.51.100.53/24" has host bits set past /24 (did you mean 198.51.100.0/24, or 198.51.100.53/32 for the one address?)');
   });
 
   it('unknown key, pointing at the key and suggesting the right one', () => {

@@ -9,6 +9,7 @@
  * order, up to OUTPUT_LIMIT bytes, for logs and `routes explain`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { after, realClock } from '../../../../bgp/index.js';
 import type { ExecCheck } from '../../../config/index.js';
 import { OUTPUT_LIMIT, type CheckResult } from '../types.js';
 import { errText, settleOnce } from './common.js';
@@ -88,9 +89,9 @@ export function checkExec(spec: ExecCheck, signal: AbortSignal): Promise<CheckRe
       child.stdout?.on('data', (b: Buffer) => out.add(b));
       child.stderr?.on('data', (b: Buffer) => out.add(b));
       child.once('error', (e) => done({ ok: false, detail: `exec ${cmd} could not start: ${errText(e)}` }));
-      let drain: NodeJS.Timeout | undefined;
+      let drain: (() => void) | undefined;
       const finish = (code: number | null, sig: NodeJS.Signals | null): void => {
-        if (drain) clearTimeout(drain);
+        drain?.();
         killGroup(child?.pid);
         const text = out.text();
         const line = firstLine(text);
@@ -102,11 +103,11 @@ export function checkExec(spec: ExecCheck, signal: AbortSignal): Promise<CheckRe
       // 'exit' comes before the pipes close; give them a moment to drain, but
       // a background helper holding them open must not keep the probe waiting.
       child.once('exit', (code, sig) => {
-        drain = setTimeout(() => finish(code, sig), DRAIN_MS);
+        drain = after(realClock, DRAIN_MS, () => finish(code, sig));
         child?.once('close', () => finish(code, sig));
       });
       return () => {
-        if (drain) clearTimeout(drain);
+        drain?.();
         child?.stdout?.destroy();
         child?.stderr?.destroy();
       };

@@ -6,6 +6,7 @@
  * a daemon without a dns check never loads it (decision 0027); import
  * checkDns and judgeResponse from './dns.js' directly.
  */
+import { after, realClock } from '../../../../bgp/index.js';
 import type { Check } from '../../../config/index.js';
 import type { CheckResult } from '../types.js';
 import { errText, hostPort } from './common.js';
@@ -48,8 +49,8 @@ export async function runCheck(spec: Check, signal: AbortSignal): Promise<CheckR
 /** Run one probe with the check's own timeout (for the CLI and tests). */
 export function probe(spec: Check, timeoutMs = 'timeoutMs' in spec ? spec.timeoutMs : 1000): Promise<CheckResult> {
   const ac = new AbortController();
-  const timer = setTimeout(() => ac.abort(), timeoutMs);
-  return runCheck(spec, ac.signal).finally(() => clearTimeout(timer));
+  const cancel = after(realClock, timeoutMs, () => ac.abort());
+  return runCheck(spec, ac.signal).finally(cancel);
 }
 
 /** Label a check in a few words, e.g. "dns 127.0.0.1:53 example.org SOA". */

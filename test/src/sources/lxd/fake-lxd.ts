@@ -182,6 +182,13 @@ export class FakeLxd {
       const list = url.searchParams.get('all-projects') === 'true' ? d.instances : d.instances.filter((i) => i.project === project);
       return ok(url.searchParams.get('recursion') ? list : list.map((i) => `/1.0/instances/${i.name}`));
     }
+    const im = /^\/1\.0\/instances\/([^/]+)$/.exec(p);
+    if (im) {
+      // GET /1.0/instances/NAME?project=P: the instance as recursion=1 lists it, or 404.
+      const name = decodeURIComponent(im[1]!);
+      const i = d.instances.find((x) => x.name === name && x.project === project);
+      return i ? ok(i) : err(404, 'Instance not found');
+    }
     if (p === '/1.0/networks') {
       const list = d.networks.filter((n) => (n.project ?? 'default') === project).map(({ project: _p, ...n }) => n);
       return ok(url.searchParams.get('recursion') === '1' ? list : list.map((n) => `/1.0/networks/${n.name}`));

@@ -62,7 +62,7 @@ describe('LxdClient over HTTPS (fake LXD on loopback)', () => {
   it('follows lifecycle events over wss:// with the same pin, and publishes', async () => {
     const url = await fake.startTls(SERVER);
     const published: (readonly Intent[])[] = [];
-    source = new LxdSource({ client: new LxdClient(endpoint(url)), publish: (i) => published.push(i), resyncMs: 0, backoffInitialMs: 20, backoffMaxMs: 100 });
+    source = new LxdSource({ client: new LxdClient(endpoint(url)), publish: () => published.push(source!.snapshot().intents), resyncMs: 0, backoffInitialMs: 20, backoffMaxMs: 100 });
     await source.start();
     expect(published.at(-1)!.map((i) => i.prefix).sort()).toEqual(['198.51.100.0/25', '198.51.100.200/32']);
     await until(() => fake.eventClients === 1 && source!.state().eventsConnected);

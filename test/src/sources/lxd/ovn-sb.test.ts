@@ -182,7 +182,7 @@ describe('LxdSource with an OVN southbound monitor', () => {
     const published: string[][] = [];
     const src = new LxdSource({
       client: new LxdClient({ kind: 'unix', socket: fake.socket }),
-      publish: (i) => published.push(i.map((x) => `${x.prefix} via ${x.nextHop}`)),
+      publish: () => published.push(src.snapshot().intents.map((x) => `${x.prefix} via ${x.nextHop}`)),
       rules: { ...DEFAULT_LXD_RULES, announceFrom: 'active-chassis', chassisName: 'member1' },
       resyncMs: 0,
       events: false,

@@ -6,7 +6,7 @@ import { LxdClient, LxdApiError } from '../../../../src/sources/lxd/client.js';
 import { LxdSource } from '../../../../src/sources/lxd/source.js';
 import { createLxdSource, lxdSourceFromConfig } from '../../../../src/sources/lxd/index.js';
 import { loadConfig } from '../../../../src/config/index.js';
-import { Reconciler, groupIntents, type Intent } from '../../../../src/reconciler/index.js';
+import { Reconciler, type Intent, type SourceGroup } from '../../../../src/reconciler/index.js';
 import type { LxdInstance, LxdNetwork } from '../../../../src/sources/lxd/types.js';
 import { FakeLxd } from './fake-lxd.js';
 import { ManualClock } from '../../../../bgp/driver/clock.js';
@@ -17,7 +17,7 @@ import { sample, sleep, until } from './helpers.js';
 
 let fake: FakeLxd;
 let source: LxdSource | null = null;
-const published: { at: number; intents: readonly Intent[] }[] = [];
+const published: { at: number; intents: readonly Intent[]; groups: readonly SourceGroup[] }[] = [];
 const last = () => published.at(-1)?.intents.map((i) => `${i.prefix} via ${i.nextHop}`).sort();
 
 beforeEach(async () => {
@@ -36,7 +36,7 @@ afterEach(async () => {
 function makeSource(over: Partial<ConstructorParameters<typeof LxdSource>[0]> = {}): LxdSource {
   source = new LxdSource({
     client: new LxdClient({ kind: 'unix', socket: fake.socket }),
-    publish: (intents) => published.push({ at: performance.now(), intents }),
+    publish: (groups) => published.push({ at: performance.now(), intents: source!.snapshot().intents, groups }),
     resyncMs: 0,
     backoffInitialMs: 20,
     backoffMaxMs: 100,
@@ -247,7 +247,7 @@ describe('LxdSource against the fake LXD', () => {
     let ops = 0;
     const rec = new Reconciler({ applyGroups: (batch) => void (ops += batch.length) });
     await s.start();
-    rec.setSnapshot('lxd', groupIntents(published.at(-1)!.intents).groups);
+    rec.setSnapshot('lxd', published.at(-1)!.groups);
     rec.reconcile();
     const ops0 = ops;
     const n0 = published.length;
@@ -258,7 +258,7 @@ describe('LxdSource against the fake LXD', () => {
     expect(published.length).toBeGreaterThan(n0);
     for (const p of published.slice(n0)) {
       expect(p.intents.map((i) => `${i.prefix} via ${i.nextHop}`).sort()).toEqual(before);
-      rec.setSnapshot('lxd', groupIntents(p.intents).groups);
+      rec.setSnapshot('lxd', p.groups);
       expect(rec.reconcile()).toBe(0);
     }
     expect(ops).toBe(ops0);
@@ -340,7 +340,7 @@ describe('LxdSource: user.herald.check gating', () => {
     rmSync(dir, { recursive: true, force: true });
     const clock = new ManualClock(0);
     const p = fakeProber(clock);
-    source = lxdSourceFromConfig(config.lxd!, (intents) => published.push({ at: performance.now(), intents }), undefined, { clock, prober: p.prober });
+    source = lxdSourceFromConfig(config.lxd!, (groups) => published.push({ at: performance.now(), intents: source!.snapshot().intents, groups }), undefined, { clock, prober: p.prober });
     await source.start();
     expect(last()).not.toContain(ROUTE);
     await runTo(clock, 0); // rise 1: up after the first passing round
