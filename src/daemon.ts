@@ -34,7 +34,7 @@
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { EngineClient, Speaker, realClock, type Engine, type PeerConfig, type SpeakerEvent } from '../bgp/index.js';
+import { EngineClient, Speaker, realClock, type Engine, type PeerAction, type PeerActionResult, type PeerConfig, type SpeakerEvent } from '../bgp/index.js';
 import {
   ConfigError,
   configWarnings,
@@ -54,7 +54,7 @@ import { readStateFile, writeStateFile } from './state-dir.js';
 import { Reconciler, groupIntents } from './reconciler/index.js';
 import { serviceGroups, serviceSource, staticGroups, type DrainPhase, type ServiceState } from './sources/intents.js';
 import { HealthSource } from './sources/health/index.js';
-import { startApiServer, type ApiServer } from './api/server.js';
+import { ApiStats, resolveOperators, startApiServer, type ApiServer, type Operators } from './api/server.js';
 import { lxdEvent, peerEvent, serviceEvent, type StateEvent } from './state/index.js';
 // Loaded only when the config asks for them (decision 0027): prom-client
 // and the LXD client (axios, ws) cost idle memory a host without them keeps.
@@ -111,6 +111,10 @@ export class Daemon {
   /** Wall-clock time the daemon object was created (for uptime). */
   readonly startedAt = Date.now();
   private api: ApiServer | null = null;
+  /** The read-only socket (api.readonly_socket). */
+  private apiReadOnly: ApiServer | null = null;
+  /** The control API's counts (event clients), shared by both sockets. */
+  readonly apiStats = new ApiStats();
   metrics: MetricsHandle | null = null;
   /** The LXD/Incus route source, when the config has an `lxd` section. */
   lxd: LxdSource | null = null;
@@ -554,12 +558,51 @@ export class Daemon {
   }
 
   private async startApi(config: Config): Promise<void> {
+    const a = config.api;
+    let operators: Operators | null = null;
     try {
-      this.api = await startApiServer(this, { socket: config.api.socket, mode: config.api.mode, group: config.api.group });
-      this.log.info({ socket: config.api.socket }, 'control API listening');
+      operators = a.operators ? await resolveOperators(a.operators) : null;
+      this.api = await startApiServer(this, { socket: a.socket, mode: a.mode, group: a.group, handler: { operators, stats: this.apiStats } });
+      this.log.info({ socket: a.socket, ...(operators ? { operators: operators.text } : {}) }, 'control API listening');
     } catch (e) {
-      this.log.error({ socket: config.api.socket, err: (e as Error).message }, 'control API not started; routes CLI will not reach this daemon');
+      this.log.error({ socket: a.socket, err: (e as Error).message }, 'control API not started; routes CLI will not reach this daemon');
     }
+    if (a.readonlySocket === null) return;
+    try {
+      this.apiReadOnly = await startApiServer(this, {
+        socket: a.readonlySocket,
+        mode: a.readonlyMode,
+        group: a.group,
+        handler: { readOnly: true, operatorSocket: a.socket, stats: this.apiStats },
+      });
+      this.log.info({ socket: a.readonlySocket, mode: `0${a.readonlyMode.toString(8)}` }, 'read-only control API listening');
+    } catch (e) {
+      this.log.error({ socket: a.readonlySocket, err: (e as Error).message }, 'read-only control API not started');
+    }
+  }
+
+  /** Close both control sockets. */
+  private async closeApi(): Promise<void> {
+    await this.api?.close();
+    await this.apiReadOnly?.close();
+  }
+
+  /** The API's counts for the state model (summary.api). */
+  get apiCounts(): ApiStats {
+    return this.apiStats;
+  }
+
+  /**
+   * An operator's action on one peer (`routes peer NAME down|up|reset|refresh`).
+   * Not kept across restarts: a peer taken down comes back when herald
+   * starts again (as with bgpctl's `neighbor down` and birdc's `disable`);
+   * `shutdown: true` in the config keeps one down for good.
+   */
+  async peerAction(name: string, action: PeerAction, message?: string): Promise<PeerActionResult> {
+    if (!this.engine) throw new Error('the session engine is not running');
+    const r = await this.engine.peerAction(name, action, message !== undefined ? { message } : {});
+    this.log.info({ peer: name, action, changed: r.changed, refused: r.refused?.code ?? null, message: message ?? null }, `peer ${action} (operator)`);
+    return r;
   }
 
   /**
@@ -630,7 +673,7 @@ export class Daemon {
     const flushing = names.filter((n) => !keeping.includes(n));
     if (flushing.length > 0) this.log.warn({ peers: flushing }, 'planned restart: these peers have no Graceful Restart session and drop our routes now');
     this.log.info({ keeping }, 'planned restart: routers keep our routes for the restart time');
-    await this.api?.close();
+    await this.closeApi();
     await this.metrics?.close();
     this.log.info({}, 'stopped');
     this.resolveStopped();
@@ -658,7 +701,7 @@ export class Daemon {
     await this.engine?.stop(c?.drain.message ?? 'herald shutting down');
     // The routes are withdrawn and the sessions closed: no traffic is drawn to the addresses any more.
     await this.addresses?.removeAll();
-    await this.api?.close();
+    await this.closeApi();
     await this.metrics?.close();
     this.log.info({}, 'stopped');
     this.resolveStopped();

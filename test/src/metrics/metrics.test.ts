@@ -65,6 +65,7 @@ function peerSnap(name: string, over: Partial<PeerSnapshot> = {}): PeerSnapshot 
     endOfRibReceived: [],
     md5: false,
     heldDownMs: null,
+    adminDown: null,
     ...over,
   };
 }
