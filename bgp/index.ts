@@ -40,6 +40,10 @@ export {
   type PeerSnapshot,
   type SpeakerEvent,
   type GroupOp,
+  type PeerBfdConfig,
+  type PeerBfdSnapshot,
+  BFD_WAIT_UP_MS,
+  bfdMultihop,
 } from './driver/types.js';
 export { realClock, ManualClock, type Clock } from './driver/clock.js';
 export type { RouteAttrs, RouteGroup, RouteSpec } from './rib/route.js';
@@ -69,6 +73,9 @@ export {
   BfdDriver,
   BfdDiag,
   BfdState,
+  BFD_DEFAULTS,
+  BFD_MIN_INTERVAL_MS,
+  BFD_MAX_INTERVAL_MS,
   type BfdDriverEvent,
   type BfdDriverOptions,
   type BfdSessionOptions,

@@ -50,7 +50,9 @@ function pushSnapshots(): void {
 
 function onEvent(e: SpeakerEvent): void {
   // A session change reaches the main thread with the snapshot that shows it.
-  if (speaker && (e.type === 'state' || e.type === 'established' || e.type === 'down')) post({ kind: 'snapshot', peers: speaker.snapshot(), stats: speaker.stats() });
+  if (speaker && (e.type === 'state' || e.type === 'established' || e.type === 'down' || e.type === 'bfd' || e.type === 'bfd-routes')) {
+    post({ kind: 'snapshot', peers: speaker.snapshot(), stats: speaker.stats() });
+  }
   post({ kind: 'event', event: e });
   pushSnapshots();
 }

@@ -20,6 +20,9 @@
  * GTSM peer to accept that SYN-ACK. The listener therefore sends TTL 255 as
  * long as any peer has `ttlSecurity`; every accepted socket then gets its
  * peer's own TTL right after accept (peer.ts).
+ *
+ * BFD for the peers that have it lives beside them (bfd-link.ts, one
+ * BfdDriver on the speaker's Clock and Logger; decisions 0020, 0030).
  */
 import * as net from 'node:net';
 import { Afi, CeaseSub, Safi } from '../wire/iana.js';
@@ -29,6 +32,8 @@ import type { RouteAttrs, RouteGroup, RouteSpec } from '../rib/route.js';
 import type { PrefixList } from '../rib/prefix-list.js';
 import { realClock, type Clock } from './clock.js';
 import { Peer } from './peer.js';
+import { BfdLink } from './bfd-link.js';
+import type { BfdDriverOptions } from '../bfd/driver.js';
 import type { Engine, GroupStanding, PeerChange, PrefixStanding } from './engine.js';
 import type { ReceivedRoute } from '../rib/adj-rib-in.js';
 import { applyListenerMd5, listenerFamily, removeListenerMd5, setListenerTtl } from './tcp-md5.js';
@@ -74,6 +79,8 @@ export interface SpeakerOptions {
    * keeping our stale routes flushes only those we did not re-announce.
    */
   deferEndOfRib?: boolean;
+  /** BFD driver options: listening ports and randomness (tests). */
+  bfd?: Pick<BfdDriverOptions, 'ports' | 'random'>;
 }
 
 /**
@@ -147,6 +154,8 @@ export class Speaker implements Engine {
   private eorDeferred: boolean;
   /** The TTL the listener sends with (its SYN-ACKs): 255 while a peer has ttlSecurity, else the OS default. */
   private listenerTtl: 255 | 'default' = 'default';
+  /** BFD sessions of the peers that have `bfd`. */
+  private readonly bfd: BfdLink;
 
   constructor(opts: SpeakerOptions) {
     this.opts = opts;
@@ -155,6 +164,13 @@ export class Speaker implements Engine {
     this.restarting = opts.restarting ?? false;
     this.eorDeferred = opts.deferEndOfRib ?? false;
     this.unknown = new UnknownSources({ clock: this.clock, log: this.log });
+    this.bfd = new BfdLink({
+      clock: this.clock,
+      log: this.log,
+      emit: this.emit,
+      peer: (name) => this.peers.get(name),
+      ...(opts.bfd ? { driver: opts.bfd } : {}),
+    });
   }
 
   /** Subscribe to typed events; returns an unsubscribe function. */
@@ -164,6 +180,7 @@ export class Speaker implements Engine {
   }
 
   private emit = (e: SpeakerEvent): void => {
+    if (e.type === 'established') this.bfd.established(e.peer);
     for (const fn of this.listeners) {
       try {
         fn(e);
@@ -179,6 +196,7 @@ export class Speaker implements Engine {
     this.started = true;
     if (this.opts.listen !== false) await this.listen();
     for (const p of this.peers.values()) p.start();
+    for (const p of this.peers.values()) if (p.cfg.bfd) void this.bfd.sync(p.name);
     this.watchMd5();
   }
 
@@ -329,7 +347,10 @@ export class Speaker implements Engine {
     this.installKeys();
     this.giveGroups(peer);
     this.applyListenerTtl();
-    if (this.started) peer.start();
+    if (this.started) {
+      peer.start();
+      if (cfg.bfd) void this.bfd.sync(cfg.name);
+    }
   }
 
   /** Queue every held group that is for `peer` on it (a new peer, or its families changed). */
@@ -431,6 +452,8 @@ export class Speaker implements Engine {
     if (old.password !== undefined && old.address !== cfg.address) this.removeKey(old.address);
     peer.reconfigure(cfg, this.sessionConfig(cfg));
     if (JSON.stringify(old.families) !== JSON.stringify(cfg.families)) this.giveGroups(peer);
+    // BFD follows the new settings without touching the BGP session (a Poll Sequence, or a new BFD session).
+    if (this.started && (old.bfd !== undefined || cfg.bfd !== undefined)) void this.bfd.sync(cfg.name);
     if (!sessionChanged) {
       if (!exportChanged) return 'reconfigured';
       peer.reexport();
@@ -449,6 +472,7 @@ export class Speaker implements Engine {
     await peer.stop(text, CeaseSub.PeerDeconfigured);
     this.peers.delete(name);
     this.applyListenerTtl();
+    if (peer.cfg.bfd) await this.bfd.remove(name);
     if (peer.cfg.password !== undefined) this.removeKey(peer.cfg.address);
   }
 
@@ -474,15 +498,16 @@ export class Speaker implements Engine {
     if (!p) throw Object.assign(new Error(`no peer ${name}`), { code: 'ENOPEER' });
     const result = (changed: boolean, detail: string, refused: PeerActionResult['refused'] = null): PeerActionResult => {
       if (refused === null && changed) this.emit({ type: 'peer-action', peer: name, action, message: opts.message ?? null });
-      return { peer: name, action, changed, refused, detail, snapshot: p.snapshot() };
+      return { peer: name, action, changed, refused, detail, snapshot: this.snapshotOf(p) };
     };
     switch (action) {
       case 'down': {
         if (p.administrativelyDown) return result(false, `${name} is administratively down already`);
-        let t: NodeJS.Timeout | undefined;
+        let cancel = (): void => {};
         const closed = p.shutdown(opts.message);
-        await Promise.race([closed, new Promise<void>((r) => (t = setTimeout(r, opts.timeoutMs ?? 3_000)))]);
-        clearTimeout(t);
+        const late = new Promise<void>((r) => (cancel = this.clock.setTimer(this.clock.now() + (opts.timeoutMs ?? 3_000), r)));
+        await Promise.race([closed, late]);
+        cancel();
         return result(true, `${name}: Cease/Administrative Shutdown sent; stays down, its connections refused, until 'routes peer ${name} up'`);
       }
       case 'up': {
@@ -622,7 +647,12 @@ export class Speaker implements Engine {
 
   /** Snapshot of every peer. */
   snapshot(): PeerSnapshot[] {
-    return [...this.peers.values()].map((p) => p.snapshot());
+    return [...this.peers.values()].map((p) => this.snapshotOf(p));
+  }
+
+  /** One peer's snapshot with its BFD (kept beside the peer, bfd-link.ts). */
+  private snapshotOf(p: Peer): PeerSnapshot {
+    return { ...p.snapshot(), bfd: this.bfd.snapshot(p) };
   }
 
   /** The peer object (for RIB queries). */
@@ -655,6 +685,8 @@ export class Speaker implements Engine {
     await Promise.race([all, new Promise<void>((r) => (t = setTimeout(r, timeoutMs)))]);
     clearTimeout(t);
     for (const p of this.peers.values()) p.destroy();
+    // BFD goes AdminDown after the BGP sessions ended, so no router reads it as a failure of a live session.
+    await this.bfd.close();
     const servers = this.servers;
     this.servers = [];
     await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));

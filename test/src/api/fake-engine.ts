@@ -38,6 +38,7 @@ export function peerSnapshot(name: string, state: string, over: Partial<PeerSnap
     md5: false,
     heldDownMs: null,
     adminDown: null,
+    bfd: null,
     ...over,
   };
 }
