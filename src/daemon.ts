@@ -54,6 +54,7 @@ import { readStateFile, writeStateFile } from './state-dir.js';
 import { Reconciler, groupIntents } from './reconciler/index.js';
 import { serviceGroups, serviceSource, staticGroups, type DrainPhase, type ServiceState } from './sources/intents.js';
 import { HealthSource } from './sources/health/index.js';
+import { adoptOrphans } from './host/orphans.js';
 import { ApiStats, resolveOperators, startApiServer, type ApiServer, type Operators } from './api/server.js';
 import { lxdEvent, peerEvent, serviceEvent, type StateEvent } from './state/index.js';
 // Loaded only when the config asks for them (decision 0027): prom-client
@@ -176,6 +177,11 @@ export class Daemon {
     this.applyLogging(config);
     await this.checkWarnings(config, locate);
     this.restoreDrains(config);
+    // Before any exec check runs: what a check daemonizes is reparented to herald, found and reaped (decision 0033).
+    if (config.services.some((sv) => sv.checks.some((c) => c.kind === 'exec'))) {
+      const r = adoptOrphans();
+      if (r !== true) this.log.warn({ reason: r }, 'cannot become the subreaper of exec checks; what they daemonize is still killed, found by a scan of /proc');
+    }
     this.addresses = new HostAddressManager({ stateDir: config.stateDir, log: this.log });
     // Before any check runs: a service with host_addresses: add must find its address in place.
     // Nothing is announced yet, so addresses left from a run before that no service wants go at once.
