@@ -621,31 +621,26 @@ export async function resolveOperators(o: { users: readonly (string | number)[];
 }
 
 /** Turn a user name into a uid (a number, or digits, is the uid). */
-export async function resolveUser(user: string | number): Promise<number> {
-  if (typeof user === 'number') return user;
-  if (/^\d+$/.test(user)) return Number(user);
-  let out: string;
-  try {
-    ({ stdout: out } = await execFileAsync('getent', ['passwd', user], { encoding: 'utf8' }));
-  } catch {
-    out = (await fs.readFile('/etc/passwd', 'utf8').catch(() => '')).split('\n').find((l) => l.split(':')[0] === user) ?? '';
-  }
-  const uid = Number(out.trim().split(':')[2]);
-  if (out.trim() === '' || !Number.isInteger(uid)) throw new Error(`api.operators: user '${user}' is not a user on this system; give an existing name or a numeric uid`);
-  return uid;
+export function resolveUser(user: string | number): Promise<number> {
+  return resolveId('passwd', user, `api.operators: user '${user}' is not a user on this system; give an existing name or a numeric uid`);
 }
 
 /** Turn api.group into a gid: a number (or digits) is the gid; a name is looked up in the system's group database. */
-export async function resolveGroup(group: string | number): Promise<number> {
-  if (typeof group === 'number') return group;
-  if (/^\d+$/.test(group)) return Number(group);
+export function resolveGroup(group: string | number): Promise<number> {
+  return resolveId('group', group, `api.group '${group}' is not a group on this system; create it (groupadd ${group}) or give a numeric gid`);
+}
+
+/** A name's id in the passwd or group database (getent, else the file itself); digits are the id. */
+async function resolveId(db: 'passwd' | 'group', name: string | number, notFound: string): Promise<number> {
+  if (typeof name === 'number') return name;
+  if (/^\d+$/.test(name)) return Number(name);
   let out: string;
   try {
-    ({ stdout: out } = await execFileAsync('getent', ['group', group], { encoding: 'utf8' }));
+    ({ stdout: out } = await execFileAsync('getent', [db, name], { encoding: 'utf8' }));
   } catch {
-    out = (await fs.readFile('/etc/group', 'utf8').catch(() => '')).split('\n').find((l) => l.split(':')[0] === group) ?? '';
+    out = (await fs.readFile(`/etc/${db}`, 'utf8').catch(() => '')).split('\n').find((l) => l.split(':')[0] === name) ?? '';
   }
-  const gid = Number(out.trim().split(':')[2]);
-  if (out.trim() === '' || !Number.isInteger(gid)) throw new Error(`api.group '${group}' is not a group on this system; create it (groupadd ${group}) or give a numeric gid`);
-  return gid;
+  const id = Number(out.trim().split(':')[2]);
+  if (out.trim() === '' || !Number.isInteger(id)) throw new Error(notFound);
+  return id;
 }
