@@ -272,4 +272,29 @@ describe.skipIf(!isRoot || NOGROUP_GID === null)('api.operators: who may change 
     const js = `require('node:http').get({socketPath:${JSON.stringify(sock)},path:'/v1/summary'},(res)=>console.log(res.statusCode))`;
     expect((await execFileAsync(process.execPath, ['-e', js], { encoding: 'utf8', uid: 65534, gid: NOGROUP_GID! })).stdout.trim()).toBe('200');
   });
+  it('routes run by a user the operator socket refuses reads through the read-only socket beside it; a change stays refused', async () => {
+    const op = path.join(dir, 'ops', 'herald.sock');
+    fs.mkdirSync(path.dirname(op), { mode: 0o755 });
+    const opServer = await startApiServer(d, { socket: op, mode: 0o660 });
+    const roServer = await startApiServer(d, { socket: path.join(dir, 'ops', 'herald-ro.sock'), mode: 0o666, handler: { readOnly: true, operatorSocket: op } });
+    const bin = path.resolve(__dirname, '../../../src/bin/routes.mjs');
+    const routesAs = (...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
+      new Promise((resolve) => {
+        execFile(process.execPath, [bin, '--socket', op, ...argv], { encoding: 'utf8', uid: 65534, gid: NOGROUP_GID!, env: { ...process.env, NO_COLOR: '1' } }, (err, stdout, stderr) =>
+          resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+        );
+      });
+    try {
+      const read = await routesAs('peers', '--json');
+      expect(read.code, read.stderr).toBe(0);
+      expect(JSON.parse(read.stdout)[0]).toMatchObject({ name: 'up1' });
+      expect(read.stderr).toContain(`permission denied on ${op}; reading through the read-only socket`);
+      const change = await routesAs('peer', 'up1', 'down');
+      expect(change.code).toBe(2);
+      expect(change.stderr).toMatch(/permission denied/);
+    } finally {
+      await opServer.close();
+      await roServer.close();
+    }
+  });
 });
