@@ -7,9 +7,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient, ApiResponseError, UnreachableError } from '../../../src/api/client.js';
-import { apiHandler, startApiServer, type ApiDaemon, type ApiServer } from '../../../src/api/server.js';
+import { apiHandler, startApiServer, type ApiServer } from '../../../src/api/server.js';
 import { fakeDaemon } from './fake-daemon.js';
-import type { ExplainState, RouteState, StateEvent, SummaryState } from '../../../src/state/index.js';
+import type { ExplainState, RouteState, SummaryState } from '../../../src/state/index.js';
 
 const N = 20_000;
 
