@@ -177,11 +177,7 @@ export class Daemon {
     this.applyLogging(config);
     await this.checkWarnings(config, locate);
     this.restoreDrains(config);
-    // Before any exec check runs: what a check daemonizes is reparented to herald, found and reaped (decision 0033).
-    if (config.services.some((sv) => sv.checks.some((c) => c.kind === 'exec'))) {
-      const r = adoptOrphans();
-      if (r !== true) this.log.warn({ reason: r }, 'cannot become the subreaper of exec checks; what they daemonize is still killed, found by a scan of /proc');
-    }
+    this.adoptCheckOrphans(config);
     this.addresses = new HostAddressManager({ stateDir: config.stateDir, log: this.log });
     // Before any check runs: a service with host_addresses: add must find its address in place.
     // Nothing is announced yet, so addresses left from a run before that no service wants go at once.
@@ -393,6 +389,7 @@ export class Daemon {
     const kept = new Set(next.services.map((s) => s.name));
     for (const s of old.services) if (!kept.has(s.name)) this.reconciler.removeSource(serviceSource(s.name));
     // Services whose checks did not change keep running with their state.
+    this.adoptCheckOrphans(next);
     this.health?.update(next.services);
     if (JSON.stringify(old.lxd) !== JSON.stringify(next.lxd)) {
       // The LXD source holds no state worth keeping across a settings change:
@@ -585,6 +582,21 @@ export class Daemon {
     } catch (e) {
       this.log.error({ socket: a.readonlySocket, err: (e as Error).message }, 'read-only control API not started');
     }
+  }
+
+  private subreaper = false;
+
+  /**
+   * Before any exec check runs (at start, or a reload that adds the first):
+   * herald becomes the child subreaper, so what a check daemonizes is
+   * reparented to herald, found and reaped (decision 0033). Only then: it
+   * loads koffi, which a host without exec checks need not (decision 0027).
+   */
+  private adoptCheckOrphans(config: Config): void {
+    if (this.subreaper || !config.services.some((sv) => sv.checks.some((c) => c.kind === 'exec'))) return;
+    this.subreaper = true;
+    const r = adoptOrphans();
+    if (r !== true) this.log.warn({ reason: r }, 'cannot become the subreaper of exec checks; what they daemonize is still killed, found by a scan of /proc');
   }
 
   /** Close both control sockets. */

@@ -15,9 +15,10 @@
  *   process in /proc. A live process with the run's token is killed
  *   (SIGKILL, its own group too when it leads one).
  * - Reaping: a killed process whose parent is herald is waited for
- *   (waitpid on that pid only), and so is any zombie child that no Node
- *   ChildProcess owns (an adopted orphan that ended by itself): libuv waits
- *   only for the pids it spawned, so these would stay zombies for good.
+ *   (waitpid on that pid only), and so is a zombie child that no Node
+ *   ChildProcess owns at two passes in a row (an adopted orphan that ended
+ *   by itself; between the passes libuv has had its turn for its own):
+ *   libuv waits only for the pids it spawned, so these would stay zombies.
  *
  * Linux only (/proc); elsewhere sweeping does nothing.
  */
@@ -89,13 +90,22 @@ async function sweep(token: string): Promise<SweepResult> {
   const reaped: number[] = [];
   const me = process.pid;
   const deadline = Date.now() + SWEEP_MS;
+  /** Zombie children no ChildProcess owned at the last pass: reaped if still so at the next (libuv had its chance in between). */
+  let strays = new Set<number>();
   for (;;) {
     let alive = 0;
+    const seen = new Set<number>();
     for (const pid of candidates()) {
       const st = stat(pid);
       if (st === null) continue;
       if (st.state === 'Z') {
-        if (st.ppid === me && (killed.has(pid) || !ownedByNode(pid)) && reapChild(pid) === 'reaped') reaped.push(pid);
+        if (st.ppid !== me) continue;
+        if (killed.has(pid) || (strays.has(pid) && !ownedByNode(pid))) {
+          if (reapChild(pid) === 'reaped') reaped.push(pid);
+        } else if (!ownedByNode(pid)) {
+          seen.add(pid);
+          alive++;
+        }
         continue;
       }
       if (!marked(pid, needle)) continue;
@@ -105,6 +115,7 @@ async function sweep(token: string): Promise<SweepResult> {
       kill(pid);
       if (st.pgrp === pid) kill(-pid);
     }
+    strays = seen;
     if (alive === 0 || Date.now() >= deadline) break;
     await new Promise((r) => setTimeout(r, SWEEP_STEP_MS).unref());
   }
