@@ -27,7 +27,12 @@ export type { Peer } from './driver/peer.js';
 export {
   silentLogger,
   PEER_COUNTER_KEYS,
+  PEER_ACTIONS,
   zeroPeerCounters,
+  type PeerAction,
+  type PeerActionResult,
+  type ReceivedMatch,
+  type SpeakerStats,
   type PeerCounterKey,
   type Logger,
   type PeerConfig,

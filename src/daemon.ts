@@ -34,7 +34,7 @@
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { EngineClient, after, realClock, type Clock, type Engine, type EngineThread, type PeerConfig, type SpeakerEvent, type SpeakerOptions } from '../bgp/index.js';
+import { EngineClient, after, realClock, type Clock, type Engine, type EngineThread, type PeerAction, type PeerActionResult, type PeerConfig, type SpeakerEvent, type SpeakerOptions } from '../bgp/index.js';
 import {
   ConfigError,
   configWarnings,
@@ -54,7 +54,8 @@ import { readStateFile, writeStateFile } from './state-dir.js';
 import { Reconciler } from './reconciler/index.js';
 import { serviceGroups, serviceSource, staticGroups, type DrainPhase, type ServiceState } from './sources/intents.js';
 import { HealthSource, type Prober } from './sources/health/index.js';
-import { startApiServer, type ApiServer } from './api/server.js';
+import { adoptOrphans } from './host/orphans.js';
+import { ApiStats, resolveOperators, startApiServer, type ApiServer, type Operators } from './api/server.js';
 import { lxdEvent, peerEvent, serviceEvent, type StateEvent } from './state/index.js';
 // Loaded only when the config asks for them (decision 0027): prom-client
 // and the LXD client (axios, ws) cost idle memory a host without them keeps.
@@ -124,6 +125,10 @@ export class Daemon {
   /** Wall-clock time the daemon object was created (for uptime). */
   readonly startedAt = Date.now();
   private api: ApiServer | null = null;
+  /** The read-only socket (api.readonly_socket). */
+  private apiReadOnly: ApiServer | null = null;
+  /** The control API's counts (event clients), shared by both sockets. */
+  readonly apiStats = new ApiStats();
   metrics: MetricsHandle | null = null;
   /** The LXD/Incus route source, when the config has an `lxd` section. */
   lxd: LxdSource | null = null;
@@ -195,6 +200,7 @@ export class Daemon {
     this.warningsRead = warnings;
     warnings.catch(() => {}); // awaited below, before "herald started": a failure fails start() there
     this.restoreDrains(config);
+    this.adoptCheckOrphans(config);
     this.addresses = new HostAddressManager({ stateDir: config.stateDir, log: this.log });
     // Before any check runs: a service with host_addresses: add must find its address in place.
     // Nothing is announced yet, so addresses left from a run before that no service wants go at once.
@@ -436,6 +442,7 @@ export class Daemon {
     const kept = new Set(next.services.map((s) => s.name));
     for (const s of old.services) if (!kept.has(s.name)) this.reconciler.removeSource(serviceSource(s.name));
     // Services whose checks did not change keep running with their state.
+    this.adoptCheckOrphans(next);
     this.health?.update(next.services);
     if (JSON.stringify(old.lxd) !== JSON.stringify(next.lxd)) {
       // The LXD source holds no state worth keeping across a settings change:
@@ -603,12 +610,66 @@ export class Daemon {
   }
 
   private async startApi(config: Config): Promise<void> {
+    const a = config.api;
+    let operators: Operators | null = null;
     try {
-      this.api = await startApiServer(this, { socket: config.api.socket, mode: config.api.mode, group: config.api.group });
-      this.log.info({ socket: config.api.socket }, 'control API listening');
+      operators = a.operators ? await resolveOperators(a.operators) : null;
+      this.api = await startApiServer(this, { socket: a.socket, mode: a.mode, group: a.group, handler: { operators, stats: this.apiStats } });
+      this.log.info({ socket: a.socket, ...(operators ? { operators: operators.text } : {}) }, 'control API listening');
     } catch (e) {
-      this.log.error({ socket: config.api.socket, err: (e as Error).message }, 'control API not started; routes CLI will not reach this daemon');
+      this.log.error({ socket: a.socket, err: (e as Error).message }, 'control API not started; routes CLI will not reach this daemon');
     }
+    if (a.readonlySocket === null) return;
+    try {
+      this.apiReadOnly = await startApiServer(this, {
+        socket: a.readonlySocket,
+        mode: a.readonlyMode,
+        group: a.group,
+        handler: { readOnly: true, operatorSocket: a.socket, stats: this.apiStats },
+      });
+      this.log.info({ socket: a.readonlySocket, mode: `0${a.readonlyMode.toString(8)}` }, 'read-only control API listening');
+    } catch (e) {
+      this.log.error({ socket: a.readonlySocket, err: (e as Error).message }, 'read-only control API not started');
+    }
+  }
+
+  private subreaper = false;
+
+  /**
+   * Before any exec check runs (at start, or a reload that adds the first):
+   * herald becomes the child subreaper, so what a check daemonizes is
+   * reparented to herald, found and reaped (decision 0033). Only then: it
+   * loads koffi, which a host without exec checks need not (decision 0027).
+   */
+  private adoptCheckOrphans(config: Config): void {
+    if (this.subreaper || !config.services.some((sv) => sv.checks.some((c) => c.kind === 'exec'))) return;
+    this.subreaper = true;
+    const r = adoptOrphans();
+    if (r !== true) this.log.warn({ reason: r }, 'cannot become the subreaper of exec checks; what they daemonize is still killed, found by a scan of /proc');
+  }
+
+  /** Close both control sockets. */
+  private async closeApi(): Promise<void> {
+    await this.api?.close();
+    await this.apiReadOnly?.close();
+  }
+
+  /** The API's counts for the state model (summary.api). */
+  get apiCounts(): ApiStats {
+    return this.apiStats;
+  }
+
+  /**
+   * An operator's action on one peer (`routes peer NAME down|up|reset|refresh`).
+   * Not kept across restarts: a peer taken down comes back when herald
+   * starts again (as with bgpctl's `neighbor down` and birdc's `disable`);
+   * `shutdown: true` in the config keeps one down for good.
+   */
+  async peerAction(name: string, action: PeerAction, message?: string): Promise<PeerActionResult> {
+    if (!this.engine) throw new Error('the session engine is not running');
+    const r = await this.engine.peerAction(name, action, message !== undefined ? { message } : {});
+    this.log.info({ peer: name, action, changed: r.changed, refused: r.refused?.code ?? null, message: message ?? null }, `peer ${action} (operator)`);
+    return r;
   }
 
   /**
@@ -678,7 +739,7 @@ export class Daemon {
     const flushing = names.filter((n) => !keeping.includes(n));
     if (flushing.length > 0) this.log.warn({ peers: flushing }, 'planned restart: these peers have no Graceful Restart session and drop our routes now');
     this.log.info({ keeping }, 'planned restart: routers keep our routes for the restart time');
-    await this.api?.close();
+    await this.closeApi();
     await this.metrics?.close();
     this.log.info({}, 'stopped');
     this.resolveStopped();
@@ -706,7 +767,7 @@ export class Daemon {
     await this.engine?.stop(c?.drain.message ?? 'herald shutting down');
     // The routes are withdrawn and the sessions closed: no traffic is drawn to the addresses any more.
     await this.addresses?.removeAll();
-    await this.api?.close();
+    await this.closeApi();
     await this.metrics?.close();
     this.log.info({}, 'stopped');
     this.resolveStopped();

@@ -12,8 +12,9 @@
  * copied on every change: peer snapshots from the speaker, service states
  * from the health source, counters from the reconciler and the daemon.
  * Only what the model does not keep is counted here from events: service
- * transitions, check latencies (histogram), connect failures, unknown
- * connections and TCP MD5 failures.
+ * transitions, check latencies (histogram) and TCP MD5 failures. Unknown
+ * connections come from the speaker's stats, the event-stream counts from
+ * the control API's (summary.api).
  *
  * BFD (`herald_bfd_*`) has series only for peers with BFD; its counters
  * come from the BFD session in the peer's snapshot and are kept monotonic
@@ -33,10 +34,11 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { PEER_COUNTER_KEYS, zeroPeerCounters, type PeerCounterKey, type PeerSnapshot, type SpeakerEvent } from '../bgp/index.js';
+import { PEER_COUNTER_KEYS, zeroPeerCounters, type PeerCounterKey, type PeerSnapshot, type SpeakerEvent, type SpeakerStats } from '../bgp/index.js';
 import type { MetricsConfig, ServiceConfig } from './config/index.js';
 import type { RoundEvent, ServiceSnapshot, Transition } from './sources/health/index.js';
 import type { LxdSourceState } from './sources/lxd/index.js';
+import type { ApiCounts } from './state/index.js';
 
 /** The RFC 4271 §8.2.2 states, as the speaker's snapshots name them. */
 export const SESSION_STATES = ['Idle', 'Connect', 'Active', 'OpenSent', 'OpenConfirm', 'Established'] as const;
@@ -49,6 +51,8 @@ export const CHECK_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25
 /** What the metrics read of the BGP session engine (bgp `Engine`). */
 export interface MetricsSpeaker {
   snapshot(): PeerSnapshot[];
+  /** Speaker-wide counts (unknown connections). */
+  stats(): SpeakerStats;
   on(fn: (e: SpeakerEvent) => void): () => void;
 }
 
@@ -73,6 +77,8 @@ export interface MetricsModel {
   } | null;
   /** The LXD source when it runs (src/sources/lxd `LxdSource`); null when not configured or it could not start. */
   readonly lxd?: { state(): LxdSourceState } | null;
+  /** The control API's counts (src/api/server.ts `ApiStats`, the state model's summary.api). */
+  readonly apiCounts?: ApiCounts | null;
 }
 
 /** The LXD source's counters that the metrics keep monotonic. */
@@ -192,7 +198,6 @@ export function createMetrics(model: MetricsModel, opts: MetricsOptions = {}): M
   /** Per peer name: BFD counter totals; `ref` is the session's local discriminator (a new session counts from zero). */
   const bfdTallies = new Map<string, { ref: number; last: Record<BfdCounterKey, number>; total: Record<BfdCounterKey, number> }>();
   const transitions = new Map<string, Map<string, number>>();
-  let unknownConnections = 0;
   let md5Failures = 0;
 
   let speakerBound: MetricsSpeaker | null = null;
@@ -235,8 +240,7 @@ export function createMetrics(model: MetricsModel, opts: MetricsOptions = {}): M
     m.set(t.to, (m.get(t.to) ?? 0) + 1);
   };
   const onSpeaker = (e: SpeakerEvent): void => {
-    if (e.type === 'unknown-connection') unknownConnections++;
-    else if (e.type === 'md5-failure') md5Failures += e.count;
+    if (e.type === 'md5-failure') md5Failures += e.count;
   };
 
   /** Subscribe to the speaker and health source the model holds now (they appear during start()). */
@@ -255,6 +259,7 @@ export function createMetrics(model: MetricsModel, opts: MetricsOptions = {}): M
   // ------------------------------------------------------------ scrape-time reads
   // One snapshot per scrape (taken by render()), shared by every family's collect().
   let peers: PeerSnapshot[] = [];
+  let speakerStats: SpeakerStats = { unknownConnections: 0, unknownAddresses: 0, unknownSuppressed: 0 };
   let services: ReadonlyMap<string, ServiceSnapshot> = new Map();
   /** The LXD source's state this scrape; `configured` false: no series at all. */
   let lxd: { configured: boolean; state: LxdSourceState | null } = { configured: false, state: null };
@@ -269,6 +274,7 @@ export function createMetrics(model: MetricsModel, opts: MetricsOptions = {}): M
   const refresh = (): void => {
     attach();
     peers = model.engine?.snapshot() ?? [];
+    speakerStats = model.engine?.stats() ?? speakerStats;
     services = model.health?.snapshot() ?? new Map();
     for (const p of peers) {
       const ref = p.instance;
@@ -369,6 +375,11 @@ export function createMetrics(model: MetricsModel, opts: MetricsOptions = {}): M
     },
   });
   perPeerGauge('herald_bgp_session_up', 'Whether the BGP session is Established (1) or not (0).', (p) => (p.state === 'Established' ? 1 : 0));
+  perPeerGauge(
+    'herald_bgp_peer_admin_down',
+    "Whether the operator took the peer down (routes peer NAME down: Cease/Administrative Shutdown, stays down until up) (1) or not (0).",
+    (p) => (p.adminDown ? 1 : 0),
+  );
   perPeerGauge('herald_bgp_session_uptime_seconds', 'Seconds since the session reached Established; 0 when it is not.', (p) => p.uptimeMs / 1000);
   perPeerCounter('herald_bgp_session_flaps_total', 'Transitions out of Established.', 'flaps');
   perPeerCounter('herald_bgp_session_established_total', 'Transitions into Established.', 'establishedTransitions');
@@ -482,11 +493,28 @@ export function createMetrics(model: MetricsModel, opts: MetricsOptions = {}): M
   });
   new Counter({
     name: 'herald_bgp_unknown_connections_total',
-    help: 'Incoming TCP connections from addresses that are not configured peers (refused).',
+    help: 'Incoming TCP connections from addresses that are not configured peers (closed before any BGP).',
     registers: [registry],
     collect() {
       this.reset();
-      this.inc(unknownConnections);
+      this.inc(speakerStats.unknownConnections);
+    },
+  });
+  new Counter({
+    name: 'herald_bgp_unknown_connections_unlogged_total',
+    help: 'Unknown connections from new addresses that got no log line of their own (rate limit: 10 a minute), counted in a summary line instead.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(speakerStats.unknownSuppressed);
+    },
+  });
+  new Gauge({
+    name: 'herald_bgp_unknown_addresses',
+    help: 'Addresses of unknown connections herald remembers as already logged (bounded: at most 1024, least recently seen evicted first).',
+    registers: [registry],
+    collect() {
+      this.set(speakerStats.unknownAddresses);
     },
   });
   new Counter({
@@ -607,6 +635,34 @@ export function createMetrics(model: MetricsModel, opts: MetricsOptions = {}): M
   lxdCounter('herald_lxd_full_reads_total', 'Good reads of the whole LXD API (start, network events, reconnects, resyncs).', (t) => t.fullReads);
   lxdCounter('herald_lxd_reads_total', 'Reads of the LXD API started (a whole read, or the instances only after an instance event).', (t) => t.reads);
   lxdCounter('herald_lxd_read_failures_total', 'Reads of the LXD API that failed (LXD unreachable, or an error answer); the previous routes were kept.', (t) => t.failedReads);
+
+  // ------------------------------------------------------------ control API
+  new Gauge({
+    name: 'herald_api_event_clients',
+    help: 'Clients following GET /v1/events (routes watch) now.',
+    registers: [registry],
+    collect() {
+      this.set(model.apiCounts?.eventClients ?? 0);
+    },
+  });
+  new Counter({
+    name: 'herald_api_events_dropped_clients_total',
+    help: 'Event clients disconnected because they fell behind: more unsent bytes than the per-client cap (1 MiB).',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(model.apiCounts?.eventClientsDropped ?? 0);
+    },
+  });
+  new Counter({
+    name: 'herald_api_event_clients_refused_total',
+    help: 'Event clients refused with 503 because the most clients at once (64) were connected.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(model.apiCounts?.eventClientsRefused ?? 0);
+    },
+  });
 
   // ------------------------------------------------------------ reconciler and config
   new Counter({

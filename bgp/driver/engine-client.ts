@@ -25,7 +25,18 @@ import { Worker } from 'node:worker_threads';
 import type { ReceivedRoute } from '../rib/adj-rib-in.js';
 import type { Engine, GroupStanding, PeerChange, PrefixStanding } from './engine.js';
 import type { Command, EngineOptions, FromEngine, Replies } from './engine-protocol.js';
-import { silentLogger, type GroupOp, type Logger, type PeerConfig, type PeerSnapshot, type SpeakerEvent } from './types.js';
+import {
+  silentLogger,
+  type GroupOp,
+  type Logger,
+  type PeerAction,
+  type PeerActionResult,
+  type PeerConfig,
+  type PeerSnapshot,
+  type ReceivedMatch,
+  type SpeakerEvent,
+  type SpeakerStats,
+} from './types.js';
 
 export interface EngineClientOptions extends EngineOptions {
   logger?: Logger;
@@ -155,6 +166,7 @@ export class EngineClient implements Engine {
   private nextId = 1;
   private seq = 0;
   private peers: PeerSnapshot[] = [];
+  private speakerStats: SpeakerStats = { unknownConnections: 0, unknownAddresses: 0, unknownSuppressed: 0 };
   private dead: Error | null = null;
   private stopped = false;
   /** The listener's address once started (port 0 picks one). */
@@ -235,6 +247,18 @@ export class EngineClient implements Engine {
 
   groupStanding(peer: string, group: number): Promise<GroupStanding | null> {
     return this.request('groupStanding', { op: 'groupStanding', id: 0, peer, group });
+  }
+
+  lookupReceived(address: string): Promise<ReceivedMatch[]> {
+    return this.request('lookupReceived', { op: 'lookupReceived', id: 0, address });
+  }
+
+  peerAction(name: string, action: PeerAction, opts: { message?: string } = {}): Promise<PeerActionResult> {
+    return this.request('peerAction', { op: 'peerAction', id: 0, name, action, ...(opts.message !== undefined ? { message: opts.message } : {}) });
+  }
+
+  stats(): SpeakerStats {
+    return this.speakerStats;
   }
 
   received(peer: string, prefix?: string): AsyncIterable<ReceivedRoute[]> | null {
@@ -322,6 +346,7 @@ export class EngineClient implements Engine {
         return;
       case 'snapshot':
         this.peers = m.peers;
+        this.speakerStats = m.stats;
         return;
       case 'event':
         for (const fn of this.listeners) {

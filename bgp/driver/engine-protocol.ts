@@ -7,7 +7,7 @@
 import type { ReceivedRoute } from '../rib/adj-rib-in.js';
 import type { GroupStanding, PeerChange, PrefixStanding } from './engine.js';
 import type { SpeakerOptions } from './speaker.js';
-import type { GroupOp, PeerConfig, PeerSnapshot, SpeakerEvent } from './types.js';
+import type { GroupOp, PeerAction, PeerActionResult, PeerConfig, PeerSnapshot, ReceivedMatch, SpeakerEvent, SpeakerStats } from './types.js';
 
 /** Speaker options that cross the boundary (the clock and logger are the worker's own). */
 export type EngineOptions = Omit<SpeakerOptions, 'clock' | 'logger'>;
@@ -23,6 +23,8 @@ export type Command =
   | { op: 'standing'; id: number; prefix: string }
   | { op: 'groupStanding'; id: number; peer: string; group: number }
   | { op: 'received'; id: number; peer: string; prefix?: string }
+  | { op: 'lookupReceived'; id: number; address: string }
+  | { op: 'peerAction'; id: number; name: string; action: PeerAction; message?: string }
   | { op: 'stop'; id: number; text?: string; graceful?: boolean }
   | { op: 'routesComplete' };
 
@@ -31,7 +33,7 @@ export type FromEngine =
   | { kind: 'reply'; id: number; value?: unknown; error?: string; code?: string }
   | { kind: 'batch'; id: number; batch: ReceivedRoute[] }
   | { kind: 'event'; event: SpeakerEvent }
-  | { kind: 'snapshot'; peers: PeerSnapshot[] }
+  | { kind: 'snapshot'; peers: PeerSnapshot[]; stats: SpeakerStats }
   | { kind: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; obj: object; msg: string };
 
 /** Reply values by command (for the client's typing). */
@@ -43,5 +45,7 @@ export interface Replies {
   standing: PrefixStanding[];
   groupStanding: GroupStanding | null;
   received: true | null;
+  lookupReceived: ReceivedMatch[];
+  peerAction: PeerActionResult;
   stop: string[];
 }

@@ -45,14 +45,14 @@ function pushSnapshots(): void {
   pushScheduled = true;
   setImmediate(() => {
     pushScheduled = false;
-    if (speaker) post({ kind: 'snapshot', peers: speaker.snapshot() });
+    if (speaker) post({ kind: 'snapshot', peers: speaker.snapshot(), stats: speaker.stats() });
   });
 }
 
 function onEvent(e: SpeakerEvent): void {
   // A session change reaches the main thread with the snapshot that shows it.
   if (speaker && (e.type === 'state' || e.type === 'established' || e.type === 'down' || e.type === 'bfd' || e.type === 'bfd-routes')) {
-    post({ kind: 'snapshot', peers: speaker.snapshot() });
+    post({ kind: 'snapshot', peers: speaker.snapshot(), stats: speaker.stats() });
   }
   post({ kind: 'event', event: e });
   pushSnapshots();
@@ -112,6 +112,16 @@ async function handle(c: Command): Promise<void> {
     case 'groupStanding':
       post({ kind: 'reply', id: c.id, value: sp.groupStandingNow(c.peer, c.group) });
       return;
+    case 'lookupReceived':
+      post({ kind: 'reply', id: c.id, value: sp.lookupReceivedNow(c.address) });
+      return;
+    case 'peerAction': {
+      const r = await sp.peerAction(c.name, c.action, c.message !== undefined ? { message: c.message } : {});
+      // The answer carries the peer's new state; the next snapshot push shows it to everything else.
+      post({ kind: 'snapshot', peers: sp.snapshot(), stats: sp.stats() });
+      post({ kind: 'reply', id: c.id, value: r });
+      return;
+    }
     case 'received': {
       const it = sp.received(c.peer, c.prefix);
       if (it === null) {
@@ -125,7 +135,7 @@ async function handle(c: Command): Promise<void> {
     case 'stop': {
       ticker?.();
       const keeping = await sp.stop(c.text, { graceful: c.graceful === true });
-      post({ kind: 'snapshot', peers: sp.snapshot() });
+      post({ kind: 'snapshot', peers: sp.snapshot(), stats: sp.stats() });
       post({ kind: 'reply', id: c.id, value: keeping });
       return;
     }

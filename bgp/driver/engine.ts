@@ -11,7 +11,7 @@
  * No RFC: this is herald's own boundary between the daemon and its speaker.
  */
 import type { ReceivedRoute } from '../rib/adj-rib-in.js';
-import type { GroupOp, PeerConfig, PeerSnapshot, SpeakerEvent } from './types.js';
+import type { GroupOp, PeerAction, PeerActionResult, PeerConfig, PeerSnapshot, ReceivedMatch, SpeakerEvent, SpeakerStats } from './types.js';
 
 /** What `updatePeer` did: nothing, a change the session keeps running through, or a session reset. */
 export type PeerChange = 'unchanged' | 'reconfigured' | 're-exported' | 'restarted';
@@ -75,4 +75,14 @@ export interface Engine {
   groupStanding(peer: string, group: number): Promise<GroupStanding | null>;
   /** The routes a peer sent (all, or one prefix), in batches; null when there is no such peer. */
   received(peer: string, prefix?: string): AsyncIterable<ReceivedRoute[]> | null;
+  /** Per peer, the longest received prefix that contains `address`. */
+  lookupReceived(address: string): Promise<ReceivedMatch[]>;
+  /**
+   * An operator's action on one peer: down (Cease/Administrative Shutdown,
+   * stay down), up, reset (Cease/Administrative Reset, reconnect), refresh
+   * (re-send everything, no reset). Rejects with code ENOPEER for an unknown peer.
+   */
+  peerAction(name: string, action: PeerAction, opts?: { message?: string }): Promise<PeerActionResult>;
+  /** Speaker-wide counts (kept current without a round trip, like snapshot). */
+  stats(): SpeakerStats;
 }

@@ -145,6 +145,8 @@ export class Peer {
   /** The latest hand-off given to this peer, and the latest one reported flushed. */
   private seqTarget = 0;
   private flushedSeq = 0;
+  /** Taken down by the operator (`down`): no restart, connections refused, until `up`. */
+  private adminDown: { at: number; message: string | null } | null = null;
   /** The peer's BFD session is Up (BfdLink reports it). */
   private bfdUp = false;
   /** The Established session's routes wait for BFD Up: since when (clock ms), and the wait_up timer. */
@@ -223,15 +225,101 @@ export class Peer {
    * FSM with the new settings.
    */
   rebuild(sessionConfig: SessionConfig): void {
+    this.restartWith(sessionConfig, CeaseSub.OtherConfigurationChange, 'configuration changed');
+  }
+
+  /**
+   * Cease the connection(s) with `subcode` and `text`, then start a fresh
+   * FSM with `sessionConfig` — unless the operator holds the peer down, in
+   * which case the new FSM stays Idle (and refuses connections) until `up`.
+   */
+  private restartWith(sessionConfig: SessionConfig, subcode: number, text: string): void {
     for (const c of [this.secondary, this.primary]) {
-      if (c) this.feed(c, { type: 'ManualStop', subcode: CeaseSub.OtherConfigurationChange, text: 'configuration changed' });
+      if (c) this.feed(c, { type: 'ManualStop', subcode, text });
       if (c) c.closed = true;
     }
     this.secondary = null;
     this.sessionConfig = sessionConfig;
     this.primary = this.newConn('outgoing', this.freshSession(sessionConfig));
     this.lastState = 'Idle';
+    if (this.adminDown === null) this.start();
+  }
+
+  // ------------------------------------------------------------ operator actions
+
+  /** True while the operator holds the peer down. */
+  get administrativelyDown(): boolean {
+    return this.adminDown !== null;
+  }
+
+  /**
+   * The operator's `down`: Cease/Administrative Shutdown (RFC 4486 §4
+   * subcode 2) with an optional RFC 9003 shutdown communication; the peer
+   * then stays Idle — no reconnect, its connections refused (RFC 4271
+   * §8.2.2 Idle "refuses all incoming BGP connections") — until `up`.
+   * Resolves false at once when it is down already, else true once the
+   * connection is closed.
+   */
+  async shutdown(text?: string): Promise<boolean> {
+    if (this.adminDown !== null) return false;
+    this.adminDown = { at: Date.now(), message: text === undefined || text === '' ? null : text };
+    this.deps.log.info({ peer: this.name, message: this.adminDown.message }, 'peer administratively down (operator)');
+    await this.stop(text, CeaseSub.AdministrativeShutdown);
+    return true;
+  }
+
+  /**
+   * The operator's `up`: start a peer that is Idle and not about to restart
+   * by itself — administratively down, disabled by a limit's `disable`
+   * action, or held down by IdleHold damping (ManualStart clears the
+   * damping, RFC 4271 §8.1.1). False when the peer is running already.
+   */
+  up(): boolean {
+    const wasDown = this.adminDown !== null;
+    this.adminDown = null;
+    const s = this.primary.session;
+    if (s.state !== 'Idle' || (s.autoStart && s.timers.idleHold === undefined)) return wasDown;
+    this.receiveLimit = null;
+    this.deps.log.info({ peer: this.name }, 'peer started by the operator');
     this.start();
+    return true;
+  }
+
+  /**
+   * The operator's `reset`: Cease/Administrative Reset (RFC 4486 §4
+   * subcode 4, with an optional RFC 9003 text) on the connection, then a new
+   * session at once with the same settings. A peer that is not connected
+   * dials now. With the RFC 8538 N bit exchanged the Cease goes out as it is,
+   * so a Graceful Restart helper keeps our routes while we reconnect (RFC
+   * 8538 §5 leaves Administrative Reset to the operator). Refused (false)
+   * while the peer is administratively down.
+   */
+  reset(text?: string): boolean {
+    if (this.adminDown !== null) return false;
+    this.deps.log.info({ peer: this.name }, 'session reset by the operator');
+    this.restartWith(this.sessionConfig, CeaseSub.AdministrativeReset, text ?? 'reset by the operator');
+    return true;
+  }
+
+  /**
+   * The operator's `refresh` (soft-out): re-advertise every route the peer
+   * has, per negotiated family, without a session reset — the answer to a
+   * ROUTE-REFRESH the peer could have sent (RFC 2918 §4: re-advertise the
+   * Adj-RIB-Out; framed by BoRR/EoRR when RFC 7313 was negotiated, RFC 7313
+   * §4 "a route refresh that is ... initiated locally"). False without an
+   * Established session.
+   */
+  refreshOut(): boolean {
+    const c = this.primary;
+    const n = this.negotiated;
+    if (c.session.state !== 'Established' || n === null) return false;
+    for (const f of n.families) {
+      const [afi, safi] = f.split('/').map(Number) as [number, number];
+      this.ribOut.refresh(afi, safi, n.enhancedRouteRefresh);
+    }
+    this.deps.log.info({ peer: this.name, families: n.families }, 'routes re-sent to the peer (operator refresh)');
+    this.pump(c);
+    return true;
   }
 
   /**
@@ -280,15 +368,6 @@ export class Peer {
     // What needs no new session (the reconnect and damping timers) applies to the running FSM states at once.
     for (const c of [this.primary, this.secondary]) if (c) c.session = { ...c.session, config: sessionConfig };
     this.ribIn.setOptions(ribInOptions(cfg));
-  }
-
-  /** Start a peer that a limit's `disable` action (or nothing) left down; false when it is not down. */
-  enable(): boolean {
-    const s = this.primary.session;
-    if (s.state !== 'Idle' || s.autoStart) return false;
-    this.receiveLimit = null;
-    this.start();
-    return true;
   }
 
   /** Queue a route group change for this peer's Adj-RIB-Out (applied by `workSlice`); `seq` is the hand-off it belongs to. */
@@ -919,7 +998,8 @@ export class Peer {
    */
   private restartAfterBfd(): void {
     const s = this.primary.session;
-    if (this.secondary !== null || !s.autoStart) return;
+    // The operator's down outranks BFD: the peer stays Idle until `up`.
+    if (this.adminDown !== null || this.secondary !== null || !s.autoStart) return;
     const damped = s.state === 'Idle' && s.timers.idleHold !== undefined && this.bfdTookDown;
     const retrying = (s.state === 'Active' || s.state === 'Connect') && !s.passive && s.timers.connectRetry !== undefined;
     if (!damped && !retrying) return;
@@ -998,7 +1078,8 @@ export class Peer {
       receiveLimit: this.receiveLimit ? { ...this.receiveLimit } : null,
       endOfRibReceived: Object.keys(s.eor.received),
       md5: this.cfg.password !== undefined,
-      heldDownMs: this.heldDownForMs,
+      heldDownMs: this.adminDown === null ? this.heldDownForMs : null,
+      adminDown: this.adminDown ? { ...this.adminDown } : null,
     };
   }
 }

@@ -26,7 +26,7 @@
  */
 import * as net from 'node:net';
 import { Afi, CeaseSub, Safi } from '../wire/iana.js';
-import { parseAddress } from '../wire/prefix.js';
+import { formatPrefix, makePrefix, parseAddress } from '../wire/prefix.js';
 import { resolveConfig, type SessionConfig, type SessionConfigInput } from '../session/index.js';
 import type { RouteAttrs, RouteGroup, RouteSpec } from '../rib/route.js';
 import type { PrefixList } from '../rib/prefix-list.js';
@@ -37,7 +37,19 @@ import type { Engine, GroupStanding, PeerChange, PrefixStanding } from './engine
 import type { ReceivedRoute } from '../rib/adj-rib-in.js';
 import { applyListenerMd5, listenerFamily, removeListenerMd5, setListenerTtl } from './tcp-md5.js';
 import { readMd5Counters } from './connect.js';
-import { silentLogger, type GroupOp, type Logger, type PeerConfig, type PeerSnapshot, type SpeakerEvent } from './types.js';
+import { UnknownSources } from './unknown-sources.js';
+import {
+  silentLogger,
+  type GroupOp,
+  type Logger,
+  type PeerAction,
+  type PeerActionResult,
+  type PeerConfig,
+  type PeerSnapshot,
+  type ReceivedMatch,
+  type SpeakerEvent,
+  type SpeakerStats,
+} from './types.js';
 
 export interface SpeakerOptions {
   /** Our AS. */
@@ -127,7 +139,8 @@ export class Speaker implements Engine {
   private readonly listeners = new Set<(e: SpeakerEvent) => void>();
   /** One listening socket per configured listen address. */
   private servers: net.Server[] = [];
-  private readonly unknownLogged = new Set<string>();
+  /** Connections from unconfigured addresses: a bounded memory and a rate-limited log (issue 12). */
+  private readonly unknown: UnknownSources;
   private md5Timer: (() => void) | null = null;
   private md5Last = -1;
   private started = false;
@@ -149,6 +162,7 @@ export class Speaker implements Engine {
     this.log = opts.logger ?? silentLogger;
     this.restarting = opts.restarting ?? false;
     this.eorDeferred = opts.deferEndOfRib ?? false;
+    this.unknown = new UnknownSources({ clock: this.clock, log: this.log });
     this.bfd = new BfdLink({
       clock: this.clock,
       log: this.log,
@@ -269,10 +283,10 @@ export class Speaker implements Engine {
     const remote = normalise(sock.remoteAddress ?? '');
     const peer = this.findPeer(remote);
     if (!peer) {
-      // Closed before any BGP is spoken; logged once per address so a scanner
-      // or a misconfigured router cannot flood the log.
-      if (!this.unknownLogged.has(remote)) {
-        this.unknownLogged.add(remote);
+      // Closed before any BGP is spoken. A new address gets a line and an
+      // event, within a rate limit, so a scanner or a misconfigured router
+      // can neither flood the log nor grow the heap (unknown-sources.ts).
+      if (this.unknown.note(remote)) {
         this.log.warn({ address: remote }, 'connection from an address that is no configured peer: closed');
         this.emit({ type: 'unknown-connection', address: remote });
       }
@@ -462,13 +476,55 @@ export class Speaker implements Engine {
 
   /**
    * Start a peer that is down and not restarting by itself: one a limit's
-   * `disable` action took down (the operator's "enable"). False when the
-   * peer is running or restarting already.
+   * `disable` action or the operator took down (the operator's "enable").
+   * False when the peer is running or restarting already.
    */
   enablePeer(name: string): boolean {
     const p = this.peers.get(name);
     if (!p) throw new Error(`no peer ${name}`);
-    return this.started && p.enable();
+    return this.started && p.up();
+  }
+
+  /**
+   * Carry out an operator's action on one peer (Peer.shutdown, up, reset,
+   * refreshOut say what each does). `message` is the RFC 9003 shutdown
+   * communication of down and reset. `down` resolves once the connection is
+   * closed, or after `timeoutMs` (default 3 s) if the peer is slow to go.
+   */
+  async peerAction(name: string, action: PeerAction, opts: { message?: string; timeoutMs?: number } = {}): Promise<PeerActionResult> {
+    const p = this.peers.get(name);
+    if (!p) throw Object.assign(new Error(`no peer ${name}`), { code: 'ENOPEER' });
+    const result = (changed: boolean, detail: string, refused: PeerActionResult['refused'] = null): PeerActionResult => {
+      if (refused === null && changed) this.emit({ type: 'peer-action', peer: name, action, message: opts.message ?? null });
+      return { peer: name, action, changed, refused, detail, snapshot: this.snapshotOf(p) };
+    };
+    switch (action) {
+      case 'down': {
+        if (p.administrativelyDown) return result(false, `${name} is administratively down already`);
+        let cancel = (): void => {};
+        const closed = p.shutdown(opts.message);
+        const late = new Promise<void>((r) => (cancel = this.clock.setTimer(this.clock.now() + (opts.timeoutMs ?? 3_000), r)));
+        await Promise.race([closed, late]);
+        cancel();
+        return result(true, `${name}: Cease/Administrative Shutdown sent; stays down, its connections refused, until 'routes peer ${name} up'`);
+      }
+      case 'up': {
+        if (!this.started) return result(false, `the speaker is not running`);
+        const wasDown = p.administrativelyDown;
+        if (!p.up()) return result(false, `${name} is running already (${p.state})`);
+        return result(true, wasDown ? `${name} is up again: connecting` : `${name} started: connecting now`);
+      }
+      case 'reset':
+        if (!p.reset(opts.message)) {
+          return result(false, '', { code: 'peer-down', message: `${name} is administratively down; 'routes peer ${name} up' brings it back (a reset would not)` });
+        }
+        return result(true, `${name}: Cease/Administrative Reset sent; reconnecting`);
+      case 'refresh':
+        if (!p.refreshOut()) {
+          return result(false, '', { code: 'no-session', message: `${name} has no Established session (it is ${p.state}${p.administrativelyDown ? ', administratively down' : ''}): nothing to re-send` });
+        }
+        return result(true, `${name}: every route queued again for the peer (soft-out), the session kept`);
+    }
   }
 
   /** Hand one peer its full desired route set (level-triggered). */
@@ -533,6 +589,37 @@ export class Speaker implements Engine {
     return { peer, state: p.state, codes: g.codes, sent: g.sent, nextHops: g.sets.map((s) => s.nextHop), reasons: g.reasons };
   }
 
+  /**
+   * For every peer, the longest prefix in its Adj-RIB-In that contains
+   * `address` (ADD-PATH paths are not told apart: path id none is asked).
+   */
+  async lookupReceived(address: string): Promise<ReceivedMatch[]> {
+    return this.lookupReceivedNow(address);
+  }
+
+  /** lookupReceived(), in this thread. */
+  lookupReceivedNow(address: string): ReceivedMatch[] {
+    const a = parseAddress(address);
+    if (!a) throw new Error(`not an address: ${address}`);
+    const out: ReceivedMatch[] = [];
+    for (const p of this.peers.values()) {
+      if (p.ribIn.count === 0) continue;
+      for (let len = a.afi === Afi.IPv4 ? 32 : 128; len >= 0; len--) {
+        const prefix = makePrefix(a.afi, a.addr, len);
+        if (!p.ribIn.has(prefix)) continue;
+        out.push({ peer: p.name, prefix: formatPrefix(prefix), route: p.ribIn.get(prefix) ?? null });
+        break;
+      }
+    }
+    return out;
+  }
+
+  /** Speaker-wide counts (unknown connections). */
+  stats(): SpeakerStats {
+    const u = this.unknown.stats();
+    return { unknownConnections: u.connections, unknownAddresses: u.addresses, unknownSuppressed: u.suppressed };
+  }
+
   /** The routes a peer sent, in batches of up to 1,000; null when there is no such peer. */
   received(peer: string, prefix?: string): AsyncIterable<ReceivedRoute[]> | null {
     const p = this.peers.get(peer);
@@ -558,7 +645,12 @@ export class Speaker implements Engine {
 
   /** Snapshot of every peer. */
   snapshot(): PeerSnapshot[] {
-    return [...this.peers.values()].map((p) => ({ ...p.snapshot(), bfd: this.bfd.snapshot(p) }));
+    return [...this.peers.values()].map((p) => this.snapshotOf(p));
+  }
+
+  /** One peer's snapshot with its BFD (kept beside the peer, bfd-link.ts). */
+  private snapshotOf(p: Peer): PeerSnapshot {
+    return { ...p.snapshot(), bfd: this.bfd.snapshot(p) };
   }
 
   /** The peer object (for RIB queries). */
@@ -580,6 +672,7 @@ export class Speaker implements Engine {
    */
   async stop(text = 'herald shutting down', opts: { graceful?: boolean; timeoutMs?: number } = {}): Promise<string[]> {
     const timeoutMs = opts.timeoutMs ?? 3_000;
+    this.unknown.close();
     this.md5Timer?.();
     this.md5Timer = null;
     const keeping = opts.graceful ? [...this.peers.values()].filter((p) => p.gracefulRestartNegotiated).map((p) => p.name) : [];

@@ -8,6 +8,7 @@
 import type { DownReason } from '../session/index.js';
 import type { RouteAttrs } from '../rib/route.js';
 import type { PrefixList } from '../rib/prefix-list.js';
+import type { ReceivedRoute } from '../rib/adj-rib-in.js';
 import type { BfdSessionSnapshot } from '../bfd/driver.js';
 
 /**
@@ -186,7 +187,10 @@ export type SpeakerEvent =
   | { type: 'end-of-rib'; peer: string; family: string }
   | { type: 'notification-sent'; peer: string; code: number; subcode: number; text: string | undefined }
   | { type: 'connect-failed'; peer: string; error: string }
+  /** A connection from an address that is no configured peer was closed (only the ones logged: unknown-sources.ts rate-limits them). */
   | { type: 'unknown-connection'; address: string }
+  /** An operator's action on the peer (`routes peer NAME down|up|reset|refresh`) was carried out. */
+  | { type: 'peer-action'; peer: string; action: PeerAction; message: string | null }
   | { type: 'md5-failure'; peer: string | null; count: number }
   /**
    * The peer's BFD session changed state (RFC 5880 §6.8.6). `pathDown`: it
@@ -300,8 +304,52 @@ export interface PeerSnapshot {
    * the peer are taken again, when it ends. null when not held down.
    */
   heldDownMs: number | null;
+  /**
+   * The operator took the peer down (`routes peer NAME down`): Cease/
+   * Administrative Shutdown sent, no reconnect, the peer's connections
+   * refused until `up`. `at` is wall-clock ms, `message` the RFC 9003 text
+   * sent with it. null when not administratively down.
+   */
+  adminDown: { at: number; message: string | null } | null;
   /** BFD with this peer; null when not configured. */
   bfd: PeerBfdSnapshot | null;
+}
+
+/** An operator's action on one peer (`routes peer NAME ACTION`, POST /v1/peers/NAME/ACTION). */
+export type PeerAction = 'down' | 'up' | 'reset' | 'refresh';
+
+export const PEER_ACTIONS: readonly PeerAction[] = ['down', 'up', 'reset', 'refresh'];
+
+/** What a peer action did. */
+export interface PeerActionResult {
+  peer: string;
+  action: PeerAction;
+  /** The action changed something; false when the peer already was as asked (down twice, up while running). */
+  changed: boolean;
+  /** Why the action was refused (a reset of a peer that is down, a refresh without a session); null when carried out. */
+  refused: { code: 'peer-down' | 'no-session'; message: string } | null;
+  /** One sentence for people. */
+  detail: string;
+  /** The peer right after the action. */
+  snapshot: PeerSnapshot;
+}
+
+/** A received route that is the longest match of an address in one peer's Adj-RIB-In. */
+export interface ReceivedMatch {
+  peer: string;
+  prefix: string;
+  /** The route with its attributes; null when only the prefix is kept (import none). */
+  route: ReceivedRoute | null;
+}
+
+/** Speaker-wide counts (not per peer); metrics and the API read them. */
+export interface SpeakerStats {
+  /** Connections closed because their address is no configured peer. */
+  unknownConnections: number;
+  /** Unknown addresses remembered now (bounded LRU, bgp/driver/unknown-sources.ts). */
+  unknownAddresses: number;
+  /** Unknown connections from new addresses not logged one by one (rate limit), counted in summary lines. */
+  unknownSuppressed: number;
 }
 
 /** A peer's BFD: the session (one model with bgp/bfd's snapshot) and what it does to the BGP session's routes. */

@@ -37,6 +37,9 @@ function unreachableMessage(socket: string, code: string): string {
 }
 
 export class ApiClient {
+  /** What the daemon said this socket allows (the `x-herald-access` header of the last answer); null before one. */
+  access: 'operator' | 'read-only' | null = null;
+
   constructor(readonly socket: string) {}
 
   /** GET a JSON document. */
@@ -108,7 +111,11 @@ export class ApiClient {
         headers: body !== undefined ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {},
         ...(signal ? { signal } : {}),
       };
-      const req = http.request(options, resolve);
+      const req = http.request(options, (res) => {
+        const a = res.headers['x-herald-access'];
+        if (a === 'operator' || a === 'read-only') this.access = a;
+        resolve(res);
+      });
       req.on('error', (e: NodeJS.ErrnoException) => {
         if (e.name === 'AbortError') return reject(e);
         reject(new UnreachableError(this.socket, e.code ?? e.message));

@@ -11,6 +11,7 @@
 import type {
   CheckState,
   ExplainState,
+  LookupState,
   LxdState,
   LxdSummaryState,
   PeerState,
@@ -115,16 +116,23 @@ function statusCell(s: string): Cell {
   return { text: s, colour: s === 'announced' ? 'green' : s === 'pending' ? 'yellow' : 'red' };
 }
 
-/** Render the summary (`routes`). */
-export function renderSummary(s: SummaryState, o: RenderOptions): string {
+/**
+ * Render the summary (`routes`); `via` names the socket that answered and
+ * what it allows (the operator socket, or the read-only one).
+ */
+export function renderSummary(s: SummaryState, o: RenderOptions, via?: { socket: string; access: 'operator' | 'read-only' | null }): string {
   const ok = (n: number, good: boolean): string => paint(String(n), good ? 'green' : 'red', o.colour);
+  // Older daemons send no adminDown count and no api section.
+  const admin = s.peers.adminDown ? `, ${paint(String(s.peers.adminDown), 'yellow', o.colour)} administratively down` : '';
+  const events = s.api ? `; ${s.api.eventClients} event client${s.api.eventClients === 1 ? '' : 's'}, ${s.api.eventClientsDropped} dropped for reading too slowly` : '';
   return [
     `herald AS${s.asn} router-id ${s.routerId}, up ${duration(s.uptimeMs)} (config ${s.configFile})`,
-    `sessions  ${ok(s.peers.established, s.peers.established > 0)} established, ${ok(s.peers.down, s.peers.down === 0)} not established (${s.peers.total} peers)`,
+    `sessions  ${ok(s.peers.established, s.peers.established > 0)} established, ${ok(s.peers.down, s.peers.down === 0)} not established${admin} (${s.peers.total} peers)`,
     `routes    ${s.routes.announced} announced, ${s.routes.pending} pending, ${s.routes.received} received`,
     `services  ${ok(s.services.up, true)} up, ${ok(s.services.down, s.services.down === 0)} down, ${s.services.maintenance} maintenance, ${s.services.draining} draining (${s.services.total} services)`,
     `reloads   ${s.reloads.ok} ok, ${s.reloads.failed} refused`,
     ...(s.lxd ? [`lxd       ${lxdLine(s.lxd, o)}`] : []),
+    ...(via ? [`control   ${via.socket}${via.access ? ` (${via.access})` : ''}${events}`] : []),
     '',
   ].join('\n');
 }
@@ -159,6 +167,7 @@ function bfdCell(p: PeerState): Cell {
 
 /** What the LAST ERROR column says of a peer: why it is down, or why its routes wait or went out unprotected. */
 function peerNote(p: PeerState): string {
+  if (p.adminDown) return `administratively down (routes peer ${p.name} up)${p.adminDown.message ? `: ${p.adminDown.message}` : ''}`;
   if (p.receiveLimit) return p.receiveLimit.message;
   const b = p.bfd;
   if (p.established) {
@@ -197,7 +206,7 @@ export function renderPeers(ps: readonly PeerState[], o: RenderOptions): string 
     p.name,
     p.address,
     String(p.peerAs),
-    stateCell(p.state),
+    p.adminDown ? { text: `${p.state} (admin down)`, colour: 'yellow' as const } : stateCell(p.state),
     ...(anyBfd ? [bfdCell(p)] : []),
     p.established ? duration(p.uptimeMs) : '-',
     String(p.prefixesAnnounced),
@@ -310,6 +319,38 @@ export function renderExplain(x: ExplainState, o: RenderOptions): string {
   return out.join('\n') + '\n';
 }
 
+/** Render `routes lookup ADDRESS`: the longest own match explained, the less specific ones, and each peer's received match. */
+export function renderLookup(x: LookupState, o: RenderOptions): string {
+  const out: string[] = [];
+  if (x.prefix === null || x.explain === null) out.push(`${x.address} (${x.family}): no route of herald's own contains it`, '');
+  else {
+    out.push(`${x.address} (${x.family}): longest match ${x.prefix}`, '');
+    out.push(renderExplain(x.explain, o).trimEnd());
+    if (x.covering.length) out.push('', `also contained in: ${x.covering.join(', ')}`);
+    out.push('');
+  }
+  out.push('received:');
+  if (x.received.length === 0) out.push('  no peer sent a route that contains it');
+  else {
+    const rows = x.received.map((r) => [r.peer, r.prefix, r.route ? r.route.nextHops.join(',') || '-' : '-', r.route ? r.route.asPath || '(empty)' : '-', r.reason]);
+    out.push(
+      renderTable(['PEER', 'PREFIX', 'NEXT HOP', 'AS PATH', 'NOT SENT ON'], rows, { ...o, width: o.width === null ? null : o.width - 2 })
+        .trimEnd()
+        .split('\n')
+        .map((l) => `  ${l}`)
+        .join('\n'),
+    );
+  }
+  return out.join('\n') + '\n';
+}
+
+/** Render the answer to `routes peer PEER ACTION`. */
+export function renderPeerAction(r: { peer: string; action: string; changed: boolean; detail: string; peerState: PeerState }, o: RenderOptions): string {
+  const what = r.changed ? r.detail : `nothing to do: ${r.detail}`;
+  const st = r.peerState;
+  return `${what}\n${paint(st.name, 'bold', o.colour)} is ${st.state}${st.adminDown ? ' (administratively down)' : ''}\n`;
+}
+
 export const LXD_HEADERS = ['PREFIX', 'STATE', 'NEXT HOP', 'ORIGIN', 'REASON'] as const;
 
 /** Render `routes lxd`: the source's state, then every route it derived or skipped. */
@@ -358,6 +399,8 @@ export function renderEvent(e: StateEvent | { type: 'hello' }, o: RenderOptions)
           return `${ts} refused a connection from unconfigured ${v.address}`;
         case 'md5-failure':
           return `${ts} TCP MD5 failures: ${v.count}${v.peer ? ` (peer ${v.peer})` : ''}`;
+        case 'peer-action':
+          return `${ts} peer ${v.peer}: ${v.action} by the operator${v.message ? ` "${v.message}"` : ''}`;
         case 'bfd': {
           const colour = v.to === 'Up' ? 'green' : v.to === 'Init' ? 'yellow' : 'red';
           const why = v.from === 'Up' ? ` — ${v.diag}, peer ${v.remoteState}${v.pathDown ? ': path down, BGP session taken down' : ': not a path failure, BGP session kept'}` : '';

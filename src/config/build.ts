@@ -9,6 +9,7 @@
  */
 import { bfdMultihop } from '../../bgp/index.js';
 import { parsePrefixText } from '../ip.js';
+import { readonlySocketFor } from '../api/paths.js';
 import { suggest, type PathSegment } from './errors.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { Secret } from './secret.js';
@@ -91,7 +92,14 @@ export function buildConfig(raw: RawConfig, file: string): { config: Config; iss
     asn: raw.asn,
     listen,
     stateDir: raw.state_dir,
-    api: { socket: raw.api.socket, mode: parseInt(raw.api.mode, 8), group: raw.api.group ?? null },
+    api: {
+      socket: raw.api.socket,
+      mode: parseInt(raw.api.mode, 8),
+      group: raw.api.group ?? null,
+      readonlySocket: raw.api.readonly_socket === false ? null : (raw.api.readonly_socket ?? readonlySocketFor(raw.api.socket)),
+      readonlyMode: parseInt(raw.api.readonly_mode, 8),
+      operators: raw.api.operators ? { users: raw.api.operators.users, groups: raw.api.operators.groups } : null,
+    },
     peers,
     services,
     static: statics,

@@ -285,25 +285,42 @@ export const listenSchema = z
   )
   .meta({ description: 'Where herald accepts incoming BGP connections; false: no listener (beside BIRD/FRR, or unprivileged: active sessions only)' });
 
+/** An octal file mode as a string ("0660"); YAML would read an unquoted 0660 as decimal. */
+const fileMode = (dflt: string) =>
+  z
+    .string({
+      error: (iss) => `expected an octal file mode like "${dflt}", got ${show(iss.input)}${typeof iss.input === 'number' ? ` (quote it: YAML reads ${dflt} as the decimal ${Number(dflt)})` : ''}`,
+    })
+    .regex(/^0?[0-7]{3}$/, { error: (iss) => `expected an octal file mode like "${dflt}", got ${show(iss.input)}` })
+    .default(dflt);
+
+const groupName = z
+  .string({ error: (iss) => `expected a group name or numeric gid, got ${show(iss.input)}` })
+  .regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?$/, { error: (iss) => `expected a group name like "herald" or a numeric gid, got ${show(iss.input)}` });
+const userName = z
+  .string({ error: (iss) => `expected a user name or numeric uid, got ${show(iss.input)}` })
+  .regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?$/, { error: (iss) => `expected a user name like "alice" or a numeric uid, got ${show(iss.input)}` });
+
 export const apiSchema = z
   .strictObject({
-    socket: absolutePath.default('/run/herald/herald.sock').meta({ description: 'Unix socket of the control API (routes CLI)' }),
-    mode: z
-      .string({
-        error: (iss) => `expected an octal file mode like "0660", got ${show(iss.input)}${typeof iss.input === 'number' ? ' (quote it: YAML reads 0660 as the decimal 660)' : ''}`,
-      })
-      .regex(/^0?[0-7]{3}$/, { error: (iss) => `expected an octal file mode like "0660", got ${show(iss.input)}` })
-      .default('0660')
-      .meta({ description: 'File mode of the socket, octal' }),
+    socket: absolutePath.default('/run/herald/herald.sock').meta({ description: 'Unix socket of the control API (routes CLI): reads and changes' }),
+    mode: fileMode('0660').meta({ description: 'File mode of the socket, octal' }),
     group: z
-      .union([
-        int(0, 4294967294, 'a group id'),
-        z
-          .string({ error: (iss) => `expected a group name or numeric gid, got ${show(iss.input)}` })
-          .regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?$/, { error: (iss) => `expected a group name like "herald" or a numeric gid, got ${show(iss.input)}` }),
-      ])
+      .union([int(0, 4294967294, 'a group id'), groupName])
       .optional()
       .meta({ description: 'Group that owns the socket (name or numeric gid), so its members can use `routes`; absent: herald’s own group' }),
+    readonly_socket: z
+      .union([absolutePath, z.literal(false)], { error: (iss) => `expected an absolute path or false, got ${show(iss.input)}` })
+      .optional()
+      .meta({ description: 'Second socket that answers reads only (every POST: 403 read-only); default herald-ro.sock beside `socket`; false: none' }),
+    readonly_mode: fileMode('0666').meta({ description: 'File mode of the read-only socket, octal' }),
+    operators: z
+      .strictObject({
+        users: z.array(z.union([int(0, 4294967294, 'a user id'), userName])).default([]).meta({ description: 'Users (names or uids) who may change state' }),
+        groups: z.array(z.union([int(0, 4294967294, 'a group id'), groupName])).default([]).meta({ description: 'Groups (names or gids) whose members may change state' }),
+      })
+      .optional()
+      .meta({ description: 'On `socket`, only these users and groups (and root) may change state, checked with SO_PEERCRED; absent: whoever can connect' }),
   })
   .meta({ description: 'The control API' });
 

@@ -49,6 +49,12 @@ export interface ApiConfig {
   readonly mode: number;
   /** Group that owns the socket: a name (resolved when the API starts) or a numeric gid; null = herald's own group. */
   readonly group: string | number | null;
+  /** The read-only socket (GET only); null = none. */
+  readonly readonlySocket: string | null;
+  /** File mode of the read-only socket, e.g. 0o666. */
+  readonly readonlyMode: number;
+  /** Who may change state on `socket` (names resolved when the API starts); null = whoever can connect. */
+  readonly operators: { readonly users: readonly (string | number)[]; readonly groups: readonly (string | number)[] } | null;
 }
 
 /** What a peer reaching a limit gets (bgp LimitAction): block, restart after a delay, or disable. */

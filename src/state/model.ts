@@ -40,7 +40,7 @@ export interface ReconcilerView {
 export interface StateSource {
   readonly config: Config | null;
   /** The BGP session engine; null before start. */
-  readonly engine: Pick<Engine, 'snapshot' | 'standing' | 'groupStanding' | 'received'> | null;
+  readonly engine: Pick<Engine, 'snapshot' | 'standing' | 'groupStanding' | 'received' | 'lookupReceived'> | null;
   readonly reconciler: ReconcilerView;
   readonly health: { snapshot(): Map<string, ServiceSnapshot> } | null;
   readonly reloads: { ok: number; failed: number };
@@ -51,6 +51,8 @@ export interface StateSource {
   readonly lxdStartError?: string | null;
   /** The config's warnings (src/config/warnings.ts), for explain and the multihop hint. */
   readonly warnings?: readonly ConfigWarning[];
+  /** The control API's own counts (event clients); absent when no API runs. */
+  readonly apiCounts?: ApiCounts | null;
   drainPhase(service: string): DrainPhase;
 }
 
@@ -63,6 +65,18 @@ export interface LxdStateSource {
 
 // ---------------------------------------------------------------- shapes
 
+/** The control API's own counts (src/api/server.ts `ApiStats` fits): event stream clients. */
+export interface ApiCounts {
+  /** Clients following GET /v1/events now. */
+  eventClients: number;
+  /** Most event clients at once; more are answered 503. */
+  eventClientsMax: number;
+  /** Event clients disconnected because they fell behind (their buffer passed the cap). */
+  eventClientsDropped: number;
+  /** Event clients refused (503) because eventClientsMax were connected. */
+  eventClientsRefused: number;
+}
+
 /** GET /v1/summary and `routes`. */
 export interface SummaryState {
   version: number;
@@ -70,12 +84,15 @@ export interface SummaryState {
   routerId: string;
   configFile: string;
   uptimeMs: number;
-  peers: { total: number; established: number; down: number };
+  /** `adminDown`: of the `down` ones, those the operator took down (`routes peer NAME down`). */
+  peers: { total: number; established: number; down: number; adminDown: number };
   routes: { announced: number; pending: number; received: number };
   services: { total: number; up: number; down: number; maintenance: number; draining: number };
   reloads: { ok: number; failed: number };
   /** The LXD source; null when the config has no `lxd` section. */
   lxd: LxdSummaryState | null;
+  /** The control API's event stream counts; null when not known. */
+  api: ApiCounts | null;
 }
 
 /** The LXD source's state, counts only (summary.lxd, and the head of GET /v1/lxd). */
@@ -228,7 +245,7 @@ export function summary(d: StateSource): SummaryState {
     routerId: c?.routerId ?? '',
     configFile: c?.file ?? '',
     uptimeMs: Math.round(Date.now() - d.startedAt),
-    peers: { total: peers.length, established, down: peers.length - established },
+    peers: { total: peers.length, established, down: peers.length - established, adminDown: peers.filter((p) => p.adminDown !== null).length },
     routes: { announced, pending, received },
     services: {
       total: sv.length,
@@ -239,6 +256,7 @@ export function summary(d: StateSource): SummaryState {
     },
     reloads: { ...d.reloads },
     lxd: lxdSummary(d),
+    api: d.apiCounts ? { ...d.apiCounts } : null,
   };
 }
 
@@ -360,7 +378,12 @@ export function queuedReason(p: Pick<PeerSnapshot, 'bfd'>): string {
 /** Build every configured (not shut down) peer's state. */
 export function peers(d: StateSource): PeerState[] {
   const desc = new Map((d.config?.peers ?? []).map((p) => [p.name, p.description ?? null]));
-  return (d.engine?.snapshot() ?? []).map((p) => ({
+  return (d.engine?.snapshot() ?? []).map((p) => peerState(d, p, desc.get(p.name) ?? null));
+}
+
+/** Build one peer's state from its snapshot (`description` from the config, looked up when not given). */
+export function peerState(d: Pick<StateSource, 'config' | 'warnings'>, p: PeerSnapshot, description = d.config?.peers.find((x) => x.name === p.name)?.description ?? null): PeerState {
+  return {
     ...p,
     localAddress: p.localAddress === null ? null : plainAddress(p.localAddress),
     lastConnectError: connectError(p, d.warnings ?? []),
@@ -369,8 +392,8 @@ export function peers(d: StateSource): PeerState[] {
     endOfRibReceived: p.endOfRibReceived.map(familyName),
     lastDown: p.lastDown ? plain(p.lastDown) : null,
     established: p.state === 'Established',
-    description: desc.get(p.name) ?? null,
-  }));
+    description,
+  };
 }
 
 /** Turn a check report into its API shape. */
@@ -437,7 +460,7 @@ export async function* routes(d: StateSource, f: RouteFilter = {}): AsyncGenerat
       if (src !== null && !g.sources.includes(src)) continue;
       const st = await engine.groupStanding(peer, g.id);
       if (st === null) continue;
-      yield* groupRoutes(peer, g, st, f.family, snap.heldDownMs, queuedReason(snap));
+      yield* groupRoutes(peer, g, st, f.family, noSessionReason(st.state, snap), queuedReason(snap));
     }
   }
 }
@@ -449,12 +472,22 @@ const STATUS_OF: Record<number, RouteStatus> = {
   [STANDING.NO_SESSION]: 'no-session',
 };
 
+/**
+ * Why a peer carries nothing now, for routes and explain alike: taken down
+ * by the operator, held down after a protocol error, or simply not
+ * Established (yet).
+ */
+export function noSessionReason(state: string, snap: Pick<PeerSnapshot, 'name' | 'heldDownMs' | 'adminDown'> | undefined): string {
+  if (snap?.adminDown) {
+    const m = snap.adminDown.message;
+    return `peer is administratively down (routes peer ${snap.name} down${m ? `: "${m}"` : ''}); 'routes peer ${snap.name} up' brings it back`;
+  }
+  if (snap?.heldDownMs != null) return `session is ${state}, held down for ${Math.ceil(snap.heldDownMs / 1000)} s more after a protocol error (idle_hold damping)`;
+  return `session is ${state}, not Established`;
+}
+
 /** One group's routes with one peer. */
-function* groupRoutes(peer: string, g: OutputGroup, st: GroupStanding, family: Family | undefined, heldDownMs: number | null, queued: string): Generator<RouteState> {
-  const noSession =
-    heldDownMs !== null
-      ? `session is ${st.state}, held down for ${Math.ceil(heldDownMs / 1000)} s more after a protocol error (idle_hold damping)`
-      : `session is ${st.state}, not Established`;
+function* groupRoutes(peer: string, g: OutputGroup, st: GroupStanding, family: Family | undefined, noSession: string, queued: string): Generator<RouteState> {
   const w = g.prefixes.words;
   const reasons = new Map(st.reasons);
   const a = g.attrs;

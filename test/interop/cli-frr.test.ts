@@ -15,7 +15,11 @@
 // with FRR's next hop, and `drain --wait` has returned only once FRR no
 // longer has the route. `explain` is checked for each reason: announced,
 // check failing (with its output), drained, no established peer for the
-// family, peer filter; `check` exits 0 / 1 / 2.
+// family, peer filter; `check` exits 0 / 1 / 2. `routes peer frr down`
+// sends Cease/Administrative Shutdown with its RFC 9003 text, FRR loses the
+// routes and stays down while it keeps dialling (connect timer 1 s); `up`
+// brings session and routes back; `reset` is an Administrative Reset FRR
+// sees; `lookup` finds own and received longest matches.
 //
 //   UPDATE_GOLDEN=1 npx vitest run --project interop test/interop/cli-frr.test.ts
 // rewrites the golden files (review the diff before committing).
@@ -24,7 +28,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'n
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ExplainState, PeerState, ReceivedState, RouteState, ServiceState, SummaryState } from '../../src/state/index.js';
+import type { ExplainState, LookupState, PeerState, ReceivedState, RouteState, ServiceState, SummaryState } from '../../src/state/index.js';
 import { Lab, labReady, pointToPoint, startRouter, waitFor, type ReceivedRoute, type Router } from './lab/index.js';
 import type { FrrRouter } from './lab/frr.js';
 import { DaemonProcess } from './support/daemon-process.js';
@@ -348,6 +352,63 @@ describe.skipIf(!ready)('routes CLI against herald run with a real FRR peer', ()
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/cannot reach .*nobody\.sock: no such socket; is herald running\?/);
+  });
+
+  it('peer down: Cease/Administrative Shutdown with the text at FRR, routes gone, FRR kept out; up: back; reset: seen by FRR', async () => {
+    type Action = { peer: string; action: string; changed: boolean; detail: string; peerState: PeerState };
+    const frrNeighbor = async (): Promise<Record<string, unknown>> =>
+      (JSON.parse((await frr.vtysh([`show bgp neighbors ${heraldV4} json`])).stdout) as Record<string, Record<string, unknown>>)[heraldV4]!;
+    const t0 = Date.now();
+    const down = await json<Action>(0, 'peer', 'frr', 'down', '--message', 'cli-frr maintenance');
+    expect(down).toMatchObject({ peer: 'frr', action: 'down', changed: true, peerState: { adminDown: { message: 'cli-frr maintenance' } } });
+    await waitFor(async () => ((await frrRoute(DNS4)) === undefined && (await frrRoute(STATIC)) === undefined ? true : undefined), 5_000, () => 'FRR kept herald’s routes after peer down', 20);
+    const goneMs = Date.now() - t0;
+    const n = await frrNeighbor();
+    // FRR: lastResetDueTo "BGP Notification received", the code in lastNotificationReason, the RFC 9003 text in lastShutdownDescription.
+    const said = JSON.stringify(n);
+    expect(said, said.slice(0, 2000)).toMatch(/Administrative(ly)? Shutdown/i);
+    expect(said, said.slice(0, 2000)).toContain('cli-frr maintenance');
+    // FRR dials every second; herald refuses while the operator holds the peer down.
+    await new Promise((r) => setTimeout(r, 2_500));
+    expect(await frr.sessionState(heraldV4)).not.toBe('Established');
+    const p = (await json<PeerState[]>(0, 'peers')).find((x) => x.name === 'frr')!;
+    expect(p).toMatchObject({ state: 'Idle', adminDown: { message: 'cli-frr maintenance' } });
+    const x = await json<ExplainState>(0, 'explain', STATIC);
+    expect(x.peers.find((q) => q.peer === 'frr')!.reason).toMatch(/administratively down .*'routes peer frr up' brings it back/);
+    expect((await routes(sock, 'peers')).stdout).toMatch(/frr .*Idle \(admin down\).*administratively down \(routes peer frr up\): cli-frr maintenance/);
+    // Twice is no change, not an error.
+    expect(await json<Action>(0, 'peer', 'frr', 'down')).toMatchObject({ changed: false });
+
+    const t1 = Date.now();
+    expect(await json<Action>(0, 'peer', 'frr', 'up')).toMatchObject({ action: 'up', changed: true });
+    await waitFor(async () => ((await frrRoute(DNS4)) !== undefined && (await frrRoute(STATIC)) !== undefined ? true : undefined), 15_000, () => `FRR did not get herald's routes back after up\n${herald.tail(10)}`, 50);
+    const backMs = Date.now() - t1;
+    expect((await json<PeerState[]>(0, 'peers')).find((q) => q.name === 'frr')!.adminDown).toBeNull();
+
+    // reset: FRR loses the connection once and the session comes back by itself.
+    const dropped0 = Number((await frrNeighbor()).connectionsDropped);
+    const t2 = Date.now();
+    expect(await json<Action>(0, 'peer', 'frr', 'reset', '--message', 'cli-frr reset')).toMatchObject({ action: 'reset', changed: true });
+    await waitFor(async () => (Number((await frrNeighbor()).connectionsDropped) > dropped0 ? true : undefined), 5_000, async () => `FRR: ${JSON.stringify(await frrNeighbor()).slice(0, 600)}`, 50);
+    await frr.waitEstablished(heraldV4, 15_000);
+    await waitFor(async () => ((await frrRoute(DNS4)) !== undefined ? true : undefined), 10_000, () => 'FRR did not get the routes back after reset', 50);
+    const resetMs = Date.now() - t2;
+    // herald's log has the Cease it sent (lastDown may already be a later connect attempt's).
+    expect(herald.tail(400)).toMatch(/session reset by the operator[\s\S]*Administrative ?Reset/i);
+    // refresh needs a session; it has one now.
+    await waitFor(async () => ((await routes(sock, 'peer', 'frr', 'refresh', '--json')).code === 0 ? true : undefined), 10_000, () => 'refresh refused', 100);
+    console.log(`peer down: routes gone at FRR in ${goneMs} ms; up: back in ${backMs} ms; reset: back in ${resetMs} ms`);
+  });
+
+  it('lookup: the longest own match explained and FRR’s received route', async () => {
+    const own = await json<LookupState>(0, 'lookup', '198.51.100.53');
+    expect(own).toMatchObject({ prefix: DNS4, covering: [STATIC], explain: { announced: true } });
+    const rcvd = await json<LookupState>(0, 'lookup', '203.0.113.5');
+    expect(rcvd).toMatchObject({ prefix: null, received: [expect.objectContaining({ peer: 'frr', prefix: FROM_FRR })] });
+    const t = await routes(sock, 'lookup', '198.51.100.53');
+    expect(t.code).toBe(0);
+    expect(t.stdout).toContain(DNS4);
+    expect((await routes(sock, 'lookup', 'not-an-address')).code).toBe(64);
   });
 
   it('drain --wait returns only after FRR has the withdrawal; explain says drained; undrain brings it back', async () => {

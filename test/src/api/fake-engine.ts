@@ -4,10 +4,10 @@
  * contract's read side from fixed peer snapshots and a real Reconciler's
  * output groups: every prefix announced to every peer with one next hop.
  */
-import { STANDING, zeroPeerCounters, type Engine, type GroupStanding, type PeerSnapshot, type PrefixStanding, type ReceivedRoute } from '../../../bgp/index.js';
+import { STANDING, parsePrefix, zeroPeerCounters, type Engine, type GroupStanding, type PeerSnapshot, type PrefixStanding, type ReceivedMatch, type ReceivedRoute } from '../../../bgp/index.js';
 import type { Reconciler } from '../../../src/reconciler/index.js';
 
-export type ReadEngine = Pick<Engine, 'snapshot' | 'standing' | 'groupStanding' | 'received'>;
+export type ReadEngine = Pick<Engine, 'snapshot' | 'standing' | 'groupStanding' | 'received' | 'lookupReceived'>;
 
 /** A peer snapshot with plausible values; `over` changes any field. */
 export function peerSnapshot(name: string, state: string, over: Partial<PeerSnapshot> = {}): PeerSnapshot {
@@ -37,6 +37,7 @@ export function peerSnapshot(name: string, state: string, over: Partial<PeerSnap
     endOfRibReceived: ['1/1'],
     md5: false,
     heldDownMs: null,
+    adminDown: null,
     bfd: null,
     ...over,
   };
@@ -73,6 +74,25 @@ export function fakeEngine(peers: () => PeerSnapshot[], rec: Reconciler, nextHop
         reasons: [],
       };
     },
+    // Longest match by a plain scan of the few fixture routes (the speaker's own probe per length is tested in test/bgp).
+    async lookupReceived(address: string): Promise<ReceivedMatch[]> {
+      const a = parsePrefix(address, { strict: false })!;
+      const out: ReceivedMatch[] = [];
+      for (const p of peers()) {
+        let best: ReceivedRoute | null = null;
+        let bestLen = -1;
+        for (const r of receivedRoutes) {
+          const q = parsePrefix(r.prefix)!;
+          if (q.afi !== a.afi || q.len <= bestLen) continue;
+          if (covers(q.addr, q.len, a.addr)) {
+            best = r;
+            bestLen = q.len;
+          }
+        }
+        if (best) out.push({ peer: p.name, prefix: best.prefix, route: best });
+      }
+      return out;
+    },
     received(peer: string, prefix?: string): AsyncIterable<ReceivedRoute[]> | null {
       if (!peers().some((p) => p.name === peer)) return null;
       const list = receivedRoutes.filter((r) => prefix === undefined || r.prefix === prefix);
@@ -81,4 +101,13 @@ export function fakeEngine(peers: () => PeerSnapshot[], rec: Reconciler, nextHop
       })();
     },
   };
+}
+
+/** True when the first `len` bits of `net` and `addr` agree. */
+function covers(net: Uint8Array, len: number, addr: Uint8Array): boolean {
+  for (let i = 0; i < len; i++) {
+    const bit = 7 - (i & 7);
+    if (((net[i >> 3]! >> bit) & 1) !== ((addr[i >> 3]! >> bit) & 1)) return false;
+  }
+  return true;
 }

@@ -69,11 +69,12 @@ const summary: SummaryState = {
   routerId: '192.0.2.11',
   configFile: '/etc/herald/herald.yaml',
   uptimeMs: 3_600_000,
-  peers: { total: 3, established: 2, down: 1 },
+  peers: { total: 3, established: 2, down: 1, adminDown: 0 },
   routes: { announced: 4, pending: 1, received: 7 },
   services: { total: 2, up: 1, down: 1, maintenance: 0, draining: 0 },
   reloads: { ok: 2, failed: 1 },
   lxd: null,
+  api: null,
 };
 
 function peer(name: string, state: string): PeerState {
@@ -103,6 +104,7 @@ function peer(name: string, state: string): PeerState {
     endOfRibReceived: [],
     md5: true,
     heldDownMs: null,
+    adminDown: null,
     bfd: null,
     established: state === 'Established',
     description: null,

@@ -155,7 +155,7 @@ describe.skipIf(!canNetns)('routes CLI against herald run in a namespace', () =>
     expect(t.stdout).toMatch(/sessions +1 established, 1 not established \(2 peers\)/);
     const s = await routesJson<SummaryState>(sockA);
     expect(s.version).toBe(1);
-    expect(s.peers).toEqual({ total: 2, established: 1, down: 1 });
+    expect(s.peers).toEqual({ total: 2, established: 1, down: 1, adminDown: 0 });
     expect(s.services.total).toBe(2);
     expect(s.services.up).toBe(1);
     expect(s.routes.announced).toBe(2); // 198.51.100.0/24 and 198.51.100.53/32 to b
@@ -374,10 +374,10 @@ describe.skipIf(!canNetns)('routes CLI against herald run in a namespace', () =>
 
   it('--json shapes carry exactly the documented keys (docs/api.md)', async () => {
     const keys = (o: object): string[] => Object.keys(o).sort();
-    expect(keys(await routesJson<SummaryState>(sockA))).toEqual(['asn', 'configFile', 'lxd', 'peers', 'reloads', 'routerId', 'routes', 'services', 'uptimeMs', 'version']);
+    expect(keys(await routesJson<SummaryState>(sockA))).toEqual(['api', 'asn', 'configFile', 'lxd', 'peers', 'reloads', 'routerId', 'routes', 'services', 'uptimeMs', 'version']);
     expect(keys((await routesJson<PeerState[]>(sockA, 'peers'))[0]!)).toEqual(
       [
-        'address', 'bfd', 'counters', 'description', 'instance', 'endOfRibReceived', 'established', 'families', 'heldDownMs', 'holdTime', 'keepaliveTime', 'lastConnectError', 'lastDown',
+        'address', 'adminDown', 'bfd', 'counters', 'description', 'instance', 'endOfRibReceived', 'established', 'families', 'heldDownMs', 'holdTime', 'keepaliveTime', 'lastConnectError', 'lastDown',
         'localAddress', 'localAs', 'md5', 'name', 'passive', 'peerAs', 'peerBgpId', 'peerHostname', 'prefixesAnnounced', 'prefixesPending',
         'prefixesReceived', 'receiveLimit', 'receivedBytes', 'state', 'uptimeMs',
       ].sort(),

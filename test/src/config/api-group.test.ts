@@ -25,8 +25,8 @@ function issue(api: string): string {
 describe('api.group', () => {
   it('is null when absent, and the effective config says so', () => {
     const c = parse('');
-    expect(c.api).toEqual({ socket: '/run/herald/herald.sock', mode: 0o660, group: null });
-    expect(effectiveConfig(c)['api']).toEqual({ socket: '/run/herald/herald.sock', mode: '0660', group: null });
+    expect(c.api).toEqual({ socket: '/run/herald/herald.sock', mode: 0o660, group: null, readonlySocket: '/run/herald/herald-ro.sock', readonlyMode: 0o666, operators: null });
+    expect(effectiveConfig(c)['api']).toEqual({ socket: '/run/herald/herald.sock', mode: '0660', group: null, readonly_socket: '/run/herald/herald-ro.sock', readonly_mode: '0666', operators: null });
   });
 
   it('takes a group name', () => {

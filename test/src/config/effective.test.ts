@@ -10,7 +10,7 @@ describe('effectiveConfig', () => {
   const eff = effectiveConfig(c);
 
   it('fills every default', () => {
-    expect(eff['api']).toEqual({ socket: '/run/herald/herald.sock', mode: '0660', group: null });
+    expect(eff['api']).toEqual({ socket: '/run/herald/herald.sock', mode: '0660', group: null, readonly_socket: '/run/herald/herald-ro.sock', readonly_mode: '0666', operators: null });
     expect(eff['logging']).toEqual({ level: 'info', format: 'json' });
     expect(eff['drain']).toEqual({ period: '0s', message: 'herald shutting down' });
     expect(eff['metrics']).toBeNull();

@@ -5,10 +5,11 @@
 // (daemon.test.ts does the same against a real Daemon in a namespace.)
 import { afterEach, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { zeroPeerCounters, type PeerSnapshot, type SpeakerEvent } from '../../../bgp/index.js';
+import { zeroPeerCounters, type PeerSnapshot, type SpeakerEvent, type SpeakerStats } from '../../../bgp/index.js';
 import { createMetrics, serveMetrics, startMetrics, type MetricsHandle, type MetricsModel } from '../../../src/metrics.js';
 import type { Check, RoundEvent, ServiceSnapshot, Transition } from '../../../src/sources/health/index.js';
 import type { LxdSourceState } from '../../../src/sources/lxd/index.js';
+import type { ApiCounts } from '../../../src/state/index.js';
 import { PromParseError, namingProblems, parseProm, sampleValue, type Family } from './prom-text.js';
 
 // ------------------------------------------------------------ the parser itself
@@ -65,6 +66,7 @@ function peerSnap(name: string, over: Partial<PeerSnapshot> = {}): PeerSnapshot 
     endOfRibReceived: [],
     md5: false,
     heldDownMs: null,
+    adminDown: null,
     bfd: null,
     ...over,
   };
@@ -89,6 +91,10 @@ class FakeSpeaker {
   }
   snapshot(): PeerSnapshot[] {
     return [...this.peers.values()].map((p) => structuredClone(p.snap));
+  }
+  unknown = { unknownConnections: 0, unknownAddresses: 0, unknownSuppressed: 0 };
+  stats(): SpeakerStats {
+    return { ...this.unknown };
   }
   listeners(): number {
     return this.fns.size;
@@ -128,7 +134,7 @@ class FakeHealth {
   }
 }
 
-function fakeModel(): MetricsModel & { engine: FakeSpeaker; health: FakeHealth; reconciler: { runs: number; changes: number; lastDurationMs: number }; reloads: { ok: number; failed: number } } {
+function fakeModel(): MetricsModel & { apiCounts: ApiCounts; engine: FakeSpeaker; health: FakeHealth; reconciler: { runs: number; changes: number; lastDurationMs: number }; reloads: { ok: number; failed: number } } {
   const dnsChecks: Check[] = [
     { kind: 'tcp', address: '192.0.2.1', port: 53, timeoutMs: 500 },
     { kind: 'http', url: 'http://192.0.2.1/', timeoutMs: 500 } as unknown as Check,
@@ -139,6 +145,7 @@ function fakeModel(): MetricsModel & { engine: FakeSpeaker; health: FakeHealth; 
     reconciler: { runs: 0, changes: 0, lastDurationMs: 0 },
     reloads: { ok: 0, failed: 0 },
     config: { metrics: null, services: [{ name: 'dns', checks: dnsChecks }] },
+    apiCounts: { eventClients: 0, eventClientsMax: 64, eventClientsDropped: 0, eventClientsRefused: 0 },
   };
 }
 
@@ -343,16 +350,26 @@ describe('metrics on a fake daemon model', () => {
     m.detach();
   });
 
-  it('counts connect failures from the peer counters, unknown connections and TCP MD5 failures from events', async () => {
+  it('counts connect failures from the peer counters, unknown connections from the speaker stats and TCP MD5 failures from events', async () => {
     const model = fakeModel();
     const r1 = model.engine.add(peerSnap('r1'));
+    const r2 = model.engine.add(peerSnap('r2'));
     const m = createMetrics(model, { defaultMetrics: false });
     r1.counters.connectFailures = 2;
-    model.engine.emit({ type: 'unknown-connection', address: '203.0.113.9' });
+    r2.adminDown = { at: 1, message: 'maintenance' };
+    model.engine.unknown = { unknownConnections: 5000, unknownAddresses: 1024, unknownSuppressed: 4990 };
     model.engine.emit({ type: 'md5-failure', peer: 'r1', count: 3 });
+    model.apiCounts = { eventClients: 2, eventClientsMax: 64, eventClientsDropped: 1, eventClientsRefused: 3 };
     const f = await scrape(m);
+    expect(sampleValue(f, 'herald_api_event_clients')).toBe(2);
+    expect(sampleValue(f, 'herald_api_events_dropped_clients_total')).toBe(1);
+    expect(sampleValue(f, 'herald_api_event_clients_refused_total')).toBe(3);
     expect(sampleValue(f, 'herald_bgp_connect_failures_total', { peer: 'r1' })).toBe(2);
-    expect(sampleValue(f, 'herald_bgp_unknown_connections_total')).toBe(1);
+    expect(sampleValue(f, 'herald_bgp_unknown_connections_total')).toBe(5000);
+    expect(sampleValue(f, 'herald_bgp_unknown_connections_unlogged_total')).toBe(4990);
+    expect(sampleValue(f, 'herald_bgp_unknown_addresses')).toBe(1024);
+    expect(sampleValue(f, 'herald_bgp_peer_admin_down', { peer: 'r1' })).toBe(0);
+    expect(sampleValue(f, 'herald_bgp_peer_admin_down', { peer: 'r2' })).toBe(1);
     expect(sampleValue(f, 'herald_bgp_md5_failures_total')).toBe(3);
     m.detach();
     expect(model.engine.listeners()).toBe(0);

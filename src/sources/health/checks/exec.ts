@@ -4,13 +4,17 @@
  *
  * The program runs as the leader of its own process group (spawn detached),
  * so a timeout can kill everything it started with one kill(-pgid, SIGKILL);
- * a helper it left running after it exited is killed the same way, so checks
- * never leak processes. stdout and stderr are kept together, in arrival
- * order, up to OUTPUT_LIMIT bytes, for logs and `routes explain`.
+ * a helper it left running after it exited is killed the same way. What
+ * left the group (a daemonizing `setsid cmd &`, a double fork) is found by
+ * the run's HERALD_CHECK_RUN mark, killed and reaped (src/host/orphans.ts,
+ * decision 0033), so checks never leak processes. stdout and stderr are
+ * kept together, in arrival order, up to OUTPUT_LIMIT bytes, for logs and
+ * `routes explain`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { after, realClock } from '../../../../bgp/index.js';
 import type { ExecCheck } from '../../../config/index.js';
+import { CHECK_RUN_VAR, newRunToken, sweepRun } from '../../../host/orphans.js';
 import { OUTPUT_LIMIT, type CheckResult } from '../types.js';
 import { errText, settleOnce } from './common.js';
 
@@ -68,10 +72,19 @@ export function checkExec(spec: ExecCheck, signal: AbortSignal): Promise<CheckRe
   const out = new OutputBuffer();
   const cmd = commandText(spec.argv);
   let child: ChildProcess | undefined;
+  const token = newRunToken();
+  /** The group and whatever left it: killed once the check is over, the result not delayed. */
+  let swept = false;
+  const cleanUp = (): void => {
+    killGroup(child?.pid);
+    if (swept || child?.pid === undefined) return;
+    swept = true;
+    void sweepRun(token);
+  };
   return settleOnce(
     signal,
     (ms) => {
-      killGroup(child?.pid);
+      cleanUp();
       return { ok: false, detail: `exec ${cmd} timed out after ${Math.round(ms)}ms; process group killed`, output: out.text() };
     },
     (done) => {
@@ -83,7 +96,7 @@ export function checkExec(spec: ExecCheck, signal: AbortSignal): Promise<CheckRe
       child = spawn(file, args, {
         detached: true,
         stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, ...spec.env },
+        env: { ...process.env, ...spec.env, [CHECK_RUN_VAR]: token },
         ...(spec.cwd !== undefined ? { cwd: spec.cwd } : {}),
       });
       child.stdout?.on('data', (b: Buffer) => out.add(b));
@@ -92,7 +105,7 @@ export function checkExec(spec: ExecCheck, signal: AbortSignal): Promise<CheckRe
       let drain: (() => void) | undefined;
       const finish = (code: number | null, sig: NodeJS.Signals | null): void => {
         drain?.();
-        killGroup(child?.pid);
+        cleanUp();
         const text = out.text();
         const line = firstLine(text);
         const tail = line ? `: ${line}` : '';
