@@ -17,6 +17,7 @@
  * canonical. No RFC beyond longest match itself (RFC 4632 §5.1).
  */
 import { canonicalPrefix, type Family } from './format.js';
+import { parsePrefixText } from '../ip.js';
 import { explain, type ExplainState } from './explain.js';
 import { receivedState, type ReceivedState, type StateSource } from './model.js';
 
@@ -53,8 +54,10 @@ export async function lookup(d: StateSource, address: string, family: Family): P
   const own = ownPrefixes(d);
   const matches: string[] = [];
   for (let len = family === 'ipv4' ? 32 : 128; len >= 0; len--) {
-    const p = canonicalPrefix(`${address}/${len}`);
-    if (p === null) continue;
+    // Every length's covering prefix: the address's host bits are masked here, not refused.
+    const r = parsePrefixText(`${address}/${len}`, { hostBits: 'mask' });
+    if (typeof r === 'string') continue;
+    const p = r.text;
     if (own.has(p) || d.reconciler.outputFor(p) !== null || d.reconciler.contributions(p).length > 0) matches.push(p);
   }
   const prefix = matches[0] ?? null;
