@@ -36,7 +36,8 @@ export {
   type SpeakerEvent,
   type GroupOp,
 } from './driver/types.js';
-export { realClock, ManualClock, type Clock } from './driver/clock.js';
+export { realClock, createRealClock, ManualClock, type Clock } from './driver/clock.js';
+export { LatenessRecorder, LATENESS_BOUNDS_MS, type TimerLateness } from './driver/lateness.js';
 export type { RouteAttrs, RouteGroup, RouteSpec } from './rib/route.js';
 export type { DownReason } from './session/index.js';
 export { BgpError, errorName, type ErrorAction } from './wire/errors.js';

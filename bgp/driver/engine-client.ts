@@ -25,6 +25,7 @@ import { Worker } from 'node:worker_threads';
 import type { ReceivedRoute } from '../rib/adj-rib-in.js';
 import type { Engine, GroupStanding, PeerChange, PrefixStanding } from './engine.js';
 import type { Command, EngineOptions, FromEngine, Replies } from './engine-protocol.js';
+import type { TimerLateness } from './lateness.js';
 import { silentLogger, type GroupOp, type Logger, type PeerConfig, type PeerSnapshot, type SpeakerEvent } from './types.js';
 
 export interface EngineClientOptions extends EngineOptions {
@@ -106,6 +107,7 @@ export class EngineClient implements Engine {
   private nextId = 1;
   private seq = 0;
   private peers: PeerSnapshot[] = [];
+  private timers: TimerLateness | null = null;
   private dead: Error | null = null;
   private stopped = false;
   /** The listener's address once started (port 0 picks one). */
@@ -174,6 +176,11 @@ export class EngineClient implements Engine {
 
   snapshot(): PeerSnapshot[] {
     return this.peers;
+  }
+
+  /** The engine thread's timer lateness as of its last push (at most a second old). */
+  lateness(): TimerLateness | null {
+    return this.timers;
   }
 
   standing(prefix: string): Promise<PrefixStanding[]> {
@@ -269,6 +276,7 @@ export class EngineClient implements Engine {
         return;
       case 'snapshot':
         this.peers = m.peers;
+        this.timers = m.lateness;
         return;
       case 'event':
         for (const fn of this.listeners) {

@@ -27,7 +27,8 @@ import { parseAddress } from '../wire/prefix.js';
 import { resolveConfig, type SessionConfig, type SessionConfigInput } from '../session/index.js';
 import type { RouteAttrs, RouteGroup, RouteSpec } from '../rib/route.js';
 import type { PrefixList } from '../rib/prefix-list.js';
-import { realClock, type Clock } from './clock.js';
+import { createRealClock, type Clock } from './clock.js';
+import { LatenessRecorder, type TimerLateness } from './lateness.js';
 import { Peer } from './peer.js';
 import type { Engine, GroupStanding, PeerChange, PrefixStanding } from './engine.js';
 import type { ReceivedRoute } from '../rib/adj-rib-in.js';
@@ -116,6 +117,8 @@ const isFor = (peers: readonly string[] | null, peer: string): boolean => peers 
 export class Speaker implements Engine {
   readonly opts: SpeakerOptions;
   private readonly clock: Clock;
+  /** How late this speaker's timers ran; null when the caller gave its own clock. */
+  private readonly latenessRecorder: LatenessRecorder | null;
   private readonly log: Logger;
   private readonly peers = new Map<string, Peer>();
   private readonly listeners = new Set<(e: SpeakerEvent) => void>();
@@ -137,7 +140,8 @@ export class Speaker implements Engine {
 
   constructor(opts: SpeakerOptions) {
     this.opts = opts;
-    this.clock = opts.clock ?? realClock;
+    this.latenessRecorder = opts.clock ? null : new LatenessRecorder();
+    this.clock = opts.clock ?? createRealClock(this.latenessRecorder!);
     this.log = opts.logger ?? silentLogger;
     this.restarting = opts.restarting ?? false;
     this.eorDeferred = opts.deferEndOfRib ?? false;
@@ -532,6 +536,11 @@ export class Speaker implements Engine {
       }
       if (batch.length) yield batch;
     })();
+  }
+
+  /** How late the timers on this speaker's clock ran (null with a caller's clock, e.g. ManualClock). */
+  lateness(): TimerLateness | null {
+    return this.latenessRecorder?.snapshot() ?? null;
   }
 
   /** Snapshot of every peer. */
