@@ -53,7 +53,7 @@ import { HostAddressManager } from './host/addresses.js';
 import { readStateFile, writeStateFile } from './state-dir.js';
 import { Reconciler, groupIntents } from './reconciler/index.js';
 import { serviceGroups, serviceSource, staticGroups, type DrainPhase, type ServiceState } from './sources/intents.js';
-import { HealthSource } from './sources/health/index.js';
+import { HealthSource, ProbePacer } from './sources/health/index.js';
 import { startApiServer, type ApiServer } from './api/server.js';
 import { lxdEvent, peerEvent, serviceEvent, type StateEvent } from './state/index.js';
 // Loaded only when the config asks for them (decision 0027): prom-client
@@ -101,7 +101,11 @@ export class Daemon {
   private readonly flushed = new Map<string, number>();
   private readonly flushWaiters = new Set<() => void>();
   private reconcileScheduled = false;
+  /** Services by name, for the config object `of`. */
+  private servicesIndex: { of: Config | null; byName: Map<string, ServiceConfig> } = { of: null, byName: new Map() };
   health: HealthSource | null = null;
+  /** Starts due health probes in bounded slices (src/sources/health/pacer.ts). */
+  private readonly pacer = new ProbePacer();
   private readonly drains = new Map<string, { phase: DrainPhase; timer?: NodeJS.Timeout }>();
   private resolveStopped!: () => void;
   /** Resolves when the daemon has stopped. */
@@ -290,7 +294,8 @@ export class Daemon {
   }
 
   private startHealth(services: readonly ServiceConfig[], firstRoundDecides = false): void {
-    const h = new HealthSource(services, { clock: realClock, ...(firstRoundDecides ? { firstRoundDecides } : {}) });
+    // One pacer for every service: a round of ten thousand probes due at once starts in slices.
+    const h = new HealthSource(services, { clock: realClock, launch: this.pacer.admit, ...(firstRoundDecides ? { firstRoundDecides } : {}) });
     this.health = h;
     h.on('change', (t) => {
       this.log.info({ service: t.service, from: t.from, to: t.to, reason: t.reason }, 'service health changed');
@@ -304,19 +309,36 @@ export class Daemon {
   /**
    * Re-derive the named services' groups (all when omitted) from their
    * health and drain state. Each service is a reconciler source of its own,
-   * so a change costs that service's work only; many changes in one turn of
-   * the event loop share one reconcile.
+   * so a change costs that service's work only — found by name and read
+   * from its own state machine, never from a snapshot of every service
+   * (10,000 services changing in one round would otherwise cost 10,000²);
+   * many changes in one turn of the event loop share one reconcile.
    */
   private refreshServices(names?: readonly string[]): void {
     const c = this.config;
-    if (!c || !this.health) return;
-    const states = this.health.snapshot();
-    const pick = names === undefined ? c.services : c.services.filter((s) => names.includes(s.name));
-    for (const s of pick) {
-      const st = (states.get(s.name)?.state ?? 'down') as ServiceState;
-      this.reconciler.setSnapshot(serviceSource(s.name), serviceGroups(s, st, this.drains.get(s.name)?.phase ?? null));
+    const h = this.health;
+    if (!c || !h) return;
+    if (names === undefined) for (const s of c.services) this.refreshService(s, h);
+    else {
+      for (const n of names) {
+        const s = this.serviceConfig(n);
+        if (s) this.refreshService(s, h);
+      }
     }
     this.scheduleReconcile();
+  }
+
+  private refreshService(s: ServiceConfig, h: HealthSource): void {
+    const st = (h.service(s.name)?.state ?? 'down') as ServiceState;
+    this.reconciler.setSnapshot(serviceSource(s.name), serviceGroups(s, st, this.drains.get(s.name)?.phase ?? null));
+  }
+
+  /** A configured service by name (the index follows the config object a reload replaces). */
+  private serviceConfig(name: string): ServiceConfig | undefined {
+    const c = this.config;
+    if (!c) return undefined;
+    if (this.servicesIndex.of !== c) this.servicesIndex = { of: c, byName: new Map(c.services.map((s) => [s.name, s])) };
+    return this.servicesIndex.byName.get(name);
   }
 
   /** Reconcile once, at the end of this turn of the event loop. */
