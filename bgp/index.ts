@@ -35,6 +35,10 @@ export {
   type PeerSnapshot,
   type SpeakerEvent,
   type GroupOp,
+  type PeerBfdConfig,
+  type PeerBfdSnapshot,
+  BFD_WAIT_UP_MS,
+  bfdMultihop,
 } from './driver/types.js';
 export { realClock, createRealClock, ManualClock, type Clock } from './driver/clock.js';
 export { LatenessRecorder, LATENESS_BOUNDS_MS, type TimerLateness } from './driver/lateness.js';
@@ -65,6 +69,9 @@ export {
   BfdDriver,
   BfdDiag,
   BfdState,
+  BFD_DEFAULTS,
+  BFD_MIN_INTERVAL_MS,
+  BFD_MAX_INTERVAL_MS,
   type BfdDriverEvent,
   type BfdDriverOptions,
   type BfdSessionOptions,

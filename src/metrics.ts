@@ -15,6 +15,10 @@
  * transitions, check latencies (histogram), connect failures, unknown
  * connections and TCP MD5 failures.
  *
+ * BFD (`herald_bfd_*`) has series only for peers with BFD; its counters
+ * come from the BFD session in the peer's snapshot and are kept monotonic
+ * the same way, a new BFD session (new discriminator) counting from zero.
+ *
  * The LXD source (`herald_lxd_*`, only when the config has an `lxd`
  * section) is read from its `state()` like the peers; a reload that changes
  * the `lxd` section replaces the source object, so its counters are kept
@@ -154,6 +158,13 @@ interface PeerTally {
   total: Record<CounterKey, number>;
 }
 
+/** A BFD session's counters exported as `_total` families (from BfdSessionSnapshot.counters). */
+const BFD_COUNTER_KEYS = ['packetsIn', 'packetsOut', 'discarded', 'upTransitions', 'downTransitions'] as const;
+type BfdCounterKey = (typeof BFD_COUNTER_KEYS)[number];
+const zeroBfd = (): Record<BfdCounterKey, number> => ({ packetsIn: 0, packetsOut: 0, discarded: 0, upTransitions: 0, downTransitions: 0 });
+/** RFC 5880 §4.1 session states, as the BFD snapshot names them. */
+export const BFD_STATES = ['AdminDown', 'Down', 'Init', 'Up'] as const;
+
 /** prom-client default gauges whose names end in `_total` (see createMetrics). */
 const MISNAMED_DEFAULTS = ['nodejs_active_resources_total', 'nodejs_active_handles_total', 'nodejs_active_requests_total'];
 
@@ -180,6 +191,8 @@ export function createMetrics(model: MetricsModel, opts: MetricsOptions = {}): M
 
   // ------------------------------------------------------------ event-fed state
   const tallies = new Map<string, PeerTally>();
+  /** Per peer name: BFD counter totals; `ref` is the session's local discriminator (a new session counts from zero). */
+  const bfdTallies = new Map<string, { ref: number; last: Record<BfdCounterKey, number>; total: Record<BfdCounterKey, number> }>();
   const transitions = new Map<string, Map<string, number>>();
   let unknownConnections = 0;
   let md5Failures = 0;
@@ -272,6 +285,16 @@ export function createMetrics(model: MetricsModel, opts: MetricsOptions = {}): M
       if (!t) tallies.set(p.name, (t = { ref, last: zeroCounters(), total: zeroCounters() }));
       accumulate(t, COUNTER_KEYS, p.counters, ref !== t.ref);
       t.ref = ref;
+    }
+    for (const p of peers) {
+      const s = p.bfd?.session;
+      if (!s) continue;
+      const c = s.counters;
+      const now = { packetsIn: c.packetsIn, packetsOut: c.packetsOut, discarded: Object.values(c.discards).reduce((a, n) => a + n, 0), upTransitions: c.upTransitions, downTransitions: c.downTransitions };
+      let t = bfdTallies.get(p.name);
+      if (!t) bfdTallies.set(p.name, (t = { ref: s.localDiscriminator, last: zeroBfd(), total: zeroBfd() }));
+      accumulate(t, BFD_COUNTER_KEYS, now, s.localDiscriminator !== t.ref);
+      t.ref = s.localDiscriminator;
     }
     // A removed peer keeps its totals; if it comes back, its new object counts from zero.
     const present = new Set(peers.map((p) => p.name));
@@ -387,6 +410,70 @@ export function createMetrics(model: MetricsModel, opts: MetricsOptions = {}): M
   perPeerGauge('herald_bgp_prefixes_received', 'Prefixes received from the peer (counted even with import nothing).', (p) => p.prefixesReceived);
   perPeerGauge('herald_bgp_received_bytes', "Estimated heap bytes of the peer's Adj-RIB-In (keys, and attributes with import all).", (p) => p.receivedBytes);
   perPeerCounter('herald_bgp_routes_rejected_total', 'Received routes not stored because of a limit (max_prefixes block, import_limits).', 'routesRejected');
+
+  // ------------------------------------------------------------ BFD (peers with bfd only)
+  const perBfdGauge = (name: string, help: string, value: (b: NonNullable<PeerSnapshot['bfd']>) => number | null): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['peer'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const p of peers) {
+          const v = p.bfd ? value(p.bfd) : null;
+          if (v !== null) this.set({ peer: p.name }, v);
+        }
+      },
+    });
+  };
+  perBfdGauge('herald_bfd_session_up', "Whether the peer's BFD session is Up (1) or not (0).", (b) => (b.session?.state === 'Up' ? 1 : 0));
+  new Gauge({
+    name: 'herald_bfd_session_state',
+    help: 'BFD session state (RFC 5880 §4.1): 1 for the state the session is in, 0 for the others; no series while the session is not running.',
+    labelNames: ['peer', 'state'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const p of peers) {
+        const st = p.bfd?.session?.state;
+        if (st !== undefined) for (const s of BFD_STATES) this.set({ peer: p.name, state: s }, st === s ? 1 : 0);
+      }
+    },
+  });
+  perBfdGauge('herald_bfd_detection_time_seconds', 'Negotiated BFD Detection Time: the peer is declared down after this long without a packet (absent before its first packet).', (b) =>
+    b.session?.detectionTimeMs != null ? b.session.detectionTimeMs / 1000 : null,
+  );
+  perBfdGauge('herald_bfd_tx_interval_seconds', 'Negotiated interval between our BFD packets.', (b) => (b.session ? b.session.txIntervalMs / 1000 : null));
+  perBfdGauge('herald_bfd_routes_held', 'Whether the Established BGP session holds its routes back until BFD is Up (1) or not (0).', (b) => (b.routesHeld ? 1 : 0));
+  const bfdCounter = (name: string, help: string, key: BfdCounterKey): void => {
+    new Counter({
+      name,
+      help,
+      labelNames: ['peer'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [peer, t] of bfdTallies) this.inc({ peer }, t.total[key]);
+      },
+    });
+  };
+  new Counter({
+    name: 'herald_bfd_transitions_total',
+    help: 'BFD session transitions into Up (to="up") and out of Up (to="down").',
+    labelNames: ['peer', 'to'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [peer, t] of bfdTallies) {
+        this.inc({ peer, to: 'up' }, t.total.upTransitions);
+        this.inc({ peer, to: 'down' }, t.total.downTransitions);
+      }
+    },
+  });
+  bfdCounter('herald_bfd_packets_received_total', 'BFD Control packets accepted from the peer.', 'packetsIn');
+  bfdCounter('herald_bfd_packets_sent_total', 'BFD Control packets sent to the peer.', 'packetsOut');
+  bfdCounter('herald_bfd_packets_discarded_total', "BFD packets from the peer's address that were discarded (TTL, syntax, discriminator; docs/bfd.md lists the reasons).", 'discarded');
 
   new Counter({
     name: 'herald_bgp_connect_failures_total',

@@ -57,7 +57,9 @@ function pushSnapshots(): void {
 
 function onEvent(e: SpeakerEvent): void {
   // A session change reaches the main thread with the snapshot that shows it.
-  if (speaker && (e.type === 'state' || e.type === 'established' || e.type === 'down')) post(snapshotMessage(speaker));
+  if (speaker && (e.type === 'state' || e.type === 'established' || e.type === 'down' || e.type === 'bfd' || e.type === 'bfd-routes')) {
+    post(snapshotMessage(speaker));
+  }
   post({ kind: 'event', event: e });
   pushSnapshots();
 }

@@ -18,13 +18,19 @@
  * Backpressure (STYLE.md §9): UPDATEs are pulled from the Adj-RIB-Out only
  * while `socket.write()` accepts more; the 'drain' event resumes the pull.
  * Messages the FSM sends (KEEPALIVE, NOTIFICATION) are written at once.
+ *
+ * BFD (decision 0030): the speaker's BfdLink reports the peer's BFD session
+ * through `bfdState`. A path failure takes the session down with Cease/BFD
+ * Down (RFC 9384); an Established session holds its routes back until BFD
+ * is Up, for at most `bfd.waitUpMs`; BFD Up lets a session that waits for a
+ * retry deadline dial at once.
  */
 import type * as net from 'node:net';
 import { Framer } from '../wire/framer.js';
 import { decodeMessage, encodeMessage } from '../wire/messages/index.js';
 import { BgpError } from '../wire/errors.js';
 import { DEFAULT_CONTEXT, maxMessageLen, type CodecContext } from '../wire/context.js';
-import { Afi, CeaseSub, RefreshSubtype, Safi } from '../wire/iana.js';
+import { Afi, CeaseSub, ErrCode, RefreshSubtype, Safi } from '../wire/iana.js';
 import { familyKey } from '../wire/context.js';
 import type { BgpMessage, NotificationMessage } from '../wire/types.js';
 import {
@@ -54,6 +60,7 @@ import type { Clock } from './clock.js';
 import { connectTcp } from './connect.js';
 import { fdOf, resetTtl, setMinTtl, setTtl, socketFamily } from './sockopts.js';
 import {
+  BFD_WAIT_UP_MS,
   DEFAULT_MAX_PREFIXES_ACTION,
   DEFAULT_RECEIVE_LIMITS,
   zeroPeerCounters,
@@ -62,6 +69,7 @@ import {
   type SpeakerEvent,
   type Logger,
   type PeerCounters,
+  type PeerSnapshot,
 } from './types.js';
 import { encodePathAttributes } from '../wire/attributes/index.js';
 
@@ -137,6 +145,18 @@ export class Peer {
   /** The latest hand-off given to this peer, and the latest one reported flushed. */
   private seqTarget = 0;
   private flushedSeq = 0;
+  /** The peer's BFD session is Up (BfdLink reports it). */
+  private bfdUp = false;
+  /** The Established session's routes wait for BFD Up: since when (clock ms), and the wait_up timer. */
+  private bfdHold: { since: number; cancel: () => void } | null = null;
+  /** This session's routes went out because BFD was not Up within wait_up. */
+  private bfdUnprotected = false;
+  /** The session's last end was a Cease/BFD Down (sent or received): BFD Up restarts it at once. */
+  private bfdTookDown = false;
+  /** What BFD said, for the down reason of the session it takes down. */
+  private bfdDownDetail: string | null = null;
+  /** Set while a restart after BFD Up passes through Idle: that pass is not a session end. */
+  private quiet = false;
 
   constructor(cfg: PeerConfig, sessionConfig: SessionConfig, deps: PeerDeps) {
     this.cfg = cfg;
@@ -248,6 +268,8 @@ export class Peer {
     this.cancelTimer?.();
     this.cancelTimer = null;
     this.timerAt = undefined;
+    this.bfdHold?.cancel();
+    this.bfdHold = null;
   }
 
   /** Replace settings that do not need a session reset (routes policy, limits). */
@@ -301,7 +323,8 @@ export class Peer {
   private checkFlushed(): void {
     if (this.seqTarget <= this.flushedSeq || this.ribOut.working) return;
     const c = this.primary;
-    if (c.session.state === 'Established') {
+    // While the routes wait for BFD the peer has none of ours, so nothing is owed.
+    if (c.session.state === 'Established' && this.bfdHold === null) {
       if (this.ribOut.wantsToSend || c.blocked || (c.socket !== null && c.socket.writableLength > 0)) return;
     }
     this.flushedSeq = this.seqTarget;
@@ -423,7 +446,7 @@ export class Peer {
       }
     }
     const st = this.primary.session.state;
-    if (st !== this.lastState) {
+    if (st !== this.lastState && !this.quiet) {
       this.deps.emit({ type: 'state', peer: this.name, from: this.lastState, to: st });
       this.lastState = st;
     }
@@ -690,6 +713,8 @@ export class Peer {
       'session established',
     );
     this.deps.emit({ type: 'established', peer: this.name, families: [...n.families], holdTime: n.holdTime });
+    this.bfdTookDown = false;
+    if (this.cfg.bfd !== undefined && !this.bfdUp) this.holdRoutes();
     this.pump(c);
   }
 
@@ -699,6 +724,8 @@ export class Peer {
       if (c === this.secondary) c.closed = true;
       return;
     }
+    // The pass through Idle of a restart after BFD Up is not a session end.
+    if (this.quiet) return;
     if (wasEstablished) {
       this.counters.flaps++;
       this.ribOut.reset();
@@ -707,7 +734,13 @@ export class Peer {
       if (this.receiveLimit?.action === 'block') this.receiveLimit = null;
       this.negotiated = null;
       this.establishedAt = undefined;
+      this.bfdHold?.cancel();
+      this.bfdHold = null;
+      this.bfdUnprotected = false;
     }
+    if (this.bfdDownDetail !== null) reason = { ...reason, message: `${reason.message}: ${this.bfdDownDetail}` };
+    // Cease/BFD Down either way: a path failure, which BFD Up will show is over.
+    this.bfdTookDown = reason.code === ErrCode.Cease && reason.subcode === CeaseSub.BfdDown;
     this.lastDown = { ...reason, at: Date.now() };
     this.deps.log.warn({ peer: this.name, reason: reason.message, wasEstablished }, 'session down');
     this.deps.emit({ type: 'down', peer: this.name, reason, wasEstablished });
@@ -798,11 +831,117 @@ export class Peer {
     }
   }
 
+  // ------------------------------------------------------------ BFD (RFC 5882 §3.2, RFC 9384; decision 0030)
+
+  /** The local address of the current connection (IPv4-mapped form stripped); null without one. */
+  get localAddress(): string | null {
+    const a = this.primary.socket?.localAddress;
+    return a === undefined ? null : stripMapped(a);
+  }
+
+  /** What BFD does to this session now, for the snapshot. */
+  bfdGate(): { routesHeld: boolean; heldMs: number; unprotected: boolean } {
+    const h = this.bfdHold;
+    return { routesHeld: h !== null, heldMs: h === null ? 0 : this.deps.clock.now() - h.since, unprotected: this.bfdUnprotected };
+  }
+
+  /**
+   * The peer's BFD session entered Up (`up`) or left it. Up releases routes
+   * held for it and lets a session waiting for a retry deadline dial now.
+   * Leaving Up because the path failed (`pathDown`; not a remote AdminDown,
+   * RFC 5882 §3.2) takes the session down with Cease/BFD Down (RFC 9384),
+   * whatever state past OpenSent it is in (as FRR does). `detail` says why,
+   * for the down reason.
+   */
+  bfdState(up: boolean, pathDown: boolean, detail: string): void {
+    this.bfdUp = up;
+    if (up) {
+      this.releaseRoutes('bfd-up');
+      this.restartAfterBfd();
+      return;
+    }
+    if (!pathDown) return;
+    const live = [this.secondary, this.primary].filter(
+      (c): c is Conn => c !== null && !c.closed && (c.session.state === 'OpenSent' || c.session.state === 'OpenConfirm' || c.session.state === 'Established'),
+    );
+    if (live.length === 0) return;
+    this.deps.log.warn({ peer: this.name, bfd: detail }, 'BFD down: taking the BGP session down (Cease/BFD Down, RFC 9384)');
+    this.bfdDownDetail = `BFD down (${detail})`;
+    try {
+      for (const c of live) this.feed(c, { type: 'AutomaticStop', subcode: CeaseSub.BfdDown });
+    } finally {
+      this.bfdDownDetail = null;
+    }
+  }
+
+  /** The peer's BFD session was removed (configuration): routes held for it go out, nothing else changes. */
+  bfdRemoved(): void {
+    this.bfdUp = false;
+    this.releaseRoutes('bfd-removed');
+  }
+
+  /** Established without BFD Up: hold the routes back for at most waitUpMs. */
+  private holdRoutes(): void {
+    const wait = this.cfg.bfd?.waitUpMs ?? BFD_WAIT_UP_MS;
+    if (wait <= 0) return;
+    const since = this.deps.clock.now();
+    const cancel = this.deps.clock.setTimer(since + wait, () => {
+      if (this.bfdHold?.since === since) this.releaseRoutes('wait-expired');
+    });
+    this.bfdHold = { since, cancel };
+    this.deps.log.info({ peer: this.name, waitUpMs: wait }, 'routes wait for BFD Up');
+    this.deps.emit({ type: 'bfd-routes', peer: this.name, held: true, unprotected: false, heldMs: 0 });
+  }
+
+  private releaseRoutes(why: 'bfd-up' | 'wait-expired' | 'bfd-removed'): void {
+    const h = this.bfdHold;
+    if (h === null) return;
+    this.bfdHold = null;
+    h.cancel();
+    const heldMs = this.deps.clock.now() - h.since;
+    this.bfdUnprotected = why === 'wait-expired';
+    if (why === 'wait-expired') {
+      this.deps.log.warn({ peer: this.name, heldMs }, 'BFD not Up within wait_up: routes sent without BFD protection');
+    } else {
+      this.deps.log.info({ peer: this.name, heldMs, why }, 'routes released to the peer');
+    }
+    this.deps.emit({ type: 'bfd-routes', peer: this.name, held: false, unprotected: this.bfdUnprotected, heldMs });
+    this.pump(this.primary);
+  }
+
+  /**
+   * BFD is Up, so the path works: a session a BFD Down ended, or one
+   * waiting for its next connect attempt, dials now instead of at its
+   * IdleHold or ConnectRetry deadline. A session damped after anything else
+   * keeps waiting. The FSM has no "start now" event, so this is ManualStop
+   * (in Idle it only clears the deadlines; the failure count stays) then
+   * AutomaticStart; the pass through Idle is not reported as a session end.
+   */
+  private restartAfterBfd(): void {
+    const s = this.primary.session;
+    if (this.secondary !== null || !s.autoStart) return;
+    const damped = s.state === 'Idle' && s.timers.idleHold !== undefined && this.bfdTookDown;
+    const retrying = (s.state === 'Active' || s.state === 'Connect') && !s.passive && s.timers.connectRetry !== undefined;
+    if (!damped && !retrying) return;
+    this.deps.log.info({ peer: this.name, state: s.state }, 'BFD Up: connecting now instead of at the retry deadline');
+    this.quiet = true;
+    try {
+      this.feed(this.primary, { type: 'ManualStop' });
+    } finally {
+      this.quiet = false;
+    }
+    this.feed(this.primary, { type: this.cfg.passive ? 'AutomaticStart_with_PassiveTcpEstablishment' : 'AutomaticStart' });
+  }
+
   // ------------------------------------------------------------ sending routes
 
   /** Pull UPDATEs from the Adj-RIB-Out while the socket accepts them. */
   private pump(c: Conn): void {
     if (c !== this.primary || c.session.state !== 'Established') return;
+    if (this.bfdHold !== null) {
+      this.checkFlushed();
+      return;
+    }
     const sock = c.socket;
     if (!sock || sock.destroyed) return;
     const rib = this.ribOut;
@@ -830,7 +969,7 @@ export class Peer {
   // ------------------------------------------------------------ snapshot
 
   /** Describe this peer for the control API, CLI and metrics. */
-  snapshot(): import('./types.js').PeerSnapshot {
+  snapshot(): Omit<PeerSnapshot, 'bfd'> {
     const s = this.primary.session;
     const n = this.negotiated;
     const now = this.deps.clock.now();

@@ -20,6 +20,9 @@
  * GTSM peer to accept that SYN-ACK. The listener therefore sends TTL 255 as
  * long as any peer has `ttlSecurity`; every accepted socket then gets its
  * peer's own TTL right after accept (peer.ts).
+ *
+ * BFD for the peers that have it lives beside them (bfd-link.ts, one
+ * BfdDriver on the speaker's Clock and Logger; decisions 0020, 0030).
  */
 import * as net from 'node:net';
 import { Afi, CeaseSub, Safi } from '../wire/iana.js';
@@ -30,6 +33,8 @@ import type { PrefixList } from '../rib/prefix-list.js';
 import { createRealClock, type Clock } from './clock.js';
 import { LatenessRecorder, type TimerLateness } from './lateness.js';
 import { Peer } from './peer.js';
+import { BfdLink } from './bfd-link.js';
+import type { BfdDriverOptions } from '../bfd/driver.js';
 import type { Engine, GroupStanding, PeerChange, PrefixStanding } from './engine.js';
 import type { ReceivedRoute } from '../rib/adj-rib-in.js';
 import { applyListenerMd5, listenerFamily, removeListenerMd5, setListenerTtl } from './tcp-md5.js';
@@ -63,6 +68,8 @@ export interface SpeakerOptions {
    * keeping our stale routes flushes only those we did not re-announce.
    */
   deferEndOfRib?: boolean;
+  /** BFD driver options: listening ports and randomness (tests). */
+  bfd?: Pick<BfdDriverOptions, 'ports' | 'random'>;
 }
 
 /**
@@ -137,6 +144,8 @@ export class Speaker implements Engine {
   private eorDeferred: boolean;
   /** The TTL the listener sends with (its SYN-ACKs): 255 while a peer has ttlSecurity, else the OS default. */
   private listenerTtl: 255 | 'default' = 'default';
+  /** BFD sessions of the peers that have `bfd`. */
+  private readonly bfd: BfdLink;
 
   constructor(opts: SpeakerOptions) {
     this.opts = opts;
@@ -145,6 +154,13 @@ export class Speaker implements Engine {
     this.log = opts.logger ?? silentLogger;
     this.restarting = opts.restarting ?? false;
     this.eorDeferred = opts.deferEndOfRib ?? false;
+    this.bfd = new BfdLink({
+      clock: this.clock,
+      log: this.log,
+      emit: this.emit,
+      peer: (name) => this.peers.get(name),
+      ...(opts.bfd ? { driver: opts.bfd } : {}),
+    });
   }
 
   /** Subscribe to typed events; returns an unsubscribe function. */
@@ -154,6 +170,7 @@ export class Speaker implements Engine {
   }
 
   private emit = (e: SpeakerEvent): void => {
+    if (e.type === 'established') this.bfd.established(e.peer);
     for (const fn of this.listeners) {
       try {
         fn(e);
@@ -169,6 +186,7 @@ export class Speaker implements Engine {
     this.started = true;
     if (this.opts.listen !== false) await this.listen();
     for (const p of this.peers.values()) p.start();
+    for (const p of this.peers.values()) if (p.cfg.bfd) void this.bfd.sync(p.name);
     this.watchMd5();
   }
 
@@ -319,7 +337,10 @@ export class Speaker implements Engine {
     this.installKeys();
     this.giveGroups(peer);
     this.applyListenerTtl();
-    if (this.started) peer.start();
+    if (this.started) {
+      peer.start();
+      if (cfg.bfd) void this.bfd.sync(cfg.name);
+    }
   }
 
   /** Queue every held group that is for `peer` on it (a new peer, or its families changed). */
@@ -421,6 +442,8 @@ export class Speaker implements Engine {
     if (old.password !== undefined && old.address !== cfg.address) this.removeKey(old.address);
     peer.reconfigure(cfg, this.sessionConfig(cfg));
     if (JSON.stringify(old.families) !== JSON.stringify(cfg.families)) this.giveGroups(peer);
+    // BFD follows the new settings without touching the BGP session (a Poll Sequence, or a new BFD session).
+    if (this.started && (old.bfd !== undefined || cfg.bfd !== undefined)) void this.bfd.sync(cfg.name);
     if (!sessionChanged) {
       if (!exportChanged) return 'reconfigured';
       peer.reexport();
@@ -439,6 +462,7 @@ export class Speaker implements Engine {
     await peer.stop(text, CeaseSub.PeerDeconfigured);
     this.peers.delete(name);
     this.applyListenerTtl();
+    if (peer.cfg.bfd) await this.bfd.remove(name);
     if (peer.cfg.password !== undefined) this.removeKey(peer.cfg.address);
   }
 
@@ -545,7 +569,7 @@ export class Speaker implements Engine {
 
   /** Snapshot of every peer. */
   snapshot(): PeerSnapshot[] {
-    return [...this.peers.values()].map((p) => p.snapshot());
+    return [...this.peers.values()].map((p) => ({ ...p.snapshot(), bfd: this.bfd.snapshot(p) }));
   }
 
   /** The peer object (for RIB queries). */
@@ -577,6 +601,8 @@ export class Speaker implements Engine {
     await Promise.race([all, new Promise<void>((r) => (t = setTimeout(r, timeoutMs)))]);
     clearTimeout(t);
     for (const p of this.peers.values()) p.destroy();
+    // BFD goes AdminDown after the BGP sessions ended, so no router reads it as a failure of a live session.
+    await this.bfd.close();
     const servers = this.servers;
     this.servers = [];
     await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));

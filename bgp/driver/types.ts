@@ -8,6 +8,7 @@
 import type { DownReason } from '../session/index.js';
 import type { RouteAttrs } from '../rib/route.js';
 import type { PrefixList } from '../rib/prefix-list.js';
+import type { BfdSessionSnapshot } from '../bfd/driver.js';
 
 /**
  * One change to the routes the speaker announces: group `id` becomes this
@@ -82,6 +83,47 @@ export interface PeerConfig {
   gracefulRestartTime?: number;
   /** With gracefulRestartTime: also set the RFC 8538 "N" bit (graceful NOTIFICATION, Hard Reset). */
   gracefulNotification?: boolean;
+  /** BFD with this neighbor (docs/bfd.md, decision 0030); off when absent. */
+  bfd?: PeerBfdConfig;
+}
+
+/**
+ * BFD for one peer. The speaker runs one BFD session with the peer's
+ * address; a BFD Down takes the BGP session down (Cease/BFD Down, RFC 9384)
+ * and an Established session sends no routes until BFD is Up, for at most
+ * `waitUpMs` (decision 0030).
+ */
+export interface PeerBfdConfig {
+  /** bfd.DesiredMinTxInterval once Up, ms (10..60000; default 300). */
+  desiredMinTxMs?: number;
+  /** bfd.RequiredMinRxInterval, ms (10..60000; default 300). */
+  requiredMinRxMs?: number;
+  /** bfd.DetectMult (1..255; default 3). */
+  detectMult?: number;
+  /** RFC 5883 multihop; default: the BGP session is multihop (`bfdMultihop`). */
+  multihop?: boolean;
+  /** Multihop only: accept packets that crossed at most this many hops (TTL >= 256 - maxHops); default no check. */
+  maxHops?: number;
+  /** RFC 5880 §6.1 Passive role: send nothing until the peer's first packet. */
+  passive?: boolean;
+  /** How long an Established session holds its routes back while BFD is not Up, ms; 0 = it does not wait. Default 10000. */
+  waitUpMs?: number;
+  /** Destination UDP port (default 3784 / 4784; tests). */
+  port?: number;
+}
+
+/** How long an Established session waits for BFD Up before it sends its routes anyway, by default (ms). */
+export const BFD_WAIT_UP_MS = 10_000;
+
+/**
+ * Whether a peer's BFD is multihop when its config does not say: when the
+ * BGP session is (eBGP multihop with a TTL above 1, or GTSM allowing more
+ * than one hop), as FRR decides for `neighbor X bfd`.
+ */
+export function bfdMultihop(cfg: Pick<PeerConfig, 'multihop' | 'ttlSecurity' | 'minTtl' | 'bfd'>): boolean {
+  if (cfg.bfd?.multihop !== undefined) return cfg.bfd.multihop;
+  if (cfg.multihop !== undefined && cfg.multihop > 1) return true;
+  return cfg.ttlSecurity === true && cfg.minTtl !== undefined && cfg.minTtl < 255;
 }
 
 /**
@@ -146,6 +188,17 @@ export type SpeakerEvent =
   | { type: 'connect-failed'; peer: string; error: string }
   | { type: 'unknown-connection'; address: string }
   | { type: 'md5-failure'; peer: string | null; count: number }
+  /**
+   * The peer's BFD session changed state (RFC 5880 §6.8.6). `pathDown`: it
+   * left Up because the path failed, which takes the BGP session down; a
+   * remote AdminDown does not (RFC 5882 §3.2).
+   */
+  | { type: 'bfd'; peer: string; from: string; to: string; diag: string; remoteState: string; pathDown: boolean }
+  /**
+   * The Established session's routes wait for BFD Up (`held`), or go out:
+   * BFD came Up, or `waitUpMs` passed without it (`unprotected`).
+   */
+  | { type: 'bfd-routes'; peer: string; held: boolean; unprotected: boolean; heldMs: number }
   /**
    * A ROUTE-REFRESH from the peer for `family`: subtype 0 asks us to
    * re-advertise it (RFC 2918); 1 (BoRR) and 2 (EoRR) frame the peer's own
@@ -247,4 +300,22 @@ export interface PeerSnapshot {
    * the peer are taken again, when it ends. null when not held down.
    */
   heldDownMs: number | null;
+  /** BFD with this peer; null when not configured. */
+  bfd: PeerBfdSnapshot | null;
+}
+
+/** A peer's BFD: the session (one model with bgp/bfd's snapshot) and what it does to the BGP session's routes. */
+export interface PeerBfdSnapshot {
+  /** The BFD session; null while it is not running (see `error`). */
+  session: BfdSessionSnapshot | null;
+  /** Why the session is not running (waiting for a local address, a socket error); null when it runs. */
+  error: string | null;
+  /** The Established session's routes wait for BFD Up. */
+  routesHeld: boolean;
+  /** How long they have waited, ms (0 when not held). */
+  heldMs: number;
+  /** BFD was not Up within `waitUpMs` of Established: the routes went out without BFD protection. */
+  unprotected: boolean;
+  /** The configured wait, ms. */
+  waitUpMs: number;
 }

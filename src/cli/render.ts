@@ -154,23 +154,71 @@ export function lxdLine(l: LxdSummaryState, o: RenderOptions): string {
   }
 }
 
-/** Render the peers table (`routes peers`). */
+/** The BFD cell of a peer: "-" without BFD, else the state, with "tx/detection" once the peer has spoken. */
+function bfdCell(p: PeerState): Cell {
+  const b = p.bfd;
+  if (b === null) return '-';
+  const s = b.session;
+  if (s === null) return { text: 'not running', colour: 'red' };
+  const timers = s.detectionTimeMs !== null ? ` ${s.txIntervalMs}/${s.detectionTimeMs}ms` : '';
+  return { text: `${s.state}${timers}`, colour: s.state === 'Up' ? 'green' : s.state === 'Init' ? 'yellow' : 'red' };
+}
+
+/** What the LAST ERROR column says of a peer: why it is down, or why its routes wait or went out unprotected. */
+function peerNote(p: PeerState): string {
+  if (p.receiveLimit) return p.receiveLimit.message;
+  const b = p.bfd;
+  if (p.established) {
+    if (b?.routesHeld) return `routes wait for BFD Up (${duration(b.heldMs)} of wait_up ${duration(b.waitUpMs)})`;
+    if (b?.unprotected) return 'BFD not Up within wait_up: routes sent without BFD protection';
+    if (b && b.session === null) return `BFD: ${b.error}`;
+    return '';
+  }
+  return p.lastDown?.message ?? p.lastConnectError ?? (p.passive ? 'passive: waiting for the peer' : '');
+}
+
+/** One line per BFD peer under the table: state, negotiated timers, counters, the last time it left Up. */
+export function bfdLine(p: PeerState): string | null {
+  const b = p.bfd;
+  if (b === null) return null;
+  const s = b.session;
+  if (s === null) return `bfd ${p.name}: not running: ${b.error}`;
+  const hop = s.multihop ? `multihop (min TTL ${s.minTtl})` : 'single hop';
+  const up = s.state === 'Up' ? ` for ${duration(s.uptimeMs)}` : '';
+  const remote = s.remote ? `peer ${s.remoteState} ${s.remote.desiredMinTxMs}/${s.remote.requiredMinRxMs}ms ×${s.remote.detectMult}` : 'nothing heard from the peer';
+  const neg = s.detectionTimeMs !== null ? `tx every ${s.txIntervalMs}ms, detect in ${s.detectionTimeMs}ms` : `tx every ${s.txIntervalMs}ms`;
+  const c = s.counters;
+  const discards = Object.values(c.discards).reduce((a, n) => a + n, 0);
+  const last = s.lastDown ? `; last down ${sinceIso(new Date(s.lastDown.at).toISOString())} ago: ${s.lastDown.diagName}${s.lastDown.pathDown ? '' : ` (peer ${s.lastDown.remoteState})`}` : '';
+  return (
+    `bfd ${p.name}: ${s.state}${up}, ${hop}${s.passive ? ', passive' : ''}; ours ${s.desiredMinTxMs}/${s.requiredMinRxMs}ms ×${s.detectMult}, ${remote}; ${neg}; ` +
+    `packets ${c.packetsIn} in, ${c.packetsOut} out, ${discards} discarded; up ${c.upTransitions}, down ${c.downTransitions}${last}`
+  );
+}
+
+/** Render the peers table (`routes peers`); with BFD a BFD column and one line per BFD peer under the table. */
 export function renderPeers(ps: readonly PeerState[], o: RenderOptions): string {
   if (ps.length === 0) return 'no peers configured\n';
+  const anyBfd = ps.some((p) => p.bfd !== null);
   const rows = ps.map((p) => [
     p.name,
     p.address,
     String(p.peerAs),
     stateCell(p.state),
+    ...(anyBfd ? [bfdCell(p)] : []),
     p.established ? duration(p.uptimeMs) : '-',
     String(p.prefixesAnnounced),
     String(p.prefixesPending),
     String(p.prefixesReceived),
     `${Math.ceil(p.receivedBytes / 1024)}K`,
     p.families.join(',') || '-',
-    p.receiveLimit?.message ?? (p.established ? '' : (p.lastDown?.message ?? p.lastConnectError ?? (p.passive ? 'passive: waiting for the peer' : ''))),
+    peerNote(p),
   ]);
-  return renderTable(['PEER', 'ADDRESS', 'AS', 'STATE', 'UP', 'SENT', 'PENDING', 'RCVD', 'RCVD MEM', 'FAMILIES', 'LAST ERROR'], rows, o);
+  const head = ['PEER', 'ADDRESS', 'AS', 'STATE', ...(anyBfd ? ['BFD'] : []), 'UP', 'SENT', 'PENDING', 'RCVD', 'RCVD MEM', 'FAMILIES', 'LAST ERROR'];
+  const table = renderTable(head, rows, o);
+  if (!anyBfd) return table;
+  const lines = ps.map(bfdLine).filter((l): l is string => l !== null);
+  return `${table}\n${lines.join('\n')}\n`;
 }
 
 function checksSummary(cs: readonly CheckState[]): string {
@@ -317,6 +365,16 @@ export function renderEvent(e: StateEvent | { type: 'hello' }, o: RenderOptions)
           return `${ts} refused a connection from unconfigured ${v.address}`;
         case 'md5-failure':
           return `${ts} TCP MD5 failures: ${v.count}${v.peer ? ` (peer ${v.peer})` : ''}`;
+        case 'bfd': {
+          const colour = v.to === 'Up' ? 'green' : v.to === 'Init' ? 'yellow' : 'red';
+          const why = v.from === 'Up' ? ` — ${v.diag}, peer ${v.remoteState}${v.pathDown ? ': path down, BGP session taken down' : ': not a path failure, BGP session kept'}` : '';
+          return `${ts} peer ${v.peer}: BFD ${v.from} → ${paint(v.to, colour, o.colour)}${why}`;
+        }
+        case 'bfd-routes':
+          if (v.held) return `${ts} peer ${v.peer}: routes wait for BFD Up`;
+          return v.unprotected
+            ? `${ts} peer ${v.peer}: ${paint('BFD not Up within wait_up', 'red', o.colour)}: routes sent without BFD protection after ${duration(v.heldMs)}`
+            : `${ts} peer ${v.peer}: routes sent (held ${v.heldMs} ms for BFD)`;
       }
       return `${ts} peer event`;
     }

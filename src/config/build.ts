@@ -7,18 +7,20 @@
  * Family rule: a peer carries the family of its transport address unless
  * `families` lists others (then exactly those), as the speaker negotiates.
  */
-import { formatAddress, formatPrefix, parseAddress, parsePrefix } from '../../bgp/index.js';
+import { bfdMultihop, formatAddress, formatPrefix, parseAddress, parsePrefix } from '../../bgp/index.js';
 import { suggest, type PathSegment } from './errors.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { Secret } from './secret.js';
-import { BYTE_SIZE, type RawCheck, type RawConfig, type RawPeer, type RawService, type RawStatic } from './schema.js';
+import { BYTE_SIZE, bfdSchema, type RawBfd, type RawCheck, type RawConfig, type RawPeer, type RawService, type RawStatic } from './schema.js';
 import type {
+  BfdSettings,
   Check,
   Config,
   Family,
   GracefulRestartConfig,
   HostAddresses,
   LxdConfig,
+  PeerBfdSettings,
   PeerSettings,
   PrefixLimitSettings,
   ReconnectConfig,
@@ -60,7 +62,8 @@ export function buildConfig(raw: RawConfig, file: string): { config: Config; iss
   const gr = raw.graceful_restart
     ? { restartTime: ms(raw.graceful_restart.restart_time) / 1000, onStop: raw.graceful_restart.on_stop, notification: raw.graceful_restart.notification }
     : null;
-  const peers = raw.peers.map((p, i) => buildPeer(p, ['peers', i], add, peerDefaults, gr));
+  const bfd = raw.bfd ? bfdSettings(raw.bfd) : null;
+  const peers = raw.peers.map((p, i) => buildPeer(p, ['peers', i], add, peerDefaults, gr, bfd));
   checkDuplicates(raw.peers.map((p) => p.name), 'peers', 'name', 'peer name', add);
   checkDuplicates(raw.peers.map((p) => canonicalAddress(p.address)), 'peers', 'address', 'peer address', add);
   checkDuplicates(raw.services.map((s) => s.name), 'services', 'name', 'service name', add);
@@ -86,6 +89,7 @@ export function buildConfig(raw: RawConfig, file: string): { config: Config; iss
     drain: { periodMs: ms(raw.drain.period), message: raw.drain.message },
     peerDefaults,
     gracefulRestart: gr,
+    bfd,
     metrics: raw.metrics ? { address: raw.metrics.address, port: raw.metrics.port, path: raw.metrics.path } : null,
     lxd,
   };
@@ -110,6 +114,38 @@ function checkDuplicates(values: string[], section: string, key: string, what: s
     if (j === undefined) first.set(v, i);
     else add([section, i, key], `duplicate ${what} ${JSON.stringify(v)} (first used at ${section}[${j}])`);
   });
+}
+
+/** The top-level `bfd` section (every key has a default). */
+function bfdSettings(b: RawBfd): BfdSettings {
+  return { minTxMs: ms(b.min_tx), minRxMs: ms(b.min_rx), multiplier: b.multiplier, passive: b.passive, waitUpMs: ms(b.wait_up) };
+}
+
+/**
+ * A peer's BFD: `bfd: false` is off; `true` takes the top-level section (or
+ * the defaults); a mapping overrides the top-level keys it names; absent
+ * follows the top-level section. Multihop follows the BGP session unless set.
+ */
+function buildPeerBfd(p: RawPeer, hops: number | undefined, at: PathSegment[], add: Add, top: BfdSettings | null): PeerBfdSettings | undefined {
+  const v = p.bfd;
+  if (v === false || (v === undefined && top === null)) return undefined;
+  const base: BfdSettings = top ?? bfdSettings(bfdSchema.parse({}));
+  const o = typeof v === 'object' ? v : {};
+  const multihop = bfdMultihop({
+    ...(p.multihop !== undefined ? { multihop: p.multihop } : {}),
+    ...(hops !== undefined ? { ttlSecurity: true, minTtl: 256 - hops } : {}),
+    ...(o.multihop !== undefined ? { bfd: { multihop: o.multihop } } : {}),
+  });
+  if (o.max_hops !== undefined && !multihop) add([...at, 'bfd', 'max_hops'], 'max_hops applies to multihop BFD only (set bfd.multihop: true, or multihop on the peer)');
+  return {
+    minTxMs: o.min_tx !== undefined ? ms(o.min_tx) : base.minTxMs,
+    minRxMs: o.min_rx !== undefined ? ms(o.min_rx) : base.minRxMs,
+    multiplier: o.multiplier ?? base.multiplier,
+    passive: o.passive ?? base.passive,
+    waitUpMs: o.wait_up !== undefined ? ms(o.wait_up) : base.waitUpMs,
+    multihop,
+    ...(o.max_hops !== undefined ? { maxHops: o.max_hops } : {}),
+  };
 }
 
 type RawReconnect = Partial<Record<'connect_retry' | 'connect_retry_max' | 'idle_hold' | 'idle_hold_max' | 'idle_hold_forgive', string | number>>;
@@ -140,7 +176,7 @@ function buildReconnect(r: RawReconnect, base: ReconnectConfig | undefined, at: 
   return out;
 }
 
-function buildPeer(p: RawPeer, at: PathSegment[], add: Add, defaults: ReconnectConfig, gr: GracefulRestartConfig | null): PeerSettings {
+function buildPeer(p: RawPeer, at: PathSegment[], add: Add, defaults: ReconnectConfig, gr: GracefulRestartConfig | null, bfd: BfdSettings | null): PeerSettings {
   const transport = familyOf(p.address);
   if (p.local_address !== undefined && familyOf(p.local_address) !== transport)
     add([...at, 'local_address'], `local_address ${p.local_address} is ${familyOf(p.local_address)} but address ${p.address} is ${transport}`);
@@ -157,6 +193,7 @@ function buildPeer(p: RawPeer, at: PathSegment[], add: Add, defaults: ReconnectC
   const hops = p.ttl_security === true ? 1 : typeof p.ttl_security === 'number' ? p.ttl_security : undefined;
   // Per peer: a restart time, or false; absent: the top-level section's, if any.
   const grTime = p.graceful_restart === false ? undefined : p.graceful_restart !== undefined ? ms(p.graceful_restart) / 1000 : gr?.restartTime;
+  const peerBfd = buildPeerBfd(p, hops, at, add, bfd);
   return {
     name: p.name,
     address: p.address,
@@ -189,6 +226,7 @@ function buildPeer(p: RawPeer, at: PathSegment[], add: Add, defaults: ReconnectC
     },
     ...(grTime !== undefined ? { gracefulRestartTime: grTime } : {}),
     gracefulNotification: grTime !== undefined && (gr?.notification ?? false),
+    ...(peerBfd !== undefined ? { bfd: peerBfd } : {}),
     ...(p.description !== undefined ? { description: p.description } : {}),
     ...(p.template !== undefined ? { template: p.template } : {}),
     shutdown: p.shutdown,

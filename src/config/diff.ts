@@ -33,8 +33,8 @@ export const SESSION_FIELDS = [
 /** Peer fields that change what is announced or kept, not the session. */
 export const ROUTE_FIELDS = ['next_hop_self', 'import', 'max_prefixes', 'import_limits'] as const;
 
-/** Peer fields with no effect on the session or its routes. */
-export const OTHER_FIELDS = ['connect_retry', 'connect_retry_max', 'idle_hold', 'idle_hold_max', 'idle_hold_forgive', 'description', 'shutdown'] as const;
+/** Peer fields applied without touching the BGP session or its routes (bfd: a Poll Sequence or a new BFD session). */
+export const OTHER_FIELDS = ['connect_retry', 'connect_retry_max', 'idle_hold', 'idle_hold_max', 'idle_hold_forgive', 'bfd', 'description', 'shutdown'] as const;
 
 export interface PeerChange {
   readonly name: string;
@@ -127,6 +127,7 @@ function peerFieldChanges(a: PeerSettings, b: PeerSettings): Set<string> {
     ['idle_hold_forgive', a.reconnect.idleHoldForgiveMs, b.reconnect.idleHoldForgiveMs],
     ['import_limits', a.importLimits, b.importLimits],
     ['enforce_first_as', a.enforceFirstAs, b.enforceFirstAs],
+    ['bfd', a.bfd, b.bfd],
     ['description', a.description, b.description],
     ['shutdown', a.shutdown, b.shutdown],
   ];

@@ -8,7 +8,7 @@
  */
 import { formatDuration } from './duration.js';
 import { REDACTED } from './secret.js';
-import type { Check, Config, LimitActionSettings, LxdConfig, PeerSettings, ReconnectConfig, RouteAttrs, ServiceConfig, StaticRoute, WhenDown } from './types.js';
+import type { BfdSettings, Check, Config, LimitActionSettings, LxdConfig, PeerSettings, ReconnectConfig, RouteAttrs, ServiceConfig, StaticRoute, WhenDown } from './types.js';
 
 /** A plain-data value (what JSON.stringify and YAML.stringify print). */
 export type Plain = string | number | boolean | null | Plain[] | { [key: string]: Plain };
@@ -30,6 +30,7 @@ export function effectiveConfig(c: Config): { [key: string]: Plain } {
     graceful_restart: c.gracefulRestart
       ? { restart_time: c.gracefulRestart.restartTime, on_stop: c.gracefulRestart.onStop, notification: c.gracefulRestart.notification }
       : null,
+    bfd: c.bfd ? bfd(c.bfd) : null,
     metrics: c.metrics ? { address: c.metrics.address, port: c.metrics.port, path: c.metrics.path } : null,
     lxd: c.lxd ? lxd(c.lxd) : null,
   };
@@ -96,6 +97,7 @@ function peer(p: PeerSettings): { [key: string]: Plain } {
     },
     next_hop_self: { ipv4: p.nextHopSelf.ipv4 ?? null, ipv6: p.nextHopSelf.ipv6 ?? null },
     graceful_restart: p.gracefulRestartTime ?? null,
+    bfd: p.bfd ? { ...bfd(p.bfd), multihop: p.bfd.multihop, max_hops: p.bfd.maxHops ?? null } : false,
     description: p.description ?? null,
     shutdown: p.shutdown,
   };
@@ -113,6 +115,16 @@ function reconnect(r: ReconnectConfig): { [key: string]: Plain } {
 
 function action(a: LimitActionSettings): { [key: string]: Plain } {
   return a.kind === 'restart' ? { action: a.kind, restart_after: formatDuration(a.restartAfterMs) } : { action: a.kind };
+}
+
+function bfd(b: BfdSettings): { [key: string]: Plain } {
+  return {
+    min_tx: formatDuration(b.minTxMs),
+    min_rx: formatDuration(b.minRxMs),
+    multiplier: b.multiplier,
+    passive: b.passive,
+    wait_up: formatDuration(b.waitUpMs),
+  };
 }
 
 function route(r: RouteAttrs): { [key: string]: Plain } {

@@ -157,6 +157,7 @@ interface Def {
   valueType?: { _zod: { def: Def } };
   innerType?: { _zod: { def: Def } };
   in?: { _zod: { def: Def } };
+  options?: { _zod: { def: Def } }[];
 }
 
 /** The keys the schema allows in the object at `path` (for "did you mean"). */
@@ -165,7 +166,12 @@ function knownKeys(path: readonly PathSegment[]): string[] {
     for (;;) {
       if (d.innerType) d = d.innerType._zod.def;
       else if (d.type === 'pipe' && d.in) d = d.in._zod.def;
-      else return d;
+      else if (d.type === 'union' && d.options) {
+        // A union such as `bfd: true | {...}`: the keys are the mapping option's.
+        const obj = d.options.map((o) => o._zod.def).find((o) => o.type === 'object');
+        if (!obj) return d;
+        d = obj;
+      } else return d;
     }
   };
   let d: Def | undefined = unwrap((configSchema as unknown as { _zod: { def: Def } })._zod.def);

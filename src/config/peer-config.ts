@@ -42,5 +42,18 @@ export function toPeerConfig(p: PeerSettings): PeerConfig {
     ...(p.nextHopSelf.ipv4 !== undefined ? { nextHopSelf4: p.nextHopSelf.ipv4 } : {}),
     ...(p.nextHopSelf.ipv6 !== undefined ? { nextHopSelf6: p.nextHopSelf.ipv6 } : {}),
     ...(p.gracefulRestartTime !== undefined ? { gracefulRestartTime: p.gracefulRestartTime, gracefulNotification: p.gracefulNotification } : {}),
+    ...(p.bfd !== undefined
+      ? {
+          bfd: {
+            desiredMinTxMs: p.bfd.minTxMs,
+            requiredMinRxMs: p.bfd.minRxMs,
+            detectMult: p.bfd.multiplier,
+            passive: p.bfd.passive,
+            waitUpMs: p.bfd.waitUpMs,
+            multihop: p.bfd.multihop,
+            ...(p.bfd.maxHops !== undefined ? { maxHops: p.bfd.maxHops } : {}),
+          },
+        }
+      : {}),
   };
 }

@@ -19,6 +19,7 @@ import { parseCommunity, parseExtendedCommunity, parseLargeCommunity, type Check
 import { DURATION_PATTERN, parseDuration } from './duration.js';
 import { parseOvsdbRemote } from '../sources/lxd/ovsdb.js';
 import { DNS_RCODES, DNS_TYPES, LOG_LEVELS } from './types.js';
+import { BFD_DEFAULTS, BFD_MAX_INTERVAL_MS, BFD_MIN_INTERVAL_MS, BFD_WAIT_UP_MS } from '../../bgp/index.js';
 
 // ---------------------------------------------------------------- scalars
 
@@ -197,6 +198,67 @@ const reconnectFields = {
   idle_hold_forgive: reconnectField('idle_hold_forgive', 1000),
 };
 
+// ---------------------------------------------------------------- BFD
+
+/** A BFD interval: 10ms..60s in whole milliseconds (FRR bfdd's range). */
+function bfdInterval(description: string) {
+  return duration(description).superRefine((v, ctx) => {
+    const r = parseDuration(v);
+    if (!r.ok) return;
+    if (r.ms < BFD_MIN_INTERVAL_MS || r.ms > BFD_MAX_INTERVAL_MS) {
+      const hint = typeof v === 'number' || /^\d+(\.\d+)?$/.test(v.trim()) ? ' (a bare number is seconds: write 100ms)' : '';
+      ctx.addIssue({ code: 'custom', message: `expected ${BFD_MIN_INTERVAL_MS}ms..${BFD_MAX_INTERVAL_MS / 1000}s, got ${show(v)}${hint}` });
+    }
+  });
+}
+
+/** The BFD settings a peer and the top-level `bfd` section share (docs/bfd.md). */
+const bfdFields = {
+  min_tx: bfdInterval('Desired minimum interval between our BFD packets once Up (RFC 5880 bfd.DesiredMinTxInterval)'),
+  min_rx: bfdInterval("Required minimum interval between the peer's BFD packets (RFC 5880 bfd.RequiredMinRxInterval)"),
+  multiplier: int(1, 255, 'a detect multiplier').meta({ description: 'Packets missed in a row before the session goes Down (RFC 5880 bfd.DetectMult)' }),
+  passive: bool("Passive role (RFC 5880 §6.1): send nothing until the peer's first BFD packet"),
+  wait_up: duration(
+    'How long an Established BGP session holds its routes back while BFD is not Up; after that they go out without BFD protection, with a warning (0 = do not wait)',
+  ).superRefine((v, ctx) => {
+    const r = parseDuration(v);
+    if (r.ok && r.ms > 3_600_000) ctx.addIssue({ code: 'custom', message: `expected at most 1h, got ${show(v)}` });
+  }),
+};
+
+const ms = (n: number): string => `${n}ms`;
+
+export const bfdSchema = z
+  .strictObject({
+    min_tx: bfdFields.min_tx.default(ms(BFD_DEFAULTS.desiredMinTxMs)),
+    min_rx: bfdFields.min_rx.default(ms(BFD_DEFAULTS.requiredMinRxMs)),
+    multiplier: bfdFields.multiplier.default(BFD_DEFAULTS.detectMult),
+    passive: bfdFields.passive.default(false),
+    wait_up: bfdFields.wait_up.default(`${BFD_WAIT_UP_MS / 1000}s`),
+  })
+  .meta({ description: 'BFD (RFC 5880/5881/5883) with every peer, with these settings; a peer may override them or say bfd: false. Absent = off unless a peer sets bfd' });
+
+const peerBfdSchema = z
+  .union(
+    [
+      z.boolean(),
+      z.strictObject({
+        min_tx: bfdFields.min_tx.optional(),
+        min_rx: bfdFields.min_rx.optional(),
+        multiplier: bfdFields.multiplier.optional(),
+        passive: bfdFields.passive.optional(),
+        wait_up: bfdFields.wait_up.optional(),
+        multihop: bool("RFC 5883 multihop BFD (default: when the BGP session is multihop: multihop above 1, or ttl_security with more than one hop)").optional(),
+        max_hops: int(1, 255, 'a hop count')
+          .optional()
+          .meta({ description: 'Multihop only: accept BFD packets that crossed at most this many hops (TTL >= 256 - max_hops); default no check' }),
+      }),
+    ],
+    { error: (iss) => `expected true, false or a mapping of BFD settings (min_tx, min_rx, multiplier, ...), got ${show(iss.input)}` },
+  )
+  .optional()
+  .meta({ description: 'BFD with this peer: true (the top-level bfd settings or the defaults), false (off even when the top-level bfd section is present), or settings that override the top-level ones' });
+
 // ---------------------------------------------------------------- sections
 
 export const listenSchema = z
@@ -329,6 +391,7 @@ export const peerSchema = z
         description:
           'Graceful Restart (RFC 4724) on this session with this restart time, or false for none; absent: on with the top-level graceful_restart.restart_time when that section is present, else off',
       }),
+    bfd: peerBfdSchema,
     description: text('Free text').optional(),
     shutdown: bool('Administratively down: configured but not connected').default(false),
   })
@@ -666,6 +729,7 @@ export const configSchema = z
     drain: drainSchema.prefault({}),
     peer_defaults: peerDefaultsSchema.prefault({}),
     graceful_restart: gracefulRestartSchema.optional(),
+    bfd: bfdSchema.optional(),
     metrics: metricsSchema.optional(),
     lxd: lxdSchema.optional(),
   })
@@ -674,6 +738,7 @@ export const configSchema = z
 /** The file's shape after validation and constant defaults (snake_case). */
 export type RawConfig = z.output<typeof configSchema>;
 export type RawPeer = z.output<typeof peerSchema>;
+export type RawBfd = z.output<typeof bfdSchema>;
 export type RawService = z.output<typeof serviceSchema>;
 export type RawCheck = z.output<typeof checkSchema>;
 export type RawStatic = z.output<typeof staticSchema>;

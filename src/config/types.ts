@@ -28,6 +28,8 @@ export interface Config {
   readonly peerDefaults: ReconnectConfig;
   /** The top-level graceful_restart section; null when absent. */
   readonly gracefulRestart: GracefulRestartConfig | null;
+  /** The top-level `bfd` section: BFD with every peer that does not say `bfd: false`; null when absent. */
+  readonly bfd: BfdSettings | null;
   /** The Prometheus listener; null when the `metrics` section is absent. */
   readonly metrics: MetricsConfig | null;
   /** The LXD route source (src/sources/lxd); null when absent. */
@@ -105,9 +107,28 @@ export interface PeerSettings {
   readonly gracefulRestartTime?: number;
   /** With gracefulRestartTime: offer the RFC 8538 N bit (the top-level graceful_restart.notification). */
   readonly gracefulNotification: boolean;
+  /** BFD with this peer (docs/bfd.md); absent = off. */
+  readonly bfd?: PeerBfdSettings;
   readonly description?: string;
   /** Administratively down: configured but never connected. */
   readonly shutdown: boolean;
+}
+
+/** BFD timers and role (RFC 5880), the top-level section's or a peer's. */
+export interface BfdSettings {
+  readonly minTxMs: number;
+  readonly minRxMs: number;
+  readonly multiplier: number;
+  readonly passive: boolean;
+  /** How long an Established session holds its routes while BFD is not Up; 0 = no wait. */
+  readonly waitUpMs: number;
+}
+
+/** One peer's BFD: the shared settings, single hop or multihop (RFC 5883) and its hop limit. */
+export interface PeerBfdSettings extends BfdSettings {
+  readonly multihop: boolean;
+  /** Multihop: accept TTL >= 256 - maxHops; absent = no check. */
+  readonly maxHops?: number;
 }
 
 export type Check = TcpCheck | HttpCheck | DnsCheck | ExecCheck | MaintenanceFileCheck | HostAddressCheck;

@@ -4,8 +4,8 @@
  * their rendering (src/cli/render.ts). Every decision that can keep a route
  * off the wire gives its reason here: a service's failing check or drain,
  * an LXD origin's skip reason, a peer filter, a family the peer does not
- * carry, a session that is not Established, an export refusal — and the
- * config warnings that touch the prefix.
+ * carry, a session that is not Established, routes held until BFD is Up,
+ * an export refusal — and the config warnings that touch the prefix.
  */
 import type { PrefixStanding } from '../../bgp/index.js';
 import { warningState, type WarningState } from '../config/warnings.js';
@@ -14,7 +14,7 @@ import type { LxdOrigin } from '../sources/lxd/index.js';
 import { originText } from '../sources/lxd/derive.js';
 import { serviceSource } from '../sources/intents.js';
 import { canonicalPrefix, familyOf, type Family } from './format.js';
-import { lxdOriginState, lxdSummary, serviceState, type LxdOriginState, type LxdStateSource, type LxdSummaryState, type RouteStatus, type ServiceState, type StateSource } from './model.js';
+import { lxdOriginState, lxdSummary, queuedReason, serviceState, type LxdOriginState, type LxdStateSource, type LxdSummaryState, type RouteStatus, type ServiceState, type StateSource } from './model.js';
 
 /** A source that wants (or is configured to want) a prefix. */
 export interface ExplainSource {
@@ -109,7 +109,7 @@ export async function explain(d: StateSource, prefixText: string): Promise<Expla
       peersOut.push({ ...base, shouldCarry: false, status: 'excluded', nextHop: null, reason: why });
       continue;
     }
-    const st = statusOf(standings.get(peer), snap.heldDownMs);
+    const st = statusOf(standings.get(peer), snap.heldDownMs, queuedReason(snap));
     peersOut.push({ ...base, shouldCarry: true, status: st.status, nextHop: st.nextHop, reason: st.reason });
   }
   const verdict = judge(prefix, fam, wanted, sources, peersOut, lx);
@@ -118,8 +118,8 @@ export async function explain(d: StateSource, prefixText: string): Promise<Expla
   return { prefix, family: fam, wanted, sources, peers: peersOut, ...verdict, warnings };
 }
 
-/** A route's status with one peer, from the engine's standing (and the peer's damped hold-down, if any). */
-function statusOf(x: PrefixStanding | undefined, heldDownMs: number | null): { status: RouteStatus; nextHop: string | null; reason: string | null } {
+/** A route's status with one peer, from the engine's standing (and the peer's damped hold-down or BFD hold, if any). */
+function statusOf(x: PrefixStanding | undefined, heldDownMs: number | null, queued: string): { status: RouteStatus; nextHop: string | null; reason: string | null } {
   if (!x) return { status: 'no-session', nextHop: null, reason: 'peer is not running' };
   if (x.sentNextHop !== null && !x.pending) return { status: 'announced', nextHop: x.sentNextHop, reason: null };
   if (x.state !== 'Established') {
@@ -130,7 +130,7 @@ function statusOf(x: PrefixStanding | undefined, heldDownMs: number | null): { s
     return { status: 'no-session', nextHop: null, reason: why };
   }
   if (x.reason) return { status: 'not-sendable', nextHop: null, reason: x.reason };
-  return { status: 'pending', nextHop: x.sentNextHop, reason: 'queued, not sent yet' };
+  return { status: 'pending', nextHop: x.sentNextHop, reason: queued };
 }
 
 /** The LXD source's routes for one prefix: each origin that derived it (wants it) or skipped it (with the reason). */

@@ -38,8 +38,8 @@ export function familyName(key: string): string {
 
 const ORIGINS = ['igp', 'egp', 'incomplete'] as const;
 
-/** Received attributes as the API shows them. */
-export function attributeTexts(a: Readonly<PathAttributes>): {
+/** Received attributes as the API shows them (docs/api.md). */
+export interface AttributeTexts {
   asPath: string;
   origin: 'igp' | 'egp' | 'incomplete' | null;
   med: number | null;
@@ -47,7 +47,10 @@ export function attributeTexts(a: Readonly<PathAttributes>): {
   communities: string[];
   largeCommunities: string[];
   extendedCommunities: string[];
-} {
+}
+
+/** Received attributes as the API shows them. */
+export function attributeTexts(a: Readonly<PathAttributes>): AttributeTexts {
   return {
     asPath: formatAsPath(a.asPath ?? []),
     origin: a.origin === undefined ? null : (ORIGINS[a.origin] ?? null),

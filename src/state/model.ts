@@ -22,7 +22,7 @@ import { serviceGroups, serviceSource, type DrainPhase } from '../sources/intent
 import type { CheckReport, ServiceSnapshot } from '../sources/health/types.js';
 import type { LxdOrigin, LxdSkipped, LxdSourceState } from '../sources/lxd/index.js';
 import { originText } from '../sources/lxd/derive.js';
-import { attributeTexts, familyName, familyOf, iso, plain, type Family } from './format.js';
+import { attributeTexts, type AttributeTexts, familyName, familyOf, iso, plain, type Family } from './format.js';
 
 /** Version of the shapes below; bumped only on an incompatible change. */
 export const STATE_VERSION = 1;
@@ -204,19 +204,12 @@ export interface RouteState {
 }
 
 /** One route received from a peer (GET /v1/received/:peer, `routes received`). */
-export interface ReceivedState {
+export interface ReceivedState extends AttributeTexts {
   peer: string;
   prefix: string;
   family: Family;
   pathId: number | null;
   nextHops: string[];
-  asPath: string;
-  origin: 'igp' | 'egp' | 'incomplete' | null;
-  med: number | null;
-  localPref: number | null;
-  communities: string[];
-  largeCommunities: string[];
-  extendedCommunities: string[];
 }
 
 // ---------------------------------------------------------------- builders
@@ -360,6 +353,17 @@ function connectError(p: PeerSnapshot, warnings: readonly ConfigWarning[]): stri
   return w ? `${e}: ${w.message}` : e;
 }
 
+/**
+ * Why a route queued for an Established peer is not on the wire yet: the
+ * session holds its routes until BFD is Up (decision 0030), or it is simply
+ * queued.
+ */
+export function queuedReason(p: Pick<PeerSnapshot, 'bfd'>): string {
+  const b = p.bfd;
+  if (!b?.routesHeld) return 'queued, not sent yet';
+  return `held until BFD is Up (waiting ${Math.round(b.heldMs / 1000)}s of wait_up ${Math.round(b.waitUpMs / 1000)}s; BFD is ${b.session?.state ?? 'not running'})`;
+}
+
 /** Build every configured (not shut down) peer's state. */
 export function peers(d: StateSource): PeerState[] {
   const desc = new Map((d.config?.peers ?? []).map((p) => [p.name, p.description ?? null]));
@@ -440,7 +444,7 @@ export async function* routes(d: StateSource, f: RouteFilter = {}): AsyncGenerat
       if (src !== null && !g.sources.includes(src)) continue;
       const st = await engine.groupStanding(peer, g.id);
       if (st === null) continue;
-      yield* groupRoutes(peer, g, st, f.family, snap.heldDownMs);
+      yield* groupRoutes(peer, g, st, f.family, snap.heldDownMs, queuedReason(snap));
     }
   }
 }
@@ -453,7 +457,7 @@ const STATUS_OF: Record<number, RouteStatus> = {
 };
 
 /** One group's routes with one peer. */
-function* groupRoutes(peer: string, g: OutputGroup, st: GroupStanding, family: Family | undefined, heldDownMs: number | null): Generator<RouteState> {
+function* groupRoutes(peer: string, g: OutputGroup, st: GroupStanding, family: Family | undefined, heldDownMs: number | null, queued: string): Generator<RouteState> {
   const noSession =
     heldDownMs !== null
       ? `session is ${st.state}, held down for ${Math.ceil(heldDownMs / 1000)} s more after a protocol error (idle_hold damping)`
@@ -472,7 +476,7 @@ function* groupRoutes(peer: string, g: OutputGroup, st: GroupStanding, family: F
       status === 'announced'
         ? null
         : status === 'pending'
-          ? 'queued, not sent yet'
+          ? queued
           : status === 'no-session'
             ? noSession
             : (reasons.get(i) ?? 'not sendable');

@@ -38,6 +38,12 @@ const wallMs = (): number => performance.timeOrigin + performance.now();
 const write = (o: unknown): void => void process.stdout.write(JSON.stringify(o) + '\n');
 
 const init = JSON.parse(process.argv[2] ?? '{}') as { speaker: { asn: number; routerId: string }; peers: PeerConfig[] };
+/** A peer's BFD settings as the config file spells them (the BFD-under-load test). */
+function bfdYaml(p: PeerConfig): string {
+  const b = p.bfd;
+  if (!b) return '';
+  return `, bfd: { min_tx: ${b.desiredMinTxMs ?? 300}ms, min_rx: ${b.requiredMinRxMs ?? 300}ms, multiplier: ${b.detectMult ?? 3} }`;
+}
 const dir = mkdtempSync(join(tmpdir(), 'herald-bench-daemon-'));
 const yaml = [
   `router_id: ${init.speaker.routerId}`,
@@ -47,7 +53,7 @@ const yaml = [
   'peers:',
   ...init.peers.map(
     (p) =>
-      `  - { name: ${p.name}, address: "${p.address}", asn: ${p.asn}${p.localAddress ? `, local_address: "${p.localAddress}"` : ''}${p.families ? `, families: [${p.families.join(', ')}]` : ''} }`,
+      `  - { name: ${p.name}, address: "${p.address}", asn: ${p.asn}${p.localAddress ? `, local_address: "${p.localAddress}"` : ''}${p.families ? `, families: [${p.families.join(', ')}]` : ''}${bfdYaml(p)} }`,
   ),
 ].join('\n');
 const configPath = join(dir, 'herald.yaml');

@@ -30,6 +30,20 @@ export interface ReceiverSession {
   family: 'ipv4' | 'ipv6';
 }
 
+/** BFD on every session of the receiver (`protocol bfd` + `bfd on`), in ms. */
+export interface ReceiverBfd {
+  intervalMs: number;
+  multiplier: number;
+}
+
+/** One line of `show bfd sessions`. */
+export interface ReceiverBfdSession {
+  address: string;
+  state: string;
+  /** The `Since` column as BIRD prints it (changes when the session changes state). */
+  since: string;
+}
+
 export interface ReceiverCounts {
   at: number;
   /** Every session Established. */
@@ -112,6 +126,8 @@ export class BirdReceiver {
     readonly asn: number,
     readonly peerAsn: number,
     readonly sessions: ReceiverSession[],
+    /** BFD on every session (the interop BFD-under-load test); none by default. */
+    readonly bfd: ReceiverBfd | null = null,
   ) {
     this.dir = dir;
   }
@@ -124,12 +140,15 @@ export class BirdReceiver {
   async start(): Promise<void> {
     const v4 = this.sessions.find((s) => s.family === 'ipv4')?.local ?? '192.0.2.254';
     const lines = [`log "${join(this.dir, 'bird.log')}" { info, remote, warning, error, auth, fatal, bug };`, `router id ${v4};`, 'protocol device {}'];
+    const b = this.bfd;
+    if (b) lines.push(`protocol bfd { interface "*" { min rx interval ${b.intervalMs} ms; min tx interval ${b.intervalMs} ms; multiplier ${b.multiplier}; }; }`);
     for (const s of this.sessions) {
       lines.push(
         `protocol bgp ${s.name} {`,
         `  local ${s.local} as ${this.asn};`,
         `  neighbor ${s.neighbor} as ${this.peerAsn};`,
         '  passive on;',
+        ...(b ? ['  bfd on;'] : []),
         `  ${s.family} { import all; export none; };`,
         '}',
       );
@@ -174,6 +193,34 @@ export class BirdReceiver {
       }
     }
     return { at: wallMs(), established: est4 && est6, est4, est6, v4, v6 };
+  }
+
+  /** `show bfd sessions`: one entry per BFD session. */
+  async bfdSessions(): Promise<ReceiverBfdSession[]> {
+    const ctl = this.ctl;
+    if (!ctl) throw new Error('receiver not started');
+    const text = await ctl.cmd('show bfd sessions');
+    const out: ReceiverBfdSession[] = [];
+    // IP address  Interface  State  Since  Interval  Timeout
+    for (const line of text.split('\n')) {
+      const m = /^\s*([0-9a-f.:]+)\s+(\S+)\s+(Up|Down|Init|AdminDown)\s+(\S+(?: \S+)?)\s+[\d.]+\s+[\d.]+\s*$/i.exec(line);
+      if (m) out.push({ address: m[1]!, state: m[3]!, since: m[4]! });
+    }
+    return out;
+  }
+
+  /** The `since` text of each BGP session (`show protocols`), to tell whether a session restarted. */
+  async bgpSince(): Promise<Record<string, string>> {
+    const ctl = this.ctl;
+    if (!ctl) throw new Error('receiver not started');
+    const text = await ctl.cmd('show protocols');
+    const out: Record<string, string> = {};
+    for (const s of this.sessions) {
+      // Name  Proto  Table  State  Since  Info: Since changes when the session restarts.
+      const m = new RegExp(`^\\s*${s.name}\\s+BGP\\s+\\S+\\s+\\S+\\s+(.*)$`, 'm').exec(text);
+      out[s.name] = m ? m[1]!.trim() : '?';
+    }
+    return out;
   }
 
   /**

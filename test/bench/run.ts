@@ -15,6 +15,7 @@
  *   npm run bench -- --cpu-prof=DIR    write herald's CPU profile to DIR
  *   npm run bench -- --idle            idle RSS, start → first OPEN and `routes`
  *                                      start-up beside BIRD and GoBGP (idle.ts)
+ *   npm run bench -- --failover        failover times and client loss instead (failover.ts)
  *
  * Every sender runs in a fresh pair of namespaces that are deleted after it
  * (the lab's exit handlers also clean up on a crash or Ctrl-C).
@@ -30,6 +31,7 @@ import { benchBird } from './bird.js';
 import { benchOpenbgpd } from './openbgpd.js';
 import { benchGobgp } from './gobgp.js';
 import { runIdle } from './idle.js';
+import { runFailover } from './failover.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 
@@ -58,7 +60,7 @@ function parseArgs(argv: string[]): { quick: boolean; idle: boolean; only: Set<s
     else if (a.startsWith('--only=')) only = new Set(a.slice(7).split(','));
     else if (a.startsWith('--cpu-prof=')) cpuProf = resolve(a.slice(11));
     else if (a === '--cpu-prof') cpuProf = resolve('herald-cpu-prof');
-    else throw new Error(`unknown argument ${a} (known: --quick, --idle, --only=herald,daemon,bird,openbgpd,gobgp, --cpu-prof[=DIR])`);
+    else throw new Error(`unknown argument ${a} (known: --quick, --idle, --only=herald,daemon,bird,openbgpd,gobgp, --cpu-prof[=DIR], --failover)`);
   }
   return { quick, idle, only, cpuProf };
 }
@@ -92,6 +94,11 @@ function printTable(results: SenderResult[]): void {
 }
 
 async function main(): Promise<void> {
+  if (process.argv.slice(2).includes('--failover')) {
+    if (process.argv.length > 3) throw new Error('--failover takes no other argument');
+    await runFailover();
+    return;
+  }
   const args = parseArgs(process.argv.slice(2));
   if (args.idle) {
     await runIdle({ starts: 7, settleMs: 5000, cliRuns: 15 });

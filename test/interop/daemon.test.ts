@@ -405,7 +405,13 @@ describe.skipIf(!ready)('herald run: one FRR upstream, health-gated services, re
     expect(firstGone).toBeDefined();
     expect(firstDown).toBeDefined();
     expect(firstGshut!.t).toBeLessThan(firstGone!.t);
-    expect(firstGone!.t).toBeLessThanOrEqual(firstDown!.t);
+    // The two queries of one sample race each other inside FRR (a sample
+    // can see the session down while its route query ran just before the
+    // withdraw was processed), so the order itself is asserted on FRR's log
+    // below; here the route must be gone by the sample after the session
+    // went down at the latest.
+    const afterDown = samples[samples.indexOf(firstDown!) + 1];
+    expect(firstGone!.t).toBeLessThanOrEqual((afterDown ?? firstDown!).t);
     // The route stayed announced with GRACEFUL_SHUTDOWN for (about) the drain period.
     expect(firstGone!.t - firstGshut!.t).toBeGreaterThanOrEqual(DRAIN_MS * 0.7);
     expect(code).toBe(0);

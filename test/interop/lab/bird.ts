@@ -5,7 +5,9 @@
 // config and run `birdc configure`. Routes are read by parsing
 // `birdc show route all`. No `protocol kernel`: BIRD never touches a FIB.
 // With `bfd` peers configured, a `protocol bfd` holds them as neighbors and
-// `bfdSessions()` parses `birdc show bfd sessions`.
+// `bfdSessions()` parses `birdc show bfd sessions`. A BGP peer with `bfd`
+// gets `bfd on`; without `bfd` entries the `protocol bfd` then takes its
+// interface timers from the first such peer.
 // No RFC: this is test infrastructure.
 
 import { writeFile } from 'node:fs/promises';
@@ -88,7 +90,12 @@ export class BirdRouter extends BaseRouter {
       for (const r of routes) out.push(`  if net = ${r.prefix} then { ${attrStatements(r).join(' ')} }`);
       out.push('  accept;', '}');
     }
+    const bgpBfd = c.peers.find((p) => p.bfd !== undefined)?.bfd;
     const bfd = c.bfd ?? [];
+    if (bfd.length === 0 && bgpBfd !== undefined) {
+      // BGP's `bfd on` asks protocol bfd for sessions; its timers come from the interface block.
+      out.push(`protocol bfd hrbfd {\n  interface "*" { ${birdBfdOptions({ address: '', ...bgpBfd })} };\n}`);
+    }
     if (bfd.length > 0) {
       // BIRD sets timers per interface pattern and once for all multihop sessions.
       const single = bfd.find((p) => p.multihop !== true);
@@ -111,6 +118,7 @@ export class BirdRouter extends BaseRouter {
       if (p.password !== undefined) lines.push(`  password "${p.password}";`);
       if (p.multihop !== undefined) lines.push(`  multihop ${p.multihop};`);
       if (p.passive === true) lines.push('  passive on;');
+      if (p.bfd !== undefined) lines.push('  bfd on;');
       for (const fam of p.families ?? ['ipv4', 'ipv6']) {
         const enh = fam === 'ipv4' && p.extendedNextHop === true ? ' extended next hop on;' : '';
         lines.push(`  ${fam} { import all; export filter hr_export_${fam};${enh} };`);

@@ -4,9 +4,11 @@
 // `... detail json`; `json detail` is the order that works and carries
 // communities and large communities). Originated routes are `network`
 // statements with a per-prefix route-map, added at runtime through vtysh.
-// With `bfd` peers configured, bfdd runs too (its own config file, vty and
-// control socket in the router's dir) and `bfdPeers()` reads
-// `show bfd peers json`.
+// With `bfd` peers configured, or BGP peers with `bfd`, bfdd runs too (its
+// own config file, vty and control socket in the router's dir) and
+// `bfdPeers()` reads `show bfd peers json`; a BGP peer's `bfd` becomes
+// `neighbor X bfd` with a bfdd profile `hrpN` holding its timers.
+// `pidOf(daemon)` gives a daemon's pid (to freeze bfdd in a test).
 // No RFC: this is test infrastructure.
 
 import { writeFile } from 'node:fs/promises';
@@ -77,6 +79,7 @@ export class FrrRouter extends BaseRouter {
       if (p.localAddress !== undefined) lines.push(`${n} update-source ${p.localAddress}`);
       if (p.passive === true) lines.push(`${n} passive`);
       if (p.extendedNextHop === true) lines.push(`${n} capability extended-nexthop`);
+      if (p.bfd !== undefined) lines.push(`${n} bfd`, `${n} bfd profile hrp${c.peers.indexOf(p)}`);
     }
     for (const fam of ['ipv4', 'ipv6'] as const) {
       lines.push(` address-family ${fam} unicast`);
@@ -87,8 +90,18 @@ export class FrrRouter extends BaseRouter {
     }
     await writeFile(join(dir, 'bgpd.conf'), lines.join('\n') + '\n');
     const bfd = c.bfd ?? [];
-    if (bfd.length > 0) {
+    const bgpBfd = c.peers.filter((p) => p.bfd !== undefined);
+    const runBfdd = bfd.length > 0 || bgpBfd.length > 0;
+    if (runBfdd) {
       const b = ['bfd'];
+      for (const p of bgpBfd) {
+        const t = p.bfd!;
+        b.push(` profile hrp${c.peers.indexOf(p)}`);
+        if (t.minRxMs !== undefined) b.push(`  receive-interval ${t.minRxMs}`);
+        if (t.minTxMs !== undefined) b.push(`  transmit-interval ${t.minTxMs}`);
+        if (t.multiplier !== undefined) b.push(`  detect-multiplier ${t.multiplier}`);
+        b.push(' exit');
+      }
       for (const p of bfd) {
         b.push(` ${frrBfdPeerLine(p)}`);
         if (p.minRxMs !== undefined) b.push(`  receive-interval ${p.minRxMs}`);
@@ -100,7 +113,7 @@ export class FrrRouter extends BaseRouter {
       await writeFile(join(dir, 'bfdd.conf'), b.join('\n') + '\n');
     }
     await run('chown', ['-R', 'frr:frr', dir]);
-    for (const daemon of bfd.length > 0 ? ['zebra', 'bfdd', 'bgpd'] : ['zebra', 'bgpd']) {
+    for (const daemon of runBfdd ? ['zebra', 'bfdd', 'bgpd'] : ['zebra', 'bgpd']) {
       const args = ['-u', 'frr', '-g', 'frr', '-f', join(dir, `${daemon}.conf`), '-i', join(dir, `${daemon}.pid`)];
       args.push('-z', join(dir, 'zserv.api'), '--vty_socket', dir, '-P', '0', '--log', `file:${join(dir, `${daemon}.log`)}`);
       // bfdd's control socket defaults to /var/run/frr/bfdd.sock, shared by every instance.
@@ -122,6 +135,13 @@ export class FrrRouter extends BaseRouter {
       () => `${this.name}: bgpd vty did not answer`,
     );
     if (c.announce !== undefined && c.announce.length > 0) await this.announce(c.announce);
+  }
+
+  /** The pid of one of this instance's daemons (zebra, bfdd, bgpd). */
+  pidOf(daemon: 'zebra' | 'bfdd' | 'bgpd'): number {
+    const p = this.procs.find((x) => x.name === `frr-${daemon}`);
+    if (p === undefined) throw new Error(`${this.name}: no ${daemon} running`);
+    return p.pid;
   }
 
   /** Read bfdd's sessions (`show bfd peers json`). */

@@ -28,6 +28,13 @@ export interface RouterPeerConfig {
   extendedNextHop?: boolean;
   /** Hold time in seconds (keepalive = hold / 3); default the daemon's. */
   holdTime?: number;
+  /**
+   * BGP with BFD (FRR and BIRD only): FRR `neighbor X bfd` with a bfdd
+   * profile holding these timers (set `localAddress` too: FRR 8.4 without
+   * `update-source` resets the session once at its first Established);
+   * BIRD `bfd on`, timers in its `protocol bfd`.
+   */
+  bfd?: { minTxMs?: number; minRxMs?: number; multiplier?: number };
 }
 
 /** A route a router originates (from config at start, or announce() later). */

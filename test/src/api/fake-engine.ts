@@ -37,6 +37,7 @@ export function peerSnapshot(name: string, state: string, over: Partial<PeerSnap
     endOfRibReceived: ['1/1'],
     md5: false,
     heldDownMs: null,
+    bfd: null,
     ...over,
   };
 }

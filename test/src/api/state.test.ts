@@ -34,7 +34,7 @@ function source(): StateSource {
           lastDown: { kind: 'received-notification', message: 'x', at: 1, data: new Uint8Array([1, 2]) } as never,
           lastConnectError: null,
           counters: zeroPeerCounters(),
-          prefixesAnnounced: 1_000_000, prefixesPending: 3, prefixesReceived: 9, receivedBytes: 900, receiveLimit: null, endOfRibReceived: ['1/1'], md5: true, heldDownMs: null,
+          prefixesAnnounced: 1_000_000, prefixesPending: 3, prefixesReceived: 9, receivedBytes: 900, receiveLimit: null, endOfRibReceived: ['1/1'], md5: true, heldDownMs: null, bfd: null,
         },
       ],
       standing: boom,

@@ -113,6 +113,7 @@ function peer(name: string, state: string): PeerState {
     endOfRibReceived: [],
     md5: true,
     heldDownMs: null,
+    bfd: null,
     established: state === 'Established',
     description: null,
   };
@@ -136,6 +137,33 @@ describe('renderers', () => {
     expect(t).toMatch(/\nup1 +192\.0\.2\.1 +65000 +Established +1m01s +3 +0 +5 +1K +ipv4\n/);
     expect(t).toMatch(/\nup2 .* Active +- .* connection refused\n/);
     expect(renderPeers([], plain)).toBe('no peers configured\n');
+  });
+
+  it('peers with BFD: a BFD column (state, tx/detection), the routes-held note, and one BFD line per peer', () => {
+    const session = {
+      name: 'up1', peer: '192.0.2.1', local: null, multihop: false, minTtl: 255, passive: false, state: 'Up' as const, remoteState: 'Up' as const,
+      localDiag: 0, localDiagName: 'NoDiagnostic', remoteDiag: 0, remoteDiagName: 'NoDiagnostic', localDiscriminator: 7, remoteDiscriminator: 9, sourcePort: 49200,
+      desiredMinTxMs: 100, requiredMinRxMs: 100, detectMult: 3, remote: { desiredMinTxMs: 100, requiredMinRxMs: 100, detectMult: 3, demand: false },
+      txIntervalMs: 100, rxIntervalMs: 100, detectionTimeMs: 300, pollActive: false, uptimeMs: 65_000,
+      lastDown: { at: Date.now() - 120_000, diag: 1, diagName: 'ControlDetectionTimeExpired', remoteState: 'Up' as const, pathDown: true },
+      counters: { packetsIn: 650, packetsOut: 652, discards: { ttl: 1 } as never, upTransitions: 2, downTransitions: 1, pollsCompleted: 2, sendErrors: 0 },
+    };
+    const up: PeerState = { ...peer('up1', 'Established'), bfd: { session, error: null, routesHeld: false, heldMs: 0, unprotected: false, waitUpMs: 10_000 } };
+    const held: PeerState = {
+      ...peer('up2', 'Established'),
+      bfd: { session: { ...session, state: 'Down', remote: null, detectionTimeMs: null, rxIntervalMs: null, txIntervalMs: 1000, lastDown: null }, error: null, routesHeld: true, heldMs: 3_000, unprotected: false, waitUpMs: 10_000 },
+    };
+    const none: PeerState = peer('up3', 'Active');
+    const t = renderPeers([up, held, none], plain);
+    expect(t).toMatch(/^PEER +ADDRESS +AS +STATE +BFD +UP +SENT/);
+    expect(t).toMatch(/\nup1 +192\.0\.2\.1 +65000 +Established +Up 100\/300ms +1m01s /);
+    expect(t).toMatch(/\nup2 .* Established +Down +1m01s .* routes wait for BFD Up \(3s of wait_up 10s\)\n/);
+    expect(t).toMatch(/\nup3 .* Active +- +- /);
+    expect(t).toContain(
+      'bfd up1: Up for 1m05s, single hop; ours 100/100ms ×3, peer Up 100/100ms ×3; tx every 100ms, detect in 300ms; packets 650 in, 652 out, 1 discarded; up 2, down 1; last down 2m00s ago: ControlDetectionTimeExpired\n',
+    );
+    expect(t).toContain('bfd up2: Down, single hop; ours 100/100ms ×3, nothing heard from the peer; tx every 1000ms; packets');
+    expect(t).not.toContain('bfd up3');
   });
 
   it('services: the first failing check detail', () => {
@@ -264,6 +292,16 @@ describe('renderers', () => {
     );
     expect(renderEvent({ type: 'reload', at: '2024-01-01T10:11:12.000Z', ok: false, errors: ['a.yaml:3:1: asn: bad'] }, plain)).toBe(
       '10:11:12 reload refused: a.yaml:3:1: asn: bad',
+    );
+    const at = '2024-01-01T10:11:12.000Z';
+    const bfd = (pathDown: boolean, remoteState: string) =>
+      renderEvent({ type: 'peer', at, event: { type: 'bfd', peer: 'up1', from: 'Up', to: 'Down', diag: pathDown ? 'ControlDetectionTimeExpired' : 'NeighborSignaledSessionDown', remoteState, pathDown } }, plain);
+    expect(bfd(true, 'Up')).toBe('10:11:12 peer up1: BFD Up → Down — ControlDetectionTimeExpired, peer Up: path down, BGP session taken down');
+    expect(bfd(false, 'AdminDown')).toBe('10:11:12 peer up1: BFD Up → Down — NeighborSignaledSessionDown, peer AdminDown: not a path failure, BGP session kept');
+    expect(renderEvent({ type: 'peer', at, event: { type: 'bfd', peer: 'up1', from: 'Init', to: 'Up', diag: 'NoDiagnostic', remoteState: 'Up', pathDown: false } }, plain)).toBe('10:11:12 peer up1: BFD Init → Up');
+    expect(renderEvent({ type: 'peer', at, event: { type: 'bfd-routes', peer: 'up1', held: true, unprotected: false, heldMs: 0 } }, plain)).toBe('10:11:12 peer up1: routes wait for BFD Up');
+    expect(renderEvent({ type: 'peer', at, event: { type: 'bfd-routes', peer: 'up1', held: false, unprotected: true, heldMs: 10_000 } }, plain)).toBe(
+      '10:11:12 peer up1: BFD not Up within wait_up: routes sent without BFD protection after 10s',
     );
   });
 });

@@ -377,7 +377,7 @@ describe.skipIf(!canNetns)('routes CLI against herald run in a namespace', () =>
     expect(keys(await routesJson<SummaryState>(sockA))).toEqual(['asn', 'configFile', 'engine', 'lxd', 'peers', 'reloads', 'routerId', 'routes', 'services', 'uptimeMs', 'version']);
     expect(keys((await routesJson<PeerState[]>(sockA, 'peers'))[0]!)).toEqual(
       [
-        'address', 'counters', 'description', 'instance', 'endOfRibReceived', 'established', 'families', 'heldDownMs', 'holdTime', 'keepaliveTime', 'lastConnectError', 'lastDown',
+        'address', 'bfd', 'counters', 'description', 'instance', 'endOfRibReceived', 'established', 'families', 'heldDownMs', 'holdTime', 'keepaliveTime', 'lastConnectError', 'lastDown',
         'localAddress', 'localAs', 'md5', 'name', 'passive', 'peerAs', 'peerBgpId', 'peerHostname', 'prefixesAnnounced', 'prefixesPending',
         'prefixesReceived', 'receiveLimit', 'receivedBytes', 'state', 'uptimeMs',
       ].sort(),

@@ -102,6 +102,7 @@ const SECTIONS: Record<string, string[][]> = {
   drain: [['drain']],
   peer_defaults: [['peer_defaults']],
   graceful_restart: [['graceful_restart']],
+  bfd: [['bfd'], ['peers', '*', 'bfd']],
   metrics: [['metrics']],
   lxd: [['lxd']],
 };

@@ -436,3 +436,70 @@ describe('loadConfig', () => {
     expect((err as ConfigError).message).toBe(`${f}:13:15: services[0].interval: expected a duration like 500ms or 2s, got "2ss" (write 2s)`);
   });
 });
+
+describe('bfd', () => {
+  /** A config with a top-level bfd section (or none) and three peers. */
+  const cfg = (top: string[], peers: string[]): string =>
+    ['router_id: 192.0.2.11', 'asn: 65011', ...top, 'peers:', ...peers].join('\n') + '\n';
+  const peer = (name: string, addr: string, ...extra: string[]): string[] => [`  - name: ${name}`, `    address: ${addr}`, '    asn: 65000', ...extra.map((l) => `    ${l}`)];
+
+  it('the top-level section turns BFD on for every peer that does not say false; a mapping overrides single keys', () => {
+    const c = parseConfig(
+      cfg(
+        ['bfd: { min_tx: 100ms, min_rx: 100ms, multiplier: 3, wait_up: 5s }'],
+        [...peer('a', '192.0.2.1'), ...peer('b', '192.0.2.2', 'bfd: false'), ...peer('c', '192.0.2.3', 'bfd: { min_rx: 50ms, passive: true }')],
+      ),
+      'h.yaml',
+    );
+    expect(c.bfd).toEqual({ minTxMs: 100, minRxMs: 100, multiplier: 3, passive: false, waitUpMs: 5000 });
+    expect(c.peers.map((p) => p.bfd ?? null)).toEqual([
+      { minTxMs: 100, minRxMs: 100, multiplier: 3, passive: false, waitUpMs: 5000, multihop: false },
+      null,
+      { minTxMs: 100, minRxMs: 50, multiplier: 3, passive: true, waitUpMs: 5000, multihop: false },
+    ]);
+  });
+
+  it('without the section, bfd: true takes the defaults (300ms × 3, wait_up 10s) and absent is off', () => {
+    const c = parseConfig(cfg([], [...peer('a', '192.0.2.1', 'bfd: true'), ...peer('b', '192.0.2.2')]), 'h.yaml');
+    expect(c.bfd).toBeNull();
+    expect(c.peers[0]!.bfd).toEqual({ minTxMs: 300, minRxMs: 300, multiplier: 3, passive: false, waitUpMs: 10_000, multihop: false });
+    expect(c.peers[1]!.bfd).toBeUndefined();
+  });
+
+  it('multihop follows the BGP session (multihop above 1, ttl_security hops above 1) unless set', () => {
+    const c = parseConfig(
+      cfg(
+        [],
+        [
+          ...peer('mh', '192.0.2.1', 'multihop: 3', 'bfd: { max_hops: 2 }'),
+          ...peer('ttl1', '192.0.2.2', 'multihop: 1', 'bfd: true'),
+          ...peer('gtsm', '192.0.2.3', 'ttl_security: 2', 'bfd: true'),
+          ...peer('forced', '192.0.2.4', 'bfd: { multihop: true }'),
+        ],
+      ),
+      'h.yaml',
+    );
+    expect(c.peers.map((p) => [p.bfd!.multihop, p.bfd!.maxHops ?? null])).toEqual([
+      [true, 2],
+      [false, null],
+      [true, null],
+      [true, null],
+    ]);
+  });
+
+  it('errors name the line and key: interval range (a bare number is seconds), unknown key, wrong type, max_hops on single hop', () => {
+    const at = (text: string): string[] => issuesOf(text).map((i) => `${i.line}:${i.column} ${i.path}: ${i.message}`);
+    expect(at(cfg(['bfd:', '  min_tx: 100', '  multiplier: 0'], peer('a', '192.0.2.1')))).toEqual([
+      '4:11 bfd.min_tx: expected 10ms..60s, got 100 (a bare number is seconds: write 100ms)',
+      '5:15 bfd.multiplier: expected a detect multiplier 1..255, got 0',
+    ]);
+    expect(at(cfg([], peer('a', '192.0.2.1', 'bfd:', '  min_txx: 100ms')))).toEqual(["8:7 peers[0].bfd.min_txx: unknown key 'min_txx' — did you mean 'min_tx'?"]);
+    expect(at(cfg([], peer('a', '192.0.2.1', 'bfd: yes')))).toEqual([
+      '7:10 peers[0].bfd: expected true, false or a mapping of BFD settings (min_tx, min_rx, multiplier, ...), got "yes"',
+    ]);
+    expect(at(cfg([], peer('a', '192.0.2.1', 'bfd: { max_hops: 3, wait_up: 2h }')))).toEqual(['7:34 peers[0].bfd.wait_up: expected at most 1h, got "2h"']);
+    expect(at(cfg([], peer('a', '192.0.2.1', 'bfd: { max_hops: 3 }')))).toEqual([
+      '7:22 peers[0].bfd.max_hops: max_hops applies to multihop BFD only (set bfd.multihop: true, or multihop on the peer)',
+    ]);
+  });
+});

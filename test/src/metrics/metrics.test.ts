@@ -65,6 +65,7 @@ function peerSnap(name: string, over: Partial<PeerSnapshot> = {}): PeerSnapshot 
     endOfRibReceived: [],
     md5: false,
     heldDownMs: null,
+    bfd: null,
     ...over,
   };
 }
@@ -297,6 +298,52 @@ describe('metrics on a fake daemon model', () => {
     expect(sampleValue(f, 'herald_bgp_route_refresh_received_total', { peer: 'r1', kind: 'request' })).toBe(3);
     expect(sampleValue(f, 'herald_bgp_route_refresh_received_total', { peer: 'r1', kind: 'borr' })).toBe(1);
     expect(sampleValue(f, 'herald_bgp_route_refresh_answered_total', { peer: 'r1' })).toBe(2);
+    m.detach();
+  });
+
+  it('BFD: series only for peers with BFD; state, timers, routes held; counters never backwards when the BFD session is re-created', async () => {
+    const model = fakeModel();
+    const session = (discr: number, over: Partial<NonNullable<NonNullable<PeerSnapshot['bfd']>['session']>> = {}): NonNullable<NonNullable<PeerSnapshot['bfd']>['session']> => ({
+      name: 'r1', peer: '192.0.2.1', local: null, multihop: false, minTtl: 255, passive: false, state: 'Up', remoteState: 'Up',
+      localDiag: 0, localDiagName: 'NoDiagnostic', remoteDiag: 0, remoteDiagName: 'NoDiagnostic', localDiscriminator: discr, remoteDiscriminator: 9, sourcePort: 49200,
+      desiredMinTxMs: 100, requiredMinRxMs: 100, detectMult: 3, remote: { desiredMinTxMs: 100, requiredMinRxMs: 100, detectMult: 3, demand: false },
+      txIntervalMs: 100, rxIntervalMs: 100, detectionTimeMs: 300, pollActive: false, uptimeMs: 1000, lastDown: null,
+      counters: { packetsIn: 50, packetsOut: 52, discards: { ttl: 2, version: 1 } as never, upTransitions: 1, downTransitions: 0, pollsCompleted: 1, sendErrors: 0 },
+      ...over,
+    });
+    const r1 = model.engine.add(peerSnap('r1', { state: 'Established', bfd: { session: session(7), error: null, routesHeld: false, heldMs: 0, unprotected: false, waitUpMs: 10_000 } }));
+    model.engine.add(peerSnap('r2'));
+    const m = createMetrics(model, { defaultMetrics: false });
+    let f = await scrape(m);
+    expect(sampleValue(f, 'herald_bfd_session_up', { peer: 'r1' })).toBe(1);
+    expect(sampleValue(f, 'herald_bfd_session_up', { peer: 'r2' })).toBeUndefined();
+    expect(sampleValue(f, 'herald_bfd_session_state', { peer: 'r1', state: 'Up' })).toBe(1);
+    expect(sampleValue(f, 'herald_bfd_session_state', { peer: 'r1', state: 'Down' })).toBe(0);
+    expect(sampleValue(f, 'herald_bfd_detection_time_seconds', { peer: 'r1' })).toBe(0.3);
+    expect(sampleValue(f, 'herald_bfd_tx_interval_seconds', { peer: 'r1' })).toBe(0.1);
+    expect(sampleValue(f, 'herald_bfd_routes_held', { peer: 'r1' })).toBe(0);
+    expect(sampleValue(f, 'herald_bfd_packets_received_total', { peer: 'r1' })).toBe(50);
+    expect(sampleValue(f, 'herald_bfd_packets_sent_total', { peer: 'r1' })).toBe(52);
+    expect(sampleValue(f, 'herald_bfd_packets_discarded_total', { peer: 'r1' })).toBe(3);
+    expect(sampleValue(f, 'herald_bfd_transitions_total', { peer: 'r1', to: 'up' })).toBe(1);
+    expect(f.get('herald_bfd_transitions_total')!.type).toBe('counter');
+
+    // Down, then a new BFD session (a config change): its counters start at zero, the totals keep counting.
+    r1.bfd = { session: session(7, { state: 'Down', detectionTimeMs: null, counters: { ...session(7).counters, packetsIn: 60, downTransitions: 1 } }), error: null, routesHeld: true, heldMs: 5, unprotected: false, waitUpMs: 10_000 };
+    f = await scrape(m);
+    expect(sampleValue(f, 'herald_bfd_session_up', { peer: 'r1' })).toBe(0);
+    expect(sampleValue(f, 'herald_bfd_detection_time_seconds', { peer: 'r1' })).toBeUndefined();
+    expect(sampleValue(f, 'herald_bfd_routes_held', { peer: 'r1' })).toBe(1);
+    expect(sampleValue(f, 'herald_bfd_transitions_total', { peer: 'r1', to: 'down' })).toBe(1);
+    r1.bfd = { session: session(8, { counters: { packetsIn: 4, packetsOut: 4, discards: {} as never, upTransitions: 1, downTransitions: 0, pollsCompleted: 0, sendErrors: 0 } }), error: null, routesHeld: false, heldMs: 0, unprotected: false, waitUpMs: 10_000 };
+    f = await scrape(m);
+    expect(sampleValue(f, 'herald_bfd_packets_received_total', { peer: 'r1' })).toBe(64);
+    expect(sampleValue(f, 'herald_bfd_transitions_total', { peer: 'r1', to: 'up' })).toBe(2);
+    // Not running (waiting for a source address): no state series.
+    r1.bfd = { session: null, error: 'waiting', routesHeld: false, heldMs: 0, unprotected: false, waitUpMs: 10_000 };
+    f = await scrape(m);
+    expect(sampleValue(f, 'herald_bfd_session_up', { peer: 'r1' })).toBe(0);
+    expect(sampleValue(f, 'herald_bfd_session_state', { peer: 'r1', state: 'Up' })).toBeUndefined();
     m.detach();
   });
 

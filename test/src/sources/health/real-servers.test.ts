@@ -170,6 +170,22 @@ const alive = (pid: number): boolean => {
   }
 };
 
+/**
+ * A probe's "timed out after N ms" detail: the exact text before it, and N
+ * at least the timeout and within a generous bound (a loaded machine runs
+ * timers late; the figure is printed).
+ */
+function expectTimedOut(detail: string, head: string, timeoutMs: number, tail = ''): void {
+  const m = /^(.*) timed out after (\d+)ms(.*)$/.exec(detail);
+  expect(m, detail).not.toBeNull();
+  expect(m![1]).toBe(head);
+  expect(m![3]).toBe(tail);
+  const ms = Number(m![2]);
+  console.log(`real-servers: ${head} timed out after ${ms} ms (timeout ${timeoutMs} ms, bound ${timeoutMs * 3 + 500} ms)`);
+  expect(ms).toBeGreaterThanOrEqual(timeoutMs - 5);
+  expect(ms).toBeLessThan(timeoutMs * 3 + 500);
+}
+
 describe.skipIf(!netns.canRun)('health checks against real servers in a network namespace', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'herald-hc-'));
@@ -263,9 +279,9 @@ describe.skipIf(!netns.canRun)('health checks against real servers in a network 
       expect(t.detail).toContain('ECONNREFUSED');
       const hole = await probe(dns({ server: BLACKHOLE, timeoutMs: 300 }));
       expect(hole.ok).toBe(false);
-      expect(hole.detail).toMatch(/^DNS example.org SOA @198\.51\.100\.2:5353\/udp timed out after 3\d\dms$/);
+      expectTimedOut(hole.detail, 'DNS example.org SOA @198.51.100.2:5353/udp', 300);
       expect(hole.latencyMs).toBeGreaterThanOrEqual(295);
-      expect(hole.latencyMs).toBeLessThan(600);
+      expect(hole.latencyMs).toBeLessThan(1400);
     });
 
     it('a hung nsd (SIGSTOP) times out, and answers again after SIGCONT', async () => {
@@ -273,7 +289,7 @@ describe.skipIf(!netns.canRun)('health checks against real servers in a network 
       try {
         const r = await probe(dns({ timeoutMs: 300 }));
         expect(r.ok).toBe(false);
-        expect(r.detail).toMatch(/^DNS example.org SOA @192\.0\.2\.53:5353\/udp timed out after 3\d\dms$/);
+        expectTimedOut(r.detail, 'DNS example.org SOA @192.0.2.53:5353/udp', 300);
       } finally {
         process.kill(-nsd!.pid!, 'SIGCONT');
       }
@@ -339,9 +355,9 @@ describe.skipIf(!netns.canRun)('health checks against real servers in a network 
         const url = `http://${WWW4}:${portOf(silent)}/`;
         const t = await probe(http({ url, timeoutMs: 300 }));
         expect(t.ok).toBe(false);
-        expect(t.detail).toMatch(new RegExp(`^HTTP request to ${url} timed out after 3\\d\\dms$`));
+        expectTimedOut(t.detail, `HTTP request to ${url}`, 300);
         const tl = await probe(https({ url: `https://${WWW4}:${portOf(silent)}/`, timeoutMs: 300 }));
-        expect(tl.detail).toMatch(/timed out after 3\d\dms$/);
+        expectTimedOut(tl.detail, `HTTP request to https://${WWW4}:${portOf(silent)}/`, 300);
       } finally {
         await closeServer(silent);
       }
@@ -363,7 +379,7 @@ describe.skipIf(!netns.canRun)('health checks against real servers in a network 
       expect(refused.detail).toContain('ECONNREFUSED');
       const hole = await probe(tcp(BLACKHOLE, 80, 250));
       expect(hole.ok).toBe(false);
-      expect(hole.detail).toMatch(/^TCP connect to 198\.51\.100\.2:80 timed out after 2[5-9]\dms$/);
+      expectTimedOut(hole.detail, 'TCP connect to 198.51.100.2:80', 250);
     });
   });
 
@@ -483,14 +499,16 @@ describe.skipIf(!netns.canRun)('health checks against real servers in a network 
         let took: number;
         try {
           // fall (2) × interval, each probe bounded by its 150ms timeout, plus jitter.
-          took = await waitState('dns', 'down', 2000);
+          took = await waitState('dns', 'down', 4000);
         } finally {
           process.kill(-nsd!.pid!, 'SIGCONT');
         }
-        expect(took).toBeLessThan(2 * 200 + 150 + 2 * 20 + 300);
+        // Target: fall × interval + one timeout + jitter (590 ms); bound 3× that.
+        console.log(`real-servers: nsd SIGSTOP -> dns down after ${Math.round(took)} ms (target 590 ms, bound 1770 ms)`);
+        expect(took).toBeLessThan(3 * (2 * 200 + 150 + 2 * 20));
         const down = log.find((e) => e.service === 'dns' && e.to === 'down')!;
-        expect(down.reason).toMatch(/^2 failing rounds in a row: DNS example.org SOA @192\.0\.2\.53:5353\/udp timed out after 1[5-9]\dms$/);
-        expect(await waitState('dns', 'up', 1500)).toBeLessThan(1000);
+        expectTimedOut(down.reason, '2 failing rounds in a row: DNS example.org SOA @192.0.2.53:5353/udp', 150);
+        expect(await waitState('dns', 'up', 4000)).toBeLessThan(3000);
 
         writeFileSync(maint, '');
         await waitState('dns', 'maintenance', 1000);
@@ -500,7 +518,7 @@ describe.skipIf(!netns.canRun)('health checks against real servers in a network 
         // The hung exec was killed at each timeout; www never flapped meanwhile.
         expect(log.filter((e) => e.service === 'www').map((e) => e.to)).toEqual(['up']);
         const stuck = src.snapshot().get('stuck')!.lastResults[0]!.result;
-        expect(stuck.detail).toMatch(/^exec sleep 30 timed out after 1[5-9]\dms; process group killed$/);
+        expectTimedOut(stuck.detail, 'exec sleep 30', 150, '; process group killed');
         expect(log.filter((e) => e.service === 'dns').map((e) => e.to)).toEqual(['up', 'down', 'up', 'maintenance', 'up']);
       } finally {
         src.stop();
