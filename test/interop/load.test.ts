@@ -14,7 +14,10 @@
 //   - the worst timer lateness in the engine thread is printed, with a
 //     generous bound (1 s; the 50 ms target is the benchmark's:
 //     `npm run bench -- --lateness`).
-// Every figure is printed.
+// Every figure is printed. Wall time on an idle 2-core machine: about 50 s
+// (start 19 s, down 10 s, up 14 s); the main thread is CPU-bound by ten
+// thousand TCP probes a round, so on a loaded machine the flips take longer
+// (their bounds are generous; the session is what must hold).
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labReady } from './lab/index.js';
@@ -37,17 +40,17 @@ describe.skipIf(!ready)('load: 10,000 services changing together, FRR at hold ti
 
   beforeAll(async () => {
     const t0 = Date.now();
-    await fl.start(110_000);
+    await fl.start(240_000);
     startMs = Date.now() - t0;
     console.log(`load: herald with ${SERVICES} services started and FRR held all ${SERVICES + 1} routes after ${startMs} ms; herald ${JSON.stringify(fl.usage())}`);
-  }, 120_000);
+  }, 300_000);
 
   afterAll(async () => {
     await fl.close();
   });
 
   it('keeps the session (no Hold Timer Expired), moves every route, honours SIGTERM within 1 s; prints the worst timer lateness', async () => {
-    const f: LoadFigures = await runServiceFlips(fl, { flips: 1, sigterm: true, timeoutMs: 50_000 });
+    const f: LoadFigures = await runServiceFlips(fl, { flips: 1, sigterm: true, timeoutMs: 180_000 });
     console.log(describeLoad(f));
     expect(f.flips).toHaveLength(1);
     expect(f.holdTimerExpired).toEqual([]);
@@ -62,5 +65,5 @@ describe.skipIf(!ready)('load: 10,000 services changing together, FRR at hold ti
     expect(f.sigterm!.honouredMs).toBeLessThanOrEqual(SIGTERM_BOUND_MS);
     expect(f.sigterm!.exitedMs).toBeLessThanOrEqual(EXIT_BOUND_MS);
     expect(f.sigterm!.exitCode).toBe(0);
-  }, 120_000);
+  }, 600_000);
 });

@@ -6,7 +6,7 @@
  * config side.
  */
 export { HealthSource, type HealthSourceOptions } from './source.js';
-export { ProbePacer, PACER_SLICE_MS } from './pacer.js';
+export { ProbePacer, PACER_SLICE_MS, type ProbePacerOptions } from './pacer.js';
 export { ServiceHealth, GRACE_MS, type ServiceHealthOptions, type ServiceHealthSpec, type CarriedState, type RoundEvent } from './service.js';
 export { runCheck, probe, checkLabel, checkTimeout, checkTcp, checkHttp, checkExec, checkMaintenanceFile, BODY_LIMIT } from './checks/index.js';
 export { OUTPUT_LIMIT } from './types.js';
