@@ -132,6 +132,9 @@ async function handle(c: Command): Promise<unknown> {
     }
     case 'snapshot':
       return daemon.engine?.snapshot() ?? [];
+    case 'lateness':
+      // The engine thread's timer lateness since start (decision 0034).
+      return daemon.engine?.lateness() ?? null;
     case 'stop':
       await daemon.stop('bench done');
       return null;

@@ -16,6 +16,8 @@
  *   npm run bench -- --idle            idle RSS, start → first OPEN and `routes`
  *                                      start-up beside BIRD and GoBGP (idle.ts)
  *   npm run bench -- --failover        failover times and client loss instead (failover.ts)
+ *   npm run bench -- --lateness        the engine's timer lateness under 1M routes and
+ *                                      under 10k services changing together (lateness.ts)
  *
  * Every sender runs in a fresh pair of namespaces that are deleted after it
  * (the lab's exit handlers also clean up on a crash or Ctrl-C).
@@ -32,6 +34,7 @@ import { benchOpenbgpd } from './openbgpd.js';
 import { benchGobgp } from './gobgp.js';
 import { runIdle } from './idle.js';
 import { runFailover } from './failover.js';
+import { runLateness } from './lateness.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 
@@ -60,7 +63,7 @@ function parseArgs(argv: string[]): { quick: boolean; idle: boolean; only: Set<s
     else if (a.startsWith('--only=')) only = new Set(a.slice(7).split(','));
     else if (a.startsWith('--cpu-prof=')) cpuProf = resolve(a.slice(11));
     else if (a === '--cpu-prof') cpuProf = resolve('herald-cpu-prof');
-    else throw new Error(`unknown argument ${a} (known: --quick, --idle, --only=herald,daemon,bird,openbgpd,gobgp, --cpu-prof[=DIR], --failover)`);
+    else throw new Error(`unknown argument ${a} (known: --quick, --idle, --only=herald,daemon,bird,openbgpd,gobgp, --cpu-prof[=DIR], --failover, --lateness)`);
   }
   return { quick, idle, only, cpuProf };
 }
@@ -97,6 +100,11 @@ async function main(): Promise<void> {
   if (process.argv.slice(2).includes('--failover')) {
     if (process.argv.length > 3) throw new Error('--failover takes no other argument');
     await runFailover();
+    return;
+  }
+  if (process.argv.slice(2).includes('--lateness')) {
+    if (process.argv.length > 3) throw new Error('--lateness takes no other argument');
+    await runLateness();
     return;
   }
   const args = parseArgs(process.argv.slice(2));

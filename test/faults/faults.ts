@@ -70,7 +70,7 @@ const stats = (xs: number[]): string => (xs.length === 0 ? '—' : `min ${Math.m
 /** The routes at FRR, as a problem list entry when they are not exactly the expected ones. */
 async function routesProblem(fl: FaultLab, problems: string[]): Promise<RouteCheck> {
   // FRR may still be taking the last UPDATEs in: wait for the count first.
-  await fl.waitRoutes(fl.expectedCount(), 60_000).catch(() => {});
+  await fl.waitRoutes(fl.expectedCount(), 20_000).catch(() => {});
   const r = await fl.checkRoutes();
   if (!r.ok) problems.push(`routes at FRR: ${r.present} of ${r.expected}, missing ${r.missing.length} (${r.missing.slice(0, 3).join(' ')}), stale ${r.stale.length}, duplicated ${r.duplicated.length}`);
   return r;

@@ -145,6 +145,10 @@ export class FaultLab {
     this.heraldNs = await this.lab.addNamespace('herald');
     const p = await pointToPoint(this.lab, this.router, this.heraldNs, { index: 0 });
     if (p.aV6 !== ROUTER_V6 || p.bV6 !== HERALD_V6) throw new Error(`unexpected addresses ${p.aV6} ${p.bV6}`);
+    // A link flap sets the router's end down: Linux drops an interface's
+    // IPv6 addresses on admin down unless told to keep them (a real router's
+    // configured address survives a flap).
+    for (const ns of [this.router, this.heraldNs]) await this.lab.sysctl(ns, 'net.ipv6.conf.eth0.keep_addr_on_down', 1);
     if (this.opts.scanner) {
       this.scanNs = await this.lab.addNamespace('scan');
       await pointToPoint(this.lab, this.heraldNs, this.scanNs, { index: 1, ifA: 'scan0', ifB: 'eth0' });
