@@ -6,7 +6,8 @@
  *   1M routes     the real Daemon (test/bench/daemon-child.ts) handed
  *                 1,000,000 IPv4 /32 + 100,000 IPv6 /128 as one snapshot,
  *                 sent to a BIRD 2 receiver, withdrawn, and sent again
- *                 (the `daemon` row of `npm run bench`);
+ *                 (the `daemon` row of `npm run bench`), at hold time 3 so
+ *                 keepalive deadlines fall due during the work;
  *   10k services  `herald run` with 10,000 services behind FRR at hold
  *                 time 3, every service down and up together twice
  *                 (test/faults/load.ts).
@@ -39,16 +40,17 @@ interface Row {
 
 /** The 1M-route load through the real Daemon; the engine's lateness afterwards. */
 async function routesLoad(): Promise<Row> {
-  const row: Row = { load: '1M routes (daemon → BIRD: send, withdraw, send)', lateness: null, notes: [] };
+  const row: Row = { load: '1M routes (daemon → BIRD hold 3: send, withdraw, send)', lateness: null, notes: [] };
   const why = missingReason(['bird']);
   if (why !== undefined) return { ...row, notes: [`skipped: ${why}`] };
   const o: BenchOptions = { count4: 1_000_000, count6: 100_000, transferTimeoutMs: 120_000, withdrawTimeoutMs: 120_000 };
   const lab = new Lab();
   try {
     const t = await setUp(lab, 'late');
+    // Hold time 3 (keepalives every second), so that deadlines fall due while the routes are packed and sent.
     const peers: PeerConfig[] = [
-      { name: 'r4', address: t.recvV4, asn: RECEIVER_ASN, localAddress: t.sendV4, families: ['ipv4'] },
-      { name: 'r6', address: t.recvV6, asn: RECEIVER_ASN, localAddress: t.sendV6, families: ['ipv6'] },
+      { name: 'r4', address: t.recvV4, asn: RECEIVER_ASN, localAddress: t.sendV4, families: ['ipv4'], holdTime: 3 },
+      { name: 'r6', address: t.recvV6, asn: RECEIVER_ASN, localAddress: t.sendV6, families: ['ipv6'], holdTime: 3 },
     ];
     const child = new HeraldProcess(t.sendNs, { asn: SENDER_ASN, routerId: t.sendV4 }, peers, await bundleChild(join(here, 'daemon-child.ts'), 'bench-daemon-child'), HERALD_NODE_FLAGS);
     await child.start();
