@@ -46,6 +46,27 @@ function args(argv: string[]): { quick: boolean; only: Set<FaultName> | null } {
   return { quick, only };
 }
 
+/** Start a lab, do each fault in it, print herald's RSS and fds before and after, close the lab. */
+async function inLab(fl: FaultLab, faults: FaultName[], counts: Record<FaultName, number>): Promise<FaultResult[]> {
+  const out: FaultResult[] = [];
+  try {
+    await fl.start(300_000);
+    const u0 = fl.usage();
+    console.log(`fault lab: herald with ${fl.opts.services} services behind FRR at hold 3; herald ${JSON.stringify(u0)}`);
+    for (const f of faults) {
+      console.log(`${f} ×${counts[f]} …`);
+      const r = await runFault(fl, f, counts[f]);
+      out.push(r);
+      console.log(describeFault(r));
+    }
+    const u1 = fl.usage();
+    console.log(`herald after the faults: ${JSON.stringify(u1)} (RSS ${u0.rssMb} → ${u1.rssMb} MB, fds ${u0.fds} → ${u1.fds}; a SIGKILL fault starts a new process)`);
+  } finally {
+    await fl.close();
+  }
+  return out;
+}
+
 async function main(): Promise<number> {
   const a = args(process.argv.slice(2));
   const missing = missingReason(['frr']);
@@ -56,42 +77,8 @@ async function main(): Promise<number> {
   // The events and services faults need ten thousand services (20,000 events a flip); the others are about the fault, not the load.
   const big: FaultName[] = want.filter((f) => f === 'events' || f === 'services');
   const small = want.filter((f) => !big.includes(f));
-  if (small.length > 0) {
-    const fl = new FaultLab({ services: 100, scanner: small.includes('scan') || small.includes('huge'), tag: 'faults' });
-    try {
-      await fl.start();
-      const u0 = fl.usage();
-      console.log(`fault lab: herald with 100 services behind FRR at hold 3; herald ${JSON.stringify(u0)}`);
-      for (const f of small) {
-        console.log(`${f} ×${counts[f]} …`);
-        const r = await runFault(fl, f, counts[f]);
-        results.push(r);
-        console.log(describeFault(r));
-      }
-      const u1 = fl.usage();
-      console.log(`herald after the faults: ${JSON.stringify(u1)} (RSS ${u0.rssMb} → ${u1.rssMb} MB, fds ${u0.fds} → ${u1.fds}; a SIGKILL fault starts a new process)`);
-    } finally {
-      await fl.close();
-    }
-  }
-  if (big.length > 0) {
-    const fl = new FaultLab({ services: 10_000, tag: 'faults-10k' });
-    try {
-      await fl.start(300_000);
-      const u0 = fl.usage();
-      console.log(`fault lab: herald with 10,000 services behind FRR at hold 3; herald ${JSON.stringify(u0)}`);
-      for (const f of big) {
-        console.log(`${f} ×${counts[f]} …`);
-        const r = await runFault(fl, f, counts[f]);
-        results.push(r);
-        console.log(describeFault(r));
-      }
-      const u1 = fl.usage();
-      console.log(`herald after the faults: ${JSON.stringify(u1)} (RSS ${u0.rssMb} → ${u1.rssMb} MB, fds ${u0.fds} → ${u1.fds})`);
-    } finally {
-      await fl.close();
-    }
-  }
+  if (small.length > 0) results.push(...(await inLab(new FaultLab({ services: 100, scanner: small.includes('scan') || small.includes('huge'), tag: 'faults' }), small, counts)));
+  if (big.length > 0) results.push(...(await inLab(new FaultLab({ services: 10_000, tag: 'faults-10k' }), big, counts)));
   const dir = join(here, 'results');
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'latest.json'), JSON.stringify({ at: new Date().toISOString(), quick: a.quick, results }, null, 2) + '\n');
