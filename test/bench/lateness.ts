@@ -18,6 +18,7 @@
  * line, and writes test/bench/results/lateness.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PeerConfig, TimerLateness } from '../../bgp/index.js';
@@ -122,7 +123,10 @@ export async function runLateness(): Promise<void> {
   const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => (r[i] ?? '').length)));
   console.log('');
   for (const r of table) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('  '));
-  const out = { at: new Date().toISOString(), targetMs: LATENESS_TARGET_MS, rows, wallMs: Date.now() - started };
+  // A busy machine delays every thread, the engine's too: say how busy it was.
+  const load = loadavg().map((v) => +v.toFixed(2));
+  console.log(`\nload average at the end: ${load.join(', ')} (1, 5, 15 min)`);
+  const out = { at: new Date().toISOString(), targetMs: LATENESS_TARGET_MS, rows, loadAverage: load, wallMs: Date.now() - started };
   console.log(`\n${JSON.stringify(out)}`);
   const dir = join(here, 'results');
   mkdirSync(dir, { recursive: true });
