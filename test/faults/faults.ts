@@ -49,8 +49,8 @@ export interface FaultResult {
 
 /** Generous bounds (the targets are in the figures line). */
 export const BOUNDS = {
-  /** FRR start-up (about 1 s) + herald's connect (≤ 1 s); target 2 s. */
-  frrRestartMs: 15_000,
+  /** FRR start-up (about 1 s) + herald's connect (≤ 1 s); target 2 s (10 s seen at load average 13). */
+  frrRestartMs: 20_000,
   /** Target: routes back ≤ 2 s after the link comes up. */
   linkFlapMs: 10_000,
   /** A new herald: start-up, health's first rounds, the session, every route. */
@@ -225,13 +225,15 @@ async function scan(fl: FaultLab, o: FaultOpts): Promise<Omit<FaultResult, 'rout
   );
   const heap1 = await heapMb(fl);
   const after = await fl.neighbor();
+  // herald closes an unknown address's connection after accepting it: a scan where none connected measured nothing.
+  if (r.connected < r.attempted * 0.9) problems.push(`only ${r.connected} of ${r.attempted} scan connections were accepted (${JSON.stringify(r.errors)})`);
   if (after.established !== before.established || after.dropped !== before.dropped) problems.push(`FRR's session dropped during the scan (${before.established}→${after.established})`);
   return {
     fault: 'scan',
     count: o.count,
     times: [Math.round(r.seconds * 1000)],
     problems,
-    figures: `${r.attempted} connections from unknown addresses in ${r.seconds} s (${r.connected} connected, ${r.failed} failed): heap ${heap0} → ${heap1} MB; FRR session kept: ${problems.length === 0}`,
+    figures: `${r.attempted} connections from unknown addresses in ${r.seconds} s (${r.connected} connected, ${r.failed} failed${r.failed > 0 ? ` ${JSON.stringify(r.errors)}` : ''}): heap ${heap0} → ${heap1} MB; FRR session kept: ${problems.length === 0}`,
   };
 }
 

@@ -155,6 +155,8 @@ export class FaultLab {
       // AnyIP: the scanner may bind any address of these ranges and receives the replies.
       await this.lab.ip(this.scanNs, ['-6', 'route', 'add', 'local', `${SCAN_SOURCES.v6}/64`, 'dev', 'lo']);
       for (const v4 of SCAN_SOURCES.v4) await this.lab.ip(this.scanNs, ['route', 'add', 'local', `${v4}/24`, 'dev', 'lo']);
+      // IPv4 binds any address of a local route; IPv6 binds only configured addresses unless told otherwise.
+      await this.lab.sysctl(this.scanNs, 'net.ipv6.ip_nonlocal_bind', 1);
       await this.lab.ip(this.heraldNs, ['-6', 'route', 'add', `${SCAN_SOURCES.v6}/64`, 'via', SCAN_V6]);
       for (const v4 of SCAN_SOURCES.v4) await this.lab.ip(this.heraldNs, ['route', 'add', `${v4}/24`, 'via', SCAN_V4]);
     }
