@@ -195,20 +195,31 @@ async function events(fl: FaultLab, o: FaultOpts): Promise<Omit<FaultResult, 'ro
   const heap0 = await heapMb(fl);
   const close = await stuckEventsClient(fl.socket);
   const times: number[] = [];
+  let heap1: number | null = null;
   try {
     for (let i = 0; i < o.count; i++) {
       const f = await runServiceFlips(fl, { flips: 1, sigterm: false, log: () => {} });
       times.push(f.flips[0]!.downMs + f.flips[0]!.upMs);
       o.log(`  events ${i + 1}/${o.count}: ${fl.opts.services} services flipped with a stuck events client; heap ${await heapMb(fl)} MB`);
     }
+    // Measured while the client is still connected: what herald holds for it.
+    heap1 = await heapMb(fl);
   } finally {
     close();
   }
-  const heap1 = await heapMb(fl);
+  // After the client went away (what herald held for it is freed).
+  await sleep(2_000);
+  const heap2 = await heapMb(fl);
   const growth = heap0 !== null && heap1 !== null ? +(heap1 - heap0).toFixed(1) : null;
   if (growth === null) problems.push('no heap figure from /metrics');
   else if (growth > BOUNDS.eventsHeapMb) problems.push(`heap grew ${growth} MB with a client that never reads (bound ${BOUNDS.eventsHeapMb} MB)`);
-  return { fault: 'events', count: o.count, times, problems, figures: `${o.count * fl.opts.services * 2} service events to a client that never reads: heap ${heap0} → ${heap1} MB` };
+  return {
+    fault: 'events',
+    count: o.count,
+    times,
+    problems,
+    figures: `${o.count * fl.opts.services * 2} service events to a client that never reads: heap ${heap0} MB before, ${heap1} MB with the client still connected, ${heap2} MB 2 s after it went away`,
+  };
 }
 
 async function scan(fl: FaultLab, o: FaultOpts): Promise<Omit<FaultResult, 'routes' | 'wallMs'>> {
