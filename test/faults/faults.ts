@@ -17,7 +17,7 @@
  *   events        a GET /v1/events client that never reads while every
  *                 service flips: herald's heap stays bounded.
  *   scan          connections from 300k unknown source addresses: the
- *                 sessions hold, heap growth printed.
+ *                 sessions hold, RSS stays bounded.
  *   huge          a configured peer sending 16,340-ASN AS_PATHs: herald
  *                 lives, FRR's session and routes untouched.
  *   services      every service down and up together (load.ts).
@@ -57,6 +57,8 @@ export const BOUNDS = {
   sigkillMs: 60_000,
   /** Heap growth allowed with a client that never reads (bounded event clients). */
   eventsHeapMb: 64,
+  /** RSS growth allowed over a scan from unknown addresses (bounded address memory). */
+  scanRssMb: 64,
 };
 
 interface FaultOpts {
@@ -227,6 +229,9 @@ async function scan(fl: FaultLab, o: FaultOpts): Promise<Omit<FaultResult, 'rout
   if (!fl.opts.scanner) return { fault: 'scan', count: 0, times: [], problems: ['the lab has no scanner namespace'], figures: '' };
   const before = await fl.neighbor();
   const heap0 = await heapMb(fl);
+  // The unknown-address bookkeeping lives in the engine thread, whose heap
+  // /metrics does not show (prom-client reads the main isolate): RSS does.
+  const rss0 = fl.usage().rssMb;
   const r = await fl.agent<{ attempted: number; connected: number; failed: number; seconds: number; errors: Record<string, number> }>(
     fl.scanNs,
     'scan.ts',
@@ -235,7 +240,9 @@ async function scan(fl: FaultLab, o: FaultOpts): Promise<Omit<FaultResult, 'rout
     30 * 60_000,
   );
   const heap1 = await heapMb(fl);
+  const rss1 = fl.usage().rssMb;
   const after = await fl.neighbor();
+  if (rss1 - rss0 > BOUNDS.scanRssMb) problems.push(`RSS grew ${(rss1 - rss0).toFixed(1)} MB over the scan (bound ${BOUNDS.scanRssMb} MB)`);
   // herald closes an unknown address's connection after accepting it: a scan where none connected measured nothing.
   if (r.connected < r.attempted * 0.9) problems.push(`only ${r.connected} of ${r.attempted} scan connections were accepted (${JSON.stringify(r.errors)})`);
   if (after.established !== before.established || after.dropped !== before.dropped) problems.push(`FRR's session dropped during the scan (${before.established}→${after.established})`);
@@ -244,7 +251,7 @@ async function scan(fl: FaultLab, o: FaultOpts): Promise<Omit<FaultResult, 'rout
     count: o.count,
     times: [Math.round(r.seconds * 1000)],
     problems,
-    figures: `${r.attempted} connections from unknown addresses in ${r.seconds} s (${r.connected} connected, ${r.failed} failed${r.failed > 0 ? ` ${JSON.stringify(r.errors)}` : ''}): heap ${heap0} → ${heap1} MB; FRR session kept: ${problems.length === 0}`,
+    figures: `${r.attempted} connections from unknown addresses in ${r.seconds} s (${r.connected} connected, ${r.failed} failed${r.failed > 0 ? ` ${JSON.stringify(r.errors)}` : ''}): main heap ${heap0} → ${heap1} MB, RSS ${rss0} → ${rss1} MB; FRR session kept: ${after.established === before.established}`,
   };
 }
 
