@@ -19,7 +19,7 @@
  *   await sp.stop('maintenance');
  */
 export { Speaker, type SpeakerOptions } from './driver/speaker.js';
-export { EngineClient, type EngineClientOptions } from './driver/engine-client.js';
+export { EngineClient, EngineThread, startEngineThread, type EngineClientOptions } from './driver/engine-client.js';
 export type { Engine, GroupStanding, PeerChange, PrefixStanding } from './driver/engine.js';
 export { STANDING } from './rib/adj-rib-out.js';
 export type { ReceivedRoute } from './rib/adj-rib-in.js';

@@ -34,7 +34,7 @@
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { EngineClient, Speaker, realClock, type Engine, type PeerConfig, type SpeakerEvent } from '../bgp/index.js';
+import { EngineClient, realClock, type Engine, type EngineThread, type PeerConfig, type SpeakerEvent, type SpeakerOptions } from '../bgp/index.js';
 import {
   ConfigError,
   configWarnings,
@@ -68,8 +68,15 @@ const STOP_FLUSH_MS = 2_000;
 export interface DaemonOptions {
   /** `herald run --restart`: this start follows a planned restart (as does a fresh marker file). */
   restart?: boolean;
-  /** Run the session engine in this thread instead of a worker (tests that drive the daemon in-process). */
-  inlineEngine?: boolean;
+  /**
+   * Make the session engine in this thread instead of a worker (tests that
+   * drive the daemon in-process pass `(o) => new Speaker(o)`). A factory, not
+   * a flag: the daemon names no Speaker, so the bundle's main thread does not
+   * load the sessions' code, which only the worker runs.
+   */
+  inlineEngine?: (options: SpeakerOptions) => Engine;
+  /** The engine's thread, started before the daemon was loaded (`herald run`); default: started at start(). */
+  engineThread?: EngineThread;
 }
 
 /** Exit code after a SIGUSR2 planned restart: systemd's RestartForceExitStatus=75 starts herald again at once. */
@@ -127,6 +134,8 @@ export class Daemon {
   private readonly envLevel: string | null;
   /** The config's warnings, as of the last start or reload. */
   warnings: readonly ConfigWarning[] = [];
+  /** Set while the warnings of a start or reload are being worked out. */
+  private warningsRead: Promise<void> | null = null;
   /** Peers whose failed connect has had its multihop hint logged. */
   private readonly hinted = new Set<string>();
   /** Drains kept across restarts: service → ISO time drained. */
@@ -174,7 +183,12 @@ export class Daemon {
     const { config, locate } = await loadConfigWithLocator(this.configPath);
     this.config = config;
     this.applyLogging(config);
-    await this.checkWarnings(config, locate);
+    // Reading the host's routes starts a process (`ip -j route`): not on the
+    // way to the first OPEN. The warnings are logged before "herald started"
+    // and a connect failure waits for them (connectHint).
+    const warnings = this.checkWarnings(config, locate);
+    this.warningsRead = warnings;
+    warnings.catch(() => {}); // awaited below, before "herald started": a failure fails start() there
     this.restoreDrains(config);
     this.addresses = new HostAddressManager({ stateDir: config.stateDir, log: this.log });
     // Before any check runs: a service with host_addresses: add must find its address in place.
@@ -196,7 +210,9 @@ export class Daemon {
       ...(grTimes.length > 0 ? { deferEndOfRib: true, restarting: this.restarting } : {}),
     };
     // The session engine runs in its own thread (decision 0020).
-    const engine: Engine = this.opts.inlineEngine ? new Speaker(options) : new EngineClient(options);
+    const engine: Engine = this.opts.inlineEngine
+      ? this.opts.inlineEngine(options)
+      : new EngineClient({ ...options, ...(this.opts.engineThread ? { thread: this.opts.engineThread } : {}) });
     this.engine = engine;
     for (const p of config.peers) if (!p.shutdown) engine.addPeer(toPeerConfig(p));
     engine.on((e) => this.onEngineEvent(e));
@@ -217,6 +233,7 @@ export class Daemon {
     this.reconcileNow();
     await this.startApi(config);
     await this.startLxd(config);
+    await warnings;
     this.log.info(
       { peers: config.peers.length, services: config.services.length, static: config.static.length, config: this.configPath },
       'herald started',
@@ -234,6 +251,14 @@ export class Daemon {
 
   /** Work out the config's warnings against this host, log each, and keep them for the API. */
   private async checkWarnings(c: Config, locate: Locate): Promise<void> {
+    try {
+      await this.readWarnings(c, locate);
+    } finally {
+      this.warningsRead = null;
+    }
+  }
+
+  private async readWarnings(c: Config, locate: Locate): Promise<void> {
     let facts = null;
     try {
       facts = await readHostFacts();
@@ -251,6 +276,14 @@ export class Daemon {
   /** Name `multihop` when a connect to a peer that is not on a connected network fails with EHOSTUNREACH (once per peer). */
   private connectHint(peer: string, error: string): void {
     if (!/EHOSTUNREACH|ENETUNREACH/.test(error) || this.hinted.has(peer)) return;
+    if (this.warningsRead) {
+      // The start's warnings are still being worked out: hint once they are.
+      void this.warningsRead.then(
+        () => this.connectHint(peer, error),
+        () => {}, // start() reports the failure
+      );
+      return;
+    }
     const w = this.warnings.find((x) => x.code === 'needs-multihop' && x.peer === peer);
     if (!w) return;
     this.hinted.add(peer);

@@ -14,6 +14,7 @@
  * after a planned restart (SIGUSR2), which systemd's RestartForceExitStatus
  * starts again at once.
  */
+import { startEngineThread } from '../bgp/index.js';
 import { EXIT_USAGE, parseCommandLine } from './cli/args.js';
 import { heraldVersion } from './version.js';
 import { sdNotify, takeNotifySocket } from './sd-notify.js';
@@ -84,14 +85,19 @@ export async function main(argv: string[]): Promise<number> {
     case 'run': {
       // Before any exec check can start: they must not inherit NOTIFY_SOCKET.
       takeNotifySocket();
+      // The session engine's thread boots (its own Node environment: the
+      // longest step before the first OPEN) while this thread loads the
+      // daemon and reads the config (decision 0038).
+      const engineThread = startEngineThread();
       // Loaded only here (and in check), so --help and --version answer at once.
       const [{ Daemon }, { ConfigError }] = await Promise.all([import('./daemon.js'), import('./config/index.js')]);
-      const d = new Daemon(configPath, undefined, { restart: values.restart === true });
+      const d = new Daemon(configPath, undefined, { restart: values.restart === true, engineThread });
       // Installed before start(): a signal during start is held until it finishes.
       d.installSignalHandlers();
       try {
         await d.start();
       } catch (e) {
+        void engineThread.worker.terminate();
         if (e instanceof ConfigError) return reportConfigError(e);
         process.stderr.write(`herald: cannot start: ${(e as Error).message}\n`);
         return 1;

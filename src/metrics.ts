@@ -445,6 +445,10 @@ export function createMetrics(model: MetricsModel, opts: MetricsOptions = {}): M
     b.session?.detectionTimeMs != null ? b.session.detectionTimeMs / 1000 : null,
   );
   perBfdGauge('herald_bfd_tx_interval_seconds', 'Negotiated interval between our BFD packets.', (b) => (b.session ? b.session.txIntervalMs / 1000 : null));
+  perBfdGauge('herald_bfd_tx_gap_max_seconds', 'Largest time between two BFD packets herald sent since the session came Up; near the peer\'s Detection Time means herald was too busy to keep its deadlines.', (b) =>
+    b.session ? b.session.counters.txGapMaxMs / 1000 : null,
+  );
+  perBfdGauge('herald_bfd_rx_gap_max_seconds', 'Largest time between two BFD packets accepted from the peer since the session came Up.', (b) => (b.session ? b.session.counters.rxGapMaxMs / 1000 : null));
   perBfdGauge('herald_bfd_routes_held', 'Whether the Established BGP session holds its routes back until BFD is Up (1) or not (0).', (b) => (b.routesHeld ? 1 : 0));
   const bfdCounter = (name: string, help: string, key: BfdCounterKey): void => {
     new Counter({

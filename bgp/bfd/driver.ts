@@ -87,6 +87,9 @@ import { BfdError, DISCARD_REASONS, decodeControl, encodeControl, type DiscardRe
 export const BFD_MIN_INTERVAL_MS = 10;
 export const BFD_MAX_INTERVAL_MS = 60_000;
 /** Defaults when a session leaves them out (FRR's bfdd defaults). */
+ /** How late (ms) a Detection Time expiry must be noticed to be looked at again after the receive path ran (runTimers). */
+const LATE_MS = 2;
+
 export const BFD_DEFAULTS = { desiredMinTxMs: 300, requiredMinRxMs: 300, detectMult: 3 } as const;
 /**
  * Default multihop limit: none (any TTL). RFC 5883 sets no value, and BIRD 2
@@ -170,6 +173,17 @@ export interface BfdCounters {
   downTransitions: number;
   pollsCompleted: number;
   sendErrors: number;
+  /**
+   * Largest time between two packets sent, and between two packets
+   * accepted, since the session last came Up (ms; 0 until two packets).
+   * A transmit gap near the remote's Detection Time means herald itself
+   * was too busy to keep its deadlines; a receive gap near ours means the
+   * path or the remote was.
+   */
+  txGapMaxMs: number;
+  rxGapMaxMs: number;
+  /** Detection Time expiries looked at again after the receive path ran because herald noticed them late (see runTimers). */
+  lateDetections: number;
 }
 
 /** One session as the API, CLI and metrics see it. */
@@ -235,6 +249,11 @@ interface Entry {
   counters: BfdCounters;
   upSince: number | undefined;
   lastDown: BfdSessionSnapshot['lastDown'];
+  /** Clock time of the last packet sent and accepted, for the gap counters. */
+  lastTxAt: number | undefined;
+  lastRxAt: number | undefined;
+  /** The Detection Time deadline already given one more look (runTimers). */
+  lookedAgainAt: number | undefined;
   closed: boolean;
 }
 
@@ -396,9 +415,15 @@ export class BfdDriver {
         downTransitions: 0,
         pollsCompleted: 0,
         sendErrors: 0,
+        txGapMaxMs: 0,
+        rxGapMaxMs: 0,
+        lateDetections: 0,
       },
       upSince: undefined,
       lastDown: null,
+      lastTxAt: undefined,
+      lastRxAt: undefined,
+      lookedAgainAt: undefined,
       closed: false,
     };
     this.byName.set(name, entry);
@@ -520,6 +545,11 @@ export class BfdDriver {
     if (a.to === BfdState.Up) {
       e.upSince = now;
       e.counters.upTransitions += 1;
+      e.counters.txGapMaxMs = 0;
+      e.counters.rxGapMaxMs = 0;
+      // Gaps count from the first packet in Up (packets before it go at the slow pace, RFC 5880 §6.8.3).
+      e.lastTxAt = undefined;
+      e.lastRxAt = undefined;
     } else if (a.from === BfdState.Up) {
       e.upSince = undefined;
       e.counters.downTransitions += 1;
@@ -545,6 +575,9 @@ export class BfdDriver {
 
   private send(e: Entry, bytes: Uint8Array): void {
     if (e.closed) return;
+    const now = this.clock.now();
+    if (e.lastTxAt !== undefined && e.session.state === BfdState.Up) e.counters.txGapMaxMs = Math.max(e.counters.txGapMaxMs, Math.round(now - e.lastTxAt));
+    e.lastTxAt = now;
     e.tx.send(bytes, e.port, e.peer, (err) => {
       if (!err) {
         e.counters.packetsOut += 1;
@@ -603,7 +636,21 @@ export class BfdDriver {
     // Sessions are few (one per BFD peer), so a scan per step is cheaper
     // than keeping a heap in step with every deadline change.
     for (const e of this.byName.values()) {
-      const due = expiredTimers(e.session, now);
+      let due = expiredTimers(e.session, now);
+      // A Detection Time that ran out more than LATE_MS before this thread
+      // got to look means the thread itself was stalled (CPU starvation, a
+      // long task, a GC pause): the remote's packets of that time may be
+      // sitting unread in the socket, and Node runs due timers before it
+      // polls sockets. Look once more after one turn of the receive path
+      // before declaring the session Down; a real failure costs a
+      // millisecond more, a stall no longer costs a false Down.
+      const detect = e.session.timers.detect;
+      if (detect !== undefined && detect <= now - LATE_MS && e.lookedAgainAt !== detect && due.some((d) => d.type === 'DetectTimer')) {
+        e.lookedAgainAt = detect;
+        e.counters.lateDetections += 1;
+        due = due.filter((d) => d.type !== 'DetectTimer');
+        if (earliest === undefined || now + 1 < earliest) earliest = now + 1;
+      }
       if (due.length > 0) {
         const r = stepAll(e.session, due, now);
         e.session = r.session;
@@ -656,6 +703,9 @@ export class BfdDriver {
     }
     if (e.closed) return;
     e.counters.packetsIn += 1;
+    const now = this.clock.now();
+    if (e.lastRxAt !== undefined && e.session.state === BfdState.Up) e.counters.rxGapMaxMs = Math.max(e.counters.rxGapMaxMs, Math.round(now - e.lastRxAt));
+    e.lastRxAt = now;
     this.feed(e, { type: 'Packet', packet });
   }
 

@@ -18,6 +18,7 @@
  * peer (a reload, an Established session) tries again.
  */
 import { BFD_DEFAULTS, BfdDriver, type BfdDriverEvent, type BfdDriverOptions, type BfdSessionOptions } from '../bfd/driver.js';
+import { BfdThread } from '../bfd/thread.js';
 import type { Clock } from './clock.js';
 import type { Peer } from './peer.js';
 import { bfdMultihop, BFD_WAIT_UP_MS, type Logger, type PeerBfdSnapshot, type SpeakerEvent } from './types.js';
@@ -28,15 +29,29 @@ export interface BfdLinkDeps {
   emit: (e: SpeakerEvent) => void;
   /** The speaker's peer of that name, if it still exists. */
   peer: (name: string) => Peer | undefined;
-  /** Driver options beyond the clock and logger (listening ports and randomness, for tests). */
-  driver?: Pick<BfdDriverOptions, 'ports' | 'random'>;
+  /**
+   * Driver options beyond the clock and logger (listening ports and
+   * randomness, for tests), and `thread`: the BFD worker script, to run
+   * the driver in a thread of its own (decision 0040; the session engine
+   * does). Without it the driver runs here, on the speaker's Clock.
+   */
+  driver?: BfdLinkDriverOptions;
 }
+
+export type BfdLinkDriverOptions = Pick<BfdDriverOptions, 'ports' | 'random'> & {
+  thread?: URL;
+  /** The BFD thread failed or ended: the engine must not go on without it (default: log it). */
+  onThreadFatal?: (err: Error) => void;
+};
+
+/** What BfdLink needs of a driver: BfdDriver in process, or BfdThread. */
+type Sessions = Pick<BfdDriver, 'on' | 'addSession' | 'removeSession' | 'updateSession' | 'session' | 'close'>;
 
 /** The options that need a new session when they change (the others are a Poll Sequence). */
 const IDENTITY: (keyof BfdSessionOptions)[] = ['peer', 'local', 'multihop', 'port'];
 
 export class BfdLink {
-  private driver: BfdDriver | null = null;
+  private driver: Sessions | null = null;
   /** What each peer's session runs with now. */
   private readonly running = new Map<string, BfdSessionOptions>();
   /** Why a peer's session does not run. */
@@ -177,9 +192,17 @@ export class BfdLink {
     this.deps.peer(name)?.bfdRemoved();
   }
 
-  private ensureDriver(): BfdDriver {
+  private ensureDriver(): Sessions {
     if (this.driver) return this.driver;
-    const d = new BfdDriver({ clock: this.deps.clock, logger: this.deps.log, ...this.deps.driver });
+    const { thread, onThreadFatal, ...rest } = this.deps.driver ?? {};
+    const d: Sessions = thread
+      ? new BfdThread({
+          url: thread,
+          logger: this.deps.log,
+          ...(rest.ports ? { ports: rest.ports } : {}),
+          onFatal: onThreadFatal ?? ((err) => this.deps.log.error({ err: err.message }, 'the BFD thread failed')),
+        })
+      : new BfdDriver({ clock: this.deps.clock, logger: this.deps.log, ...rest });
     d.on((e) => this.onDriverEvent(e));
     this.driver = d;
     return d;

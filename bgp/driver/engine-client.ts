@@ -32,6 +32,8 @@ export interface EngineClientOptions extends EngineOptions {
   logger?: Logger;
   /** The worker script; default: engine-worker beside this module (.ts under tsx, .mjs in a build). */
   workerUrl?: URL;
+  /** A thread from `startEngineThread`, already booting; default: start one now (from workerUrl). */
+  thread?: EngineThread;
   /** Called once if the worker fails; default: log it and exit with status 70. */
   onFatal?: (err: Error) => void;
 }
@@ -51,15 +53,22 @@ interface Pending {
  * build runs the prebuilt dist/engine-worker.mjs instead.
  */
 function tsWorker(url: URL): Worker {
-  const require = createRequire(import.meta.url);
-  const esbuild = require('esbuild') as typeof import('esbuild');
   const root = new URL('../../', import.meta.url);
   const dir = new URL('node_modules/.cache/herald/', root);
   mkdirSync(dir, { recursive: true });
-  const out = new URL('engine-worker.mjs', dir);
+  // The BFD thread's script goes beside the engine's, where the engine looks for it (decision 0040).
+  bundleWorker(root, new URL('../bfd/bfd-worker.ts', import.meta.url), new URL('bfd-worker.mjs', dir));
+  const out = bundleWorker(root, url, new URL('engine-worker.mjs', dir));
+  return new Worker(out, { stdout: false, stderr: false, resourceLimits: ENGINE_LIMITS });
+}
+
+/** Bundle one worker entry to `out` unless the file there is already the same. */
+function bundleWorker(root: URL, entry: URL, out: URL): URL {
+  const require = createRequire(import.meta.url);
+  const esbuild = require('esbuild') as typeof import('esbuild');
   const r = esbuild.buildSync({
     absWorkingDir: fileURLToPath(root),
-    entryPoints: [fileURLToPath(url)],
+    entryPoints: [fileURLToPath(entry)],
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -78,11 +87,11 @@ function tsWorker(url: URL): Worker {
   }
   if (!same) {
     // Written under a temporary name and renamed: a worker starting meanwhile reads a whole file.
-    const tmp = new URL(`engine-worker.mjs.${process.pid}.${Date.now()}.tmp`, dir);
+    const tmp = new URL(`${out.pathname.split('/').pop()!}.${process.pid}.${Date.now()}.tmp`, out);
     writeFileSync(tmp, code);
     renameSync(tmp, out);
   }
-  return new Worker(out, { stdout: false, stderr: false, resourceLimits: ENGINE_LIMITS });
+  return out;
 }
 
 /**
@@ -97,6 +106,46 @@ const ENGINE_LIMITS = { maxYoungGenerationSizeMb: 3 };
 function defaultWorkerUrl(): URL {
   const here = import.meta.url;
   return new URL(here.endsWith('.ts') ? './engine-worker.ts' : './engine-worker.mjs', here);
+}
+
+/**
+ * The session engine's thread, started before its options are known:
+ * `herald run` starts it first, so the thread boots (a Node environment and
+ * its bundle: the longest step before the first OPEN) while the main thread
+ * loads the daemon and reads the config. Until an EngineClient takes it, the
+ * thread does not keep the process alive, so a config error still ends
+ * herald at once, and a failure is kept for the client that takes it.
+ */
+export class EngineThread {
+  readonly worker: Worker;
+  /** Why the thread failed or exited before it was taken (null: it did not). */
+  failure: Error | null = null;
+  private readonly onError = (e: Error): void => {
+    this.failure ??= e;
+  };
+  private readonly onExit = (code: number): void => {
+    this.failure ??= new Error(`the session engine thread exited with code ${code}`);
+  };
+
+  constructor(workerUrl: URL = defaultWorkerUrl()) {
+    this.worker = workerUrl.pathname.endsWith('.ts') ? tsWorker(workerUrl) : new Worker(workerUrl, { stdout: false, stderr: false, resourceLimits: ENGINE_LIMITS });
+    this.worker.unref();
+    this.worker.on('error', this.onError);
+    this.worker.on('exit', this.onExit);
+  }
+
+  /** Hand the thread over: it keeps the process alive from now on; returns its failure so far. */
+  take(): Error | null {
+    this.worker.off('error', this.onError);
+    this.worker.off('exit', this.onExit);
+    this.worker.ref();
+    return this.failure;
+  }
+}
+
+/** Start the session engine's thread now, for an EngineClient to take later (`EngineClientOptions.thread`). */
+export function startEngineThread(workerUrl?: URL): EngineThread {
+  return new EngineThread(workerUrl);
 }
 
 export class EngineClient implements Engine {
@@ -114,10 +163,11 @@ export class EngineClient implements Engine {
   listenAddress: { address: string; port: number; family: string } | null = null;
 
   constructor(opts: EngineClientOptions) {
-    const { logger, workerUrl, onFatal, ...options } = opts;
+    const { logger, workerUrl, thread, onFatal, ...options } = opts;
     this.log = logger ?? silentLogger;
-    const url = workerUrl ?? defaultWorkerUrl();
-    this.worker = url.pathname.endsWith('.ts') ? tsWorker(url) : new Worker(url, { stdout: false, stderr: false, resourceLimits: ENGINE_LIMITS });
+    const t = thread ?? new EngineThread(workerUrl);
+    this.worker = t.worker;
+    const early = t.take();
     this.worker.on('message', (m: FromEngine) => this.onMessage(m));
     const fatal = (err: Error): void => {
       if (this.dead || this.stopped) return;
@@ -131,7 +181,10 @@ export class EngineClient implements Engine {
     };
     this.worker.on('error', fatal);
     this.worker.on('exit', (code) => fatal(new Error(`the session engine thread exited with code ${code}`)));
-    void this.request('init', { op: 'init', id: 0, options });
+    // A thread that failed while booting fails the requests, as one failing now would.
+    if (early) queueMicrotask(() => fatal(early));
+    // Its failure is the thread's failure, which `fatal` reports.
+    this.request('init', { op: 'init', id: 0, options }).catch(() => {});
   }
 
   // ------------------------------------------------------------ the contract

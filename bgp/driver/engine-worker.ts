@@ -66,7 +66,21 @@ function onEvent(e: SpeakerEvent): void {
 
 async function handle(c: Command): Promise<void> {
   if (c.op === 'init') {
-    speaker = new Speaker({ ...c.options, logger });
+    speaker = new Speaker({
+      ...c.options,
+      logger,
+      // BFD in a thread of its own beside this one (decision 0040); if it
+      // fails, this thread fails too, and the daemon exits for its
+      // supervisor to restart it (as for any engine failure).
+      bfd: {
+        ...c.options.bfd,
+        thread: new URL('./bfd-worker.mjs', import.meta.url),
+        onThreadFatal: (err) =>
+          setImmediate(() => {
+            throw err;
+          }),
+      },
+    });
     speaker.on(onEvent);
     ticker = setInterval(pushSnapshots, SNAPSHOT_EVERY_MS);
     ticker.unref();

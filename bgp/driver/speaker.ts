@@ -33,8 +33,7 @@ import type { PrefixList } from '../rib/prefix-list.js';
 import { createRealClock, type Clock } from './clock.js';
 import { LatenessRecorder, type TimerLateness } from './lateness.js';
 import { Peer } from './peer.js';
-import { BfdLink } from './bfd-link.js';
-import type { BfdDriverOptions } from '../bfd/driver.js';
+import { BfdLink, type BfdLinkDriverOptions } from './bfd-link.js';
 import type { Engine, GroupStanding, PeerChange, PrefixStanding } from './engine.js';
 import type { ReceivedRoute } from '../rib/adj-rib-in.js';
 import { applyListenerMd5, listenerFamily, removeListenerMd5, setListenerTtl } from './tcp-md5.js';
@@ -68,8 +67,8 @@ export interface SpeakerOptions {
    * keeping our stale routes flushes only those we did not re-announce.
    */
   deferEndOfRib?: boolean;
-  /** BFD driver options: listening ports and randomness (tests). */
-  bfd?: Pick<BfdDriverOptions, 'ports' | 'random'>;
+  /** BFD driver options: listening ports and randomness (tests); the BFD thread's script (the session engine, decision 0040). */
+  bfd?: BfdLinkDriverOptions;
 }
 
 /**

@@ -9,15 +9,20 @@
 //                                     what the sources build to now (stale)
 //   --root=DIR                        build or check another tree (tests)
 //
-// ENTRIES is the one list of entry points; each becomes dist/<name>.mjs (plus
-// its .map). Code two entries share, and every dynamic import() (the LXD
-// client, metrics, the DNS check: loaded only when the config uses them), goes
-// into a chunk beside them, dist/<name>-<hash>.mjs. A worker thread is one
-// more line, e.g. `'engine-worker': 'bgp/driver/engine-worker.ts'` →
-// dist/engine-worker.mjs, started with
+// ENTRIES are the main thread's entry points; each becomes dist/<name>.mjs
+// (plus its .map). Code two entries share, and every dynamic import() (the
+// LXD client, metrics, the DNS check: loaded only when the config uses them),
+// goes into a chunk beside them, dist/<name>-<hash>.mjs. THREADS are worker
+// threads' entry points, e.g. `'engine-worker': 'bgp/driver/engine-worker.ts'`
+// → dist/engine-worker.mjs, started with
 // `new Worker(new URL('./engine-worker.mjs', import.meta.url))` from whichever
-// entry or chunk holds that call (all of dist/ is one directory); --check and
-// both packages then cover it like the others.
+// entry or chunk holds that call (all of dist/ is one directory). Each thread
+// is one bundle of its own, sharing no chunk with ENTRIES (decision 0039):
+// esbuild puts a whole file in a chunk that every entry reaching it loads, so
+// a chunk shared with the worker made the main thread load the sessions' code
+// (Speaker, FSM, RIB, BFD) that only the worker runs; a thread's isolate
+// compiles its own copy of shared code anyway. --check and both packages
+// cover both lists.
 //
 // Bundled: every package but koffi (native: its .node file cannot be bundled
 // and stays a runtime dependency). Minified: a third less code to hold than
@@ -35,13 +40,21 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** Entry points: dist/<key>.mjs is built from the value (a path in the tree). */
+/** Main-thread entry points: dist/<key>.mjs is built from the value (a path in the tree). */
 export const ENTRIES = {
   herald: 'src/main.ts',
   routes: 'src/cli/index.ts',
+};
+
+/** Worker threads' entry points, each bundled alone (no chunk shared with ENTRIES). */
+export const THREADS = {
   // The session engine's thread (decision 0020), started by bgp/driver/engine-client.ts.
   'engine-worker': 'bgp/driver/engine-worker.ts',
+  // The BFD thread (decision 0040), started by the engine from bgp/bfd/thread.ts.
+  'bfd-worker': 'bgp/bfd/bfd-worker.ts',
 };
+
+const ALL = { ...ENTRIES, ...THREADS };
 
 /** Packages left as imports: native code that must be installed, not bundled. */
 export const EXTERNAL = ['koffi'];
@@ -58,7 +71,7 @@ const entryPlugin = (root) => ({
   setup(b) {
     b.onResolve({ filter: /^herald-entry:/ }, (a) => ({ path: a.path.slice('herald-entry:'.length), namespace: 'herald-entry' }));
     b.onLoad({ filter: /.*/, namespace: 'herald-entry' }, (a) => ({
-      contents: `import './src/stack-traces.ts';\nexport * from './${ENTRIES[a.path]}';\n`,
+      contents: `import './src/stack-traces.ts';\nexport * from './${ALL[a.path]}';\n`,
       resolveDir: root,
       loader: 'ts',
     }));
@@ -74,12 +87,10 @@ export async function bundle(root) {
     if (e?.code !== 'ERR_MODULE_NOT_FOUND') throw e;
     throw new Error('esbuild is not installed: dist/ is built in a clone with its dev dependencies (`npm ci`, not `npm ci --omit=dev`); an installed package ships dist/ prebuilt');
   }
-  const r = await build({
+  const options = {
     absWorkingDir: root,
-    entryPoints: Object.keys(ENTRIES).map((out) => ({ in: `herald-entry:${out}`, out })),
     plugins: [entryPlugin(root)],
     bundle: true,
-    splitting: true,
     platform: 'node',
     format: 'esm',
     target: 'node20',
@@ -104,9 +115,14 @@ export async function bundle(root) {
     write: false,
     logLevel: 'warning',
     banner: { js: BANNER },
-  });
+  };
+  const entries = (list) => Object.keys(list).map((out) => ({ in: `herald-entry:${out}`, out }));
+  const [main, threads] = await Promise.all([
+    build({ ...options, entryPoints: entries(ENTRIES), splitting: true }),
+    build({ ...options, entryPoints: entries(THREADS), splitting: false }),
+  ]);
   const dist = join(root, 'dist');
-  return r.outputFiles.map((f) => [relative(dist, f.path), Buffer.from(f.contents)]);
+  return [...main.outputFiles, ...threads.outputFiles].map((f) => [relative(dist, f.path), Buffer.from(f.contents)]);
 }
 
 /** Every file under dir, as paths relative to it. */
@@ -140,7 +156,7 @@ export async function writeDist(root) {
   const files = await bundle(root);
   const keep = new Set(files.map(([p]) => p));
   // Chunks first (new hashes, new names), then maps, then the entries that import them.
-  const entries = new Set(Object.keys(ENTRIES).map((n) => `${n}.mjs`));
+  const entries = new Set(Object.keys(ALL).map((n) => `${n}.mjs`));
   const order = (p) => (p.endsWith('.map') ? 1 : entries.has(p) ? 2 : 0);
   for (const [p, contents] of files.sort((a, b) => order(a[0]) - order(b[0]))) {
     const out = join(dist, p);

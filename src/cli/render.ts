@@ -192,7 +192,7 @@ export function bfdLine(p: PeerState): string | null {
   const last = s.lastDown ? `; last down ${sinceIso(new Date(s.lastDown.at).toISOString())} ago: ${s.lastDown.diagName}${s.lastDown.pathDown ? '' : ` (peer ${s.lastDown.remoteState})`}` : '';
   return (
     `bfd ${p.name}: ${s.state}${up}, ${hop}${s.passive ? ', passive' : ''}; ours ${s.desiredMinTxMs}/${s.requiredMinRxMs}ms ×${s.detectMult}, ${remote}; ${neg}; ` +
-    `packets ${c.packetsIn} in, ${c.packetsOut} out, ${discards} discarded; up ${c.upTransitions}, down ${c.downTransitions}${last}`
+    `packets ${c.packetsIn} in, ${c.packetsOut} out, ${discards} discarded; largest gap out ${c.txGapMaxMs}ms, in ${c.rxGapMaxMs}ms; up ${c.upTransitions}, down ${c.downTransitions}${last}`
   );
 }
 

@@ -7,7 +7,6 @@ export { loadConfig, loadConfigWithLocator, parseConfig, parseConfigWithLocator,
 export { configWarnings, formatWarning, warningState, WARNING_CODES, type ConfigWarning, type WarningCode, type WarningState } from './warnings.js';
 export { ConfigError, formatIssue, formatPath, type ConfigIssue } from './errors.js';
 export { effectiveConfig, type Plain } from './effective.js';
-export { configJsonSchema, configJsonSchemaText } from './json-schema.js';
 export { diffConfig, SESSION_FIELDS, ROUTE_FIELDS, OTHER_FIELDS, type ConfigDiff, type PeerChange } from './diff.js';
 export { toPeerConfig } from './peer-config.js';
 export { parseDuration, formatDuration } from './duration.js';

@@ -182,5 +182,6 @@ export async function bundleChild(entry: string, name: string): Promise<string> 
   const common = { absWorkingDir: root, bundle: true, platform: 'node' as const, format: 'esm' as const, target: 'node20', packages: 'external' as const, logLevel: 'warning' as const };
   await build({ ...common, entryPoints: [entry], outfile: `${dir}/${name}.mjs` });
   await build({ ...common, entryPoints: ['bgp/driver/engine-worker.ts'], outfile: `${dir}/engine-worker.mjs` });
+  await build({ ...common, entryPoints: ['bgp/bfd/bfd-worker.ts'], outfile: `${dir}/bfd-worker.mjs` });
   return `${dir}/${name}.mjs`;
 }

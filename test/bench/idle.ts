@@ -11,6 +11,9 @@
  *                        service, as an operator's would. Also the
  *                        speaker's CPU time (user + system) at that moment,
  *                        which a busy machine inflates less than wall time.
+ *   start → started      herald only: spawn until the time stamp of its
+ *                        "herald started" log line (API up, config's
+ *                        warnings logged); median of the same starts.
  *   idle RSS             one peer Established with a BIRD receiver and one
  *                        route announced (herald: a service whose tcp check
  *                        is herald's own BGP port), VmRSS 5 s later; the
@@ -35,8 +38,12 @@ import { BirdReceiver, wallMs } from './receiver.js';
 import { RECEIVER_ASN, SENDER_ASN, sleepMs } from './common.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const HERALD = join(ROOT, 'src/bin/herald.mjs');
-const ROUTES = join(ROOT, 'src/bin/routes.mjs');
+// HERALD_BIN / ROUTES_BIN: another build's bins (compare two builds: run the
+// bench once with each; both rows then come from the same kind of run).
+const HERALD = process.env.HERALD_BIN ?? join(ROOT, 'src/bin/herald.mjs');
+const ROUTES = process.env.ROUTES_BIN ?? join(ROOT, 'src/bin/routes.mjs');
+/** The node flags of the bin's `#!/usr/bin/env -S node …` line: herald runs here as its bin runs it. */
+const HERALD_FLAGS = (readFileSync(HERALD, 'utf8').split('\n')[0] ?? '').replace(/^#!.*?\bnode\b/, '').trim().split(/\s+/).filter(Boolean);
 const ROUTE = '198.51.100.53/32';
 
 type Speaker = 'herald' | 'bird' | 'gobgp';
@@ -50,7 +57,7 @@ interface Ends {
 }
 
 /** Start `name` in the speaker namespace, configured with one peer at peerV4. */
-async function startSpeaker(e: Ends, name: Speaker, tag: string): Promise<{ proc: LabProcess; extra?: () => Promise<void>; api?: string }> {
+async function startSpeaker(e: Ends, name: Speaker, tag: string): Promise<{ proc: LabProcess; log: string; extra?: () => Promise<void>; api?: string }> {
   const dir = await e.lab.tempDir(`idle-${name}-${tag}`);
   const log = join(dir, `${name}.log`);
   if (name === 'herald') {
@@ -63,7 +70,7 @@ async function startSpeaker(e: Ends, name: Speaker, tag: string): Promise<{ proc
         `services:\n  - { name: svc, prefixes: [${ROUTE}], checks: [{ tcp: { address: ${e.spkV4}, port: 179 } }], interval: 1s, rise: 1 }\n` +
         'drain: { period: 0s }\n',
     );
-    return { proc: e.lab.spawn(e.spkNs, `herald-${tag}`, process.execPath, [HERALD, 'run', '--config', conf], { logFile: log }), api };
+    return { proc: e.lab.spawn(e.spkNs, `herald-${tag}`, process.execPath, [...HERALD_FLAGS, HERALD, 'run', '--config', conf], { logFile: log }), log, api };
   }
   if (name === 'bird') {
     const conf = join(dir, 'bird.conf');
@@ -72,7 +79,7 @@ async function startSpeaker(e: Ends, name: Speaker, tag: string): Promise<{ proc
       `router id ${e.spkV4};\nprotocol device {}\nprotocol static st4 { ipv4; route ${ROUTE} blackhole; }\n` +
         `protocol bgp up {\n  local ${e.spkV4} as ${SENDER_ASN};\n  neighbor ${e.peerV4} as ${RECEIVER_ASN};\n  connect delay time 0;\n  ipv4 { import none; export all; };\n}\n`,
     );
-    return { proc: e.lab.spawn(e.spkNs, `bird-${tag}`, 'bird', ['-f', '-c', conf, '-s', join(dir, 'bird.ctl'), '-P', join(dir, 'bird.pid')], { logFile: log }) };
+    return { proc: e.lab.spawn(e.spkNs, `bird-${tag}`, 'bird', ['-f', '-c', conf, '-s', join(dir, 'bird.ctl'), '-P', join(dir, 'bird.pid')], { logFile: log }), log };
   }
   const api = join(dir, 'api.sock');
   const toml = [
@@ -98,7 +105,7 @@ async function startSpeaker(e: Ends, name: Speaker, tag: string): Promise<{ proc
     await waitFor(() => gobgp(['global']).then(() => true), 10_000, () => 'gobgpd API did not answer', 50);
     await gobgp(['global', 'rib', 'add', ROUTE, '-a', 'ipv4']);
   };
-  return { proc, extra };
+  return { proc, log, extra };
 }
 
 /** A listener in the peer namespace that prints the wall time of each OPEN's arrival (one line per connection). */
@@ -125,8 +132,21 @@ function cpuMs(pid: number): number | null {
   }
 }
 
-/** Start → first OPEN over n starts (wall ms), and the speaker's CPU ms at that moment. */
-async function startToOpen(e: Ends, name: Speaker, n: number): Promise<{ wall: number[]; cpu: number[] }> {
+/** Wall time (epoch ms) of herald's "herald started" log line, once it is in the log. */
+async function heraldStartedAt(log: string): Promise<number> {
+  return waitFor(
+    async () => {
+      const line = readFileSync(log, 'utf8').split('\n').find((l) => l.includes('"msg":"herald started"'));
+      return line ? Date.parse((JSON.parse(line) as { time: string }).time) : undefined;
+    },
+    20_000,
+    () => 'herald: no "herald started" within 20 s',
+    5,
+  );
+}
+
+/** Start → first OPEN over n starts (wall ms), the speaker's CPU ms at that moment, and (herald) start → "herald started". */
+async function startToOpen(e: Ends, name: Speaker, n: number): Promise<{ wall: number[]; cpu: number[]; started: number[] }> {
   const catcher = spawn('ip', ['netns', 'exec', e.peerNs, process.execPath, '-e', CATCHER, e.peerV4], { stdio: ['ignore', 'pipe', 'inherit'] });
   const lines: string[] = [];
   let buf = '';
@@ -138,6 +158,7 @@ async function startToOpen(e: Ends, name: Speaker, n: number): Promise<{ wall: n
   });
   const out: number[] = [];
   const cpu: number[] = [];
+  const started: number[] = [];
   try {
     await waitFor(async () => (lines.includes('ready') ? true : undefined), 10_000, () => 'OPEN catcher did not start', 20);
     for (let i = 0; i < n; i++) {
@@ -148,12 +169,13 @@ async function startToOpen(e: Ends, name: Speaker, n: number): Promise<{ wall: n
       out.push(arrived - t0);
       const c = cpuMs(s.proc.pid);
       if (c !== null) cpu.push(c);
+      if (name === 'herald') started.push((await heraldStartedAt(s.log)) - t0);
       await s.proc.stop();
     }
   } finally {
     catcher.kill('SIGKILL');
   }
-  return { wall: out, cpu };
+  return { wall: out, cpu, started };
 }
 
 function rssMb(pid: number): number {
@@ -190,16 +212,18 @@ function timeOnce(argv: string[]): number {
 const f1 = (v: number): string => v.toFixed(1);
 
 /** Run the idle benchmark; prints a table and one JSON line. */
-export async function runIdle(opts: { starts: number; settleMs: number; cliRuns: number }): Promise<void> {
-  const speakers: Speaker[] = ['herald', 'bird', 'gobgp'];
+export async function runIdle(opts: { starts: number; settleMs: number; cliRuns: number; only?: ReadonlySet<string> | null }): Promise<void> {
+  const speakers = (['herald', 'bird', 'gobgp'] as const).filter((s) => !opts.only || opts.only.has(s));
   const missing = (s: Speaker): string | null => (s === 'herald' ? null : (missingReason([s === 'bird' ? 'bird' : 'gobgp']) ?? null));
-  console.log(`idle bench: load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} on ${readFileSync('/proc/cpuinfo', 'utf8').split('\nprocessor').length} CPUs; node ${process.version}`);
-  const rows: Record<string, { startMs: number | null; starts: number[]; cpuMs: number | null; rssMb: number | null; note?: string }> = {};
+  console.log(`idle bench: load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} on ${readFileSync('/proc/cpuinfo', 'utf8').split('\nprocessor').length} CPUs; node ${process.version}; herald ${[...HERALD_FLAGS, HERALD].join(' ')}`);
+  type Row = { startMs: number | null; starts: number[]; cpuMs: number | null; startedMs: number | null; rssMb: number | null; note?: string };
+  const rows: Record<string, Row> = {};
+  const none = (note: string): Row => ({ startMs: null, starts: [], cpuMs: null, startedMs: null, rssMb: null, note });
   const cli: { routesMs: number | null; nodeMs: number | null } = { routesMs: null, nodeMs: null };
   for (const name of speakers) {
     const why = missing(name);
     if (why) {
-      rows[name] = { startMs: null, starts: [], cpuMs: null, rssMb: null, note: why };
+      rows[name] = none(why);
       continue;
     }
     const lab = new Lab();
@@ -208,7 +232,7 @@ export async function runIdle(opts: { starts: number; settleMs: number; cliRuns:
       const spkNs = await lab.addNamespace(`idle-s-${name}`);
       const l = await pointToPoint(lab, peerNs, spkNs);
       const e: Ends = { lab, peerNs, spkNs, peerV4: l.aV4, spkV4: l.bV4 };
-      const { wall: starts, cpu } = await startToOpen(e, name, opts.starts);
+      const { wall: starts, cpu, started } = await startToOpen(e, name, opts.starts);
       const receiver = new BirdReceiver(lab, peerNs, await lab.tempDir(`idle-recv-${name}`), RECEIVER_ASN, SENDER_ASN, [{ name: 'r4', neighbor: l.bV4, local: l.aV4, family: 'ipv4' }]);
       await receiver.start();
       const t0 = wallMs();
@@ -217,7 +241,14 @@ export async function runIdle(opts: { starts: number; settleMs: number; cliRuns:
       const c = await receiver.until((x) => x.est4 && x.v4 >= 1, 30_000, 20);
       if (!c) throw new Error(`${name}: the receiver did not get the route within 30 s`);
       const rss = await settle(s.proc, opts.settleMs);
-      rows[name] = { startMs: median(starts), starts, cpuMs: cpu.length ? median(cpu) : null, rssMb: rss, note: `route at the receiver ${((c.at - t0) / 1000).toFixed(2)} s after start` };
+      rows[name] = {
+        startMs: median(starts),
+        starts,
+        cpuMs: cpu.length ? median(cpu) : null,
+        startedMs: started.length ? median(started) : null,
+        rssMb: rss,
+        note: `route at the receiver ${((c.at - t0) / 1000).toFixed(2)} s after start`,
+      };
       if (name === 'herald' && s.api) {
         const routesMs: number[] = [];
         const nodeMs: number[] = [];
@@ -231,16 +262,24 @@ export async function runIdle(opts: { starts: number; settleMs: number; cliRuns:
       }
       await s.proc.stop();
     } catch (err) {
-      rows[name] = { startMs: null, starts: [], cpuMs: null, rssMb: null, note: `error: ${(err as Error).message.split('\n')[0]}` };
+      rows[name] = none(`error: ${(err as Error).message.split('\n')[0]}`);
     } finally {
       await lab.close();
     }
   }
   const table = [
-    ['speaker', 'start → first OPEN (median)', 'all starts (ms)', 'CPU to OPEN', 'idle RSS', 'note'],
+    ['speaker', 'start → first OPEN (median)', 'all starts (ms)', 'CPU to OPEN', 'start → "herald started"', 'idle RSS', 'note'],
     ...speakers.map((n) => {
       const r = rows[n]!;
-      return [n, r.startMs === null ? '—' : `${(r.startMs / 1000).toFixed(3)} s`, r.starts.map((x) => x.toFixed(0)).join(' '), r.cpuMs === null ? '—' : `${r.cpuMs} ms`, r.rssMb === null ? '—' : `${f1(r.rssMb)} MB`, r.note ?? ''];
+      return [
+        n,
+        r.startMs === null ? '—' : `${(r.startMs / 1000).toFixed(3)} s`,
+        r.starts.map((x) => x.toFixed(0)).join(' '),
+        r.cpuMs === null ? '—' : `${r.cpuMs} ms`,
+        r.startedMs === null ? '—' : `${(r.startedMs / 1000).toFixed(3)} s`,
+        r.rssMb === null ? '—' : `${f1(r.rssMb)} MB`,
+        r.note ?? '',
+      ];
     }),
   ];
   const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => (r[i] ?? '').length)));
@@ -248,7 +287,7 @@ export async function runIdle(opts: { starts: number; settleMs: number; cliRuns:
   if (cli.routesMs !== null && cli.nodeMs !== null) {
     console.log(`routes summary: ${f1(cli.routesMs)} ms vs node -e '' ${f1(cli.nodeMs)} ms = ${(cli.routesMs / cli.nodeMs).toFixed(2)}× (median of ${opts.cliRuns} each, interleaved)`);
   }
-  const h = rows.herald!;
+  const h = rows.herald ?? none('not run');
   console.log(
     `targets: idle RSS ≤ 60 MB (herald ${h.rssMb === null ? '—' : f1(h.rssMb)}), start → first OPEN ≤ 0.3 s (herald ${h.startMs === null ? '—' : (h.startMs / 1000).toFixed(3)}), routes ≤ 1.3× node -e '' (${cli.routesMs && cli.nodeMs ? (cli.routesMs / cli.nodeMs).toFixed(2) : '—'}×)`,
   );

@@ -14,7 +14,9 @@
  *   npm run bench -- --only=herald,bird
  *   npm run bench -- --cpu-prof=DIR    write herald's CPU profile to DIR
  *   npm run bench -- --idle            idle RSS, start → first OPEN and `routes`
- *                                      start-up beside BIRD and GoBGP (idle.ts)
+ *                                      start-up beside BIRD and GoBGP (idle.ts;
+ *                                      --only=herald,bird,gobgp picks rows;
+ *                                      HERALD_BIN=… ROUTES_BIN=… another build)
  *   npm run bench -- --failover        failover times and client loss instead (failover.ts)
  *   npm run bench -- --lateness        the engine's timer lateness under 1M routes and
  *                                      under 10k services changing together (lateness.ts)
@@ -109,7 +111,7 @@ async function main(): Promise<void> {
   }
   const args = parseArgs(process.argv.slice(2));
   if (args.idle) {
-    await runIdle({ starts: 7, settleMs: 5000, cliRuns: 15 });
+    await runIdle({ starts: 7, settleMs: 5000, cliRuns: 15, only: args.only });
     return;
   }
   const o: BenchOptions = {

@@ -160,7 +160,15 @@ describe.skipIf(!ready)(WHAT, () => {
       const f = fp.find((p) => p.peer === h.v4)!;
       expect(f).toMatchObject({ status: 'up', 'transmit-interval': 100, 'receive-interval': 100, 'detect-multiplier': 3 });
       expect(f).toMatchObject({ 'remote-transmit-interval': 100, 'remote-receive-interval': 100, 'remote-detect-multiplier': 3 });
-      const r = (await peersJson(h)).find((p) => p.name === 'r')!;
+      // herald's views follow the BFD thread within a second (decision 0040): wait for the negotiated values.
+      const r = await waitFor(
+        async () => {
+          const x = (await peersJson(h)).find((p) => p.name === 'r')!;
+          return x.bfd?.session?.remoteState === 'Up' && x.bfd.session.txIntervalMs === 100 && x.bfd.session.remote?.desiredMinTxMs === 100 ? x : undefined;
+        },
+        3_000,
+        async () => `herald's view of BFD on ${h.name}: ${JSON.stringify((await peersJson(h)).find((p) => p.name === 'r')?.bfd)}`,
+      );
       expect(r.state).toBe('Established');
       expect(r.bfd).toMatchObject({ error: null, routesHeld: false, unprotected: false });
       expect(r.bfd!.session).toMatchObject({

@@ -128,7 +128,9 @@ describe.skipIf(!ready)('planned restart of a single host: routers keep its rout
       ns: topo.router,
       asn: ROUTER_AS,
       routerId: topo.routerV4,
-      peers: [{ address: hostV4, asn: HOST_AS, passive: true, families: ['ipv4'], holdTime: 9 }],
+      // BFD configured from the start: FRR acts only on a session that was Up,
+      // so the cases before the BFD case run as without it.
+      peers: [{ address: hostV4, asn: HOST_AS, passive: true, families: ['ipv4'], holdTime: 9, localAddress: topo.routerV4, bfd: { minTxMs: 100, minRxMs: 100, multiplier: 3 } }],
     })) as FrrRouter;
     dir = await lab.tempDir('gr-host1');
     chmodSync(dir, 0o755); // nginx workers run as nobody
@@ -272,6 +274,35 @@ describe.skipIf(!ready)('planned restart of a single host: routers keep its rout
     // Bring the service back: an ordinary rise announces it again.
     nginx = startNginx();
     await waitHops(topo.router, VIP, (h) => h.includes(hostV4), Date.now(), 10_000);
+  });
+
+  it('with BFD (100 ms × 3 at both ends): SIGTERM (on_stop: restart) closes BGP, then says BFD AdminDown (RFC 5882 §3.2) rather than falling silent; FRR keeps the route, 0 requests lost', async () => {
+    writeFileSync(configPath, heraldYaml(dir, topo.routerV4, hostV4, { notification: true, peerExtra: 'bfd: { min_tx: 100ms, min_rx: 100ms, multiplier: 3 }' }));
+    const mark = herald.mark();
+    herald.signal('SIGHUP');
+    await herald.waitLog(isLine('config reloaded'), 10_000, mark);
+    const bfdUp = async (): Promise<boolean> => (await frr.bfdPeers()).some((p) => p.peer === hostV4 && p.status === 'up');
+    const t0 = Date.now();
+    while (!(await bfdUp())) {
+      if (Date.now() - t0 > 15_000) throw new Error(`FRR's BFD session with herald not up: ${JSON.stringify(await frr.bfdPeers())}`);
+      await sleep(100);
+    }
+    await waitHops(topo.router, VIP, (h) => h.includes(hostV4), Date.now(), 20_000);
+    const r = await plannedRestart('SIGTERM');
+    const lost = r.results.filter((x) => !x.ok);
+    const after = (await frr.bfdPeers()).find((p) => p.peer === hostV4);
+    console.log(
+      `graceful restart with BFD: ${r.results.length} requests sent at ${RATE}/s, ${lost.length} lost; next process up after ${r.ms.down} ms, ` +
+        `End-of-RIB ${r.ms.eor} ms after the stop; kernel route missing ${r.route.gaps.length} times in ${r.route.samples} samples; FRR's BFD session now ${after?.status}`,
+    );
+    expect(r.exit.code).toBe(0);
+    expect(r.staleWhileDown).toBe(true);
+    expect(r.kernelWhileDown).toEqual([hostV4]);
+    expect(r.route.gaps).toEqual([]);
+    expect(lost).toEqual([]);
+    expect(r.results.length).toBeGreaterThanOrEqual(Math.floor((r.ms.window / 1000) * RATE * 0.7));
+    // FRR heard AdminDown from the stopping herald (its log names the remote diagnostic), not a Detection Time expiry.
+    expect(await frr.logText()).not.toMatch(/BFD.*(control detection time expired|detection timeout)/i);
   });
 
   it('SIGINT still drains; with the N bit its Cease goes as a Hard Reset (RFC 8538), which FRR honours by flushing', async () => {

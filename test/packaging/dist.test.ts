@@ -18,7 +18,7 @@ const RECORD = join(root, 'test/packaging/support/record-loads.mjs');
 const tmp = mkdtempSync(join(tmpdir(), 'herald-dist-test-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-const { ENTRIES } = (await import(pathToFileURL(BUILD).href)) as { ENTRIES: Record<string, string> };
+const { ENTRIES, THREADS } = (await import(pathToFileURL(BUILD).href)) as { ENTRIES: Record<string, string>; THREADS: Record<string, string> };
 
 /** A copy of the tree's build inputs and its dist/, with node_modules linked. */
 function copyTree(name: string): string {
@@ -41,7 +41,7 @@ function edit(file: string, from: string, to: string): void {
 
 describe('dist/ against the sources', () => {
   it('has every entry and is fresh after the build', () => {
-    for (const name of Object.keys(ENTRIES)) {
+    for (const name of [...Object.keys(ENTRIES), ...Object.keys(THREADS)]) {
       expect(existsSync(join(root, 'dist', `${name}.mjs`)), `dist/${name}.mjs`).toBe(true);
       expect(existsSync(join(root, 'dist', `${name}.mjs.map`)), `dist/${name}.mjs.map`).toBe(true);
     }
@@ -61,8 +61,8 @@ describe('dist/ against the sources', () => {
     edit(join(b, 'bgp/driver/speaker.ts'), "'listening for BGP connections'", "'listening for BGP connections now'");
     const rb = check(b);
     expect(rb.status).toBe(1);
-    expect(rb.stderr).toMatch(/dist\/daemon-\w+\.mjs is missing/);
-    expect(rb.stderr).toMatch(/dist\/daemon-\w+\.mjs is left from an older build/);
+    // The Speaker is in the engine thread's bundle only (decision 0039).
+    expect(rb.stderr).toMatch(/dist\/engine-worker\.mjs differs from what the sources build to/);
 
     const c = copyTree('chunk-gone');
     const chunk = readdirSync(join(c, 'dist')).find((f) => /^chunk-\w+\.mjs$/.test(f))!;
@@ -70,6 +70,21 @@ describe('dist/ against the sources', () => {
     const rc = check(c);
     expect(rc.status).toBe(1);
     expect(rc.stderr).toContain(`dist/${chunk} is missing`);
+  });
+});
+
+describe('what each thread loads', () => {
+  // The session engine's code (Speaker, peers, FSM, BFD sessions) runs only in
+  // the engine thread: no main-thread file carries it (decision 0039).
+  const ENGINE_ONLY = /bgp\/(driver\/(speaker|peer|bfd-link|engine-worker)|session\/fsm)\.ts$/;
+  const sourcesOf = (file: string): string[] => (JSON.parse(readFileSync(join(root, 'dist', `${file}.map`), 'utf8')) as { sources: string[] }).sources;
+
+  it('keeps the engine code out of every main-thread file, and in the engine bundle', () => {
+    const threads = new Set(Object.keys(THREADS).map((n) => `${n}.mjs`));
+    const main = readdirSync(join(root, 'dist')).filter((f) => f.endsWith('.mjs') && !threads.has(f));
+    expect(main.length).toBeGreaterThan(2);
+    for (const f of main) expect(sourcesOf(f).filter((s) => ENGINE_ONLY.test(s)), f).toEqual([]);
+    expect(sourcesOf('engine-worker.mjs').filter((s) => ENGINE_ONLY.test(s)).length).toBe(5);
   });
 });
 

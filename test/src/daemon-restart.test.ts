@@ -5,7 +5,7 @@
 // some session; a stale marker is ignored; the marker is consumed either way;
 // the planned-restart stop leaves one with the restart time. The wire side is
 // test/interop/graceful-restart.test.ts.
-import type { Speaker } from '../../bgp/index.js';
+import { Speaker } from '../../bgp/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -49,7 +49,7 @@ describe.skipIf(!netns.canRun)('planned restart: the marker and --restart (netwo
     rmSync(m, { force: true });
     if (marker) writeFileSync(m, JSON.stringify({ stoppedAt: Date.now() - marker.ageMs, restartTime: marker.restartTime, pid: 1 }));
     // The engine in this thread, so the test can look at the speaker's End-of-RIB hold.
-    const d = new Daemon(path, makeLogger('silent'), { restart, inlineEngine: true });
+    const d = new Daemon(path, makeLogger('silent'), { restart, inlineEngine: (o) => new Speaker(o) });
     await d.start();
     return { restarting: d.restarting, markerLeft: existsSync(m), d };
   }

@@ -326,6 +326,71 @@ describe.skipIf(!netns.canRun)('BfdDriver through the kernel (network namespace)
     await a.removeSession('det');
   });
 
+  it('a stall of this thread longer than the Detection Time is no false Down: the expiry is looked at again after the waiting packets are read', async () => {
+    // A raw peer in a worker thread keeps sending Up every 10 ms (Detection
+    // Time 60 ms at A) while this thread, A's, is blocked for 300 ms. Node
+    // runs due timers before it reads sockets, so without the second look A
+    // would declare Down with the peer's packets unread in its socket.
+    // (A session that is Up stays Up on Init, RFC 5880 §6.8.6, so the peer says Init throughout.)
+    const peer = await udp(4, '192.0.2.9', 28784);
+    try {
+      await a.addSession({ name: 'stall', peer: '192.0.2.9', local: '192.0.2.1', port: 28784, desiredMinTxMs: 1000, requiredMinRxMs: 20, detectMult: 3 });
+      const discr = a.session('stall')!.localDiscriminator;
+      const init = pkt({ state: BfdState.Init, desiredMinTxUs: 20_000, requiredMinRxUs: 1_000_000, myDiscriminator: 0x7777, yourDiscriminator: discr });
+      const w = new Worker(
+        `const dgram = require('node:dgram');
+         const { parentPort, workerData } = require('node:worker_threads');
+         const s = dgram.createSocket('udp4');
+         s.bind(0, '192.0.2.9', () => {
+           s.setTTL(255);
+           const t = setInterval(() => s.send(workerData, 3784, '192.0.2.1'), 10);
+           parentPort.on('message', () => { clearInterval(t); s.close(() => parentPort.postMessage('closed')); });
+         });`,
+        { eval: true, workerData: Buffer.from(init) },
+      );
+      try {
+        await until(a, 'stall', (x) => x.state === 'Up');
+        await sleep(100);
+        const before = await until(a, 'stall', (x) => x.state === 'Up' && x.detectionTimeMs === 60);
+        // Blocked inside a setImmediate callback: the loop's next phase is
+        // its timers, so the expired Detection Time is seen before the
+        // socket is read, which is the case the second look is for.
+        await new Promise<void>((resolve) =>
+          setImmediate(() => {
+            const t0 = performance.now();
+            while (performance.now() - t0 < 300) {
+              // Blocked: no timer, no socket read on this thread.
+            }
+            resolve();
+          }),
+        );
+        await sleep(30);
+        const after = a.session('stall')!;
+        console.log(
+          `bfd driver: 300 ms stall with a 60 ms Detection Time: ${after.state}, down transitions ${before.counters.downTransitions} → ${after.counters.downTransitions}, ` +
+            `late detections looked at again ${before.counters.lateDetections} → ${after.counters.lateDetections}, largest receive gap ${after.counters.rxGapMaxMs} ms`,
+        );
+        expect(after.state).toBe('Up');
+        expect(after.counters.downTransitions).toBe(before.counters.downTransitions);
+        expect(after.counters.lateDetections).toBeGreaterThan(before.counters.lateDetections);
+        expect(after.counters.rxGapMaxMs).toBeGreaterThanOrEqual(250);
+        // A real silence still goes Down, one look later.
+        w.postMessage('stop');
+        await new Promise((r) => w.once('message', r));
+        const t1 = performance.now();
+        await until(a, 'stall', (x) => x.state === 'Down');
+        const ms = performance.now() - t1;
+        console.log(`bfd driver: the peer's silence detected ${ms.toFixed(1)} ms after its last packet was sent (Detection Time 60 ms)`);
+        expect(ms).toBeLessThan(60 * 10);
+      } finally {
+        await w.terminate();
+      }
+    } finally {
+      await a.removeSession('stall');
+      peer.close();
+    }
+  });
+
   it('removeSession tells the peer with AdminDown', async () => {
     // The synchronous `ip` calls above block this thread for longer than the 60 ms
     // Detection Time, so the session may have flapped: start from Up.

@@ -146,7 +146,7 @@ describe('renderers', () => {
       desiredMinTxMs: 100, requiredMinRxMs: 100, detectMult: 3, remote: { desiredMinTxMs: 100, requiredMinRxMs: 100, detectMult: 3, demand: false },
       txIntervalMs: 100, rxIntervalMs: 100, detectionTimeMs: 300, pollActive: false, uptimeMs: 65_000,
       lastDown: { at: Date.now() - 120_000, diag: 1, diagName: 'ControlDetectionTimeExpired', remoteState: 'Up' as const, pathDown: true },
-      counters: { packetsIn: 650, packetsOut: 652, discards: { ttl: 1 } as never, upTransitions: 2, downTransitions: 1, pollsCompleted: 2, sendErrors: 0 },
+      counters: { packetsIn: 650, packetsOut: 652, discards: { ttl: 1 } as never, upTransitions: 2, downTransitions: 1, pollsCompleted: 2, sendErrors: 0, txGapMaxMs: 0, rxGapMaxMs: 0, lateDetections: 0 },
     };
     const up: PeerState = { ...peer('up1', 'Established'), bfd: { session, error: null, routesHeld: false, heldMs: 0, unprotected: false, waitUpMs: 10_000 } };
     const held: PeerState = {
@@ -160,7 +160,7 @@ describe('renderers', () => {
     expect(t).toMatch(/\nup2 .* Established +Down +1m01s .* routes wait for BFD Up \(3s of wait_up 10s\)\n/);
     expect(t).toMatch(/\nup3 .* Active +- +- /);
     expect(t).toContain(
-      'bfd up1: Up for 1m05s, single hop; ours 100/100ms ×3, peer Up 100/100ms ×3; tx every 100ms, detect in 300ms; packets 650 in, 652 out, 1 discarded; up 2, down 1; last down 2m00s ago: ControlDetectionTimeExpired\n',
+      'bfd up1: Up for 1m05s, single hop; ours 100/100ms ×3, peer Up 100/100ms ×3; tx every 100ms, detect in 300ms; packets 650 in, 652 out, 1 discarded; largest gap out 0ms, in 0ms; up 2, down 1; last down 2m00s ago: ControlDetectionTimeExpired\n',
     );
     expect(t).toContain('bfd up2: Down, single hop; ours 100/100ms ×3, nothing heard from the peer; tx every 1000ms; packets');
     expect(t).not.toContain('bfd up3');

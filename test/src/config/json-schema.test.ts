@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { configJsonSchema, configJsonSchemaText } from '../../../src/config/index.js';
+import { configJsonSchema, configJsonSchemaText } from '../../../src/config/json-schema.js';
 
 describe('docs/herald.schema.json', () => {
   it('equals the schema generated from src/config/schema.ts (run: npx tsx src/config/write-schema.ts)', () => {

@@ -308,7 +308,7 @@ describe('metrics on a fake daemon model', () => {
       localDiag: 0, localDiagName: 'NoDiagnostic', remoteDiag: 0, remoteDiagName: 'NoDiagnostic', localDiscriminator: discr, remoteDiscriminator: 9, sourcePort: 49200,
       desiredMinTxMs: 100, requiredMinRxMs: 100, detectMult: 3, remote: { desiredMinTxMs: 100, requiredMinRxMs: 100, detectMult: 3, demand: false },
       txIntervalMs: 100, rxIntervalMs: 100, detectionTimeMs: 300, pollActive: false, uptimeMs: 1000, lastDown: null,
-      counters: { packetsIn: 50, packetsOut: 52, discards: { ttl: 2, version: 1 } as never, upTransitions: 1, downTransitions: 0, pollsCompleted: 1, sendErrors: 0 },
+      counters: { packetsIn: 50, packetsOut: 52, discards: { ttl: 2, version: 1 } as never, upTransitions: 1, downTransitions: 0, pollsCompleted: 1, sendErrors: 0, txGapMaxMs: 0, rxGapMaxMs: 0, lateDetections: 0 },
       ...over,
     });
     const r1 = model.engine.add(peerSnap('r1', { state: 'Established', bfd: { session: session(7), error: null, routesHeld: false, heldMs: 0, unprotected: false, waitUpMs: 10_000 } }));
@@ -335,7 +335,7 @@ describe('metrics on a fake daemon model', () => {
     expect(sampleValue(f, 'herald_bfd_detection_time_seconds', { peer: 'r1' })).toBeUndefined();
     expect(sampleValue(f, 'herald_bfd_routes_held', { peer: 'r1' })).toBe(1);
     expect(sampleValue(f, 'herald_bfd_transitions_total', { peer: 'r1', to: 'down' })).toBe(1);
-    r1.bfd = { session: session(8, { counters: { packetsIn: 4, packetsOut: 4, discards: {} as never, upTransitions: 1, downTransitions: 0, pollsCompleted: 0, sendErrors: 0 } }), error: null, routesHeld: false, heldMs: 0, unprotected: false, waitUpMs: 10_000 };
+    r1.bfd = { session: session(8, { counters: { packetsIn: 4, packetsOut: 4, discards: {} as never, upTransitions: 1, downTransitions: 0, pollsCompleted: 0, sendErrors: 0, txGapMaxMs: 0, rxGapMaxMs: 0, lateDetections: 0 } }), error: null, routesHeld: false, heldMs: 0, unprotected: false, waitUpMs: 10_000 };
     f = await scrape(m);
     expect(sampleValue(f, 'herald_bfd_packets_received_total', { peer: 'r1' })).toBe(64);
     expect(sampleValue(f, 'herald_bfd_transitions_total', { peer: 'r1', to: 'up' })).toBe(2);
