@@ -45,7 +45,8 @@ export {
   BFD_WAIT_UP_MS,
   bfdMultihop,
 } from './driver/types.js';
-export { realClock, ManualClock, after, every, type Clock, type TimerOptions } from './driver/clock.js';
+export { realClock, createRealClock, ManualClock, after, every, type Clock, type TimerOptions } from './driver/clock.js';
+export { LatenessRecorder, LATENESS_BOUNDS_MS, type TimerLateness } from './driver/lateness.js';
 export type { RouteAttrs, RouteGroup, RouteSpec } from './rib/route.js';
 export type { DownReason } from './session/index.js';
 export { BgpError, errorName, type ErrorAction } from './wire/errors.js';

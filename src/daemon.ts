@@ -53,7 +53,7 @@ import { HostAddressManager } from './host/addresses.js';
 import { readStateFile, writeStateFile } from './state-dir.js';
 import { Reconciler } from './reconciler/index.js';
 import { serviceGroups, serviceSource, staticGroups, type DrainPhase, type ServiceState } from './sources/intents.js';
-import { HealthSource, type Prober } from './sources/health/index.js';
+import { HealthSource, ProbePacer, type Prober } from './sources/health/index.js';
 import { adoptOrphans } from './host/orphans.js';
 import { ApiStats, resolveOperators, startApiServer, type ApiServer, type Operators } from './api/server.js';
 import { lxdEvent, peerEvent, serviceEvent, type StateEvent } from './state/index.js';
@@ -115,7 +115,11 @@ export class Daemon {
   private reconcileScheduled = false;
   /** Services whose health changed since the last refresh (refreshed together, once per turn of the loop). */
   private readonly changedServices = new Set<string>();
+  /** Services by name, for the config object `of`. */
+  private servicesIndex: { of: Config | null; byName: Map<string, ServiceConfig> } = { of: null, byName: new Map() };
   health: HealthSource | null = null;
+  /** Starts due health probes in bounded slices (src/sources/health/pacer.ts). */
+  private readonly pacer = new ProbePacer();
   private readonly drains = new Map<string, { phase: DrainPhase; cancel?: () => void }>();
   private resolveStopped!: () => void;
   /** Resolves when the daemon has stopped. */
@@ -338,7 +342,8 @@ export class Daemon {
   }
 
   private startHealth(services: readonly ServiceConfig[], firstRoundDecides = false): void {
-    const h = new HealthSource(services, { clock: this.clock, ...(this.opts.prober ? { prober: this.opts.prober } : {}), ...(firstRoundDecides ? { firstRoundDecides } : {}) });
+    // One pacer for every service: a round of ten thousand probes due at once starts in slices.
+    const h = new HealthSource(services, { clock: this.clock, launch: this.pacer.admit, ...(this.opts.prober ? { prober: this.opts.prober } : {}), ...(firstRoundDecides ? { firstRoundDecides } : {}) });
     this.health = h;
     h.on('change', (t) => {
       this.log.info({ service: t.service, from: t.from, to: t.to, reason: t.reason }, 'service health changed');
@@ -355,21 +360,36 @@ export class Daemon {
   /**
    * Re-derive the named services' groups (all when omitted) from their
    * health and drain state. Each service is a reconciler source of its own,
-   * so a change costs that service's work only (found by name, its state
-   * read alone); many changes in one turn of the event loop share one
-   * reconcile.
+   * so a change costs that service's work only — found by name and read
+   * from its own state machine, never from a snapshot of every service
+   * (10,000 services changing in one round would otherwise cost 10,000²);
+   * many changes in one turn of the event loop share one reconcile.
    */
   private refreshServices(names?: Iterable<string>, schedule = true): void {
     const c = this.config;
     const h = this.health;
     if (!c || !h) return;
-    const byName = servicesByName(c);
-    const pick = names === undefined ? c.services : [...names].flatMap((n) => byName.get(n) ?? []);
-    for (const s of pick) {
-      const st = (h.service(s.name)?.state ?? 'down') as ServiceState;
-      this.reconciler.setSnapshot(serviceSource(s.name), serviceGroups(s, st, this.drains.get(s.name)?.phase ?? null));
+    if (names === undefined) for (const s of c.services) this.refreshService(s, h);
+    else {
+      for (const n of names) {
+        const s = this.serviceConfig(n);
+        if (s) this.refreshService(s, h);
+      }
     }
     if (schedule) this.scheduleReconcile();
+  }
+
+  private refreshService(s: ServiceConfig, h: HealthSource): void {
+    const st = (h.service(s.name)?.state ?? 'down') as ServiceState;
+    this.reconciler.setSnapshot(serviceSource(s.name), serviceGroups(s, st, this.drains.get(s.name)?.phase ?? null));
+  }
+
+  /** A configured service by name (the index follows the config object a reload replaces). */
+  private serviceConfig(name: string): ServiceConfig | undefined {
+    const c = this.config;
+    if (!c) return undefined;
+    if (this.servicesIndex.of !== c) this.servicesIndex = { of: c, byName: new Map(c.services.map((s) => [s.name, s])) };
+    return this.servicesIndex.byName.get(name);
   }
 
   /** Reconcile once, at the end of this turn of the event loop. */
@@ -825,10 +845,3 @@ function listenFailure(e: NodeJS.ErrnoException, c: Config): string {
   return e.message;
 }
 
-/** A config's services by name (built once per config object). */
-const serviceIndex = new WeakMap<Config, Map<string, ServiceConfig>>();
-function servicesByName(c: Config): Map<string, ServiceConfig> {
-  let m = serviceIndex.get(c);
-  if (m === undefined) serviceIndex.set(c, (m = new Map(c.services.map((s) => [s.name, s]))));
-  return m;
-}

@@ -34,7 +34,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { PEER_COUNTER_KEYS, zeroPeerCounters, type PeerCounterKey, type PeerSnapshot, type SpeakerEvent, type SpeakerStats } from '../bgp/index.js';
+import { PEER_COUNTER_KEYS, zeroPeerCounters, type PeerCounterKey, type PeerSnapshot, type SpeakerEvent, type SpeakerStats, type TimerLateness } from '../bgp/index.js';
 import type { MetricsConfig, ServiceConfig } from './config/index.js';
 import type { RoundEvent, ServiceSnapshot, Transition } from './sources/health/index.js';
 import type { LxdSourceState } from './sources/lxd/index.js';
@@ -54,6 +54,8 @@ export interface MetricsSpeaker {
   /** Speaker-wide counts (unknown connections). */
   stats(): SpeakerStats;
   on(fn: (e: SpeakerEvent) => void): () => void;
+  /** How late the engine's timers ran (decision 0034); absent or null: no figures. */
+  lateness?(): TimerLateness | null;
 }
 
 /** What the metrics read of the health source (src/sources/health `HealthSource`). */
@@ -218,9 +220,16 @@ export function createMetrics(model: MetricsModel, opts: MetricsOptions = {}): M
     registers: [registry],
   });
 
+  // Services by name, rebuilt when the config object changes (a reload): a
+  // round of 10,000 services must not search the list once per report.
+  let byNameOf: MetricsModel['config'] = null;
+  let byName = new Map<string, Pick<ServiceConfig, 'name' | 'checks'>>();
   const kindOf = (service: string, index: number, label: string): string => {
-    const s = model.config?.services.find((x) => x.name === service);
-    return s?.checks[index]?.kind ?? label.split(' ', 1)[0] ?? 'unknown';
+    if (model.config !== byNameOf) {
+      byNameOf = model.config;
+      byName = new Map((byNameOf?.services ?? []).map((x) => [x.name, x]));
+    }
+    return byName.get(service)?.checks[index]?.kind ?? label.split(' ', 1)[0] ?? 'unknown';
   };
 
   const onRound = (r: RoundEvent): void => {
@@ -703,6 +712,20 @@ export function createMetrics(model: MetricsModel, opts: MetricsOptions = {}): M
     },
   });
 
+  // ------------------------------------------------------------ session engine
+  // The engine thread keeps its own histogram (bgp/driver/lateness.ts) and
+  // pushes it with the peer snapshots; it is exported as it is, bucket for
+  // bucket, rather than re-observed here.
+  registry.registerMetric(latenessHistogram(() => model.engine?.lateness?.() ?? null));
+  new Gauge({
+    name: 'herald_engine_timer_lateness_max_seconds',
+    help: 'The worst lateness of a session engine timer since start: how long after its deadline a keepalive, hold, connect or BFD timer ran.',
+    registers: [registry],
+    collect() {
+      this.set((model.engine?.lateness?.()?.maxMs ?? 0) / 1000);
+    },
+  });
+
   return {
     registry,
     contentType: registry.contentType,
@@ -716,6 +739,36 @@ export function createMetrics(model: MetricsModel, opts: MetricsOptions = {}): M
       healthBound = null;
     },
   };
+}
+
+const LATENESS_NAME = 'herald_engine_timer_lateness_seconds';
+
+/**
+ * herald_engine_timer_lateness_seconds as a prom-client metric object whose
+ * values are the engine's own cumulative buckets (prom-client's Histogram
+ * can only observe single values). No samples until the engine reports.
+ */
+function latenessHistogram(read: () => TimerLateness | null): Parameters<Registry['registerMetric']>[0] {
+  const help = 'How long after its deadline each session engine timer (BGP keepalive, hold, connect; BFD) ran, on the engine thread.';
+  const metric = {
+    name: LATENESS_NAME,
+    help,
+    type: 'histogram',
+    aggregator: 'sum',
+    reset() {},
+    get() {
+      const t = read();
+      const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
+      if (t) {
+        for (const b of t.buckets) values.push({ labels: { le: b.leMs / 1000 }, value: b.count, metricName: `${LATENESS_NAME}_bucket` });
+        values.push({ labels: { le: '+Inf' }, value: t.count, metricName: `${LATENESS_NAME}_bucket` });
+        values.push({ labels: {}, value: t.sumMs / 1000, metricName: `${LATENESS_NAME}_sum` });
+        values.push({ labels: {}, value: t.count, metricName: `${LATENESS_NAME}_count` });
+      }
+      return Promise.resolve({ name: LATENESS_NAME, help, type: 'histogram', values, aggregator: 'sum' });
+    },
+  };
+  return metric as unknown as Parameters<Registry['registerMetric']>[0];
 }
 
 /** Healthz body: read-only counts from the same model. */

@@ -5,8 +5,10 @@
  * for tests. The session FSM keeps its timers (ConnectRetry, Hold, Keepalive,
  * RFC 4271 §10) as deadlines in milliseconds of this clock; the driver keeps
  * one timer for the earliest deadline. Time is monotonic: wall-clock jumps
- * (NTP steps, a changed date) never fire or delay a BGP timer.
+ * (NTP steps, a changed date) never fire or delay a BGP timer. The real
+ * clock can count how late each callback ran (lateness.ts, decision 0034).
  */
+import type { LatenessRecorder } from './lateness.js';
 
 /** Options of one timer. */
 export interface TimerOptions {
@@ -70,39 +72,51 @@ export function every(clock: Clock, ms: number, fn: () => void, opts?: TimerOpti
 /** Node clamps setTimeout delays above 2^31 - 1 ms to 1 ms; longer waits are chained. */
 const MAX_DELAY_MS = 2 ** 31 - 1;
 
-/** The real clock: performance.now() and setTimeout. */
-export const realClock: Clock = {
-  now: () => performance.now(),
-  setTimer(atMs, fn, opts) {
-    let handle: NodeJS.Timeout | undefined;
-    let cancelled = false;
-    const unref = opts?.unref === true;
-    const arm = (): void => {
-      const remaining = atMs - performance.now();
-      if (remaining <= 0) {
-        handle = undefined;
-        fn();
-        return;
-      }
-      // setTimeout rounds to whole ms on libuv's loop clock and may fire a
-      // fraction early by performance.now(); re-arm so fn always sees now() >= atMs.
+/**
+ * The real clock: performance.now() and setTimeout. With a `lateness`
+ * recorder, each callback's delay past its deadline is counted (lateness.ts).
+ */
+export function createRealClock(lateness?: LatenessRecorder): Clock {
+  return {
+    now: () => performance.now(),
+    setTimer(atMs, fn, opts) {
+      let handle: NodeJS.Timeout | undefined;
+      let cancelled = false;
+      const unref = opts?.unref === true;
+      // A deadline already past when set could not have run before now.
+      const setAt = performance.now();
+      const arm = (): void => {
+        const now = performance.now();
+        const remaining = atMs - now;
+        if (remaining <= 0) {
+          handle = undefined;
+          lateness?.record(now - (atMs > setAt ? atMs : setAt), now);
+          fn();
+          return;
+        }
+        // setTimeout rounds to whole ms on libuv's loop clock and may fire a
+        // fraction early by performance.now(); re-arm so fn always sees now() >= atMs.
+        handle = setTimeout(() => {
+          if (!cancelled) arm();
+        }, Math.min(Math.ceil(remaining), MAX_DELAY_MS));
+        if (unref) handle.unref();
+      };
+      // Always call fn asynchronously, even for a deadline already past.
       handle = setTimeout(() => {
         if (!cancelled) arm();
-      }, Math.min(Math.ceil(remaining), MAX_DELAY_MS));
+      }, Math.min(Math.max(0, Math.ceil(atMs - setAt)), MAX_DELAY_MS));
       if (unref) handle.unref();
-    };
-    // Always call fn asynchronously, even for a deadline already past.
-    handle = setTimeout(() => {
-      if (!cancelled) arm();
-    }, Math.min(Math.max(0, Math.ceil(atMs - performance.now())), MAX_DELAY_MS));
-    if (unref) handle.unref();
-    return () => {
-      cancelled = true;
-      if (handle) clearTimeout(handle);
-      handle = undefined;
-    };
-  },
-};
+      return () => {
+        cancelled = true;
+        if (handle) clearTimeout(handle);
+        handle = undefined;
+      };
+    },
+  };
+}
+
+/** The real clock without lateness figures. */
+export const realClock: Clock = createRealClock();
 
 interface ManualTimer {
   atMs: number;

@@ -25,6 +25,7 @@ import { Worker } from 'node:worker_threads';
 import type { ReceivedRoute } from '../rib/adj-rib-in.js';
 import type { Engine, GroupStanding, PeerChange, PrefixStanding } from './engine.js';
 import type { Command, EngineOptions, FromEngine, Replies } from './engine-protocol.js';
+import type { TimerLateness } from './lateness.js';
 import {
   silentLogger,
   type GroupOp,
@@ -167,6 +168,7 @@ export class EngineClient implements Engine {
   private seq = 0;
   private peers: PeerSnapshot[] = [];
   private speakerStats: SpeakerStats = { unknownConnections: 0, unknownAddresses: 0, unknownSuppressed: 0 };
+  private timers: TimerLateness | null = null;
   private dead: Error | null = null;
   private stopped = false;
   /** The listener's address once started (port 0 picks one). */
@@ -239,6 +241,11 @@ export class EngineClient implements Engine {
 
   snapshot(): PeerSnapshot[] {
     return this.peers;
+  }
+
+  /** The engine thread's timer lateness as of its last push (at most a second old). */
+  lateness(): TimerLateness | null {
+    return this.timers;
   }
 
   standing(prefix: string): Promise<PrefixStanding[]> {
@@ -347,6 +354,7 @@ export class EngineClient implements Engine {
       case 'snapshot':
         this.peers = m.peers;
         this.speakerStats = m.stats;
+        this.timers = m.lateness;
         return;
       case 'event':
         for (const fn of this.listeners) {

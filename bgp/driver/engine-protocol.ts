@@ -8,6 +8,7 @@ import type { ReceivedRoute } from '../rib/adj-rib-in.js';
 import type { GroupStanding, PeerChange, PrefixStanding } from './engine.js';
 import type { SpeakerOptions } from './speaker.js';
 import type { GroupOp, PeerAction, PeerActionResult, PeerConfig, PeerSnapshot, ReceivedMatch, SpeakerEvent, SpeakerStats } from './types.js';
+import type { TimerLateness } from './lateness.js';
 
 /** Speaker options that cross the boundary (the clock and logger are the worker's own). */
 export type EngineOptions = Omit<SpeakerOptions, 'clock' | 'logger'>;
@@ -33,7 +34,7 @@ export type FromEngine =
   | { kind: 'reply'; id: number; value?: unknown; error?: string; code?: string }
   | { kind: 'batch'; id: number; batch: ReceivedRoute[] }
   | { kind: 'event'; event: SpeakerEvent }
-  | { kind: 'snapshot'; peers: PeerSnapshot[]; stats: SpeakerStats }
+  | { kind: 'snapshot'; peers: PeerSnapshot[]; stats: SpeakerStats; lateness: TimerLateness | null }
   | { kind: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; obj: object; msg: string };
 
 /** Reply values by command (for the client's typing). */

@@ -9,7 +9,9 @@
  *
  * Snapshots are pushed after every burst of speaker events and at least
  * once a second while a peer exists, so the main thread answers `routes
- * peers` and the metrics from a current copy without a round trip.
+ * peers` and the metrics from a current copy without a round trip. The
+ * speaker's timer lateness (how late its keepalive, hold and BFD deadlines
+ * ran on this thread, decision 0034) travels with them.
  *
  * No RFC: herald's own thread boundary.
  */
@@ -39,20 +41,25 @@ let speaker: Speaker | null = null;
 let pushScheduled = false;
 let ticker: (() => void) | null = null;
 
+/** Every peer's snapshot and the timer lateness so far. */
+function snapshotMessage(sp: Speaker): FromEngine {
+  return { kind: 'snapshot', peers: sp.snapshot(), stats: sp.stats(), lateness: sp.lateness() };
+}
+
 /** Push every peer's snapshot once this turn of the loop is over (a burst of events sends one). */
 function pushSnapshots(): void {
   if (pushScheduled) return;
   pushScheduled = true;
   setImmediate(() => {
     pushScheduled = false;
-    if (speaker) post({ kind: 'snapshot', peers: speaker.snapshot(), stats: speaker.stats() });
+    if (speaker) post(snapshotMessage(speaker));
   });
 }
 
 function onEvent(e: SpeakerEvent): void {
   // A session change reaches the main thread with the snapshot that shows it.
   if (speaker && (e.type === 'state' || e.type === 'established' || e.type === 'down' || e.type === 'bfd' || e.type === 'bfd-routes')) {
-    post({ kind: 'snapshot', peers: speaker.snapshot(), stats: speaker.stats() });
+    post(snapshotMessage(speaker));
   }
   post({ kind: 'event', event: e });
   pushSnapshots();
@@ -118,7 +125,7 @@ async function handle(c: Command): Promise<void> {
     case 'peerAction': {
       const r = await sp.peerAction(c.name, c.action, c.message !== undefined ? { message: c.message } : {});
       // The answer carries the peer's new state; the next snapshot push shows it to everything else.
-      post({ kind: 'snapshot', peers: sp.snapshot(), stats: sp.stats() });
+      post(snapshotMessage(sp));
       post({ kind: 'reply', id: c.id, value: r });
       return;
     }
@@ -135,7 +142,7 @@ async function handle(c: Command): Promise<void> {
     case 'stop': {
       ticker?.();
       const keeping = await sp.stop(c.text, { graceful: c.graceful === true });
-      post({ kind: 'snapshot', peers: sp.snapshot(), stats: sp.stats() });
+      post(snapshotMessage(sp));
       post({ kind: 'reply', id: c.id, value: keeping });
       return;
     }

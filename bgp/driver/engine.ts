@@ -12,6 +12,7 @@
  */
 import type { ReceivedRoute } from '../rib/adj-rib-in.js';
 import type { GroupOp, PeerAction, PeerActionResult, PeerConfig, PeerSnapshot, ReceivedMatch, SpeakerEvent, SpeakerStats } from './types.js';
+import type { TimerLateness } from './lateness.js';
 
 /** What `updatePeer` did: nothing, a change the session keeps running through, or a session reset. */
 export type PeerChange = 'unchanged' | 'reconfigured' | 're-exported' | 'restarted';
@@ -69,6 +70,12 @@ export interface Engine {
   on(fn: (e: SpeakerEvent) => void): () => void;
   /** Every peer's current snapshot (kept current without a round trip). */
   snapshot(): PeerSnapshot[];
+  /**
+   * How late the engine's timers (BGP and BFD deadlines) ran, pushed with
+   * the snapshots (decision 0034); null when the engine runs on a clock it
+   * does not measure (tests with ManualClock).
+   */
+  lateness(): TimerLateness | null;
   /** How one prefix stands with every peer. */
   standing(prefix: string): Promise<PrefixStanding[]>;
   /** How a group's prefixes stand with one peer; null when the peer or group is unknown. */

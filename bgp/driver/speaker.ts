@@ -30,7 +30,8 @@ import { formatPrefix, makePrefix, parseAddress } from '../wire/prefix.js';
 import { resolveConfig, type SessionConfig, type SessionConfigInput } from '../session/index.js';
 import type { RouteAttrs, RouteGroup, RouteSpec } from '../rib/route.js';
 import type { PrefixList } from '../rib/prefix-list.js';
-import { after, every, realClock, type Clock } from './clock.js';
+import { after, createRealClock, every, type Clock } from './clock.js';
+import { LatenessRecorder, type TimerLateness } from './lateness.js';
 import { Peer } from './peer.js';
 import { BfdLink, type BfdLinkDriverOptions } from './bfd-link.js';
 import type { Engine, GroupStanding, PeerChange, PrefixStanding } from './engine.js';
@@ -134,6 +135,8 @@ const isFor = (peers: readonly string[] | null, peer: string): boolean => peers 
 export class Speaker implements Engine {
   readonly opts: SpeakerOptions;
   private readonly clock: Clock;
+  /** How late this speaker's timers ran; null when the caller gave its own clock. */
+  private readonly latenessRecorder: LatenessRecorder | null;
   private readonly log: Logger;
   private readonly peers = new Map<string, Peer>();
   private readonly listeners = new Set<(e: SpeakerEvent) => void>();
@@ -158,7 +161,8 @@ export class Speaker implements Engine {
 
   constructor(opts: SpeakerOptions) {
     this.opts = opts;
-    this.clock = opts.clock ?? realClock;
+    this.latenessRecorder = opts.clock ? null : new LatenessRecorder();
+    this.clock = opts.clock ?? createRealClock(this.latenessRecorder!);
     this.log = opts.logger ?? silentLogger;
     this.restarting = opts.restarting ?? false;
     this.eorDeferred = opts.deferEndOfRib ?? false;
@@ -641,6 +645,11 @@ export class Speaker implements Engine {
       }
       if (batch.length) yield batch;
     })();
+  }
+
+  /** How late the timers on this speaker's clock ran (null with a caller's clock, e.g. ManualClock). */
+  lateness(): TimerLateness | null {
+    return this.latenessRecorder?.snapshot() ?? null;
   }
 
   /** Snapshot of every peer. */

@@ -133,8 +133,15 @@ export function renderSummary(s: SummaryState, o: RenderOptions, via?: { socket:
     `reloads   ${s.reloads.ok} ok, ${s.reloads.failed} refused`,
     ...(s.lxd ? [`lxd       ${lxdLine(s.lxd, o)}`] : []),
     ...(via ? [`control   ${via.socket}${via.access ? ` (${via.access})` : ''}${events}`] : []),
+    ...(s.engine?.timerLateness ? [`engine    ${latenessLine(s.engine.timerLateness)}`] : []),
     '',
   ].join('\n');
+}
+
+/** One line on the session engine's timers: how late they ran after their deadlines. */
+export function latenessLine(t: NonNullable<SummaryState['engine']['timerLateness']>): string {
+  const ms = (v: number): string => (v < 10 ? v.toFixed(1) : String(Math.round(v)));
+  return `timers late by at most ${ms(t.maxMs)} ms (last minutes ${ms(t.recentMaxMs)} ms, p99 ≤ ${ms(t.p99Ms)} ms, ${t.count} timers)`;
 }
 
 /** One line on the LXD source: reachability, what it derived and skipped. */

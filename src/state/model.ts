@@ -15,7 +15,7 @@
  * No RFC: this is herald's own operator-facing model. Route statuses follow
  * the Adj-RIB-Out's view (RFC 4271 §3.2: what was advertised to the peer).
  */
-import { STANDING, formatPrefixRecord, nextPrefixRecord, type Engine, type GroupStanding, type PeerSnapshot, type ReceivedRoute } from '../../bgp/index.js';
+import { STANDING, formatPrefixRecord, nextPrefixRecord, type Engine, type GroupStanding, type PeerSnapshot, type ReceivedRoute, type TimerLateness } from '../../bgp/index.js';
 import type { Config, ConfigWarning, ServiceConfig } from '../config/index.js';
 import type { OutputGroup, Contribution } from '../reconciler/index.js';
 import { serviceGroups, serviceSource, type DrainPhase } from '../sources/intents.js';
@@ -39,8 +39,8 @@ export interface ReconcilerView {
 /** What the model reads of the daemon (src/daemon.ts Daemon fits). */
 export interface StateSource {
   readonly config: Config | null;
-  /** The BGP session engine; null before start. */
-  readonly engine: Pick<Engine, 'snapshot' | 'standing' | 'groupStanding' | 'received' | 'lookupReceived'> | null;
+  /** The BGP session engine; null before start. Its timer lateness is optional (fakes in tests may lack it). */
+  readonly engine: (Pick<Engine, 'snapshot' | 'standing' | 'groupStanding' | 'received' | 'lookupReceived'> & Partial<Pick<Engine, 'lateness'>>) | null;
   readonly reconciler: ReconcilerView;
   readonly health: { snapshot(): Map<string, ServiceSnapshot> } | null;
   readonly reloads: { ok: number; failed: number };
@@ -93,6 +93,12 @@ export interface SummaryState {
   lxd: LxdSummaryState | null;
   /** The control API's event stream counts; null when not known. */
   api: ApiCounts | null;
+  /**
+   * The session engine thread: how late its timers (BGP keepalive, hold,
+   * connect; BFD) ran after their deadlines (decision 0034); null before
+   * the engine reported, or when it runs on a test clock.
+   */
+  engine: { timerLateness: TimerLateness | null };
 }
 
 /** The LXD source's state, counts only (summary.lxd, and the head of GET /v1/lxd). */
@@ -257,6 +263,7 @@ export function summary(d: StateSource): SummaryState {
     reloads: { ...d.reloads },
     lxd: lxdSummary(d),
     api: d.apiCounts ? { ...d.apiCounts } : null,
+    engine: { timerLateness: d.engine?.lateness?.() ?? null },
   };
 }
 

@@ -53,7 +53,7 @@ const yaml = [
   'peers:',
   ...init.peers.map(
     (p) =>
-      `  - { name: ${p.name}, address: "${p.address}", asn: ${p.asn}${p.localAddress ? `, local_address: "${p.localAddress}"` : ''}${p.families ? `, families: [${p.families.join(', ')}]` : ''}${bfdYaml(p)} }`,
+      `  - { name: ${p.name}, address: "${p.address}", asn: ${p.asn}${p.localAddress ? `, local_address: "${p.localAddress}"` : ''}${p.families ? `, families: [${p.families.join(', ')}]` : ''}${p.holdTime !== undefined ? `, hold_time: ${p.holdTime}` : ''}${bfdYaml(p)} }`,
   ),
 ].join('\n');
 const configPath = join(dir, 'herald.yaml');
@@ -132,6 +132,9 @@ async function handle(c: Command): Promise<unknown> {
     }
     case 'snapshot':
       return daemon.engine?.snapshot() ?? [];
+    case 'lateness':
+      // The engine thread's timer lateness since start (decision 0034).
+      return daemon.engine?.lateness() ?? null;
     case 'stop':
       await daemon.stop('bench done');
       return null;

@@ -77,7 +77,7 @@ function routes(socket: string, ...argv: string[]): Promise<Run> {
 // ---------------------------------------------------------------- normalising
 
 /** Keys whose values move from run to run; replaced by a placeholder naming their JSON type. */
-const VOLATILE = new Set(['uptimeMs', 'at', 'since', 'latencyMs', 'configFile', 'receivedBytes']);
+const VOLATILE = new Set(['uptimeMs', 'at', 'since', 'latencyMs', 'configFile', 'receivedBytes', 'timerLateness']);
 /** Keys that are null or not depending on timing (a connect attempt before FRR listened); their shape is unit-tested elsewhere. */
 const MAYBE = new Set(['lastDown', 'lastConnectError']);
 const DOWN_STATES = /\b(Idle|Connect|Active|OpenSent|OpenConfirm)\b/g;

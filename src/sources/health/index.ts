@@ -1,10 +1,12 @@
 /**
  * Health-gated services: check kinds (tcp, http/https, dns, exec,
- * maintenance_file), the per-service rise/fall state machine, and the
- * health source the reconciler reads. See docs/configuration.md for the
+ * maintenance_file), the per-service rise/fall state machine, the health
+ * source the reconciler reads, and the pacer that starts a burst of
+ * due probes in bounded slices. See docs/configuration.md for the
  * config side.
  */
 export { HealthSource, type HealthSourceOptions } from './source.js';
+export { ProbePacer, PACER_SLICE_MS, type ProbePacerOptions } from './pacer.js';
 export { ServiceHealth, GRACE_MS, type ServiceHealthOptions, type ServiceHealthSpec, type CarriedState, type RoundEvent } from './service.js';
 export { runCheck, probe, checkLabel, checkTimeout, checkTcp, checkHttp, checkExec, checkMaintenanceFile, BODY_LIMIT } from './checks/index.js';
 export { OUTPUT_LIMIT } from './types.js';

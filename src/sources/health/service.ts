@@ -63,6 +63,13 @@ export interface ServiceHealthOptions {
   initial?: CarriedState;
   /** The first round's verdict is the state at once, without rise/fall (after a graceful restart). */
   firstRoundDecides?: boolean;
+  /**
+   * How a due probe is started: at once (default), or handed to a pacer that
+   * starts a burst in bounded slices (pacer.ts) so that ten thousand services
+   * due in the same millisecond never hold the event loop. A probe's timeout
+   * counts from when it really starts.
+   */
+  launch?: (start: () => void) => void;
 }
 
 /** Summary of one finished round, for metrics and tests. */
@@ -120,6 +127,7 @@ export class ServiceHealth {
   /** Rounds finished so far. */
   private rounds = 0;
   private readonly firstRoundDecides: boolean;
+  private readonly launcher: ((start: () => void) => void) | null;
 
   constructor(spec: ServiceHealthSpec, opts: ServiceHealthOptions) {
     this.spec = spec;
@@ -132,6 +140,7 @@ export class ServiceHealth {
     this.healthyV = opts.initial?.healthy ?? false;
     this.sinceV = opts.initial?.since ?? this.wall();
     this.firstRoundDecides = opts.firstRoundDecides === true && opts.initial === undefined;
+    this.launcher = opts.launch ?? null;
     this.last = spec.checks.map(() => undefined);
     this.inFlight = spec.checks.map(() => undefined);
     this.skipped = spec.checks.map(() => 0);
@@ -217,7 +226,13 @@ export class ServiceHealth {
         this.record(round, i, result, true);
         return;
       }
-      this.launch(round, i, check, now);
+      if (this.launcher === null) this.launch(round, i, check, now);
+      else {
+        // Started later by the pacer: only if this round is still the current one.
+        this.launcher(() => {
+          if (this.running && this.round === round && !round.done) this.launch(round, i, check, this.clock.now());
+        });
+      }
     });
   }
 

@@ -50,6 +50,14 @@ export interface DaemonProcessOptions {
   name?: string;
   /** Extra environment (e.g. HERALD_LOG_LEVEL=debug). */
   env?: Record<string, string>;
+  /**
+   * Keep only the log lines this accepts in `lines` (waiters still see every
+   * line; the others are counted in `dropped`). For runs that log hundreds of
+   * thousands of lines (10,000 services flapping, a scan from 300k addresses).
+   */
+  keepLine?: LogPredicate;
+  /** Options for node before herald's entry (e.g. --cpu-prof, which NODE_OPTIONS refuses). */
+  nodeArgs?: string[];
 }
 
 /** One `herald run` child process in a namespace. */
@@ -57,6 +65,8 @@ export class DaemonProcess {
   readonly lines: LogLine[] = [];
   /** stdout lines that were not JSON, and all of stderr. */
   readonly other: string[] = [];
+  /** Lines not kept (see DaemonProcessOptions.keepLine), by message. */
+  readonly dropped = new Map<string, number>();
   readonly name: string;
   private child: ChildProcess | null = null;
   private waiters: { pred: LogPredicate; from: number; resolve: (l: LogLine) => void }[] = [];
@@ -84,7 +94,7 @@ export class DaemonProcess {
   /** Spawn herald in the namespace and wait for its "herald started" line (or throw with its output when it exits first). */
   async start(timeoutMs = 30_000): Promise<void> {
     installExitHandler();
-    const child = spawn('ip', ['netns', 'exec', this.ns, process.execPath, ENTRY, 'run', '--config', this.configPath], {
+    const child = spawn('ip', ['netns', 'exec', this.ns, process.execPath, ...(this.opts.nodeArgs ?? []), ENTRY, 'run', '--config', this.configPath], {
       stdio: ['ignore', 'pipe', 'pipe'],
       cwd: root,
       env: { ...process.env, ...this.opts.env },
@@ -119,6 +129,12 @@ export class DaemonProcess {
       return;
     }
     const line = { ...o, readAt: Date.now(), index: this.lines.length } as LogLine;
+    if (this.opts.keepLine && !this.opts.keepLine(line)) {
+      this.dropped.set(line.msg, (this.dropped.get(line.msg) ?? 0) + 1);
+      for (const w of this.waiters) if (w.pred(line)) w.resolve(line);
+      this.waiters = this.waiters.filter((w) => !w.pred(line));
+      return;
+    }
     this.lines.push(line);
     if (process.env.HERALD_DAEMON_ECHO === '1') console.log(`[${this.name}] ${text}`);
     this.waiters = this.waiters.filter((w) => {

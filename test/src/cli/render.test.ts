@@ -75,6 +75,16 @@ const summary: SummaryState = {
   reloads: { ok: 2, failed: 1 },
   lxd: null,
   api: null,
+  engine: {
+    timerLateness: {
+      count: 1234,
+      sumMs: 987.5,
+      maxMs: 12.25,
+      recentMaxMs: 3.5,
+      p99Ms: 5,
+      buckets: [1, 2, 5, 10, 25].map((leMs, i) => ({ leMs, count: [1000, 1200, 1230, 1233, 1234][i]! })),
+    },
+  },
 };
 
 function peer(name: string, state: string): PeerState {
@@ -119,6 +129,8 @@ describe('renderers', () => {
     expect(t).toContain('routes    4 announced, 1 pending, 7 received');
     expect(t).toContain('services  1 up, 1 down, 0 maintenance, 0 draining (2 services)');
     expect(t).toContain('reloads   2 ok, 1 refused');
+    expect(t).toContain('engine    timers late by at most 12 ms (last minutes 3.5 ms, p99 ≤ 5.0 ms, 1234 timers)');
+    expect(renderSummary({ ...summary, engine: { timerLateness: null } }, plain)).not.toContain('engine');
   });
 
   it('peers: uptime only when established, the last error otherwise', () => {

@@ -374,7 +374,7 @@ describe.skipIf(!canNetns)('routes CLI against herald run in a namespace', () =>
 
   it('--json shapes carry exactly the documented keys (docs/api.md)', async () => {
     const keys = (o: object): string[] => Object.keys(o).sort();
-    expect(keys(await routesJson<SummaryState>(sockA))).toEqual(['api', 'asn', 'configFile', 'lxd', 'peers', 'reloads', 'routerId', 'routes', 'services', 'uptimeMs', 'version']);
+    expect(keys(await routesJson<SummaryState>(sockA))).toEqual(['api', 'asn', 'configFile', 'engine', 'lxd', 'peers', 'reloads', 'routerId', 'routes', 'services', 'uptimeMs', 'version']);
     expect(keys((await routesJson<PeerState[]>(sockA, 'peers'))[0]!)).toEqual(
       [
         'address', 'adminDown', 'bfd', 'counters', 'description', 'instance', 'endOfRibReceived', 'established', 'families', 'heldDownMs', 'holdTime', 'keepaliveTime', 'lastConnectError', 'lastDown',

@@ -5,7 +5,7 @@
 // (daemon.test.ts does the same against a real Daemon in a namespace.)
 import { afterEach, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { zeroPeerCounters, type PeerSnapshot, type SpeakerEvent, type SpeakerStats } from '../../../bgp/index.js';
+import { LatenessRecorder, zeroPeerCounters, type PeerSnapshot, type SpeakerEvent, type SpeakerStats, type TimerLateness } from '../../../bgp/index.js';
 import { createMetrics, serveMetrics, startMetrics, type MetricsHandle, type MetricsModel } from '../../../src/metrics.js';
 import type { Check, RoundEvent, ServiceSnapshot, Transition } from '../../../src/sources/health/index.js';
 import type { LxdSourceState } from '../../../src/sources/lxd/index.js';
@@ -77,6 +77,10 @@ class FakeSpeaker {
   readonly peers = new Map<string, { snap: PeerSnapshot }>();
   private readonly fns = new Set<(e: SpeakerEvent) => void>();
   private instances = 0;
+  timers: TimerLateness | null = null;
+  lateness(): TimerLateness | null {
+    return this.timers;
+  }
   add(s: PeerSnapshot): PeerSnapshot {
     s.instance = ++this.instances;
     this.peers.set(s.name, { snap: s });
@@ -413,6 +417,28 @@ describe('metrics on a fake daemon model', () => {
     expect(sampleValue(f, 'herald_check_results_total', { service: 'dns', check_kind: 'tcp', result: 'fail' })).toBe(1);
     expect(sampleValue(f, 'herald_check_results_total', { service: 'dns', check_kind: 'http', result: 'skipped' })).toBe(1);
     m.detach();
+  });
+
+  it('exports the engine timer lateness histogram bucket for bucket, and its maximum; nothing before the engine reports', async () => {
+    const model = fakeModel();
+    const m = createMetrics(model, { defaultMetrics: false });
+    let f = await scrape(m);
+    expect(f.get('herald_engine_timer_lateness_seconds')?.samples ?? []).toEqual([]);
+    expect(sampleValue(f, 'herald_engine_timer_lateness_max_seconds', {})).toBe(0);
+    const r = new LatenessRecorder();
+    for (const ms of [0.3, 0.8, 1.5, 40, 40, 700]) r.record(ms, 1_000);
+    model.engine.timers = r.snapshot();
+    f = await scrape(m);
+    expect(f.get('herald_engine_timer_lateness_seconds')!.type).toBe('histogram');
+    expect(sampleValue(f, 'herald_engine_timer_lateness_seconds_bucket', { le: '0.001' })).toBe(2);
+    expect(sampleValue(f, 'herald_engine_timer_lateness_seconds_bucket', { le: '0.002' })).toBe(3);
+    expect(sampleValue(f, 'herald_engine_timer_lateness_seconds_bucket', { le: '0.05' })).toBe(5);
+    expect(sampleValue(f, 'herald_engine_timer_lateness_seconds_bucket', { le: '0.5' })).toBe(5);
+    expect(sampleValue(f, 'herald_engine_timer_lateness_seconds_bucket', { le: '1' })).toBe(6);
+    expect(sampleValue(f, 'herald_engine_timer_lateness_seconds_bucket', { le: '+Inf' })).toBe(6);
+    expect(sampleValue(f, 'herald_engine_timer_lateness_seconds_count', {})).toBe(6);
+    expect(sampleValue(f, 'herald_engine_timer_lateness_seconds_sum', {})).toBeCloseTo(0.7826, 6);
+    expect(sampleValue(f, 'herald_engine_timer_lateness_max_seconds', {})).toBe(0.7);
   });
 
   it('subscribes to a health source that appears after the metrics were built', async () => {
