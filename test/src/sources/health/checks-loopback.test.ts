@@ -91,13 +91,18 @@ describe('tcp check on loopback', () => {
 
 /** A DNS server on 127.0.0.1 answering each UDP query with the datagrams `reply` makes from it, and each TCP query with `tcpReply` (length-prefixed). */
 async function dnsServer(reply: (q: dnsPacket.DecodedPacket) => Buffer[], tcpReply?: (q: dnsPacket.DecodedPacket) => Buffer): Promise<number> {
-  const udp = dgram.createSocket('udp4');
-  sockets.push(udp);
-  udp.on('message', (m, from) => {
-    for (const d of reply(dnsPacket.decode(m))) udp.send(d, from.port, from.address);
-  });
-  const port = await new Promise<number>((resolve) => udp.bind(0, '127.0.0.1', () => resolve(udp.address().port)));
-  if (tcpReply) {
+  // UDP takes a free port; TCP needs the same number, which another socket on
+  // this busy machine may hold: then both are given up and another port tried.
+  for (let attempt = 1; ; attempt++) {
+    const udp = dgram.createSocket('udp4');
+    udp.on('message', (m, from) => {
+      for (const d of reply(dnsPacket.decode(m))) udp.send(d, from.port, from.address);
+    });
+    const port = await new Promise<number>((resolve) => udp.bind(0, '127.0.0.1', () => resolve(udp.address().port)));
+    if (!tcpReply) {
+      sockets.push(udp);
+      return port;
+    }
     const srv = net.createServer((s) => {
       s.on('error', () => {});
       s.once('data', (d) => {
@@ -107,10 +112,17 @@ async function dnsServer(reply: (q: dnsPacket.DecodedPacket) => Buffer[], tcpRep
         s.end(Buffer.concat([len, body]));
       });
     });
-    servers.push(srv);
-    await new Promise<void>((resolve) => srv.listen(port, '127.0.0.1', () => resolve()));
+    const listening = await new Promise<boolean>((resolve, reject) => {
+      srv.once('error', (e: NodeJS.ErrnoException) => (e.code === 'EADDRINUSE' && attempt < 20 ? resolve(false) : reject(e)));
+      srv.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (listening) {
+      sockets.push(udp);
+      servers.push(srv);
+      return port;
+    }
+    udp.close();
   }
-  return port;
 }
 
 const answerA = (q: dnsPacket.DecodedPacket, over: Partial<dnsPacket.Packet> = {}): Buffer =>
