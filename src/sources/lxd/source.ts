@@ -101,6 +101,14 @@ export interface LxdSourceOptions {
    * `snapshot()` has the same routes as intents, with origins and skips.
    */
   publish: (groups: readonly SourceGroup[]) => void;
+  /**
+   * Receives only what changed since the last hand-over when the source
+   * knows it (an instance event, a check): the groups of the instances
+   * derived again (`put`) and the keys of their groups that are gone
+   * (`drop`), e.g. `(p, d) => { reconciler.patchSnapshot('lxd', p, d); reconcile() }`.
+   * Without it every change goes through `publish`.
+   */
+  patch?: (put: readonly SourceGroup[], drop: readonly string[]) => void;
   rules?: LxdRules;
   attrs?: LxdAttrs;
   log?: LxdLog;
@@ -237,6 +245,12 @@ export class LxdSource {
   private readonly memo = new LxdTextMemo();
   private netUnit: Unit = EMPTY_UNIT;
   private readonly units = new Map<string, Unit>();
+  /** Routes derived over every unit (kept as units change, so a publish need not count them). */
+  private routeCount = 0;
+  /** Units derived again since the last hand-over, with the unit as handed then (EMPTY_UNIT: none). */
+  private readonly changed = new Map<string, Unit>();
+  /** The next hand-over is the whole snapshot (a full read, the instance list, a withdraw, nothing handed yet). */
+  private wholeNext = true;
   /** The joined derivation for snapshot(), built when asked; null after any change. */
   private joined: LxdDerived | null = null;
   /** While withdrawn by the unreachable limit: what snapshot() shows (every route skipped, with the reason). */
@@ -575,7 +589,9 @@ export class LxdSource {
     if (!this.lastView) return;
     this.ctx = null;
     const ctx = this.context();
-    this.netUnit = this.unitOf(deriveNetworks(ctx));
+    const net = this.unitOf(deriveNetworks(ctx), 'networks');
+    this.routeCount += net.derived.intents.length - this.netUnit.derived.intents.length;
+    this.netUnit = net;
     this.rederiveInstances();
   }
 
@@ -586,16 +602,21 @@ export class LxdSource {
     const on = instanceRulesOn(this.rules);
     for (const [k, inst] of this.insts) {
       seen.add(k);
-      this.setUnit(k, on ? this.unitOf(deriveInstance(ctx, inst, this.isUp)) : EMPTY_UNIT);
+      this.setUnit(k, on ? this.unitOf(deriveInstance(ctx, inst, this.isUp), k) : EMPTY_UNIT);
     }
     for (const k of [...this.units.keys()]) if (!seen.has(k)) this.setUnit(k, null);
+    // Every unit was derived again: the reconciler compares the whole snapshot.
+    this.wholeNext = true;
+    this.changed.clear();
     this.joined = null;
   }
 
   /** Derive one instance again (its event, its check). */
   private rederiveInstance(k: string): void {
     const inst = this.insts.get(k);
-    this.setUnit(k, inst === undefined || !instanceRulesOn(this.rules) ? null : this.unitOf(deriveInstance(this.context(), inst, this.isUp)));
+    const old = this.units.get(k) ?? EMPTY_UNIT;
+    this.setUnit(k, inst === undefined || !instanceRulesOn(this.rules) ? null : this.unitOf(deriveInstance(this.context(), inst, this.isUp), k));
+    if (!this.changed.has(k)) this.changed.set(k, old);
     this.joined = null;
   }
 
@@ -606,18 +627,24 @@ export class LxdSource {
     const old = this.units.get(k);
     if (u === null) this.units.delete(k);
     else this.units.set(k, u);
+    this.routeCount += (u?.derived.intents.length ?? 0) - (old?.derived.intents.length ?? 0);
     const was = old?.derived.checks;
     const now = u?.derived.checks;
     if (was) for (const id of was.keys()) if (!now?.has(id)) this.stopHealth(id);
     if (now) for (const [id, check] of now) if (!this.healths.has(id)) this.startHealth(id, check, k);
   }
 
-  /** A derivation with its route groups: one per origin and next hop (the attributes are the source's own), prefixes parsed once. */
-  private unitOf(d: LxdDerived): Unit {
+  /**
+   * A derivation with its route groups: one per origin and next hop (the
+   * attributes are the source's own), prefixes parsed once. Group keys
+   * start with the unit's key, so no two units share one and a unit's
+   * groups can be replaced alone (`patch`).
+   */
+  private unitOf(d: LxdDerived, unit: string): Unit {
     if (d.intents.length === 0) return { derived: d, groups: [] };
     const by = new Map<string, { i: Intent; b: PrefixListBuilder }>();
     for (const i of d.intents) {
-      const key = `${i.source}\n${i.nextHop}`;
+      const key = `${unit}\n${i.source}\n${i.nextHop}`;
       let e = by.get(key);
       if (e === undefined) by.set(key, (e = { i, b: new PrefixListBuilder(1) }));
       // Canonical text from src/ip.ts: the scanner takes it as is.
@@ -684,18 +711,38 @@ export class LxdSource {
     return [...this.healths].map(([id, h]) => ({ id, state: h.health.state }));
   }
 
-  /** Hand the reconciler the whole snapshot: the networks' groups, then every instance's (unchanged ones the same objects). */
+  /**
+   * Hand the reconciler what changed. After an instance event or a check
+   * (and with `patch`): the groups of the units derived again and the keys
+   * of their groups that are gone, so the cost follows the change, not the
+   * deployment. Otherwise the whole snapshot: the networks' groups, then
+   * every instance's (unchanged ones the same objects, which the reconciler
+   * passes over by identity).
+   */
   private publish(): void {
-    const groups: SourceGroup[] = [...this.netUnit.groups];
-    let routes = this.netUnit.derived.intents.length;
-    for (const u of this.units.values()) {
-      routes += u.derived.intents.length;
-      for (const g of u.groups) groups.push(g);
-    }
-    this.st.routes = routes;
+    this.st.routes = this.routeCount;
     this.st.publishes++;
+    const patch = this.opts.patch;
+    if (patch !== undefined && !this.wholeNext) {
+      const put: SourceGroup[] = [];
+      const drop: string[] = [];
+      for (const [k, was] of this.changed) {
+        const now = this.units.get(k) ?? EMPTY_UNIT;
+        for (const g of now.groups) put.push(g);
+        for (const g of was.groups) if (!now.groups.some((n) => n.key === g.key)) drop.push(g.key);
+        this.logNormalisedUnit(was, now);
+      }
+      this.changed.clear();
+      this.log.debug({ routes: this.routeCount, put: put.length, drop: drop.length }, 'LXD routes derived');
+      patch(put, drop);
+      return;
+    }
+    this.wholeNext = false;
+    this.changed.clear();
+    const groups: SourceGroup[] = [...this.netUnit.groups];
+    for (const u of this.units.values()) for (const g of u.groups) groups.push(g);
     this.logNormalised();
-    this.log.debug({ routes, groups: groups.length }, 'LXD routes derived');
+    this.log.debug({ routes: this.routeCount, groups: groups.length }, 'LXD routes derived');
     this.opts.publish(groups);
   }
 
@@ -710,6 +757,19 @@ export class LxdSource {
       }
     }
     this.normalisedLogged = now;
+  }
+
+  /** The same for one unit derived again: its old values leave the logged set, its new ones not logged yet are logged. */
+  private logNormalisedUnit(was: Unit, now: Unit): void {
+    if (was.derived.normalised === undefined && now.derived.normalised === undefined) return;
+    const seen = this.normalisedLogged;
+    for (const n of was.derived.normalised ?? []) seen.delete(`${originText(n.origin)} ${n.given}`);
+    for (const n of now.derived.normalised ?? []) {
+      const k = `${originText(n.origin)} ${n.given}`;
+      if (seen.has(k)) continue;
+      seen.add(k);
+      this.log.warn({ source: originText(n.origin), given: n.given, announced: n.prefix }, 'LXD value has host bits set; announcing the masked prefix');
+    }
   }
 
   // ------------------------------------------------------------ unreachable
@@ -747,6 +807,9 @@ export class LxdSource {
     this.withdrawnView = { intents: [], origins: [], skipped };
     this.st.routes = 0;
     this.st.publishes++;
+    // Announcing again takes the whole snapshot.
+    this.wholeNext = true;
+    this.changed.clear();
     this.opts.publish([]);
     this.tell('withdrawn');
   }
