@@ -62,6 +62,7 @@ import {
   instanceRulesOn,
   LxdTextMemo,
   mergeDerived,
+  sameInstanceInputs,
   NO_ATTRS,
   originText,
   type DeriveContext,
@@ -239,9 +240,11 @@ export class LxdSource {
   /** The last good read: networks, projects, chassis; its `instances` are superseded by `insts`. */
   private lastView: LxdView | null = null;
   /** The instances as last read, in order, by "project/name". */
-  private readonly insts = new Map<string, LxdInstance>();
+  private insts = new Map<string, LxdInstance>();
   /** The derivation's context over lastView (null before the first read). */
   private ctx: DeriveContext | null = null;
+  /** The southbound chassis map `ctx` was made with. */
+  private ctxSb: GatewayMap | null = null;
   private readonly memo = new LxdTextMemo();
   private netUnit: Unit = EMPTY_UNIT;
   private readonly units = new Map<string, Unit>();
@@ -529,13 +532,26 @@ export class LxdSource {
 
   // ------------------------------------------------------------ applying reads
 
-  /** A full read: new view, new context, every unit derived again. */
+  /**
+   * A full read: new view. When everything but the instances reads as
+   * before (networks, projects, states, forwards, load balancers, member,
+   * the southbound chassis), the context stands and only the instances that
+   * read differently are derived again, handed over as a patch: a resync
+   * that finds nothing new derives nothing and hands nothing on. Otherwise a
+   * new context and every unit derived again.
+   */
   private applyFull(view: LxdView): void {
+    const prev = this.lastView;
+    const sb = this.opts.ovnSb?.current() ?? null;
+    const same = prev !== null && this.ctx !== null && sameJson(sb, this.ctxSb) && sameViewBesidesInstances(prev, view);
+    const before = same ? this.insts : null;
     this.lastView = view;
-    this.insts.clear();
+    this.insts = new Map();
     for (const i of view.instances) this.insts.set(instKey(i.project, i.name), i);
     this.memo.rotate();
-    this.rederiveAll();
+    if (before === null) return this.rederiveAll();
+    // The context's view keeps its instances list; the derivation reads instances from `insts`.
+    this.rederiveInstances(before);
   }
 
   /** The instance list read again (networks unchanged): every instance derived again. */
@@ -579,6 +595,7 @@ export class LxdSource {
     if (this.ctx !== null) return this.ctx;
     const raw = this.lastView!;
     const sb = this.opts.ovnSb?.current() ?? null;
+    this.ctxSb = sb;
     const view = sb !== null ? withGatewayChassis(raw, sb) : raw;
     this.ctx = deriveContext(view, this.rules, this.attrs, this.memo);
     return this.ctx;
@@ -595,19 +612,36 @@ export class LxdSource {
     this.rederiveInstances();
   }
 
-  /** Derive every instance again (networks unchanged). */
-  private rederiveInstances(): void {
+  /**
+   * Derive every instance again (networks unchanged). With `before` (the
+   * instances as read last time, the context unchanged), an instance that
+   * reads the same keeps its unit, and the change is handed over as a patch
+   * of the others; without, every unit is new and the reconciler compares
+   * the whole snapshot.
+   */
+  private rederiveInstances(before: ReadonlyMap<string, LxdInstance> | null = null): void {
     const ctx = this.context();
     const seen = new Set<string>();
     const on = instanceRulesOn(this.rules);
     for (const [k, inst] of this.insts) {
       seen.add(k);
+      const old = this.units.get(k);
+      if (before !== null && old !== undefined) {
+        const was = before.get(k);
+        if (was !== undefined && sameInstanceInputs(this.rules, was, inst)) continue;
+      }
+      if (before !== null && !this.changed.has(k)) this.changed.set(k, old ?? EMPTY_UNIT);
       this.setUnit(k, on ? this.unitOf(deriveInstance(ctx, inst, this.isUp), k) : EMPTY_UNIT);
     }
-    for (const k of [...this.units.keys()]) if (!seen.has(k)) this.setUnit(k, null);
-    // Every unit was derived again: the reconciler compares the whole snapshot.
-    this.wholeNext = true;
-    this.changed.clear();
+    for (const k of [...this.units.keys()]) {
+      if (seen.has(k)) continue;
+      if (before !== null && !this.changed.has(k)) this.changed.set(k, this.units.get(k)!);
+      this.setUnit(k, null);
+    }
+    if (before === null) {
+      this.wholeNext = true;
+      this.changed.clear();
+    }
     this.joined = null;
   }
 
@@ -734,7 +768,8 @@ export class LxdSource {
       }
       this.changed.clear();
       this.log.debug({ routes: this.routeCount, put: put.length, drop: drop.length }, 'LXD routes derived');
-      patch(put, drop);
+      // A resync that found nothing new hands nothing on.
+      if (put.length > 0 || drop.length > 0) patch(put, drop);
       return;
     }
     this.wholeNext = false;
@@ -845,4 +880,45 @@ export class LxdSource {
     });
     return { announced, skipped: c.skipped.filter((s) => s.prefix === prefix) };
   }
+}
+
+/** Two reads agree on everything but the instances (what the derivation's context is made of). */
+function sameViewBesidesInstances(a: LxdView, b: LxdView): boolean {
+  return (
+    a.serverName === b.serverName &&
+    a.clustered === b.clustered &&
+    a.memberStatus === b.memberStatus &&
+    sameJson(a.projects, b.projects) &&
+    sameJson(a.networks, b.networks) &&
+    sameJson(a.states, b.states) &&
+    sameJson(a.forwards, b.forwards) &&
+    sameJson(a.loadBalancers, b.loadBalancers)
+  );
+}
+
+/** Deep equality of parsed JSON values (and Maps of them), allocating nothing for plain objects and arrays. */
+export function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameJson(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  if (a instanceof Map || b instanceof Map) {
+    if (!(a instanceof Map) || !(b instanceof Map) || a.size !== b.size) return false;
+    for (const [k, v] of a) if (!b.has(k) || !sameJson(v, b.get(k))) return false;
+    return true;
+  }
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  let n = 0;
+  for (const k in x) {
+    if (!Object.prototype.hasOwnProperty.call(x, k)) continue;
+    if (!Object.prototype.hasOwnProperty.call(y, k) || !sameJson(x[k], y[k])) return false;
+    n++;
+  }
+  for (const k in y) if (Object.prototype.hasOwnProperty.call(y, k)) n--;
+  return n === 0;
 }

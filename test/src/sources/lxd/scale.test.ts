@@ -127,6 +127,8 @@ describe('LXD source at scale', () => {
       const resyncCpu = cpuMs() - c0;
       console.log(`resync, nothing changed: ${resyncCpu.toFixed(0)} ms CPU, ${(performance.now() - r0).toFixed(0)} ms wall (issue 9 target ≤ 100 ms CPU at 10,000 instances)`);
       expect(batches.length).toBe(b0);
+      // Every instance read as before: none derived again, no patch either.
+      expect(patches).toEqual([]);
       expect(resyncCpu).toBeLessThan(3000);
 
       // One instance stops.
