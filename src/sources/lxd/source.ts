@@ -61,6 +61,7 @@ import {
   deriveNetworks,
   instanceRulesOn,
   LxdTextMemo,
+  instanceInputs,
   mergeDerived,
   sameInstanceInputs,
   NO_ATTRS,
@@ -545,19 +546,19 @@ export class LxdSource {
     const sb = this.opts.ovnSb?.current() ?? null;
     const same = prev !== null && this.ctx !== null && sameJson(sb, this.ctxSb) && sameViewBesidesInstances(prev, view);
     const before = same ? this.insts : null;
-    this.lastView = view;
+    // Only what the derivation reads is kept (instanceInputs): LXD's whole records would stay in the heap until the next read.
+    this.lastView = { ...view, instances: [] };
     this.insts = new Map();
-    for (const i of view.instances) this.insts.set(instKey(i.project, i.name), i);
+    for (const i of view.instances) this.insts.set(instKey(i.project, i.name), instanceInputs(this.rules, i));
     this.memo.rotate();
     if (before === null) return this.rederiveAll();
-    // The context's view keeps its instances list; the derivation reads instances from `insts`.
     this.rederiveInstances(before);
   }
 
   /** The instance list read again (networks unchanged): every instance derived again. */
   private applyInstances(list: readonly LxdInstance[], memberStatus: string | null): void {
     this.insts.clear();
-    for (const i of list) this.insts.set(instKey(i.project, i.name), i);
+    for (const i of list) this.insts.set(instKey(i.project, i.name), instanceInputs(this.rules, i));
     this.setMember(memberStatus);
     this.rederiveInstances();
   }
@@ -567,7 +568,7 @@ export class LxdSource {
     names.forEach((n, i) => {
       const k = instKey(n.project, n.name);
       const inst = got[i];
-      if (inst) this.insts.set(k, inst);
+      if (inst) this.insts.set(k, instanceInputs(this.rules, inst));
       else this.insts.delete(k);
     });
     if (this.setMember(memberStatus)) return this.rederiveInstances();
