@@ -555,12 +555,13 @@ export class LxdSource {
     this.rederiveInstances(before);
   }
 
-  /** The instance list read again (networks unchanged): every instance derived again. */
+  /** The instance list read again (networks unchanged): the instances that read differently derived again (all of them when the member's status changed). */
   private applyInstances(list: readonly LxdInstance[], memberStatus: string | null): void {
-    this.insts.clear();
+    const before = this.insts;
+    this.insts = new Map();
     for (const i of list) this.insts.set(instKey(i.project, i.name), instanceInputs(this.rules, i));
-    this.setMember(memberStatus);
-    this.rederiveInstances();
+    const whole = this.setMember(memberStatus) || this.ctx === null;
+    this.rederiveInstances(whole ? null : before);
   }
 
   /** The instances named by events read one by one (null: gone); only they are derived again, unless the member's status changed. */
