@@ -619,7 +619,15 @@ export class Daemon {
           this.scheduleReconcile();
         },
         this.log,
-        { clock: this.clock, onStatus: (change, st) => this.emitEvent(lxdEvent(change, st)) },
+        {
+          clock: this.clock,
+          onStatus: (change, st) => this.emitEvent(lxdEvent(change, st)),
+          // An instance event hands over its instance's groups alone: the reconciler's run costs that instance, not the deployment.
+          patch: (put, drop) => {
+            this.reconciler.patchSnapshot('lxd', put, drop);
+            this.scheduleReconcile();
+          },
+        },
       );
       await this.lxd.start();
     } catch (e) {

@@ -102,6 +102,17 @@ export interface Contribution {
   readonly peers: readonly string[] | null;
 }
 
+/** Some groups of a source changed (`patchSnapshot`). */
+interface Patch {
+  readonly put: readonly SourceGroup[];
+  readonly drop: readonly string[];
+}
+
+/** What a source handed since the last run: a whole snapshot, a removal (null), or a patch. */
+type Pending = readonly SourceGroup[] | null | Patch;
+
+const isSnapshot = (p: readonly SourceGroup[] | Patch): p is readonly SourceGroup[] => Array.isArray(p);
+
 /** Merged output groups take ids from here up (source groups count from 1). */
 const MERGED_BASE = 0x20000000;
 
@@ -161,7 +172,8 @@ function attrsOf(g: {
 /** Holds every source's latest snapshot and hands the speaker what changed. */
 export class Reconciler {
   private readonly sources = new Map<string, Map<string, Sg>>();
-  private readonly dirty = new Map<string, readonly SourceGroup[] | null>();
+  /** Per source, what was handed since the last run, in order: a whole snapshot, a removal (null) or a patch. */
+  private readonly dirty = new Map<string, Pending[]>();
   private readonly sgs = new Map<number, Sg>();
   private nextSgId = 1;
   private nextMergedId = MERGED_BASE;
@@ -189,12 +201,27 @@ export class Reconciler {
 
   /** Replace one source's whole snapshot (applied at the next reconcile). */
   setSnapshot(source: string, groups: readonly SourceGroup[]): void {
-    this.dirty.set(source, groups);
+    this.dirty.set(source, [groups]);
+  }
+
+  /**
+   * Change some groups of one source's snapshot (applied at the next
+   * reconcile, after whatever else it was handed since the last run): `put`
+   * replaces the groups with those keys (or adds them), `drop` removes keys.
+   * The rest of the source's groups stay as they are: a source that knows
+   * which of its groups changed (an LXD instance event) hands just those,
+   * and the run costs their work alone, whatever the source's size.
+   */
+  patchSnapshot(source: string, put: readonly SourceGroup[], drop: readonly string[]): void {
+    if (put.length === 0 && drop.length === 0) return;
+    const q = this.dirty.get(source);
+    if (q === undefined) this.dirty.set(source, [{ put, drop }]);
+    else q.push({ put, drop });
   }
 
   /** Drop a source altogether (its routes are withdrawn at the next reconcile). */
   removeSource(source: string): void {
-    this.dirty.set(source, null);
+    this.dirty.set(source, [null]);
   }
 
   /** True when a snapshot waits to be reconciled. */
@@ -209,7 +236,12 @@ export class Reconciler {
     const affected = new Set<Sg>();
     const removed: Sg[] = [];
     const slotsChanged = new Set<number>();
-    for (const [source, groups] of this.dirty) this.applySource(source, groups, affected, removed, slotsChanged);
+    for (const [source, q] of this.dirty) {
+      for (const p of q) {
+        if (p === null || isSnapshot(p)) this.applySource(source, p, affected, removed, slotsChanged);
+        else this.applyPatch(source, p, affected, removed, slotsChanged);
+      }
+    }
     this.dirty.clear();
     const dirtyMerged = this.remerge(slotsChanged);
     const ops: GroupOp[] = [];
@@ -330,6 +362,35 @@ export class Reconciler {
     }
     if (groups === null || after.size === 0) this.sources.delete(source);
     else this.sources.set(source, after);
+  }
+
+  private applyPatch(source: string, p: Patch, affected: Set<Sg>, removed: Sg[], slots: Set<number>): void {
+    let groups = this.sources.get(source);
+    if (groups === undefined) this.sources.set(source, (groups = new Map()));
+    for (const key of p.drop) {
+      const sg = groups.get(key);
+      if (sg === undefined) continue;
+      this.update(sg, { ...sg.group, prefixes: { words: new Int32Array(0), count: 0 } }, affected, slots);
+      this.sgs.delete(sg.id);
+      groups.delete(key);
+      removed.push(sg);
+    }
+    // Keys seen in this patch: the same key twice is one group with both lists, as in a whole snapshot.
+    const seen = new Set<string>();
+    for (const g of p.put) {
+      const prev = groups.get(g.key);
+      if (prev === undefined) {
+        const a = attrsOf(g);
+        const sg: Sg = { id: this.nextSgId++, group: { ...g, prefixes: { words: new Int32Array(0), count: 0 } }, attrsKey: a.key, attrs: a.attrs, contested: 0, handed: null };
+        this.sgs.set(sg.id, sg);
+        this.update(sg, g, affected, slots);
+        groups.set(g.key, sg);
+      } else if (seen.has(g.key)) {
+        this.update(prev, { ...prev.group, prefixes: concat(prev.group.prefixes, g.prefixes) }, affected, slots);
+      } else if (prev.group !== g) this.update(prev, g, affected, slots);
+      seen.add(g.key);
+    }
+    if (groups.size === 0) this.sources.delete(source);
   }
 
   /** Move a source group to its new fields and prefixes, keeping the index and the contested set right. */

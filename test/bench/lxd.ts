@@ -119,7 +119,10 @@ export async function runLxdBench(o: LxdBenchOptions): Promise<LxdBenchResult> {
   const dir = mkdtempSync(join(tmpdir(), 'herald-bench-lxd-'));
   const sock = join(dir, 'herald.sock');
   writeFileSync(join(dir, 'herald.yaml'), benchConfig({ bgpPort: port, sock, dir }, ['lxd:', `  socket: ${fake.socket}`, '  resync_interval: 0s']));
-  const flags = [...HERALD_NODE_FLAGS, ...(o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : [])];
+  // HERALD_BENCH_NODE_FLAGS replaces the production flags (experiments: "--max-semi-space-size=8"), as in --checks.
+  const nodeFlags = process.env.HERALD_BENCH_NODE_FLAGS !== undefined ? process.env.HERALD_BENCH_NODE_FLAGS.split(' ').filter(Boolean) : HERALD_NODE_FLAGS;
+  if (process.env.HERALD_BENCH_NODE_FLAGS !== undefined) notes.push(`node flags: ${JSON.stringify(nodeFlags)} instead of the production ones`);
+  const flags = [...nodeFlags, ...(o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : [])];
   const herald: ChildProcess = spawn(process.execPath, [...flags, HERALD, 'run', '--config', join(dir, 'herald.yaml')], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   herald.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));

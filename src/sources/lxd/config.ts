@@ -41,12 +41,12 @@ export function lxdEndpointFromConfig(c: LxdConfig): LxdEndpoint {
   return { kind: 'unix', socket };
 }
 
-/** Make the LXD source for a config section; `publish` receives each full snapshot of route groups; `over` sets the checks' clock and prober (tests) and the reachability listener. */
+/** Make the LXD source for a config section; `publish` receives each full snapshot of route groups; `over` sets the checks' clock and prober (tests), the reachability listener and the `patch` hand-over of changed groups only. */
 export function lxdSourceFromConfig(
   c: LxdConfig,
   publish: (groups: readonly SourceGroup[]) => void,
   log?: LxdLog,
-  over: Pick<LxdSourceOptions, 'clock' | 'prober' | 'onStatus'> = {},
+  over: Pick<LxdSourceOptions, 'clock' | 'prober' | 'onStatus' | 'patch'> = {},
 ): LxdSource {
   let ovnSb: OvnSbMonitor | undefined;
   if (c.ovnSb !== null) {

@@ -61,7 +61,9 @@ import {
   deriveNetworks,
   instanceRulesOn,
   LxdTextMemo,
+  instanceInputs,
   mergeDerived,
+  sameInstanceInputs,
   NO_ATTRS,
   originText,
   type DeriveContext,
@@ -101,6 +103,14 @@ export interface LxdSourceOptions {
    * `snapshot()` has the same routes as intents, with origins and skips.
    */
   publish: (groups: readonly SourceGroup[]) => void;
+  /**
+   * Receives only what changed since the last hand-over when the source
+   * knows it (an instance event, a check): the groups of the instances
+   * derived again (`put`) and the keys of their groups that are gone
+   * (`drop`), e.g. `(p, d) => { reconciler.patchSnapshot('lxd', p, d); reconcile() }`.
+   * Without it every change goes through `publish`.
+   */
+  patch?: (put: readonly SourceGroup[], drop: readonly string[]) => void;
   rules?: LxdRules;
   attrs?: LxdAttrs;
   log?: LxdLog;
@@ -231,12 +241,20 @@ export class LxdSource {
   /** The last good read: networks, projects, chassis; its `instances` are superseded by `insts`. */
   private lastView: LxdView | null = null;
   /** The instances as last read, in order, by "project/name". */
-  private readonly insts = new Map<string, LxdInstance>();
+  private insts = new Map<string, LxdInstance>();
   /** The derivation's context over lastView (null before the first read). */
   private ctx: DeriveContext | null = null;
+  /** The southbound chassis map `ctx` was made with. */
+  private ctxSb: GatewayMap | null = null;
   private readonly memo = new LxdTextMemo();
   private netUnit: Unit = EMPTY_UNIT;
   private readonly units = new Map<string, Unit>();
+  /** Routes derived over every unit (kept as units change, so a publish need not count them). */
+  private routeCount = 0;
+  /** Units derived again since the last hand-over, with the unit as handed then (EMPTY_UNIT: none). */
+  private readonly changed = new Map<string, Unit>();
+  /** The next hand-over is the whole snapshot (a full read, the instance list, a withdraw, nothing handed yet). */
+  private wholeNext = true;
   /** The joined derivation for snapshot(), built when asked; null after any change. */
   private joined: LxdDerived | null = null;
   /** While withdrawn by the unreachable limit: what snapshot() shows (every route skipped, with the reason). */
@@ -515,21 +533,35 @@ export class LxdSource {
 
   // ------------------------------------------------------------ applying reads
 
-  /** A full read: new view, new context, every unit derived again. */
+  /**
+   * A full read: new view. When everything but the instances reads as
+   * before (networks, projects, states, forwards, load balancers, member,
+   * the southbound chassis), the context stands and only the instances that
+   * read differently are derived again, handed over as a patch: a resync
+   * that finds nothing new derives nothing and hands nothing on. Otherwise a
+   * new context and every unit derived again.
+   */
   private applyFull(view: LxdView): void {
-    this.lastView = view;
-    this.insts.clear();
-    for (const i of view.instances) this.insts.set(instKey(i.project, i.name), i);
+    const prev = this.lastView;
+    const sb = this.opts.ovnSb?.current() ?? null;
+    const same = prev !== null && this.ctx !== null && sameJson(sb, this.ctxSb) && sameViewBesidesInstances(prev, view);
+    const before = same ? this.insts : null;
+    // Only what the derivation reads is kept (instanceInputs): LXD's whole records would stay in the heap until the next read.
+    this.lastView = { ...view, instances: [] };
+    this.insts = new Map();
+    for (const i of view.instances) this.insts.set(instKey(i.project, i.name), instanceInputs(this.rules, i));
     this.memo.rotate();
-    this.rederiveAll();
+    if (before === null) return this.rederiveAll();
+    this.rederiveInstances(before);
   }
 
-  /** The instance list read again (networks unchanged): every instance derived again. */
+  /** The instance list read again (networks unchanged): the instances that read differently derived again (all of them when the member's status changed). */
   private applyInstances(list: readonly LxdInstance[], memberStatus: string | null): void {
-    this.insts.clear();
-    for (const i of list) this.insts.set(instKey(i.project, i.name), i);
-    this.setMember(memberStatus);
-    this.rederiveInstances();
+    const before = this.insts;
+    this.insts = new Map();
+    for (const i of list) this.insts.set(instKey(i.project, i.name), instanceInputs(this.rules, i));
+    const whole = this.setMember(memberStatus) || this.ctx === null;
+    this.rederiveInstances(whole ? null : before);
   }
 
   /** The instances named by events read one by one (null: gone); only they are derived again, unless the member's status changed. */
@@ -537,7 +569,7 @@ export class LxdSource {
     names.forEach((n, i) => {
       const k = instKey(n.project, n.name);
       const inst = got[i];
-      if (inst) this.insts.set(k, inst);
+      if (inst) this.insts.set(k, instanceInputs(this.rules, inst));
       else this.insts.delete(k);
     });
     if (this.setMember(memberStatus)) return this.rederiveInstances();
@@ -565,6 +597,7 @@ export class LxdSource {
     if (this.ctx !== null) return this.ctx;
     const raw = this.lastView!;
     const sb = this.opts.ovnSb?.current() ?? null;
+    this.ctxSb = sb;
     const view = sb !== null ? withGatewayChassis(raw, sb) : raw;
     this.ctx = deriveContext(view, this.rules, this.attrs, this.memo);
     return this.ctx;
@@ -575,27 +608,51 @@ export class LxdSource {
     if (!this.lastView) return;
     this.ctx = null;
     const ctx = this.context();
-    this.netUnit = this.unitOf(deriveNetworks(ctx));
+    const net = this.unitOf(deriveNetworks(ctx), 'networks');
+    this.routeCount += net.derived.intents.length - this.netUnit.derived.intents.length;
+    this.netUnit = net;
     this.rederiveInstances();
   }
 
-  /** Derive every instance again (networks unchanged). */
-  private rederiveInstances(): void {
+  /**
+   * Derive every instance again (networks unchanged). With `before` (the
+   * instances as read last time, the context unchanged), an instance that
+   * reads the same keeps its unit, and the change is handed over as a patch
+   * of the others; without, every unit is new and the reconciler compares
+   * the whole snapshot.
+   */
+  private rederiveInstances(before: ReadonlyMap<string, LxdInstance> | null = null): void {
     const ctx = this.context();
     const seen = new Set<string>();
     const on = instanceRulesOn(this.rules);
     for (const [k, inst] of this.insts) {
       seen.add(k);
-      this.setUnit(k, on ? this.unitOf(deriveInstance(ctx, inst, this.isUp)) : EMPTY_UNIT);
+      const old = this.units.get(k);
+      if (before !== null && old !== undefined) {
+        const was = before.get(k);
+        if (was !== undefined && sameInstanceInputs(this.rules, was, inst)) continue;
+      }
+      if (before !== null && !this.changed.has(k)) this.changed.set(k, old ?? EMPTY_UNIT);
+      this.setUnit(k, on ? this.unitOf(deriveInstance(ctx, inst, this.isUp), k) : EMPTY_UNIT);
     }
-    for (const k of [...this.units.keys()]) if (!seen.has(k)) this.setUnit(k, null);
+    for (const k of [...this.units.keys()]) {
+      if (seen.has(k)) continue;
+      if (before !== null && !this.changed.has(k)) this.changed.set(k, this.units.get(k)!);
+      this.setUnit(k, null);
+    }
+    if (before === null) {
+      this.wholeNext = true;
+      this.changed.clear();
+    }
     this.joined = null;
   }
 
   /** Derive one instance again (its event, its check). */
   private rederiveInstance(k: string): void {
     const inst = this.insts.get(k);
-    this.setUnit(k, inst === undefined || !instanceRulesOn(this.rules) ? null : this.unitOf(deriveInstance(this.context(), inst, this.isUp)));
+    const old = this.units.get(k) ?? EMPTY_UNIT;
+    this.setUnit(k, inst === undefined || !instanceRulesOn(this.rules) ? null : this.unitOf(deriveInstance(this.context(), inst, this.isUp), k));
+    if (!this.changed.has(k)) this.changed.set(k, old);
     this.joined = null;
   }
 
@@ -606,18 +663,24 @@ export class LxdSource {
     const old = this.units.get(k);
     if (u === null) this.units.delete(k);
     else this.units.set(k, u);
+    this.routeCount += (u?.derived.intents.length ?? 0) - (old?.derived.intents.length ?? 0);
     const was = old?.derived.checks;
     const now = u?.derived.checks;
     if (was) for (const id of was.keys()) if (!now?.has(id)) this.stopHealth(id);
     if (now) for (const [id, check] of now) if (!this.healths.has(id)) this.startHealth(id, check, k);
   }
 
-  /** A derivation with its route groups: one per origin and next hop (the attributes are the source's own), prefixes parsed once. */
-  private unitOf(d: LxdDerived): Unit {
+  /**
+   * A derivation with its route groups: one per origin and next hop (the
+   * attributes are the source's own), prefixes parsed once. Group keys
+   * start with the unit's key, so no two units share one and a unit's
+   * groups can be replaced alone (`patch`).
+   */
+  private unitOf(d: LxdDerived, unit: string): Unit {
     if (d.intents.length === 0) return { derived: d, groups: [] };
     const by = new Map<string, { i: Intent; b: PrefixListBuilder }>();
     for (const i of d.intents) {
-      const key = `${i.source}\n${i.nextHop}`;
+      const key = `${unit}\n${i.source}\n${i.nextHop}`;
       let e = by.get(key);
       if (e === undefined) by.set(key, (e = { i, b: new PrefixListBuilder(1) }));
       // Canonical text from src/ip.ts: the scanner takes it as is.
@@ -684,18 +747,39 @@ export class LxdSource {
     return [...this.healths].map(([id, h]) => ({ id, state: h.health.state }));
   }
 
-  /** Hand the reconciler the whole snapshot: the networks' groups, then every instance's (unchanged ones the same objects). */
+  /**
+   * Hand the reconciler what changed. After an instance event or a check
+   * (and with `patch`): the groups of the units derived again and the keys
+   * of their groups that are gone, so the cost follows the change, not the
+   * deployment. Otherwise the whole snapshot: the networks' groups, then
+   * every instance's (unchanged ones the same objects, which the reconciler
+   * passes over by identity).
+   */
   private publish(): void {
-    const groups: SourceGroup[] = [...this.netUnit.groups];
-    let routes = this.netUnit.derived.intents.length;
-    for (const u of this.units.values()) {
-      routes += u.derived.intents.length;
-      for (const g of u.groups) groups.push(g);
-    }
-    this.st.routes = routes;
+    this.st.routes = this.routeCount;
     this.st.publishes++;
+    const patch = this.opts.patch;
+    if (patch !== undefined && !this.wholeNext) {
+      const put: SourceGroup[] = [];
+      const drop: string[] = [];
+      for (const [k, was] of this.changed) {
+        const now = this.units.get(k) ?? EMPTY_UNIT;
+        for (const g of now.groups) put.push(g);
+        for (const g of was.groups) if (!now.groups.some((n) => n.key === g.key)) drop.push(g.key);
+        this.logNormalisedUnit(was, now);
+      }
+      this.changed.clear();
+      this.log.debug({ routes: this.routeCount, put: put.length, drop: drop.length }, 'LXD routes derived');
+      // A resync that found nothing new hands nothing on.
+      if (put.length > 0 || drop.length > 0) patch(put, drop);
+      return;
+    }
+    this.wholeNext = false;
+    this.changed.clear();
+    const groups: SourceGroup[] = [...this.netUnit.groups];
+    for (const u of this.units.values()) for (const g of u.groups) groups.push(g);
     this.logNormalised();
-    this.log.debug({ routes, groups: groups.length }, 'LXD routes derived');
+    this.log.debug({ routes: this.routeCount, groups: groups.length }, 'LXD routes derived');
     this.opts.publish(groups);
   }
 
@@ -710,6 +794,19 @@ export class LxdSource {
       }
     }
     this.normalisedLogged = now;
+  }
+
+  /** The same for one unit derived again: its old values leave the logged set, its new ones not logged yet are logged. */
+  private logNormalisedUnit(was: Unit, now: Unit): void {
+    if (was.derived.normalised === undefined && now.derived.normalised === undefined) return;
+    const seen = this.normalisedLogged;
+    for (const n of was.derived.normalised ?? []) seen.delete(`${originText(n.origin)} ${n.given}`);
+    for (const n of now.derived.normalised ?? []) {
+      const k = `${originText(n.origin)} ${n.given}`;
+      if (seen.has(k)) continue;
+      seen.add(k);
+      this.log.warn({ source: originText(n.origin), given: n.given, announced: n.prefix }, 'LXD value has host bits set; announcing the masked prefix');
+    }
   }
 
   // ------------------------------------------------------------ unreachable
@@ -747,6 +844,9 @@ export class LxdSource {
     this.withdrawnView = { intents: [], origins: [], skipped };
     this.st.routes = 0;
     this.st.publishes++;
+    // Announcing again takes the whole snapshot.
+    this.wholeNext = true;
+    this.changed.clear();
     this.opts.publish([]);
     this.tell('withdrawn');
   }
@@ -782,4 +882,45 @@ export class LxdSource {
     });
     return { announced, skipped: c.skipped.filter((s) => s.prefix === prefix) };
   }
+}
+
+/** Two reads agree on everything but the instances (what the derivation's context is made of). */
+function sameViewBesidesInstances(a: LxdView, b: LxdView): boolean {
+  return (
+    a.serverName === b.serverName &&
+    a.clustered === b.clustered &&
+    a.memberStatus === b.memberStatus &&
+    sameJson(a.projects, b.projects) &&
+    sameJson(a.networks, b.networks) &&
+    sameJson(a.states, b.states) &&
+    sameJson(a.forwards, b.forwards) &&
+    sameJson(a.loadBalancers, b.loadBalancers)
+  );
+}
+
+/** Deep equality of parsed JSON values (and Maps of them), allocating nothing for plain objects and arrays. */
+export function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameJson(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  if (a instanceof Map || b instanceof Map) {
+    if (!(a instanceof Map) || !(b instanceof Map) || a.size !== b.size) return false;
+    for (const [k, v] of a) if (!b.has(k) || !sameJson(v, b.get(k))) return false;
+    return true;
+  }
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  let n = 0;
+  for (const k in x) {
+    if (!Object.prototype.hasOwnProperty.call(x, k)) continue;
+    if (!Object.prototype.hasOwnProperty.call(y, k) || !sameJson(x[k], y[k])) return false;
+    n++;
+  }
+  for (const k in y) if (Object.prototype.hasOwnProperty.call(y, k)) n--;
+  return n === 0;
 }

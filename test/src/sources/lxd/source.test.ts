@@ -6,7 +6,7 @@ import { LxdClient, LxdApiError } from '../../../../src/sources/lxd/client.js';
 import { LxdSource } from '../../../../src/sources/lxd/source.js';
 import { createLxdSource, lxdSourceFromConfig } from '../../../../src/sources/lxd/index.js';
 import { loadConfig } from '../../../../src/config/index.js';
-import { Reconciler, type Intent, type SourceGroup } from '../../../../src/reconciler/index.js';
+import { Reconciler, groupPrefixes, type Intent, type SourceGroup } from '../../../../src/reconciler/index.js';
 import type { LxdInstance, LxdNetwork } from '../../../../src/sources/lxd/types.js';
 import { FakeLxd } from './fake-lxd.js';
 import { ManualClock } from '../../../../bgp/driver/clock.js';
@@ -266,6 +266,60 @@ describe('LxdSource against the fake LXD', () => {
     fake.data.instances[0]!.status = 'Frozen';
     await until(() => published.length > n1 && last()!.length === 1, 1000);
     expect(last()).toEqual(['198.51.100.0/25 via 203.0.113.10']);
+  });
+
+  it('with patch: events and resyncs hand over only the instances that read differently; a network change hands the whole snapshot', async () => {
+    const patches: { put: readonly SourceGroup[]; drop: readonly string[] }[] = [];
+    const handed: string[] = [];
+    const rec = new Reconciler({ applyGroups: () => {} });
+    const s = makeSource({
+      publish: (groups) => {
+        handed.push('whole');
+        rec.setSnapshot('lxd', groups);
+        rec.reconcile();
+      },
+      patch: (put, drop) => {
+        handed.push('patch');
+        patches.push({ put, drop });
+        rec.patchSnapshot('lxd', put, drop);
+        rec.reconcile();
+      },
+    });
+    // What the reconciler holds equals what the source derived.
+    const held = (): string[] => [...rec.outputGroups()].flatMap((g) => groupPrefixes(g.prefixes).map((p) => `${p} via ${g.attrs.nextHop}`)).sort();
+    const derived = (): string[] => s.snapshot().intents.map((i) => `${i.prefix} via ${i.nextHop}`).sort();
+    await s.start();
+    await until(() => s.state().eventsConnected && s.state().fullReads >= 2, 2000);
+    expect(handed[0]).toBe('whole');
+    expect(held()).toEqual(derived());
+    const n0 = handed.length;
+    // An unchanged full read: nothing handed.
+    await s.resync();
+    expect(handed.length).toBe(n0);
+    // c2 gets a NIC with a route and starts, seen by a full read: a patch of c2's groups alone.
+    const c2 = fake.data.instances.find((i) => i.name === 'c2')!;
+    c2.status = 'Running';
+    c2.expanded_devices = { ...c2.expanded_devices, eth0: { type: 'nic', network: 'net1', 'ipv4.routes.external': '198.51.100.201/32' } };
+    await s.resync();
+    expect(handed.slice(n0)).toEqual(['patch']);
+    expect(new Set(patches.at(-1)!.put.map((g) => g.source.split(':')[1]!.split('/')[1]))).toEqual(new Set(['c2']));
+    expect(held()).toEqual(derived());
+    expect(held().length).toBeGreaterThan(1);
+    // c1 stops: its event is a patch dropping its groups.
+    fake.data.instances.find((i) => i.name === 'c1')!.status = 'Stopped';
+    fake.emit('instance-stopped', '/1.0/instances/c1?project=default', 'default');
+    await until(() => handed.length > n0 + 1, 1000);
+    expect(handed.at(-1)).toBe('patch');
+    expect(patches.at(-1)!.put).toEqual([]);
+    expect(patches.at(-1)!.drop.length).toBeGreaterThan(0);
+    expect(held()).toEqual(derived());
+    // A network changes: every unit derived again, the whole snapshot handed.
+    const net1 = fake.data.networks.find((n) => n.name === 'net1')!;
+    net1.config = { ...net1.config, 'volatile.network.ipv4.address': '203.0.113.11' };
+    await s.resync();
+    expect(handed.at(-1)).toBe('whole');
+    expect(held()).toEqual(derived());
+    expect(held().some((r) => r.endsWith('via 203.0.113.11'))).toBe(true);
   });
 
   it('createLxdSource refuses when no default socket exists', () => {
