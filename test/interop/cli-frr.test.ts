@@ -140,9 +140,11 @@ services:
     prefixes: [${DNS4}, "${DNS6}"]
     checks:
       - exec: { command: [test, -e, ${flag}] }
-    interval: 200ms
+    # The flag is never removed: dns must stay up, even when a loaded machine
+    # is slow to spawn one probe (timeout 1 s, three misses before down).
+    interval: 1s
     rise: 1
-    fall: 1
+    fall: 3
     jitter: 0s
     communities: ["${HERALD_AS}:53"]
   - name: web
