@@ -213,33 +213,48 @@ export function createMetrics(model: MetricsModel, opts: MetricsOptions = {}): M
     buckets: CHECK_BUCKETS,
     registers: [registry],
   });
-  const checkResults = new Counter({
+  // Probe outcomes are tallied here as plain numbers, a thousand times a
+  // second with a thousand services, and handed to prom-client at scrape
+  // time (reset, then one inc per series): no label hashing per probe.
+  /** Per service, per check kind: [ok, fail, skipped]. */
+  const checkTally = new Map<string, Map<string, [number, number, number]>>();
+  new Counter({
     name: 'herald_check_results_total',
     help: 'Health check probes by outcome (ok, fail, or skipped because the previous probe was still running).',
     labelNames: ['service', 'check_kind', 'result'],
     registers: [registry],
+    collect() {
+      this.reset();
+      for (const [service, kinds] of checkTally) {
+        for (const [kind, [ok, fail, skipped]] of kinds) {
+          if (ok > 0) this.inc({ service, check_kind: kind, result: 'ok' }, ok);
+          if (fail > 0) this.inc({ service, check_kind: kind, result: 'fail' }, fail);
+          if (skipped > 0) this.inc({ service, check_kind: kind, result: 'skipped' }, skipped);
+        }
+      }
+    },
   });
 
-  // Services by name, rebuilt when the config object changes (a reload): a
-  // round of 10,000 services must not search the list once per report.
-  let byNameOf: MetricsModel['config'] = null;
-  let byName = new Map<string, Pick<ServiceConfig, 'name' | 'checks'>>();
+  /** Each service's check kinds by index, looked up once per config (not a search of the service list per probe). */
+  let kindsFor: { config: MetricsModel['config']; byService: Map<string, readonly string[]> } = { config: null, byService: new Map() };
   const kindOf = (service: string, index: number, label: string): string => {
-    if (model.config !== byNameOf) {
-      byNameOf = model.config;
-      byName = new Map((byNameOf?.services ?? []).map((x) => [x.name, x]));
-    }
-    return byName.get(service)?.checks[index]?.kind ?? label.split(' ', 1)[0] ?? 'unknown';
+    const config = model.config;
+    if (kindsFor.config !== config) kindsFor = { config, byService: new Map(config?.services.map((x) => [x.name, x.checks.map((c) => c.kind)]) ?? []) };
+    return kindsFor.byService.get(service)?.[index] ?? label.split(' ', 1)[0] ?? 'unknown';
   };
 
   const onRound = (r: RoundEvent): void => {
+    let kinds = checkTally.get(r.service);
+    if (!kinds) checkTally.set(r.service, (kinds = new Map()));
     for (const rep of r.reports) {
       const kind = kindOf(r.service, rep.index, rep.check);
+      let t = kinds.get(kind);
+      if (!t) kinds.set(kind, (t = [0, 0, 0]));
       if (rep.skipped) {
-        checkResults.inc({ service: r.service, check_kind: kind, result: 'skipped' });
+        t[2]++;
         continue;
       }
-      checkResults.inc({ service: r.service, check_kind: kind, result: rep.result.ok ? 'ok' : 'fail' });
+      t[rep.result.ok ? 0 : 1]++;
       checkDuration.observe({ service: r.service, check_kind: kind }, Math.max(0, rep.result.latencyMs) / 1000);
     }
   };

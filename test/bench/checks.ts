@@ -69,6 +69,8 @@ export interface ChecksResult {
   rssMb: number;
   peakRssMb: number;
   reconcileRunsInWindow: number;
+  /** Probes finished per second in the window (herald_check_results_total): the work the CPU figure paid for. */
+  probesPerSecond: number;
   down: FlipResult;
   up: FlipResult;
   loadavg: string;
@@ -191,9 +193,11 @@ export async function runChecks(o: ChecksOptions): Promise<ChecksResult> {
   herald.on('exit', (code, sig) => (exited = String(code ?? sig)));
   const pid = herald.pid!;
   const summary = async (): Promise<{ services: { up: number; down: number } }> => JSON.parse(await httpGet({ socketPath: sock, path: '/v1/summary' })) as { services: { up: number; down: number } };
-  const metrics = async (): Promise<{ runs: number; changes: number }> => {
+  const metrics = async (): Promise<{ runs: number; changes: number; probes: number }> => {
     const t = await httpGet({ host: '127.0.0.1', port: metricsPort, path: '/metrics' });
-    return { runs: counter(t, 'herald_reconcile_runs_total'), changes: counter(t, 'herald_reconcile_changes_total') };
+    let probes = 0;
+    for (const m of t.matchAll(/^herald_check_results_total\{[^}]*\} (\S+)$/gm)) probes += Number(m[1]);
+    return { runs: counter(t, 'herald_reconcile_runs_total'), changes: counter(t, 'herald_reconcile_changes_total'), probes };
   };
   let peer: RawPeer | undefined;
   let ka: NodeJS.Timeout | undefined;
@@ -259,6 +263,7 @@ export async function runChecks(o: ChecksOptions): Promise<ChecksResult> {
       rssMb: Math.round(mem.rss),
       peakRssMb: Math.round(mem.hwm),
       reconcileRunsInWindow: m1.runs - m0.runs,
+      probesPerSecond: Math.round((m1.probes - m0.probes) / window),
       down,
       up,
       loadavg: loadAvg(),
@@ -282,7 +287,7 @@ export function printChecks(r: ChecksResult): void {
   console.log(`checks: ${r.services} services, one TCP check each every 1 s, ${r.windowS} s window (load average ${r.loadavg})`);
   console.log(`  CPU  ${r.cpuPercent} % of one core (target ≤ ${CHECKS_TARGETS.cpuPercent} %) ${met(r.cpuPercent, CHECKS_TARGETS.cpuPercent)}   by thread: ${JSON.stringify(r.cpuByThread)}`);
   console.log(`  RSS  ${r.rssMb} MB (target ≤ ${CHECKS_TARGETS.rssMb} MB) ${met(r.rssMb, CHECKS_TARGETS.rssMb)}; peak ${r.peakRssMb} MB`);
-  console.log(`  reconcile runs in the window: ${r.reconcileRunsInWindow} (nothing changed)`);
+  console.log(`  reconcile runs in the window: ${r.reconcileRunsInWindow} (nothing changed); probes: ${r.probesPerSecond}/s, ${r.probesPerSecond > 0 ? Math.round((r.cpuPercent * 1e4) / r.probesPerSecond) : '—'} µs of CPU each`);
   for (const [name, f] of [['all down', r.down], ['all up', r.up]] as const) {
     console.log(`  ${name}: ${f.ms ?? '—'} ms, ${f.reconcileRuns} reconcile runs, ${f.reconcileChanges} of them handed the engine something, ${f.updatesWritten} UPDATEs written`);
   }

@@ -128,6 +128,9 @@ export class ServiceHealth {
   private rounds = 0;
   private readonly firstRoundDecides: boolean;
   private readonly launcher: ((start: () => void) => void) | null;
+  /** Each check's label and kind, worked out once (read on every probe). */
+  private readonly labels: readonly string[];
+  private readonly kinds: readonly Check['kind'][];
 
   constructor(spec: ServiceHealthSpec, opts: ServiceHealthOptions) {
     this.spec = spec;
@@ -144,6 +147,8 @@ export class ServiceHealth {
     this.last = spec.checks.map(() => undefined);
     this.inFlight = spec.checks.map(() => undefined);
     this.skipped = spec.checks.map(() => 0);
+    this.labels = spec.checks.map(checkLabel);
+    this.kinds = spec.checks.map((c) => c.kind);
   }
 
   get name(): string {
@@ -206,25 +211,29 @@ export class ServiceHealth {
 
   private schedule(atMs: number): void {
     this.cancelNext?.();
-    this.cancelNext = this.clock.setTimer(atMs, () => {
-      this.cancelNext = null;
-      if (this.running) this.startRound();
-    });
+    this.cancelNext = this.clock.setTimer(atMs, this.roundDue);
   }
+
+  /** The next-round timer's callback, one function for the service's life. */
+  private readonly roundDue = (): void => {
+    this.cancelNext = null;
+    if (this.running) this.startRound();
+  };
 
   private startRound(): void {
     const now = this.clock.now();
     const checks = this.spec.checks;
     const round: Round = { startedAt: now, reports: checks.map(() => undefined), pending: checks.length, done: false };
     this.round = round;
-    checks.forEach((check, i) => {
+    for (let i = 0; i < checks.length; i++) {
+      const check = checks[i]!;
       const busy = this.inFlight[i];
       if (busy) {
         this.skipped[i] = this.skipped[i]! + 1;
         const ms = Math.round(now - busy.startedAt);
-        const result: CheckResult = { ok: false, detail: `${checkLabel(check)}: not probed, the previous probe (started ${ms}ms ago) is still running`, latencyMs: 0 };
+        const result: CheckResult = { ok: false, detail: `${this.labels[i]}: not probed, the previous probe (started ${ms}ms ago) is still running`, latencyMs: 0 };
         this.record(round, i, result, true);
-        return;
+        continue;
       }
       if (this.launcher === null) this.launch(round, i, check, now);
       else {
@@ -233,7 +242,7 @@ export class ServiceHealth {
           if (this.running && this.round === round && !round.done) this.launch(round, i, check, this.clock.now());
         });
       }
-    });
+    }
   }
 
   private launch(round: Round, i: number, check: Check, now: number): void {
@@ -250,31 +259,31 @@ export class ServiceHealth {
       cancelHung = this.clock.setTimer(now + timeout + this.graceMs, () => {
         this.record(round, i, {
           ok: false,
-          detail: `${checkLabel(check)}: hung, no result ${Math.round(timeout + this.graceMs)}ms after it started (timeout ${timeout}ms)`,
+          detail: `${this.labels[i]}: hung, no result ${Math.round(timeout + this.graceMs)}ms after it started (timeout ${timeout}ms)`,
           latencyMs: this.clock.now() - now,
         });
       });
     });
+    // One reaction per probe (this runs a thousand times a second with a
+    // thousand services): settle the flight, then record.
+    const settle = (r: CheckResult): void => {
+      if (this.inFlight[i] === flight) this.inFlight[i] = undefined;
+      cancelAbort();
+      cancelHung?.();
+      this.record(round, i, r);
+    };
     let p: Promise<CheckResult>;
     try {
       p = this.prober(check, ac.signal);
     } catch (e) {
       p = Promise.reject(e);
     }
-    void p.then(
-      (r) => r,
-      (e: unknown): CheckResult => ({ ok: false, detail: `${checkLabel(check)}: ${e instanceof Error ? e.message : String(e)}`, latencyMs: this.clock.now() - now }),
-    ).then((r) => {
-      if (this.inFlight[i] === flight) this.inFlight[i] = undefined;
-      cancelAbort();
-      cancelHung?.();
-      this.record(round, i, r);
-    });
+    p.then(settle, (e: unknown) => settle({ ok: false, detail: `${this.labels[i]}: ${e instanceof Error ? e.message : String(e)}`, latencyMs: this.clock.now() - now }));
   }
 
   private record(round: Round, i: number, result: CheckResult, skipped = false): void {
     if (round.done || round.reports[i] !== undefined) return;
-    const report: CheckReport = { index: i, check: checkLabel(this.spec.checks[i]!), result, at: this.wall(), ...(skipped ? { skipped } : {}) };
+    const report: CheckReport = skipped ? { index: i, check: this.labels[i]!, result, at: this.wall(), skipped } : { index: i, check: this.labels[i]!, result, at: this.wall() };
     round.reports[i] = report;
     this.last[i] = report;
     round.pending--;
@@ -286,14 +295,30 @@ export class ServiceHealth {
     if (this.round === round) this.round = null;
     if (!this.running) return;
     const reports = round.reports as CheckReport[];
-    const admin = reports.find((r) => r.result.adminDown);
-    const health = reports.filter((r) => this.spec.checks[r.index]!.kind !== 'maintenance_file');
-    // The built-in host address check must pass whatever `combine` says: a
-    // service cannot answer on an address the host does not have.
-    const required = health.filter((r) => this.spec.checks[r.index]!.kind === 'host_address');
-    const combined = health.filter((r) => this.spec.checks[r.index]!.kind !== 'host_address');
-    const anyOk = combined.length === 0 || (this.spec.combine === 'any' ? combined.some((r) => r.result.ok) : combined.every((r) => r.result.ok));
-    const ok = anyOk && required.every((r) => r.result.ok);
+    // One pass over the round (no intermediate arrays): the maintenance
+    // file's verdict, the built-in host address check (it must pass whatever
+    // `combine` says: a service cannot answer on an address the host does
+    // not have) and the other checks combined by `combine`.
+    const kinds = this.kinds;
+    const any = this.spec.combine === 'any';
+    let admin: CheckReport | undefined;
+    let combined = 0;
+    let passed = 0;
+    let required = true;
+    for (let j = 0; j < reports.length; j++) {
+      const r = reports[j]!;
+      if (!admin && r.result.adminDown) admin = r;
+      const kind = kinds[r.index];
+      if (kind === 'maintenance_file') continue;
+      if (kind === 'host_address') {
+        if (!r.result.ok) required = false;
+        continue;
+      }
+      combined++;
+      if (r.result.ok) passed++;
+    }
+    const anyOk = combined === 0 || (any ? passed > 0 : passed === combined);
+    const ok = anyOk && required;
 
     const wasHealthy = this.healthyV;
     const decides = this.firstRoundDecides && this.rounds === 0;
@@ -314,6 +339,7 @@ export class ServiceHealth {
       const from = this.stateV;
       this.stateV = next;
       this.sinceV = this.wall();
+      const health = reports.filter((r) => kinds[r.index] !== 'maintenance_file');
       const reason = (decides ? 'first round after a graceful restart; ' : '') + this.reason(from, next, admin, health, wasHealthy !== this.healthyV && !decides);
       const ev: Transition = { service: this.spec.name, from, to: next, reason, results: reports };
       for (const fn of this.changeListeners) fn(ev);

@@ -23,12 +23,16 @@ export { checkTcp } from './tcp.js';
 export { checkHostAddress, forgetAddressSnapshot } from './host-address.js';
 
 /** Run one probe of any kind; never rejects (a thrown error becomes a failed result). */
-export async function runCheck(spec: Check, signal: AbortSignal): Promise<CheckResult> {
+export function runCheck(spec: Check, signal: AbortSignal): Promise<CheckResult> {
+  // The tcp check neither throws nor rejects, and it is the kind probed by
+  // the thousand: no async wrapper (a promise and an await) around it.
+  return spec.kind === 'tcp' ? checkTcp(spec, signal) : runGuarded(spec, signal);
+}
+
+async function runGuarded(spec: Exclude<Check, { kind: 'tcp' }>, signal: AbortSignal): Promise<CheckResult> {
   const t0 = performance.now();
   try {
     switch (spec.kind) {
-      case 'tcp':
-        return await checkTcp(spec, signal);
       case 'http':
       case 'https':
         return await checkHttp(spec, signal);
