@@ -3,8 +3,9 @@
  *
  * Owns: `LatenessRecorder`, a fixed-bucket histogram of how long after its
  * deadline each Clock timer callback started (the keepalive, hold,
- * ConnectRetry and IdleHold deadlines of every peer, and BFD's transmit and
- * detection deadlines, which run on the same Clock), its maximum since
+ * ConnectRetry and IdleHold deadlines of every peer; BFD's deadlines run in
+ * a thread of their own since decision 0040 and show as each session's
+ * largest transmit and receive gaps instead), its maximum since
  * start and over the last one to two minutes, and `TimerLateness`, the
  * plain-data view the engine pushes to the main thread with the peer
  * snapshots.

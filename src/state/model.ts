@@ -95,7 +95,7 @@ export interface SummaryState {
   api: ApiCounts | null;
   /**
    * The session engine thread: how late its timers (BGP keepalive, hold,
-   * connect; BFD) ran after their deadlines (decision 0034); null before
+   * connect) ran after their deadlines (decision 0034); null before
    * the engine reported, or when it runs on a test clock.
    */
   engine: { timerLateness: TimerLateness | null };
