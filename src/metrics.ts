@@ -353,7 +353,8 @@ export function createMetrics(model: MetricsModel, opts: MetricsOptions = {}): M
     },
   });
 
-  const perPeerGauge = (name: string, help: string, value: (p: PeerSnapshot) => number): void => {
+  /** One gauge with a series per peer; a peer whose value is null has no series. */
+  const perPeerGauge = (name: string, help: string, value: (p: PeerSnapshot) => number | null): void => {
     new Gauge({
       name,
       help,
@@ -361,7 +362,10 @@ export function createMetrics(model: MetricsModel, opts: MetricsOptions = {}): M
       registers: [registry],
       collect() {
         this.reset();
-        for (const p of peers) this.set({ peer: p.name }, value(p));
+        for (const p of peers) {
+          const v = value(p);
+          if (v !== null) this.set({ peer: p.name }, v);
+        }
       },
     });
   };
@@ -438,21 +442,8 @@ export function createMetrics(model: MetricsModel, opts: MetricsOptions = {}): M
   perPeerCounter('herald_bgp_routes_rejected_total', 'Received routes not stored because of a limit (max_prefixes block, import_limits).', 'routesRejected');
 
   // ------------------------------------------------------------ BFD (peers with bfd only)
-  const perBfdGauge = (name: string, help: string, value: (b: NonNullable<PeerSnapshot['bfd']>) => number | null): void => {
-    new Gauge({
-      name,
-      help,
-      labelNames: ['peer'],
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const p of peers) {
-          const v = p.bfd ? value(p.bfd) : null;
-          if (v !== null) this.set({ peer: p.name }, v);
-        }
-      },
-    });
-  };
+  const perBfdGauge = (name: string, help: string, value: (b: NonNullable<PeerSnapshot['bfd']>) => number | null): void =>
+    perPeerGauge(name, help, (p) => (p.bfd ? value(p.bfd) : null));
   perBfdGauge('herald_bfd_session_up', "Whether the peer's BFD session is Up (1) or not (0).", (b) => (b.session?.state === 'Up' ? 1 : 0));
   new Gauge({
     name: 'herald_bfd_session_state',
