@@ -57,8 +57,7 @@ const shape = (ss: ReturnType<BfdDriver['snapshot']>): string =>
 const CHANGE_CHECK_MS = 50;
 let lastShape = '';
 let lastPush = 0;
-const pushSnapshot = (): void => {
-  const sessions = driver.snapshot();
+const pushSnapshot = (sessions = driver.snapshot()): void => {
   lastShape = shape(sessions);
   lastPush = performance.now();
   post({ kind: 'snapshot', sessions });
@@ -70,7 +69,8 @@ driver.on((event) => {
 });
 // Counters and uptimes every snapshotEveryMs; anything else as soon as it changes.
 const ticker = setInterval(() => {
-  if (performance.now() - lastPush >= data.snapshotEveryMs || shape(driver.snapshot()) !== lastShape) pushSnapshot();
+  const sessions = driver.snapshot();
+  if (performance.now() - lastPush >= data.snapshotEveryMs || shape(sessions) !== lastShape) pushSnapshot(sessions);
 }, CHANGE_CHECK_MS);
 
 let lastAlive = performance.now();

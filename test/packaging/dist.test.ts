@@ -4,13 +4,13 @@
 // config has no metrics, lxd or dns check never loads those chunks (nor
 // axios, ws, prom-client), while one whose config has them does.
 // No RFC: packaging.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync, readdirSync } from 'node:fs';
-import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { freePort, startHerald } from './support/run-herald.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const BUILD = join(root, 'src/bin/build.mjs');
@@ -98,15 +98,6 @@ try { await m.runCli(['--help'], { stdout: null, stderr: null, env: {} }); } cat
     expect(out).not.toMatch(/dist\/routes\.mjs:\d+/);
   });
 
-  async function freePort(): Promise<number> {
-    return new Promise((resolve) => {
-      const s = net.createServer().listen(0, '127.0.0.1', () => {
-        const { port } = s.address() as net.AddressInfo;
-        s.close(() => resolve(port));
-      });
-    });
-  }
-
   /** Run `herald run` until "herald started", stop it, and return the sources of every dist file it loaded. */
   async function loadedSources(name: string, extra: (ports: number[]) => string): Promise<Set<string>> {
     const ports = await Promise.all([freePort(), freePort(), freePort()]);
@@ -125,24 +116,8 @@ drain: { period: 0s }
 ${extra(ports)}`,
     );
     const log = join(dir, 'loads.txt');
-    const child = spawn(process.execPath, ['--import', pathToFileURL(RECORD).href, join(root, 'src/bin/herald.mjs'), 'run', '--config', config], {
+    const { child, exited } = await startHerald(process.execPath, ['--import', pathToFileURL(RECORD).href, join(root, 'src/bin/herald.mjs'), 'run', '--config', config], {
       env: { ...process.env, HERALD_LOAD_LOG: log },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += String(d)));
-    child.stderr.on('data', (d: Buffer) => (out += String(d)));
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    await new Promise<void>((resolve, reject) => {
-      const t = setInterval(() => {
-        if (out.includes('herald started')) {
-          clearInterval(t);
-          resolve();
-        } else if (child.exitCode !== null) {
-          clearInterval(t);
-          reject(new Error(`herald exited early:\n${out}`));
-        }
-      }, 20);
     });
     // A moment for the first health round (the dns check's chunk loads on its first probe).
     await new Promise((r) => setTimeout(r, 1500));

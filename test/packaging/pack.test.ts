@@ -5,13 +5,13 @@
 // shipped example, starts, and `routes --help` answers.
 // Needs the npm registry for koffi (npm's cache is tried first).
 // No RFC: packaging.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { freePort, startHerald } from './support/run-herald.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'herald-pack-test-'));
@@ -47,33 +47,13 @@ describe('npm package', () => {
     expect(run(routes, ['--help'])).toContain('usage: routes');
 
     // The installed daemon starts (loopback only; the peer is passive).
-    const port = await new Promise<number>((resolve) => {
-      const s = net.createServer().listen(0, '127.0.0.1', () => {
-        const { port: p } = s.address() as net.AddressInfo;
-        s.close(() => resolve(p));
-      });
-    });
+    const port = await freePort();
     const config = join(tmp, 'herald.yaml');
     writeFileSync(
       config,
       `router_id: 192.0.2.11\nasn: 65011\nlisten: { address: 127.0.0.1, port: ${port} }\napi: { socket: ${join(tmp, 'herald.sock')} }\npeers:\n  - { name: up, address: 127.0.0.1, asn: 65000, passive: true }\ndrain: { period: 0s }\n`,
     );
-    const child = spawn(herald, ['run', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += String(d)));
-    child.stderr.on('data', (d: Buffer) => (out += String(d)));
-    const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
-    await new Promise<void>((resolve, reject) => {
-      const t = setInterval(() => {
-        if (out.includes('herald started')) {
-          clearInterval(t);
-          resolve();
-        } else if (child.exitCode !== null) {
-          clearInterval(t);
-          reject(new Error(`installed herald exited:\n${out}`));
-        }
-      }, 20);
-    });
+    const { child, exited } = await startHerald(herald, ['run', '--config', config]);
     expect(run(routes, ['peers', '--socket', join(tmp, 'herald.sock')])).toContain('up');
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
