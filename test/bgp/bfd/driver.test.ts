@@ -327,16 +327,20 @@ describe.skipIf(!netns.canRun)('BfdDriver through the kernel (network namespace)
   });
 
   it('a stall of this thread longer than the Detection Time is no false Down: the expiry is looked at again after the waiting packets are read', async () => {
-    // A raw peer in a worker thread keeps sending Up every 10 ms (Detection
-    // Time 60 ms at A) while this thread, A's, is blocked for 300 ms. Node
-    // runs due timers before it reads sockets, so without the second look A
-    // would declare Down with the peer's packets unread in its socket.
+    // A raw peer in a worker thread keeps sending every 10 ms (Detection
+    // Time 25 × 20 ms = 500 ms at A: the sender thread itself must never
+    // look silent on a loaded machine) while this thread, A's, is blocked
+    // for 1.5 s, three Detection Times. Node runs due timers before it reads
+    // sockets, so without the second look A would declare Down with the
+    // peer's packets unread in its socket.
     // (A session that is Up stays Up on Init, RFC 5880 §6.8.6, so the peer says Init throughout.)
     const peer = await udp(4, '192.0.2.9', 28784);
     try {
       await a.addSession({ name: 'stall', peer: '192.0.2.9', local: '192.0.2.1', port: 28784, desiredMinTxMs: 1000, requiredMinRxMs: 20, detectMult: 3 });
       const discr = a.session('stall')!.localDiscriminator;
-      const init = pkt({ state: BfdState.Init, desiredMinTxUs: 20_000, requiredMinRxUs: 1_000_000, myDiscriminator: 0x7777, yourDiscriminator: discr });
+      const DETECT_MS = 500;
+      const BLOCK_MS = 1_500;
+      const init = pkt({ state: BfdState.Init, desiredMinTxUs: 20_000, requiredMinRxUs: 1_000_000, detectMult: DETECT_MS / 20, myDiscriminator: 0x7777, yourDiscriminator: discr });
       const w = new Worker(
         `const dgram = require('node:dgram');
          const { parentPort, workerData } = require('node:worker_threads');
@@ -351,14 +355,14 @@ describe.skipIf(!netns.canRun)('BfdDriver through the kernel (network namespace)
       try {
         await until(a, 'stall', (x) => x.state === 'Up');
         await sleep(100);
-        const before = await until(a, 'stall', (x) => x.state === 'Up' && x.detectionTimeMs === 60);
+        const before = await until(a, 'stall', (x) => x.state === 'Up' && x.detectionTimeMs === DETECT_MS);
         // Blocked inside a setImmediate callback: the loop's next phase is
         // its timers, so the expired Detection Time is seen before the
         // socket is read, which is the case the second look is for.
         await new Promise<void>((resolve) =>
           setImmediate(() => {
             const t0 = performance.now();
-            while (performance.now() - t0 < 300) {
+            while (performance.now() - t0 < BLOCK_MS) {
               // Blocked: no timer, no socket read on this thread.
             }
             resolve();
@@ -367,21 +371,21 @@ describe.skipIf(!netns.canRun)('BfdDriver through the kernel (network namespace)
         await sleep(30);
         const after = a.session('stall')!;
         console.log(
-          `bfd driver: 300 ms stall with a 60 ms Detection Time: ${after.state}, down transitions ${before.counters.downTransitions} → ${after.counters.downTransitions}, ` +
+          `bfd driver: ${BLOCK_MS} ms stall with a ${DETECT_MS} ms Detection Time: ${after.state}, down transitions ${before.counters.downTransitions} → ${after.counters.downTransitions}, ` +
             `late detections looked at again ${before.counters.lateDetections} → ${after.counters.lateDetections}, largest receive gap ${after.counters.rxGapMaxMs} ms`,
         );
         expect(after.state).toBe('Up');
         expect(after.counters.downTransitions).toBe(before.counters.downTransitions);
         expect(after.counters.lateDetections).toBeGreaterThan(before.counters.lateDetections);
-        expect(after.counters.rxGapMaxMs).toBeGreaterThanOrEqual(250);
+        expect(after.counters.rxGapMaxMs).toBeGreaterThanOrEqual(BLOCK_MS - 50);
         // A real silence still goes Down, one look later.
         w.postMessage('stop');
         await new Promise((r) => w.once('message', r));
         const t1 = performance.now();
         await until(a, 'stall', (x) => x.state === 'Down');
         const ms = performance.now() - t1;
-        console.log(`bfd driver: the peer's silence detected ${ms.toFixed(1)} ms after its last packet was sent (Detection Time 60 ms)`);
-        expect(ms).toBeLessThan(60 * 10);
+        console.log(`bfd driver: the peer's silence detected ${ms.toFixed(1)} ms after its last packet was sent (Detection Time ${DETECT_MS} ms)`);
+        expect(ms).toBeLessThan(DETECT_MS * 4);
       } finally {
         await w.terminate();
       }
