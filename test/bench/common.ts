@@ -191,8 +191,8 @@ export async function bundleChild(entry: string, name: string): Promise<string> 
 // ----------------------------------------------- herald run as a child (checks.ts, lxd.ts)
 
 /** Rebuild dist/ (src/bin/build.mjs), so a benchmark runs herald as an operator does. */
-export function buildDist(): void {
-  const root = fileURLToPath(new URL('../..', import.meta.url));
+export function buildDist(root = fileURLToPath(new URL('../..', import.meta.url))): void {
+  if (!root.endsWith('/')) root += '/';
   const r = spawnSync(process.execPath, [`${root}src/bin/build.mjs`], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`build failed: ${r.stderr}`);
 }

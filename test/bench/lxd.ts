@@ -28,14 +28,20 @@
  * needed (loopback and a unix socket).
  *
  *   npm run bench -- --lxd [--instances=10000] [--events=50] [--cpu-prof=DIR]
+ *                          [--lxd-base=DIR [--rounds=2]]
+ *
+ * `--lxd-base=DIR` compares two trees in one run: DIR is another herald
+ * checkout (e.g. `git archive BASE | tar -x -C DIR`, node_modules linked),
+ * and the benchmark runs it and this tree alternately, `--rounds` times
+ * each, so a busy machine weighs on both alike.
  *
  * Route data: 240.0.0.0/4 (reserved, never installed anywhere), 2001:db8::/32.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ipv4Prefixes, KEEPALIVE, RawPeer } from '../support/bgp-client.js';
 import { FakeLxd } from '../src/sources/lxd/fake-lxd.js';
@@ -43,7 +49,6 @@ import { world } from '../src/sources/lxd/world.js';
 import { benchConfig, buildDist, loadAvg, HERALD_NODE_FLAGS, httpGet, met, procCpuSeconds, sleepMs, stopChild, writeResult } from './common.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const HERALD = join(ROOT, 'src/bin/herald.mjs');
 
 /** Issue 9's targets for the LXD row. */
 export const LXD_TARGETS = { eventToWireMs: 20, resyncCpuMs: 100 };
@@ -52,9 +57,13 @@ export interface LxdBenchOptions {
   instances: number;
   events: number;
   cpuProfDir?: string;
+  /** The herald tree to run (default this one); its dist/ is rebuilt first. */
+  root?: string;
 }
 
 export interface LxdBenchResult {
+  /** The herald tree that ran. */
+  root: string;
   instances: number;
   projects: number;
   networks: number;
@@ -104,7 +113,9 @@ interface LxdSummary {
 /** Run the LXD benchmark; returns the figures. */
 export async function runLxdBench(o: LxdBenchOptions): Promise<LxdBenchResult> {
   const notes: string[] = [];
-  buildDist();
+  const root = o.root ?? ROOT;
+  buildDist(root);
+  const herald = join(root, 'src/bin/herald.mjs');
   const perProject = 200;
   const size = { projects: Math.max(1, Math.round(o.instances / perProject)), netsPerProject: 4, instancesPerProject: Math.min(perProject, o.instances) };
   const w = world(size);
@@ -123,12 +134,15 @@ export async function runLxdBench(o: LxdBenchOptions): Promise<LxdBenchResult> {
   const nodeFlags = process.env.HERALD_BENCH_NODE_FLAGS !== undefined ? process.env.HERALD_BENCH_NODE_FLAGS.split(' ').filter(Boolean) : HERALD_NODE_FLAGS;
   if (process.env.HERALD_BENCH_NODE_FLAGS !== undefined) notes.push(`node flags: ${JSON.stringify(nodeFlags)} instead of the production ones`);
   const flags = [...nodeFlags, ...(o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : [])];
-  const herald: ChildProcess = spawn(process.execPath, [...flags, HERALD, 'run', '--config', join(dir, 'herald.yaml')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // HERALD_BENCH_STDOUT=FILE keeps herald's stdout (e.g. --trace-gc lines through HERALD_BENCH_NODE_FLAGS).
+  const out = process.env.HERALD_BENCH_STDOUT !== undefined ? openSync(`${process.env.HERALD_BENCH_STDOUT}.${basename(root)}.${process.pid}.${Date.now()}`, 'w') : 'ignore';
+  const child: ChildProcess = spawn(process.execPath, [...flags, herald, 'run', '--config', join(dir, 'herald.yaml')], { stdio: ['ignore', out, 'pipe'] });
+  if (typeof out === 'number') closeSync(out);
   let stderr = '';
-  herald.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
+  child.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
   let exited: string | null = null;
-  herald.on('exit', (code, sig) => (exited = String(code ?? sig)));
-  const pid = herald.pid!;
+  child.on('exit', (code, sig) => (exited = String(code ?? sig)));
+  const pid = child.pid!;
   const summary = (): Promise<LxdSummary> => apiGet<LxdSummary>(sock, '/v1/summary');
   let peer: RawPeer | undefined;
   let ka: NodeJS.Timeout | undefined;
@@ -216,6 +230,7 @@ export async function runLxdBench(o: LxdBenchOptions): Promise<LxdBenchResult> {
     }
     const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
     return {
+      root,
       instances: w.instances.length,
       projects: size.projects,
       networks: size.projects * size.netsPerProject,
@@ -232,7 +247,7 @@ export async function runLxdBench(o: LxdBenchOptions): Promise<LxdBenchResult> {
   } finally {
     if (ka) clearInterval(ka);
     peer?.close();
-    await stopChild(herald);
+    await stopChild(child);
     await fake.dispose();
     rmSync(dir, { recursive: true, force: true });
   }
@@ -240,7 +255,7 @@ export async function runLxdBench(o: LxdBenchOptions): Promise<LxdBenchResult> {
 
 /** Print the figures with the targets, and one JSON line; write results/latest-lxd.json. */
 export function printLxdBench(r: LxdBenchResult): void {
-  console.log(`lxd: ${r.instances} instances, ${r.projects} projects, ${r.networks} OVN networks, ${r.routes} routes (listing ${(r.listingBytes / 1e6).toFixed(1)} MB; load average ${r.loadavg})`);
+  console.log(`lxd (${r.root}): ${r.instances} instances, ${r.projects} projects, ${r.networks} OVN networks, ${r.routes} routes (listing ${(r.listingBytes / 1e6).toFixed(1)} MB; load average ${r.loadavg})`);
   console.log(`  start → every IPv4 route at the peer: ${r.initialMs ?? '—'} ms; herald RSS ${r.rssMb} MB`);
   const e = r.eventToWireMs;
   console.log(`  instance-stopped event → withdraw at the peer: p50 ${e.p50} ms, p90 ${e.p90} ms, max ${e.max} ms over ${e.n} (target ≤ ${LXD_TARGETS.eventToWireMs} ms) ${met(e.p50, LXD_TARGETS.eventToWireMs)} at p50, ${met(e.max, LXD_TARGETS.eventToWireMs)} at max`);

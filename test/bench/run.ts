@@ -67,6 +67,8 @@ interface Args {
   lxd: boolean;
   only: Set<string> | null;
   cpuProf: string | undefined;
+  /** --lxd-base=DIR: another herald tree run alternately with this one. */
+  lxdBase: string | undefined;
   /** --services=N, --seconds=N (checks), --instances=N, --events=N (lxd). */
   n: Record<string, number>;
 }
@@ -79,18 +81,20 @@ function parseArgs(argv: string[]): Args {
   const n: Record<string, number> = {};
   let only: Set<string> | null = null;
   let cpuProf: string | undefined;
+  let lxdBase: string | undefined;
   for (const a of argv) {
     if (a === '--quick') quick = true;
     else if (a === '--idle') idle = true;
     else if (a === '--checks') checks = true;
     else if (a === '--lxd') lxd = true;
-    else if (/^--(services|seconds|instances|events)=\d+$/.test(a)) n[a.slice(2, a.indexOf('='))] = Number(a.slice(a.indexOf('=') + 1));
+    else if (a.startsWith('--lxd-base=')) lxdBase = resolve(a.slice(11));
+    else if (/^--(services|seconds|instances|events|rounds)=\d+$/.test(a)) n[a.slice(2, a.indexOf('='))] = Number(a.slice(a.indexOf('=') + 1));
     else if (a.startsWith('--only=')) only = new Set(a.slice(7).split(','));
     else if (a.startsWith('--cpu-prof=')) cpuProf = resolve(a.slice(11));
     else if (a === '--cpu-prof') cpuProf = resolve('herald-cpu-prof');
-    else throw new Error(`unknown argument ${a} (known: --quick, --idle, --checks [--services=N --seconds=N], --lxd [--instances=N --events=N], --only=herald,daemon,bird,openbgpd,gobgp, --cpu-prof[=DIR], --failover, --lateness)`);
+    else throw new Error(`unknown argument ${a} (known: --quick, --idle, --checks [--services=N --seconds=N], --lxd [--instances=N --events=N --lxd-base=DIR --rounds=N], --only=herald,daemon,bird,openbgpd,gobgp, --cpu-prof[=DIR], --failover, --lateness)`);
   }
-  return { quick, idle, checks, lxd, only, cpuProf, n };
+  return { quick, idle, checks, lxd, only, cpuProf, lxdBase, n };
 }
 
 const fmtMs = (v: number | null | undefined): string => (v == null ? '—' : v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${(v / 1000).toFixed(2)} s`);
@@ -144,7 +148,9 @@ async function main(): Promise<void> {
   }
   if (args.lxd) {
     if (args.cpuProf !== undefined) mkdirSync(args.cpuProf, { recursive: true });
-    printLxdBench(await runLxdBench({ instances: args.n.instances ?? 10_000, events: args.n.events ?? 50, ...(args.cpuProf !== undefined ? { cpuProfDir: args.cpuProf } : {}) }));
+    const o = { instances: args.n.instances ?? 10_000, events: args.n.events ?? 50, ...(args.cpuProf !== undefined ? { cpuProfDir: args.cpuProf } : {}) };
+    if (args.lxdBase === undefined) printLxdBench(await runLxdBench(o));
+    else for (let r = 0; r < (args.n.rounds ?? 2); r++) for (const root of [args.lxdBase, undefined]) printLxdBench(await runLxdBench({ ...o, ...(root !== undefined ? { root } : {}) }));
     return;
   }
   const o: BenchOptions = {

@@ -1,7 +1,8 @@
 /**
  * LXD / Incus REST client: the only code of the LXD source that talks to
- * the LXD daemon's API (axios over the unix socket, or HTTPS with a client
- * certificate and a pinned server certificate, TLS 1.3 only).
+ * the LXD daemon's API (node:http over the unix socket, or node:https with a
+ * client certificate and a pinned server certificate, TLS 1.3 only; one
+ * keep-alive agent either way).
  *
  * `readView()` performs one complete read of everything the derivation
  * needs (see types.ts for the endpoints). Instances are read with
@@ -10,18 +11,24 @@
  * live state (processes, network counters), which herald does not read and
  * which is slow with thousands of instances.
  *
+ * The instance listing (`instanceListing`, ~25 MB at 10,000 instances) is
+ * read into a buffer the client reuses from read to read and kept as bytes
+ * (listing.ts): no string of the body, no parse of the whole, so a resync
+ * that finds the instances as they were allocates next to nothing
+ * (decision 0043). Every other response is small and parsed as a whole.
+ *
  * A read fails as a whole (LxdApiError) rather than returning a partial
  * view, so a transient error never withdraws routes: the source keeps its
  * last snapshot.
  */
 import { existsSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { PeerCertificate } from 'node:tls';
-import axios, { type AxiosInstance } from 'axios';
 import type { ClientOptions } from 'ws';
 import type { LxdRules } from './derive.js';
+import { Listing, ListingSyntaxError } from './listing.js';
 import type {
   LxdClusterMember,
   LxdInstance,
@@ -131,28 +138,43 @@ function describeTransportError(e: unknown, pinned: string | null): string {
   return code && !msg.includes(code) ? `${msg} (${code})` : msg;
 }
 
+/** The first size of a listing's read buffer; it grows (doubling) to the largest body read. */
+const FIRST_BUFFER = 1 << 20;
+
 export class LxdClient {
-  private readonly http: AxiosInstance;
   /** Our own keep-alive agent, so close() can end its connections. */
   private readonly agent: HttpAgent;
+  /** Where every request goes (socket or host and port), without its path. */
+  private readonly target: RequestOptions;
+  /** The path prefix of an HTTPS endpoint's URL ("" normally). */
+  private readonly base: string;
+  private readonly https: boolean;
+  private readonly timeout: number;
   private readonly concurrency: number;
   /** SHA-256 fingerprint of the pinned server certificate (HTTPS only). */
   private readonly pinned: string | null;
+  /** A read buffer a listing no longer uses (`recycle`), taken by the next listing read. */
+  private spare: Buffer | null = null;
 
   constructor(
     readonly endpoint: LxdEndpoint,
     opts: LxdClientOptions = {},
   ) {
     this.concurrency = opts.concurrency ?? 8;
-    const timeout = opts.timeoutMs ?? 10_000;
+    this.timeout = opts.timeoutMs ?? 10_000;
     if (endpoint.kind === 'unix') {
       this.pinned = null;
+      this.https = false;
+      this.base = '';
       this.agent = new HttpAgent({ keepAlive: true });
-      this.http = axios.create({ baseURL: 'http://lxd', socketPath: endpoint.socket, httpAgent: this.agent, timeout, proxy: false });
+      this.target = { socketPath: endpoint.socket, headers: { host: 'lxd' }, agent: this.agent };
     } else {
       this.pinned = certFingerprint(endpoint.serverCert);
+      this.https = true;
+      const u = new URL(endpoint.url);
+      this.base = u.pathname.replace(/\/+$/, '');
       this.agent = new HttpsAgent({ ...lxdTlsOptions(endpoint), keepAlive: true });
-      this.http = axios.create({ baseURL: endpoint.url.replace(/\/+$/, ''), httpsAgent: this.agent, timeout, proxy: false });
+      this.target = { host: u.hostname.replace(/^\[|\]$/g, ''), port: u.port === '' ? 443 : Number(u.port), agent: this.agent };
     }
   }
 
@@ -175,20 +197,96 @@ export class LxdClient {
     return { url: `${base}${path}`, options: lxdTlsOptions(this.endpoint) as unknown as ClientOptions };
   }
 
+  /**
+   * GET a path; each piece of the body goes to `chunk`. Resolves with the
+   * HTTP status once the body is complete; a transport error, a timeout
+   * (no byte for `timeoutMs`) or a body cut short rejects with LxdApiError.
+   */
+  private fetch(path: string, chunk: (c: Buffer) => void): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const fail = (e: unknown): void => reject(new LxdApiError(`LXD ${this.describe()} ${path}: ${describeTransportError(e, this.pinned)}`, path, null));
+      const opts: RequestOptions = { ...this.target, method: 'GET', path: this.base + path };
+      const onResponse = (res: IncomingMessage): void => {
+        res.on('data', chunk);
+        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.on('error', fail);
+        res.on('close', () => {
+          if (!res.complete) fail(new Error('the response ended before its body was complete'));
+        });
+      };
+      const req = this.https ? httpsRequest(opts, onResponse) : httpRequest(opts, onResponse);
+      req.setTimeout(this.timeout, () => req.destroy(Object.assign(new Error(`timeout of ${this.timeout}ms exceeded`), { code: 'ETIMEDOUT' })));
+      req.on('error', fail);
+      req.end();
+    });
+  }
+
+  /** The envelope's verdict: the metadata's owner, or an LxdApiError naming LXD's error (or the HTTP status). */
+  private check(path: string, status: number, body: { type?: unknown; error?: unknown } | null): void {
+    if (status !== 200 || body === null || typeof body !== 'object' || body.type === 'error') {
+      const msg = body !== null && typeof body === 'object' && typeof body.error === 'string' && body.error ? body.error : `HTTP ${status}`;
+      throw new LxdApiError(`LXD ${path}: ${msg}`, path, status);
+    }
+  }
+
   /** GET a path and return the response's metadata; throws LxdApiError. */
   async get<T>(path: string): Promise<T> {
-    let res;
+    const chunks: Buffer[] = [];
+    const status = await this.fetch(path, (c) => chunks.push(c));
+    let body: LxdResponse<T> | null = null;
     try {
-      res = await this.http.get<LxdResponse<T>>(path, { validateStatus: () => true, responseType: 'json' });
+      body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as LxdResponse<T>;
+    } catch {
+      // Not JSON: reported by its HTTP status (or as not JSON when that is 200).
+      if (status === 200) throw new LxdApiError(`LXD ${path}: the response is not JSON`, path, status);
+    }
+    this.check(path, status, body);
+    return body!.metadata;
+  }
+
+  /**
+   * GET /1.0/instances?recursion=1&all-projects=true as a Listing: the body
+   * read into the client's reused buffer and scanned, each instance parsed
+   * only when asked (listing.ts). Valid until handed back with `recycle`.
+   */
+  async instanceListing(): Promise<Listing> {
+    const path = '/1.0/instances?recursion=1&all-projects=true';
+    let buf = this.spare ?? Buffer.allocUnsafeSlow(FIRST_BUFFER);
+    this.spare = null;
+    let len = 0;
+    const status = await this.fetch(path, (c) => {
+      if (len + c.length > buf.length) {
+        const bigger = Buffer.allocUnsafeSlow(Math.max(buf.length * 2, len + c.length));
+        buf.copy(bigger, 0, 0, len);
+        buf = bigger;
+      }
+      c.copy(buf, len);
+      len += c.length;
+    }).catch((e: unknown) => {
+      this.spare = buf;
+      throw e;
+    });
+    let listing: Listing;
+    try {
+      listing = Listing.scan(buf.subarray(0, len));
     } catch (e) {
-      throw new LxdApiError(`LXD ${this.describe()} ${path}: ${describeTransportError(e, this.pinned)}`, path, null);
+      this.spare = buf;
+      if (status === 200 && e instanceof ListingSyntaxError) throw new LxdApiError(`LXD ${path}: the response is not JSON: ${e.message}`, path, status);
+      throw new LxdApiError(`LXD ${path}: HTTP ${status}`, path, status);
     }
-    const body = res.data as LxdResponse<T> | undefined;
-    if (res.status !== 200 || !body || typeof body !== 'object' || body.type === 'error') {
-      const msg = body && typeof body === 'object' && body.error ? body.error : `HTTP ${res.status}`;
-      throw new LxdApiError(`LXD ${path}: ${msg}`, path, res.status);
+    try {
+      this.check(path, status, listing.envelope);
+    } catch (e) {
+      this.spare = buf;
+      throw e;
     }
-    return body.metadata;
+    return listing;
+  }
+
+  /** Hand a listing's buffer back for the next listing read (the listing must not be used after). */
+  recycle(l: Listing): void {
+    const ab = l.bytes.buffer;
+    if (this.spare === null || this.spare.length < ab.byteLength - l.bytes.byteOffset) this.spare = Buffer.from(ab, l.bytes.byteOffset, ab.byteLength - l.bytes.byteOffset);
   }
 
   /** GET /1.0. */
@@ -201,9 +299,12 @@ export class LxdClient {
     return this.get('/1.0/projects?recursion=1');
   }
 
-  /** GET /1.0/instances?recursion=1&all-projects=true. */
-  instances(): Promise<LxdInstance[]> {
-    return this.get('/1.0/instances?recursion=1&all-projects=true');
+  /** GET /1.0/instances?recursion=1&all-projects=true, every instance parsed (the source reads `instanceListing`). */
+  async instances(): Promise<LxdInstance[]> {
+    const l = await this.instanceListing();
+    const all = l.all() as LxdInstance[];
+    this.recycle(l);
+    return all;
   }
 
   /** GET /1.0/instances/NAME?project=P: the instance, or null when LXD has none by that name (404). */
@@ -242,8 +343,13 @@ export class LxdClient {
     return this.get(`/1.0/cluster/members/${enc(name)}`);
   }
 
-  /** Read everything the derivation needs, in one consistent-enough pass; throws LxdApiError. */
-  async readView(rules: Pick<LxdRules, 'announceFrom' | 'forwards' | 'loadBalancers'>): Promise<LxdView> {
+  /**
+   * Read everything the derivation needs, in one consistent-enough pass;
+   * throws LxdApiError. With `listing`, the instances stay a Listing
+   * (`view.listing`, `view.instances` empty) for the caller to compare and
+   * `recycle`.
+   */
+  async readView(rules: Pick<LxdRules, 'announceFrom' | 'forwards' | 'loadBalancers'>, opts: { listing?: boolean } = {}): Promise<LxdView> {
     const server = await this.server();
     if (server.auth === 'untrusted') {
       const which = this.endpoint.kind === 'https' ? ` (SHA-256 ${certFingerprint(this.endpoint.cert)})` : '';
@@ -253,11 +359,27 @@ export class LxdClient {
     const serverName = env.server_name ?? 'none';
     const clustered = env.server_clustered === true;
     const ext = new Set(server.api_extensions ?? []);
-    const [projects, instances, memberStatus] = await Promise.all([
+    const [projects, listing, memberStatus] = await Promise.all([
       this.projects(),
-      this.instances(),
+      this.instanceListing(),
       clustered ? this.clusterMember(serverName).then((m) => m.status) : Promise.resolve(null),
     ]);
+    try {
+      return await this.readNetworks(rules, ext, { serverName, clustered, memberStatus, projects, listing }, opts.listing === true);
+    } catch (e) {
+      this.recycle(listing);
+      throw e;
+    }
+  }
+
+  /** The rest of readView: networks, then their states, forwards and load balancers. */
+  private async readNetworks(
+    rules: Pick<LxdRules, 'announceFrom' | 'forwards' | 'loadBalancers'>,
+    ext: ReadonlySet<string>,
+    r: { serverName: string; clustered: boolean; memberStatus: string | null; projects: LxdProject[]; listing: Listing },
+    keepListing: boolean,
+  ): Promise<LxdView> {
+    const { serverName, clustered, memberStatus, projects, listing } = r;
     const netProjects = ['default', ...projects.filter((p) => p.name !== 'default' && p.config?.['features.networks'] === 'true').map((p) => p.name)];
     const lists = await this.pool(netProjects.map((p) => () => this.networks(p).then((ns) => ns.map((n) => ({ ...n, project: p })))));
     const networks = lists.flat();
@@ -278,7 +400,11 @@ export class LxdClient {
       if (wantForwards && (n.type === 'ovn' || n.type === 'bridge')) jobs.push(async () => void forwards.set(key, (await this.forwards(p, n.name)) ?? []));
     }
     await this.pool(jobs);
-    return { serverName, clustered, memberStatus, projects, instances: instances ?? [], networks, states, forwards, loadBalancers };
+    const base = { serverName, clustered, memberStatus, projects, networks, states, forwards, loadBalancers };
+    if (keepListing) return { ...base, instances: [], listing };
+    const instances = listing.all() as LxdInstance[];
+    this.recycle(listing);
+    return { ...base, instances };
   }
 
   /** Run tasks with at most `concurrency` in flight; rejects on the first failure. */

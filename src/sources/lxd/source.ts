@@ -54,6 +54,7 @@ import type { Intent, SourceGroup } from '../../reconciler/index.js';
 import { ServiceHealth, type Prober } from '../health/index.js';
 import type { LxdClient } from './client.js';
 import type { LxdInstance, LxdView } from './types.js';
+import type { Listing } from './listing.js';
 import {
   DEFAULT_LXD_RULES,
   deriveContext,
@@ -240,8 +241,16 @@ export class LxdSource {
   private dirty = false;
   /** The last good read: networks, projects, chassis; its `instances` are superseded by `insts`. */
   private lastView: LxdView | null = null;
-  /** The instances as last read, in order, by "project/name". */
+  /** The instances as last read (only what the derivation reads, `instanceInputs`), in order, by "project/name". */
   private insts = new Map<string, LxdInstance>();
+  /** The last instance listing read, as bytes (listing.ts), and the key of each of its elements. */
+  private listing: Listing | null = null;
+  private listingKeys: string[] = [];
+  /** Instances read alone (their events) since `listing`: their elements are parsed again even when they read as before. */
+  private readonly touched = new Set<string>();
+  /** The listing (by `generation`) each instance was last seen in: finds the instances gone without a set per read. */
+  private readonly seenIn = new Map<string, number>();
+  private generation = 0;
   /** The derivation's context over lastView (null before the first read). */
   private ctx: DeriveContext | null = null;
   /** The southbound chassis map `ctx` was made with. */
@@ -459,8 +468,11 @@ export class LxdSource {
     const targeted = !full && !instancesAll && want.targeted.size > 0;
     try {
       if (full) {
-        const view = await this.opts.client.readView(this.rules);
-        if (this.stopped) return false;
+        const view = await this.opts.client.readView(this.rules, { listing: true });
+        if (this.stopped) {
+          if (view.listing) this.opts.client.recycle(view.listing);
+          return false;
+        }
         this.applyFull(view);
         this.st.fullReads++;
         this.st.lastFullReadAt = new Date().toISOString();
@@ -474,9 +486,12 @@ export class LxdSource {
         const c = this.opts.client;
         const member = view0.clustered ? c.clusterMember(view0.serverName).then((m) => m.status) : Promise.resolve(view0.memberStatus);
         if (instancesAll) {
-          const [list, status] = await Promise.all([c.instances(), member]);
-          if (this.stopped) return false;
-          this.applyInstances(list ?? [], status);
+          const [list, status] = await Promise.all([c.instanceListing(), member]);
+          if (this.stopped) {
+            c.recycle(list);
+            return false;
+          }
+          this.applyInstances(list, status);
         } else if (targeted) {
           const names = [...want.targeted.values()];
           const [got, status] = await Promise.all([Promise.all(names.map((n) => c.instance(n.project, n.name))), member]);
@@ -545,23 +560,101 @@ export class LxdSource {
     const prev = this.lastView;
     const sb = this.opts.ovnSb?.current() ?? null;
     const same = prev !== null && this.ctx !== null && sameJson(sb, this.ctxSb) && sameViewBesidesInstances(prev, view);
-    const before = same ? this.insts : null;
-    // Only what the derivation reads is kept (instanceInputs): LXD's whole records would stay in the heap until the next read.
-    this.lastView = { ...view, instances: [] };
-    this.insts = new Map();
-    for (const i of view.instances) this.insts.set(instKey(i.project, i.name), instanceInputs(this.rules, i));
+    const { listing, ...rest } = view;
+    const changed = listing !== undefined ? this.takeListing(listing) : this.takeInstances(view.instances);
+    this.lastView = { ...rest, instances: [] };
     this.memo.rotate();
-    if (before === null) return this.rederiveAll();
-    this.rederiveInstances(before);
+    if (!same) return this.rederiveAll();
+    for (const k of changed) this.rederiveInstance(k);
   }
 
   /** The instance list read again (networks unchanged): the instances that read differently derived again (all of them when the member's status changed). */
-  private applyInstances(list: readonly LxdInstance[], memberStatus: string | null): void {
+  private applyInstances(list: Listing, memberStatus: string | null): void {
+    const changed = this.takeListing(list);
+    if (this.setMember(memberStatus) || this.ctx === null) return this.rederiveInstances();
+    for (const k of changed) this.rederiveInstance(k);
+  }
+
+  /**
+   * Take a new instance listing into `insts`; returns the keys of the
+   * instances added, changed (in what the derivation reads) or gone. An
+   * element byte for byte the element at the same place in the last
+   * listing, and not read alone since, is that instance as it was: no
+   * parse, no allocation. The others are parsed (all of them before
+   * anything changes, so a malformed one leaves the state as it was) and
+   * compared with `sameInstanceInputs`.
+   */
+  private takeListing(l: Listing): string[] {
+    const prev = this.listing;
+    const prevKeys = this.listingKeys;
+    const gen = ++this.generation;
+    const keys = new Array<string>(l.count);
+    const parsed: { i: number; inst: LxdInstance }[] = [];
+    const checkTouched = this.touched.size > 0;
+    for (let i = 0; i < l.count; i++) {
+      if (prev !== null && i < prev.count && l.same(i, prev, i) && !(checkTouched && this.touched.has(prevKeys[i]!))) keys[i] = prevKeys[i]!;
+      else {
+        const inst = parseInstance(l, i);
+        keys[i] = instKey(inst.project, inst.name);
+        parsed.push({ i, inst: instanceInputs(this.rules, inst) });
+      }
+    }
+    const changed: string[] = [];
+    let added = false;
+    for (const { i, inst } of parsed) {
+      const k = keys[i]!;
+      const old = this.insts.get(k);
+      if (old === undefined) added = true;
+      if (old === undefined || !sameInstanceInputs(this.rules, old, inst)) {
+        this.insts.set(k, inst);
+        changed.push(k);
+      }
+    }
+    let unique = 0;
+    for (const k of keys) {
+      if (this.seenIn.get(k) === gen) continue;
+      this.seenIn.set(k, gen);
+      unique++;
+    }
+    // Every key of the listing is in insts now; what else insts has is gone.
+    const gone = this.insts.size > unique;
+    if (gone) {
+      for (const k of this.insts.keys()) {
+        if (this.seenIn.get(k) === gen) continue;
+        this.seenIn.delete(k);
+        this.insts.delete(k);
+        changed.push(k);
+      }
+    }
+    if (added || gone) {
+      // Keep the listing's order (the whole snapshot's order follows it).
+      const ordered = new Map<string, LxdInstance>();
+      for (const k of keys) if (!ordered.has(k)) ordered.set(k, this.insts.get(k)!);
+      this.insts = ordered;
+    }
+    if (prev !== null) this.opts.client.recycle(prev);
+    this.listing = l;
+    this.listingKeys = keys;
+    this.touched.clear();
+    return changed;
+  }
+
+  /** The same for instances already parsed (a view read without a listing). */
+  private takeInstances(list: readonly LxdInstance[]): string[] {
     const before = this.insts;
     this.insts = new Map();
     for (const i of list) this.insts.set(instKey(i.project, i.name), instanceInputs(this.rules, i));
-    const whole = this.setMember(memberStatus) || this.ctx === null;
-    this.rederiveInstances(whole ? null : before);
+    const changed: string[] = [];
+    for (const [k, inst] of this.insts) {
+      const was = before.get(k);
+      if (was === undefined || !sameInstanceInputs(this.rules, was, inst)) changed.push(k);
+    }
+    for (const k of before.keys()) if (!this.insts.has(k)) changed.push(k);
+    if (this.listing !== null) this.opts.client.recycle(this.listing);
+    this.listing = null;
+    this.listingKeys = [];
+    this.touched.clear();
+    return changed;
   }
 
   /** The instances named by events read one by one (null: gone); only they are derived again, unless the member's status changed. */
@@ -571,6 +664,7 @@ export class LxdSource {
       const inst = got[i];
       if (inst) this.insts.set(k, instanceInputs(this.rules, inst));
       else this.insts.delete(k);
+      this.touched.add(k);
     });
     if (this.setMember(memberStatus)) return this.rederiveInstances();
     for (const n of names) this.rederiveInstance(instKey(n.project, n.name));
@@ -614,36 +708,14 @@ export class LxdSource {
     this.rederiveInstances();
   }
 
-  /**
-   * Derive every instance again (networks unchanged). With `before` (the
-   * instances as read last time, the context unchanged), an instance that
-   * reads the same keeps its unit, and the change is handed over as a patch
-   * of the others; without, every unit is new and the reconciler compares
-   * the whole snapshot.
-   */
-  private rederiveInstances(before: ReadonlyMap<string, LxdInstance> | null = null): void {
+  /** Derive every instance again (the member's status changed, or a new context): every unit new, the whole snapshot handed next. */
+  private rederiveInstances(): void {
     const ctx = this.context();
-    const seen = new Set<string>();
     const on = instanceRulesOn(this.rules);
-    for (const [k, inst] of this.insts) {
-      seen.add(k);
-      const old = this.units.get(k);
-      if (before !== null && old !== undefined) {
-        const was = before.get(k);
-        if (was !== undefined && sameInstanceInputs(this.rules, was, inst)) continue;
-      }
-      if (before !== null && !this.changed.has(k)) this.changed.set(k, old ?? EMPTY_UNIT);
-      this.setUnit(k, on ? this.unitOf(deriveInstance(ctx, inst, this.isUp), k) : EMPTY_UNIT);
-    }
-    for (const k of [...this.units.keys()]) {
-      if (seen.has(k)) continue;
-      if (before !== null && !this.changed.has(k)) this.changed.set(k, this.units.get(k)!);
-      this.setUnit(k, null);
-    }
-    if (before === null) {
-      this.wholeNext = true;
-      this.changed.clear();
-    }
+    for (const [k, inst] of this.insts) this.setUnit(k, on ? this.unitOf(deriveInstance(ctx, inst, this.isUp), k) : EMPTY_UNIT);
+    for (const k of [...this.units.keys()]) if (!this.insts.has(k)) this.setUnit(k, null);
+    this.wholeNext = true;
+    this.changed.clear();
     this.joined = null;
   }
 
@@ -882,6 +954,19 @@ export class LxdSource {
     });
     return { announced, skipped: c.skipped.filter((s) => s.prefix === prefix) };
   }
+}
+
+/** Element i of an instance listing, parsed; an element that is not JSON or not an instance is a malformed listing. */
+function parseInstance(l: Listing, i: number): LxdInstance {
+  let v: unknown;
+  try {
+    v = l.parse(i);
+  } catch (e) {
+    throw new Error(`LXD instance listing: element ${i} is not JSON: ${(e as Error).message}`);
+  }
+  const inst = v as LxdInstance | null;
+  if (inst === null || typeof inst !== 'object' || typeof inst.name !== 'string') throw new Error(`LXD instance listing: element ${i} is not an instance (no name)`);
+  return inst;
 }
 
 /** Two reads agree on everything but the instances (what the derivation's context is made of). */

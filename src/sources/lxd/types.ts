@@ -17,6 +17,7 @@
  *   GET /1.0/networks/N/load-balancers?recursion=1  listen_address, location
  *   GET /1.0/cluster/members/NAME              status ("Evacuated")
  */
+import type { Listing } from './listing.js';
 
 /** The envelope of every synchronous LXD response. */
 export interface LxdResponse<T> {
@@ -106,6 +107,8 @@ export interface LxdEvent {
 
 /** Everything one read of the API yields: the input of `deriveLxd`. */
 export interface LxdView {
+  /** With `readView(rules, { listing: true })`: the instances as bytes (listing.ts), `instances` then empty. */
+  listing?: Listing;
   serverName: string;
   clustered: boolean;
   /** This member's cluster status ("Online", "Evacuated", ...); null when standalone. */
