@@ -247,9 +247,11 @@ export class LxdClient {
   /**
    * GET /1.0/instances?recursion=1&all-projects=true as a Listing: the body
    * read into the client's reused buffer and scanned, each instance parsed
-   * only when asked (listing.ts). Valid until handed back with `recycle`.
+   * only when asked (listing.ts); scanned against `last` (the listing
+   * before, still intact) where their bytes agree. Valid until handed back
+   * with `recycle`.
    */
-  async instanceListing(): Promise<Listing> {
+  async instanceListing(last: Listing | null = null): Promise<Listing> {
     const path = '/1.0/instances?recursion=1&all-projects=true';
     let buf = this.spare ?? Buffer.allocUnsafeSlow(FIRST_BUFFER);
     this.spare = null;
@@ -268,7 +270,7 @@ export class LxdClient {
     });
     let listing: Listing;
     try {
-      listing = Listing.scan(buf.subarray(0, len));
+      listing = Listing.scan(buf.subarray(0, len), last);
     } catch (e) {
       this.spare = buf;
       if (status === 200 && e instanceof ListingSyntaxError) throw new LxdApiError(`LXD ${path}: the response is not JSON: ${e.message}`, path, status);
@@ -346,10 +348,10 @@ export class LxdClient {
   /**
    * Read everything the derivation needs, in one consistent-enough pass;
    * throws LxdApiError. With `listing`, the instances stay a Listing
-   * (`view.listing`, `view.instances` empty) for the caller to compare and
-   * `recycle`.
+   * (`view.listing`, `view.instances` empty; scanned against `last`) for
+   * the caller to compare and `recycle`.
    */
-  async readView(rules: Pick<LxdRules, 'announceFrom' | 'forwards' | 'loadBalancers'>, opts: { listing?: boolean } = {}): Promise<LxdView> {
+  async readView(rules: Pick<LxdRules, 'announceFrom' | 'forwards' | 'loadBalancers'>, opts: { listing?: boolean; last?: Listing | null } = {}): Promise<LxdView> {
     const server = await this.server();
     if (server.auth === 'untrusted') {
       const which = this.endpoint.kind === 'https' ? ` (SHA-256 ${certFingerprint(this.endpoint.cert)})` : '';
@@ -361,7 +363,7 @@ export class LxdClient {
     const ext = new Set(server.api_extensions ?? []);
     const [projects, listing, memberStatus] = await Promise.all([
       this.projects(),
-      this.instanceListing(),
+      this.instanceListing(opts.last ?? null),
       clustered ? this.clusterMember(serverName).then((m) => m.status) : Promise.resolve(null),
     ]);
     try {

@@ -468,7 +468,7 @@ export class LxdSource {
     const targeted = !full && !instancesAll && want.targeted.size > 0;
     try {
       if (full) {
-        const view = await this.opts.client.readView(this.rules, { listing: true });
+        const view = await this.opts.client.readView(this.rules, { listing: true, last: this.listing });
         if (this.stopped) {
           if (view.listing) this.opts.client.recycle(view.listing);
           return false;
@@ -486,7 +486,7 @@ export class LxdSource {
         const c = this.opts.client;
         const member = view0.clustered ? c.clusterMember(view0.serverName).then((m) => m.status) : Promise.resolve(view0.memberStatus);
         if (instancesAll) {
-          const [list, status] = await Promise.all([c.instanceListing(), member]);
+          const [list, status] = await Promise.all([c.instanceListing(this.listing), member]);
           if (this.stopped) {
             c.recycle(list);
             return false;
@@ -578,11 +578,12 @@ export class LxdSource {
   /**
    * Take a new instance listing into `insts`; returns the keys of the
    * instances added, changed (in what the derivation reads) or gone. An
-   * element byte for byte the element at the same place in the last
-   * listing, and not read alone since, is that instance as it was: no
-   * parse, no allocation. The others are parsed (all of them before
-   * anything changes, so a malformed one leaves the state as it was) and
-   * compared with `sameInstanceInputs`.
+   * element byte for byte an element of the last listing (the scan knows
+   * which where the two bodies agree, `Listing.base`; elsewhere the one at
+   * the same place is compared), and not read alone since, is that
+   * instance as it was: no parse, no allocation. The others are parsed
+   * (all of them before anything changes, so a malformed one leaves the
+   * state as it was) and compared with `sameInstanceInputs`.
    */
   private takeListing(l: Listing): string[] {
     const prev = this.listing;
@@ -591,8 +592,12 @@ export class LxdSource {
     const keys = new Array<string>(l.count);
     const parsed: { i: number; inst: LxdInstance }[] = [];
     const checkTouched = this.touched.size > 0;
+    const scanned = l.scannedAgainst(prev);
+    l.detach();
     for (let i = 0; i < l.count; i++) {
-      if (prev !== null && i < prev.count && l.same(i, prev, i) && !(checkTouched && this.touched.has(prevKeys[i]!))) keys[i] = prevKeys[i]!;
+      let j = scanned ? l.base(i) : -1;
+      if (j < 0 && prev !== null && i < prev.count && l.same(i, prev, i)) j = i;
+      if (j >= 0 && !(checkTouched && this.touched.has(prevKeys[j]!))) keys[i] = prevKeys[j]!;
       else {
         const inst = parseInstance(l, i);
         keys[i] = instKey(inst.project, inst.name);

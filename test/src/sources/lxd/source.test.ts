@@ -322,6 +322,64 @@ describe('LxdSource against the fake LXD', () => {
     expect(held().some((r) => r.endsWith('via 203.0.113.11'))).toBe(true);
   });
 
+  it('resyncs kept as bytes: instances added, changed, removed and moved anywhere in the listing, or read alone since, are all found', async () => {
+    const rec = new Reconciler({ applyGroups: () => {} });
+    const handed: string[] = [];
+    const s = makeSource({
+      publish: (groups) => {
+        handed.push('whole');
+        rec.setSnapshot('lxd', groups);
+        rec.reconcile();
+      },
+      patch: (put, drop) => {
+        handed.push('patch');
+        rec.patchSnapshot('lxd', put, drop);
+        rec.reconcile();
+      },
+    });
+    const held = (): string[] => [...rec.outputGroups()].flatMap((g) => groupPrefixes(g.prefixes).map((p) => `${p} via ${g.attrs.nextHop}`)).sort();
+    const routes = (): string[] => held().filter((r) => /^198\.51\.100\.1[5-9]\d\/32 /.test(r));
+    const tmpl = fake.data.instances.find((i) => i.name === 'c1')!;
+    const inst = (k: number): LxdInstance => ({
+      ...tmpl,
+      name: `x${k}`,
+      status: 'Running',
+      expanded_devices: { eth0: { type: 'nic', network: 'net1', 'ipv4.routes.external': `198.51.100.${150 + k}/32` } },
+    });
+    fake.data.instances = Array.from({ length: 30 }, (_, k) => inst(k));
+    await s.start();
+    await until(() => s.state().eventsConnected && s.state().fullReads >= 2, 2000);
+    const want = (ks: number[]): string[] => ks.map((k) => `198.51.100.${150 + k}/32 via 203.0.113.10`).sort();
+    const all = Array.from({ length: 30 }, (_, k) => k);
+    expect(routes()).toEqual(want(all));
+    const n0 = handed.length;
+    await s.resync();
+    expect(handed.length).toBe(n0);
+    // One in the middle stops, one is added in the middle, the first and the last go.
+    fake.data.instances[12]!.status = 'Stopped';
+    fake.data.instances.splice(20, 0, inst(40));
+    fake.data.instances.pop();
+    fake.data.instances.shift();
+    await s.resync();
+    expect(handed.slice(n0)).toEqual(['patch']);
+    expect(routes()).toEqual(want([...all.slice(1, 12), ...all.slice(13, 29), 40]));
+    expect(s.state().instances).toBe(29);
+    // Moved (the same instances in another order): nothing changes.
+    const n1 = handed.length;
+    fake.data.instances.reverse();
+    await s.resync();
+    expect(handed.length).toBe(n1);
+    // An instance read alone (its event) since the last listing, then back as the listing had it (no event): the resync finds it.
+    const x5 = fake.data.instances.find((i) => i.name === 'x5')!;
+    x5.status = 'Stopped';
+    fake.emit('instance-stopped', '/1.0/instances/x5?project=default', 'default');
+    await until(() => !routes().includes('198.51.100.155/32 via 203.0.113.10'), 1000);
+    x5.status = 'Running';
+    await s.resync();
+    expect(routes()).toContain('198.51.100.155/32 via 203.0.113.10');
+    expect(routes()).toEqual(want([...all.slice(1, 12), ...all.slice(13, 29), 40]));
+  });
+
   it('createLxdSource refuses when no default socket exists', () => {
     expect(() => createLxdSource({ kind: 'unix', socket: null }, { publish: () => {} })).toThrow(/no LXD socket found/);
   });
