@@ -58,7 +58,7 @@ import { adoptOrphans } from './host/orphans.js';
 import { ApiStats, resolveOperators, startApiServer, type ApiServer, type Operators } from './api/server.js';
 import { lxdEvent, peerEvent, serviceEvent, type StateEvent } from './state/index.js';
 // Loaded only when the config asks for them (decision 0027): prom-client
-// and the LXD client (axios, ws) cost idle memory a host without them keeps.
+// and the LXD client (ws) cost idle memory a host without them keeps.
 import type { MetricsHandle } from './metrics.js';
 import type { LxdSource } from './sources/lxd/index.js';
 

@@ -26,6 +26,11 @@
  * is memoised, see derive.ts `LxdTextMemo`) and the reconciler's per-group
  * comparison finds what changed. The source keeps no diff of its own.
  *
+ * A full read keeps the instance listing as bytes (listing.ts, decision
+ * 0043): an instance whose bytes are those of the last listing is not
+ * parsed at all (`takeListing`), so a resync of 10,000 unchanged instances
+ * allocates next to nothing.
+ *
  * While LXD is unreachable (an LXD daemon restart, a snap refresh), the
  * last known routes stay announced: the condition is logged and exported in
  * `state()`. If it lasts longer than `unreachableWithdrawAfterMs`, the
