@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { Listing } from '../../../../src/sources/lxd/listing.js';
 import { LxdClient, LxdApiError } from '../../../../src/sources/lxd/client.js';
 import { LxdSource } from '../../../../src/sources/lxd/source.js';
 import { createLxdSource, lxdSourceFromConfig } from '../../../../src/sources/lxd/index.js';
@@ -353,14 +354,19 @@ describe('LxdSource against the fake LXD', () => {
     const all = Array.from({ length: 30 }, (_, k) => k);
     expect(routes()).toEqual(want(all));
     const n0 = handed.length;
+    // An unchanged listing: no instance parsed at all.
+    const parses = vi.spyOn(Listing.prototype, 'parse');
     await s.resync();
     expect(handed.length).toBe(n0);
-    // One in the middle stops, one is added in the middle, the first and the last go.
+    expect(parses).not.toHaveBeenCalled();
+    // One in the middle stops, one is added in the middle, the first and the last go: those two parsed, no other.
     fake.data.instances[12]!.status = 'Stopped';
     fake.data.instances.splice(20, 0, inst(40));
     fake.data.instances.pop();
     fake.data.instances.shift();
     await s.resync();
+    expect(parses).toHaveBeenCalledTimes(2);
+    parses.mockRestore();
     expect(handed.slice(n0)).toEqual(['patch']);
     expect(routes()).toEqual(want([...all.slice(1, 12), ...all.slice(13, 29), 40]));
     expect(s.state().instances).toBe(29);
