@@ -2,7 +2,8 @@
 // source in src/ or bgp/ changed after the build and passes on a fresh one;
 // a stack trace from the bundle names the .ts file; and a daemon whose
 // config has no metrics, lxd or dns check never loads those chunks (nor
-// axios, ws, prom-client), while one whose config has them does.
+// ws, prom-client), while one whose config has them does; axios is loaded by
+// neither (the LXD client speaks node's HTTP, decision 0043).
 // No RFC: packaging.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync, readdirSync } from 'node:fs';
@@ -131,7 +132,7 @@ ${extra(ports)}`,
     return sources;
   }
 
-  const LAZY = [/src\/sources\/lxd\/(client|source|events|config)\.ts/, /src\/metrics\.ts/, /checks\/dns\.ts/, /node_modules\/axios\//, /node_modules\/ws\//, /node_modules\/prom-client\//];
+  const LAZY = [/src\/sources\/lxd\/(client|source|events|config|http1|listing)\.ts/, /src\/metrics\.ts/, /checks\/dns\.ts/, /node_modules\/ws\//, /node_modules\/prom-client\//];
 
   it('loads metrics, the LXD client and the DNS check only when the config uses them', async () => {
     const plain = await loadedSources('plain', (p) => `services:\n  - { name: web, prefixes: [198.51.100.80/32], checks: [{ tcp: { address: 127.0.0.1, port: ${p[2]} } }], interval: 1s }\n`);
@@ -147,5 +148,6 @@ services:
 `,
     );
     for (const re of LAZY) expect([...full].filter((s) => re.test(s)).length, String(re)).toBeGreaterThan(0);
+    expect([...full].filter((s) => /node_modules\/axios\//.test(s))).toEqual([]);
   }, 60_000);
 });
