@@ -17,6 +17,8 @@
  *                      benchmark waits on its socket for the UPDATE (until
  *                      December 2026 it polled with setImmediate, which kept
  *                      a core busy beside herald on a 2-core machine).
+ *   event during read  the same while a full read is in flight (a
+ *                      `network-updated` event 30 ms before): 5 times.
  *   resync CPU         a `network-updated` event makes herald read
  *                      everything again (the path the resync timer takes),
  *                      with nothing changed; herald's CPU time (user +
@@ -77,6 +79,8 @@ export interface LxdBenchResult {
   resyncCpuMs: { median: number; max: number; all: number[] };
   /** The full read's wall time as herald measured it (GET … → published). */
   resyncReadMs: number[];
+  /** An instance-stopped event sent while a full read is in flight → its withdraw at the peer (ms). */
+  eventDuringReadMs: number[];
   /** Bytes of one instance listing (GET /1.0/instances?recursion=1&all-projects=true). */
   listingBytes: number;
   rssMb: number;
@@ -188,17 +192,8 @@ export async function runLxdBench(o: LxdBenchOptions): Promise<LxdBenchResult> {
     }
     await sleepMs(1000);
 
-    // Event → withdraw on the wire, one instance at a time.
-    const eventMs: number[] = [];
-    for (let k = 0; k < o.events; k++) {
-      const p = (k * 7) % size.projects;
-      const i = (k * 13 + 5) % size.instancesPerProject;
-      const inst = w.instances[p * size.instancesPerProject + i]!;
-      const route = w.route(p, i);
-      if (!held.has(route)) {
-        notes.push(`${route} was not held before its event`);
-        continue;
-      }
+    /** Stop an instance in the fake, send its event, wait for its withdrawal at the peer: ms, or null. */
+    const stopOne = async (inst: { status: string; name: string; project: string }, route: string): Promise<number | null> => {
       inst.status = 'Stopped';
       const at = performance.now();
       fake.emit('instance-stopped', `/1.0/instances/${inst.name}?project=${inst.project}`, inst.project);
@@ -213,7 +208,22 @@ export async function runLxdBench(o: LxdBenchOptions): Promise<LxdBenchResult> {
       onWithdraw = null;
       const got = withdrawnAt.get(route);
       if (got === undefined) notes.push(`no withdrawal of ${route} within 5 s`);
-      else eventMs.push(got - at);
+      return got === undefined ? null : got - at;
+    };
+
+    // Event → withdraw on the wire, one instance at a time.
+    const eventMs: number[] = [];
+    for (let k = 0; k < o.events; k++) {
+      const p = (k * 7) % size.projects;
+      const i = (k * 13 + 5) % size.instancesPerProject;
+      const inst = w.instances[p * size.instancesPerProject + i]!;
+      const route = w.route(p, i);
+      if (!held.has(route)) {
+        notes.push(`${route} was not held before its event`);
+        continue;
+      }
+      const ms = await stopOne(inst, route);
+      if (ms !== null) eventMs.push(ms);
       await sleepMs(30);
     }
 
@@ -241,6 +251,19 @@ export async function runLxdBench(o: LxdBenchOptions): Promise<LxdBenchResult> {
       readMs.push(round1(s?.lxd?.lastReadMs ?? NaN));
       await sleepMs(500);
     }
+    // An event while a full read is in flight (the listing requested, not yet answered).
+    const duringMs: number[] = [];
+    for (let r = 0; r < 5; r++) {
+      const p = (r * 11 + 3) % size.projects;
+      const i = (r * 17 + 101) % size.instancesPerProject;
+      const before = (await summary()).lxd!.fullReads;
+      fake.emit('network-updated', '/1.0/networks/net0?project=p0', 'p0');
+      await sleepMs(30);
+      const ms = await stopOne(w.instances[p * size.instancesPerProject + i]!, w.route(p, i));
+      if (ms !== null) duringMs.push(round1(ms));
+      for (let k = 0; k < 400 && (await summary()).lxd!.fullReads <= before; k++) await sleepMs(25);
+      await sleepMs(300);
+    }
     const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
     return {
       root,
@@ -252,6 +275,7 @@ export async function runLxdBench(o: LxdBenchOptions): Promise<LxdBenchResult> {
       eventToWireMs: { p50: round1(pct(eventMs, 0.5)), p90: round1(pct(eventMs, 0.9)), max: round1(Math.max(...eventMs)), n: eventMs.length, all: eventMs.map(round1) },
       resyncCpuMs: { median: pct(cpu, 0.5), max: Math.max(...cpu), all: cpu },
       resyncReadMs: readMs,
+      eventDuringReadMs: duringMs,
       listingBytes,
       rssMb: Math.round(rss),
       loadavg: loadAvg(),
@@ -274,6 +298,7 @@ export function printLxdBench(r: LxdBenchResult): void {
   console.log(`  instance-stopped event → withdraw at the peer: p50 ${e.p50} ms, p90 ${e.p90} ms, max ${e.max} ms over ${e.n} (target ≤ ${LXD_TARGETS.eventToWireMs} ms) ${met(e.p50, LXD_TARGETS.eventToWireMs)} at p50, ${met(e.max, LXD_TARGETS.eventToWireMs)} at max`);
   const c = r.resyncCpuMs;
   console.log(`  full read, nothing changed: ${c.median} ms CPU median, ${c.max} max (target ≤ ${LXD_TARGETS.resyncCpuMs} ms) ${met(c.median, LXD_TARGETS.resyncCpuMs)}; read wall ${r.resyncReadMs.join(', ')} ms`);
+  console.log(`  instance-stopped event during a full read → withdraw at the peer: ${r.eventDuringReadMs.join(', ')} ms`);
   for (const n of r.notes) console.log(`  note: ${n}`);
   writeResult('lxd', r);
 }

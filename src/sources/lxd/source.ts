@@ -12,7 +12,10 @@
  *     next read (a cluster evacuation, a project with 100 instances
  *     starting). More than MAX_TARGETED instances, a rename, or an instance
  *     event that names none: the instance list instead. An event during a
- *     read queues exactly one more read;
+ *     read queues exactly one more read, except that instances named by
+ *     events while the instance list is being read (a full read takes
+ *     seconds at 10,000 instances) are read beside it at once
+ *     (`readBeside`), and that listing does not overwrite what they read;
  *   - any other relevant event (network, project, cluster member), the
  *     events websocket (re)connecting, every `resyncMs`: everything;
  *   - while LXD is unreachable, retries with backoff.
@@ -240,6 +243,11 @@ export class LxdSource {
   private memberOpTimer: (() => void) | null = null;
   private retryDelay: number;
   private reading: Promise<boolean> | null = null;
+  /** The read in flight reads the instance list (a full read or the list alone): instance events meanwhile are read beside it (`readBeside`). */
+  private readingList = false;
+  /** A targeted read running beside a list read, and whether events asked for another meanwhile. */
+  private beside: Promise<void> | null = null;
+  private besideDirty = false;
   /** clock.now() when the last read started (events within coalesceMs of it wait for the next). */
   private lastReadStart = -Infinity;
   private want: Want = { full: true, instances: false, targeted: new Map(), member: false };
@@ -253,6 +261,8 @@ export class LxdSource {
   private listingKeys: string[] = [];
   /** Instances read alone (their events) since `listing`: their elements are parsed again even when they read as before. */
   private readonly touched = new Set<string>();
+  /** Of those, the ones read beside the list read in flight: that listing does not overwrite them. */
+  private readonly touchedDuring = new Set<string>();
   /** The listing (by `generation`) each instance was last seen in: finds the instances gone without a set per read. */
   private readonly seenIn = new Map<string, number>();
   private generation = 0;
@@ -419,7 +429,9 @@ export class LxdSource {
   schedule(delayMs = this.coalesceMs): void {
     if (this.stopped) return;
     if (this.reading) {
-      this.dirty = true;
+      // A list read takes seconds at 10,000 instances: an instance's event does not wait for it.
+      if (this.canReadBeside()) void this.readBeside();
+      else this.dirty = true;
       return;
     }
     if (this.readTimer) return;
@@ -443,19 +455,66 @@ export class LxdSource {
   /** Read the API now (everything asked for so far; else the instance list) and publish; resolves false when LXD was unreachable. */
   readNow(): Promise<boolean> {
     if (this.reading) {
-      this.dirty = true;
+      if (this.canReadBeside()) void this.readBeside();
+      else this.dirty = true;
       return this.reading;
     }
     this.readTimer?.();
     this.readTimer = null;
     const p = this.read().finally(() => {
       this.reading = null;
+      this.readingList = false;
       if (this.dirty && !this.stopped) {
         this.dirty = false;
         this.onEvent();
       }
     });
     this.reading = p;
+    return p;
+  }
+
+  /** Only instances named by events are wanted, a list read is in flight, and there was a good read before. */
+  private canReadBeside(): boolean {
+    const w = this.want;
+    return this.readingList && this.lastView !== null && !w.full && !w.instances && !w.member && w.targeted.size > 0 && w.targeted.size <= MAX_TARGETED;
+  }
+
+  /**
+   * Read the instances events named while a list read is in flight, beside
+   * it: an instance-stopped event is not kept waiting for a 25 MB listing.
+   * What it reads wins over that listing for these instances (the listing
+   * may have been made before the event: `touchedDuring`), and the next
+   * listing parses them again. A failure leaves them wanted; the read after
+   * the list read takes them.
+   */
+  private readBeside(): Promise<void> {
+    if (this.beside !== null) {
+      this.besideDirty = true;
+      return this.beside;
+    }
+    const names = [...this.want.targeted.values()];
+    this.want.targeted = new Map();
+    const c = this.opts.client;
+    const p = Promise.all(names.map((n) => c.instance(n.project, n.name)))
+      .then((got) => {
+        if (this.stopped || this.st.withdrawn) return;
+        this.st.reads++;
+        this.applyTargeted(names, got, this.lastView!.memberStatus, this.readingList);
+        this.publish();
+      })
+      .catch(() => {
+        for (const n of names) if (!this.want.targeted.has(instKey(n.project, n.name))) this.want.targeted.set(instKey(n.project, n.name), n);
+        this.dirty = true;
+      })
+      .finally(() => {
+        this.beside = null;
+        if (!this.besideDirty || this.stopped) return;
+        this.besideDirty = false;
+        if (this.reading === null) this.onEvent();
+        else if (this.canReadBeside()) void this.readBeside();
+        else this.dirty = true;
+      });
+    this.beside = p;
     return p;
   }
 
@@ -471,6 +530,7 @@ export class LxdSource {
     // Asked for nothing in particular (readNow): the instance list.
     const instancesAll = !full && (want.instances || want.targeted.size > MAX_TARGETED || (want.targeted.size === 0 && !want.member));
     const targeted = !full && !instancesAll && want.targeted.size > 0;
+    this.readingList = full || instancesAll;
     try {
       if (full) {
         const view = await this.opts.client.readView(this.rules, { listing: true, last: this.listing });
@@ -509,12 +569,14 @@ export class LxdSource {
         }
       }
     } catch (e) {
+      this.readingList = false;
       if (this.stopped) return false;
       // What was asked for is still wanted, and the next read reads everything.
       this.want.full = true;
       this.failed((e as Error).message);
       return false;
     }
+    this.readingList = false;
     const v = this.lastView!;
     this.st.serverName = v.serverName;
     this.st.clustered = v.clustered;
@@ -621,8 +683,11 @@ export class LxdSource {
     }
     const changed: string[] = [];
     let added = false;
+    const during = this.touchedDuring;
     for (const { i, inst } of parsed) {
       const k = keys[i]!;
+      // Read beside this listing (after its event): what that read found stands.
+      if (during.size > 0 && during.has(k)) continue;
       const old = this.insts.get(k);
       if (old === undefined) added = true;
       if (old === undefined || !sameInstanceInputs(this.rules, old, inst)) {
@@ -636,26 +701,35 @@ export class LxdSource {
       this.seenIn.set(k, gen);
       unique++;
     }
-    // Every key of the listing is in insts now; what else insts has is gone.
-    const gone = this.insts.size > unique;
+    // Every key of the listing is in insts now (but those a read beside found gone); what else insts has is gone.
+    let absent = 0;
+    for (const k of during) if (this.seenIn.get(k) === gen && !this.insts.has(k)) absent++;
+    const gone = this.insts.size > unique - absent;
     if (gone) {
       for (const k of this.insts.keys()) {
-        if (this.seenIn.get(k) === gen) continue;
+        if (this.seenIn.get(k) === gen || during.has(k)) continue;
         this.seenIn.delete(k);
         this.insts.delete(k);
         changed.push(k);
       }
     }
-    if (added || gone) {
+    if (added || gone || absent > 0) {
       // Keep the listing's order (the whole snapshot's order follows it).
       const ordered = new Map<string, LxdInstance>();
-      for (const k of keys) if (!ordered.has(k)) ordered.set(k, this.insts.get(k)!);
+      for (const k of keys) {
+        const v = this.insts.get(k);
+        if (v !== undefined && !ordered.has(k)) ordered.set(k, v);
+      }
+      for (const [k, v] of this.insts) if (!ordered.has(k)) ordered.set(k, v);
       this.insts = ordered;
     }
     if (prev !== null) this.opts.client.recycle(prev);
     this.listing = l;
     this.listingKeys = keys;
+    // Read beside this listing: the next one parses them again.
     this.touched.clear();
+    for (const k of during) this.touched.add(k);
+    during.clear();
     return changed;
   }
 
@@ -674,17 +748,19 @@ export class LxdSource {
     this.listing = null;
     this.listingKeys = [];
     this.touched.clear();
+    this.touchedDuring.clear();
     return changed;
   }
 
   /** The instances named by events read one by one (null: gone); only they are derived again, unless the member's status changed. */
-  private applyTargeted(names: readonly { project: string; name: string }[], got: readonly (LxdInstance | null)[], memberStatus: string | null): void {
+  private applyTargeted(names: readonly { project: string; name: string }[], got: readonly (LxdInstance | null)[], memberStatus: string | null, duringList = false): void {
     names.forEach((n, i) => {
       const k = instKey(n.project, n.name);
       const inst = got[i];
       if (inst) this.insts.set(k, instanceInputs(this.rules, inst));
       else this.insts.delete(k);
       this.touched.add(k);
+      if (duringList) this.touchedDuring.add(k);
     });
     if (this.setMember(memberStatus)) return this.rederiveInstances();
     for (const n of names) this.rederiveInstance(instKey(n.project, n.name));

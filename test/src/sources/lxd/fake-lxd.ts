@@ -56,6 +56,8 @@ export class FakeLxd {
   };
   /** Delay every response by this many ms. */
   delayMs = 0;
+  /** Delay a response this many ms after it is made (its data as it was when the request arrived); by path and query. */
+  respondDelayMs: (pathAndQuery: string) => number = () => 0;
   /** TLS: SHA-256 fingerprints (AA:BB:..) of trusted client certificates. */
   readonly trusted = new Set<string>();
   /** TLS: protocol and client certificate fingerprint of each request, in order. */
@@ -158,9 +160,15 @@ export class FakeLxd {
     this.requests.push(`${req.method} ${url.pathname}${url.search}`);
     const project = url.searchParams.get('project') ?? 'default';
     const d = this.data;
+    const later = this.respondDelayMs(`${url.pathname}${url.search}`);
     const ok = (metadata: unknown): void => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ type: 'sync', status: 'Success', status_code: 200, operation: '', error_code: 0, error: '', metadata }));
+      const body = JSON.stringify({ type: 'sync', status: 'Success', status_code: 200, operation: '', error_code: 0, error: '', metadata });
+      const send = (): void => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(body);
+      };
+      if (later > 0) setTimeout(send, later);
+      else send();
     };
     const err = (code: number, msg: string): void => {
       res.writeHead(code, { 'content-type': 'application/json' });

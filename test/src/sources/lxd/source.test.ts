@@ -386,6 +386,39 @@ describe('LxdSource against the fake LXD', () => {
     expect(routes()).toEqual(want([...all.slice(1, 12), ...all.slice(13, 29), 40]));
   });
 
+  it('an instance event during a slow full read is read beside it; the listing, made before the event, does not undo it', async () => {
+    const s = makeSource();
+    await s.start();
+    await until(() => s.state().eventsConnected && s.state().fullReads >= 2, 2000);
+    const c1 = fake.data.instances.find((i) => i.name === 'c1')!;
+    const c1Route = (): boolean => (s.snapshot().intents ?? []).some((i) => i.source.includes('/c1/'));
+    expect(c1Route()).toBe(true);
+    // The listing is made at once but answered 400 ms later.
+    fake.respondDelayMs = (p) => (p.startsWith('/1.0/instances?') ? 400 : 0);
+    const lists = (): number => fake.requests.filter((r) => r.startsWith('GET /1.0/instances?')).length;
+    const full0 = s.state().fullReads;
+    const l0 = lists();
+    fake.emit('network-updated', '/1.0/networks/net1?project=default', 'default');
+    await until(() => lists() > l0, 1000);
+    c1.status = 'Stopped';
+    const t0 = performance.now();
+    fake.emit('instance-stopped', '/1.0/instances/c1?project=default', 'default');
+    await until(() => !c1Route(), 1000);
+    const ms = performance.now() - t0;
+    console.log(`instance-stopped during a full read: withdrawn after ${ms.toFixed(1)} ms (the listing answers after 400 ms)`);
+    expect(s.state().fullReads).toBe(full0);
+    // The listing (c1 Running) arrives: c1 stays withdrawn.
+    await until(() => s.state().fullReads > full0, 2000);
+    expect(c1Route()).toBe(false);
+    // The next listing says Stopped too; then c1 runs again with no event: a resync finds it.
+    fake.respondDelayMs = () => 0;
+    await s.resync();
+    expect(c1Route()).toBe(false);
+    c1.status = 'Running';
+    await s.resync();
+    expect(c1Route()).toBe(true);
+  });
+
   it('createLxdSource refuses when no default socket exists', () => {
     expect(() => createLxdSource({ kind: 'unix', socket: null }, { publish: () => {} })).toThrow(/no LXD socket found/);
   });
