@@ -495,6 +495,7 @@ export class LxdSource {
     const names = [...this.want.targeted.values()];
     this.want.targeted = new Map();
     const c = this.opts.client;
+    let failed = false;
     const p = Promise.all(names.map((n) => c.instance(n.project, n.name)))
       .then((got) => {
         if (this.stopped || this.st.withdrawn) return;
@@ -503,15 +504,16 @@ export class LxdSource {
         this.publish();
       })
       .catch(() => {
+        // Wanted again, by the ordinary reads (with their backoff): never retried beside.
+        failed = true;
         for (const n of names) if (!this.want.targeted.has(instKey(n.project, n.name))) this.want.targeted.set(instKey(n.project, n.name), n);
-        this.dirty = true;
       })
       .finally(() => {
         this.beside = null;
-        if (!this.besideDirty || this.stopped) return;
+        if (this.stopped || (!this.besideDirty && !failed)) return;
         this.besideDirty = false;
         if (this.reading === null) this.onEvent();
-        else if (this.canReadBeside()) void this.readBeside();
+        else if (!failed && this.canReadBeside()) void this.readBeside();
         else this.dirty = true;
       });
     this.beside = p;
@@ -628,7 +630,9 @@ export class LxdSource {
     const sb = this.opts.ovnSb?.current() ?? null;
     const same = prev !== null && this.ctx !== null && sameJson(sb, this.ctxSb) && sameViewBesidesInstances(prev, view);
     const { listing, ...rest } = view;
-    const changed = listing !== undefined ? this.takeListing(listing) : this.takeInstances(view.instances);
+    // The source always reads with `listing: true`.
+    if (listing === undefined) throw new Error('LXD full read without the instance listing');
+    const changed = this.takeListing(listing);
     this.lastView = { ...rest, instances: [] };
     this.memo.rotate();
     if (!same) return this.rederiveAll();
@@ -648,10 +652,9 @@ export class LxdSource {
    * element byte for byte an element of the last listing (the scan knows
    * which where the two bodies agree, `Listing.base`; elsewhere the one
    * after the last match, or one either side, is compared), and not read
-   * alone since, is that
-   * instance as it was: no parse, no allocation. The others are parsed
-   * (all of them before anything changes, so a malformed one leaves the
-   * state as it was) and compared with `sameInstanceInputs`.
+   * alone since, is that instance as it was: no parse, no allocation. The
+   * others are parsed (all of them before anything changes, so a malformed
+   * one leaves the state as it was) and compared with `sameInstanceInputs`.
    */
   private takeListing(l: Listing): string[] {
     const prev = this.listing;
@@ -730,25 +733,6 @@ export class LxdSource {
     this.touched.clear();
     for (const k of during) this.touched.add(k);
     during.clear();
-    return changed;
-  }
-
-  /** The same for instances already parsed (a view read without a listing). */
-  private takeInstances(list: readonly LxdInstance[]): string[] {
-    const before = this.insts;
-    this.insts = new Map();
-    for (const i of list) this.insts.set(instKey(i.project, i.name), instanceInputs(this.rules, i));
-    const changed: string[] = [];
-    for (const [k, inst] of this.insts) {
-      const was = before.get(k);
-      if (was === undefined || !sameInstanceInputs(this.rules, was, inst)) changed.push(k);
-    }
-    for (const k of before.keys()) if (!this.insts.has(k)) changed.push(k);
-    if (this.listing !== null) this.opts.client.recycle(this.listing);
-    this.listing = null;
-    this.listingKeys = [];
-    this.touched.clear();
-    this.touchedDuring.clear();
     return changed;
   }
 
