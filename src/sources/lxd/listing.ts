@@ -16,15 +16,18 @@
  *                                        ^    ^
  *                                        starts[i], ends[i]
  *
- * Scanned against the last listing (`scan(bytes, last)`), the bytes both
- * bodies share at their start and at their end are not walked again: the
- * elements wholly inside the common start are the last listing's, at the
- * same offsets; the walk resumes after them and stops at the first element
- * boundary inside the common end that was an element boundary in the last
- * listing too (from there the bytes, and so the structure, are the last
- * listing's, shifted). An unchanged listing costs two memcmp; one changed
- * instance, a walk over that instance. `base(i)` tells which element of
- * the last listing element i is, when the scan knows it.
+ * Scanned against the last listing (`scan(bytes, last)`), an identical
+ * body (one memcmp) has the last listing's structure. Otherwise the walk
+ * aligns the two: at each element it first compares the bytes there with
+ * the old element expected there (the one after the last match, or one
+ * either side: an insert or a delete just before); when they are equal,
+ * the element is that old one, its extent known, and the walk moves past
+ * it without reading its bytes in JS. Only elements that match none are
+ * walked byte by byte. An unchanged listing costs one memcmp; a listing
+ * with a few changes anywhere, a memcmp per element and a walk over the
+ * changed ones. `base(i)` tells which old element element i is (-1: none).
+ * A matched element is an object, array or string, whose end its own bytes
+ * decide, so the structure found is the one a full walk would find.
  *
  * The scan checks the structure it walks (objects, arrays, strings, the
  * commas between elements, nothing after the envelope); an element's own
@@ -75,10 +78,10 @@ interface Scanned {
   metaStart: number;
   metaEnd: number;
   isArray: boolean;
-  /** Elements [0, head) are the last listing's [0, head); elements [tail, count) its [tail - shift, ...). */
-  head: number;
-  tail: number;
-  shift: number;
+  /** The old element each element is byte for byte (-1: none); null: none known, or `identical`. */
+  bases: Int32Array | null;
+  /** The body is the last listing's, byte for byte. */
+  identical: boolean;
 }
 
 export class Listing {
@@ -93,9 +96,8 @@ export class Listing {
   readonly envelope: ListingEnvelope;
   private readonly metaStart: number;
   private readonly metaEnd: number;
-  private readonly head: number;
-  private readonly tail: number;
-  private readonly shift: number;
+  private readonly bases: Int32Array | null;
+  private readonly identical: boolean;
 
   private constructor(
     /** The body (a view of the read buffer). */
@@ -110,9 +112,8 @@ export class Listing {
     this.isArray = r.isArray;
     this.metaStart = r.metaStart;
     this.metaEnd = r.metaEnd;
-    this.head = r.head;
-    this.tail = r.tail;
-    this.shift = r.shift;
+    this.bases = r.bases;
+    this.identical = r.identical;
     const n = bytes.length;
     const text = r.metaStart < 0 ? bytes.toString('utf8') : `${bytes.toString('utf8', 0, r.metaStart)}null${bytes.toString('utf8', r.metaEnd, n)}`;
     try {
@@ -149,9 +150,8 @@ export class Listing {
 
   /** The element of the listing scanned against that element i is byte for byte, when the scan knows it; else -1. */
   base(i: number): number {
-    if (i < this.head) return i;
-    if (i >= this.tail) return i - this.shift;
-    return -1;
+    if (this.identical) return i;
+    return this.bases === null ? -1 : this.bases[i]!;
   }
 
   /** Element i parsed (throws SyntaxError when it is not JSON). */
@@ -186,6 +186,7 @@ class Scanner {
   private metaStart = -1;
   private metaEnd = -1;
   private isArray = false;
+  private bases: Int32Array | null = null;
 
   constructor(
     private readonly b: Buffer,
@@ -203,45 +204,52 @@ class Scanner {
     this.ws();
     if (this.b[this.i] === RBRACE) this.i++;
     else this.members();
-    return this.finish(0, this.count, 0);
+    return this.finish();
   }
 
   /**
-   * Resume inside the metadata array: the first `count` elements are
-   * `starts`/`ends` (copied), the array starts at `metaStart`, and the walk
-   * goes on after element count-1 (or after the '[' when count is 0).
-   * `stop(end, count)`, asked after each element, may end the walk (the
-   * rest is known to the caller): then this returns null.
+   * Walk the body aligned with the last listing `L` (bytes `lb`), whose
+   * envelope up to its array's '[' the caller found equal (see the header).
    */
-  resume(metaStart: number, starts: Int32Array, ends: Int32Array, count: number, stop: (end: number, count: number) => boolean): Scanned | null {
-    this.starts.set(starts.subarray(0, count));
-    this.ends.set(ends.subarray(0, count));
-    this.count = count;
-    this.metaStart = metaStart;
+  aligned(L: LastScan, lb: Buffer): Scanned {
+    const b = this.b;
+    this.bases = new Int32Array(this.starts.length);
+    this.metaStart = L.metaStart;
     this.isArray = true;
-    if (count === 0) {
-      this.i = metaStart + 1;
-      this.ws();
-      if (this.b[this.i] === RBRACKET) this.i++;
-      else if (!this.elements(stop)) return null;
-    } else {
-      this.i = ends[count - 1]!;
-      if (!this.afterElement() && !this.elements(stop)) return null;
+    this.i = L.metaStart + 1;
+    this.ws();
+    if (b[this.i] === RBRACKET) this.i++;
+    else {
+      let next = 0;
+      for (;;) {
+        this.ws();
+        const s = this.i;
+        let j = -1;
+        for (let d = 0; d < 3 && j < 0; d++) {
+          const c = next + (d === 2 ? -1 : d);
+          if (c < 0 || c >= L.count) continue;
+          const os = L.starts[c]!;
+          const oe = L.ends[c]!;
+          const first = lb[os];
+          // Only a value its own bytes end (not a number, which the next byte could extend).
+          if ((first === LBRACE || first === LBRACKET || first === QUOTE) && s + (oe - os) <= this.n && b.compare(lb, os, oe, s, s + (oe - os)) === 0) j = c;
+        }
+        if (j >= 0) this.i = s + (L.ends[j]! - L.starts[j]!);
+        else this.skipValue();
+        this.push(s, this.i, j);
+        next = j >= 0 ? j + 1 : next + 1;
+        if (this.afterElement()) break;
+      }
     }
     this.metaEnd = this.i;
     if (!this.afterMember()) this.members();
-    return this.finish(count, this.count, 0);
+    return this.finish();
   }
 
-  /** The ranges found so far. */
-  found(): { starts: Int32Array; ends: Int32Array; count: number } {
-    return { starts: this.starts, ends: this.ends, count: this.count };
-  }
-
-  private finish(head: number, tail: number, shift: number): Scanned {
+  private finish(): Scanned {
     this.ws();
     if (this.i !== this.n) throw new ListingSyntaxError('unexpected data after the response', this.i);
-    return { starts: this.starts, ends: this.ends, count: this.count, metaStart: this.metaStart, metaEnd: this.metaEnd, isArray: this.isArray, head, tail, shift };
+    return { starts: this.starts, ends: this.ends, count: this.count, metaStart: this.metaStart, metaEnd: this.metaEnd, isArray: this.isArray, bases: this.bases, identical: false };
   }
 
   /** The top-level object's members, from one's name to the closing '}'. */
@@ -265,7 +273,7 @@ class Scanner {
           this.i++;
           this.ws();
           if (b[this.i] === RBRACKET) this.i++;
-          else this.elements(null);
+          else this.elements();
         } else this.skipValue();
         this.metaEnd = this.i;
       } else this.skipValue();
@@ -291,19 +299,18 @@ class Scanner {
     throw new ListingSyntaxError("expected ',' or ']' between elements", this.i - 1);
   }
 
-  /** Elements from here (at an element) to past the array's ']'; false when `stop` ended the walk. */
-  private elements(stop: ((end: number, count: number) => boolean) | null): boolean {
+  /** Elements from here (at an element) to past the array's ']'. */
+  private elements(): void {
     for (;;) {
       this.ws();
       const s = this.i;
       this.skipValue();
       this.push(s, this.i);
-      if (stop !== null && stop(this.i, this.count)) return false;
-      if (this.afterElement()) return true;
+      if (this.afterElement()) return;
     }
   }
 
-  private push(s: number, e: number): void {
+  private push(s: number, e: number, base = -1): void {
     if (this.count === this.starts.length) {
       const grow = (a: Int32Array): Int32Array => {
         const x = new Int32Array(a.length * 2);
@@ -312,7 +319,9 @@ class Scanner {
       };
       this.starts = grow(this.starts);
       this.ends = grow(this.ends);
+      if (this.bases !== null) this.bases = grow(this.bases);
     }
+    if (this.bases !== null) this.bases[this.count] = base;
     this.starts[this.count] = s;
     this.ends[this.count++] = e;
   }
@@ -382,113 +391,22 @@ class Scanner {
   }
 }
 
-/** Bytes a and b share from their start (a memcmp per 64 KiB, then halving inside the block that differs). */
-function commonStart(a: Buffer, b: Buffer): number {
-  const n = Math.min(a.length, b.length);
-  let i = 0;
-  while (i < n) {
-    const e = Math.min(n, i + BLOCK);
-    if (a.compare(b, i, e, i, e) !== 0) break;
-    i = e;
-  }
-  if (i >= n) return n;
-  // [0, lo) equal; a byte in [lo, hi) differs.
-  let lo = i;
-  let hi = Math.min(n, i + BLOCK);
-  while (hi - lo > 1) {
-    const mid = (lo + hi) >>> 1;
-    if (a.compare(b, lo, mid, lo, mid) === 0) lo = mid;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/** Bytes a and b share at their end, at most `max`. */
-function commonEnd(a: Buffer, b: Buffer, max: number): number {
-  const la = a.length;
-  const lb = b.length;
-  let k = 0;
-  while (k < max) {
-    const m = Math.min(max, k + BLOCK);
-    if (a.compare(b, lb - m, lb - k, la - m, la - k) !== 0) break;
-    k = m;
-  }
-  if (k >= max) return max;
-  // The last lo bytes equal; one of the last hi differs.
-  let lo = k;
-  let hi = Math.min(max, k + BLOCK);
-  while (hi - lo > 1) {
-    const mid = (lo + hi) >>> 1;
-    if (a.compare(b, lb - mid, lb - lo, la - mid, la - lo) === 0) lo = mid;
-    else hi = mid;
-  }
-  return lo;
-}
-
-const BLOCK = 1 << 16;
-
-/** How many of the sorted `xs[0..n)` are <= v. */
-function atMost(xs: Int32Array, n: number, v: number): number {
-  let lo = 0;
-  let hi = n;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (xs[mid]! <= v) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
 /**
- * Scan `b` reusing what `last` found where their bytes agree (see the
- * header); null when the common start does not reach the array (the
- * caller scans it all).
+ * Scan `b` aligned with `last` (see the header); null when the envelope
+ * before the array differs (the caller walks it all).
  */
 function resumeScan(b: Buffer, last: Listing, L: LastScan): Scanned | null {
   const lb = last.bytes;
-  const n = b.length;
-  const pre = commonStart(b, lb);
-  if (pre === n && n === lb.length) {
+  if (b.length === lb.length && b.equals(lb)) {
     // The same bytes: the same structure.
-    return { starts: L.starts, ends: L.ends, count: L.count, metaStart: L.metaStart, metaEnd: L.metaEnd, isArray: true, head: L.count, tail: L.count, shift: 0 };
+    return { starts: L.starts, ends: L.ends, count: L.count, metaStart: L.metaStart, metaEnd: L.metaEnd, isArray: true, bases: null, identical: true };
   }
-  // The walk restarts after the last element wholly inside the common start; the array's '[' must be in it.
-  if (pre <= L.metaStart) return null;
-  const head = atMost(L.ends, L.count, pre);
-  const delta = n - lb.length;
-  const sufStart = n - commonEnd(b, lb, Math.min(n, lb.length) - pre);
-  let join = -1;
-  let from = 0;
-  const sc = new Scanner(b, L.count + 64);
-  const r = sc.resume(L.metaStart, L.starts, L.ends, head, (end, count) => {
-    // From an element boundary inside the common end that was one in `last`, the rest is `last`'s.
-    if (end < sufStart) return false;
-    const j = atMost(L.ends, L.count, end - delta) - 1;
-    if (j < 0 || L.ends[j] !== end - delta) return false;
-    join = j;
-    from = count;
-    return true;
-  });
-  if (r !== null) return r;
-  // Elements [from, ...) are last's [join + 1, ...), moved by delta bytes.
-  const f = sc.found();
-  const rest = L.count - (join + 1);
-  let S = f.starts;
-  let E = f.ends;
-  if (from + rest > S.length) {
-    S = new Int32Array(from + rest);
-    E = new Int32Array(from + rest);
-    S.set(f.starts.subarray(0, from));
-    E.set(f.ends.subarray(0, from));
-  }
-  for (let k = 0; k < rest; k++) {
-    S[from + k] = L.starts[join + 1 + k]! + delta;
-    E[from + k] = L.ends[join + 1 + k]! + delta;
-  }
-  return { starts: S, ends: E, count: from + rest, metaStart: L.metaStart, metaEnd: L.metaEnd + delta, isArray: true, head, tail: from, shift: from - (join + 1) };
+  const head = L.metaStart + 1;
+  if (b.length <= head || b.compare(lb, 0, head, 0, head) !== 0) return null;
+  return new Scanner(b, L.count + 64).aligned(L, lb);
 }
 
-/** What resumeScan reads of the last listing. */
+/** What a scan against the last listing reads of it. */
 interface LastScan {
   starts: Int32Array;
   ends: Int32Array;

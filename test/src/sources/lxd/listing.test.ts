@@ -119,6 +119,23 @@ describe('Listing', () => {
     expect(l2.base(10)).toBe(-1);
   });
 
+  it('changes spread over the whole listing: only the changed elements are unknown; numbers are never matched by their bytes', () => {
+    const r = prng(11);
+    const meta = Array.from({ length: 200 }, (_, k) => element(r, k));
+    const l0 = Listing.scan(body(meta));
+    const changed = [...meta];
+    const at = [0, 17, 18, 90, 150, 199];
+    for (const k of at) changed[k] = { ...(meta[k] as object), status: 'Frozen' };
+    const l1 = Listing.scan(body(changed), l0);
+    expect(Array.from({ length: 200 }, (_, i) => i).filter((i) => l1.base(i) < 0)).toEqual(at);
+    expect(l1.all()).toEqual(changed);
+    // [1, 12, 3] then [1, 123]: "12" is a prefix of "123" but not that element.
+    const n0 = Listing.scan(body([1, 12, 3]));
+    const n1 = Listing.scan(body([1, 123]), n0);
+    expect(n1.all()).toEqual([1, 123]);
+    expect([n1.base(0), n1.base(1)]).toEqual([-1, -1]);
+  });
+
   it('reads an error envelope (metadata null) and an empty list', () => {
     const e = Listing.scan(Buffer.from('{"type":"error","status":"","status_code":0,"operation":"","error_code":403,"error":"not authorized","metadata":null}'));
     expect(e.count).toBe(0);
