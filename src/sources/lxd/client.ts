@@ -62,7 +62,7 @@ export type LxdEndpoint =
 export interface LxdClientOptions {
   /** Per-request timeout; default 10 s. */
   timeoutMs?: number;
-  /** Concurrent per-network requests during a read; default 8. */
+  /** Connections a batch of GETs is pipelined over (unix socket), or requests in flight at once (HTTPS); default 8. */
   concurrency?: number;
 }
 
