@@ -7,10 +7,10 @@
  * is ~25 MB of JSON. Decoding it to a string and `JSON.parse` of the whole
  * cost ~300 ms of CPU and ~200 MB of short-lived objects per read (most of
  * it garbage collection), although a resync usually finds almost every
- * instance as it was. Kept as bytes, an element that is byte for byte the
- * element at the same place in the last listing (`same`, one memcmp) is the
- * same instance with the same record, and costs no allocation; only the
- * others are parsed, one small `JSON.parse` each.
+ * instance as it was. Kept as bytes, an element that is byte for byte an
+ * element of the last listing (one memcmp) is the same instance with the
+ * same record, and costs no allocation; only the others are parsed, one
+ * small `JSON.parse` each.
  *
  *   { "type": "sync", ..., "metadata": [ {...}, {...}, ... ] }
  *                                        ^    ^
@@ -129,7 +129,7 @@ export class Listing {
    * the structure is not a JSON object.
    */
   static scan(bytes: Buffer, last: Listing | null = null): Listing {
-    const r = last !== null && last.isArray ? resumeScan(bytes, last, last.scanned()) : null;
+    const r = last !== null && last.isArray ? alignedScan(bytes, last, last.scanned()) : null;
     return new Listing(bytes, last, r ?? new Scanner(bytes).run());
   }
 
@@ -395,7 +395,7 @@ class Scanner {
  * Scan `b` aligned with `last` (see the header); null when the envelope
  * before the array differs (the caller walks it all).
  */
-function resumeScan(b: Buffer, last: Listing, L: LastScan): Scanned | null {
+function alignedScan(b: Buffer, last: Listing, L: LastScan): Scanned | null {
   const lb = last.bytes;
   if (b.length === lb.length && b.equals(lb)) {
     // The same bytes: the same structure.
