@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../../bgp/session/config.js';
-import { createSession, step, stepAll } from '../../../bgp/session/fsm.js';
+import { createSession, QUICK_RETRIES, QUICK_RETRY_MS, step, stepAll } from '../../../bgp/session/fsm.js';
 import {
   connectRetryBase,
   expiredTimers,
@@ -114,6 +114,48 @@ describe('ConnectRetry backoff', () => {
     s = step(s, { type: 'KeepAliveMsg' }, 20_002).session;
     expect(s.state).toBe('Established');
     expect(s.connectRetryCounter).toBe(0);
+  });
+
+  it('a peer that takes the connection and refuses the OPEN with an FSM Error is retried within 250 ms, QUICK_RETRIES times, then backs off', () => {
+    // FRR after a link flap: the session's link-local address is still tentative, so each OPEN is answered 5/0.
+    const fsmError: FsmEvent = { type: 'NotifMsg', message: { type: 'notification', code: 5, subcode: 0, data: new Uint8Array() } };
+    let s = step(sessionIn('Established', { t: 0 }), { type: 'TcpConnectionFails' }, 1000).session;
+    expect(s.state).toBe('Connect');
+    let t = 1000;
+    const gaps: number[] = [];
+    for (let i = 0; i < QUICK_RETRIES + 2; i++) {
+      s = stepAll(s, [{ type: 'Tcp_CR_Acked' }, fsmError], t + 5).session;
+      expect(s.state).toBe('Active');
+      const next = nextDeadline(s)!;
+      gaps.push(next - (t + 5));
+      t = next;
+      const r = step(s, { type: 'ConnectRetryTimer_Expires' }, t);
+      expect(r.actions).toEqual([{ type: 'connect' }]);
+      s = r.session;
+    }
+    for (const g of gaps.slice(0, QUICK_RETRIES)) {
+      expect(g).toBeGreaterThanOrEqual(QUICK_RETRY_MS * 0.75);
+      expect(g).toBeLessThanOrEqual(QUICK_RETRY_MS);
+    }
+    // the refusal after the quick ones is the first counted one: the ordinary backoff from then on
+    expect(gaps[QUICK_RETRIES]).toBeGreaterThanOrEqual(connectRetryBase(config, 1) * 0.75);
+    expect(s.connectRetryCounter).toBe(2);
+    // Established again: the quick retries are available again after the next loss
+    s = stepAll(s, [{ type: 'Tcp_CR_Acked' }, { type: 'BGPOpen', message: peerOpen() }, { type: 'KeepAliveMsg' }], t + 5).session;
+    expect(s.state).toBe('Established');
+    expect(s.quickRetries).toBeUndefined();
+  });
+
+  it.each<[string, FsmEvent]>([
+    ['a TCP reset in OpenSent', { type: 'TcpConnectionFails' }],
+    ['Cease/Connection Collision Resolution in OpenSent', { type: 'NotifMsg', message: { type: 'notification', code: 6, subcode: 7, data: new Uint8Array() } }],
+  ])('%s is no quick retry: the ordinary, counted backoff', (_name, ev) => {
+    let s = stepAll(sessionIn('Connect', { t: 0 }), [{ type: 'Tcp_CR_Acked' }], 5).session;
+    s = step(s, ev, 10).session;
+    expect(s.state).toBe('Active');
+    expect(s.connectRetryCounter).toBe(1);
+    expect(s.quickRetries).toBeUndefined();
+    expect(nextDeadline(s)! - 10).toBeGreaterThanOrEqual(connectRetryBase(config, 1) * 0.75);
   });
 });
 
