@@ -19,7 +19,9 @@
  *   sigkill       herald SIGKILLed and started again (a new process, the
  *                 same config and state_dir): every route back.
  *   events        a GET /v1/events client that never reads while every
- *                 service flips: herald's heap stays bounded.
+ *                 service flips: herald drops it (counter), its socket
+ *                 holds at most the per-client cap, and the settled heap
+ *                 grows no more than over the same flips without a client.
  *   scan          connections from 300k unknown source addresses: the
  *                 sessions hold, RSS stays bounded.
  *   huge          a configured peer sending 16,340-ASN AS_PATHs: herald
@@ -65,8 +67,10 @@ export const BOUNDS = {
   linkFlapHeraldMs: 2_000,
   /** A new herald: start-up, health's first rounds, the session, every route. */
   sigkillMs: 60_000,
-  /** Heap growth allowed with a client that never reads (bounded event clients). */
+  /** Settled heap growth allowed with a client that never reads beyond the same flips' growth without one. */
   eventsHeapMb: 64,
+  /** Bytes a never-reading event client's socket may hold: the 1 MiB per-client cap plus the kernel's buffers. */
+  eventsHeldBytes: 4 * 2 ** 20,
   /** RSS growth allowed over a scan from unknown addresses (bounded address memory). */
   scanRssMb: 64,
 };
@@ -206,15 +210,51 @@ async function sigkill(fl: FaultLab, o: FaultOpts): Promise<Omit<FaultResult, 'r
   return { fault: 'sigkill', count: o.count, times, problems, figures: `new process start → every route at FRR: ${stats(times)}` };
 }
 
-/** Open GET /v1/events and never read from it; returns a closer. */
-function stuckEventsClient(socket: string): Promise<() => void> {
+/** A GET /v1/events client that reads nothing until `drain()`. */
+interface StuckClient {
+  /** Read what the socket holds until herald closes it or nothing comes for a second: the bytes herald had queued for it. */
+  drain(): Promise<{ bytes: number; droppedEvent: boolean; closedByHerald: boolean }>;
+  close(): void;
+}
+
+/** Open GET /v1/events and never read from it (the socket is paused, so the kernel buffers fill and herald's writes queue). */
+function stuckEventsClient(socket: string): Promise<StuckClient> {
   return new Promise((resolve, reject) => {
+    let closedByHerald = false;
     const s = connect({ path: socket }, () => {
       s.write('GET /v1/events HTTP/1.1\r\nHost: herald\r\n\r\n');
-      // Read nothing: pause the socket, so the kernel buffers fill and herald's writes queue.
       s.pause();
-      resolve(() => s.destroy());
+      resolve({
+        drain: () =>
+          new Promise((done) => {
+            let bytes = 0;
+            let tail = '';
+            let dropped = false;
+            let idle = setTimeout(finish, 1_000);
+            function finish(): void {
+              clearTimeout(idle);
+              s.removeAllListeners('data');
+              done({ bytes, droppedEvent: dropped, closedByHerald });
+            }
+            s.on('data', (c: Buffer) => {
+              bytes += c.length;
+              // The final event may straddle two chunks.
+              const text = tail + c.toString('latin1');
+              if (text.includes('event: dropped')) dropped = true;
+              tail = text.slice(-20);
+              clearTimeout(idle);
+              idle = setTimeout(finish, 1_000);
+            });
+            s.once('end', () => {
+              closedByHerald = true;
+              finish();
+            });
+            s.resume();
+          }),
+        close: () => s.destroy(),
+      });
     });
+    s.on('end', () => (closedByHerald = true));
     s.on('error', reject);
   });
 }
@@ -224,35 +264,88 @@ async function heapMb(fl: FaultLab): Promise<number | null> {
   return v === null ? null : +(v / 2 ** 20).toFixed(1);
 }
 
+/**
+ * The main heap once the daemon has settled: the smallest of `samples`
+ * readings 500 ms apart. herald_nodejs_heap_size_used_bytes counts garbage
+ * until a collection takes it, and the flips leave a lot (tens of MB per
+ * 10,000-service flip); the smallest reading is the nearest to what is live.
+ */
+async function settledHeapMb(fl: FaultLab, samples = 6): Promise<number | null> {
+  let min: number | null = null;
+  for (let i = 0; i < samples; i++) {
+    const v = await heapMb(fl);
+    if (v !== null && (min === null || v < min)) min = v;
+    await sleep(500);
+  }
+  return min;
+}
+
+/** `count` flips of every service; the largest heap reading after a flip. */
+async function flipsWithHeap(fl: FaultLab, o: FaultOpts, what: string): Promise<{ times: number[]; peak: number | null }> {
+  const times: number[] = [];
+  let peak: number | null = null;
+  for (let i = 0; i < o.count; i++) {
+    const f = await runServiceFlips(fl, { flips: 1, sigterm: false, log: () => {} });
+    times.push(f.flips[0]!.downMs + f.flips[0]!.upMs);
+    const h = await heapMb(fl);
+    if (h !== null && (peak === null || h > peak)) peak = h;
+    o.log(`  events ${what} ${i + 1}/${o.count}: ${fl.opts.services} services flipped; heap ${h} MB`);
+  }
+  return { times, peak };
+}
+
+/**
+ * A /v1/events client that never reads, over `count` flips of every service,
+ * against the same flips with no client (the control, run first in the same
+ * daemon): what herald holds for the client is the difference. Checked
+ * directly too: the client is dropped (the counter moves), and what its
+ * socket held when it finally read is bounded by the per-client cap plus the
+ * kernel's socket buffer.
+ */
 async function events(fl: FaultLab, o: FaultOpts): Promise<Omit<FaultResult, 'routes' | 'wallMs'>> {
   const problems: string[] = [];
-  const heap0 = await heapMb(fl);
-  const close = await stuckEventsClient(fl.socket);
-  const times: number[] = [];
-  let heap1: number | null = null;
+  const dropped = async (): Promise<number> => (await fl.metric('herald_api_events_dropped_clients_total')) ?? NaN;
+  // Control: the same flips, nobody following the events.
+  const base0 = await settledHeapMb(fl);
+  const control = await flipsWithHeap(fl, o, 'control (no client)');
+  const base1 = await settledHeapMb(fl);
+  // Now with a client that never reads.
+  const dropped0 = await dropped();
+  const client = await stuckEventsClient(fl.socket);
+  let withClient: { times: number[]; peak: number | null };
+  let held: Awaited<ReturnType<StuckClient['drain']>>;
+  let connected1: number | null;
+  let heap1: number | null;
   try {
-    for (let i = 0; i < o.count; i++) {
-      const f = await runServiceFlips(fl, { flips: 1, sigterm: false, log: () => {} });
-      times.push(f.flips[0]!.downMs + f.flips[0]!.upMs);
-      o.log(`  events ${i + 1}/${o.count}: ${fl.opts.services} services flipped with a stuck events client; heap ${await heapMb(fl)} MB`);
-    }
-    // Measured while the client is still connected: what herald holds for it.
-    heap1 = await heapMb(fl);
+    withClient = await flipsWithHeap(fl, o, 'with a client that never reads');
+    // Settled while the client is still connected (unless herald dropped it): what herald holds for it.
+    heap1 = await settledHeapMb(fl);
+    connected1 = await fl.metric('herald_api_event_clients');
+    held = await client.drain();
   } finally {
-    close();
+    client.close();
   }
-  // After the client went away (what herald held for it is freed).
   await sleep(2_000);
-  const heap2 = await heapMb(fl);
-  const growth = heap0 !== null && heap1 !== null ? +(heap1 - heap0).toFixed(1) : null;
-  if (growth === null) problems.push('no heap figure from /metrics');
-  else if (growth > BOUNDS.eventsHeapMb) problems.push(`heap grew ${growth} MB with a client that never reads (bound ${BOUNDS.eventsHeapMb} MB)`);
+  const heap2 = await settledHeapMb(fl);
+  const dropped1 = await dropped();
+  const clientsAfter = await fl.metric('herald_api_event_clients');
+  const eventsSent = o.count * fl.opts.services * 2;
+  const growthControl = base0 !== null && base1 !== null ? +(base1 - base0).toFixed(1) : null;
+  const growthClient = base1 !== null && heap1 !== null ? +(heap1 - base1).toFixed(1) : null;
+  if (growthControl === null || growthClient === null) problems.push('no heap figure from /metrics');
+  else if (growthClient - Math.max(0, growthControl) > BOUNDS.eventsHeapMb)
+    problems.push(`settled heap grew ${growthClient} MB with a client that never reads, ${growthControl} MB over the same flips without one (bound: ${BOUNDS.eventsHeapMb} MB more)`);
+  if (!(dropped1 - dropped0 === 1)) problems.push(`herald_api_events_dropped_clients_total went ${dropped0} → ${dropped1}: the client that never read was not dropped`);
+  if (clientsAfter !== 0) problems.push(`herald_api_event_clients is ${clientsAfter} after the client went away`);
+  if (held.bytes > BOUNDS.eventsHeldBytes) problems.push(`the client's socket held ${held.bytes} bytes when it finally read (bound ${BOUNDS.eventsHeldBytes})`);
   return {
     fault: 'events',
     count: o.count,
-    times,
+    times: [...control.times, ...withClient.times],
     problems,
-    figures: `${o.count * fl.opts.services * 2} service events to a client that never reads: heap ${heap0} MB before, ${heap1} MB with the client still connected, ${heap2} MB 2 s after it went away`,
+    figures:
+      `${eventsSent} service events a run; settled main heap: ${base0} MB → ${base1} MB over the control run (no client, peak ${control.peak} MB), → ${heap1} MB over the run with a client that never reads (peak ${withClient.peak} MB), ${heap2} MB 2 s after it went away; ` +
+      `client dropped: counter ${dropped0} → ${dropped1}, clients connected at the end ${connected1} → ${clientsAfter}; its socket held ${held.bytes} bytes (${held.droppedEvent ? "with herald's final dropped event" : 'no final event'}, ${held.closedByHerald ? 'closed by herald' : 'still open'})`,
   };
 }
 
