@@ -127,11 +127,14 @@ async function linkFlap(fl: FaultLab, o: FaultOpts): Promise<Omit<FaultResult, '
   const frrWaits: number[] = [];
   /** Per flap: routes back after FRR could take the session: herald's part. */
   const heraldTimes: number[] = [];
+  /** Per flap: herald's new session established (its log line), ms after FRR could take it. */
+  const establishedAfter: number[] = [];
   const problems: string[] = [];
   const n = fl.expectedCount();
   let sessionLost = 0;
   for (let i = 0; i < o.count; i++) {
     const before = await fl.neighbor();
+    const mark = fl.herald.mark();
     await fl.lab.ip(fl.router, ['link', 'set', 'dev', 'eth0', 'down']);
     await sleep(1_000);
     const up = Date.now();
@@ -156,10 +159,18 @@ async function linkFlap(fl: FaultLab, o: FaultOpts): Promise<Omit<FaultResult, '
     const frrWait = ll === null ? 0 : Math.max(0, ll - t0);
     frrWaits.push(frrWait);
     heraldTimes.push(times.at(-1)! - frrWait);
+    // herald's own log: when the new session was Established (the rest is FRR taking the routes in, and this poll).
+    const est = fl.herald.find((l) => l.msg === 'session established', mark)[0];
+    const estMs = est ? Date.parse(String(est.time)) - t0 - frrWait : null;
+    if (estMs !== null) establishedAfter.push(estMs);
     const after = await fl.neighbor();
     if (after.established !== before.established) sessionLost++;
+    if (heraldTimes.at(-1)! > BOUNDS.linkFlapHeraldMs) {
+      // Slow: herald's side of it, ms after the link came up.
+      for (const l of fl.herald.lines.slice(mark, mark + 40)) o.log(`    herald +${Date.parse(String(l.time)) - t0} ms: ${l.msg}${l.reason ? ` (${String(l.reason)})` : l.err ? ` (${String(l.err)})` : ''}`);
+    }
     o.log(
-      `  link-flap ${i + 1}/${o.count}: all ${n} routes at FRR ${times.at(-1)} ms after the link came up; FRR's link-local address usable after ${ll === null ? '? (no address event)' : `${frrWait} ms`}, routes ${heraldTimes.at(-1)} ms after that (session ${after.established !== before.established ? 're-established' : 'kept'})`,
+      `  link-flap ${i + 1}/${o.count}: all ${n} routes at FRR ${times.at(-1)} ms after the link came up; FRR's link-local address usable after ${ll === null ? '? (no address event)' : `${frrWait} ms`}, routes ${heraldTimes.at(-1)} ms after that (herald's session Established after ${estMs ?? '?'} ms; session ${after.established !== before.established ? 're-established' : 'kept'})`,
     );
   }
   const late = times.filter((t) => t > BOUNDS.linkFlapMs);
@@ -174,7 +185,7 @@ async function linkFlap(fl: FaultLab, o: FaultOpts): Promise<Omit<FaultResult, '
     problems,
     figures:
       `routes at FRR after the link came up: ${stats(times)} (${within} of ${times.length} within 2 s); ` +
-      `of which FRR waiting for its link-local address (DAD): ${stats(frrWaits)}; after that: ${stats(heraldTimes)} (bound ${BOUNDS.linkFlapHeraldMs} ms); ` +
+      `of which FRR waiting for its link-local address (DAD): ${stats(frrWaits)}; after that: ${stats(heraldTimes)} (bound ${BOUNDS.linkFlapHeraldMs} ms), herald's session Established ${stats(establishedAfter)} after it; ` +
       `session re-established after ${sessionLost} of ${times.length} flaps`,
   };
 }
