@@ -62,10 +62,12 @@
  * packet left the host (`TcpConnectionFails.local`: our link is down) resets
  * the count, since it says nothing about the peer, and is retried after the
  * initial delay — so a host whose link returns dials within that delay.
- * A connection the peer accepted and then refused with an FSM Error (FRR
- * does so while it loads its config after a restart, and while its link's
- * IPv6 link-local address is still tentative after the link came back) is
- * not the network failing either: the peer is about to be ready. It is
+ * A connection the peer accepted and then refused before Established, with
+ * an FSM Error (FRR does so while it loads its config after a restart, and
+ * while its link's IPv6 link-local address is still tentative after the
+ * link came back) or by closing it (FRR, after a connection collision of
+ * its own in that moment), is not the network failing either: the peer
+ * answered and is about to be ready. It is
  * retried after QUICK_RETRY_MS (jittered, or the ConnectRetry initial delay
  * when that is shorter) without counting, at most QUICK_RETRIES times
  * between two Established sessions; after those the backoff takes over, so a
@@ -258,7 +260,7 @@ export const QUICK_RETRY_MS = 250;
 /** Quick retries between two Established sessions: about 5 s of them (a link-local address's DAD takes 1–2 s), then the ConnectRetry backoff. */
 export const QUICK_RETRIES = 20;
 
-/** Wait in Active for a quick retry (a connection the peer refused with an FSM Error; not counted as a failed attempt). */
+/** Wait in Active for a quick retry (a connection the peer took and refused before Established; not counted as a failed attempt). */
 function retrySoon(s: SessionState, now: number): SessionState {
   if (s.passive) return { ...withTimers(s, {}), state: 'Active' };
   const [r, s2] = draw(s);
@@ -317,10 +319,12 @@ function down(s: SessionState, now: number, o: DownOptions): StepResult {
 
   const failure = o.kind === 'failure';
   const cls: DownClass = o.cls ?? 'error';
-  // The peer took our connection and refused it with an FSM Error: a peer
-  // that is not ready yet (see the header), retried soon and not counted.
+  // The peer took our connection and refused it — an FSM Error, or closed
+  // without a NOTIFICATION — before Established: a peer that is not ready
+  // yet (see the header), retried soon and not counted.
+  const refused = o.received?.code === ErrCode.Fsm || (o.received === undefined && o.send === undefined && o.reason.kind === 'tcp-failed');
   const quick =
-    failure && !wasEstablished && cls === 'transport' && o.received?.code === ErrCode.Fsm && (s.state === 'OpenSent' || s.state === 'OpenConfirm') && (s.quickRetries ?? 0) < QUICK_RETRIES;
+    failure && !wasEstablished && cls === 'transport' && refused && (s.state === 'OpenSent' || s.state === 'OpenConfirm') && (s.quickRetries ?? 0) < QUICK_RETRIES;
   const uptime = s.establishedAt !== undefined ? now - s.establishedAt : undefined;
   // Uptime forgives earlier errors whatever ended this session; only an error adds one.
   const flaps = failure ? flapsAfterDown(s.config, s.flaps, uptime, cls === 'error') : s.flaps;

@@ -146,16 +146,27 @@ describe('ConnectRetry backoff', () => {
     expect(s.quickRetries).toBeUndefined();
   });
 
-  it.each<[string, FsmEvent]>([
-    ['a TCP reset in OpenSent', { type: 'TcpConnectionFails' }],
-    ['Cease/Connection Collision Resolution in OpenSent', { type: 'NotifMsg', message: { type: 'notification', code: 6, subcode: 7, data: new Uint8Array() } }],
-  ])('%s is no quick retry: the ordinary, counted backoff', (_name, ev) => {
+  it('a connection the peer takes and then resets in OpenSent (FRR after a collision of its own) is a quick retry too', () => {
     let s = stepAll(sessionIn('Connect', { t: 0 }), [{ type: 'Tcp_CR_Acked' }], 5).session;
-    s = step(s, ev, 10).session;
+    s = step(s, { type: 'TcpConnectionFails' }, 10).session;
     expect(s.state).toBe('Active');
+    expect(s.connectRetryCounter).toBe(0);
+    expect(s.quickRetries).toBe(1);
+    expect(nextDeadline(s)! - 10).toBeLessThanOrEqual(QUICK_RETRY_MS);
+  });
+
+  it.each<[string, FsmEvent, SessionState['state']]>([
+    ['a connect attempt that fails (refused, unanswered)', { type: 'TcpConnectionFails' }, 'Connect'],
+    ['Cease/Connection Collision Resolution in OpenSent', { type: 'NotifMsg', message: { type: 'notification', code: 6, subcode: 7, data: new Uint8Array() } }, 'OpenSent'],
+    ['our OpenSent hold timer', { type: 'HoldTimer_Expires' }, 'OpenSent'],
+  ])('%s is no quick retry: the ordinary, counted backoff', (_name, ev, from) => {
+    let s = from === 'OpenSent' ? stepAll(sessionIn('Connect', { t: 0 }), [{ type: 'Tcp_CR_Acked' }], 5).session : sessionIn('Connect', { t: 0 });
+    s = step(s, ev, ev.type === 'HoldTimer_Expires' ? s.timers.hold! : 10).session;
     expect(s.connectRetryCounter).toBe(1);
     expect(s.quickRetries).toBeUndefined();
-    expect(nextDeadline(s)! - 10).toBeGreaterThanOrEqual(connectRetryBase(config, 1) * 0.75);
+    expect(s.timers.connectRetry).toBeDefined();
+    // From OpenSent a new, doubled deadline; from Connect the running one is kept (the deviation in fsm.ts's header).
+    if (from === 'OpenSent') expect(s.timers.connectRetry! - s.lastDown!.at).toBeGreaterThanOrEqual(connectRetryBase(config, 1) * 0.75);
   });
 });
 
