@@ -12,10 +12,11 @@
  *                 (a clean Cease is not a flap, issue 12 item 3).
  *   link-flap     the router's end of the link down for 1 s and up again:
  *                 routes at FRR again within 2 s of FRR's being able to
- *                 take a session (Linux re-runs DAD on the link-local
- *                 address when a link comes up, about 1–2 s, and FRR
- *                 refuses IPv6 sessions until it is done: that part is
- *                 FRR's and printed apart).
+ *                 take a session (Linux re-runs DAD on the router's
+ *                 link-local and session addresses when a link comes up,
+ *                 about 1–2.5 s; a tentative address drops SYNs and FRR
+ *                 refuses IPv6 sessions until it has its link-local one:
+ *                 that part is the router's and printed apart).
  *   sigkill       herald SIGKILLed and started again (a new process, the
  *                 same config and state_dir): every route back.
  *   events        a GET /v1/events client that never reads while every
@@ -61,8 +62,8 @@ export const BOUNDS = {
   linkFlapMs: 10_000,
   /**
    * Routes back at most this long after FRR could take the session again
-   * (its link-local address usable, DAD done; FRR answers every OPEN before
-   * that with an FSM Error). The rest of "link up → routes" is FRR's.
+   * (its link-local and session addresses usable, DAD done; before, SYNs
+   * are dropped and OPENs refused). The rest of "link up → routes" is the router's.
    */
   linkFlapHeraldMs: 2_000,
   /** A new herald: start-up, health's first rounds, the session, every route. */
@@ -123,7 +124,7 @@ async function frrRestart(fl: FaultLab, o: FaultOpts): Promise<Omit<FaultResult,
 
 async function linkFlap(fl: FaultLab, o: FaultOpts): Promise<Omit<FaultResult, 'routes' | 'wallMs'>> {
   const times: number[] = [];
-  /** Per flap: ms from the link coming up until FRR's link-local address was usable (FRR refuses the session before). */
+  /** Per flap: ms from the link coming up until the router's addresses were usable (DAD; FRR refuses or cannot take the session before). */
   const frrWaits: number[] = [];
   /** Per flap: routes back after FRR could take the session: herald's part. */
   const heraldTimes: number[] = [];
@@ -150,11 +151,11 @@ async function linkFlap(fl: FaultLab, o: FaultOpts): Promise<Omit<FaultResult, '
       problems.push(`flap ${i + 1}: ${(e as Error).message.split('\n')[0]}`);
       break;
     }
-    // `ip monitor` writes the address's line when DAD is done; it may lag the poll a little.
-    let ll = fl.linkLocalUsableAt(up);
+    // `ip monitor` writes an address's line when its DAD is done; it may lag the poll a little.
+    let ll = fl.routerAddressesUsableAt(up);
     for (let k = 0; ll === null && k < 10; k++) {
       await sleep(50);
-      ll = fl.linkLocalUsableAt(up);
+      ll = fl.routerAddressesUsableAt(up);
     }
     const frrWait = ll === null ? 0 : Math.max(0, ll - t0);
     frrWaits.push(frrWait);
@@ -170,7 +171,7 @@ async function linkFlap(fl: FaultLab, o: FaultOpts): Promise<Omit<FaultResult, '
       for (const l of fl.herald.lines.slice(mark, mark + 40)) o.log(`    herald +${Date.parse(String(l.time)) - t0} ms: ${l.msg}${l.reason ? ` (${String(l.reason)})` : l.err ? ` (${String(l.err)})` : ''}`);
     }
     o.log(
-      `  link-flap ${i + 1}/${o.count}: all ${n} routes at FRR ${times.at(-1)} ms after the link came up; FRR's link-local address usable after ${ll === null ? '? (no address event)' : `${frrWait} ms`}, routes ${heraldTimes.at(-1)} ms after that (herald's session Established after ${estMs ?? '?'} ms; session ${after.established !== before.established ? 're-established' : 'kept'})`,
+      `  link-flap ${i + 1}/${o.count}: all ${n} routes at FRR ${times.at(-1)} ms after the link came up; the router's addresses usable after ${ll === null ? '? (no address event)' : `${frrWait} ms`}, routes ${heraldTimes.at(-1)} ms after that (herald's session Established after ${estMs ?? '?'} ms; session ${after.established !== before.established ? 're-established' : 'kept'})`,
     );
   }
   const late = times.filter((t) => t > BOUNDS.linkFlapMs);
@@ -185,7 +186,7 @@ async function linkFlap(fl: FaultLab, o: FaultOpts): Promise<Omit<FaultResult, '
     problems,
     figures:
       `routes at FRR after the link came up: ${stats(times)} (${within} of ${times.length} within 2 s); ` +
-      `of which FRR waiting for its link-local address (DAD): ${stats(frrWaits)}; after that: ${stats(heraldTimes)} (bound ${BOUNDS.linkFlapHeraldMs} ms), herald's session Established ${stats(establishedAfter)} after it; ` +
+      `of which the router's DAD on its link-local and session addresses: ${stats(frrWaits)}; after that: ${stats(heraldTimes)} (bound ${BOUNDS.linkFlapHeraldMs} ms), herald's session Established ${stats(establishedAfter)} after it; ` +
       `session re-established after ${sessionLost} of ${times.length} flaps`,
   };
 }

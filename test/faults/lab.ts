@@ -119,7 +119,7 @@ export class FaultLab {
   configPath = '';
   socket = '';
   private target: LabProcess | null = null;
-  /** `ip -ts -6 monitor address` on the router's eth0 (see linkLocalUsableAt). */
+  /** `ip -ts -6 monitor address` on the router's eth0 (see routerAddressesUsableAt). */
   private addrLog = '';
   readonly opts: Required<Omit<FaultLabOptions, 'tag' | 'env' | 'nodeArgs'>> & { tag: string; env: Record<string, string>; nodeArgs: string[] };
   /** Every herald process started (a SIGKILL fault starts new ones). */
@@ -151,8 +151,8 @@ export class FaultLab {
     // IPv6 addresses on admin down unless told to keep them (a real router's
     // configured address survives a flap).
     for (const ns of [this.router, this.heraldNs]) await this.lab.sysctl(ns, 'net.ipv6.conf.eth0.keep_addr_on_down', 1);
-    // The router's address changes, timestamped: when its link-local address
-    // is usable again after a flap (linkLocalUsableAt).
+    // The router's address changes, timestamped: when its addresses are
+    // usable again after a flap (routerAddressesUsableAt).
     this.addrLog = join(await this.lab.tempDir(`${this.opts.tag}-addr`), 'router-addr.log');
     this.lab.spawn(this.router, 'addr-monitor', 'ip', ['-ts', '-6', 'monitor', 'address', 'dev', 'eth0'], { logFile: this.addrLog });
     if (this.opts.scanner) {
@@ -394,27 +394,34 @@ export class FaultLab {
   }
 
   /**
-   * When the router's link-local address on eth0 became usable (its
-   * duplicate address detection done) at or after `since` (ms since the
-   * epoch), or null if it has not yet. After a link comes up Linux runs DAD
-   * on it again (about 1–2 s), and FRR refuses the IPv6 session until it is
-   * done: it answers each OPEN with an FSM Error ("does not have a v6 LL
-   * address"). That wait is FRR's, not herald's.
+   * When the router's addresses on eth0 were both usable again (duplicate
+   * address detection done) at or after `since` (ms since the epoch), or
+   * null if not yet. After a link comes up Linux runs DAD again on the
+   * link-local address and on the session's global address (kept across the
+   * flap, keep_addr_on_down), about 1–2.5 s. Until the global one is done a
+   * tentative address drops herald's SYNs (the kernel retries them after 1,
+   * 2, 4 s); until the link-local one is done FRR refuses the IPv6 session
+   * ("does not have a v6 LL address": an FSM Error for each OPEN). That wait
+   * is the router's, not herald's.
    */
-  linkLocalUsableAt(since: number): number | null {
+  routerAddressesUsableAt(since: number): number | null {
     let text = '';
     try {
       text = readFileSync(this.addrLog, 'utf8');
     } catch {
       return null;
     }
+    let ll: number | null = null;
+    let global: number | null = null;
     // "[2026-12-07T04:09:23.198109] 3: eth0    inet6 fe80::…/64 scope link" (no "Deleted", no "tentative"); local time.
     for (const m of text.matchAll(/^\[(\d{4}-\d\d-\d\dT[\d:.]+)\] (.*)$/gm)) {
       const at = new Date(m[1]!.slice(0, 23)).getTime();
       const line = m[2]!;
-      if (at >= since && !line.startsWith('Deleted') && /inet6 fe80:\S+ scope link/.test(line) && !/tentative|dadfailed/.test(line)) return at;
+      if (at < since || line.startsWith('Deleted') || /tentative|dadfailed/.test(line)) continue;
+      if (ll === null && /inet6 fe80:\S+ scope link/.test(line)) ll = at;
+      if (global === null && line.includes(`inet6 ${ROUTER_V6}/`)) global = at;
     }
-    return null;
+    return ll === null || global === null ? null : Math.max(ll, global);
   }
 
   /** Lines of FRR's bgpd.log that report a hold timer expiry, from `fromOffset` on. */
