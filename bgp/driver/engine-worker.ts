@@ -15,6 +15,7 @@
  *
  * No RFC: herald's own thread boundary.
  */
+import { setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import { Speaker } from './speaker.js';
 import { every, realClock } from './clock.js';
@@ -36,6 +37,23 @@ const logger: Logger = {
   warn: (obj, msg) => post({ kind: 'log', level: 'warn', obj: plain(obj), msg }),
   error: (obj, msg) => post({ kind: 'log', level: 'error', obj: plain(obj), msg }),
 };
+
+// This thread's scheduling priority: above the main thread and the host's
+// ordinary work, below the BFD thread's −10 (decision 0042). The engine
+// thread is idle most of the time; its timer lateness under load was the
+// thread waiting for a core behind other runnable threads (decision 0034),
+// not work of its own. The nice value is per thread on Linux and
+// os.setPriority(n) with no pid sets the calling thread's. Allowed to root,
+// CAP_SYS_NICE, or up to RLIMIT_NICE (the systemd unit's LimitNICE=-10);
+// refused otherwise, and the engine runs at the process's priority.
+const ENGINE_NICE = -5;
+let engineNice: number | null = null;
+try {
+  setPriority(ENGINE_NICE);
+  engineNice = ENGINE_NICE;
+} catch {
+  /* reported at init, when the logger has somewhere to go */
+}
 
 let speaker: Speaker | null = null;
 let pushScheduled = false;
@@ -83,6 +101,8 @@ async function handle(c: Command): Promise<void> {
       },
     });
     speaker.on(onEvent);
+    if (engineNice === ENGINE_NICE) logger.debug({ nice: engineNice }, 'engine thread runs at a raised priority');
+    else logger.info({ wanted: ENGINE_NICE }, 'engine thread runs at the process\'s priority (allow nice -5: LimitNICE=-10 in the systemd unit, or CAP_SYS_NICE)');
     ticker = every(realClock, SNAPSHOT_EVERY_MS, pushSnapshots, { unref: true });
     post({ kind: 'reply', id: c.id, value: null });
     return;

@@ -62,6 +62,16 @@
  * packet left the host (`TcpConnectionFails.local`: our link is down) resets
  * the count, since it says nothing about the peer, and is retried after the
  * initial delay — so a host whose link returns dials within that delay.
+ * A connection the peer accepted and then refused before Established, with
+ * an FSM Error (FRR does so while it loads its config after a restart, and
+ * while its link's IPv6 link-local address is still tentative after the
+ * link came back) or by closing it (FRR, after a connection collision of
+ * its own in that moment), is not the network failing either: the peer
+ * answered and is about to be ready. It is
+ * retried after QUICK_RETRY_MS (jittered, or the ConnectRetry initial delay
+ * when that is shorter) without counting, at most QUICK_RETRIES times
+ * between two Established sessions; after those the backoff takes over, so a
+ * router that always refuses gets an attempt per ConnectRetry delay.
  * Passive sessions never connect and keep no ConnectRetry deadline.
  *
  * Deviations from RFC 4271 §8.2.2, each deliberate
@@ -245,6 +255,19 @@ function start(s: SessionState, now: number): StepResult {
   return { session: { ...withTimers(s2, { connectRetry: deadline }), state: 'Connect' }, actions: [{ type: 'connect' }] };
 }
 
+/** Delay of a quick retry (a refusal by a peer that is about to be ready), before jitter. */
+export const QUICK_RETRY_MS = 250;
+/** Quick retries between two Established sessions: about 5 s of them (a link-local address's DAD takes 1–2 s), then the ConnectRetry backoff. */
+export const QUICK_RETRIES = 20;
+
+/** Wait in Active for a quick retry (a connection the peer took and refused before Established; not counted as a failed attempt). */
+function retrySoon(s: SessionState, now: number): SessionState {
+  if (s.passive) return { ...withTimers(s, {}), state: 'Active' };
+  const [r, s2] = draw(s);
+  const delay = Math.min(QUICK_RETRY_MS, connectRetryBase(s.config, 0));
+  return { ...withTimers({ ...s2, quickRetries: (s.quickRetries ?? 0) + 1 }, { connectRetry: now + jitter(delay, r) }), state: 'Active' };
+}
+
 /** Wait in Active for the next ConnectRetry deadline (none when passive): a failed attempt's backoff. */
 function retryLater(s: SessionState, now: number): SessionState {
   if (s.passive) return { ...withTimers(s, {}), state: 'Active' };
@@ -296,6 +319,12 @@ function down(s: SessionState, now: number, o: DownOptions): StepResult {
 
   const failure = o.kind === 'failure';
   const cls: DownClass = o.cls ?? 'error';
+  // The peer took our connection and refused it — an FSM Error, or closed
+  // without a NOTIFICATION — before Established: a peer that is not ready
+  // yet (see the header), retried soon and not counted.
+  const refused = o.received?.code === ErrCode.Fsm || (o.received === undefined && o.send === undefined && o.reason.kind === 'tcp-failed');
+  const quick =
+    failure && !wasEstablished && cls === 'transport' && refused && (s.state === 'OpenSent' || s.state === 'OpenConfirm') && (s.quickRetries ?? 0) < QUICK_RETRIES;
   const uptime = s.establishedAt !== undefined ? now - s.establishedAt : undefined;
   // Uptime forgives earlier errors whatever ended this session; only an error adds one.
   const flaps = failure ? flapsAfterDown(s.config, s.flaps, uptime, cls === 'error') : s.flaps;
@@ -308,7 +337,8 @@ function down(s: SessionState, now: number, o: DownOptions): StepResult {
     // RFC 4271 §8.2.2: errors increment the ConnectRetryCounter; ManualStop
     // zeroes it. A session that was Established had it reset then, so its
     // loss dials with the initial delay.
-    connectRetryCounter: o.kind === 'manual' ? 0 : failure && !wasEstablished ? s.connectRetryCounter + 1 : s.connectRetryCounter,
+    connectRetryCounter: o.kind === 'manual' ? 0 : failure && !wasEstablished && !quick ? s.connectRetryCounter + 1 : s.connectRetryCounter,
+    ...(s.quickRetries !== undefined && o.kind !== 'manual' ? { quickRetries: s.quickRetries } : {}),
     autoStart,
     passive: s.passive,
     flaps,
@@ -321,6 +351,7 @@ function down(s: SessionState, now: number, o: DownOptions): StepResult {
   // A limit's "restart after" delay (import caps, max_prefixes) replaces the damping delay.
   if (typeof o.restartMs === 'number') return { session: withTimers(idle, { idleHold: now + o.restartMs }), actions };
   if (cls === 'error') return { session: withTimers(idle, { idleHold: now + idleHoldDelay(s.config, flaps) }), actions };
+  if (quick) return { session: retrySoon(idle, now), actions };
   if (!wasEstablished) return { session: retryLater(idle, now), actions };
   const r = start(idle, now);
   return { session: r.session, actions: [...actions, ...r.actions] };
@@ -608,7 +639,7 @@ function openConfirm(s: SessionState, e: FsmEvent, now: number): StepResult {
       // state to Established"; RFC 9687 §3: "sets the SendHoldTimer to the
       // default or configured value of SendHoldTime".
       // Our OPEN with the Restart State bit has been answered: later OPENs go without it.
-      const { restarting: _r, ...rest } = s;
+      const { restarting: _r, quickRetries: _q, ...rest } = s;
       let next: SessionState = { ...rest, state: 'Established', establishedAt: now, connectRetryCounter: 0 };
       next = restartHold(next, now);
       next = restartSendHold(next, now);

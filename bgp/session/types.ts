@@ -137,6 +137,12 @@ export interface SessionState {
   readonly timers: Timers;
   /** RFC 4271 ConnectRetryCounter; drives the ConnectRetry backoff; reset by ManualStart/Stop and Established. */
   readonly connectRetryCounter: number;
+  /**
+   * Quick retries taken since the last Established: connections the peer
+   * accepted and then refused with an FSM Error (it is still starting, or its
+   * link just came back), retried after QUICK_RETRY_MS instead of the backoff.
+   */
+  readonly quickRetries?: number;
   /** True between a start event and ManualStop: failures restart automatically after IdleHold. */
   readonly autoStart: boolean;
   /** The current start mode: wait for the peer instead of connecting. */

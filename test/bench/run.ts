@@ -24,6 +24,9 @@
  *   npm run bench -- --failover        failover times and client loss instead (failover.ts)
  *   npm run bench -- --lateness        the engine's timer lateness under 1M routes and
  *                                      under 10k services changing together (lateness.ts)
+ *   npm run bench -- --lateness --ab [--spin=N] [--rounds=N]
+ *                                      the same, the engine at its raised priority and at
+ *                                      the process's, in turns (decision 0042)
  *
  * Every sender runs in a fresh pair of namespaces that are deleted after it
  * (the lab's exit handlers also clean up on a crash or Ctrl-C).
@@ -132,8 +135,15 @@ async function main(): Promise<void> {
     return;
   }
   if (process.argv.slice(2).includes('--lateness')) {
-    if (process.argv.length > 3) throw new Error('--lateness takes no other argument');
-    await runLateness();
+    const o = { ab: false, spin: 0, rounds: 1 };
+    for (const a of process.argv.slice(2)) {
+      if (a === '--lateness') continue;
+      else if (a === '--ab') o.ab = true;
+      else if (/^--spin=\d+$/.test(a)) o.spin = Number(a.slice(7));
+      else if (/^--rounds=[1-9]\d*$/.test(a)) o.rounds = Number(a.slice(9));
+      else throw new Error(`--lateness takes --ab, --spin=N and --rounds=N, not ${a}`);
+    }
+    await runLateness(o);
     return;
   }
   const args = parseArgs(process.argv.slice(2));

@@ -119,6 +119,8 @@ export class FaultLab {
   configPath = '';
   socket = '';
   private target: LabProcess | null = null;
+  /** `ip -ts -6 monitor address` on the router's eth0 (see routerAddressesUsableAt). */
+  private addrLog = '';
   readonly opts: Required<Omit<FaultLabOptions, 'tag' | 'env' | 'nodeArgs'>> & { tag: string; env: Record<string, string>; nodeArgs: string[] };
   /** Every herald process started (a SIGKILL fault starts new ones). */
   readonly heralds: DaemonProcess[] = [];
@@ -149,6 +151,10 @@ export class FaultLab {
     // IPv6 addresses on admin down unless told to keep them (a real router's
     // configured address survives a flap).
     for (const ns of [this.router, this.heraldNs]) await this.lab.sysctl(ns, 'net.ipv6.conf.eth0.keep_addr_on_down', 1);
+    // The router's address changes, timestamped: when its addresses are
+    // usable again after a flap (routerAddressesUsableAt).
+    this.addrLog = join(await this.lab.tempDir(`${this.opts.tag}-addr`), 'router-addr.log');
+    this.lab.spawn(this.router, 'addr-monitor', 'ip', ['-ts', '-6', 'monitor', 'address', 'dev', 'eth0'], { logFile: this.addrLog });
     if (this.opts.scanner) {
       this.scanNs = await this.lab.addNamespace('scan');
       await pointToPoint(this.lab, this.heraldNs, this.scanNs, { index: 1, ifA: 'scan0', ifB: 'eth0' });
@@ -385,6 +391,37 @@ export class FaultLab {
     }
     for (const p of want) if (!(j.routes ?? {})[p]?.some((x) => x.peerId === HERALD_V6)) missing.push(p);
     return { expected: want.size, present, missing, stale, duplicated, ok: missing.length === 0 && stale.length === 0 && duplicated.length === 0 };
+  }
+
+  /**
+   * When the router's addresses on eth0 were both usable again (duplicate
+   * address detection done) at or after `since` (ms since the epoch), or
+   * null if not yet. After a link comes up Linux runs DAD again on the
+   * link-local address and on the session's global address (kept across the
+   * flap, keep_addr_on_down), about 1–2.5 s. Until the global one is done a
+   * tentative address drops herald's SYNs (the kernel retries them after 1,
+   * 2, 4 s); until the link-local one is done FRR refuses the IPv6 session
+   * ("does not have a v6 LL address": an FSM Error for each OPEN). That wait
+   * is the router's, not herald's.
+   */
+  routerAddressesUsableAt(since: number): number | null {
+    let text = '';
+    try {
+      text = readFileSync(this.addrLog, 'utf8');
+    } catch {
+      return null;
+    }
+    let ll: number | null = null;
+    let global: number | null = null;
+    // "[2026-12-07T04:09:23.198109] 3: eth0    inet6 fe80::…/64 scope link" (no "Deleted", no "tentative"); local time.
+    for (const m of text.matchAll(/^\[(\d{4}-\d\d-\d\dT[\d:.]+)\] (.*)$/gm)) {
+      const at = new Date(m[1]!.slice(0, 23)).getTime();
+      const line = m[2]!;
+      if (at < since || line.startsWith('Deleted') || /tentative|dadfailed/.test(line)) continue;
+      if (ll === null && /inet6 fe80:\S+ scope link/.test(line)) ll = at;
+      if (global === null && line.includes(`inet6 ${ROUTER_V6}/`)) global = at;
+    }
+    return ll === null || global === null ? null : Math.max(ll, global);
   }
 
   /** Lines of FRR's bgpd.log that report a hold timer expiry, from `fromOffset` on. */

@@ -4,6 +4,7 @@
  *   npm run faults                          every fault, full counts
  *   npm run faults -- --only=frr-restart,sigkill
  *   npm run faults -- --quick               the CI counts (as test/interop/faults.test.ts)
+ *   npm run faults -- --only=link-flap --count=10   every selected fault 10× (while iterating)
  *
  * Full counts: FRR restarted 50×, the link flapped 50×, herald SIGKILLed
  * 20×, 30,000 UPDATEs with 16,340-ASN AS_PATHs from a configured peer,
@@ -32,18 +33,23 @@ const FULL: Record<FaultName, number> = { 'frr-restart': 50, 'link-flap': 50, si
 const QUICK: Record<FaultName, number> = { 'frr-restart': 2, 'link-flap': 2, sigkill: 2, huge: 200, scan: 2_000, events: 1, services: 1 };
 const ORDER: FaultName[] = ['frr-restart', 'link-flap', 'events', 'scan', 'huge', 'sigkill', 'services'];
 
-function args(argv: string[]): { quick: boolean; only: Set<FaultName> | null } {
+function args(argv: string[]): { quick: boolean; only: Set<FaultName> | null; count: number | null } {
   let quick = false;
   let only: Set<FaultName> | null = null;
+  let count: number | null = null;
   for (const a of argv) {
     if (a === '--quick') quick = true;
+    else if (a.startsWith('--count=')) {
+      count = Number(a.slice(8));
+      if (!Number.isInteger(count) || count < 1) throw new Error(`--count wants a whole number above 0, not '${a.slice(8)}'`);
+    }
     else if (a.startsWith('--only=')) {
       const names = a.slice(7).split(',') as FaultName[];
       for (const n of names) if (!ORDER.includes(n)) throw new Error(`unknown fault ${n} (known: ${ORDER.join(', ')})`);
       only = new Set(names);
-    } else throw new Error(`unknown argument ${a} (known: --quick, --only=${ORDER.join(',')})`);
+    } else throw new Error(`unknown argument ${a} (known: --quick, --count=N, --only=${ORDER.join(',')})`);
   }
-  return { quick, only };
+  return { quick, only, count };
 }
 
 /** Start a lab, do each fault in it, print herald's RSS and fds before and after, close the lab. */
@@ -71,7 +77,8 @@ async function main(): Promise<number> {
   const a = args(process.argv.slice(2));
   const missing = missingReason(['frr']);
   if (missing) throw new Error(`npm run faults needs FRR and root: ${missing}`);
-  const counts = a.quick ? QUICK : FULL;
+  const counts = { ...(a.quick ? QUICK : FULL) };
+  if (a.count !== null) for (const f of ORDER) counts[f] = a.count;
   const want = ORDER.filter((f) => a.only === null || a.only.has(f));
   const results: FaultResult[] = [];
   // The events and services faults need ten thousand services (20,000 events a flip); the others are about the fault, not the load.
@@ -81,7 +88,7 @@ async function main(): Promise<number> {
   if (big.length > 0) results.push(...(await inLab(new FaultLab({ services: 10_000, tag: 'faults-10k' }), big, counts)));
   const dir = join(here, 'results');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'latest.json'), JSON.stringify({ at: new Date().toISOString(), quick: a.quick, results }, null, 2) + '\n');
+  writeFileSync(join(dir, 'latest.json'), JSON.stringify({ at: new Date().toISOString(), quick: a.quick, count: a.count, results }, null, 2) + '\n');
   const failed = results.filter((r) => r.problems.length > 0);
   console.log(`\nfaults: ${results.length - failed.length} of ${results.length} correct${failed.length ? `; failed: ${failed.map((r) => r.fault).join(', ')}` : ''}`);
   return failed.length === 0 ? 0 : 1;

@@ -3,7 +3,7 @@
  * the next state and the exact actions.
  */
 import { describe, expect, it } from 'vitest';
-import { createSession, errorEvent, messageEvent, step, stepAll } from '../../../bgp/session/fsm.js';
+import { createSession, errorEvent, messageEvent, QUICK_RETRY_MS, step, stepAll } from '../../../bgp/session/fsm.js';
 import { expiredTimers, nextDeadline } from '../../../bgp/session/timers.js';
 import type { FsmAction, FsmEvent, FsmState, SessionState } from '../../../bgp/session/types.js';
 import { BgpError, bgpError } from '../../../bgp/wire/errors.js';
@@ -325,13 +325,14 @@ describe('OpenSent', () => {
     expect(step(s, { type: 'HoldTimer_Expires' }, T0 + 1000)).toEqual({ session: s, actions: [] });
   });
 
-  it('TcpConnectionFails: close, back to Active with a ConnectRetry deadline', () => {
+  it('TcpConnectionFails: close, back to Active with a quick, uncounted ConnectRetry deadline (the peer took the connection)', () => {
     const r = step(sessionIn('OpenSent', { t: T0 }), { type: 'TcpConnectionFails' }, T0 + 10);
     expect(r.session.state).toBe('Active');
     expect(types(r.actions)).toEqual(['close', 'session-down']);
     expect(r.session.timers.hold).toBeUndefined();
     expect(r.session.timers.connectRetry).toBeGreaterThan(T0 + 10);
-    expect(r.session.connectRetryCounter).toBe(1);
+    expect(r.session.timers.connectRetry).toBeLessThanOrEqual(T0 + 10 + QUICK_RETRY_MS);
+    expect(r.session.connectRetryCounter).toBe(0);
   });
 
   it('received NOTIFICATION: close without answering, reason carries code/subcode; an OPEN error is damped', () => {

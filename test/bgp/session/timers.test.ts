@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../../bgp/session/config.js';
-import { createSession, step, stepAll } from '../../../bgp/session/fsm.js';
+import { createSession, QUICK_RETRIES, QUICK_RETRY_MS, step, stepAll } from '../../../bgp/session/fsm.js';
 import {
   connectRetryBase,
   expiredTimers,
@@ -114,6 +114,59 @@ describe('ConnectRetry backoff', () => {
     s = step(s, { type: 'KeepAliveMsg' }, 20_002).session;
     expect(s.state).toBe('Established');
     expect(s.connectRetryCounter).toBe(0);
+  });
+
+  it('a peer that takes the connection and refuses the OPEN with an FSM Error is retried within 250 ms, QUICK_RETRIES times, then backs off', () => {
+    // FRR after a link flap: the session's link-local address is still tentative, so each OPEN is answered 5/0.
+    const fsmError: FsmEvent = { type: 'NotifMsg', message: { type: 'notification', code: 5, subcode: 0, data: new Uint8Array() } };
+    let s = step(sessionIn('Established', { t: 0 }), { type: 'TcpConnectionFails' }, 1000).session;
+    expect(s.state).toBe('Connect');
+    let t = 1000;
+    const gaps: number[] = [];
+    for (let i = 0; i < QUICK_RETRIES + 2; i++) {
+      s = stepAll(s, [{ type: 'Tcp_CR_Acked' }, fsmError], t + 5).session;
+      expect(s.state).toBe('Active');
+      const next = nextDeadline(s)!;
+      gaps.push(next - (t + 5));
+      t = next;
+      const r = step(s, { type: 'ConnectRetryTimer_Expires' }, t);
+      expect(r.actions).toEqual([{ type: 'connect' }]);
+      s = r.session;
+    }
+    for (const g of gaps.slice(0, QUICK_RETRIES)) {
+      expect(g).toBeGreaterThanOrEqual(QUICK_RETRY_MS * 0.75);
+      expect(g).toBeLessThanOrEqual(QUICK_RETRY_MS);
+    }
+    // the refusal after the quick ones is the first counted one: the ordinary backoff from then on
+    expect(gaps[QUICK_RETRIES]).toBeGreaterThanOrEqual(connectRetryBase(config, 1) * 0.75);
+    expect(s.connectRetryCounter).toBe(2);
+    // Established again: the quick retries are available again after the next loss
+    s = stepAll(s, [{ type: 'Tcp_CR_Acked' }, { type: 'BGPOpen', message: peerOpen() }, { type: 'KeepAliveMsg' }], t + 5).session;
+    expect(s.state).toBe('Established');
+    expect(s.quickRetries).toBeUndefined();
+  });
+
+  it('a connection the peer takes and then resets in OpenSent (FRR after a collision of its own) is a quick retry too', () => {
+    let s = stepAll(sessionIn('Connect', { t: 0 }), [{ type: 'Tcp_CR_Acked' }], 5).session;
+    s = step(s, { type: 'TcpConnectionFails' }, 10).session;
+    expect(s.state).toBe('Active');
+    expect(s.connectRetryCounter).toBe(0);
+    expect(s.quickRetries).toBe(1);
+    expect(nextDeadline(s)! - 10).toBeLessThanOrEqual(QUICK_RETRY_MS);
+  });
+
+  it.each<[string, FsmEvent, SessionState['state']]>([
+    ['a connect attempt that fails (refused, unanswered)', { type: 'TcpConnectionFails' }, 'Connect'],
+    ['Cease/Connection Collision Resolution in OpenSent', { type: 'NotifMsg', message: { type: 'notification', code: 6, subcode: 7, data: new Uint8Array() } }, 'OpenSent'],
+    ['our OpenSent hold timer', { type: 'HoldTimer_Expires' }, 'OpenSent'],
+  ])('%s is no quick retry: the ordinary, counted backoff', (_name, ev, from) => {
+    let s = from === 'OpenSent' ? stepAll(sessionIn('Connect', { t: 0 }), [{ type: 'Tcp_CR_Acked' }], 5).session : sessionIn('Connect', { t: 0 });
+    s = step(s, ev, ev.type === 'HoldTimer_Expires' ? s.timers.hold! : 10).session;
+    expect(s.connectRetryCounter).toBe(1);
+    expect(s.quickRetries).toBeUndefined();
+    expect(s.timers.connectRetry).toBeDefined();
+    // From OpenSent a new, doubled deadline; from Connect the running one is kept (the deviation in fsm.ts's header).
+    if (from === 'OpenSent') expect(s.timers.connectRetry! - s.lastDown!.at).toBeGreaterThanOrEqual(connectRetryBase(config, 1) * 0.75);
   });
 });
 
