@@ -34,6 +34,7 @@
 import type { Clock } from '../../../bgp/index.js';
 import type { ServiceConfig } from '../../config/index.js';
 import { checkLabel, checkTimeout, fromProber, startCheck } from './checks/index.js';
+import { Deadline, DeadlineQueue } from './deadlines.js';
 import type { Check, CheckReport, CheckResult, HealthState, ProbeRun, ProbeStarter, Prober, ServiceSnapshot, Transition } from './types.js';
 
 /** What the state machine reads of a service's config. */
@@ -70,6 +71,12 @@ export interface ServiceHealthOptions {
    * counts from when it really starts.
    */
   launch?: (start: () => void) => void;
+  /**
+   * The queue this service's deadlines (next round, probe timeouts) wait in:
+   * one per health source, so every service shares one Clock timer
+   * (deadlines.ts). Default: a queue of its own on `clock`.
+   */
+  deadlines?: DeadlineQueue;
 }
 
 /** Summary of one finished round, for metrics and tests. */
@@ -112,7 +119,9 @@ class CheckSlot {
   startedAt = 0;
   /** A start is waiting in the pacer for this round (null: none). */
   private queuedFor: Round | null = null;
-  private cancelTimer: (() => void) | null = null;
+  /** The probe's timeout, then (after it aborted a probe that went on) its hung deadline. */
+  private readonly deadline = new Deadline(() => this.deadlineDue());
+  private hungPhase = false;
   private timeoutMs = 0;
 
   constructor(
@@ -147,9 +156,10 @@ class CheckSlot {
     this.flightRound = round;
     this.startedAt = now;
     this.timeoutMs = checkTimeout(this.check) ?? o.spec.timeoutMs;
-    // One timer per probe: the timeout aborts it and only then arms the
-    // hung deadline (most probes finish first and cancel the one).
-    this.cancelTimer = o.timer(now + this.timeoutMs, this.timedOut);
+    // One deadline per probe: the timeout aborts it and only then becomes
+    // the hung deadline (most probes finish first and clear it).
+    this.hungPhase = false;
+    o.deadlines.set(this.deadline, now + this.timeoutMs);
     const run = o.starter(this.check, this.done);
     // `done` may already have run (a probe that failed at once).
     if (this.busy) this.run = run;
@@ -159,30 +169,28 @@ class CheckSlot {
     if (!this.busy) return;
     this.busy = false;
     this.run = null;
-    this.cancelTimer?.();
-    this.cancelTimer = null;
+    this.owner.deadlines.clear(this.deadline);
     const round = this.flightRound!;
     this.flightRound = null;
     this.owner.record(round, this.index, r);
   };
 
-  private readonly timedOut = (): void => {
-    this.cancelTimer = null;
-    this.run?.abort();
-    if (!this.busy) return;
-    this.cancelTimer = this.owner.timer(this.startedAt + this.timeoutMs + this.owner.graceMs, this.hung);
-  };
-
-  private readonly hung = (): void => {
-    this.cancelTimer = null;
+  private deadlineDue(): void {
     const o = this.owner;
+    if (!this.hungPhase) {
+      this.run?.abort();
+      if (!this.busy) return;
+      this.hungPhase = true;
+      o.deadlines.set(this.deadline, this.startedAt + this.timeoutMs + o.graceMs);
+      return;
+    }
     const ms = this.timeoutMs;
     o.record(this.flightRound!, this.index, {
       ok: false,
       detail: `${this.label}: hung, no result ${Math.round(ms + o.graceMs)}ms after it started (timeout ${ms}ms)`,
       latencyMs: o.clockNow() - this.startedAt,
     });
-  };
+  }
 
   /** Stop: forget a queued start, abort the probe in flight (it still reports, to a finished round). */
   stop(): void {
@@ -210,7 +218,10 @@ export class ServiceHealth {
   private readonly last: (CheckReport | undefined)[];
   private readonly slots: readonly CheckSlot[];
   private round: Round | null = null;
-  private cancelNext: (() => void) | null = null;
+  /** Where this service's deadlines wait (CheckSlot sets the probes' in it). */
+  readonly deadlines: DeadlineQueue;
+  /** The next round's start. */
+  private readonly nextRound: Deadline;
   private running = false;
   private readonly changeListeners = new Set<Listener<Transition>>();
   private readonly roundListeners = new Set<Listener<RoundEvent>>();
@@ -236,6 +247,8 @@ export class ServiceHealth {
     this.sinceV = opts.initial?.since ?? this.wall();
     this.firstRoundDecides = opts.firstRoundDecides === true && opts.initial === undefined;
     this.launcher = opts.launch ?? null;
+    this.deadlines = opts.deadlines ?? new DeadlineQueue(opts.clock);
+    this.nextRound = new Deadline(this.roundDue);
     this.last = spec.checks.map(() => undefined);
     this.skipped = spec.checks.map(() => 0);
     this.labels = spec.checks.map(checkLabel);
@@ -275,8 +288,7 @@ export class ServiceHealth {
   /** Stop probing and abort probes in flight. */
   stop(): void {
     this.running = false;
-    this.cancelNext?.();
-    this.cancelNext = null;
+    this.deadlines.clear(this.nextRound);
     if (this.round) this.round.done = true;
     for (const slot of this.slots) slot.stop();
     this.round = null;
@@ -302,13 +314,11 @@ export class ServiceHealth {
   }
 
   private schedule(atMs: number): void {
-    this.cancelNext?.();
-    this.cancelNext = this.clock.setTimer(atMs, this.roundDue);
+    this.deadlines.set(this.nextRound, atMs);
   }
 
-  /** The next-round timer's callback, one function for the service's life. */
+  /** The next round's deadline fell due (one function for the service's life). */
   private readonly roundDue = (): void => {
-    this.cancelNext = null;
     if (this.running) this.startRound();
   };
 
@@ -339,11 +349,6 @@ export class ServiceHealth {
   /** The clock's now (CheckSlot). */
   clockNow(): number {
     return this.clock.now();
-  }
-
-  /** Arm a timer on the service's clock (CheckSlot). */
-  timer(atMs: number, fn: () => void): () => void {
-    return this.clock.setTimer(atMs, fn);
   }
 
   /** Record a check's result in its round (ignored once the round is over or has one). */
