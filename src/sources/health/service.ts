@@ -8,9 +8,12 @@
  * transition events. Time comes from an injected `Clock` and probes from an
  * injected `Prober`, so tests drive it with a ManualClock and fake checks.
  *
- * A round starts every check at once, each with its own AbortSignal that
- * fires at the check's timeout; a check that ignores its signal is counted as
- * hung (failed) GRACE_MS later and the round goes on without it. While a
+ * A round starts every check at once; at the check's timeout its probe is
+ * aborted (`ProbeRun.abort`, the AbortSignal of a promise-style prober); a
+ * check that ignores the abort is counted as hung (failed) GRACE_MS later
+ * and the round goes on without it. The next round and the timeouts are
+ * deadlines in the health source's one queue (deadlines.ts, decision 0041),
+ * and each check's probe state is one object reused for every probe. While a
  * check's earlier probe is still running, a new probe of it is not started:
  * the round records it as skipped (a failure). Other checks and other
  * services never wait for a hung probe.
