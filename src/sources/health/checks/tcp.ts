@@ -12,9 +12,11 @@
  * connection never opened, or is still opening).
  *
  * This is the check a service has by the thousand, each probed every
- * second, so one probe is one small object: its methods are the socket's
- * listeners, it is the `ProbeRun` whose abort() the state machine calls at
- * the timeout (no AbortController, no promise: `startTcp`), and the
+ * second, so a probe is its socket and nothing more: a net.Socket subclass
+ * that carries the probe's fields and is the `ProbeRun` whose abort() the
+ * state machine calls at the timeout, with module-level listeners (no
+ * AbortController, no promise, no closure, no options object per probe:
+ * `startTcp`; measured 7.5 → 3.3 KB allocated a probe, decision 0041). The
  * "host:port" text is worked out once per check. `checkTcp` is the promise
  * form, for `probe` and the CLI.
  */
@@ -26,58 +28,60 @@ import { errText, hostPort, since } from './common.js';
 /** "host:port" of each check spec, made on its first probe. */
 const whereOf = new WeakMap<TcpCheck, string>();
 
-/** One probe, its own ProbeRun: reports exactly once, on connect, error or abort. */
-class TcpProbe implements ProbeRun {
-  private readonly t0 = performance.now();
-  private sock: net.Socket | null = null;
-  private settled = false;
+/**
+ * One probe is its socket: a net.Socket that is also the probe's ProbeRun
+ * and carries the probe's few fields, with module-level listeners (`this`
+ * is the socket), so a probe allocates nothing beside the socket but its
+ * result.
+ */
+class ProbeSocket extends net.Socket implements ProbeRun {
+  readonly probeT0 = performance.now();
+  probeSettled = false;
 
   constructor(
-    private readonly where: string,
-    private readonly done: (r: CheckResult) => void,
-  ) {}
-
-  start(spec: TcpCheck): this {
-    try {
-      const sock = net.connect({ host: spec.address, port: spec.port });
-      this.sock = sock;
-      // `on`, not `once`: the socket is destroyed at the first of them anyway.
-      sock.on('connect', this.connected);
-      sock.on('error', this.failed);
-    } catch (e) {
-      this.finish(false, errText(e));
-    }
-    return this;
+    readonly probeWhere: string,
+    readonly probeDone: (r: CheckResult) => void,
+  ) {
+    super();
   }
 
   abort(): void {
-    this.finish(false, `TCP connect to ${this.where} timed out after ${Math.round(since(this.t0))}ms`);
+    this.probeFinish(false, `TCP connect to ${this.probeWhere} timed out after ${Math.round(since(this.probeT0))}ms`);
   }
 
-  private readonly connected = (): void => {
-    this.finish(true, `TCP connect to ${this.where} ok in ${Math.round(performance.now() - this.t0)}ms`);
-  };
-
-  private readonly failed = (e: Error): void => {
-    this.finish(false, `TCP connect to ${this.where} failed: ${errText(e)}`);
-  };
-
-  private finish(ok: boolean, detail: string): void {
-    if (this.settled) return;
-    this.settled = true;
+  probeFinish(ok: boolean, detail: string): void {
+    if (this.probeSettled) return;
+    this.probeSettled = true;
     // resetAndDestroy on a socket still connecting would wait for the
     // connect (and then reset): only an open connection is reset.
-    if (ok) this.sock?.resetAndDestroy();
-    else this.sock?.destroy();
-    this.done({ ok, detail, latencyMs: since(this.t0) });
+    if (ok) this.resetAndDestroy();
+    else this.destroy();
+    this.probeDone({ ok, detail, latencyMs: since(this.probeT0) });
   }
+}
+
+function connected(this: ProbeSocket): void {
+  this.probeFinish(true, `TCP connect to ${this.probeWhere} ok in ${Math.round(performance.now() - this.probeT0)}ms`);
+}
+
+function failed(this: ProbeSocket, e: Error): void {
+  this.probeFinish(false, `TCP connect to ${this.probeWhere} failed: ${errText(e)}`);
 }
 
 /** Start a probe: open a TCP connection to the check's address and port, then reset it; `done` gets the result. */
 export function startTcp(spec: TcpCheck, done: (r: CheckResult) => void): ProbeRun {
   let where = whereOf.get(spec);
   if (where === undefined) whereOf.set(spec, (where = hostPort(spec.address, spec.port)));
-  return new TcpProbe(where, done).start(spec);
+  const sock = new ProbeSocket(where, done);
+  // `on`, not `once`: the socket is destroyed at the first of them anyway.
+  sock.on('connect', connected);
+  sock.on('error', failed);
+  try {
+    sock.connect({ host: spec.address, port: spec.port });
+  } catch (e) {
+    sock.probeFinish(false, `TCP connect to ${where} failed: ${errText(e)}`);
+  }
+  return sock;
 }
 
 /** Open a TCP connection to the check's address and port, then close it (the promise form, for `probe` and the CLI). */
