@@ -110,7 +110,7 @@ interface Round {
  * a round that finds it busy records the check as skipped). Made once per
  * check and reused for every probe, so a probe costs no closure, controller
  * or callback of its own here: its methods are the pacer's start, the
- * probe's `done` and the timeout and hung timers' callbacks.
+ * probe's `done` and its deadline's (timeout, then hung grace).
  */
 class CheckSlot {
   /** Started and not yet reported. */
