@@ -33,7 +33,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { PEER_COUNTER_KEYS, zeroPeerCounters, type PeerCounterKey, type PeerSnapshot, type SpeakerEvent, type SpeakerStats, type TimerLateness } from '../bgp/index.js';
 import type { MetricsConfig, ServiceConfig } from './config/index.js';
 import type { RoundEvent, ServiceSnapshot, Transition } from './sources/health/index.js';
@@ -206,18 +206,11 @@ export function createMetrics(model: MetricsModel, opts: MetricsOptions = {}): M
   let healthBound: MetricsHealth | null = null;
   const unsubscribe: (() => void)[] = [];
 
-  const checkDuration = new Histogram({
-    name: 'herald_check_duration_seconds',
-    help: 'How long each completed health check probe took, by service and check kind.',
-    labelNames: ['service', 'check_kind'],
-    buckets: CHECK_BUCKETS,
-    registers: [registry],
-  });
-  // Probe outcomes are tallied here as plain numbers, a thousand times a
-  // second with a thousand services, and handed to prom-client at scrape
-  // time (reset, then one inc per series): no label hashing per probe.
-  /** Per service, per check kind: [ok, fail, skipped]. */
-  const checkTally = new Map<string, Map<string, [number, number, number]>>();
+  // Probe outcomes and durations are tallied here as plain numbers, a
+  // thousand times a second with a thousand services, and handed to
+  // prom-client at scrape time: no label hashing, no label object and no
+  // prom-client call per probe.
+  const checkTally = new Map<string, Map<string, CheckTally>>();
   new Counter({
     name: 'herald_check_results_total',
     help: 'Health check probes by outcome (ok, fail, or skipped because the previous probe was still running).',
@@ -226,14 +219,25 @@ export function createMetrics(model: MetricsModel, opts: MetricsOptions = {}): M
     collect() {
       this.reset();
       for (const [service, kinds] of checkTally) {
-        for (const [kind, [ok, fail, skipped]] of kinds) {
-          if (ok > 0) this.inc({ service, check_kind: kind, result: 'ok' }, ok);
-          if (fail > 0) this.inc({ service, check_kind: kind, result: 'fail' }, fail);
-          if (skipped > 0) this.inc({ service, check_kind: kind, result: 'skipped' }, skipped);
+        for (const [kind, t] of kinds) {
+          if (t.ok > 0) this.inc({ service, check_kind: kind, result: 'ok' }, t.ok);
+          if (t.fail > 0) this.inc({ service, check_kind: kind, result: 'fail' }, t.fail);
+          if (t.skipped > 0) this.inc({ service, check_kind: kind, result: 'skipped' }, t.skipped);
         }
       }
     },
   });
+  registry.registerMetric(
+    histogramMetric('herald_check_duration_seconds', 'How long each completed health check probe took, by service and check kind.', function* () {
+      for (const [service, kinds] of checkTally) {
+        for (const [kind, t] of kinds) {
+          if (t.count === 0) continue;
+          let cumulative = 0;
+          yield { labels: { service, check_kind: kind }, buckets: CHECK_BUCKETS.map((le, b) => ({ le, count: (cumulative += t.buckets[b]!) })), count: t.count, sum: t.sumS };
+        }
+      }
+    }),
+  );
 
   /** Each service's check kinds by index, looked up once per config (not a search of the service list per probe). */
   let kindsFor: { config: MetricsModel['config']; byService: Map<string, readonly string[]> } = { config: null, byService: new Map() };
@@ -249,13 +253,20 @@ export function createMetrics(model: MetricsModel, opts: MetricsOptions = {}): M
     for (const rep of r.reports) {
       const kind = kindOf(r.service, rep.index, rep.check);
       let t = kinds.get(kind);
-      if (!t) kinds.set(kind, (t = [0, 0, 0]));
+      if (!t) kinds.set(kind, (t = newCheckTally()));
       if (rep.skipped) {
-        t[2]++;
+        t.skipped++;
         continue;
       }
-      t[rep.result.ok ? 0 : 1]++;
-      checkDuration.observe({ service: r.service, check_kind: kind }, Math.max(0, rep.result.latencyMs) / 1000);
+      if (rep.result.ok) t.ok++;
+      else t.fail++;
+      const seconds = Math.max(0, rep.result.latencyMs) / 1000;
+      t.count++;
+      t.sumS += seconds;
+      // The first bucket whose bound holds it (none: only +Inf, i.e. count).
+      let b = 0;
+      while (b < CHECK_BUCKETS.length && seconds > CHECK_BUCKETS[b]!) b++;
+      if (b < CHECK_BUCKETS.length) t.buckets[b]!++;
     }
   };
   const onChange = (t: Transition): void => {
@@ -722,7 +733,16 @@ export function createMetrics(model: MetricsModel, opts: MetricsOptions = {}): M
   // The engine thread keeps its own histogram (bgp/driver/lateness.ts) and
   // pushes it with the peer snapshots; it is exported as it is, bucket for
   // bucket, rather than re-observed here.
-  registry.registerMetric(latenessHistogram(() => model.engine?.lateness?.() ?? null));
+  registry.registerMetric(
+    histogramMetric(
+      'herald_engine_timer_lateness_seconds',
+      'How long after its deadline each session engine timer (BGP keepalive, hold, connect; BFD) ran, on the engine thread.',
+      function* () {
+        const t = model.engine?.lateness?.() ?? null;
+        if (t) yield { labels: {}, buckets: t.buckets.map((b) => ({ le: b.leMs / 1000, count: b.count })), count: t.count, sum: t.sumMs / 1000 };
+      },
+    ),
+  );
   new Gauge({
     name: 'herald_engine_timer_lateness_max_seconds',
     help: 'The worst lateness of a session engine timer since start: how long after its deadline a keepalive, hold, connect or BFD timer ran.',
@@ -747,35 +767,54 @@ export function createMetrics(model: MetricsModel, opts: MetricsOptions = {}): M
   };
 }
 
-const LATENESS_NAME = 'herald_engine_timer_lateness_seconds';
+/** One histogram series: labels, cumulative bucket counts by upper bound, count and sum. */
+interface HistogramSeries {
+  labels: Record<string, string>;
+  buckets: { le: number; count: number }[];
+  count: number;
+  sum: number;
+}
 
 /**
- * herald_engine_timer_lateness_seconds as a prom-client metric object whose
- * values are the engine's own cumulative buckets (prom-client's Histogram
- * can only observe single values). No samples until the engine reports.
+ * A histogram as a prom-client metric object whose series are read at
+ * scrape time from counts kept elsewhere (prom-client's Histogram can only
+ * observe single values, each with a label lookup): the engine's timer
+ * lateness (kept in the engine thread) and the check durations (kept as
+ * plain numbers per probe). A series appears once `read` yields it.
  */
-function latenessHistogram(read: () => TimerLateness | null): Parameters<Registry['registerMetric']>[0] {
-  const help = 'How long after its deadline each session engine timer (BGP keepalive, hold, connect; BFD) ran, on the engine thread.';
+function histogramMetric(name: string, help: string, read: () => Iterable<HistogramSeries>): Parameters<Registry['registerMetric']>[0] {
   const metric = {
-    name: LATENESS_NAME,
+    name,
     help,
     type: 'histogram',
     aggregator: 'sum',
     reset() {},
     get() {
-      const t = read();
       const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
-      if (t) {
-        for (const b of t.buckets) values.push({ labels: { le: b.leMs / 1000 }, value: b.count, metricName: `${LATENESS_NAME}_bucket` });
-        values.push({ labels: { le: '+Inf' }, value: t.count, metricName: `${LATENESS_NAME}_bucket` });
-        values.push({ labels: {}, value: t.sumMs / 1000, metricName: `${LATENESS_NAME}_sum` });
-        values.push({ labels: {}, value: t.count, metricName: `${LATENESS_NAME}_count` });
+      for (const s of read()) {
+        for (const b of s.buckets) values.push({ labels: { ...s.labels, le: b.le }, value: b.count, metricName: `${name}_bucket` });
+        values.push({ labels: { ...s.labels, le: '+Inf' }, value: s.count, metricName: `${name}_bucket` });
+        values.push({ labels: s.labels, value: s.sum, metricName: `${name}_sum` });
+        values.push({ labels: s.labels, value: s.count, metricName: `${name}_count` });
       }
-      return Promise.resolve({ name: LATENESS_NAME, help, type: 'histogram', values, aggregator: 'sum' });
+      return Promise.resolve({ name, help, type: 'histogram', values, aggregator: 'sum' });
     },
   };
   return metric as unknown as Parameters<Registry['registerMetric']>[0];
 }
+
+/** One service's probes of one check kind, as plain numbers (scraped into the metrics above). */
+interface CheckTally {
+  ok: number;
+  fail: number;
+  skipped: number;
+  /** Durations per CHECK_BUCKETS bucket, not cumulative; above the last bound only in `count`. */
+  buckets: number[];
+  count: number;
+  sumS: number;
+}
+
+const newCheckTally = (): CheckTally => ({ ok: 0, fail: 0, skipped: 0, buckets: CHECK_BUCKETS.map(() => 0), count: 0, sumS: 0 });
 
 /** Healthz body: read-only counts from the same model. */
 export function healthSummary(model: MetricsModel): { status: 'ok'; sessions: { established: number; total: number }; services: { up: number; total: number } } {

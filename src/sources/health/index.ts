@@ -8,6 +8,6 @@
 export { HealthSource, type HealthSourceOptions } from './source.js';
 export { ProbePacer, PACER_SLICE_MS, type ProbePacerOptions } from './pacer.js';
 export { ServiceHealth, GRACE_MS, type ServiceHealthOptions, type ServiceHealthSpec, type CarriedState, type RoundEvent } from './service.js';
-export { runCheck, probe, checkLabel, checkTimeout, checkTcp, checkHttp, checkExec, checkMaintenanceFile, BODY_LIMIT } from './checks/index.js';
+export { runCheck, startCheck, fromProber, probe, checkLabel, checkTimeout, checkTcp, startTcp, checkHttp, checkExec, checkMaintenanceFile, BODY_LIMIT } from './checks/index.js';
 export { OUTPUT_LIMIT } from './types.js';
-export type { CheckResult, CheckFn, Prober, HealthState, CheckReport, Transition, ServiceSnapshot, Check } from './types.js';
+export type { CheckResult, CheckFn, Prober, ProbeRun, ProbeStarter, HealthState, CheckReport, Transition, ServiceSnapshot, Check } from './types.js';

@@ -8,9 +8,12 @@
  * transition events. Time comes from an injected `Clock` and probes from an
  * injected `Prober`, so tests drive it with a ManualClock and fake checks.
  *
- * A round starts every check at once, each with its own AbortSignal that
- * fires at the check's timeout; a check that ignores its signal is counted as
- * hung (failed) GRACE_MS later and the round goes on without it. While a
+ * A round starts every check at once; at the check's timeout its probe is
+ * aborted (`ProbeRun.abort`, the AbortSignal of a promise-style prober); a
+ * check that ignores the abort is counted as hung (failed) GRACE_MS later
+ * and the round goes on without it. The next round and the timeouts are
+ * deadlines in the health source's one queue (deadlines.ts, decision 0044),
+ * and each check's probe state is one object reused for every probe. While a
  * check's earlier probe is still running, a new probe of it is not started:
  * the round records it as skipped (a failure). Other checks and other
  * services never wait for a hung probe.
@@ -33,8 +36,9 @@
  */
 import type { Clock } from '../../../bgp/index.js';
 import type { ServiceConfig } from '../../config/index.js';
-import { checkLabel, checkTimeout, runCheck } from './checks/index.js';
-import type { Check, CheckReport, CheckResult, HealthState, Prober, ServiceSnapshot, Transition } from './types.js';
+import { checkLabel, checkTimeout, fromProber, startCheck } from './checks/index.js';
+import { Deadline, DeadlineQueue } from './deadlines.js';
+import type { Check, CheckReport, CheckResult, HealthState, ProbeRun, ProbeStarter, Prober, ServiceSnapshot, Transition } from './types.js';
 
 /** What the state machine reads of a service's config. */
 export type ServiceHealthSpec = Pick<
@@ -70,6 +74,12 @@ export interface ServiceHealthOptions {
    * counts from when it really starts.
    */
   launch?: (start: () => void) => void;
+  /**
+   * The queue this service's deadlines (next round, probe timeouts) wait in:
+   * one per health source, so every service shares one Clock timer
+   * (deadlines.ts). Default: a queue of its own on `clock`.
+   */
+  deadlines?: DeadlineQueue;
 }
 
 /** Summary of one finished round, for metrics and tests. */
@@ -95,9 +105,101 @@ interface Round {
   done: boolean;
 }
 
-interface InFlight {
-  startedAt: number;
-  abort: AbortController;
+/**
+ * One check of a service and its probe in flight (at most one at a time:
+ * a round that finds it busy records the check as skipped). Made once per
+ * check and reused for every probe, so a probe costs no closure, controller
+ * or callback of its own here: its methods are the pacer's start, the
+ * probe's `done` and its deadline's (timeout, then hung grace).
+ */
+class CheckSlot {
+  /** Started and not yet reported. */
+  busy = false;
+  /** The probe under way (null before start returns, or once it reported). */
+  private run: ProbeRun | null = null;
+  /** The round the probe in flight reports to, and when it started. */
+  private flightRound: Round | null = null;
+  startedAt = 0;
+  /** A start is waiting in the pacer for this round (null: none). */
+  private queuedFor: Round | null = null;
+  /** The probe's timeout, then (after it aborted a probe that went on) its hung deadline. */
+  private readonly deadline = new Deadline(() => this.deadlineDue());
+  private hungPhase = false;
+  private timeoutMs = 0;
+
+  constructor(
+    private readonly owner: ServiceHealth,
+    private readonly index: number,
+    private readonly check: Check,
+    private readonly label: string,
+  ) {}
+
+  /** Start now, or queue the start with the pacer for `round`. */
+  due(round: Round, launcher: ((start: () => void) => void) | null): void {
+    if (launcher === null) {
+      this.launch(round);
+      return;
+    }
+    const queued = this.queuedFor !== null;
+    this.queuedFor = round;
+    if (!queued) launcher(this.start);
+  }
+
+  /** The pacer's start: only if its round is still the current one. */
+  private readonly start = (): void => {
+    const round = this.queuedFor;
+    this.queuedFor = null;
+    if (round !== null && !this.busy && this.owner.isCurrent(round)) this.launch(round);
+  };
+
+  private launch(round: Round): void {
+    const o = this.owner;
+    const now = o.clockNow();
+    this.busy = true;
+    this.flightRound = round;
+    this.startedAt = now;
+    this.timeoutMs = checkTimeout(this.check) ?? o.spec.timeoutMs;
+    // One deadline per probe: the timeout aborts it and only then becomes
+    // the hung deadline (most probes finish first and clear it).
+    this.hungPhase = false;
+    o.deadlines.set(this.deadline, now + this.timeoutMs);
+    const run = o.starter(this.check, this.done);
+    // `done` may already have run (a probe that failed at once).
+    if (this.busy) this.run = run;
+  }
+
+  private readonly done = (r: CheckResult): void => {
+    if (!this.busy) return;
+    this.busy = false;
+    this.run = null;
+    this.owner.deadlines.clear(this.deadline);
+    const round = this.flightRound!;
+    this.flightRound = null;
+    this.owner.record(round, this.index, r);
+  };
+
+  private deadlineDue(): void {
+    const o = this.owner;
+    if (!this.hungPhase) {
+      this.run?.abort();
+      if (!this.busy) return;
+      this.hungPhase = true;
+      o.deadlines.set(this.deadline, this.startedAt + this.timeoutMs + o.graceMs);
+      return;
+    }
+    const ms = this.timeoutMs;
+    o.record(this.flightRound!, this.index, {
+      ok: false,
+      detail: `${this.label}: hung, no result ${Math.round(ms + o.graceMs)}ms after it started (timeout ${ms}ms)`,
+      latencyMs: o.clockNow() - this.startedAt,
+    });
+  }
+
+  /** Stop: forget a queued start, abort the probe in flight (it still reports, to a finished round). */
+  stop(): void {
+    this.queuedFor = null;
+    this.run?.abort();
+  }
 }
 
 type Listener<T> = (ev: T) => void;
@@ -105,10 +207,11 @@ type Listener<T> = (ev: T) => void;
 export class ServiceHealth {
   readonly spec: ServiceHealthSpec;
   private readonly clock: Clock;
-  private readonly prober: Prober;
+  /** Starts one probe (CheckSlot reads it). */
+  readonly starter: ProbeStarter;
   private readonly random: () => number;
   private readonly wall: () => number;
-  private readonly graceMs: number;
+  readonly graceMs: number;
 
   private stateV: HealthState;
   private healthyV: boolean;
@@ -116,9 +219,12 @@ export class ServiceHealth {
   /** Consecutive rounds whose verdict differs from `healthy`. */
   private count = 0;
   private readonly last: (CheckReport | undefined)[];
-  private readonly inFlight: (InFlight | undefined)[];
+  private readonly slots: readonly CheckSlot[];
   private round: Round | null = null;
-  private cancelNext: (() => void) | null = null;
+  /** Where this service's deadlines wait (CheckSlot sets the probes' in it). */
+  readonly deadlines: DeadlineQueue;
+  /** The next round's start. */
+  private readonly nextRound: Deadline;
   private running = false;
   private readonly changeListeners = new Set<Listener<Transition>>();
   private readonly roundListeners = new Set<Listener<RoundEvent>>();
@@ -135,7 +241,7 @@ export class ServiceHealth {
   constructor(spec: ServiceHealthSpec, opts: ServiceHealthOptions) {
     this.spec = spec;
     this.clock = opts.clock;
-    this.prober = opts.prober ?? runCheck;
+    this.starter = opts.prober ? fromProber(opts.prober, () => this.clock.now()) : startCheck;
     this.random = opts.random ?? Math.random;
     this.wall = opts.wallClock ?? Date.now;
     this.graceMs = opts.graceMs ?? GRACE_MS;
@@ -144,10 +250,12 @@ export class ServiceHealth {
     this.sinceV = opts.initial?.since ?? this.wall();
     this.firstRoundDecides = opts.firstRoundDecides === true && opts.initial === undefined;
     this.launcher = opts.launch ?? null;
+    this.deadlines = opts.deadlines ?? new DeadlineQueue(opts.clock);
+    this.nextRound = new Deadline(this.roundDue);
     this.last = spec.checks.map(() => undefined);
-    this.inFlight = spec.checks.map(() => undefined);
     this.skipped = spec.checks.map(() => 0);
     this.labels = spec.checks.map(checkLabel);
+    this.slots = spec.checks.map((c, i) => new CheckSlot(this, i, c, this.labels[i]!));
     this.kinds = spec.checks.map((c) => c.kind);
   }
 
@@ -183,10 +291,9 @@ export class ServiceHealth {
   /** Stop probing and abort probes in flight. */
   stop(): void {
     this.running = false;
-    this.cancelNext?.();
-    this.cancelNext = null;
-    for (const f of this.inFlight) f?.abort.abort();
+    this.deadlines.clear(this.nextRound);
     if (this.round) this.round.done = true;
+    for (const slot of this.slots) slot.stop();
     this.round = null;
   }
 
@@ -210,13 +317,11 @@ export class ServiceHealth {
   }
 
   private schedule(atMs: number): void {
-    this.cancelNext?.();
-    this.cancelNext = this.clock.setTimer(atMs, this.roundDue);
+    this.deadlines.set(this.nextRound, atMs);
   }
 
-  /** The next-round timer's callback, one function for the service's life. */
+  /** The next round's deadline fell due (one function for the service's life). */
   private readonly roundDue = (): void => {
-    this.cancelNext = null;
     if (this.running) this.startRound();
   };
 
@@ -226,62 +331,31 @@ export class ServiceHealth {
     const round: Round = { startedAt: now, reports: checks.map(() => undefined), pending: checks.length, done: false };
     this.round = round;
     for (let i = 0; i < checks.length; i++) {
-      const check = checks[i]!;
-      const busy = this.inFlight[i];
-      if (busy) {
+      const slot = this.slots[i]!;
+      if (slot.busy) {
         this.skipped[i] = this.skipped[i]! + 1;
-        const ms = Math.round(now - busy.startedAt);
+        const ms = Math.round(now - slot.startedAt);
         const result: CheckResult = { ok: false, detail: `${this.labels[i]}: not probed, the previous probe (started ${ms}ms ago) is still running`, latencyMs: 0 };
         this.record(round, i, result, true);
         continue;
       }
-      if (this.launcher === null) this.launch(round, i, check, now);
-      else {
-        // Started later by the pacer: only if this round is still the current one.
-        this.launcher(() => {
-          if (this.running && this.round === round && !round.done) this.launch(round, i, check, this.clock.now());
-        });
-      }
+      // Started at once, or later by the pacer (only if this round is still the current one then).
+      slot.due(round, this.launcher);
     }
   }
 
-  private launch(round: Round, i: number, check: Check, now: number): void {
-    const ac = new AbortController();
-    const flight: InFlight = { startedAt: now, abort: ac };
-    this.inFlight[i] = flight;
-    const timeout = checkTimeout(check) ?? this.spec.timeoutMs;
-    // One timer per probe: the timeout aborts it and only then arms the
-    // hung deadline (most probes finish first and cancel the one).
-    let cancelHung: (() => void) | null = null;
-    const cancelAbort = this.clock.setTimer(now + timeout, () => {
-      ac.abort();
-      if (this.inFlight[i] !== flight) return;
-      cancelHung = this.clock.setTimer(now + timeout + this.graceMs, () => {
-        this.record(round, i, {
-          ok: false,
-          detail: `${this.labels[i]}: hung, no result ${Math.round(timeout + this.graceMs)}ms after it started (timeout ${timeout}ms)`,
-          latencyMs: this.clock.now() - now,
-        });
-      });
-    });
-    // One reaction per probe (this runs a thousand times a second with a
-    // thousand services): settle the flight, then record.
-    const settle = (r: CheckResult): void => {
-      if (this.inFlight[i] === flight) this.inFlight[i] = undefined;
-      cancelAbort();
-      cancelHung?.();
-      this.record(round, i, r);
-    };
-    let p: Promise<CheckResult>;
-    try {
-      p = this.prober(check, ac.signal);
-    } catch (e) {
-      p = Promise.reject(e);
-    }
-    p.then(settle, (e: unknown) => settle({ ok: false, detail: `${this.labels[i]}: ${e instanceof Error ? e.message : String(e)}`, latencyMs: this.clock.now() - now }));
+  /** The round probes may still start for (CheckSlot). */
+  isCurrent(round: Round): boolean {
+    return this.running && this.round === round && !round.done;
   }
 
-  private record(round: Round, i: number, result: CheckResult, skipped = false): void {
+  /** The clock's now (CheckSlot). */
+  clockNow(): number {
+    return this.clock.now();
+  }
+
+  /** Record a check's result in its round (ignored once the round is over or has one). */
+  record(round: Round, i: number, result: CheckResult, skipped = false): void {
     if (round.done || round.reports[i] !== undefined) return;
     const report: CheckReport = skipped ? { index: i, check: this.labels[i]!, result, at: this.wall(), skipped } : { index: i, check: this.labels[i]!, result, at: this.wall() };
     round.reports[i] = report;

@@ -15,6 +15,7 @@
  * service starts down; a removed one is stopped.
  */
 import type { ServiceConfig } from '../../config/index.js';
+import { DeadlineQueue } from './deadlines.js';
 import { ServiceHealth, type RoundEvent, type ServiceHealthOptions, type ServiceHealthSpec } from './service.js';
 import type { ServiceSnapshot, Transition } from './types.js';
 
@@ -42,7 +43,8 @@ export class HealthSource {
    */
   constructor(services: readonly ServiceHealthSpec[], opts: HealthSourceOptions) {
     const { firstRoundDecides, ...rest } = opts;
-    this.opts = rest;
+    // Every service's deadlines in one queue on one Clock timer (deadlines.ts).
+    this.opts = { ...rest, deadlines: rest.deadlines ?? new DeadlineQueue(rest.clock) };
     for (const s of services) this.add(s, undefined, firstRoundDecides === true);
     this.firstPending = services.length > 0 ? new Set(services.map((s) => s.name)) : null;
   }

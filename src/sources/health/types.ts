@@ -25,6 +25,21 @@ export type CheckFn<C extends Check = Check> = (spec: C, signal: AbortSignal) =>
 /** Runs any kind of check; injectable so the state machine can be tested without I/O. */
 export type Prober = (spec: Check, signal: AbortSignal) => Promise<CheckResult>;
 
+/** A probe under way. An AbortController is one. */
+export interface ProbeRun {
+  /** Ask the probe to stop; it still reports, once, as soon as it can. */
+  abort(): void;
+}
+
+/**
+ * How the state machine starts a probe: `done` is called exactly once,
+ * perhaps before this returns. The callback form of a `Prober`: the tcp
+ * check, probed by the thousand every second, runs without an
+ * AbortController, a promise or a closure of its own (checks/index.ts
+ * `startCheck`); a `Prober` runs through `fromProber`.
+ */
+export type ProbeStarter = (spec: Check, done: (r: CheckResult) => void) => ProbeRun;
+
 export type HealthState = 'up' | 'down' | 'maintenance';
 
 /** The last result of one check, kept for `routes explain`. */

@@ -8,18 +8,18 @@
  */
 import { after, realClock } from '../../../../bgp/index.js';
 import type { Check } from '../../../config/index.js';
-import type { CheckResult } from '../types.js';
+import type { CheckResult, ProbeStarter, Prober } from '../types.js';
 import { errText, hostPort } from './common.js';
 import { checkExec } from './exec.js';
 import { checkHttp } from './http.js';
 import { checkMaintenanceFile } from './maintenance.js';
-import { checkTcp } from './tcp.js';
+import { checkTcp, startTcp } from './tcp.js';
 import { checkHostAddress } from './host-address.js';
 
 export { checkExec } from './exec.js';
 export { checkHttp, serverName, BODY_LIMIT } from './http.js';
 export { checkMaintenanceFile } from './maintenance.js';
-export { checkTcp } from './tcp.js';
+export { checkTcp, startTcp } from './tcp.js';
 export { checkHostAddress, forgetAddressSnapshot } from './host-address.js';
 
 /** Run one probe of any kind; never rejects (a thrown error becomes a failed result). */
@@ -28,6 +28,32 @@ export function runCheck(spec: Check, signal: AbortSignal): Promise<CheckResult>
   // the thousand: no async wrapper (a promise and an await) around it.
   return spec.kind === 'tcp' ? checkTcp(spec, signal) : runGuarded(spec, signal);
 }
+
+/**
+ * Start one probe of any kind, the state machine's default `ProbeStarter`:
+ * the tcp check natively (one object per probe, no AbortController, no
+ * promise), the other kinds through their promise form.
+ */
+export const startCheck: ProbeStarter = (spec, done) => (spec.kind === 'tcp' ? startTcp(spec, done) : startGuarded(spec, done));
+
+/** A Prober as a ProbeStarter: an AbortController per probe; a throw or a rejection is a failed result naming the check. */
+export function fromProber(prober: Prober, now: () => number = () => performance.now()): ProbeStarter {
+  return (spec, done) => {
+    const ac = new AbortController();
+    const t0 = now();
+    const failed = (e: unknown): void => done({ ok: false, detail: `${checkLabel(spec)}: ${e instanceof Error ? e.message : String(e)}`, latencyMs: now() - t0 });
+    let p: Promise<CheckResult>;
+    try {
+      p = prober(spec, ac.signal);
+    } catch (e) {
+      p = Promise.reject(e);
+    }
+    p.then(done, failed);
+    return ac;
+  };
+}
+
+const startGuarded = fromProber(runCheck);
 
 async function runGuarded(spec: Exclude<Check, { kind: 'tcp' }>, signal: AbortSignal): Promise<CheckResult> {
   const t0 = performance.now();

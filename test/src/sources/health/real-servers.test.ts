@@ -381,6 +381,29 @@ describe.skipIf(!netns.canRun)('health checks against real servers in a network 
       expect(hole.ok).toBe(false);
       expectTimedOut(hole.detail, 'TCP connect to 198.51.100.2:80', 250);
     });
+
+    it('closes with a reset: nginx and nsd keep serving and log nothing, and no TIME_WAIT is left here', async () => {
+      const errorLog = join(dir, 'error.log');
+      const logged = existsSync(errorLog) ? readFileSync(errorLog, 'utf8').length : 0;
+      const probed = [tcp(WWW4, HTTP_PORT), tcp(WWW4, HTTPS_PORT), tcp(WWW6, HTTP_PORT), tcp(DNS4, DNS_PORT)];
+      const peers = new Set([`${WWW4}:${HTTP_PORT}`, `${WWW4}:${HTTPS_PORT}`, `[${WWW6}]:${HTTP_PORT}`, `${DNS4}:${DNS_PORT}`]);
+      // TIME_WAIT entries on this side towards the probed ports (earlier http tests may have left some; they only expire).
+      const timeWait = (): number =>
+        execFileSync('ip', ['netns', 'exec', NS, 'ss', '-Htan', 'state', 'time-wait'], { encoding: 'utf8' })
+          .split('\n')
+          .filter((l) => peers.has(l.trim().split(/\s+/).at(-1) ?? '')).length;
+      const before = timeWait();
+      for (let i = 0; i < 15; i++) for (const c of probed) expect(await probe(c)).toMatchObject({ ok: true });
+      // A FIN from the prober (it closes first) would leave one TIME_WAIT here per probe, sixty in all.
+      const after = timeWait();
+      console.log(`tcp check: TIME_WAIT towards the probed ports ${before} before, ${after} after 60 probes`);
+      expect(after).toBeLessThanOrEqual(before);
+      // The servers answer real requests after sixty resets, and nginx logged nothing at warn or above.
+      expect(await probe(http())).toMatchObject({ ok: true });
+      expect(await probe(https())).toMatchObject({ ok: true });
+      expect(await probe(dns({ protocol: 'tcp' }))).toMatchObject({ ok: true });
+      expect(existsSync(errorLog) ? readFileSync(errorLog, 'utf8').slice(logged) : '').toBe('');
+    });
   });
 
   describe('exec', () => {
