@@ -10,10 +10,9 @@
 //   --root=DIR                        build or check another tree (tests)
 //
 // ENTRIES are the main thread's entry points; each becomes dist/<name>.mjs
-// (plus its .map), built on its own (decision 0041: `routes` loads none of
-// the daemon's chunks). Every dynamic import() (the LXD client, metrics, the
-// DNS check: loaded only when the config uses them) goes into a chunk beside
-// them, dist/<name>-<hash>.mjs, as does code an entry's dynamic imports share. THREADS are worker
+// (plus its .map). Code two entries share, and every dynamic import() (the
+// LXD client, metrics, the DNS check: loaded only when the config uses them),
+// goes into a chunk beside them, dist/<name>-<hash>.mjs. THREADS are worker
 // threads' entry points, e.g. `'engine-worker': 'bgp/driver/engine-worker.ts'`
 // → dist/engine-worker.mjs, started with
 // `new Worker(new URL('./engine-worker.mjs', import.meta.url))` from whichever
@@ -118,18 +117,12 @@ export async function bundle(root) {
     banner: { js: BANNER },
   };
   const entries = (list) => Object.keys(list).map((out) => ({ in: `herald-entry:${out}`, out }));
-  // One split build per entry: `routes` loads its own two or three files,
-  // not chunks cut to what it shares with the daemon (each ES module file is
-  // one more read, resolve and link; one file fewer measured ~10 ms of the
-  // `routes` summary's CPU, decision 0041).
-  const results = await Promise.all([
-    ...Object.keys(ENTRIES).map((name) => build({ ...options, entryPoints: entries({ [name]: ENTRIES[name] }), splitting: true })),
+  const [main, threads] = await Promise.all([
+    build({ ...options, entryPoints: entries(ENTRIES), splitting: true }),
     build({ ...options, entryPoints: entries(THREADS), splitting: false }),
   ]);
   const dist = join(root, 'dist');
-  // A chunk two entries' builds both write (esbuild's helpers) has the same name and contents in each.
-  const files = new Map(results.flatMap((r) => r.outputFiles).map((f) => [relative(dist, f.path), Buffer.from(f.contents)]));
-  return [...files];
+  return [...main.outputFiles, ...threads.outputFiles].map((f) => [relative(dist, f.path), Buffer.from(f.contents)]);
 }
 
 /** Every file under dir, as paths relative to it. */
