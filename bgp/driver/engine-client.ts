@@ -63,14 +63,14 @@ interface Pending {
  * node_modules/.cache/herald/, where its package imports (koffi) resolve. A
  * build runs the prebuilt dist/engine-worker.mjs instead.
  */
-function tsWorker(url: URL, workerData?: unknown): Worker {
+function tsWorker(url: URL): Worker {
   const root = new URL('../../', import.meta.url);
   const dir = new URL('node_modules/.cache/herald/', root);
   mkdirSync(dir, { recursive: true });
   // The BFD thread's script goes beside the engine's, where the engine looks for it (decision 0040).
   bundleWorker(root, new URL('../bfd/bfd-worker.ts', import.meta.url), new URL('bfd-worker.mjs', dir));
   const out = bundleWorker(root, url, new URL('engine-worker.mjs', dir));
-  return new Worker(out, { stdout: false, stderr: false, resourceLimits: ENGINE_LIMITS, workerData });
+  return new Worker(out, { stdout: false, stderr: false, resourceLimits: ENGINE_LIMITS });
 }
 
 /** Bundle one worker entry to `out` unless the file there is already the same. */
@@ -138,12 +138,8 @@ export class EngineThread {
     this.failure ??= new Error(`the session engine thread exited with code ${code}`);
   };
 
-  constructor(workerUrl: URL = defaultWorkerUrl(), opts: { ahead?: boolean } = {}) {
-    // Started ahead of its config, the thread loads the libc bindings while it waits (engine-worker.ts).
-    const workerData = opts.ahead ? { preloadLibc: true } : undefined;
-    this.worker = workerUrl.pathname.endsWith('.ts')
-      ? tsWorker(workerUrl, workerData)
-      : new Worker(workerUrl, { stdout: false, stderr: false, resourceLimits: ENGINE_LIMITS, workerData });
+  constructor(workerUrl: URL = defaultWorkerUrl()) {
+    this.worker = workerUrl.pathname.endsWith('.ts') ? tsWorker(workerUrl) : new Worker(workerUrl, { stdout: false, stderr: false, resourceLimits: ENGINE_LIMITS });
     this.worker.unref();
     this.worker.on('error', this.onError);
     this.worker.on('exit', this.onExit);
@@ -160,7 +156,7 @@ export class EngineThread {
 
 /** Start the session engine's thread now, for an EngineClient to take later (`EngineClientOptions.thread`). */
 export function startEngineThread(workerUrl?: URL): EngineThread {
-  return new EngineThread(workerUrl, { ahead: true });
+  return new EngineThread(workerUrl);
 }
 
 export class EngineClient implements Engine {

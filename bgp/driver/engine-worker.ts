@@ -15,10 +15,9 @@
  *
  * No RFC: herald's own thread boundary.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { Speaker } from './speaker.js';
 import { every, realClock } from './clock.js';
-import { preloadLibc } from './sockopts.js';
 import type { Logger, SpeakerEvent } from './types.js';
 import type { Command, FromEngine } from './engine-protocol.js';
 
@@ -29,11 +28,6 @@ const port = parentPort;
 if (!port) throw new Error('engine-worker.ts runs only as a worker thread');
 
 const post = (m: FromEngine): void => port.postMessage(m);
-
-// A thread started ahead of its config (`herald run`, decision 0038) is idle
-// until its options arrive: it loads the libc bindings an eBGP session's
-// connect needs then, off the way to the first OPEN (decision 0041).
-if ((workerData as { preloadLibc?: boolean } | null)?.preloadLibc) setImmediate(preloadLibc);
 
 /** Log records go to the main thread's logger (one log stream per process). */
 const logger: Logger = {

@@ -149,19 +149,6 @@ function libc(): Libc {
   return libcCache;
 }
 
-/**
- * Load the libc bindings now, while the thread has nothing else to do, so
- * the first connect that needs them (every eBGP session: TTL 1) does not
- * wait for koffi (~15 ms of CPU). A failure is left for that use to report.
- */
-export function preloadLibc(): void {
-  try {
-    libc();
-  } catch {
-    // reported by the first call that needs libc
-  }
-}
-
 const LE = endianness() === 'LE';
 
 function writeU16Host(b: Buffer, v: number, off: number): void {
