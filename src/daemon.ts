@@ -220,14 +220,17 @@ export class Daemon {
     this.engine = engine;
     for (const p of config.peers) if (!p.shutdown) engine.addPeer(toPeerConfig(p));
     engine.on((e) => this.onEngineEvent(e));
-    const engineStarted = engine.start();
-    engineStarted.catch(() => {}); // awaited below
-    // Reading the host's routes starts a process (`ip -j route`): not on the
-    // way to the first OPEN. The warnings are logged before "herald started"
-    // and a connect failure waits for them (connectHint).
-    const warnings = this.checkWarnings(config, locate);
+    // Reading the host's routes starts a process (`ip -j route`), and a fork
+    // while the engine thread works makes that thread wait (the process's
+    // memory map is locked for the copy): the warnings are worked out once
+    // the engine has started. They are logged before "herald started", and a
+    // connect failure that comes first waits for them (connectHint).
+    let startWarnings!: () => void;
+    const warnings = new Promise<void>((r) => (startWarnings = r)).then(() => this.checkWarnings(config, locate));
     this.warningsRead = warnings;
     warnings.catch(() => {}); // awaited below, before "herald started": a failure fails start() there
+    const engineStarted = engine.start();
+    engineStarted.catch(() => {}); // awaited below
     let metricsModule: typeof import('./metrics.js') | null;
     try {
       this.restoreDrains(config);
@@ -251,6 +254,7 @@ export class Daemon {
       await this.addresses?.removeAll();
       throw listenError ? new Error(listenFailure(listenError, config)) : e;
     }
+    startWarnings();
     this.reconciler.setSnapshot('static', staticGroups(config.static));
     this.startHealth(config.services, this.restarting);
     if (grTimes.length > 0) this.releaseEndOfRibAfterFirstChecks(Math.min(...grTimes) * 1000);
