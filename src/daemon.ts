@@ -197,20 +197,6 @@ export class Daemon {
     const { config, locate } = await loadConfigWithLocator(this.configPath);
     this.config = config;
     this.applyLogging(config);
-    // Reading the host's routes starts a process (`ip -j route`): not on the
-    // way to the first OPEN. The warnings are logged before "herald started"
-    // and a connect failure waits for them (connectHint).
-    const warnings = this.checkWarnings(config, locate);
-    this.warningsRead = warnings;
-    warnings.catch(() => {}); // awaited below, before "herald started": a failure fails start() there
-    this.restoreDrains(config);
-    this.adoptCheckOrphans(config);
-    this.addresses = new HostAddressManager({ stateDir: config.stateDir, log: this.log });
-    // Before any check runs: a service with host_addresses: add must find its address in place.
-    // Nothing is announced yet, so addresses left from a run before that no service wants go at once.
-    await this.addresses.removeUnwanted(config.services);
-    await this.addresses.addMissing(config.services);
-    const metricsModule = config.metrics ? await import('./metrics.js') : null;
     // With Graceful Restart on any session a router may hold our routes from
     // before this start (a planned restart, or a crash): End-of-RIB waits for
     // every service's first check, so it flushes only what is really down.
@@ -224,22 +210,51 @@ export class Daemon {
       logger: this.log,
       ...(grTimes.length > 0 ? { deferEndOfRib: true, restarting: this.restarting } : {}),
     };
-    // The session engine runs in its own thread (decision 0020).
+    // The session engine runs in its own thread (decision 0020). It starts
+    // first: nothing below is needed for the sessions to open, and the engine
+    // announces nothing before the reconciler hands it routes, after the host
+    // addresses are in place (decision 0041).
     const engine: Engine = this.opts.inlineEngine
       ? this.opts.inlineEngine(options)
       : new EngineClient({ ...options, ...(this.opts.engineThread ? { thread: this.opts.engineThread } : {}) });
     this.engine = engine;
     for (const p of config.peers) if (!p.shutdown) engine.addPeer(toPeerConfig(p));
     engine.on((e) => this.onEngineEvent(e));
+    // Reading the host's routes starts a process (`ip -j route`), and a fork
+    // while the engine thread works makes that thread wait (the process's
+    // memory map is locked for the copy): the warnings are worked out once
+    // the engine has started. They are logged before "herald started", and a
+    // connect failure that comes first waits for them (connectHint).
+    let startWarnings!: () => void;
+    const warnings = new Promise<void>((r) => (startWarnings = r)).then(() => this.checkWarnings(config, locate));
+    this.warningsRead = warnings;
+    warnings.catch(() => {}); // awaited below, before "herald started": a failure fails start() there
+    const engineStarted = engine.start();
+    engineStarted.catch(() => {}); // awaited below
+    let metricsModule: typeof import('./metrics.js') | null;
     try {
-      await engine.start();
+      this.restoreDrains(config);
+      this.adoptCheckOrphans(config);
+      this.addresses = new HostAddressManager({ stateDir: config.stateDir, log: this.log });
+      // Before any check runs: a service with host_addresses: add must find its address in place.
+      // Nothing is announced yet, so addresses left from a run before that no service wants go at once.
+      await this.addresses.removeUnwanted(config.services);
+      await this.addresses.addMissing(config.services);
+      metricsModule = config.metrics ? await import('./metrics.js') : null;
+      await engineStarted;
     } catch (e) {
-      // A failed start (port 179 taken, no permission) must not leave the engine thread running.
+      // A failed start (port 179 taken, no permission, a host address that
+      // cannot be added) must not leave the engine thread running.
+      const listenError = await engineStarted.then(
+        () => null,
+        (x: unknown) => x as NodeJS.ErrnoException,
+      );
       await engine.stop().catch(() => {});
       this.engine = null;
-      await this.addresses.removeAll();
-      throw new Error(listenFailure(e as NodeJS.ErrnoException, config));
+      await this.addresses?.removeAll();
+      throw listenError ? new Error(listenFailure(listenError, config)) : e;
     }
+    startWarnings();
     this.reconciler.setSnapshot('static', staticGroups(config.static));
     this.startHealth(config.services, this.restarting);
     if (grTimes.length > 0) this.releaseEndOfRibAfterFirstChecks(Math.min(...grTimes) * 1000);

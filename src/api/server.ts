@@ -36,7 +36,8 @@
  */
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs/promises';
-import * as http from 'node:http';
+import type * as http from 'node:http';
+import { createRequire } from 'node:module';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
@@ -571,7 +572,9 @@ export async function startApiServer(d: ApiDaemon, o: ApiServerOptions): Promise
   await removeStale(o.socket);
   // Resolve the group before listening, so a typo leaves no socket behind.
   const gid = o.group === undefined || o.group === null ? null : await resolveGroup(o.group);
-  const server = http.createServer(apiHandler(d, o.handler));
+  // node:http is loaded here, when the API starts (after the engine's start), not with the daemon's code (decision 0041).
+  const { createServer } = createRequire(import.meta.url)('node:http') as typeof http;
+  const server = createServer(apiHandler(d, o.handler));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.socket, () => {

@@ -21,6 +21,21 @@ import { parseOvsdbRemote } from '../sources/lxd/ovsdb.js';
 import { DNS_RCODES, DNS_TYPES, LOG_LEVELS } from './types.js';
 import { BFD_DEFAULTS, BFD_MAX_INTERVAL_MS, BFD_MIN_INTERVAL_MS, BFD_WAIT_UP_MS } from '../../bgp/index.js';
 
+// zod's object parsers are compiled with `new Function` on their first use
+// by default: herald parses a config at start and at a reload, so that code
+// never pays for itself. Without it the first parse of a small config took
+// half the CPU (23-32 ms vs 38-41 ms, the largest step before the first
+// OPEN after loading the code) and a 10,000-service config parsed no slower
+// (decision 0041).
+z.config({ jitless: true });
+// Descriptions for the JSON Schema go on a schema built for that field with
+// `.register(z.globalRegistry, …)`: `.meta(…)` clones the schema first, 85
+// more schema objects built at every start for nothing (importing the schema
+// took ~7 % less CPU without them, decision 0041). A schema shared by several
+// fields (`asn`, `ipAddress`, ...) keeps `.meta(…)`, so its description stays
+// with the one field; docs/herald.schema.json, checked by a test, shows any
+// slip.
+
 // ---------------------------------------------------------------- scalars
 
 /** Show a value in a message: short scalars verbatim, anything else by kind. */
@@ -41,7 +56,7 @@ function checkedText(check: (s: string) => string | null, description: string) {
       const reason = check(s);
       if (reason !== null) ctx.addIssue({ code: 'custom', message: reason });
     })
-    .meta({ description });
+    .register(z.globalRegistry, { description });
 }
 
 const fromChecked =
@@ -61,7 +76,7 @@ export function int(min: number, max: number, what = 'an integer') {
     .max(max, { error: (iss) => msg(iss.input) });
 }
 
-export const asn = int(1, 4294967295, 'an AS number').meta({ description: 'AS number, 1..4294967295 (4-octet ASNs as plain numbers)' });
+export const asn = int(1, 4294967295, 'an AS number').register(z.globalRegistry, { description: 'AS number, 1..4294967295 (4-octet ASNs as plain numbers)' });
 
 export const port = int(1, 65535, 'a port');
 const listenPort = int(0, 65535, 'a port');
@@ -117,7 +132,7 @@ const name = checkedText(
   'a name: letters, digits, ".", "_", "-"',
 );
 
-const text = (description: string) => z.string({ error: (iss) => `expected a string, got ${show(iss.input)}` }).meta({ description });
+const text = (description: string) => z.string({ error: (iss) => `expected a string, got ${show(iss.input)}` }).register(z.globalRegistry, { description });
 
 const absolutePath = checkedText((s) => (s.startsWith('/') ? null : `expected an absolute path, got ${show(s)}`), 'an absolute path');
 
@@ -130,12 +145,12 @@ export function duration(description: string) {
   return z
     .union(
       [
-        z.number().superRefine(refine).meta({ minimum: 0, description: 'seconds' }),
-        z.string().superRefine(refine).meta({ pattern: DURATION_PATTERN }),
+        z.number().superRefine(refine).register(z.globalRegistry, { minimum: 0, description: 'seconds' }),
+        z.string().superRefine(refine).register(z.globalRegistry, { pattern: DURATION_PATTERN }),
       ],
       { error: (iss) => `expected a duration like 500ms or 2s, got ${show(iss.input)}` },
     )
-    .meta({ description: `${description} (a duration: 500ms, 2s, 1m, 1h30m, or a number of seconds)` });
+    .register(z.globalRegistry, { description: `${description} (a duration: 500ms, 2s, 1m, 1h30m, or a number of seconds)` });
 }
 
 /** A duration that must be a whole number of seconds within [min, max]. */
@@ -158,20 +173,20 @@ const nonEmptyList = <T extends z.ZodType>(item: T, what: string, one: string) =
   list(item, what).min(1, { error: `expected at least one ${one}` });
 
 const bool = (description: string) =>
-  z.boolean({ error: (iss) => `expected true or false, got ${show(iss.input)}` }).meta({ description });
+  z.boolean({ error: (iss) => `expected true or false, got ${show(iss.input)}` }).register(z.globalRegistry, { description });
 
 /** z.enum with a message listing the choices. */
 function oneOf<const T extends readonly [string, ...string[]]>(values: T, description: string) {
   return z
     .enum(values, { error: (iss) => `expected one of ${values.join(', ')}, got ${show(iss.input)}` })
-    .meta({ description });
+    .register(z.globalRegistry, { description });
 }
 
 const communities = list(community, 'communities').default([]);
 const largeCommunities = list(largeCommunity, 'large communities').default([]);
 const extendedCommunities = list(extendedCommunity, 'extended communities').default([]);
-const med = int(0, 4294967295, 'a MED').meta({ description: 'MULTI_EXIT_DISC, 0..4294967295' });
-const peerNames = nonEmptyList(name, 'peer names', 'peer name').meta({ description: 'Announce only to these peers (default: every peer carrying the family)' });
+const med = int(0, 4294967295, 'a MED').register(z.globalRegistry, { description: 'MULTI_EXIT_DISC, 0..4294967295' });
+const peerNames = nonEmptyList(name, 'peer names', 'peer name').register(z.globalRegistry, { description: 'Announce only to these peers (default: every peer carrying the family)' });
 
 /** A duration of at least `minMs` (and no more than `maxMs` when given). */
 function span(description: string, minMs: number, maxMs?: number) {
@@ -222,7 +237,7 @@ function bfdInterval(description: string) {
 const bfdFields = {
   min_tx: bfdInterval('Desired minimum interval between our BFD packets once Up (RFC 5880 bfd.DesiredMinTxInterval)'),
   min_rx: bfdInterval("Required minimum interval between the peer's BFD packets (RFC 5880 bfd.RequiredMinRxInterval)"),
-  multiplier: int(1, 255, 'a detect multiplier').meta({ description: 'Packets missed in a row before the session goes Down (RFC 5880 bfd.DetectMult)' }),
+  multiplier: int(1, 255, 'a detect multiplier').register(z.globalRegistry, { description: 'Packets missed in a row before the session goes Down (RFC 5880 bfd.DetectMult)' }),
   passive: bool("Passive role (RFC 5880 §6.1): send nothing until the peer's first BFD packet"),
   wait_up: duration(
     'How long an Established BGP session holds its routes back while BFD is not Up; after that they go out without BFD protection, with a warning (0 = do not wait)',
@@ -242,7 +257,7 @@ export const bfdSchema = z
     passive: bfdFields.passive.default(false),
     wait_up: bfdFields.wait_up.default(`${BFD_WAIT_UP_MS / 1000}s`),
   })
-  .meta({ description: 'BFD (RFC 5880/5881/5883) with every peer, with these settings; a peer may override them or say bfd: false. Absent = off unless a peer sets bfd' });
+  .register(z.globalRegistry, { description: 'BFD (RFC 5880/5881/5883) with every peer, with these settings; a peer may override them or say bfd: false. Absent = off unless a peer sets bfd' });
 
 const peerBfdSchema = z
   .union(
@@ -257,13 +272,13 @@ const peerBfdSchema = z
         multihop: bool("RFC 5883 multihop BFD (default: when the BGP session is multihop: multihop above 1, or ttl_security with more than one hop)").optional(),
         max_hops: int(1, 255, 'a hop count')
           .optional()
-          .meta({ description: 'Multihop only: accept BFD packets that crossed at most this many hops (TTL >= 256 - max_hops); default no check' }),
+          .register(z.globalRegistry, { description: 'Multihop only: accept BFD packets that crossed at most this many hops (TTL >= 256 - max_hops); default no check' }),
       }),
     ],
     { error: (iss) => `expected true, false or a mapping of BFD settings (min_tx, min_rx, multiplier, ...), got ${show(iss.input)}` },
   )
   .optional()
-  .meta({ description: 'BFD with this peer: true (the top-level bfd settings or the defaults), false (off even when the top-level bfd section is present), or settings that override the top-level ones' });
+  .register(z.globalRegistry, { description: 'BFD with this peer: true (the top-level bfd settings or the defaults), false (off even when the top-level bfd section is present), or settings that override the top-level ones' });
 
 // ---------------------------------------------------------------- sections
 
@@ -277,13 +292,13 @@ export const listenSchema = z
             error: (iss) => `expected an address or a list of addresses, got ${show(iss.input)}`,
           })
           .default('::')
-          .meta({ description: 'Address, or list of addresses, to accept BGP connections on ("::" takes IPv4 too)' }),
-        port: listenPort.default(179).meta({ description: 'TCP port (0: any free port, for tests)' }),
+          .register(z.globalRegistry, { description: 'Address, or list of addresses, to accept BGP connections on ("::" takes IPv4 too)' }),
+        port: listenPort.default(179).register(z.globalRegistry, { description: 'TCP port (0: any free port, for tests)' }),
       }),
     ],
     { error: (iss) => `expected false (no listener) or a mapping { address, port }, got ${show(iss.input)}` },
   )
-  .meta({ description: 'Where herald accepts incoming BGP connections; false: no listener (beside BIRD/FRR, or unprivileged: active sessions only)' });
+  .register(z.globalRegistry, { description: 'Where herald accepts incoming BGP connections; false: no listener (beside BIRD/FRR, or unprivileged: active sessions only)' });
 
 /** An octal file mode as a string ("0660"); YAML would read an unquoted 0660 as decimal. */
 const fileMode = (dflt: string) =>
@@ -303,26 +318,26 @@ const userName = z
 
 export const apiSchema = z
   .strictObject({
-    socket: absolutePath.default('/run/herald/herald.sock').meta({ description: 'Unix socket of the control API (routes CLI): reads and changes' }),
-    mode: fileMode('0660').meta({ description: 'File mode of the socket, octal' }),
+    socket: absolutePath.default('/run/herald/herald.sock').register(z.globalRegistry, { description: 'Unix socket of the control API (routes CLI): reads and changes' }),
+    mode: fileMode('0660').register(z.globalRegistry, { description: 'File mode of the socket, octal' }),
     group: z
       .union([int(0, 4294967294, 'a group id'), groupName])
       .optional()
-      .meta({ description: 'Group that owns the socket (name or numeric gid), so its members can use `routes`; absent: herald’s own group' }),
+      .register(z.globalRegistry, { description: 'Group that owns the socket (name or numeric gid), so its members can use `routes`; absent: herald’s own group' }),
     readonly_socket: z
       .union([absolutePath, z.literal(false)], { error: (iss) => `expected an absolute path or false, got ${show(iss.input)}` })
       .optional()
-      .meta({ description: 'Second socket that answers reads only (every POST: 403 read-only); default herald-ro.sock beside `socket`; false: none' }),
-    readonly_mode: fileMode('0666').meta({ description: 'File mode of the read-only socket, octal' }),
+      .register(z.globalRegistry, { description: 'Second socket that answers reads only (every POST: 403 read-only); default herald-ro.sock beside `socket`; false: none' }),
+    readonly_mode: fileMode('0666').register(z.globalRegistry, { description: 'File mode of the read-only socket, octal' }),
     operators: z
       .strictObject({
-        users: z.array(z.union([int(0, 4294967294, 'a user id'), userName])).default([]).meta({ description: 'Users (names or uids) who may change state' }),
-        groups: z.array(z.union([int(0, 4294967294, 'a group id'), groupName])).default([]).meta({ description: 'Groups (names or gids) whose members may change state' }),
+        users: z.array(z.union([int(0, 4294967294, 'a user id'), userName])).default([]).register(z.globalRegistry, { description: 'Users (names or uids) who may change state' }),
+        groups: z.array(z.union([int(0, 4294967294, 'a group id'), groupName])).default([]).register(z.globalRegistry, { description: 'Groups (names or gids) whose members may change state' }),
       })
       .optional()
-      .meta({ description: 'On `socket`, only these users and groups (and root) may change state, checked with SO_PEERCRED; absent: whoever can connect' }),
+      .register(z.globalRegistry, { description: 'On `socket`, only these users and groups (and root) may change state, checked with SO_PEERCRED; absent: whoever can connect' }),
   })
-  .meta({ description: 'The control API' });
+  .register(z.globalRegistry, { description: 'The control API' });
 
 /** BIRD's receive-limit actions. */
 const limitAction = (dflt: 'block' | 'restart') =>
@@ -334,35 +349,35 @@ const byteSize = z
   .union([int(1, 2 ** 40, 'a size in bytes'), z.string().regex(BYTE_SIZE)], {
     error: (iss) => `expected a size like 65536, "512KiB" or "64MiB", got ${show(iss.input)}`,
   })
-  .meta({ description: 'bytes, or a number with B, KiB, MiB or GiB' });
+  .register(z.globalRegistry, { description: 'bytes, or a number with B, KiB, MiB or GiB' });
 
 const maxPrefixesSchema = z.strictObject({
-  limit: int(1, 4294967295, 'a count').meta({ description: 'Hold at most this many received prefixes' }),
-  warning: int(1, 4294967295, 'a count').optional().meta({ description: 'Log and emit an event once when more are held (default: 90% of limit)' }),
+  limit: int(1, 4294967295, 'a count').register(z.globalRegistry, { description: 'Hold at most this many received prefixes' }),
+  warning: int(1, 4294967295, 'a count').optional().register(z.globalRegistry, { description: 'Log and emit an event once when more are held (default: 90% of limit)' }),
   action: limitAction('restart'),
   restart_after: duration('With action restart: how long the session stays down').default('1m'),
 });
 
 export const importLimitsSchema = z
   .strictObject({
-    max_as_path: int(1, 1_000_000, 'a count').default(1000).meta({ description: 'A route whose AS_PATH holds more AS numbers is not stored' }),
-    max_route_bytes: byteSize.default(65536).meta({ description: "A route whose attributes take more heap (estimate) is not stored" }),
-    max_bytes: byteSize.default('64MiB').meta({ description: "The peer's Adj-RIB-In holds at most this much heap (estimate), keys included" }),
+    max_as_path: int(1, 1_000_000, 'a count').default(1000).register(z.globalRegistry, { description: 'A route whose AS_PATH holds more AS numbers is not stored' }),
+    max_route_bytes: byteSize.default(65536).register(z.globalRegistry, { description: "A route whose attributes take more heap (estimate) is not stored" }),
+    max_bytes: byteSize.default('64MiB').register(z.globalRegistry, { description: "The peer's Adj-RIB-In holds at most this much heap (estimate), keys included" }),
     action: limitAction('block'),
     restart_after: duration('With action restart: how long the session stays down').default('1m'),
   })
   .default({ max_as_path: 1000, max_route_bytes: 65536, max_bytes: '64MiB', action: 'block', restart_after: '1m' })
-  .meta({ description: 'Caps on what a peer can make herald hold (issue 12); applied with import all and none' });
+  .register(z.globalRegistry, { description: 'Caps on what a peer can make herald hold (issue 12); applied with import all and none' });
 
 export const peerSchema = z
   .strictObject({
     name: name.meta({ description: 'Unique peer name, used in logs, the API and metrics' }),
     address: address.meta({ description: "The neighbour's address (IPv4 or IPv6)" }),
-    template: name.optional().meta({ description: 'Take every key this peer does not set from templates.NAME (decision 0028)' }),
+    template: name.optional().register(z.globalRegistry, { description: 'Take every key this peer does not set from templates.NAME (decision 0028)' }),
     asn: asn.meta({ description: "The neighbour's AS" }),
-    port: port.default(179).meta({ description: 'TCP port to connect to' }),
-    local_address: address.optional().meta({ description: 'Source address of the session (same family as address)' }),
-    local_asn: asn.optional().meta({ description: 'Our AS on this session, when not the global asn' }),
+    port: port.default(179).register(z.globalRegistry, { description: 'TCP port to connect to' }),
+    local_address: address.optional().register(z.globalRegistry, { description: 'Source address of the session (same family as address)' }),
+    local_asn: asn.optional().register(z.globalRegistry, { description: 'Our AS on this session, when not the global asn' }),
     passive: bool('Never connect; wait for the neighbour').default(false),
     hold_time: seconds('Proposed hold time', 0, 65535, (s) => (s === 1 || s === 2 ? `expected 0 or at least 3 seconds, got ${s} (RFC 4271 §4.2)` : null)).default(90),
     keepalive: seconds('Keepalive interval (default: a third of hold_time)', 1, 21845).optional(),
@@ -376,25 +391,25 @@ export const peerSchema = z
       .min(1, { error: 'expected a non-empty password' })
       .max(80, { error: 'expected a password of at most 80 characters (RFC 2385 TCP MD5 key)' })
       .optional()
-      .meta({ description: 'TCP MD5 signature key (RFC 2385); never logged or shown' }),
-    multihop: int(1, 255, 'a TTL').optional().meta({ description: 'eBGP multihop: TTL of our packets' }),
+      .register(z.globalRegistry, { description: 'TCP MD5 signature key (RFC 2385); never logged or shown' }),
+    multihop: int(1, 255, 'a TTL').optional().register(z.globalRegistry, { description: 'eBGP multihop: TTL of our packets' }),
     ttl_security: z
       .union([z.boolean(), int(1, 254, 'a hop count')], {
         error: (iss) => `expected true or a hop count 1..254, got ${show(iss.input)}`,
       })
       .optional()
-      .meta({ description: 'GTSM (RFC 5082): true = directly connected, or the most hops away the neighbour may be' }),
+      .register(z.globalRegistry, { description: 'GTSM (RFC 5082): true = directly connected, or the most hops away the neighbour may be' }),
     families: list(oneOf(['ipv4', 'ipv6'] as const, 'address family'), 'families (ipv4, ipv6)')
       .min(1, { error: 'expected at least one family' })
       .optional()
-      .meta({ description: 'Address families to negotiate (default: the family of address)' }),
+      .register(z.globalRegistry, { description: 'Address families to negotiate (default: the family of address)' }),
     extended_next_hop: bool('RFC 8950: IPv4 routes with an IPv6 next hop (IPv6 sessions)').default(false),
     max_prefixes: z
       .union([int(1, 4294967295, 'a count'), maxPrefixesSchema], {
         error: (iss) => `expected a count or a mapping with limit, warning, action, restart_after, got ${show(iss.input)}`,
       })
       .optional()
-      .meta({ description: 'Hold at most this many received prefixes (RFC 4486); a number, or limit/warning/action/restart_after' }),
+      .register(z.globalRegistry, { description: 'Hold at most this many received prefixes (RFC 4486); a number, or limit/warning/action/restart_after' }),
     import: oneOf(['all', 'none'] as const, 'Keep received routes (all) or only count them (none)').default('none'),
     import_limits: importLimitsSchema,
     enforce_first_as: bool("RFC 4271 §6.3: an eBGP peer's routes must start with its AS (off for route servers that do not prepend it)").default(true),
@@ -404,13 +419,13 @@ export const peerSchema = z
         ipv6: familyAddress('ipv6').optional(),
       })
       .optional()
-      .meta({ description: "Next hop for 'self' routes instead of the session's local address" }),
+      .register(z.globalRegistry, { description: "Next hop for 'self' routes instead of the session's local address" }),
     graceful_restart: z
       .union([z.literal(false), seconds('restart time', 1, 4095)], {
         error: (iss) => `expected a restart time in whole seconds 1..4095 or false, got ${show(iss.input)}`,
       })
       .optional()
-      .meta({
+      .register(z.globalRegistry, {
         description:
           'Graceful Restart (RFC 4724) on this session with this restart time, or false for none; absent: on with the top-level graceful_restart.restart_time when that section is present, else off',
       }),
@@ -418,7 +433,7 @@ export const peerSchema = z
     description: text('Free text').optional(),
     shutdown: bool('Administratively down: configured but not connected').default(false),
   })
-  .meta({ description: 'A BGP neighbour' });
+  .register(z.globalRegistry, { description: 'A BGP neighbour' });
 
 // ---------------------------------------------------------------- peer templates (issue 10, decision 0028)
 
@@ -443,12 +458,12 @@ export const templateSchema = z
         }),
     ),
   )
-  .meta({ description: 'Peer settings shared by the peers that name this template' });
+  .register(z.globalRegistry, { description: 'Peer settings shared by the peers that name this template' });
 
 export const templatesSchema = z
   .record(name, templateSchema, { error: (iss) => `expected a mapping of template names to peer settings, got ${show(iss.input)}` })
   .default({})
-  .meta({ description: 'Named peer settings; a peer takes them with template: NAME. Also a place for YAML anchors (<<: *tor)' });
+  .register(z.globalRegistry, { description: 'Named peer settings; a peer takes them with template: NAME. Also a place for YAML anchors (<<: *tor)' });
 
 // ---------------------------------------------------------------- end of peer templates
 
@@ -465,7 +480,7 @@ const statusCodes = z
     error: (iss) => `expected an HTTP status or a list of them, got ${show(iss.input)}`,
   })
   .default(200)
-  .meta({ description: 'Healthy status code(s)' });
+  .register(z.globalRegistry, { description: 'Healthy status code(s)' });
 
 const regexText = checkedText((s) => {
   try {
@@ -487,7 +502,7 @@ const httpFields = {
       error: (iss) => `expected a mapping of header names to values, got ${show(iss.input)}`,
     })
     .default({})
-    .meta({ description: 'Extra request headers' }),
+    .register(z.globalRegistry, { description: 'Extra request headers' }),
   timeout: checkTimeout,
 };
 
@@ -533,8 +548,8 @@ const execCheck = z.strictObject({
     .union([z.string().min(1), list(z.string(), 'arguments').min(1)], {
       error: (iss) => `expected a shell command string or a list of arguments, got ${show(iss.input)}`,
     })
-    .meta({ description: 'A string runs under /bin/sh -c; a list is argv. Exit 0 = healthy' }),
-  env: z.record(z.string(), z.string()).default({}).meta({ description: 'Extra environment variables' }),
+    .register(z.globalRegistry, { description: 'A string runs under /bin/sh -c; a list is argv. Exit 0 = healthy' }),
+  env: z.record(z.string(), z.string()).default({}).register(z.globalRegistry, { description: 'Extra environment variables' }),
   cwd: absolutePath.optional(),
   timeout: checkTimeout,
 });
@@ -543,12 +558,12 @@ export const CHECK_KINDS = ['tcp', 'http', 'https', 'dns', 'exec', 'maintenance_
 
 export const checkSchema = z
   .strictObject({
-    tcp: tcpCheck.optional().meta({ description: 'Healthy when a TCP connection opens' }),
-    http: httpCheck.optional().meta({ description: 'HTTP request; redirects are not followed' }),
-    https: httpsCheck.optional().meta({ description: 'HTTPS request; redirects are not followed' }),
-    dns: dnsCheck.optional().meta({ description: 'DNS query' }),
-    exec: execCheck.optional().meta({ description: 'Run a program; the timeout kills its process group' }),
-    maintenance_file: absolutePath.optional().meta({ description: 'While this file exists the service is administratively down' }),
+    tcp: tcpCheck.optional().register(z.globalRegistry, { description: 'Healthy when a TCP connection opens' }),
+    http: httpCheck.optional().register(z.globalRegistry, { description: 'HTTP request; redirects are not followed' }),
+    https: httpsCheck.optional().register(z.globalRegistry, { description: 'HTTPS request; redirects are not followed' }),
+    dns: dnsCheck.optional().register(z.globalRegistry, { description: 'DNS query' }),
+    exec: execCheck.optional().register(z.globalRegistry, { description: 'Run a program; the timeout kills its process group' }),
+    maintenance_file: absolutePath.optional().register(z.globalRegistry, { description: 'While this file exists the service is administratively down' }),
   })
   .superRefine((c, ctx) => {
     const kinds = CHECK_KINDS.filter((k) => c[k] !== undefined);
@@ -556,12 +571,12 @@ export const checkSchema = z
     if (kinds.length > 1)
       ctx.addIssue({ code: 'custom', message: `expected one check kind per list item, got ${kinds.join(' and ')} (write them as separate items)` });
   })
-  .meta({ description: 'One health check: exactly one of the kinds', minProperties: 1, maxProperties: 1 });
+  .register(z.globalRegistry, { description: 'One health check: exactly one of the kinds', minProperties: 1, maxProperties: 1 });
 
 export const whenDownSchema = z
   .strictObject({
     withdraw: bool('Withdraw the prefixes (the default)').optional(),
-    prepend: int(1, 16, 'a prepend count').optional().meta({ description: 'Stay announced with our AS prepended this many extra times' }),
+    prepend: int(1, 16, 'a prepend count').optional().register(z.globalRegistry, { description: 'Stay announced with our AS prepended this many extra times' }),
     med: med.optional(),
     communities: list(community, 'communities').optional(),
     large_communities: list(largeCommunity, 'large communities').optional(),
@@ -577,7 +592,7 @@ export const whenDownSchema = z
       ctx.addIssue({ code: 'custom', message: 'expected withdraw: true, or how to stay announced: prepend, med, communities, large_communities or graceful_shutdown' });
   })
   .default({ withdraw: true })
-  .meta({ description: 'While the service is down: withdraw (default), or stay announced as a worse path' });
+  .register(z.globalRegistry, { description: 'While the service is down: withdraw (default), or stay announced as a worse path' });
 
 // ---------------------------------------------------------------- service addresses on the host (issue 10, decision 0029)
 
@@ -589,10 +604,10 @@ const ifName = checkedText(
 export const hostAddressesSchema = z
   .strictObject({
     mode: oneOf(['add', 'verify'] as const, 'add: put the addresses on the interface at start, remove them at stop; verify: only check they are there'),
-    interface: ifName.default('lo').meta({ description: 'Interface that holds the addresses' }),
+    interface: ifName.default('lo').register(z.globalRegistry, { description: 'Interface that holds the addresses' }),
   })
   .optional()
-  .meta({ description: "The service's /32 and /128 addresses on this host: added and removed by herald, or verified; a missing address fails the service. Absent: herald leaves them alone" });
+  .register(z.globalRegistry, { description: "The service's /32 and /128 addresses on this host: added and removed by herald, or verified; a missing address fails the service. Absent: herald leaves them alone" });
 
 // ---------------------------------------------------------------- end of service addresses
 
@@ -609,27 +624,27 @@ const routeFields = {
 export const serviceSchema = z
   .strictObject({
     name: name.meta({ description: 'Unique service name' }),
-    prefixes: nonEmptyList(prefix, 'prefixes', 'prefix').meta({ description: 'Prefixes announced while the service is healthy' }),
+    prefixes: nonEmptyList(prefix, 'prefixes', 'prefix').register(z.globalRegistry, { description: 'Prefixes announced while the service is healthy' }),
     checks: nonEmptyList(checkSchema, 'checks', 'check'),
     combine: oneOf(['all', 'any'] as const, 'Healthy when all checks pass, or any').default('all'),
     interval: duration('Time between probes').default('2s'),
     fast_interval: duration('Time between probes while a state change is being counted (default: interval)').optional(),
     timeout: duration('Default check timeout (default: the smaller of 1s and interval)').optional(),
-    rise: int(1, 1000, 'a count').default(2).meta({ description: 'Consecutive successes to become healthy' }),
-    fall: int(1, 1000, 'a count').default(3).meta({ description: 'Consecutive failures to become unhealthy' }),
+    rise: int(1, 1000, 'a count').default(2).register(z.globalRegistry, { description: 'Consecutive successes to become healthy' }),
+    fall: int(1, 1000, 'a count').default(3).register(z.globalRegistry, { description: 'Consecutive failures to become unhealthy' }),
     jitter: duration('Random delay added to each probe (default: interval / 10)').optional(),
     when_down: whenDownSchema,
     host_addresses: hostAddressesSchema,
     ...routeFields,
   })
-  .meta({ description: 'A health-gated service' });
+  .register(z.globalRegistry, { description: 'A health-gated service' });
 
 export const staticSchema = z
   .strictObject({
     prefix: prefix,
     ...routeFields,
   })
-  .meta({ description: 'A route announced unconditionally' });
+  .register(z.globalRegistry, { description: 'A route announced unconditionally' });
 
 export const loggingSchema = z.strictObject({
   level: oneOf(LOG_LEVELS, 'Lowest level logged').default('info'),
@@ -644,7 +659,7 @@ export const peerDefaultsSchema = z
     idle_hold_max: reconnectFields.idle_hold_max.default('5m'),
     idle_hold_forgive: reconnectFields.idle_hold_forgive.default('2m'),
   })
-  .meta({ description: 'Reconnect and damping settings every peer uses unless it sets its own' });
+  .register(z.globalRegistry, { description: 'Reconnect and damping settings every peer uses unless it sets its own' });
 
 export const gracefulRestartSchema = z
   .strictObject({
@@ -652,7 +667,7 @@ export const gracefulRestartSchema = z
     on_stop: oneOf(['drain', 'restart'] as const, 'What SIGTERM does: drain (withdraw, then Cease) or restart (stop without withdrawing; routers keep our routes for restart_time)').default('drain'),
     notification: bool('RFC 8538: offer the N bit (graceful NOTIFICATION and Hard Reset); routers then also keep our routes when their hold timer expires').default(false),
   })
-  .meta({ description: 'Graceful Restart (RFC 4724) on every peer; absent = off unless a peer sets graceful_restart' });
+  .register(z.globalRegistry, { description: 'Graceful Restart (RFC 4724) on every peer; absent = off unless a peer sets graceful_restart' });
 
 export const drainSchema = z.strictObject({
   period: duration('On shutdown or drain: announce GRACEFUL_SHUTDOWN this long before withdrawing').default('0s'),
@@ -660,7 +675,7 @@ export const drainSchema = z.strictObject({
     .string({ error: (iss) => `expected a string, got ${show(iss.input)}` })
     .refine((s) => Buffer.byteLength(s, 'utf8') <= 128, { error: 'expected a message of at most 128 bytes (RFC 9003 §2)' })
     .default('herald shutting down')
-    .meta({ description: 'Shutdown communication sent with Cease/Administrative Shutdown (RFC 9003)' }),
+    .register(z.globalRegistry, { description: 'Shutdown communication sent with Cease/Administrative Shutdown (RFC 9003)' }),
 });
 
 export const metricsSchema = z
@@ -669,7 +684,7 @@ export const metricsSchema = z
     port: listenPort.default(9180),
     path: checkedText((s) => (s.startsWith('/') ? null : `expected a path starting with /, got ${show(s)}`), 'an HTTP path').default('/metrics'),
   })
-  .meta({ description: 'Prometheus metrics listener; absent = off' });
+  .register(z.globalRegistry, { description: 'Prometheus metrics listener; absent = off' });
 
 export const lxdRulesSchema = z
   .strictObject({
@@ -681,39 +696,39 @@ export const lxdRulesSchema = z
     bridge_subnets: bool("managed bridges' own subnets (NAT off)").default(false),
     user_routes: bool('extra prefixes from the instance key user.herald.routes').default(true),
   })
-  .meta({ description: 'Which LXD objects are announced' });
+  .register(z.globalRegistry, { description: 'Which LXD objects are announced' });
 
 export const lxdSchema = z
   .strictObject({
     socket: absolutePath
       .optional()
-      .meta({ description: 'LXD API socket; absent = the first existing of the snap, Debian and Incus default paths' }),
+      .register(z.globalRegistry, { description: 'LXD API socket; absent = the first existing of the snap, Debian and Incus default paths' }),
     project: text('Only this LXD project; absent = all projects').optional(),
     url: checkedText((s) => (/^https:\/\/[^/]+\/?$/.test(s) ? null : `expected an https://host:port URL, got ${show(s)}`), 'an https://host:port URL')
       .optional()
-      .meta({ description: 'Remote LXD over HTTPS (TLS 1.3) instead of the socket; needs client_cert, client_key, server_cert' }),
-    client_cert: absolutePath.optional().meta({ description: 'PEM client certificate (trusted by LXD)' }),
-    client_key: absolutePath.optional().meta({ description: 'PEM client key' }),
-    server_cert: absolutePath.optional().meta({ description: "PEM server certificate, pinned: only this certificate is accepted" }),
-    uplinks: list(name, 'uplink network names').default([]).meta({ description: 'Announce OVN networks on these uplinks; empty = any' }),
+      .register(z.globalRegistry, { description: 'Remote LXD over HTTPS (TLS 1.3) instead of the socket; needs client_cert, client_key, server_cert' }),
+    client_cert: absolutePath.optional().register(z.globalRegistry, { description: 'PEM client certificate (trusted by LXD)' }),
+    client_key: absolutePath.optional().register(z.globalRegistry, { description: 'PEM client key' }),
+    server_cert: absolutePath.optional().register(z.globalRegistry, { description: "PEM server certificate, pinned: only this certificate is accepted" }),
+    uplinks: list(name, 'uplink network names').default([]).register(z.globalRegistry, { description: 'Announce OVN networks on these uplinks; empty = any' }),
     announce_from: oneOf(['all-members', 'active-chassis'] as const, 'Who announces routes via an OVN router: every member, or the one hosting its active chassis').default('all-members'),
     chassis_name: checkedText((s) => (/^\S{1,253}$/.test(s) ? null : `expected a chassis host name without spaces, got ${show(s)}`), 'a chassis host name')
       .optional()
-      .meta({ description: "This host's OVN chassis name as /1.0/networks/NAME/state reports ovn.chassis (OVS external_ids:hostname), for announce_from: active-chassis; absent = the LXD server name" }),
+      .register(z.globalRegistry, { description: "This host's OVN chassis name as /1.0/networks/NAME/state reports ovn.chassis (OVS external_ids:hostname), for announce_from: active-chassis; absent = the LXD server name" }),
     ovn_sb: checkedText((s) => {
       const r = parseOvsdbRemote(s);
       return typeof r === 'string' ? r : null;
     }, 'OVSDB connection methods (unix:PATH, tcp:HOST:PORT, comma separated)')
       .optional()
-      .meta({ description: "OVN southbound database to follow gateway moves from (unix:PATH or tcp:HOST:PORT, several comma separated for a clustered database), for announce_from: active-chassis; absent = gateway moves are seen at LXD events and resyncs only" }),
+      .register(z.globalRegistry, { description: "OVN southbound database to follow gateway moves from (unix:PATH or tcp:HOST:PORT, several comma separated for a clustered database), for announce_from: active-chassis; absent = gateway moves are seen at LXD events and resyncs only" }),
     rules: lxdRulesSchema.prefault({}),
     coalesce: duration('Wait after an LXD event before re-reading, gathering bursts').default('20ms'),
     resync_interval: duration('Full re-read period (0 = off)').default('60s'),
     unreachable_withdraw_after: duration('Withdraw the LXD routes after LXD has been unreachable this long (0 = never)').default('10m'),
     check_interval: duration('Time between probes of an instance\'s user.herald.check').default('2s'),
     check_timeout: duration('Timeout of one user.herald.check probe (default: the smaller of 1s and check_interval)').optional(),
-    check_rise: int(1, 1000, 'a count').default(2).meta({ description: 'Passing user.herald.check rounds in a row before an instance\'s routes are announced' }),
-    check_fall: int(1, 1000, 'a count').default(2).meta({ description: 'Failing user.herald.check rounds in a row before an instance\'s routes are withdrawn' }),
+    check_rise: int(1, 1000, 'a count').default(2).register(z.globalRegistry, { description: 'Passing user.herald.check rounds in a row before an instance\'s routes are announced' }),
+    check_fall: int(1, 1000, 'a count').default(2).register(z.globalRegistry, { description: 'Failing user.herald.check rounds in a row before an instance\'s routes are withdrawn' }),
   })
   .superRefine((v, ctx) => {
     if (v.chassis_name !== undefined && v.announce_from !== 'active-chassis') {
@@ -733,7 +748,7 @@ export const lxdSchema = z
       if (v[k] === undefined) ctx.addIssue({ code: 'custom', path: [k], message: `url needs ${k}` });
     }
   })
-  .meta({ description: 'LXD / OVN / Incus route source; absent = off' });
+  .register(z.globalRegistry, { description: 'LXD / OVN / Incus route source; absent = off' });
 
 export const configSchema = z
   .strictObject({
@@ -742,7 +757,7 @@ export const configSchema = z
     listen: listenSchema.prefault({}),
     api: apiSchema.prefault({}),
     // issue 10 (operations): state directory and peer templates
-    state_dir: absolutePath.default('/var/lib/herald').meta({ description: 'Directory for state kept across restarts (drains, addresses herald added)' }),
+    state_dir: absolutePath.default('/var/lib/herald').register(z.globalRegistry, { description: 'Directory for state kept across restarts (drains, addresses herald added)' }),
     templates: templatesSchema,
     // end of issue 10 keys
     peers: list(peerSchema, 'peers').default([]),
@@ -756,7 +771,7 @@ export const configSchema = z
     metrics: metricsSchema.optional(),
     lxd: lxdSchema.optional(),
   })
-  .meta({ title: 'herald configuration', description: 'herald.yaml: herald daemon configuration' });
+  .register(z.globalRegistry, { title: 'herald configuration', description: 'herald.yaml: herald daemon configuration' });
 
 /** The file's shape after validation and constant defaults (snake_case). */
 export type RawConfig = z.output<typeof configSchema>;

@@ -21,6 +21,11 @@
  *   routes summary       `node src/bin/routes.mjs` against that idle herald
  *                        vs `node -e ''`, interleaved, medians (target ≤ 1.3×).
  *
+ * HERALD_BASE=DIR compares two builds in one run: DIR is another herald tree
+ * (or a copy of its src/bin/ and dist/, e.g. of the last commit). Its row,
+ * herald-base, shares herald's namespaces; their starts alternate, and its
+ * `routes` runs in the same interleaved loop, against the same daemon.
+ *
  * Targets (issue 11): idle RSS ≤ 60 MB, start → first OPEN ≤ 0.3 s on a quiet
  * machine, routes summary ≤ 1.3 × node -e ''. The load average is printed:
  * on a busy machine every figure but RSS grows.
@@ -43,10 +48,13 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const HERALD = process.env.HERALD_BIN ?? join(ROOT, 'src/bin/herald.mjs');
 const ROUTES = process.env.ROUTES_BIN ?? join(ROOT, 'src/bin/routes.mjs');
 /** The node flags of the bin's `#!/usr/bin/env -S node …` line: herald runs here as its bin runs it. */
-const HERALD_FLAGS = (readFileSync(HERALD, 'utf8').split('\n')[0] ?? '').replace(/^#!.*?\bnode\b/, '').trim().split(/\s+/).filter(Boolean);
+const binFlags = (bin: string): string[] => (readFileSync(bin, 'utf8').split('\n')[0] ?? '').replace(/^#!.*?\bnode\b/, '').trim().split(/\s+/).filter(Boolean);
+const HERALD_FLAGS = binFlags(HERALD);
+/** HERALD_BASE: a second build measured beside this one (the herald-base row). */
+const BASE = process.env.HERALD_BASE ? { herald: join(process.env.HERALD_BASE, 'src/bin/herald.mjs'), routes: join(process.env.HERALD_BASE, 'src/bin/routes.mjs') } : null;
 const ROUTE = '198.51.100.53/32';
 
-type Speaker = 'herald' | 'bird' | 'gobgp';
+type Speaker = 'herald' | 'herald-base' | 'bird' | 'gobgp';
 
 interface Ends {
   lab: Lab;
@@ -60,7 +68,8 @@ interface Ends {
 async function startSpeaker(e: Ends, name: Speaker, tag: string): Promise<{ proc: LabProcess; log: string; extra?: () => Promise<void>; api?: string }> {
   const dir = await e.lab.tempDir(`idle-${name}-${tag}`);
   const log = join(dir, `${name}.log`);
-  if (name === 'herald') {
+  if (name === 'herald' || name === 'herald-base') {
+    const bin = name === 'herald-base' && BASE ? BASE.herald : HERALD;
     const api = join(dir, 'herald.sock');
     const conf = join(dir, 'herald.yaml');
     await writeFile(
@@ -70,7 +79,7 @@ async function startSpeaker(e: Ends, name: Speaker, tag: string): Promise<{ proc
         `services:\n  - { name: svc, prefixes: [${ROUTE}], checks: [{ tcp: { address: ${e.spkV4}, port: 179 } }], interval: 1s, rise: 1 }\n` +
         'drain: { period: 0s }\n',
     );
-    return { proc: e.lab.spawn(e.spkNs, `herald-${tag}`, process.execPath, [...HERALD_FLAGS, HERALD, 'run', '--config', conf], { logFile: log }), log, api };
+    return { proc: e.lab.spawn(e.spkNs, `${name}-${tag}`, process.execPath, [...binFlags(bin), bin, 'run', '--config', conf], { logFile: log }), log, api };
   }
   if (name === 'bird') {
     const conf = join(dir, 'bird.conf');
@@ -145,8 +154,14 @@ async function heraldStartedAt(log: string): Promise<number> {
   );
 }
 
-/** Start → first OPEN over n starts (wall ms), the speaker's CPU ms at that moment, and (herald) start → "herald started". */
-async function startToOpen(e: Ends, name: Speaker, n: number): Promise<{ wall: number[]; cpu: number[]; started: number[] }> {
+type Starts = { wall: number[]; cpu: number[]; started: number[] };
+
+/**
+ * Start → first OPEN over n starts of each speaker in `names` (wall ms), the
+ * speaker's CPU ms at that moment, and (herald) start → "herald started".
+ * Several speakers take turns, the order swapped every round.
+ */
+async function startToOpen(e: Ends, names: Speaker[], n: number): Promise<Record<string, Starts>> {
   const catcher = spawn('ip', ['netns', 'exec', e.peerNs, process.execPath, '-e', CATCHER, e.peerV4], { stdio: ['ignore', 'pipe', 'inherit'] });
   const lines: string[] = [];
   let buf = '';
@@ -156,12 +171,14 @@ async function startToOpen(e: Ends, name: Speaker, n: number): Promise<{ wall: n
     buf = parts.pop()!;
     lines.push(...parts);
   });
-  const out: number[] = [];
-  const cpu: number[] = [];
-  const started: number[] = [];
+  const res: Record<string, Starts> = Object.fromEntries(names.map((x) => [x, { wall: [], cpu: [], started: [] }]));
   try {
     await waitFor(async () => (lines.includes('ready') ? true : undefined), 10_000, () => 'OPEN catcher did not start', 20);
-    for (let i = 0; i < n; i++) {
+    for (let k = 0; k < n * names.length; k++) {
+      const round = Math.floor(k / names.length);
+      const name = names[round % 2 ? names.length - 1 - (k % names.length) : k % names.length]!;
+      const i = round;
+      const { wall: out, cpu, started } = res[name]!;
       const before = lines.length;
       const t0 = performance.timeOrigin + performance.now();
       const s = await startSpeaker(e, name, `open${i}`);
@@ -169,13 +186,13 @@ async function startToOpen(e: Ends, name: Speaker, n: number): Promise<{ wall: n
       out.push(arrived - t0);
       const c = cpuMs(s.proc.pid);
       if (c !== null) cpu.push(c);
-      if (name === 'herald') started.push((await heraldStartedAt(s.log)) - t0);
+      if (name.startsWith('herald')) started.push((await heraldStartedAt(s.log)) - t0);
       await s.proc.stop();
     }
   } finally {
     catcher.kill('SIGKILL');
   }
-  return { wall: out, cpu, started };
+  return res;
 }
 
 function rssMb(pid: number): number {
@@ -213,56 +230,68 @@ const f1 = (v: number): string => v.toFixed(1);
 
 /** Run the idle benchmark; prints a table and one JSON line. */
 export async function runIdle(opts: { starts: number; settleMs: number; cliRuns: number; only?: ReadonlySet<string> | null }): Promise<void> {
-  const speakers = (['herald', 'bird', 'gobgp'] as const).filter((s) => !opts.only || opts.only.has(s));
-  const missing = (s: Speaker): string | null => (s === 'herald' ? null : (missingReason([s === 'bird' ? 'bird' : 'gobgp']) ?? null));
-  console.log(`idle bench: load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} on ${readFileSync('/proc/cpuinfo', 'utf8').split('\nprocessor').length} CPUs; node ${process.version}; herald ${[...HERALD_FLAGS, HERALD].join(' ')}`);
+  const groups: Speaker[][] = (['herald', 'bird', 'gobgp'] as const)
+    .filter((s) => !opts.only || opts.only.has(s))
+    .map((s) => (s === 'herald' && BASE ? ['herald', 'herald-base'] : [s]));
+  const speakers = groups.flat();
+  const missing = (s: Speaker): string | null => (s.startsWith('herald') ? null : (missingReason([s === 'bird' ? 'bird' : 'gobgp']) ?? null));
+  console.log(`idle bench: load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} on ${readFileSync('/proc/cpuinfo', 'utf8').split('\nprocessor').length} CPUs; node ${process.version}; herald ${[...HERALD_FLAGS, HERALD].join(' ')}${BASE ? `; herald-base ${BASE.herald}` : ''}`);
   type Row = { startMs: number | null; starts: number[]; cpuMs: number | null; startedMs: number | null; rssMb: number | null; note?: string };
   const rows: Record<string, Row> = {};
   const none = (note: string): Row => ({ startMs: null, starts: [], cpuMs: null, startedMs: null, rssMb: null, note });
-  const cli: { routesMs: number | null; nodeMs: number | null } = { routesMs: null, nodeMs: null };
-  for (const name of speakers) {
-    const why = missing(name);
+  const cli: { routesMs: number | null; nodeMs: number | null; baseRoutesMs?: number | null } = { routesMs: null, nodeMs: null };
+  for (const group of groups) {
+    const why = missing(group[0]!);
     if (why) {
-      rows[name] = none(why);
+      for (const name of group) rows[name] = none(why);
       continue;
     }
     const lab = new Lab();
+    let name = group[0]!;
     try {
       const peerNs = await lab.addNamespace(`idle-p-${name}`);
       const spkNs = await lab.addNamespace(`idle-s-${name}`);
       const l = await pointToPoint(lab, peerNs, spkNs);
       const e: Ends = { lab, peerNs, spkNs, peerV4: l.aV4, spkV4: l.bV4 };
-      const { wall: starts, cpu, started } = await startToOpen(e, name, opts.starts);
+      const all = await startToOpen(e, group, opts.starts);
       const receiver = new BirdReceiver(lab, peerNs, await lab.tempDir(`idle-recv-${name}`), RECEIVER_ASN, SENDER_ASN, [{ name: 'r4', neighbor: l.bV4, local: l.aV4, family: 'ipv4' }]);
       await receiver.start();
-      const t0 = wallMs();
-      const s = await startSpeaker(e, name, 'idle');
-      await s.extra?.();
-      const c = await receiver.until((x) => x.est4 && x.v4 >= 1, 30_000, 20);
-      if (!c) throw new Error(`${name}: the receiver did not get the route within 30 s`);
-      const rss = await settle(s.proc, opts.settleMs);
-      rows[name] = {
-        startMs: median(starts),
-        starts,
-        cpuMs: cpu.length ? median(cpu) : null,
-        startedMs: started.length ? median(started) : null,
-        rssMb: rss,
-        note: `route at the receiver ${((c.at - t0) / 1000).toFixed(2)} s after start`,
-      };
-      if (name === 'herald' && s.api) {
-        const routesMs: number[] = [];
-        const nodeMs: number[] = [];
-        timeOnce([process.execPath, '-e', '']);
-        for (let i = 0; i < opts.cliRuns; i++) {
-          nodeMs.push(timeOnce([process.execPath, '-e', '']));
-          routesMs.push(timeOnce([process.execPath, ROUTES, '--socket', s.api]));
+      for (name of group) {
+        const { wall: starts, cpu, started } = all[name]!;
+        const t0 = wallMs();
+        const s = await startSpeaker(e, name, 'idle');
+        await s.extra?.();
+        const c = await receiver.until((x) => x.est4 && x.v4 >= 1, 30_000, 20);
+        if (!c) throw new Error(`${name}: the receiver did not get the route within 30 s`);
+        const rss = await settle(s.proc, opts.settleMs);
+        rows[name] = {
+          startMs: median(starts),
+          starts,
+          cpuMs: cpu.length ? median(cpu) : null,
+          startedMs: started.length ? median(started) : null,
+          rssMb: rss,
+          note: `route at the receiver ${((c.at - t0) / 1000).toFixed(2)} s after start`,
+        };
+        if (name === 'herald' && s.api) {
+          const routesMs: number[] = [];
+          const baseMs: number[] = [];
+          const nodeMs: number[] = [];
+          timeOnce([process.execPath, '-e', '']);
+          for (let i = 0; i < opts.cliRuns; i++) {
+            nodeMs.push(timeOnce([process.execPath, '-e', '']));
+            routesMs.push(timeOnce([process.execPath, ROUTES, '--socket', s.api]));
+            if (BASE) baseMs.push(timeOnce([process.execPath, BASE.routes, '--socket', s.api]));
+          }
+          cli.routesMs = median(routesMs);
+          cli.nodeMs = median(nodeMs);
+          if (BASE) cli.baseRoutesMs = median(baseMs);
         }
-        cli.routesMs = median(routesMs);
-        cli.nodeMs = median(nodeMs);
+        await s.proc.stop();
+        // The receiver sees the next start's session come up afresh.
+        await receiver.until((x) => !x.est4, 30_000, 20);
       }
-      await s.proc.stop();
     } catch (err) {
-      rows[name] = none(`error: ${(err as Error).message.split('\n')[0]}`);
+      for (const n of group) rows[n] ??= none(`error: ${(err as Error).message.split('\n')[0]}`);
     } finally {
       await lab.close();
     }
@@ -286,6 +315,7 @@ export async function runIdle(opts: { starts: number; settleMs: number; cliRuns:
   for (const r of table) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('  '));
   if (cli.routesMs !== null && cli.nodeMs !== null) {
     console.log(`routes summary: ${f1(cli.routesMs)} ms vs node -e '' ${f1(cli.nodeMs)} ms = ${(cli.routesMs / cli.nodeMs).toFixed(2)}× (median of ${opts.cliRuns} each, interleaved)`);
+    if (cli.baseRoutesMs != null) console.log(`routes summary (herald-base's routes): ${f1(cli.baseRoutesMs)} ms = ${(cli.baseRoutesMs / cli.nodeMs).toFixed(2)}×`);
   }
   const h = rows.herald ?? none('not run');
   console.log(

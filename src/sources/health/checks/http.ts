@@ -9,7 +9,7 @@
  * the URL host (never an IP address: RFC 6066 §3 forbids literal addresses
  * in server_name); `verify_tls: false` accepts any certificate.
  */
-import * as http from 'node:http';
+import type * as http from 'node:http';
 import type * as Https from 'node:https';
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
@@ -22,6 +22,9 @@ import { errText, settleOnce } from './common.js';
 const requireBuiltin = createRequire(import.meta.url);
 let httpsModule: typeof Https | undefined;
 const https = (): typeof Https => (httpsModule ??= requireBuiltin('node:https') as typeof Https);
+// node:http on the first http check too: not on the way to the first OPEN (decision 0041).
+let httpModule: typeof http | undefined;
+const httpLib = (): typeof http => (httpModule ??= requireBuiltin('node:http') as typeof http);
 
 /** Most body bytes read for a body check. */
 export const BODY_LIMIT = 64 * 1024;
@@ -52,7 +55,7 @@ export function checkHttp(spec: HttpCheck, signal: AbortSignal): Promise<CheckRe
         if (name !== undefined) opts.servername = name;
         req = https().request(url, opts);
       } else {
-        req = http.request(url, common);
+        req = httpLib().request(url, common);
       }
       req.once('error', (e) => done({ ok: false, detail: `HTTP request to ${what} failed: ${errText(e)}` }));
       req.once('response', (res) => {
