@@ -25,6 +25,7 @@ import { Lab, labReady, sleep, waitFor } from './lab/index.js';
 import { HeraldProcess } from './support/herald-process.js';
 import type { RandomPlan, RandomResult, ScriptPlan, ScriptResult, Step } from './support/raw-client.js';
 import type { PeerConfig, PeerSnapshot } from '../../bgp/index.js';
+import { prng } from '../support/prng.js';
 
 const ready = labReady([], 'garbage interop');
 const RAW_CLIENT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'support', 'raw-client.ts');
@@ -128,18 +129,6 @@ const CASES: Case[] = [
 ];
 
 // ------------------------------------------------------------ random bytes
-
-/** mulberry32: a small seeded PRNG so a failing run can be replayed with HERALD_FUZZ_SEED. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomHex(rnd: () => number, n: number): string {
   let s = '';

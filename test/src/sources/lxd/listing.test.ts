@@ -9,18 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { Listing, ListingSyntaxError } from '../../../../src/sources/lxd/listing.js';
 import { sample } from './helpers.js';
 import type { LxdInstance } from '../../../../src/sources/lxd/types.js';
+import { prng } from '../../../support/prng.js';
 
-/** A small seeded PRNG (mulberry32), so a failure repeats. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const PIECES = ['a', 'Z', '{', '}', '[', ']', ',', ':', '"', '\\', '\\"', 'é', '😀', ' ', '\n', '0'];
 function text(r: () => number): string {
