@@ -282,7 +282,7 @@ export class LxdDaemon {
     return d;
   }
 
-  /** Path of the daemon's unix socket (for axios `socketPath`, curl `--unix-socket`, `ws+unix://`). */
+  /** Path of the daemon's unix socket (for herald's LXD client, curl `--unix-socket`, `ws+unix://`). */
   get socketPath(): string {
     return join(this.dir, 'unix.socket');
   }
