@@ -46,6 +46,37 @@ function makeSource(over: Partial<ConstructorParameters<typeof LxdSource>[0]> = 
   return source;
 }
 
+/**
+ * A source wired to a real Reconciler the way the daemon wires it: what it
+ * hands ('whole' snapshot or 'patch') in order, each patch, and the routes
+ * the reconciler then holds ("prefix via next hop", sorted).
+ */
+function makeReconciledSource(): {
+  s: LxdSource;
+  handed: string[];
+  patches: { put: readonly SourceGroup[]; drop: readonly string[] }[];
+  held: () => string[];
+} {
+  const rec = new Reconciler({ applyGroups: () => {} });
+  const handed: string[] = [];
+  const patches: { put: readonly SourceGroup[]; drop: readonly string[] }[] = [];
+  const s = makeSource({
+    publish: (groups) => {
+      handed.push('whole');
+      rec.setSnapshot('lxd', groups);
+      rec.reconcile();
+    },
+    patch: (put, drop) => {
+      handed.push('patch');
+      patches.push({ put, drop });
+      rec.patchSnapshot('lxd', put, drop);
+      rec.reconcile();
+    },
+  });
+  const held = (): string[] => [...rec.outputGroups()].flatMap((g) => groupPrefixes(g.prefixes).map((p) => `${p} via ${g.attrs.nextHop}`)).sort();
+  return { s, handed, patches, held };
+}
+
 describe('LxdClient against the fake LXD', () => {
   it('reads a view: server name, instances of all projects, networks, forwards and load balancers of OVN networks', async () => {
     fake.data.forwards.set('default/net1', [{ listen_address: '203.0.113.17' }]);
@@ -270,24 +301,8 @@ describe('LxdSource against the fake LXD', () => {
   });
 
   it('with patch: events and resyncs hand over only the instances that read differently; a network change hands the whole snapshot', async () => {
-    const patches: { put: readonly SourceGroup[]; drop: readonly string[] }[] = [];
-    const handed: string[] = [];
-    const rec = new Reconciler({ applyGroups: () => {} });
-    const s = makeSource({
-      publish: (groups) => {
-        handed.push('whole');
-        rec.setSnapshot('lxd', groups);
-        rec.reconcile();
-      },
-      patch: (put, drop) => {
-        handed.push('patch');
-        patches.push({ put, drop });
-        rec.patchSnapshot('lxd', put, drop);
-        rec.reconcile();
-      },
-    });
+    const { s, handed, patches, held } = makeReconciledSource();
     // What the reconciler holds equals what the source derived.
-    const held = (): string[] => [...rec.outputGroups()].flatMap((g) => groupPrefixes(g.prefixes).map((p) => `${p} via ${g.attrs.nextHop}`)).sort();
     const derived = (): string[] => s.snapshot().intents.map((i) => `${i.prefix} via ${i.nextHop}`).sort();
     await s.start();
     await until(() => s.state().eventsConnected && s.state().fullReads >= 2, 2000);
@@ -324,21 +339,7 @@ describe('LxdSource against the fake LXD', () => {
   });
 
   it('resyncs kept as bytes: instances added, changed, removed and moved anywhere in the listing, or read alone since, are all found', async () => {
-    const rec = new Reconciler({ applyGroups: () => {} });
-    const handed: string[] = [];
-    const s = makeSource({
-      publish: (groups) => {
-        handed.push('whole');
-        rec.setSnapshot('lxd', groups);
-        rec.reconcile();
-      },
-      patch: (put, drop) => {
-        handed.push('patch');
-        rec.patchSnapshot('lxd', put, drop);
-        rec.reconcile();
-      },
-    });
-    const held = (): string[] => [...rec.outputGroups()].flatMap((g) => groupPrefixes(g.prefixes).map((p) => `${p} via ${g.attrs.nextHop}`)).sort();
+    const { s, handed, held } = makeReconciledSource();
     const routes = (): string[] => held().filter((r) => /^198\.51\.100\.1[5-9]\d\/32 /.test(r));
     const tmpl = fake.data.instances.find((i) => i.name === 'c1')!;
     const inst = (k: number): LxdInstance => ({
