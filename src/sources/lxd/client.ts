@@ -23,7 +23,7 @@
  */
 import { existsSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import type { IncomingMessage, RequestOptions } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { PeerCertificate } from 'node:tls';
 import type { ClientOptions } from 'ws';
@@ -151,15 +151,14 @@ function describeTransportError(e: unknown, pinned: string | null): string {
 const FIRST_BUFFER = 1 << 20;
 
 export class LxdClient {
-  /** Our own keep-alive agent, so close() can end its connections (HTTPS). */
-  private readonly agent: HttpAgent;
   /** The unix socket's pipelined GETs (null: HTTPS). */
   private readonly h1: Http1Unix | null;
-  /** Where every request goes (socket or host and port), without its path. */
-  private readonly target: RequestOptions;
-  /** The path prefix of an HTTPS endpoint's URL ("" normally). */
-  private readonly base: string;
-  private readonly https: boolean;
+  /**
+   * HTTPS (null: unix socket): our own keep-alive agent, so close() can end
+   * its connections; host and port of every request; the path prefix of
+   * the endpoint's URL ("" normally).
+   */
+  private readonly tls: { agent: HttpsAgent; target: RequestOptions; base: string } | null;
   private readonly timeout: number;
   private readonly concurrency: number;
   /** SHA-256 fingerprint of the pinned server certificate (HTTPS only). */
@@ -175,25 +174,20 @@ export class LxdClient {
     this.timeout = opts.timeoutMs ?? 10_000;
     if (endpoint.kind === 'unix') {
       this.pinned = null;
-      this.https = false;
-      this.base = '';
-      this.agent = new HttpAgent({ keepAlive: true });
-      this.target = { socketPath: endpoint.socket, headers: { host: 'lxd' }, agent: this.agent };
+      this.tls = null;
       this.h1 = new Http1Unix(endpoint.socket, this.timeout, this.concurrency);
     } else {
       this.pinned = certFingerprint(endpoint.serverCert);
-      this.https = true;
       const u = new URL(endpoint.url);
-      this.base = u.pathname.replace(/\/+$/, '');
-      this.agent = new HttpsAgent({ ...lxdTlsOptions(endpoint), keepAlive: true });
+      const agent = new HttpsAgent({ ...lxdTlsOptions(endpoint), keepAlive: true });
+      this.tls = { agent, target: { host: u.hostname.replace(/^\[|\]$/g, ''), port: u.port === '' ? 443 : Number(u.port), agent }, base: u.pathname.replace(/\/+$/, '') };
       this.h1 = null;
-      this.target = { host: u.hostname.replace(/^\[|\]$/g, ''), port: u.port === '' ? 443 : Number(u.port), agent: this.agent };
     }
   }
 
   /** Close the kept-alive connections (the client stays usable: a later request connects again). */
   close(): void {
-    this.agent.destroy();
+    this.tls?.agent.destroy();
     this.h1?.close();
   }
 
@@ -212,14 +206,15 @@ export class LxdClient {
   }
 
   /**
-   * GET a path; each piece of the body goes to `chunk`. Resolves with the
-   * HTTP status once the body is complete; a transport error, a timeout
-   * (no byte for `timeoutMs`) or a body cut short rejects with LxdApiError.
+   * GET a path over HTTPS; each piece of the body goes to `chunk`. Resolves
+   * with the HTTP status once the body is complete; a transport error, a
+   * timeout (no byte for `timeoutMs`) or a body cut short rejects with
+   * LxdApiError.
    */
-  private fetch(path: string, chunk: (c: Buffer) => void): Promise<number> {
+  private fetchTls(tls: NonNullable<LxdClient['tls']>, path: string, chunk: (c: Buffer) => void): Promise<number> {
     return new Promise((resolve, reject) => {
       const fail = (e: unknown): void => reject(new LxdApiError(`LXD ${this.describe()} ${path}: ${describeTransportError(e, this.pinned)}`, path, null));
-      const opts: RequestOptions = { ...this.target, method: 'GET', path: this.base + path };
+      const opts: RequestOptions = { ...tls.target, method: 'GET', path: tls.base + path };
       const onResponse = (res: IncomingMessage): void => {
         res.on('data', chunk);
         res.on('end', () => resolve(res.statusCode ?? 0));
@@ -228,7 +223,7 @@ export class LxdClient {
           if (!res.complete) fail(new Error('the response ended before its body was complete'));
         });
       };
-      const req = this.https ? httpsRequest(opts, onResponse) : httpRequest(opts, onResponse);
+      const req = httpsRequest(opts, onResponse);
       req.setTimeout(this.timeout, () => req.destroy(Object.assign(new Error(`timeout of ${this.timeout}ms exceeded`), { code: 'ETIMEDOUT' })));
       req.on('error', fail);
       req.end();
@@ -250,9 +245,10 @@ export class LxdClient {
    * (naming the first path) on a transport failure.
    */
   private async fetchAll(paths: readonly string[], sinks: readonly BodySink[]): Promise<number[]> {
-    if (this.h1 === null) return this.pool(paths.map((p, i) => () => this.fetch(p, (c) => sinks[i]!(c, 0, c.length))));
+    const tls = this.tls;
+    if (tls !== null) return this.pool(paths.map((p, i) => () => this.fetchTls(tls, p, (c) => sinks[i]!(c, 0, c.length))));
     try {
-      return await this.h1.getAll(paths, sinks);
+      return await this.h1!.getAll(paths, sinks);
     } catch (e) {
       const more = paths.length > 1 ? ` (and ${paths.length - 1} more)` : '';
       throw new LxdApiError(`LXD ${this.describe()} ${paths[0]}${more}: ${describeTransportError(e, null)}`, paths[0]!, null);
