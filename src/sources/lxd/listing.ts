@@ -96,7 +96,7 @@ export class Listing {
   readonly envelope: ListingEnvelope;
   private readonly metaStart: number;
   private readonly metaEnd: number;
-  private readonly bases: Int32Array | null;
+  private bases: Int32Array | null;
   private readonly identical: boolean;
 
   private constructor(
@@ -130,7 +130,26 @@ export class Listing {
    */
   static scan(bytes: Buffer, last: Listing | null = null): Listing {
     const r = last !== null && last.isArray ? alignedScan(bytes, last, last.scanned()) : null;
-    return new Listing(bytes, last, r ?? new Scanner(bytes).run());
+    const l = new Listing(bytes, last, r ?? new Scanner(bytes).run());
+    // Walked whole (the bodies differ before the metadata): matched to `last` element by element after the walk.
+    if (r === null && last !== null) l.matchElements(last);
+    return l;
+  }
+
+  /** `base` for a listing walked whole: each element compared with the old one expected there (as the aligned walk does). */
+  private matchElements(last: Listing): void {
+    const bases = new Int32Array(this.count);
+    let next = 0;
+    for (let i = 0; i < this.count; i++) {
+      let j = -1;
+      for (let d = 0; d < 3 && j < 0; d++) {
+        const c = next + (d === 2 ? -1 : d);
+        if (c >= 0 && c < last.count && this.same(i, last, c)) j = c;
+      }
+      bases[i] = j;
+      next = j >= 0 ? j + 1 : next + 1;
+    }
+    this.bases = bases;
   }
 
   /** @internal What a scan against this listing reuses. */
@@ -148,7 +167,7 @@ export class Listing {
     this.last = null;
   }
 
-  /** The element of the listing scanned against that element i is byte for byte, when the scan knows it; else -1. */
+  /** The element of the listing scanned against that element i is byte for byte (the one after the last match, or one either side); else -1. */
   base(i: number): number {
     if (this.identical) return i;
     return this.bases === null ? -1 : this.bases[i]!;

@@ -649,9 +649,8 @@ export class LxdSource {
   /**
    * Take a new instance listing into `insts`; returns the keys of the
    * instances added, changed (in what the derivation reads) or gone. An
-   * element byte for byte an element of the last listing (the scan knows
-   * which where the two bodies agree, `Listing.base`; elsewhere the one
-   * after the last match, or one either side, is compared), and not read
+   * element byte for byte an element of the last listing (`Listing.base`:
+   * the scan compared it with the old one expected there), and not read
    * alone since, is that instance as it was: no parse, no allocation. The
    * others are parsed (all of them before anything changes, so a malformed
    * one leaves the state as it was) and compared with `sameInstanceInputs`.
@@ -665,18 +664,8 @@ export class LxdSource {
     const checkTouched = this.touched.size > 0;
     const scanned = l.scannedAgainst(prev);
     l.detach();
-    // The old element expected next: where the scan does not know, the element
-    // there (or one either side: an insert or a delete just before) is tried.
-    let next = 0;
     for (let i = 0; i < l.count; i++) {
-      let j = scanned ? l.base(i) : -1;
-      if (j < 0 && prev !== null) {
-        for (let d = 0; d < 3 && j < 0; d++) {
-          const c = next + (d === 2 ? -1 : d);
-          if (c >= 0 && c < prev.count && l.same(i, prev, c)) j = c;
-        }
-      }
-      next = j >= 0 ? j + 1 : next + 1;
+      const j = scanned ? l.base(i) : -1;
       if (j >= 0 && !(checkTouched && this.touched.has(prevKeys[j]!))) keys[i] = prevKeys[j]!;
       else {
         const inst = parseInstance(l, i);

@@ -107,6 +107,11 @@ describe('Listing', () => {
     expect(l2.base(50)).toBe(49);
     expect(l2.base(9)).toBe(9);
     expect(l2.base(10)).toBe(-1);
+    // The envelope changed before the metadata (the body is walked whole): its elements are still matched.
+    const walked = Listing.scan(Buffer.from(JSON.stringify({ type: 'sync', status: 'Success', status_code: 200, error: 'x', metadata: changed })), l0);
+    expect(walked.scannedAgainst(l0)).toBe(true);
+    expect(Array.from({ length: 100 }, (_, i) => i).filter((i) => walked.base(i) < 0)).toEqual([40]);
+    expect(walked.base(99)).toBe(99);
   });
 
   it('changes spread over the whole listing: only the changed elements are unknown; numbers are never matched by their bytes', () => {
