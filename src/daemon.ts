@@ -220,10 +220,9 @@ export class Daemon {
     this.engine = engine;
     for (const p of config.peers) if (!p.shutdown) engine.addPeer(toPeerConfig(p));
     engine.on((e) => this.onEngineEvent(e));
-    // Reading the host's routes starts a process (`ip -j route`), and a fork
-    // while the engine thread works makes that thread wait (the process's
-    // memory map is locked for the copy): the warnings are worked out once
-    // the engine has started. They are logged before "herald started", and a
+    // The warnings read the host's addresses and routes (procfs, decision
+    // 0045); nothing the sessions need, so they are worked out once the
+    // engine has started. They are logged before "herald started", and a
     // connect failure that comes first waits for them (connectHint).
     let startWarnings!: () => void;
     const warnings = new Promise<void>((r) => (startWarnings = r)).then(() => this.checkWarnings(config, locate));

@@ -138,8 +138,11 @@ export function buildDeb(outDir = join(root, 'build')) {
       for (const f of ['package.json', 'index.js', 'README.md']) if (existsSync(join(pdir, f))) copy(stage, join(pdir, f), join('usr/lib/herald/node_modules/@koromix', `koffi-linux-${koffi[0]}`, f));
       copy(stage, join(pdir, koffi[1], 'koffi.node'), join('usr/lib/herald/node_modules/@koromix', `koffi-linux-${koffi[0]}`, koffi[1], 'koffi.node'));
 
+      // Each wrapper gives node the V8 options its script's `#!` line gives
+      // (src/bin/herald.mjs says why), so the flags live in one place.
       for (const bin of ['herald', 'routes']) {
-        put(stage, `usr/bin/${bin}`, `#!/bin/sh\n# ${bin}: herald ${pkg.version} (Debian package); runs /usr/lib/herald/src/bin/${bin}.mjs\nexec /usr/bin/node${bin === 'herald' ? ' --max-semi-space-size=1' : ''} /usr/lib/herald/src/bin/${bin}.mjs "$@"\n`, 0o755);
+        const flags = readFileSync(join(root, `src/bin/${bin}.mjs`), 'utf8').split('\n', 1)[0].replace(/^#!.*?\bnode\b/, '').trim();
+        put(stage, `usr/bin/${bin}`, `#!/bin/sh\n# ${bin}: herald ${pkg.version} (Debian package); runs /usr/lib/herald/src/bin/${bin}.mjs\nexec /usr/bin/node${flags ? ` ${flags}` : ''} /usr/lib/herald/src/bin/${bin}.mjs "$@"\n`, 0o755);
       }
       for (const page of ['herald.8', 'routes.8']) put(stage, `usr/share/man/man8/${page}.gz`, gzipSync(readFileSync(join(root, 'packaging/man', page)), { level: 9 }));
       copy(stage, join(root, 'packaging/herald.yaml'), 'etc/herald/herald.yaml');

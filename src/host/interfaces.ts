@@ -5,20 +5,19 @@
  *
  * Addresses come from getifaddrs(3) through os.networkInterfaces() (no
  * process to start; it lists interfaces that are up). On-link networks come
- * from the kernel's main routing tables through `ip -j route` (iproute2's
- * JSON output, decision 0029): a route without a gateway is on-link, which
- * also covers a device route with no address of ours in it (the /32-on-link
- * setups of some hosting providers). Without `ip`, the networks of our own
- * addresses stand in for them.
+ * from the kernel's routing tables as procfs shows them, /proc/net/route
+ * (IPv4, the main table) and /proc/net/ipv6_route (IPv6): a route with a
+ * device and no gateway is on-link, which also covers a device route with
+ * no address of ours in it (the /32-on-link setups of some hosting
+ * providers). Reading two files costs no process: `ip -j route`, used
+ * before, was two forks of the daemon at every start and reload (decision
+ * 0045). Without procfs, the networks of our own addresses stand in.
  *
  * Address text and containment go through src/ip.ts (ip-address). No RFC.
  */
-import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
-import { promisify } from 'node:util';
 import { parseIpAddress, parsePrefixText, prefixContains, unmapped, type IpAddress } from '../ip.js';
-
-const execFileAsync = promisify(execFile);
 
 /** One address on one interface. */
 export interface HostAddress {
@@ -72,29 +71,61 @@ export function hostAddresses(): HostAddress[] {
   return out;
 }
 
-interface IpRoute {
-  dst?: string;
-  gateway?: string;
-  type?: string;
-  nexthops?: unknown[];
+// Route flags (linux/route.h, linux/ipv6_route.h) as procfs prints them.
+const RTF_GATEWAY = 0x2;
+const RTF_REJECT = 0x200;
+const RTF_LOCAL = 0x80000000;
+
+/**
+ * On-link IPv4 networks from /proc/net/route (the main table): routes with
+ * a device ("*": none, as a blackhole has) and no gateway, not unreachable
+ * or prohibit (RTF_REJECT). Destination and mask are the kernel's 32-bit
+ * words in host (little-endian) byte order, as hex.
+ */
+export function onLinkFromProcRoute(text: string): string[] {
+  const out: string[] = [];
+  for (const line of text.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 8) continue;
+    const [iface, dst, , flagsHex, , , , maskHex] = f as [string, string, string, string, string, string, string, string];
+    const flags = parseInt(flagsHex, 16);
+    if (iface === '*' || flags & RTF_GATEWAY || flags & RTF_REJECT) continue;
+    const d = parseInt(dst, 16) >>> 0;
+    let mask = parseInt(maskHex, 16) >>> 0;
+    let len = 0;
+    for (; mask !== 0; mask >>>= 1) len += mask & 1;
+    out.push(`${d & 255}.${(d >>> 8) & 255}.${(d >>> 16) & 255}.${d >>> 24}/${len}`);
+  }
+  return out;
 }
 
-/** On-link networks from the main routing tables (`ip -j route`); null when ip cannot be run. */
-async function onLinkRoutes(): Promise<string[] | null> {
+/**
+ * On-link IPv6 networks from /proc/net/ipv6_route: routes with no gateway
+ * that are not reject routes (unreachable, prohibit, blackhole) nor our own
+ * addresses (RTF_LOCAL; those and the reject routes sit on `lo`). procfs
+ * lists every table, so a route of a policy table counts too.
+ */
+export function onLinkFromProcIpv6Route(text: string): string[] {
   const out: string[] = [];
+  for (const line of text.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 10 || f[0]!.length !== 32) continue;
+    const flags = parseInt(f[8]!, 16) >>> 0;
+    if (f[9] === 'lo' || flags & RTF_GATEWAY || flags & RTF_REJECT || (flags & RTF_LOCAL) !== 0) continue;
+    const p = parsePrefixText(`${f[0]!.match(/.{4}/g)!.join(':')}/${parseInt(f[1]!, 16)}`, { hostBits: 'mask' });
+    if (typeof p !== 'string') out.push(p.text);
+  }
+  return out;
+}
+
+/** On-link networks from procfs; null when it cannot be read. */
+async function onLinkRoutes(): Promise<string[] | null> {
   try {
-    for (const fam of ['-4', '-6']) {
-      const { stdout } = await execFileAsync('ip', ['-j', fam, 'route', 'show', 'table', 'main'], { timeout: 5_000 });
-      for (const r of JSON.parse(stdout || '[]') as IpRoute[]) {
-        if (r.gateway !== undefined || r.nexthops !== undefined || (r.type !== undefined && r.type !== 'unicast') || !r.dst) continue;
-        const dst = r.dst === 'default' ? (fam === '-4' ? '0.0.0.0/0' : '::/0') : r.dst.includes('/') ? r.dst : `${r.dst}/${fam === '-4' ? 32 : 128}`;
-        out.push(dst);
-      }
-    }
+    const [v4, v6] = await Promise.all([readFile('/proc/net/route', 'latin1'), readFile('/proc/net/ipv6_route', 'latin1').catch(() => '')]);
+    return [...onLinkFromProcRoute(v4), ...onLinkFromProcIpv6Route(v6)];
   } catch {
     return null;
   }
-  return out;
 }
 
 /** Read this host's addresses and on-link networks. */

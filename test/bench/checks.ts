@@ -34,7 +34,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KEEPALIVE, RawPeer } from '../support/bgp-client.js';
-import { benchConfig, buildDist, loadAvg, HERALD_NODE_FLAGS, httpGet, met, procCpuSeconds, sleepMs, stopChild, writeResult } from './common.js';
+import { benchConfig, buildDist, loadAvg, HERALD_NODE_FLAGS, PRODUCTION_NODE_FLAGS, httpGet, met, procCpuSeconds, sleepMs, stopChild, writeResult } from './common.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const HERALD = join(ROOT, 'src/bin/herald.mjs');
@@ -176,10 +176,8 @@ export async function runChecks(o: ChecksOptions): Promise<ChecksResult> {
     services.push(`  - { name: s${i}, prefixes: [240.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}/32], interval: 1s, checks: [{ tcp: { address: 127.0.0.1, port: ${base + i} } }] }`);
   }
   writeFileSync(join(dir, 'herald.yaml'), benchConfig({ bgpPort, sock, dir }, [`metrics: { address: 127.0.0.1, port: ${metricsPort} }`, 'services:', ...services]));
-  // HERALD_BENCH_NODE_FLAGS replaces the production flags (experiments: "--max-semi-space-size=8").
-  const nodeFlags = process.env.HERALD_BENCH_NODE_FLAGS !== undefined ? process.env.HERALD_BENCH_NODE_FLAGS.split(' ').filter(Boolean) : HERALD_NODE_FLAGS;
-  if (process.env.HERALD_BENCH_NODE_FLAGS !== undefined) notes.push(`node flags: ${JSON.stringify(nodeFlags)} instead of the production ones`);
-  const flags = [...nodeFlags, ...(o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : [])];
+  if (HERALD_NODE_FLAGS !== PRODUCTION_NODE_FLAGS) notes.push(`node flags: ${JSON.stringify(HERALD_NODE_FLAGS)} instead of the production ones`);
+  const flags = [...HERALD_NODE_FLAGS, ...(o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : [])];
   const log = join(dir, 'herald.log');
   const herald: ChildProcess = spawn(process.execPath, [...flags, HERALD, 'run', '--config', join(dir, 'herald.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
   let logText = '';

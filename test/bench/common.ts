@@ -11,6 +11,7 @@ import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { descendants, Lab, pointToPoint } from '../interop/lab/index.js';
+import { PRODUCTION_NODE_FLAGS } from '../support/node-flags.js';
 import { BirdReceiver, wallMs, type ReceiverCounts } from './receiver.js';
 
 export { wallMs };
@@ -168,8 +169,15 @@ export function span(from: number | null | undefined, to: number | null | undefi
   return from == null || to == null ? null : to - from;
 }
 
-/** The node options herald runs with in production (src/bin/herald.mjs): the benchmark gives them to its children. */
-export const HERALD_NODE_FLAGS = ['--max-semi-space-size=1'];
+/** The node options herald runs with in production (the #! line of src/bin/herald.mjs): the benchmark gives them to its children. */
+export { PRODUCTION_NODE_FLAGS };
+
+/**
+ * The node options the benchmark's herald children run with: the production
+ * ones, or HERALD_BENCH_NODE_FLAGS instead (experiments, e.g.
+ * "--max-semi-space-size=8"; each row then notes it).
+ */
+export const HERALD_NODE_FLAGS = process.env.HERALD_BENCH_NODE_FLAGS !== undefined ? process.env.HERALD_BENCH_NODE_FLAGS.split(' ').filter(Boolean) : PRODUCTION_NODE_FLAGS;
 
 /**
  * Bundle a benchmark child (and the engine worker it may start) with esbuild

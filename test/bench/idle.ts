@@ -41,6 +41,7 @@ import { fileURLToPath } from 'node:url';
 import { descendants, Lab, missingReason, pointToPoint, run, waitFor, type LabProcess } from '../interop/lab/index.js';
 import { BirdReceiver, wallMs } from './receiver.js';
 import { RECEIVER_ASN, SENDER_ASN, sleepMs } from './common.js';
+import { shebangFlags } from '../support/node-flags.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 // HERALD_BIN / ROUTES_BIN: another build's bins (compare two builds: run the
@@ -48,7 +49,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const HERALD = process.env.HERALD_BIN ?? join(ROOT, 'src/bin/herald.mjs');
 const ROUTES = process.env.ROUTES_BIN ?? join(ROOT, 'src/bin/routes.mjs');
 /** The node flags of the bin's `#!/usr/bin/env -S node …` line: herald runs here as its bin runs it. */
-const binFlags = (bin: string): string[] => (readFileSync(bin, 'utf8').split('\n')[0] ?? '').replace(/^#!.*?\bnode\b/, '').trim().split(/\s+/).filter(Boolean);
+const binFlags = shebangFlags;
 const HERALD_FLAGS = binFlags(HERALD);
 /** HERALD_BASE: a second build measured beside this one (the herald-base row). */
 const BASE = process.env.HERALD_BASE ? { herald: join(process.env.HERALD_BASE, 'src/bin/herald.mjs'), routes: join(process.env.HERALD_BASE, 'src/bin/routes.mjs') } : null;

@@ -51,7 +51,7 @@ import { fileURLToPath } from 'node:url';
 import { ipv4Prefixes, KEEPALIVE, RawPeer } from '../support/bgp-client.js';
 import { FakeLxd } from '../src/sources/lxd/fake-lxd.js';
 import { world } from '../src/sources/lxd/world.js';
-import { benchConfig, buildDist, loadAvg, HERALD_NODE_FLAGS, httpGet, met, procCpuSeconds, sleepMs, stopChild, writeResult } from './common.js';
+import { benchConfig, buildDist, loadAvg, HERALD_NODE_FLAGS, PRODUCTION_NODE_FLAGS, httpGet, met, procCpuSeconds, sleepMs, stopChild, writeResult } from './common.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -137,10 +137,8 @@ export async function runLxdBench(o: LxdBenchOptions): Promise<LxdBenchResult> {
   const dir = mkdtempSync(join(tmpdir(), 'herald-bench-lxd-'));
   const sock = join(dir, 'herald.sock');
   writeFileSync(join(dir, 'herald.yaml'), benchConfig({ bgpPort: port, sock, dir }, ['lxd:', `  socket: ${fake.socket}`, '  resync_interval: 0s']));
-  // HERALD_BENCH_NODE_FLAGS replaces the production flags (experiments: "--max-semi-space-size=8"), as in --checks.
-  const nodeFlags = process.env.HERALD_BENCH_NODE_FLAGS !== undefined ? process.env.HERALD_BENCH_NODE_FLAGS.split(' ').filter(Boolean) : HERALD_NODE_FLAGS;
-  if (process.env.HERALD_BENCH_NODE_FLAGS !== undefined) notes.push(`node flags: ${JSON.stringify(nodeFlags)} instead of the production ones`);
-  const flags = [...nodeFlags, ...(o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : [])];
+  if (HERALD_NODE_FLAGS !== PRODUCTION_NODE_FLAGS) notes.push(`node flags: ${JSON.stringify(HERALD_NODE_FLAGS)} instead of the production ones`);
+  const flags = [...HERALD_NODE_FLAGS, ...(o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : [])];
   // HERALD_BENCH_STDOUT=FILE keeps herald's stdout (e.g. --trace-gc lines through HERALD_BENCH_NODE_FLAGS).
   const out = process.env.HERALD_BENCH_STDOUT !== undefined ? openSync(`${process.env.HERALD_BENCH_STDOUT}.${basename(root)}.${process.pid}.${Date.now()}`, 'w') : 'ignore';
   const child: ChildProcess = spawn(process.execPath, [...flags, herald, 'run', '--config', join(dir, 'herald.yaml')], { stdio: ['ignore', out, 'pipe'] });

@@ -30,6 +30,7 @@ import { fileURLToPath } from 'node:url';
 import { Lab, nsRun, pointToPoint, sleep, startRouter, type LabProcess } from '../interop/lab/index.js';
 import type { FrrRouter } from '../interop/lab/frr.js';
 import { DaemonProcess, type LogLine } from '../interop/support/daemon-process.js';
+import { PRODUCTION_NODE_FLAGS } from '../support/node-flags.js';
 
 export const ROUTER_AS = 65000;
 export const HERALD_AS = 65011;
@@ -136,8 +137,8 @@ export class FaultLab {
       logLevel: opts.logLevel ?? 'info',
       tag: opts.tag ?? 'faults',
       env: opts.env ?? {},
-      // As src/bin/herald.mjs starts it (its shebang's flag; DaemonProcess runs node directly).
-      nodeArgs: ['--max-semi-space-size=1', ...(opts.nodeArgs ?? [])],
+      // As src/bin/herald.mjs starts it (its #! line's flags; DaemonProcess runs node directly).
+      nodeArgs: [...PRODUCTION_NODE_FLAGS, ...(opts.nodeArgs ?? [])],
     };
   }
 

@@ -15,6 +15,16 @@
  * the next one. Deadlines due by the time it fires run in one go, earliest
  * first, ties in the order they were set.
  *
+ * Timer slack (`slackMs`, as Linux's timer_slack for the same reason): the
+ * one timer is armed for the earliest deadline rounded up to a multiple of
+ * the slack, so every deadline due in the same slack-long slot runs in one
+ * wake-up. A thousand services each probed every second, with jitter, fall
+ * due at a thousand scattered moments; woken for each, the daemon paid an
+ * epoll wake-up, a timer and a pacer turn per probe. With a 10 ms slack it
+ * wakes at most 100 times a second for them (measured, 1,000 TCP checks:
+ * 234–263 → 53–65 wake-ups a second, CPU 10.3–12.0 → 8.2–10.0 % of a
+ * core; decision 0045). A deadline runs at most `slackMs` late, never early.
+ *
  * Bound: one entry per Deadline object at most (setting a queued one moves
  * it), so the heap holds at most the services' and checks' deadlines.
  *
@@ -46,7 +56,11 @@ export class DeadlineQueue {
   private armedAt = Infinity;
   private cancelArmed: (() => void) | null = null;
 
-  constructor(private readonly clock: Clock) {}
+  /** `slackMs`: deadlines may run up to this late so that neighbours share a wake-up (0: exact). */
+  constructor(
+    private readonly clock: Clock,
+    private readonly slackMs = 0,
+  ) {}
 
   /** Deadlines waiting. */
   get size(): number {
@@ -66,7 +80,7 @@ export class DeadlineQueue {
       this.down(d.slot);
       this.up(d.slot);
     }
-    if (atMs < this.armedAt) this.arm(atMs);
+    this.armFor(atMs);
   }
 
   /** Clear `d` if it is set (the Clock timer stays; if it falls due first it just arms the next). */
@@ -80,6 +94,12 @@ export class DeadlineQueue {
     last.slot = i;
     this.down(i);
     this.up(last.slot);
+  }
+
+  /** Arm the timer for a deadline at `atMs` (rounded up to the slack) unless it is armed for that slot or earlier. */
+  private armFor(atMs: number): void {
+    const slot = this.slackMs > 0 ? Math.ceil(atMs / this.slackMs) * this.slackMs : atMs;
+    if (slot < this.armedAt) this.arm(slot);
   }
 
   private arm(atMs: number): void {
@@ -99,7 +119,7 @@ export class DeadlineQueue {
       this.clear(d);
       d.fire();
     }
-    if (heap.length > 0 && heap[0]!.at < this.armedAt) this.arm(heap[0]!.at);
+    if (heap.length > 0) this.armFor(heap[0]!.at);
   };
 
   private before(a: Deadline, b: Deadline): boolean {

@@ -5,7 +5,7 @@
  * due probes in bounded slices. See docs/configuration.md for the
  * config side.
  */
-export { HealthSource, type HealthSourceOptions } from './source.js';
+export { HealthSource, HEALTH_TIMER_SLACK_MS, type HealthSourceOptions } from './source.js';
 export { ProbePacer, PACER_SLICE_MS, type ProbePacerOptions } from './pacer.js';
 export { ServiceHealth, GRACE_MS, type ServiceHealthOptions, type ServiceHealthSpec, type CarriedState, type RoundEvent } from './service.js';
 export { runCheck, startCheck, fromProber, probe, checkLabel, checkTimeout, checkTcp, startTcp, checkHttp, checkExec, checkMaintenanceFile, BODY_LIMIT } from './checks/index.js';

@@ -19,7 +19,17 @@ import { DeadlineQueue } from './deadlines.js';
 import { ServiceHealth, type RoundEvent, type ServiceHealthOptions, type ServiceHealthSpec } from './service.js';
 import type { ServiceSnapshot, Transition } from './types.js';
 
-export type HealthSourceOptions = Omit<ServiceHealthOptions, 'initial'>;
+export type HealthSourceOptions = Omit<ServiceHealthOptions, 'initial'> & {
+  /** How late a probe or round may start so that neighbours share a wake-up (default HEALTH_TIMER_SLACK_MS; deadlines.ts). */
+  timerSlackMs?: number;
+};
+
+/**
+ * The health source's timer slack: a round starts, and a probe times out,
+ * at most this much late (decision 0045): small beside the default jitter
+ * (a tenth of the interval) that already moves every round.
+ */
+export const HEALTH_TIMER_SLACK_MS = 10;
 
 /** The fields of a service that its health depends on; anything else is route policy. */
 function healthKey(s: ServiceHealthSpec): string {
@@ -42,9 +52,9 @@ export class HealthSource {
    * graceful restart); services a reload adds later start down as usual.
    */
   constructor(services: readonly ServiceHealthSpec[], opts: HealthSourceOptions) {
-    const { firstRoundDecides, ...rest } = opts;
+    const { firstRoundDecides, timerSlackMs, ...rest } = opts;
     // Every service's deadlines in one queue on one Clock timer (deadlines.ts).
-    this.opts = { ...rest, deadlines: rest.deadlines ?? new DeadlineQueue(rest.clock) };
+    this.opts = { ...rest, deadlines: rest.deadlines ?? new DeadlineQueue(rest.clock, timerSlackMs ?? HEALTH_TIMER_SLACK_MS) };
     for (const s of services) this.add(s, undefined, firstRoundDecides === true);
     this.firstPending = services.length > 0 ? new Set(services.map((s) => s.name)) : null;
   }

@@ -1,8 +1,10 @@
 // DeadlineQueue: the health checks' deadlines (next rounds, probe timeouts)
 // in one heap on one Clock timer. Each deadline fires once, at its time,
 // earliest first and ties in the order they were set; clearing or moving one
-// is honoured; the Clock carries one timer at most; and random sequences of
-// set/clear/advance agree with a plain list kept beside it.
+// is honoured; the Clock carries one timer at most; random sequences of
+// set/clear/advance agree with a plain list kept beside it; and with a timer
+// slack, deadlines of one slack-long slot share one wake-up, never early and
+// at most the slack late.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../../bgp/driver/clock.js';
@@ -103,6 +105,47 @@ describe('DeadlineQueue', () => {
           if (got.join() !== want.join() || q.size !== model.size || clock.pending > 1) return false;
         }
         return true;
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('with a slack, deadlines of one slot run in one wake-up, never early and at most the slack late', () => {
+    const clock = new ManualClock(0);
+    const q = new DeadlineQueue(clock, 10);
+    const fired: string[] = [];
+    const make = (name: string): Deadline => new Deadline(() => fired.push(`${name}@${clock.now()}`));
+    for (const [name, at] of [['a', 1], ['b', 9], ['c', 3], ['d', 10], ['e', 12]] as const) q.set(make(name), at);
+    let wakeups = 0;
+    for (let t = 1; t <= 30; t++) {
+      const before = fired.length;
+      clock.advanceTo(t);
+      if (fired.length > before) wakeups++;
+    }
+    expect(fired).toEqual(['a@10', 'c@10', 'b@10', 'd@10', 'e@20']);
+    expect(wakeups).toBe(2);
+  });
+
+  it('random deadlines with a slack each run once, in (time, set order) order, between their time and a slack later', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 25 }), fc.array(fc.tuple(fc.nat(200), fc.nat(40)), { minLength: 1, maxLength: 60 }), (slack, sets) => {
+        const clock = new ManualClock(0);
+        const q = new DeadlineQueue(clock, slack);
+        const runs: { id: number; t: number }[] = [];
+        const wanted: { at: number; setAt: number }[] = [];
+        // Each entry: a deadline `at` ms ahead, set after `gap` ms of clock time.
+        sets.forEach(([ahead, gap], id) => {
+          clock.advanceTo(clock.now() + gap);
+          wanted.push({ at: clock.now() + ahead, setAt: clock.now() });
+          q.set(new Deadline(() => runs.push({ id, t: clock.now() })), clock.now() + ahead);
+        });
+        clock.advanceTo(clock.now() + 300);
+        if (runs.length !== sets.length || new Set(runs.map((r) => r.id)).size !== sets.length) return false;
+        for (const { id, t } of runs) {
+          const w = wanted[id]!;
+          if (t < w.at || t > Math.max(w.at, w.setAt) + slack) return false;
+        }
+        return q.size === 0 && clock.pending === 0;
       }),
       { numRuns: 300 },
     );
