@@ -74,6 +74,13 @@ export interface FaultLabOptions {
   env?: Record<string, string>;
   /** Options for herald's node (e.g. --cpu-prof). */
   nodeArgs?: string[];
+  /**
+   * Duplicate address detection on the link's two ends (default true, as
+   * Linux does). false: accept_dad 0 on both, as a point-to-point uplink
+   * set up for fast recovery may be (docs/operations.md): addresses are
+   * usable the moment the link is up again.
+   */
+  dad?: boolean;
 }
 
 /** herald's resource use from /proc. */
@@ -134,6 +141,7 @@ export class FaultLab {
       rise: opts.rise ?? 2,
       fall: opts.fall ?? 2,
       scanner: opts.scanner ?? false,
+      dad: opts.dad ?? true,
       logLevel: opts.logLevel ?? 'info',
       tag: opts.tag ?? 'faults',
       env: opts.env ?? {},
@@ -152,6 +160,7 @@ export class FaultLab {
     // IPv6 addresses on admin down unless told to keep them (a real router's
     // configured address survives a flap).
     for (const ns of [this.router, this.heraldNs]) await this.lab.sysctl(ns, 'net.ipv6.conf.eth0.keep_addr_on_down', 1);
+    if (!this.opts.dad) for (const ns of [this.router, this.heraldNs]) await this.lab.sysctl(ns, 'net.ipv6.conf.eth0.accept_dad', 0);
     // The router's address changes, timestamped: when its addresses are
     // usable again after a flap (routerAddressesUsableAt).
     this.addrLog = join(await this.lab.tempDir(`${this.opts.tag}-addr`), 'router-addr.log');

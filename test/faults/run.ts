@@ -5,6 +5,9 @@
  *   npm run faults -- --only=frr-restart,sigkill
  *   npm run faults -- --quick               the CI counts (as test/interop/faults.test.ts)
  *   npm run faults -- --only=link-flap --count=10   every selected fault 10× (while iterating)
+ *   npm run faults -- --only=link-flap --dad=off     the link's ends without duplicate address
+ *                                            detection (a point-to-point uplink set up for
+ *                                            fast recovery, docs/operations.md)
  *
  * Full counts: FRR restarted 50×, the link flapped 50×, herald SIGKILLed
  * 20×, 30,000 UPDATEs with 16,340-ASN AS_PATHs from a configured peer,
@@ -33,12 +36,14 @@ const FULL: Record<FaultName, number> = { 'frr-restart': 50, 'link-flap': 50, si
 const QUICK: Record<FaultName, number> = { 'frr-restart': 2, 'link-flap': 2, sigkill: 2, huge: 200, scan: 2_000, events: 1, services: 1 };
 const ORDER: FaultName[] = ['frr-restart', 'link-flap', 'events', 'scan', 'huge', 'sigkill', 'services'];
 
-function args(argv: string[]): { quick: boolean; only: Set<FaultName> | null; count: number | null } {
+function args(argv: string[]): { quick: boolean; only: Set<FaultName> | null; count: number | null; dad: boolean } {
   let quick = false;
+  let dad = true;
   let only: Set<FaultName> | null = null;
   let count: number | null = null;
   for (const a of argv) {
     if (a === '--quick') quick = true;
+    else if (a === '--dad=off') dad = false;
     else if (a.startsWith('--count=')) {
       count = Number(a.slice(8));
       if (!Number.isInteger(count) || count < 1) throw new Error(`--count wants a whole number above 0, not '${a.slice(8)}'`);
@@ -47,9 +52,9 @@ function args(argv: string[]): { quick: boolean; only: Set<FaultName> | null; co
       const names = a.slice(7).split(',') as FaultName[];
       for (const n of names) if (!ORDER.includes(n)) throw new Error(`unknown fault ${n} (known: ${ORDER.join(', ')})`);
       only = new Set(names);
-    } else throw new Error(`unknown argument ${a} (known: --quick, --count=N, --only=${ORDER.join(',')})`);
+    } else throw new Error(`unknown argument ${a} (known: --quick, --count=N, --dad=off, --only=${ORDER.join(',')})`);
   }
-  return { quick, only, count };
+  return { quick, only, count, dad };
 }
 
 /** Start a lab, do each fault in it, print herald's RSS and fds before and after, close the lab. */
@@ -58,7 +63,7 @@ async function inLab(fl: FaultLab, faults: FaultName[], counts: Record<FaultName
   try {
     await fl.start(300_000);
     const u0 = fl.usage();
-    console.log(`fault lab: herald with ${fl.opts.services} services behind FRR at hold 3; herald ${JSON.stringify(u0)}`);
+    console.log(`fault lab: herald with ${fl.opts.services} services behind FRR at hold 3, the link's DAD ${fl.opts.dad ? 'on (Linux default)' : 'off'}; herald ${JSON.stringify(u0)}`);
     for (const f of faults) {
       console.log(`${f} ×${counts[f]} …`);
       const r = await runFault(fl, f, counts[f]);
@@ -84,11 +89,11 @@ async function main(): Promise<number> {
   // The events and services faults need ten thousand services (20,000 events a flip); the others are about the fault, not the load.
   const big: FaultName[] = want.filter((f) => f === 'events' || f === 'services');
   const small = want.filter((f) => !big.includes(f));
-  if (small.length > 0) results.push(...(await inLab(new FaultLab({ services: 100, scanner: small.includes('scan') || small.includes('huge'), tag: 'faults' }), small, counts)));
-  if (big.length > 0) results.push(...(await inLab(new FaultLab({ services: 10_000, tag: 'faults-10k' }), big, counts)));
+  if (small.length > 0) results.push(...(await inLab(new FaultLab({ services: 100, scanner: small.includes('scan') || small.includes('huge'), tag: 'faults', dad: a.dad }), small, counts)));
+  if (big.length > 0) results.push(...(await inLab(new FaultLab({ services: 10_000, tag: 'faults-10k', dad: a.dad }), big, counts)));
   const dir = join(here, 'results');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'latest.json'), JSON.stringify({ at: new Date().toISOString(), quick: a.quick, count: a.count, results }, null, 2) + '\n');
+  writeFileSync(join(dir, 'latest.json'), JSON.stringify({ at: new Date().toISOString(), quick: a.quick, count: a.count, dad: a.dad, results }, null, 2) + '\n');
   const failed = results.filter((r) => r.problems.length > 0);
   console.log(`\nfaults: ${results.length - failed.length} of ${results.length} correct${failed.length ? `; failed: ${failed.map((r) => r.fault).join(', ')}` : ''}`);
   return failed.length === 0 ? 0 : 1;
