@@ -89,6 +89,14 @@ export const BFD_MAX_INTERVAL_MS = 60_000;
 /** Defaults when a session leaves them out (FRR's bfdd defaults). */
  /** How late (ms) a Detection Time expiry must be noticed to be looked at again after the receive path ran (runTimers). */
 const LATE_MS = 2;
+/**
+ * How long after a late expiry it is looked at again (ms): time for the
+ * loop to poll and read what waits in the sockets. One millisecond was
+ * not always enough on a loaded machine (a false Down in 1 of 3 runs of
+ * the stall test with two CPU spinners); a real silence noticed late is
+ * declared this much later still.
+ */
+const LOOK_AGAIN_MS = 20;
 
 export const BFD_DEFAULTS = { desiredMinTxMs: 300, requiredMinRxMs: 300, detectMult: 3 } as const;
 /**
@@ -649,7 +657,7 @@ export class BfdDriver {
         e.lookedAgainAt = detect;
         e.counters.lateDetections += 1;
         due = due.filter((d) => d.type !== 'DetectTimer');
-        if (earliest === undefined || now + 1 < earliest) earliest = now + 1;
+        if (earliest === undefined || now + LOOK_AGAIN_MS < earliest) earliest = now + LOOK_AGAIN_MS;
       }
       if (due.length > 0) {
         const r = stepAll(e.session, due, now);
