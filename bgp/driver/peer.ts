@@ -493,6 +493,20 @@ export class Peer {
     this.afterStep();
   }
 
+  /**
+   * A tracked incoming connection that became the session takes the peer's
+   * own passivity. It was tracked as a passive session (collision.ts
+   * trackIncoming: the primary did the dialling meanwhile); kept passive, an
+   * active peer would never dial again once that session ended, and would
+   * wait for the router's next connection — FRR's ConnectRetry is 120 s by
+   * default (the link-flap lab: FRR dials the moment its link is up and
+   * wins the collision; test/bgp/driver/collision-dial.test.ts).
+   */
+  private promote(c: Conn): void {
+    const passive = !!this.cfg.passive;
+    if (c.session.passive !== passive) c.session = { ...c.session, passive };
+  }
+
   private afterStep(): void {
     const sec = this.secondary;
     if (sec && !sec.closed && sec.session.state !== 'Idle' && !OPEN_STATES.has(this.primary.session.state) && OPEN_STATES.has(sec.session.state)) {
@@ -505,6 +519,7 @@ export class Peer {
       this.dropSocket(old);
       this.primary = sec;
       this.secondary = null;
+      this.promote(sec);
     } else if (sec) {
       if (sec.closed || sec.session.state === 'Idle' || !sec.socket) {
         this.secondary = null;
@@ -518,6 +533,7 @@ export class Peer {
           this.deps.log.info({ peer: this.name, kept: d.keep }, 'connection collision resolved (RFC 4271 §6.8)');
           this.primary = winner;
           this.secondary = null;
+          this.promote(winner);
           // The loser's state leaves us: Cease/Connection Collision Resolution, then close.
           this.feed(loser, { type: 'OpenCollisionDump' });
           loser.closed = true;
@@ -606,10 +622,12 @@ export class Peer {
     const ac = new AbortController();
     c.connecting = ac;
     const ttl = this.ttl();
+    const timeoutMs = this.attemptTimeout(c);
+    this.deps.log.debug({ peer: this.name, timeoutMs }, 'connecting');
     connectTcp({
       host: this.cfg.address,
       port: this.cfg.port ?? 179,
-      timeoutMs: this.attemptTimeout(c),
+      timeoutMs,
       signal: ac.signal,
       clock: this.deps.clock,
       ...(this.cfg.localAddress !== undefined ? { localAddress: this.cfg.localAddress } : {}),
@@ -632,6 +650,7 @@ export class Peer {
         c.connecting = null;
         this.counters.connectFailures++;
         const msg = err.message;
+        this.deps.log.debug({ peer: this.name, err: msg }, 'connect attempt failed');
         if (msg !== this.connectError) {
           // Log a failure once until it changes, not on every retry.
           this.deps.log.warn({ peer: this.name, err: msg }, 'connect failed');
