@@ -19,7 +19,9 @@
  * extensions and trailer fields read past) or, without either, by the
  * connection's close (§6.3). Informational (1xx) responses are read past.
  * `Http1Unix` drives it over sockets. HTTPS endpoints keep node:https
- * (client.ts); TLS decryption is the cost there.
+ * (client.ts); TLS decryption is the cost there. The control API's client
+ * (src/api/client.ts, the `routes` CLI) reads its answers with the same
+ * framer, so `routes` loads no node:http.
  */
 import * as net from 'node:net';
 
@@ -36,6 +38,8 @@ export class Http1Error extends Error {
 
 /** What a ResponseFramer hands on. */
 export interface ResponseHandler {
+  /** A final response's header field (name in lower case), before its status; optional. */
+  header?(name: string, value: string): void;
   /** A response's status code (after its header fields). */
   status(code: number): void;
   /** Body bytes: b[s, e), valid only during the call. */
@@ -137,6 +141,7 @@ export class ResponseFramer {
     let length: number | null = null;
     let chunked = false;
     let close = m[1] === '0';
+    const fields: [string, string][] | null = this.h.header ? [] : null;
     for (let k = 1; k < lines.length; k++) {
       const l = lines[k]!;
       if (l === '') continue;
@@ -144,6 +149,7 @@ export class ResponseFramer {
       if (c <= 0) throw new Http1Error(`malformed header field: ${JSON.stringify(l.slice(0, 80))}`);
       const name = l.slice(0, c).trim().toLowerCase();
       const value = l.slice(c + 1).trim();
+      fields?.push([name, value]);
       if (name === 'content-length') {
         if (!/^\d+$/.test(value) || (length !== null && length !== Number(value))) throw new Http1Error(`bad Content-Length ${JSON.stringify(value)}`);
         length = Number(value);
@@ -158,6 +164,7 @@ export class ResponseFramer {
     }
     // RFC 9112 §6.3: a 1xx is followed by the final response; 204 and 304 have no body.
     if (code >= 100 && code < 200) return;
+    if (fields) for (const [name, value] of fields) this.h.header!(name, value);
     this.h.status(code);
     this.close = close;
     if (code === 204 || code === 304) return this.finish();
