@@ -41,10 +41,9 @@ function unreachableMessage(socket: string, code: string): string {
   return `cannot reach ${socket}: is herald running? is your user in group herald? (${code})`;
 }
 
-/** One answer: its status, what the daemon said this socket allows, and its body as it arrives. */
+/** One answer: its status and its body as it arrives. */
 interface Answer {
   status: number;
-  access: string | undefined;
   body: AsyncIterable<Buffer>;
 }
 
@@ -126,7 +125,7 @@ export class ApiClient {
         status: (status) => {
           answered = true;
           if (access === 'operator' || access === 'read-only') this.access = access;
-          resolve({ status, access, body: chunks });
+          resolve({ status, body: chunks });
         },
         body: (b, s, e) => chunks.push(Buffer.from(b.subarray(s, e))),
         end: () => {

@@ -49,8 +49,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const HERALD = process.env.HERALD_BIN ?? join(ROOT, 'src/bin/herald.mjs');
 const ROUTES = process.env.ROUTES_BIN ?? join(ROOT, 'src/bin/routes.mjs');
 /** The node flags of the bin's `#!/usr/bin/env -S node …` line: herald runs here as its bin runs it. */
-const binFlags = shebangFlags;
-const HERALD_FLAGS = binFlags(HERALD);
+const HERALD_FLAGS = shebangFlags(HERALD);
 /** HERALD_BASE: a second build measured beside this one (the herald-base row). */
 const BASE = process.env.HERALD_BASE ? { herald: join(process.env.HERALD_BASE, 'src/bin/herald.mjs'), routes: join(process.env.HERALD_BASE, 'src/bin/routes.mjs') } : null;
 const ROUTE = '198.51.100.53/32';
@@ -80,7 +79,7 @@ async function startSpeaker(e: Ends, name: Speaker, tag: string): Promise<{ proc
         `services:\n  - { name: svc, prefixes: [${ROUTE}], checks: [{ tcp: { address: ${e.spkV4}, port: 179 } }], interval: 1s, rise: 1 }\n` +
         'drain: { period: 0s }\n',
     );
-    return { proc: e.lab.spawn(e.spkNs, `${name}-${tag}`, process.execPath, [...binFlags(bin), bin, 'run', '--config', conf], { logFile: log }), log, api };
+    return { proc: e.lab.spawn(e.spkNs, `${name}-${tag}`, process.execPath, [...shebangFlags(bin), bin, 'run', '--config', conf], { logFile: log }), log, api };
   }
   if (name === 'bird') {
     const conf = join(dir, 'bird.conf');

@@ -141,7 +141,8 @@ export class ResponseFramer {
     let length: number | null = null;
     let chunked = false;
     let close = m[1] === '0';
-    const fields: [string, string][] | null = this.h.header ? [] : null;
+    // RFC 9112 §6.3: a 1xx is followed by the final response, whose fields alone are handed on.
+    const informational = code >= 100 && code < 200;
     for (let k = 1; k < lines.length; k++) {
       const l = lines[k]!;
       if (l === '') continue;
@@ -149,7 +150,7 @@ export class ResponseFramer {
       if (c <= 0) throw new Http1Error(`malformed header field: ${JSON.stringify(l.slice(0, 80))}`);
       const name = l.slice(0, c).trim().toLowerCase();
       const value = l.slice(c + 1).trim();
-      fields?.push([name, value]);
+      if (!informational) this.h.header?.(name, value);
       if (name === 'content-length') {
         if (!/^\d+$/.test(value) || (length !== null && length !== Number(value))) throw new Http1Error(`bad Content-Length ${JSON.stringify(value)}`);
         length = Number(value);
@@ -162,9 +163,8 @@ export class ResponseFramer {
         if (value.toLowerCase().split(',').some((x) => x.trim() === 'close')) close = true;
       }
     }
-    // RFC 9112 §6.3: a 1xx is followed by the final response; 204 and 304 have no body.
-    if (code >= 100 && code < 200) return;
-    if (fields) for (const [name, value] of fields) this.h.header!(name, value);
+    // 204 and 304 have no body.
+    if (informational) return;
     this.h.status(code);
     this.close = close;
     if (code === 204 || code === 304) return this.finish();
