@@ -29,4 +29,11 @@ export default tseslint.config(
   },
   // The tiny .mjs entry shims are outside the TypeScript project.
   { files: ['**/*.mjs'], ...tseslint.configs.disableTypeChecked, languageOptions: { globals: { process: 'readonly' } } },
+  // The CommonJS `routes` bin (src/bin/routes.cjs, decision 0046) loads its bundle with require().
+  {
+    files: ['**/*.cjs'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: { sourceType: 'commonjs', globals: { process: 'readonly', require: 'readonly', __dirname: 'readonly' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
 );

@@ -53,10 +53,14 @@ function mapOf(file: string): SourceMap | null {
 /** Rewrite one frame's bundled position to the original source position. */
 function frame(site: NodeJS.CallSite): string {
   const text = String(site);
-  const file = site.getFileName();
+  const name = site.getFileName();
   const line = site.getLineNumber();
   const column = site.getColumnNumber();
-  if (!file?.startsWith('file:') || !file.endsWith('.mjs') || line === null || column === null) return text;
+  // An ES module (.mjs) names its file by URL, a CommonJS program (.cjs, the `routes` CLI) by path.
+  if (!name || !/\.[mc]js$/.test(name) || line === null || column === null) return text;
+  let file = name;
+  if (name.startsWith('/')) file = (requireBuiltin('node:url') as typeof import('node:url')).pathToFileURL(name).href;
+  else if (!name.startsWith('file:')) return text;
   const map = mapOf(file);
   const e = map?.findEntry(line - 1, column - 1);
   if (!e || !('originalSource' in e) || !e.originalSource) return text;
@@ -79,7 +83,7 @@ function frame(site: NodeJS.CallSite): string {
   } catch {
     // Keep the map's own name.
   }
-  return named.replace(`${file}:${line}:${column}`, `${source}:${e.originalLine + 1}:${e.originalColumn + 1}`);
+  return named.replace(`${name}:${line}:${column}`, `${source}:${e.originalLine + 1}:${e.originalColumn + 1}`);
 }
 
 const installed = Symbol.for('herald.stackTraces');

@@ -1,6 +1,6 @@
 /**
  * herald's version, as package.json states it, for `herald --version` and
- * `routes --version`. The `routes` bundle (dist/routes.mjs) has it compiled
+ * `routes --version`. The `routes` bundle (dist/routes.cjs) has it compiled
  * in by esbuild (src/bin/build.mjs defines HERALD_VERSION), so the CLI reads
  * no file; run from the TypeScript sources, it reads package.json beside src/.
  */

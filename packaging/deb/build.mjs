@@ -3,9 +3,9 @@
 // dpkg-deb from the same file list as the npm package (`npm pack`), so the
 // two install routes ship one tree (decision 0027).
 //
-//   /usr/lib/herald/            package.json, dist/, src/bin/*.mjs, docs/…,
+//   /usr/lib/herald/            package.json, dist/, src/bin/ (package.json's bin), docs/…,
 //                               node_modules/koffi (+ this arch's prebuilt)
-//   /usr/bin/herald, routes     sh wrappers: exec /usr/bin/node …/src/bin/X.mjs
+//   /usr/bin/herald, routes     sh wrappers: exec /usr/bin/node …/src/bin/X.{mjs,cjs}
 //   /etc/herald/herald.yaml     conffile: a commented example `herald check` accepts
 //   /usr/share/herald/          herald.schema.json, examples/
 //   /usr/lib/systemd/system/    herald.service (docs/systemd/herald.service)
@@ -140,9 +140,10 @@ export function buildDeb(outDir = join(root, 'build')) {
 
       // Each wrapper gives node the V8 options its script's `#!` line gives
       // (src/bin/herald.mjs says why), so the flags live in one place.
-      for (const bin of ['herald', 'routes']) {
-        const flags = readFileSync(join(root, `src/bin/${bin}.mjs`), 'utf8').split('\n', 1)[0].replace(/^#!.*?\bnode\b/, '').trim();
-        put(stage, `usr/bin/${bin}`, `#!/bin/sh\n# ${bin}: herald ${pkg.version} (Debian package); runs /usr/lib/herald/src/bin/${bin}.mjs\nexec /usr/bin/node${flags ? ` ${flags}` : ''} /usr/lib/herald/src/bin/${bin}.mjs "$@"\n`, 0o755);
+      // The scripts are package.json's "bin" (src/bin/herald.mjs, src/bin/routes.cjs).
+      for (const [bin, script] of Object.entries(pkg.bin)) {
+        const flags = readFileSync(join(root, script), 'utf8').split('\n', 1)[0].replace(/^#!.*?\bnode\b/, '').trim();
+        put(stage, `usr/bin/${bin}`, `#!/bin/sh\n# ${bin}: herald ${pkg.version} (Debian package); runs /usr/lib/herald/${script}\nexec /usr/bin/node${flags ? ` ${flags}` : ''} /usr/lib/herald/${script} "$@"\n`, 0o755);
       }
       for (const page of ['herald.8', 'routes.8']) put(stage, `usr/share/man/man8/${page}.gz`, gzipSync(readFileSync(join(root, 'packaging/man', page)), { level: 9 }));
       copy(stage, join(root, 'packaging/herald.yaml'), 'etc/herald/herald.yaml');

@@ -14,10 +14,10 @@
  * imported every route and nothing is pending, the parent measures:
  *
  *   - GET /v1/summary round trip through the API client (the daemon's answer);
- *   - `node src/bin/routes.mjs --json` and plain `routes`: whole CLI process
+ *   - `node src/bin/routes.cjs --json` and plain `routes`: whole CLI process
  *     wall time, 20 runs each (min / median / p95 / max), next to
  *     `node -e ''` (the floor: node's own start-up) and `routes --help`;
- *     the bin runs the built dist/routes.mjs (`npm run build`) when present,
+ *     the bin runs the built dist/routes.cjs (`npm run build`) when present,
  *     else the TypeScript sources through tsx;
  *   - `routes list --json`: time to first byte, total time, routes/s, bytes,
  *     and the CLI's peak RSS (its own process.resourceUsage().maxRSS);
@@ -27,7 +27,7 @@
  *
  * --hold keeps the daemon (and its socket) up after the figures, printing
  * the socket path, until SIGINT/SIGTERM: time another CLI build against the
- * same million routes, e.g. `hyperfine 'node src/bin/routes.mjs -s SOCK'`.
+ * same million routes, e.g. `hyperfine 'node src/bin/routes.cjs -s SOCK'`.
  *
  * Test infrastructure, no RFC behaviour of its own.
  */
@@ -43,9 +43,9 @@ import { v4Route } from './routes.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const ROOT = resolve(here, '../..');
-const ROUTES_BIN = join(ROOT, 'src/bin/routes.mjs');
+const ROUTES_BIN = join(ROOT, 'src/bin/routes.cjs');
 /** The built CLI (`npm run build`); the list wrapper falls back to the sources through tsx. */
-const BUILT_CLI = join(ROOT, 'dist/routes.mjs');
+const BUILT_CLI = join(ROOT, 'dist/routes.cjs');
 const SELF = fileURLToPath(import.meta.url);
 
 // ---------------------------------------------------------------- child mode
@@ -86,7 +86,7 @@ function nodeOnce(argv: string[]): Promise<Timed> {
 /** Run the CLI binary once; return wall time and exit code (output discarded). */
 const cliOnce = (socket: string, args: string[]): Promise<Timed> => nodeOnce([ROUTES_BIN, '--socket', socket, ...args]);
 
-/** The CLI as src/bin/routes.mjs runs it, plus its own peak RSS (kB) written to fd 3 at the end. */
+/** The CLI as src/bin/routes.cjs runs it, plus its own peak RSS (kB) written to fd 3 at the end. */
 const LIST_WRAPPER = `
 import { writeSync } from 'node:fs';
 const { runCli } = await import(process.env.HERALD_BENCH_CLI);
@@ -223,7 +223,7 @@ peers:
     const su = stats(startup);
     const sf = stats(floor);
     console.log('');
-    console.log(`  CLI: ${existsSync(BUILT_CLI) ? 'built dist/routes.mjs' : 'TypeScript sources through tsx (no dist/routes.mjs)'}`);
+    console.log(`  CLI: ${existsSync(BUILT_CLI) ? 'built dist/routes.cjs' : 'TypeScript sources through tsx (no dist/routes.cjs)'}`);
     console.log(`  GET /v1/summary (API client, 30 runs):         ${line(s)}`);
     console.log(`  routes (table, whole process, ${RUNS} runs):     ${line(st)}   (target: median < 200 ms)`);
     console.log(`  routes --json (whole process, ${RUNS} runs):     ${line(sj)}`);

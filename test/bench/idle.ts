@@ -18,7 +18,7 @@
  *                        route announced (herald: a service whose tcp check
  *                        is herald's own BGP port), VmRSS 5 s later; the
  *                        speaker process and its children.
- *   routes summary       `node src/bin/routes.mjs` against that idle herald
+ *   routes summary       `node src/bin/routes.cjs` against that idle herald
  *                        vs `node -e ''`, interleaved, medians (target ≤ 1.3×).
  *
  * HERALD_BASE=DIR compares two builds in one run: DIR is another herald tree
@@ -33,7 +33,7 @@
  * Test infrastructure, no RFC behaviour of its own.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -47,12 +47,18 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 // HERALD_BIN / ROUTES_BIN: another build's bins (compare two builds: run the
 // bench once with each; both rows then come from the same kind of run).
 const HERALD = process.env.HERALD_BIN ?? join(ROOT, 'src/bin/herald.mjs');
-const ROUTES = process.env.ROUTES_BIN ?? join(ROOT, 'src/bin/routes.mjs');
+const ROUTES = process.env.ROUTES_BIN ?? join(ROOT, 'src/bin/routes.cjs');
 /** The node flags of the bin's `#!/usr/bin/env -S node …` line: herald runs here as its bin runs it. */
 const HERALD_FLAGS = shebangFlags(HERALD);
 /** HERALD_BASE: a second build measured beside this one (the herald-base row). */
-const BASE = process.env.HERALD_BASE ? { herald: join(process.env.HERALD_BASE, 'src/bin/herald.mjs'), routes: join(process.env.HERALD_BASE, 'src/bin/routes.mjs') } : null;
+const BASE = process.env.HERALD_BASE ? { herald: join(process.env.HERALD_BASE, 'src/bin/herald.mjs'), routes: routesBin(process.env.HERALD_BASE) } : null;
 const ROUTE = '198.51.100.53/32';
+
+/** A tree's `routes` bin: src/bin/routes.cjs, or routes.mjs in builds before decision 0046. */
+function routesBin(tree: string): string {
+  const cjs = join(tree, 'src/bin/routes.cjs');
+  return existsSync(cjs) ? cjs : join(tree, 'src/bin/routes.mjs');
+}
 
 type Speaker = 'herald' | 'herald-base' | 'bird' | 'gobgp';
 

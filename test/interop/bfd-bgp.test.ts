@@ -39,7 +39,7 @@ const TIMERS = { minTxMs: 100, minRxMs: 100, multiplier: 3 };
 const DETECT_BOUND_MS = 1_000;
 /** Sanity bound for coming back (printed, not a target). */
 const BACK_BOUND_MS = 20_000;
-const ROUTES_BIN = join(import.meta.dirname, '../../src/bin/routes.mjs');
+const ROUTES_BIN = join(import.meta.dirname, '../../src/bin/routes.cjs');
 
 interface Host {
   name: string;

@@ -1,5 +1,5 @@
 // Issue 5, Must show 1 and 2: the `routes` CLI (the real binary,
-// `node src/bin/routes.mjs --socket S …`) against `herald run` in a
+// `node src/bin/routes.cjs --socket S …`) against `herald run` in a
 // namespace whose BGP peer is a real FRR in another namespace.
 //
 //   [herald ns] eth0 192.0.2.1/30 ──── 192.0.2.2/30 eth0 [frr ns]
@@ -37,7 +37,7 @@ const ready = labReady(['frr'], 'routes CLI against FRR');
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const ROOT = resolve(here, '../..');
-const ROUTES_BIN = join(ROOT, 'src/bin/routes.mjs');
+const ROUTES_BIN = join(ROOT, 'src/bin/routes.cjs');
 const GOLDEN_DIR = join(here, 'golden');
 const UPDATE = process.env.UPDATE_GOLDEN === '1';
 

@@ -45,7 +45,7 @@ function nginxReady(): boolean {
 }
 
 const ready = labReady(['frr'], WHAT) && nginxReady();
-const ROUTES_BIN = fileURLToPath(new URL('../../src/bin/routes.mjs', import.meta.url));
+const ROUTES_BIN = fileURLToPath(new URL('../../src/bin/routes.cjs', import.meta.url));
 
 const ROUTER_AS = 65000;
 const HOST_AS = 65011;

@@ -68,7 +68,7 @@ describe('Debian package', () => {
       'usr/bin/herald',
       'usr/bin/routes',
       'usr/lib/herald/dist/herald.mjs',
-      'usr/lib/herald/dist/routes.mjs',
+      'usr/lib/herald/dist/routes.cjs',
       'usr/lib/herald/src/bin/herald.mjs',
       'usr/lib/herald/node_modules/koffi/package.json',
       'etc/herald/herald.yaml',
@@ -93,7 +93,7 @@ describe('Debian package', () => {
     expect(check.stderr).toBe('');
     expect(check.status).toBe(0);
     expect(check.stdout).toContain('router_id: 192.0.2.11');
-    const help = spawnSync(process.execPath, [join(lib, 'src/bin/routes.mjs'), '--help'], { encoding: 'utf8' });
+    const help = spawnSync(process.execPath, [join(lib, 'src/bin/routes.cjs'), '--help'], { encoding: 'utf8' });
     expect(help.status).toBe(0);
     expect(help.stdout).toContain('usage: routes');
     const koffi = spawnSync(process.execPath, ['-e', `console.log(typeof require(${JSON.stringify(join(lib, 'node_modules/koffi'))}).load)`], { encoding: 'utf8' });
@@ -102,7 +102,7 @@ describe('Debian package', () => {
     const flags = readFileSync(join(root, 'src/bin/herald.mjs'), 'utf8').split('\n', 1)[0]!.replace(/^#!.*?\bnode\b/, '').trim();
     expect(flags).toContain('--max-semi-space-size=1');
     expect(readFileSync(join(tree, 'usr/bin/herald'), 'utf8')).toContain(`exec /usr/bin/node ${flags} /usr/lib/herald/src/bin/herald.mjs "$@"`);
-    expect(readFileSync(join(tree, 'usr/bin/routes'), 'utf8')).toContain('exec /usr/bin/node /usr/lib/herald/src/bin/routes.mjs "$@"');
+    expect(readFileSync(join(tree, 'usr/bin/routes'), 'utf8')).toContain('exec /usr/bin/node /usr/lib/herald/src/bin/routes.cjs "$@"');
   });
 
   it('has no lintian errors', () => {

@@ -18,7 +18,9 @@ const RECORD = join(root, 'test/packaging/support/record-loads.mjs');
 const tmp = mkdtempSync(join(tmpdir(), 'herald-dist-test-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-const { ENTRIES, THREADS } = (await import(pathToFileURL(BUILD).href)) as { ENTRIES: Record<string, string>; THREADS: Record<string, string> };
+const { ENTRIES, THREADS, PROGRAMS } = (await import(pathToFileURL(BUILD).href)) as { ENTRIES: Record<string, string>; THREADS: Record<string, string>; PROGRAMS: Record<string, string> };
+/** Every file the build names after its source: ESM entries and threads (.mjs), CommonJS programs (.cjs). */
+const NAMED = [...Object.keys(ENTRIES), ...Object.keys(THREADS)].map((n) => `${n}.mjs`).concat(Object.keys(PROGRAMS).map((n) => `${n}.cjs`));
 
 /** A copy of the tree's build inputs and its dist/, with node_modules linked. */
 function copyTree(name: string): string {
@@ -41,9 +43,10 @@ function edit(file: string, from: string, to: string): void {
 
 describe('dist/ against the sources', () => {
   it('has every entry and is fresh after the build', () => {
-    for (const name of [...Object.keys(ENTRIES), ...Object.keys(THREADS)]) {
-      expect(existsSync(join(root, 'dist', `${name}.mjs`)), `dist/${name}.mjs`).toBe(true);
-      expect(existsSync(join(root, 'dist', `${name}.mjs.map`)), `dist/${name}.mjs.map`).toBe(true);
+    expect(NAMED).toContain('routes.cjs');
+    for (const name of NAMED) {
+      expect(existsSync(join(root, 'dist', name)), `dist/${name}`).toBe(true);
+      expect(existsSync(join(root, 'dist', `${name}.map`)), `dist/${name}.map`).toBe(true);
     }
     const r = check(root);
     expect(r.stderr).toBe('');
@@ -81,7 +84,8 @@ describe('what each thread loads', () => {
 
   it('keeps the engine code out of every main-thread file, and in the engine bundle', () => {
     const threads = new Set(Object.keys(THREADS).map((n) => `${n}.mjs`));
-    const main = readdirSync(join(root, 'dist')).filter((f) => f.endsWith('.mjs') && !threads.has(f));
+    const main = readdirSync(join(root, 'dist')).filter((f) => /\.[mc]js$/.test(f) && !threads.has(f));
+    expect(main).toContain('routes.cjs');
     expect(main.length).toBeGreaterThan(2);
     for (const f of main) expect(sourcesOf(f).filter((s) => ENGINE_ONLY.test(s)), f).toEqual([]);
     expect(sourcesOf('engine-worker.mjs').filter((s) => ENGINE_ONLY.test(s)).length).toBe(5);
@@ -90,12 +94,12 @@ describe('what each thread loads', () => {
 
 describe('the bundle at run time', () => {
   it('names the TypeScript file and line in a stack trace', () => {
-    const script = `const m = await import(${JSON.stringify(pathToFileURL(join(root, 'dist/routes.mjs')).href)});
+    const script = `const m = await import(${JSON.stringify(pathToFileURL(join(root, 'dist/routes.cjs')).href)});
 try { await m.runCli(['--help'], { stdout: null, stderr: null, env: {} }); } catch (e) { console.log(e.stack); }`;
     const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
-    console.log(`stack from dist/routes.mjs:\n${out}`);
+    console.log(`stack from dist/routes.cjs:\n${out}`);
     expect(out).toMatch(/at .*runCli \(.*src\/cli\/index\.ts:\d+:\d+\)/);
-    expect(out).not.toMatch(/dist\/routes\.mjs:\d+/);
+    expect(out).not.toMatch(/dist\/routes\.cjs:\d+/);
   });
 
   /** Run `herald run` until "herald started", stop it, and return the sources of every dist file it loaded. */

@@ -27,7 +27,7 @@ describe('npm package', () => {
     // never rewrites dist/ under other tests. The stale check is prepack's job.
     const [packed] = JSON.parse(run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', tmp])) as { filename: string; files: { path: string }[] }[];
     const files = packed!.files.map((f) => f.path);
-    for (const want of ['dist/herald.mjs', 'dist/routes.mjs', 'src/bin/herald.mjs', 'src/bin/routes.mjs', 'docs/herald.schema.json', 'docs/examples/herald.yaml', 'docs/systemd/herald.service', 'README.md', 'LICENSE', 'package.json']) {
+    for (const want of ['dist/herald.mjs', 'dist/routes.cjs', 'src/bin/herald.mjs', 'src/bin/routes.cjs', 'docs/herald.schema.json', 'docs/examples/herald.yaml', 'docs/systemd/herald.service', 'README.md', 'LICENSE', 'package.json']) {
       expect(files, want).toContain(want);
     }
     expect(files.filter((f) => /(^|\/)test\/|\.test\.|\.ts$|^bgp\//.test(f))).toEqual([]);

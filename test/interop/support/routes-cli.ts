@@ -1,5 +1,5 @@
 /**
- * Run the real `routes` CLI (src/bin/routes.mjs) against a herald control
+ * Run the real `routes` CLI (src/bin/routes.cjs) against a herald control
  * socket, as an operator would; `--json` output parsed. Shared by the LXD
  * end-to-end tests.
  */
@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 
-export const ROUTES_BIN = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../src/bin/routes.mjs');
+export const ROUTES_BIN = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../src/bin/routes.cjs');
 
 /** Run `routes --socket SOCKET ARGV...`; resolve with exit code and output. */
 export function routesCli(socket: string, ...argv: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {

@@ -277,7 +277,7 @@ describe.skipIf(!isRoot || NOGROUP_GID === null)('api.operators: who may change 
     fs.mkdirSync(path.dirname(op), { mode: 0o755 });
     const opServer = await startApiServer(d, { socket: op, mode: 0o660 });
     const roServer = await startApiServer(d, { socket: path.join(dir, 'ops', 'herald-ro.sock'), mode: 0o666, handler: { readOnly: true, operatorSocket: op } });
-    const bin = path.resolve(__dirname, '../../../src/bin/routes.mjs');
+    const bin = path.resolve(__dirname, '../../../src/bin/routes.cjs');
     const routesAs = (...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
       new Promise((resolve) => {
         execFile(process.execPath, [bin, '--socket', op, ...argv], { encoding: 'utf8', uid: 65534, gid: NOGROUP_GID!, env: { ...process.env, NO_COLOR: '1' } }, (err, stdout, stderr) =>

@@ -13,7 +13,7 @@ import { main } from '../../../src/main.js';
 import { runCli } from '../../../src/cli/index.js';
 
 const root = path.resolve(__dirname, '../../..');
-const { version } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
+const { version, bin: bins } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string; bin: Record<string, string> };
 
 interface Run {
   code: number;
@@ -23,7 +23,7 @@ interface Run {
 
 function spawnBin(bin: 'herald' | 'routes', ...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [path.join(root, `src/bin/${bin}.mjs`), ...args], { cwd: root }, (err, stdout, stderr) => {
+    execFile(process.execPath, [path.join(root, bins[bin]!), ...args], { cwd: root }, (err, stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });

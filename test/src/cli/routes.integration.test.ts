@@ -281,16 +281,16 @@ describe.skipIf(!canNetns)('routes CLI against herald run in a namespace', () =>
     expect(bad.stderr).toMatch(/expected a prefix like .*, got "not-a-prefix"/);
   });
 
-  it('check exits 2 when the daemon is unreachable, with a hint (in-process and through bin/routes.mjs)', async () => {
+  it('check exits 2 when the daemon is unreachable, with a hint (in-process and through bin/routes.cjs)', async () => {
     const r = await routes(path.join(dir, 'nothing.sock'), 'check', '198.51.100.0/24');
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/cannot reach .*nothing\.sock.*is herald running\?/);
-    const bin = spawnSync(process.execPath, [path.join(root, 'src/bin/routes.mjs'), 'check', '198.51.100.0/24'], {
+    const bin = spawnSync(process.execPath, [path.join(root, 'src/bin/routes.cjs'), 'check', '198.51.100.0/24'], {
       env: { ...process.env, HERALD_SOCKET: path.join(dir, 'nothing.sock') },
       encoding: 'utf8',
     });
     expect(bin.status).toBe(2);
-    const ok = spawnSync(process.execPath, [path.join(root, 'src/bin/routes.mjs'), 'check', '198.51.100.0/24', '--socket', sockA], { encoding: 'utf8' });
+    const ok = spawnSync(process.execPath, [path.join(root, 'src/bin/routes.cjs'), 'check', '198.51.100.0/24', '--socket', sockA], { encoding: 'utf8' });
     transcript.push(ok.stdout, ok.stderr, bin.stdout, bin.stderr);
     expect(ok.status, ok.stderr).toBe(0);
     expect(ok.stdout).toMatch(/^OK /);
@@ -339,7 +339,7 @@ describe.skipIf(!canNetns)('routes CLI against herald run in a namespace', () =>
   });
 
   it('a user without permission on the socket cannot reach the API (exit 2, says what to do)', () => {
-    const r = spawnSync(process.execPath, [path.join(root, 'src/bin/routes.mjs'), 'drain', '--all', '--socket', sockA], { encoding: 'utf8', uid: 65534, gid: 65534 });
+    const r = spawnSync(process.execPath, [path.join(root, 'src/bin/routes.cjs'), 'drain', '--all', '--socket', sockA], { encoding: 'utf8', uid: 65534, gid: 65534 });
     transcript.push(r.stdout, r.stderr);
     expect(r.stderr).toMatch(/permission denied on .*a\.sock: is your user in group herald\?/);
     expect(r.status).toBe(2);
