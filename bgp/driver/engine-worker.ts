@@ -19,6 +19,7 @@ import { setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import { Speaker } from './speaker.js';
 import { every, realClock } from './clock.js';
+import { preloadLibc } from './sockopts.js';
 import type { Logger, SpeakerEvent } from './types.js';
 import type { Command, FromEngine } from './engine-protocol.js';
 
@@ -180,6 +181,10 @@ port.on('message', (c: Command) => {
     else logger.error({ op: c.op, err: message }, 'engine command failed');
   });
 });
+
+// The thread is ready long before the main thread has read its config: use
+// the wait to load what the first outgoing connection needs (decision 0046).
+setImmediate(preloadLibc);
 
 /** Log fields as plain data (errors and byte arrays survive the thread boundary as text). */
 function plain(obj: object): object {

@@ -149,6 +149,23 @@ function libc(): Libc {
   return libcCache;
 }
 
+/**
+ * Load the libc bindings now, if they can be, instead of at the first socket
+ * option. The engine thread calls this while it waits for its first command:
+ * a directly connected eBGP session sets TTL 1 on its socket before the SYN
+ * (connect.ts), so loading koffi at that moment (~8 ms) would come between
+ * the config and the first OPEN (decision 0046). A failure is left for the
+ * first real use to report.
+ */
+export function preloadLibc(): void {
+  if (process.platform !== 'linux') return;
+  try {
+    libc();
+  } catch {
+    /* reported where the options are needed */
+  }
+}
+
 const LE = endianness() === 'LE';
 
 function writeU16Host(b: Buffer, v: number, off: number): void {
