@@ -27,6 +27,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { staleFiles } from '../../src/bin/build.mjs';
+import { shebangFlags } from '../node-flags.mjs';
 
 const root = fileURLToPath(new globalThis.URL('../..', import.meta.url));
 const here = fileURLToPath(new globalThis.URL('.', import.meta.url));
@@ -142,7 +143,7 @@ export function buildDeb(outDir = join(root, 'build')) {
       // (src/bin/herald.mjs says why), so the flags live in one place.
       // The scripts are package.json's "bin" (src/bin/herald.mjs, src/bin/routes.cjs).
       for (const [bin, script] of Object.entries(pkg.bin)) {
-        const flags = readFileSync(join(root, script), 'utf8').split('\n', 1)[0].replace(/^#!.*?\bnode\b/, '').trim();
+        const flags = shebangFlags(join(root, script)).join(' ');
         put(stage, `usr/bin/${bin}`, `#!/bin/sh\n# ${bin}: herald ${pkg.version} (Debian package); runs /usr/lib/herald/${script}\nexec /usr/bin/node${flags ? ` ${flags}` : ''} /usr/lib/herald/${script} "$@"\n`, 0o755);
       }
       for (const page of ['herald.8', 'routes.8']) put(stage, `usr/share/man/man8/${page}.gz`, gzipSync(readFileSync(join(root, 'packaging/man', page)), { level: 9 }));
