@@ -572,15 +572,9 @@ export async function startApiServer(d: ApiDaemon, o: ApiServerOptions): Promise
   await removeStale(o.socket);
   // Resolve the group before listening, so a typo leaves no socket behind.
   const gid = o.group === undefined || o.group === null ? null : await resolveGroup(o.group);
-  // The socket is a plain net.Server; node:http (with its client, agent and
-  // parser: ~1.4 MB of RSS measured) is loaded at the first connection, which
-  // is handed to an HTTP server that listens on nothing itself (decisions
-  // 0041, 0046): a daemon nobody has asked anything yet does not hold it.
-  let httpServer: http.Server | null = null;
-  const server = net.createServer((conn) => {
-    httpServer ??= (createRequire(import.meta.url)('node:http') as typeof http).createServer(apiHandler(d, o.handler));
-    httpServer.emit('connection', conn);
-  });
+  // node:http is loaded here, when the API starts (after the engine's start), not with the daemon's code (decision 0041).
+  const { createServer } = createRequire(import.meta.url)('node:http') as typeof http;
+  const server = createServer(apiHandler(d, o.handler));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.socket, () => {
@@ -588,23 +582,21 @@ export async function startApiServer(d: ApiDaemon, o: ApiServerOptions): Promise
       resolve();
     });
   });
-  const stop = async (): Promise<void> => {
-    const closed = new Promise<void>((r) => server.close(() => r()));
-    httpServer?.closeAllConnections();
-    await closed;
-  };
   try {
     if (gid !== null) await fs.chown(o.socket, -1, gid);
     await fs.chmod(o.socket, o.mode);
   } catch (e) {
-    await stop();
+    const closed = new Promise<void>((r) => server.close(() => r()));
+    await closed;
     await fs.rm(o.socket, { force: true });
     throw new Error(`cannot give ${o.socket} group ${String(o.group)} and mode 0${o.mode.toString(8)}: ${(e as Error).message}`);
   }
   return {
     socket: o.socket,
     close: async () => {
-      await stop();
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      server.closeAllConnections();
+      await closed;
       await fs.rm(o.socket, { force: true });
     },
   };

@@ -102,7 +102,7 @@ try { await m.runCli(['--help'], { stdout: null, stderr: null, env: {} }); } cat
     expect(out).not.toMatch(/dist\/routes\.cjs:\d+/);
   });
 
-  /** Run `herald run` until "herald started", stop it, and return the sources of every dist file it loaded, and the built-ins. */
+  /** Run `herald run` until "herald started", stop it, and return the sources of every dist file it loaded. */
   async function loadedSources(name: string, extra: (ports: number[]) => string): Promise<Set<string>> {
     const ports = await Promise.all([freePort(), freePort(), freePort()]);
     const dir = join(tmp, name);
@@ -127,9 +127,8 @@ ${extra(ports)}`,
     await new Promise((r) => setTimeout(r, 1500));
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
-    const lines = readFileSync(log, 'utf8').split('\n');
-    const sources = new Set<string>(lines.filter((l) => l.startsWith('builtin:')));
-    for (const url of lines.filter((u) => u.includes('/dist/'))) {
+    const sources = new Set<string>();
+    for (const url of readFileSync(log, 'utf8').split('\n').filter((u) => u.includes('/dist/'))) {
       const map = JSON.parse(readFileSync(`${fileURLToPath(url)}.map`, 'utf8')) as { sources: string[] };
       for (const s of map.sources) sources.add(s.replace(/^(\.\.\/)+/, ''));
     }
@@ -142,9 +141,6 @@ ${extra(ports)}`,
     const plain = await loadedSources('plain', (p) => `services:\n  - { name: web, prefixes: [198.51.100.80/32], checks: [{ tcp: { address: 127.0.0.1, port: ${p[2]} } }], interval: 1s }\n`);
     expect([...plain].some((s) => s.includes('src/daemon.ts'))).toBe(true);
     for (const re of LAZY) expect([...plain].filter((s) => re.test(s)), String(re)).toEqual([]);
-    // node:http is loaded at the control socket's first connection (decision 0046); nothing here connected.
-    expect(plain.has('builtin:net')).toBe(true);
-    expect(plain.has('builtin:http')).toBe(false);
 
     const full = await loadedSources(
       'full',
