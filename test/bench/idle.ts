@@ -18,6 +18,11 @@
  *                        route announced (herald: a service whose tcp check
  *                        is herald's own BGP port), VmRSS 5 s later; the
  *                        speaker process and its children.
+ *   RSS at 15 s          the same, 15 s after the route arrived: once V8's
+ *                        memory reducer has had its first turn (~8 s after
+ *                        start), and for herald after the `routes` calls
+ *                        below (the control API has answered). What an
+ *                        operator sees of an idle daemon.
  *   routes summary       `node src/bin/routes.cjs` against that idle herald
  *                        vs `node -e ''`, interleaved, medians (target ≤ 1.3×).
  *
@@ -235,14 +240,14 @@ function timeOnce(argv: string[]): number {
 const f1 = (v: number): string => v.toFixed(1);
 
 /** Run the idle benchmark; prints a table and one JSON line. */
-export async function runIdle(opts: { starts: number; settleMs: number; cliRuns: number; only?: ReadonlySet<string> | null }): Promise<void> {
+export async function runIdle(opts: { starts: number; settleMs: number; lateMs: number; cliRuns: number; only?: ReadonlySet<string> | null }): Promise<void> {
   const groups: Speaker[][] = (['herald', 'bird', 'gobgp'] as const)
     .filter((s) => !opts.only || opts.only.has(s))
     .map((s) => (s === 'herald' && BASE ? ['herald', 'herald-base'] : [s]));
   const speakers = groups.flat();
   const missing = (s: Speaker): string | null => (s.startsWith('herald') ? null : (missingReason([s === 'bird' ? 'bird' : 'gobgp']) ?? null));
   console.log(`idle bench: load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} on ${readFileSync('/proc/cpuinfo', 'utf8').split('\nprocessor').length} CPUs; node ${process.version}; herald ${[...HERALD_FLAGS, HERALD].join(' ')}${BASE ? `; herald-base ${BASE.herald}` : ''}`);
-  type Row = { startMs: number | null; starts: number[]; cpuMs: number | null; startedMs: number | null; rssMb: number | null; note?: string };
+  type Row = { startMs: number | null; starts: number[]; cpuMs: number | null; startedMs: number | null; rssMb: number | null; lateRssMb?: number; note?: string };
   const rows: Record<string, Row> = {};
   const none = (note: string): Row => ({ startMs: null, starts: [], cpuMs: null, startedMs: null, rssMb: null, note });
   const cli: { routesMs: number | null; nodeMs: number | null; baseRoutesMs?: number | null } = { routesMs: null, nodeMs: null };
@@ -292,6 +297,11 @@ export async function runIdle(opts: { starts: number; settleMs: number; cliRuns:
           cli.nodeMs = median(nodeMs);
           if (BASE) cli.baseRoutesMs = median(baseMs);
         }
+        // A second sample once V8's memory reducer has had its turn (it first
+        // looks ~8 s after start); herald's includes the `routes` calls above.
+        await sleepMs(Math.max(0, c.at + opts.lateMs - wallMs()));
+        if (!s.proc.isRunning()) throw new Error(`${s.proc.name} exited`);
+        rows[name]!.lateRssMb = rssMb(s.proc.pid);
         await s.proc.stop();
         // The receiver sees the next start's session come up afresh.
         await receiver.until((x) => !x.est4, 30_000, 20);
@@ -303,7 +313,7 @@ export async function runIdle(opts: { starts: number; settleMs: number; cliRuns:
     }
   }
   const table = [
-    ['speaker', 'start → first OPEN (median)', 'all starts (ms)', 'CPU to OPEN', 'start → "herald started"', 'idle RSS', 'note'],
+    ['speaker', 'start → first OPEN (median)', 'all starts (ms)', 'CPU to OPEN', 'start → "herald started"', `idle RSS (${opts.settleMs / 1000} s)`, `RSS at ${opts.lateMs / 1000} s`, 'note'],
     ...speakers.map((n) => {
       const r = rows[n]!;
       return [
@@ -313,6 +323,7 @@ export async function runIdle(opts: { starts: number; settleMs: number; cliRuns:
         r.cpuMs === null ? '—' : `${r.cpuMs} ms`,
         r.startedMs === null ? '—' : `${(r.startedMs / 1000).toFixed(3)} s`,
         r.rssMb === null ? '—' : `${f1(r.rssMb)} MB`,
+        r.lateRssMb === undefined ? '—' : `${f1(r.lateRssMb)} MB`,
         r.note ?? '',
       ];
     }),
