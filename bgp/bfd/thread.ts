@@ -27,6 +27,7 @@
  * host that can no longer speak BGP.
  */
 import { Worker } from 'node:worker_threads';
+import { relay, ThreadCalls } from '../driver/thread-calls.js';
 import type { Logger } from '../driver/types.js';
 import type { BfdDriverEvent, BfdSessionOptions, BfdSessionSnapshot, BfdSessionUpdate } from './driver.js';
 
@@ -71,12 +72,10 @@ export class BfdThread {
   private readonly worker: Worker;
   private readonly log: Logger;
   private readonly listeners = new Set<(e: BfdDriverEvent) => void>();
-  private readonly pending = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+  private readonly calls = new ThreadCalls();
   private readonly sessions = new Map<string, BfdSessionSnapshot>();
   private readonly heartbeat: NodeJS.Timeout;
-  private nextId = 1;
   private closing = false;
-  private dead: Error | null = null;
 
   constructor(opts: BfdThreadOptions) {
     this.log = opts.logger;
@@ -85,11 +84,8 @@ export class BfdThread {
     this.worker = new Worker(opts.url, { workerData: data, stdout: false, stderr: false, resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 32 } });
     this.worker.on('message', (m: FromBfd) => this.onMessage(m));
     const fail = (err: Error): void => {
-      if (this.dead) return;
-      this.dead = err;
+      if (!this.calls.failAll(err)) return;
       clearInterval(this.heartbeat);
-      for (const p of this.pending.values()) p.reject(err);
-      this.pending.clear();
       if (!this.closing) opts.onFatal(err);
     };
     this.worker.on('error', fail);
@@ -128,7 +124,7 @@ export class BfdThread {
     if (this.closing) return;
     this.closing = true;
     clearInterval(this.heartbeat);
-    if (this.dead) return;
+    if (this.calls.failure) return;
     try {
       await this.request((id) => ({ op: 'close', id }));
     } finally {
@@ -137,36 +133,20 @@ export class BfdThread {
   }
 
   private request(make: (id: number) => ToBfd): Promise<void> {
-    if (this.dead) return Promise.reject(this.dead);
-    const id = this.nextId++;
-    return new Promise<void>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.worker.postMessage(make(id));
-    });
+    return this.calls.call<void>((id) => this.worker.postMessage(make(id)));
   }
 
   private onMessage(m: FromBfd): void {
     switch (m.kind) {
-      case 'reply': {
-        const p = this.pending.get(m.id);
-        if (!p) return;
-        this.pending.delete(m.id);
-        if (m.error === undefined) p.resolve();
-        else p.reject(new Error(m.error));
+      case 'reply':
+        this.calls.settle(m);
         return;
-      }
       case 'snapshot':
         this.sessions.clear();
         for (const s of m.sessions) this.sessions.set(s.name, s);
         return;
       case 'event':
-        for (const fn of this.listeners) {
-          try {
-            fn(m.event);
-          } catch (err) {
-            this.log.error({ err: (err as Error).message }, 'BFD event listener threw');
-          }
-        }
+        relay(this.listeners, m.event, this.log, 'BFD');
         return;
       case 'log':
         this.log[m.level](m.obj, m.msg);

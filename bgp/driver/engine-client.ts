@@ -26,6 +26,7 @@ import type { ReceivedRoute } from '../rib/adj-rib-in.js';
 import type { Engine, GroupStanding, PeerChange, PrefixStanding } from './engine.js';
 import type { Command, EngineOptions, FromEngine, Replies } from './engine-protocol.js';
 import type { TimerLateness } from './lateness.js';
+import { relay, ThreadCalls } from './thread-calls.js';
 import {
   silentLogger,
   type GroupOp,
@@ -47,13 +48,6 @@ export interface EngineClientOptions extends EngineOptions {
   thread?: EngineThread;
   /** Called once if the worker fails; default: log it and exit with status 70. */
   onFatal?: (err: Error) => void;
-}
-
-interface Pending {
-  resolve: (v: unknown) => void;
-  reject: (e: Error) => void;
-  /** For `received`: batches as they arrive. */
-  onBatch?: (b: ReceivedRoute[]) => void;
 }
 
 /**
@@ -163,13 +157,11 @@ export class EngineClient implements Engine {
   private readonly worker: Worker;
   private readonly log: Logger;
   private readonly listeners = new Set<(e: SpeakerEvent) => void>();
-  private readonly pending = new Map<number, Pending>();
-  private nextId = 1;
+  private readonly calls = new ThreadCalls();
   private seq = 0;
   private peers: PeerSnapshot[] = [];
   private speakerStats: SpeakerStats = { unknownConnections: 0, unknownAddresses: 0, unknownSuppressed: 0 };
   private timers: TimerLateness | null = null;
-  private dead: Error | null = null;
   private stopped = false;
   /** The listener's address once started (port 0 picks one). */
   listenAddress: { address: string; port: number; family: string } | null = null;
@@ -182,10 +174,7 @@ export class EngineClient implements Engine {
     const early = t.take();
     this.worker.on('message', (m: FromEngine) => this.onMessage(m));
     const fatal = (err: Error): void => {
-      if (this.dead || this.stopped) return;
-      this.dead = err;
-      for (const p of this.pending.values()) p.reject(err);
-      this.pending.clear();
+      if (this.stopped || !this.calls.failAll(err)) return;
       (onFatal ?? ((e: Error) => {
         this.log.error({ err: e.message }, 'the BGP session engine failed; herald cannot announce anything and exits');
         process.exit(70);
@@ -229,7 +218,7 @@ export class EngineClient implements Engine {
       transfer.push(words.buffer);
       return { ...op, prefixes: { words, count: op.prefixes.count } };
     });
-    if (this.dead) throw this.dead;
+    if (this.calls.failure) throw this.calls.failure;
     this.worker.postMessage({ op: 'applyGroups', seq, ops: moved } satisfies Command, transfer);
     return seq;
   }
@@ -274,8 +263,7 @@ export class EngineClient implements Engine {
     let wake: (() => void) | null = null;
     let done = false;
     let failure: Error | null = null;
-    const id = this.nextId++;
-    this.pending.set(id, {
+    const id = this.calls.open({
       resolve: () => {
         done = true;
         wake?.();
@@ -286,7 +274,7 @@ export class EngineClient implements Engine {
         wake?.();
       },
       onBatch: (b) => {
-        queue.push(b);
+        queue.push(b as ReceivedRoute[]);
         wake?.();
       },
     });
@@ -308,7 +296,7 @@ export class EngineClient implements Engine {
 
   /** Cease every session with `text` (or leave GR peers keeping our routes), then end the engine thread. */
   async stop(text?: string, opts: { graceful?: boolean } = {}): Promise<string[]> {
-    if (this.stopped || this.dead) return [];
+    if (this.stopped || this.calls.failure) return [];
     try {
       return await this.request('stop', { op: 'stop', id: 0, ...(text !== undefined ? { text } : {}), ...(opts.graceful ? { graceful: true } : {}) });
     } finally {
@@ -324,32 +312,21 @@ export class EngineClient implements Engine {
   // ------------------------------------------------------------ plumbing
 
   private post(c: Command): void {
-    if (this.dead) throw this.dead;
+    if (this.calls.failure) throw this.calls.failure;
     this.worker.postMessage(c);
   }
 
   private request<K extends keyof Replies>(_kind: K, c: Command & { id: number }): Promise<Replies[K]> {
-    if (this.dead) return Promise.reject(this.dead);
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.worker.postMessage({ ...c, id });
-    });
+    return this.calls.call<Replies[K]>((id) => this.worker.postMessage({ ...c, id }));
   }
 
   private onMessage(m: FromEngine): void {
     switch (m.kind) {
-      case 'reply': {
-        const p = this.pending.get(m.id);
-        if (!p) return;
-        this.pending.delete(m.id);
-        // An error keeps its errno code (EADDRINUSE, EACCES…) across the thread boundary.
-        if (m.error !== undefined) p.reject(Object.assign(new Error(m.error), m.code !== undefined ? { code: m.code } : {}));
-        else p.resolve(m.value ?? null);
+      case 'reply':
+        this.calls.settle(m);
         return;
-      }
       case 'batch':
-        this.pending.get(m.id)?.onBatch?.(m.batch);
+        this.calls.waiter(m.id)?.onBatch?.(m.batch);
         return;
       case 'snapshot':
         this.peers = m.peers;
@@ -357,13 +334,7 @@ export class EngineClient implements Engine {
         this.timers = m.lateness;
         return;
       case 'event':
-        for (const fn of this.listeners) {
-          try {
-            fn(m.event);
-          } catch (err) {
-            this.log.error({ err: (err as Error).message }, 'engine event listener threw');
-          }
-        }
+        relay(this.listeners, m.event, this.log, 'engine');
         return;
       case 'log':
         this.log[m.level](m.obj, m.msg);
