@@ -55,6 +55,8 @@ import { Reconciler } from './reconciler/index.js';
 import { serviceGroups, serviceSource, staticGroups, type DrainPhase, type ServiceState } from './sources/intents.js';
 import { HealthSource, ProbePacer, type Prober } from './sources/health/index.js';
 import { adoptOrphans } from './host/orphans.js';
+import { trimMalloc } from './host/libc.js';
+import { MemoryTrim } from './host/memory-trim.js';
 import { ApiStats, resolveOperators, startApiServer, type ApiServer, type Operators } from './api/server.js';
 import { lxdEvent, peerEvent, serviceEvent, type StateEvent } from './state/index.js';
 // Loaded only when the config asks for them (decision 0027): prom-client
@@ -110,6 +112,10 @@ export class Daemon {
   readonly reconciler: Reconciler;
   /** The latest hand-off to the engine, and each peer's latest flushed one. */
   private handedSeq = 0;
+  /** Each handed group's route count, for what a hand-off moved (announced plus withdrawn). */
+  private readonly groupSizes = new Map<number, number>();
+  /** Gives glibc's free memory back some time after large hand-offs (decision 0047). */
+  private readonly memoryTrim: MemoryTrim;
   private readonly flushed = new Map<string, number>();
   private readonly flushWaiters = new Set<() => void>();
   private reconcileScheduled = false;
@@ -176,17 +182,31 @@ export class Daemon {
     this.logOutput = log ? null : new LogOutput(process.stdout);
     this.log = log ?? makeLogger(this.envLevel ?? 'info', this.logOutput!);
     if (env && this.envLevel === null) this.log.warn({ HERALD_LOG_LEVEL: env }, 'HERALD_LOG_LEVEL is not a level (trace, debug, info, warn, error, fatal, silent); ignored');
+    this.memoryTrim = new MemoryTrim({
+      clock: this.clock,
+      trim: trimMalloc,
+      report: (r) => this.log.debug({ ...r, rssMb: Math.round(process.memoryUsage.rss() / 1048576) }, 'gave free memory back to the kernel after a large hand-off'),
+    });
     this.reconciler = new Reconciler({
       applyGroups: (ops) => {
         if (!this.engine) return;
         this.handedSeq = this.engine.applyGroups(ops);
         let routes = 0;
         let removed = 0;
+        let moved = 0;
         for (const op of ops) {
-          if (op.remove) removed++;
-          else routes += op.prefixes.count;
+          moved += this.groupSizes.get(op.id) ?? 0;
+          if (op.remove) {
+            removed++;
+            this.groupSizes.delete(op.id);
+          } else {
+            routes += op.prefixes.count;
+            moved += op.prefixes.count;
+            this.groupSizes.set(op.id, op.prefixes.count);
+          }
         }
         this.log.info({ groups: ops.length - removed, removed, routes }, 'desired routes changed');
+        this.memoryTrim.handedOff(moved);
       },
     });
     this.stopped = new Promise((r) => (this.resolveStopped = r));
@@ -783,6 +803,7 @@ export class Daemon {
     this.log.info({ keeping }, 'planned restart: routers keep our routes for the restart time');
     await this.closeApi();
     await this.metrics?.close();
+    this.memoryTrim.close();
     this.log.info({}, 'stopped');
     this.resolveStopped();
   }
@@ -811,6 +832,7 @@ export class Daemon {
     await this.addresses?.removeAll();
     await this.closeApi();
     await this.metrics?.close();
+    this.memoryTrim.close();
     this.log.info({}, 'stopped');
     this.resolveStopped();
   }

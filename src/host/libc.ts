@@ -8,7 +8,9 @@
  *   control API's `api.operators` (decision 0032);
  * - `prctl(PR_SET_CHILD_SUBREAPER)`, so that what an exec health check
  *   leaves behind when its parent dies is reparented to herald rather than
- *   to init, and `waitpid` to reap exactly such a process (decision 0033).
+ *   to init, and `waitpid` to reap exactly such a process (decision 0033);
+ * - `malloc_trim`, to give the kernel back what glibc's allocator keeps
+ *   after a large hand-off has been freed (decision 0047).
  *
  * The socket options of BGP sessions stay in bgp/driver/sockopts.ts; this
  * module holds what is not BGP's. Errors carry the errno name as `code`.
@@ -30,6 +32,7 @@ interface Libc {
   getsockopt(fd: number, level: number, name: number, value: Buffer, len: Buffer): number;
   prctl(option: number, ...args: unknown[]): number;
   waitpid(pid: number, status: Buffer | null, options: number): number;
+  mallocTrim(pad: number): number;
   errno(): number;
 }
 
@@ -46,6 +49,7 @@ function libc(): Libc {
     // prctl is variadic in glibc: the four unsigned long arguments are passed as such.
     prctl: (option, ...args) => prctl(option, ...args) as number,
     waitpid: lib.func('int waitpid(int, void *, int)'),
+    mallocTrim: lib.func('int malloc_trim(size_t)'),
     errno: () => koffi.errno(),
   };
   return cache;
@@ -142,4 +146,13 @@ export function reapChild(pid: number): 'reaped' | 'running' | 'gone' {
   const e = c.errno();
   if (errnoName(e) === 'ECHILD') return 'gone';
   throw sysError('waitpid', e, String(pid));
+}
+
+/**
+ * Return the free memory glibc's allocator holds to the kernel
+ * (`malloc_trim(0)`: every arena, every free page, not only the top of the
+ * heap). True when memory was released.
+ */
+export function trimMalloc(): boolean {
+  return libc().mallocTrim(0) === 1;
 }

@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HeraldProcess } from '../interop/support/herald-process.js';
 import type { PeerConfig } from '../../bgp/index.js';
+import { TRIM_DELAY_MS } from '../../src/host/memory-trim.js';
 import {
   HERALD_NODE_FLAGS,
   bundleChild,
@@ -98,6 +99,11 @@ export async function benchDaemon(t: Topology, o: BenchOptions): Promise<SenderR
     const kept = await child.call<NodeJS.MemoryUsage>('memory', { gc: true });
     res.extra.mainHeapAfterGcMb = Math.round(kept.heapUsed / 1e6);
     res.extra.rssAfterGcMb = Math.round(kept.rss / 1e6);
+    // The daemon gives glibc's free memory back TRIM_DELAY_MS after a large
+    // hand-off (decision 0047): the RSS a little after that.
+    await new Promise((r) => setTimeout(r, TRIM_DELAY_MS + 5_000));
+    const trimmed = await child.call<NodeJS.MemoryUsage>('memory', {});
+    res.extra.rssAfterTrimMb = Math.round(trimmed.rss / 1e6);
   } catch (e) {
     res.error = (e as Error).message;
     res.peakRssMb ??= peakRssMb(child.pid);

@@ -228,7 +228,7 @@ async function main(): Promise<void> {
     console.log('daemon targets (issue 9; ratios to the speaker row of this run):');
     console.log(line('handed → all vs speaker', rel, DAEMON_TARGETS.handedRatio, '×'));
     console.log(line('peak RSS over the hand-off (cold)', dm.extra.peakRssColdMb as number, DAEMON_TARGETS.peakRssMb, 'MB'));
-    console.log(`  (peak RSS over every phase, withdraw-all and hot hand-off included: ${Math.round(dm.peakRssMb ?? 0)} MB)`);
+    console.log(`  (peak RSS over every phase, withdraw-all and hot hand-off included: ${Math.round(dm.peakRssMb ?? 0)} MB; after a full GC ${String(dm.extra.rssAfterGcMb ?? '—')} MB; after the memory trim ${String(dm.extra.rssAfterTrimMb ?? '—')} MB)`);
     console.log(line('re-reconcile, nothing changed', dm.extra.unchangedReconcileMs as number, DAEMON_TARGETS.unchangedMs, 'ms'));
     console.log(line('one route changed → written', dm.extra.oneChangeToWireMs as number, DAEMON_TARGETS.oneChangeMs, 'ms'));
   }
