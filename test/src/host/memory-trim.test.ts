@@ -66,13 +66,13 @@ describe('MemoryTrim: memory given back after large hand-offs (decision 0047)', 
 });
 
 describe('trimMalloc (glibc malloc_trim through koffi)', () => {
-  it('gives back memory freed by a large allocation, on this Linux machine', () => {
-    // Many blocks below glibc's mmap threshold, freed: they stay in the arena until trimmed.
-    let blocks: Buffer[] | null = Array.from({ length: 2000 }, () => Buffer.allocUnsafeSlow(64 * 1024).fill(1));
-    expect(blocks.length).toBe(2000);
+  it('runs on this Linux machine and answers whether it released anything', () => {
+    // A few blocks below glibc's mmap threshold (kept small: the unit tests run
+    // in parallel, and a BFD test beside this one measures its own timing).
+    let blocks: Buffer[] | null = Array.from({ length: 100 }, () => Buffer.allocUnsafeSlow(64 * 1024));
+    expect(blocks.length).toBe(100);
     blocks = null;
-    const r = trimMalloc();
-    expect(typeof r).toBe('boolean');
+    expect(typeof trimMalloc()).toBe('boolean');
     // A second call right after has little or nothing left to give; it must not fail either.
     expect(typeof trimMalloc()).toBe('boolean');
   });
