@@ -46,6 +46,7 @@ export {
   bfdMultihop,
 } from './driver/types.js';
 export { realClock, createRealClock, ManualClock, after, every, type Clock, type TimerOptions } from './driver/clock.js';
+export { PushQueue } from './driver/push-queue.js';
 export { LatenessRecorder, LATENESS_BOUNDS_MS, type TimerLateness } from './driver/lateness.js';
 export type { RouteAttrs, RouteGroup, RouteSpec } from './rib/route.js';
 export type { DownReason } from './session/index.js';

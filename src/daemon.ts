@@ -112,8 +112,6 @@ export class Daemon {
   readonly reconciler: Reconciler;
   /** The latest hand-off to the engine, and each peer's latest flushed one. */
   private handedSeq = 0;
-  /** Each handed group's route count, for what a hand-off moved (announced plus withdrawn). */
-  private readonly groupSizes = new Map<number, number>();
   /** Gives glibc's free memory back some time after large hand-offs (decision 0047). */
   private readonly memoryTrim: MemoryTrim;
   private readonly flushed = new Map<string, number>();
@@ -188,22 +186,14 @@ export class Daemon {
       report: (r) => this.log.debug({ ...r, rssMb: Math.round(process.memoryUsage.rss() / 1048576) }, 'gave free memory back to the kernel after a large hand-off'),
     });
     this.reconciler = new Reconciler({
-      applyGroups: (ops) => {
+      applyGroups: (ops, moved) => {
         if (!this.engine) return;
         this.handedSeq = this.engine.applyGroups(ops);
         let routes = 0;
         let removed = 0;
-        let moved = 0;
         for (const op of ops) {
-          moved += this.groupSizes.get(op.id) ?? 0;
-          if (op.remove) {
-            removed++;
-            this.groupSizes.delete(op.id);
-          } else {
-            routes += op.prefixes.count;
-            moved += op.prefixes.count;
-            this.groupSizes.set(op.id, op.prefixes.count);
-          }
+          if (op.remove) removed++;
+          else routes += op.prefixes.count;
         }
         this.log.info({ groups: ops.length - removed, removed, routes }, 'desired routes changed');
         this.memoryTrim.handedOff(moved);

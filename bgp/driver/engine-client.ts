@@ -26,6 +26,7 @@ import type { ReceivedRoute } from '../rib/adj-rib-in.js';
 import type { Engine, GroupStanding, PeerChange, PrefixStanding } from './engine.js';
 import type { Command, EngineOptions, FromEngine, Replies } from './engine-protocol.js';
 import type { TimerLateness } from './lateness.js';
+import { PushQueue } from './push-queue.js';
 import { relay, ThreadCalls } from './thread-calls.js';
 import {
   silentLogger,
@@ -259,39 +260,14 @@ export class EngineClient implements Engine {
 
   received(peer: string, prefix?: string): AsyncIterable<ReceivedRoute[]> | null {
     if (!this.peers.some((p) => p.name === peer)) return null;
-    const queue: ReceivedRoute[][] = [];
-    let wake: (() => void) | null = null;
-    let done = false;
-    let failure: Error | null = null;
+    const batches = new PushQueue<ReceivedRoute[]>();
     const id = this.calls.open({
-      resolve: () => {
-        done = true;
-        wake?.();
-      },
-      reject: (e) => {
-        failure = e;
-        done = true;
-        wake?.();
-      },
-      onBatch: (b) => {
-        queue.push(b as ReceivedRoute[]);
-        wake?.();
-      },
+      resolve: () => batches.end(),
+      reject: (e) => batches.end(e),
+      onBatch: (b) => batches.push(b as ReceivedRoute[]),
     });
     this.post({ op: 'received', id, peer, ...(prefix !== undefined ? { prefix } : {}) });
-    return (async function* () {
-      for (;;) {
-        const b = queue.shift();
-        if (b !== undefined) {
-          yield b;
-          continue;
-        }
-        if (done) break;
-        await new Promise<void>((r) => (wake = r));
-        wake = null;
-      }
-      if (failure) throw failure;
-    })();
+    return batches;
   }
 
   /** Cease every session with `text` (or leave GR peers keeping our routes), then end the engine thread. */

@@ -77,7 +77,8 @@ export interface Intent {
 
 /** What the reconciler hands changed groups to (the session engine's `applyGroups`). */
 export interface RouteSink {
-  applyGroups(ops: GroupOp[]): void;
+  /** `moved`: the routes the groups held before these ops plus those they hold after (what memory they turn over). */
+  applyGroups(ops: GroupOp[], moved: number): void;
 }
 
 /** A group as handed to the speaker (for the control API: `routes list`, explain). */
@@ -245,8 +246,12 @@ export class Reconciler {
     this.dirty.clear();
     const dirtyMerged = this.remerge(slotsChanged);
     const ops: GroupOp[] = [];
+    let moved = 0;
     for (const sg of removed) {
-      if (sg.handed !== null) ops.push({ id: sg.id, remove: true });
+      if (sg.handed !== null) {
+        ops.push({ id: sg.id, remove: true });
+        moved += sg.handed.prefixes.count;
+      }
       sg.handed = null;
     }
     for (const sg of affected) {
@@ -254,28 +259,36 @@ export class Reconciler {
       const list = this.outputList(sg);
       const h = sg.handed;
       if (list.count === 0) {
-        if (h !== null) ops.push({ id: sg.id, remove: true });
+        if (h !== null) {
+          ops.push({ id: sg.id, remove: true });
+          moved += h.prefixes.count;
+        }
         sg.handed = null;
         continue;
       }
       if (h !== null && h.attrsKey === sg.attrsKey && samePrefixList(h.prefixes, list)) continue;
       ops.push({ id: sg.id, attrs: sg.attrs, prefixes: list, peers: sg.group.peers });
+      moved += (h?.prefixes.count ?? 0) + list.count;
       sg.handed = { prefixes: list, attrsKey: sg.attrsKey };
     }
     for (const m of dirtyMerged) {
       const list = this.mergedList(m);
       if (list.count === 0) {
-        if (m.handed !== null) ops.push({ id: m.id, remove: true });
+        if (m.handed !== null) {
+          ops.push({ id: m.id, remove: true });
+          moved += m.handed.count;
+        }
         this.merged.delete(m.key);
         continue;
       }
       if (m.handed !== null && samePrefixList(m.handed, list)) continue;
       ops.push({ id: m.id, attrs: m.attrs, prefixes: list, peers: m.peers });
+      moved += (m.handed?.count ?? 0) + list.count;
       m.handed = list;
     }
     if (ops.length > 0) {
       this.changes++;
-      this.sink.applyGroups(ops);
+      this.sink.applyGroups(ops, moved);
     }
     this.lastOps = ops.length;
     this.lastDurationMs = performance.now() - t0;

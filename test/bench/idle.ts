@@ -299,9 +299,7 @@ export async function runIdle(opts: { starts: number; settleMs: number; lateMs: 
         }
         // A second sample once V8's memory reducer has had its turn (it first
         // looks ~8 s after start); herald's includes the `routes` calls above.
-        await sleepMs(Math.max(0, c.at + opts.lateMs - wallMs()));
-        if (!s.proc.isRunning()) throw new Error(`${s.proc.name} exited`);
-        rows[name]!.lateRssMb = rssMb(s.proc.pid);
+        rows[name]!.lateRssMb = await settle(s.proc, Math.max(0, c.at + opts.lateMs - wallMs()));
         await s.proc.stop();
         // The receiver sees the next start's session come up afresh.
         await receiver.until((x) => !x.est4, 30_000, 20);

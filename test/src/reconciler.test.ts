@@ -24,16 +24,23 @@ const group = (key: string, source: string, prefixes: string[], over: Partial<So
 
 /** A fake engine: applies operations to a map of groups, checking that no prefix is in two groups. */
 class FakeEngine {
-  readonly groups = new Map<number, { attrs: RouteAttrs; prefixes: string[]; peers: readonly string[] | null }>();
+  readonly groups = new Map<number, { attrs: RouteAttrs; prefixes: string[]; count: number; peers: readonly string[] | null }>();
   readonly batches: GroupOp[][] = [];
-  applyGroups(ops: GroupOp[]): void {
+  /** Checks `moved`: what the touched groups held before plus what they hold after. */
+  applyGroups(ops: GroupOp[], moved: number): void {
     this.batches.push(ops);
+    let want = 0;
     for (const op of ops) {
+      want += this.groups.get(op.id)?.count ?? 0;
       if (op.remove) {
         expect(this.groups.has(op.id)).toBe(true);
         this.groups.delete(op.id);
-      } else this.groups.set(op.id, { attrs: op.attrs, prefixes: groupPrefixes(op.prefixes), peers: op.peers });
+      } else {
+        want += op.prefixes.count;
+        this.groups.set(op.id, { attrs: op.attrs, prefixes: groupPrefixes(op.prefixes), count: op.prefixes.count, peers: op.peers });
+      }
     }
+    expect(moved).toBe(want);
   }
   /** Every prefix with the attributes and peers of the one group that carries it. */
   routes(): Map<string, { attrs: RouteAttrs; peers: readonly string[] | null }> {
