@@ -52,7 +52,7 @@
  */
 import * as dgram from 'node:dgram';
 import { realClock, type Clock } from '../driver/clock.js';
-import { attachSocketFilter, dgramFd, drainDatagrams, parseIp, type IpFamily } from '../driver/sockopts.js';
+import { attachSocketFilter, dgramFd, drainDatagrams, parseIp, readDatagrams, type IpFamily, type WaitingDatagram } from '../driver/sockopts.js';
 import { silentLogger, type Logger } from '../driver/types.js';
 import { formatIPv4, formatIPv6 } from '../wire/prefix.js';
 import {
@@ -97,6 +97,8 @@ const LATE_MS = 2;
  * declared this much later still.
  */
 const LOOK_AGAIN_MS = 20;
+/** Datagrams read from one receive socket at a late expiry, at most (a flood cannot hold the thread). */
+const READ_AT_LATE_EXPIRY_MAX = 1024;
 
 export const BFD_DEFAULTS = { desiredMinTxMs: 300, requiredMinRxMs: 300, detectMult: 3 } as const;
 /**
@@ -236,6 +238,8 @@ export interface BfdDriverCounters {
   unknownByReason: Record<DiscardReason, number>;
   /** Datagrams read from the receive sockets before their filter was attached (dropped unread). */
   drainedAtStart: number;
+  /** Datagrams read from the receive sockets at once when a Detection Time expiry was noticed late (see runTimers). */
+  readAtLateExpiry: number;
 }
 
 type HopKind = 'single' | 'multi';
@@ -262,11 +266,14 @@ interface Entry {
   lastRxAt: number | undefined;
   /** The Detection Time deadline already given one more look (runTimers). */
   lookedAgainAt: number | undefined;
+  /** The Detection Time deadline whose late expiry is counted in lateDetections. */
+  lateCountedAt: number | undefined;
   closed: boolean;
 }
 
 interface RxSocket {
   readonly socket: dgram.Socket;
+  readonly fd: number;
   readonly family: IpFamily;
   readonly kind: HopKind;
 }
@@ -313,11 +320,14 @@ export class BfdDriver {
   /** Sessions whose sockets are still being opened, by name. */
   private readonly pending = new Map<string, Pending>();
   private readonly rx = new Map<string, Promise<RxSocket>>();
+  /** The receive sockets bound so far (what `rx` resolved to), read at a late expiry. */
+  private readonly rxOpen: RxSocket[] = [];
+  private readingWaiting = false;
   private readonly listeners = new Set<(e: BfdDriverEvent) => void>();
   private readonly unknownLogged = new Map<string, number>();
   private readonly unknownLogLimit: number;
   private unknownLogWindow = { start: -Infinity, lines: 0, suppressed: 0 };
-  private readonly driverCounters: BfdDriverCounters = { unknownPackets: 0, unknownByReason: emptyDiscards(), drainedAtStart: 0 };
+  private readonly driverCounters: BfdDriverCounters = { unknownPackets: 0, unknownByReason: emptyDiscards(), drainedAtStart: 0, readAtLateExpiry: 0 };
   private timer: { at: number; cancel: () => void } | null = null;
   private closed = false;
 
@@ -432,6 +442,7 @@ export class BfdDriver {
       lastTxAt: undefined,
       lastRxAt: undefined,
       lookedAgainAt: undefined,
+      lateCountedAt: undefined,
       closed: false,
     };
     this.byName.set(name, entry);
@@ -509,6 +520,7 @@ export class BfdDriver {
     const rx = await Promise.allSettled(this.rx.values());
     for (const r of rx) if (r.status === 'fulfilled') r.value.socket.close();
     this.rx.clear();
+    this.rxOpen.length = 0;
   }
 
   // ------------------------------------------------------------------ sessions
@@ -639,23 +651,30 @@ export class BfdDriver {
   /** Feed every due timer event, then arm the one Clock timer for the earliest deadline left. */
   private runTimers = (): void => {
     if (this.closed) return;
+    // A Detection Time that ran out more than LATE_MS before this thread got
+    // to look means the thread itself was stalled (CPU starvation, a long
+    // task, a GC pause): the remote's packets of that time may be sitting
+    // unread in the receive sockets, and Node runs due timers before it
+    // polls sockets. So they are read now, synchronously, before any
+    // expiry is judged; each one restarts its session's Detection Time as
+    // it would have on time. A session still expired after that is looked
+    // at once more after one turn of the event loop (below), where this
+    // read is not available (not Linux).
+    if (!this.readingWaiting && this.rxOpen.length > 0 && this.anyLateExpiry(this.clock.now())) this.readWaiting(this.clock.now());
     const now = this.clock.now();
     let earliest: number | undefined;
     // Sessions are few (one per BFD peer), so a scan per step is cheaper
     // than keeping a heap in step with every deadline change.
     for (const e of this.byName.values()) {
       let due = expiredTimers(e.session, now);
-      // A Detection Time that ran out more than LATE_MS before this thread
-      // got to look means the thread itself was stalled (CPU starvation, a
-      // long task, a GC pause): the remote's packets of that time may be
-      // sitting unread in the socket, and Node runs due timers before it
-      // polls sockets. Look once more after one turn of the receive path
-      // before declaring the session Down; a real failure costs a
-      // millisecond more, a stall no longer costs a false Down.
+      // Still expired late (nothing waited for it, or the read above is not
+      // available): look once more after one turn of the receive path
+      // before declaring the session Down; a real failure costs
+      // LOOK_AGAIN_MS more, a stall no longer costs a false Down.
       const detect = e.session.timers.detect;
-      if (detect !== undefined && detect <= now - LATE_MS && e.lookedAgainAt !== detect && due.some((d) => d.type === 'DetectTimer')) {
+      if (this.isLateExpiry(e, now) && due.some((d) => d.type === 'DetectTimer')) {
         e.lookedAgainAt = detect;
-        e.counters.lateDetections += 1;
+        this.countLate(e);
         due = due.filter((d) => d.type !== 'DetectTimer');
         if (earliest === undefined || now + LOOK_AGAIN_MS < earliest) earliest = now + LOOK_AGAIN_MS;
       }
@@ -671,6 +690,47 @@ export class BfdDriver {
     this.timer?.cancel();
     this.timer = earliest === undefined ? null : { at: earliest, cancel: this.clock.setTimer(earliest, this.onTimer) };
   };
+
+  /** Whether `e`'s Detection Time ran out more than LATE_MS ago and has not been looked at again. */
+  private isLateExpiry(e: Entry, now: number): boolean {
+    const detect = e.session.timers.detect;
+    return detect !== undefined && detect <= now - LATE_MS && e.lookedAgainAt !== detect;
+  }
+
+  /** Count a late expiry once, whether the read or the second look settles it. */
+  private countLate(e: Entry): void {
+    if (e.lateCountedAt === e.session.timers.detect) return;
+    e.lateCountedAt = e.session.timers.detect;
+    e.counters.lateDetections += 1;
+  }
+
+  private anyLateExpiry(now: number): boolean {
+    for (const e of this.byName.values()) if (this.isLateExpiry(e, now)) return true;
+    return false;
+  }
+
+  /** Read what waits in every receive socket and handle it as the event loop would have (see runTimers). */
+  private readWaiting(now: number): void {
+    for (const e of this.byName.values()) if (this.isLateExpiry(e, now)) this.countLate(e);
+    this.readingWaiting = true;
+    try {
+      for (const r of this.rxOpen) {
+        let got: WaitingDatagram[];
+        try {
+          got = readDatagrams(r.fd, READ_AT_LATE_EXPIRY_MAX);
+        } catch (err) {
+          this.log.warn({ family: r.family, multihop: r.kind === 'multi', err: (err as Error).message }, 'BFD: cannot read the receive socket after a stall; the event loop will');
+          continue;
+        }
+        this.driverCounters.readAtLateExpiry += got.length;
+        for (const d of got) {
+          this.onMessage(r.kind, r.family, d.payload, { address: d.address, port: d.port, family: r.family === 4 ? 'IPv4' : 'IPv6', size: d.payload.length });
+        }
+      }
+    } finally {
+      this.readingWaiting = false;
+    }
+  }
 
   private onTimer = (): void => {
     this.timer = null;
@@ -802,10 +862,11 @@ export class BfdDriver {
       socket.once('error', onError);
       socket.bind({ port, address, exclusive: true }, () => {
         socket.off('error', onError);
+        let fd: number;
         try {
           // Still in the bind's tick: Node has not read the socket, so what is
           // queued arrived before the filter and is dropped unread.
-          const fd = dgramFd(socket);
+          fd = dgramFd(socket);
           attachSocketFilter(fd, this.filterFor(family, kind));
           this.driverCounters.drainedAtStart += drainDatagrams(fd);
         } catch (err) {
@@ -819,7 +880,9 @@ export class BfdDriver {
           this.emit({ type: 'error', session: null, error: err.message });
         });
         this.log.info({ port, family, multihop: kind === 'multi' }, 'BFD listening');
-        resolve({ socket, family, kind });
+        const r: RxSocket = { socket, fd, family, kind };
+        this.rxOpen.push(r);
+        resolve(r);
       });
     });
   }

@@ -32,7 +32,7 @@ import { constants as osConstants, endianness } from 'node:os';
 import { getSystemErrorMap } from 'node:util';
 import type * as dgram from 'node:dgram';
 import type * as net from 'node:net';
-import { parseIPv4, parseIPv6 } from '../wire/prefix.js';
+import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from '../wire/prefix.js';
 
 /** The address family of a socket: 4 (AF_INET) or 6 (AF_INET6). */
 export type IpFamily = 4 | 6;
@@ -115,6 +115,7 @@ interface Libc {
   setsockoptFprog(fd: number, level: number, name: number, value: { len: number; filter: Buffer }, len: number): number;
   fprogSize: number;
   recv(fd: number, buf: Buffer, len: number, flags: number): number;
+  recvfrom(fd: number, buf: Buffer, len: number, flags: number, addr: Buffer, addrLen: Buffer): number;
   /** errno as left by the last libc call on this thread. */
   errno(): number;
 }
@@ -144,6 +145,7 @@ function libc(): Libc {
     setsockoptFprog: lib.func('setsockopt', 'int', ['int', 'int', 'int', koffi.pointer(fprog), 'uint32_t']),
     fprogSize: koffi.sizeof(fprog),
     recv: lib.func('long recv(int, void *, unsigned long, int)'),
+    recvfrom: lib.func('long recvfrom(int, void *, unsigned long, int, void *, void *)'),
     errno: () => koffi.errno(),
   };
   return libcCache;
@@ -490,6 +492,51 @@ export function drainDatagrams(fd: number): number {
     }
     n += 1;
   }
+}
+
+/** One datagram read by readDatagrams: its payload and where it came from (as Node's dgram names it). */
+export interface WaitingDatagram {
+  payload: Buffer;
+  address: string;
+  port: number;
+}
+
+/**
+ * Read up to `max` datagrams already queued on `fd` without blocking, in
+ * arrival order, with their source addresses (recvfrom with MSG_DONTWAIT).
+ * For a thread that was stalled and must see what arrived meanwhile before
+ * it decides anything on a timer: Node runs due timers before it polls its
+ * sockets. Reading behind Node's back is safe for a datagram socket: the
+ * event loop later finds the queue shorter or empty (EAGAIN).
+ * The address is written as Node's dgram writes `rinfo.address`, with a
+ * link-local IPv6 address's zone as its interface index ("fe80::1%2").
+ */
+export function readDatagrams(fd: number, max: number): WaitingDatagram[] {
+  const c = libc();
+  const buf = Buffer.alloc(65536);
+  const sa = Buffer.alloc(SOCKADDR_IN6_LEN);
+  const saLen = Buffer.alloc(4);
+  const out: WaitingDatagram[] = [];
+  while (out.length < max) {
+    writeU32Host(saLen, sa.length, 0);
+    const n = c.recvfrom(fd, buf, buf.length, Linux.MSG_DONTWAIT, sa, saLen);
+    if (n < 0) {
+      const e = c.errno();
+      if (e === osConstants.errno.EAGAIN || e === osConstants.errno.EWOULDBLOCK) break;
+      if (e === osConstants.errno.EINTR) continue;
+      throw new SocketError('recvfrom', e, `(fd ${fd})`);
+    }
+    const fam = LE ? sa.readUInt16LE(0) : sa.readUInt16BE(0);
+    const port = sa.readUInt16BE(2);
+    let address: string;
+    if (fam === Linux.AF_INET) address = formatIPv4(sa, 4);
+    else if (fam === Linux.AF_INET6) {
+      const scope = LE ? sa.readUInt32LE(24) : sa.readUInt32BE(24);
+      address = scope === 0 ? formatIPv6(sa, 8) : `${formatIPv6(sa, 8)}%${scope}`;
+    } else continue; // not an IP datagram: nothing herald could have sent itself
+    out.push({ payload: Buffer.from(buf.subarray(0, n)), address, port });
+  }
+  return out;
 }
 
 /** Format host and port for messages, bracketing IPv6. */

@@ -326,7 +326,7 @@ describe.skipIf(!netns.canRun)('BfdDriver through the kernel (network namespace)
     await a.removeSession('det');
   });
 
-  it('a stall of this thread longer than the Detection Time is no false Down: the expiry is looked at again after the waiting packets are read', async () => {
+  it('a stall of this thread longer than the Detection Time is no false Down: the packets waiting in the socket are read before the late expiry is judged', async () => {
     // A raw peer in a worker thread keeps sending every 10 ms (Detection
     // Time 25 × 20 ms = 500 ms at A: the sender thread itself must never
     // look silent on a loaded machine) while this thread, A's, is blocked
@@ -377,10 +377,12 @@ describe.skipIf(!netns.canRun)('BfdDriver through the kernel (network namespace)
         let attempt = 0;
         let before!: BfdSessionSnapshot;
         let after!: BfdSessionSnapshot;
+        let readBefore = 0;
         for (;;) {
           attempt++;
           await sleep(100);
           before = await until(a, 'stall', (x) => x.state === 'Up' && x.detectionTimeMs === DETECT_MS);
+          readBefore = a.counters().readAtLateExpiry;
           // Blocked inside a setImmediate callback: the loop's next phase is
           // its timers, so the expired Detection Time is seen before the
           // socket is read, which is the case the second look is for.
@@ -395,10 +397,11 @@ describe.skipIf(!netns.canRun)('BfdDriver through the kernel (network namespace)
           );
           await sleep(30);
           after = a.session('stall')!;
+          const read = a.counters().readAtLateExpiry - readBefore;
           const waiting = await sentBetween(blockEnd - DETECT_MS, blockEnd);
           console.log(
             `bfd driver: attempt ${attempt}: ${BLOCK_MS} ms stall with a ${DETECT_MS} ms Detection Time, ${waiting} packets sent in its last ${DETECT_MS} ms: ${after.state}, ` +
-              `down transitions ${before.counters.downTransitions} → ${after.counters.downTransitions}, late detections looked at again ${before.counters.lateDetections} → ${after.counters.lateDetections}, largest receive gap ${after.counters.rxGapMaxMs} ms`,
+              `down transitions ${before.counters.downTransitions} → ${after.counters.downTransitions}, late expiries ${before.counters.lateDetections} → ${after.counters.lateDetections}, ${read} datagrams read at once at the late expiry, largest receive gap ${after.counters.rxGapMaxMs} ms`,
           );
           if (waiting > 0 || attempt === 3) {
             expect(waiting, 'the sender thread sent nothing in the last Detection Time of three blocks').toBeGreaterThan(0);
@@ -408,7 +411,9 @@ describe.skipIf(!netns.canRun)('BfdDriver through the kernel (network namespace)
         }
         expect(after.state).toBe('Up');
         expect(after.counters.downTransitions).toBe(before.counters.downTransitions);
-        expect(after.counters.lateDetections).toBeGreaterThan(before.counters.lateDetections);
+        expect(after.counters.lateDetections).toBe(before.counters.lateDetections + 1);
+        // Read synchronously when the late expiry was noticed, not left to the event loop.
+        expect(a.counters().readAtLateExpiry).toBeGreaterThan(readBefore);
         expect(after.counters.rxGapMaxMs).toBeGreaterThanOrEqual(BLOCK_MS - 50);
         // A real silence still goes Down, one look later.
         w.postMessage('stop');

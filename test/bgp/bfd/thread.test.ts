@@ -64,7 +64,7 @@ describe.skipIf(!netns.canRun)('BfdThread: the BFD driver in a worker thread (ne
       const events: string[] = [];
       t.on((e) => e.type === 'state' && events.push(`${e.from}->${e.to}`));
       // Block this thread for 400 ms: the in-process driver stalls (its
-      // expiry is looked at again after reading, so it stays Up), but the
+      // late expiry is judged after the waiting packets are read, so it stays Up), but the
       // thread's packets kept arriving: its largest gap stays near 20 ms.
       const before: BfdSessionSnapshot = here.session('s')!;
       const t0 = performance.now();

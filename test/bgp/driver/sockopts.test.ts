@@ -4,6 +4,7 @@
 // test process enters with setns(2).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readdirSync } from 'node:fs';
+import * as dgram from 'node:dgram';
 import { connectTcp, readTcpExt } from '../../../bgp/driver/connect.js';
 import { setListenerTtl } from '../../../bgp/driver/tcp-md5.js';
 import {
@@ -16,6 +17,8 @@ import {
   openTcpSocket,
   closeFd,
   parseIp,
+  dgramFd,
+  readDatagrams,
   resetTtl,
   setMinTtl,
   setTcpMd5,
@@ -275,6 +278,40 @@ describe.skipIf(!netns.canRun)('sockets through the kernel (network namespace)',
       expect(openFds()).toBe(fds);
     } finally {
       await close(srv);
+    }
+  });
+
+  it('readDatagrams reads what is queued on a datagram socket at once, in order, with Node\'s source address, up to its limit', async () => {
+    for (const [type, rx, tx] of [['udp4', '192.0.2.1', '192.0.2.2'], ['udp6', '2001:db8::1', '2001:db8::2']] as const) {
+      const r = dgram.createSocket(type);
+      const t = dgram.createSocket(type);
+      await new Promise<void>((ok) => r.bind(0, rx, ok));
+      await new Promise<void>((ok) => t.bind(0, tx, ok));
+      try {
+        const fd = dgramFd(r);
+        expect(readDatagrams(fd, 10)).toEqual([]);
+        // A bound dgram socket is read by the event loop, so everything below
+        // happens before this thread returns to it: the sends go out from
+        // process.nextTick (Node's lookup of an address literal) and libuv
+        // sends at once when nothing is queued; loopback delivers in the send.
+        let sent = 0;
+        for (let i = 0; i < 5; i++) t.send(Buffer.from([i, i, i]), r.address().port, rx, () => sent++);
+        for (let i = 0; i < 3; i++) await new Promise((ok) => process.nextTick(ok));
+        const first = readDatagrams(fd, 3);
+        expect(first.map((d) => [...d.payload])).toEqual([[0, 0, 0], [1, 1, 1], [2, 2, 2]]);
+        expect(first.every((d) => d.address === tx && d.port === t.address().port)).toBe(true);
+        const rest = readDatagrams(fd, 10);
+        expect(rest.map((d) => d.payload[0])).toEqual([3, 4]);
+        expect(readDatagrams(fd, 10)).toEqual([]);
+        expect(sent).toBe(5);
+        // Node's own reading goes on afterwards: the socket is still its.
+        const got = new Promise<dgram.RemoteInfo>((ok) => r.once('message', (_m, ri) => ok(ri)));
+        t.send(Buffer.from([9]), r.address().port, rx);
+        expect((await got).address).toBe(tx);
+      } finally {
+        r.close();
+        t.close();
+      }
     }
   });
 });
