@@ -56,7 +56,7 @@ export interface EngineClientOptions extends EngineOptions {
  * worker thread has no TypeScript loader, so the module is bundled with
  * esbuild (a development dependency, present wherever the sources run) into
  * node_modules/.cache/herald/, where its package imports (koffi) resolve. A
- * build runs the prebuilt dist/engine-worker.mjs instead.
+ * build runs the prebuilt dist/engine-worker.cjs instead.
  */
 function tsWorker(url: URL): Worker {
   const root = new URL('../../', import.meta.url);
@@ -111,7 +111,7 @@ const ENGINE_LIMITS = { maxYoungGenerationSizeMb: 3 };
 /** The default worker script next to this module. */
 function defaultWorkerUrl(): URL {
   const here = import.meta.url;
-  return new URL(here.endsWith('.ts') ? './engine-worker.ts' : './engine-worker.mjs', here);
+  return new URL(here.endsWith('.ts') ? './engine-worker.ts' : './engine-worker.cjs', here);
 }
 
 /**

@@ -94,7 +94,8 @@ async function handle(c: Command): Promise<void> {
       // supervisor to restart it (as for any engine failure).
       bfd: {
         ...c.options.bfd,
-        thread: new URL('./bfd-worker.mjs', import.meta.url),
+        // Beside this script, in its format: dist/bfd-worker.cjs in a build, an .mjs bundle from the sources (engine-client.ts).
+        thread: new URL(import.meta.url.endsWith('.cjs') ? './bfd-worker.cjs' : './bfd-worker.mjs', import.meta.url),
         onThreadFatal: (err) =>
           setImmediate(() => {
             throw err;

@@ -12,6 +12,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { descendants, Lab, pointToPoint } from '../interop/lab/index.js';
 import { PRODUCTION_NODE_FLAGS } from '../support/node-flags.js';
+// @ts-expect-error: the build script is plain JavaScript without declarations
+import { CJS_BANNER, CJS_DEFINE } from '../../src/bin/build.mjs';
 import { BirdReceiver, wallMs, type ReceiverCounts } from './receiver.js';
 
 export { wallMs };
@@ -191,8 +193,10 @@ export async function bundleChild(entry: string, name: string): Promise<string> 
   const dir = `${root}node_modules/.cache/herald`;
   const common = { absWorkingDir: root, bundle: true, platform: 'node' as const, format: 'esm' as const, target: 'node20', packages: 'external' as const, logLevel: 'warning' as const };
   await build({ ...common, entryPoints: [entry], outfile: `${dir}/${name}.mjs` });
-  await build({ ...common, entryPoints: ['bgp/driver/engine-worker.ts'], outfile: `${dir}/engine-worker.mjs` });
-  await build({ ...common, entryPoints: ['bgp/bfd/bfd-worker.ts'], outfile: `${dir}/bfd-worker.mjs` });
+  // The threads as the build makes them: CommonJS beside the child (src/bin/build.mjs, decision 0049).
+  const thread = { ...common, format: 'cjs' as const, define: CJS_DEFINE, banner: { js: CJS_BANNER } };
+  await build({ ...thread, entryPoints: ['bgp/driver/engine-worker.ts'], outfile: `${dir}/engine-worker.cjs` });
+  await build({ ...thread, entryPoints: ['bgp/bfd/bfd-worker.ts'], outfile: `${dir}/bfd-worker.cjs` });
   return `${dir}/${name}.mjs`;
 }
 

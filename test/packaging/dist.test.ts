@@ -19,8 +19,8 @@ const tmp = mkdtempSync(join(tmpdir(), 'herald-dist-test-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const { ENTRIES, THREADS, PROGRAMS } = (await import(pathToFileURL(BUILD).href)) as { ENTRIES: Record<string, string>; THREADS: Record<string, string>; PROGRAMS: Record<string, string> };
-/** Every file the build names after its source: ESM entries and threads (.mjs), CommonJS programs (.cjs). */
-const NAMED = [...Object.keys(ENTRIES), ...Object.keys(THREADS)].map((n) => `${n}.mjs`).concat(Object.keys(PROGRAMS).map((n) => `${n}.cjs`));
+/** Every file the build names after its source: ESM entries (.mjs), CommonJS threads and programs (.cjs). */
+const NAMED = Object.keys(ENTRIES).map((n) => `${n}.mjs`).concat([...Object.keys(THREADS), ...Object.keys(PROGRAMS)].map((n) => `${n}.cjs`));
 
 /** A copy of the tree's build inputs and its dist/, with node_modules linked. */
 function copyTree(name: string): string {
@@ -65,7 +65,7 @@ describe('dist/ against the sources', () => {
     const rb = check(b);
     expect(rb.status).toBe(1);
     // The Speaker is in the engine thread's bundle only (decision 0039).
-    expect(rb.stderr).toMatch(/dist\/engine-worker\.mjs differs from what the sources build to/);
+    expect(rb.stderr).toMatch(/dist\/engine-worker\.cjs differs from what the sources build to/);
 
     const c = copyTree('chunk-gone');
     const chunk = readdirSync(join(c, 'dist')).find((f) => /^chunk-\w+\.mjs$/.test(f))!;
@@ -83,12 +83,12 @@ describe('what each thread loads', () => {
   const sourcesOf = (file: string): string[] => (JSON.parse(readFileSync(join(root, 'dist', `${file}.map`), 'utf8')) as { sources: string[] }).sources;
 
   it('keeps the engine code out of every main-thread file, and in the engine bundle', () => {
-    const threads = new Set(Object.keys(THREADS).map((n) => `${n}.mjs`));
+    const threads = new Set(Object.keys(THREADS).map((n) => `${n}.cjs`));
     const main = readdirSync(join(root, 'dist')).filter((f) => /\.[mc]js$/.test(f) && !threads.has(f));
     expect(main).toContain('routes.cjs');
     expect(main.length).toBeGreaterThan(2);
     for (const f of main) expect(sourcesOf(f).filter((s) => ENGINE_ONLY.test(s)), f).toEqual([]);
-    expect(sourcesOf('engine-worker.mjs').filter((s) => ENGINE_ONLY.test(s)).length).toBe(5);
+    expect(sourcesOf('engine-worker.cjs').filter((s) => ENGINE_ONLY.test(s)).length).toBe(5);
   });
 });
 
