@@ -35,18 +35,14 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { EngineClient, after, realClock, type Clock, type Engine, type EngineThread, type PeerAction, type PeerActionResult, type PeerConfig, type SpeakerEvent, type SpeakerOptions } from '../bgp/index.js';
-import {
-  ConfigError,
-  configWarnings,
-  diffConfig,
-  formatPath,
-  loadConfigWithLocator,
-  toPeerConfig,
-  type Config,
-  type ConfigWarning,
-  type Locate,
-  type ServiceConfig,
-} from './config/index.js';
+// Not config/index.js: the daemon reaches the parser only through load.ts, which drops it after each read (decision 0050).
+import { ConfigError, formatPath } from './config/errors.js';
+import { configWarnings, type ConfigWarning } from './config/warnings.js';
+import { diffConfig } from './config/diff.js';
+import { loadConfigWithLocator } from './config/load.js';
+import { toPeerConfig } from './config/peer-config.js';
+import type { Locate } from './config/parse.js';
+import type { Config, ServiceConfig } from './config/types.js';
 import { isLogLevel, LogOutput, makeLogger, type Logger } from './log.js';
 import { readHostFacts } from './host/interfaces.js';
 import { HostAddressManager } from './host/addresses.js';
@@ -234,8 +230,7 @@ export class Daemon {
     // 0045); nothing the sessions need, so they are worked out once the
     // engine has started. They are logged before "herald started", and a
     // connect failure that comes first waits for them (connectHint).
-    let startWarnings!: () => void;
-    const warnings = new Promise<void>((r) => (startWarnings = r)).then(() => this.checkWarnings(config, locate));
+    const { warnings, begin: startWarnings } = this.warningsOnceStarted(config, locate);
     this.warningsRead = warnings;
     warnings.catch(() => {}); // awaited below, before "herald started": a failure fails start() there
     const engineStarted = engine.start();
@@ -279,6 +274,19 @@ export class Daemon {
     );
     this.running = true;
     if (this.heldSignal) this.onStopSignal(this.heldSignal);
+  }
+
+  /**
+   * The config's warnings, worked out when `begin` is called. A method of its
+   * own so that no closure of start() captures `locate`: V8 keeps one context
+   * for all closures of a function, so the engine listener made in start()
+   * kept `locate`, and through it the config parser, for the daemon's life
+   * (found in a heap snapshot; decision 0050).
+   */
+  private warningsOnceStarted(config: Config, locate: Locate): { warnings: Promise<void>; begin: () => void } {
+    let begin!: () => void;
+    const warnings = new Promise<void>((r) => (begin = r)).then(() => this.checkWarnings(config, locate));
+    return { warnings, begin };
   }
 
   /** Take logging.level and logging.format from the config (HERALD_LOG_LEVEL wins over the level). */

@@ -90,7 +90,7 @@ export async function main(argv: string[]): Promise<number> {
       // daemon and reads the config (decision 0038).
       const engineThread = startEngineThread();
       // Loaded only here (and in check), so --help and --version answer at once.
-      const [{ Daemon }, { ConfigError }] = await Promise.all([import('./daemon.js'), import('./config/index.js')]);
+      const [{ Daemon }, { ConfigError }] = await Promise.all([import('./daemon.js'), import('./config/errors.js')]);
       const d = new Daemon(configPath, undefined, { restart: values.restart === true, engineThread });
       // Installed before start(): a signal during start is held until it finishes.
       d.installSignalHandlers();

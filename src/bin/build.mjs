@@ -56,6 +56,20 @@ export const PROGRAMS = {
   routes: 'src/cli/index.ts',
 };
 
+/**
+ * Code loaded for a moment and dropped: each is one CommonJS file,
+ * dist/<key>.cjs, compiled by its loader at each use and collected after it
+ * (decision 0050). The config parser takes errors.ts and secret.ts from the
+ * thread that loads it (src/config/load.ts), so what it returns holds none
+ * of its own objects.
+ */
+export const LOADED = {
+  'config-parser': 'src/config/parse.ts',
+};
+
+/** The loader's names for the modules a LOADED bundle takes from its host (src/config/load.ts, SHARED_MODULES). */
+const SHARED = { 'src/config/errors.ts': 'herald:config/errors', 'src/config/secret.ts': 'herald:config/secret' };
+
 /** Worker threads' entry points, each bundled alone as CommonJS, dist/<key>.cjs (no chunk shared with ENTRIES). */
 export const THREADS = {
   // The session engine's thread (decision 0020), started by bgp/driver/engine-client.ts.
@@ -65,6 +79,17 @@ export const THREADS = {
 };
 
 const ALL = { ...ENTRIES, ...THREADS, ...PROGRAMS };
+
+/** Leave SHARED out of a LOADED bundle: a require() of the loader's name for it. */
+const sharedPlugin = (root) => ({
+  name: 'herald-shared',
+  setup(b) {
+    b.onResolve({ filter: /(errors|secret)\.js$/ }, (a) => {
+      const file = relative(root, join(a.resolveDir, a.path.replace(/\.js$/, '.ts')));
+      return SHARED[file] ? { path: SHARED[file], external: true } : undefined;
+    });
+  },
+});
 
 /** Packages left as imports: native code that must be installed, not bundled. */
 export const EXTERNAL = ['koffi'];
@@ -126,7 +151,11 @@ export async function bundle(root) {
     // stack traces get their names back from the source maps.
     legalComments: 'none',
     // `herald --version` and `routes --version` answer from the bundle (src/version.ts).
-    define: { HERALD_VERSION: JSON.stringify(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version) },
+    define: {
+      HERALD_VERSION: JSON.stringify(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version),
+      // src/config/load.ts compiles the parser from this file instead of importing parse.ts.
+      HERALD_CONFIG_PARSER: JSON.stringify('config-parser.cjs'),
+    },
     // Paths as the tree names them (a test builds a copy whose node_modules is a link).
     preserveSymlinks: true,
     write: false,
@@ -142,13 +171,15 @@ export async function bundle(root) {
     define: { ...options.define, ...CJS_DEFINE },
     banner: { js: CJS_BANNER },
   };
-  const [main, threads, programs] = await Promise.all([
+  const [main, threads, programs, loaded] = await Promise.all([
     build({ ...options, entryPoints: entries(ENTRIES), splitting: true }),
     build({ ...cjs, entryPoints: entries(THREADS), splitting: false }),
     build({ ...cjs, entryPoints: entries(PROGRAMS), splitting: false }),
+    // The source itself, not an entry with the stack-trace hook: the thread that loads it has the hook.
+    build({ ...cjs, plugins: [sharedPlugin(root)], entryPoints: Object.entries(LOADED).map(([out, src]) => ({ in: src, out })), splitting: false }),
   ]);
   const dist = join(root, 'dist');
-  return [...main.outputFiles, ...threads.outputFiles, ...programs.outputFiles].map((f) => [relative(dist, f.path), Buffer.from(f.contents)]);
+  return [...main.outputFiles, ...threads.outputFiles, ...programs.outputFiles, ...loaded.outputFiles].map((f) => [relative(dist, f.path), Buffer.from(f.contents)]);
 }
 
 /** Every file under dir, as paths relative to it. */
@@ -182,7 +213,7 @@ export async function writeDist(root) {
   const files = await bundle(root);
   const keep = new Set(files.map(([p]) => p));
   // Chunks first (new hashes, new names), then maps, then the entries that import them.
-  const entries = new Set([...Object.keys(ENTRIES).map((n) => `${n}.mjs`), ...Object.keys({ ...THREADS, ...PROGRAMS }).map((n) => `${n}.cjs`)]);
+  const entries = new Set([...Object.keys(ENTRIES).map((n) => `${n}.mjs`), ...Object.keys({ ...THREADS, ...PROGRAMS, ...LOADED }).map((n) => `${n}.cjs`)]);
   const order = (p) => (p.endsWith('.map') ? 1 : entries.has(p) ? 2 : 0);
   for (const [p, contents] of files.sort((a, b) => order(a[0]) - order(b[0]))) {
     const out = join(dist, p);

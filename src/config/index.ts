@@ -3,7 +3,8 @@
  * file:line:column errors, the effective config for `herald check`, the JSON
  * Schema, and the diff a reload uses. See docs/configuration.md.
  */
-export { loadConfig, loadConfigWithLocator, parseConfig, parseConfigWithLocator, type Locate } from './parse.js';
+export { parseConfig, parseConfigWithLocator, type Locate } from './parse.js';
+export { loadConfig, loadConfigWithLocator } from './load.js';
 export { configWarnings, formatWarning, warningState, WARNING_CODES, type ConfigWarning, type WarningCode, type WarningState } from './warnings.js';
 export { ConfigError, formatIssue, formatPath, type ConfigIssue } from './errors.js';
 export { effectiveConfig, type Plain } from './effective.js';

@@ -11,7 +11,8 @@ import { readFile } from 'node:fs/promises';
 import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { buildConfig } from './build.js';
-import { ConfigError, Locator, formatPath, scrub, secretsInText, suggest, type ConfigIssue, type PathSegment } from './errors.js';
+import { ConfigError, formatPath, scrub, secretsInText, suggest, type ConfigIssue, type PathSegment } from './errors.js';
+import { Locator } from './locator.js';
 import { configSchema, show } from './schema.js';
 import { expandTemplates, inheritedAt, type Expansion } from './templates.js';
 import type { Config } from './types.js';
@@ -85,11 +86,6 @@ function fromTemplate(i: Located, x: Expansion, loc: Locator): Located & { fromT
 function dropRepeats(issues: (Located & { fromTemplate?: true })[]): Located[] {
   const own = new Set(issues.filter((i) => !i.fromTemplate).map((i) => `${i.line}:${i.column}:${i.message}`));
   return issues.filter((i) => !i.fromTemplate || !own.has(`${i.line}:${i.column}:${i.message.replace(/ \(from template [^)]*\)$/, '')}`));
-}
-
-/** Read and validate a config file; throws ConfigError (also when it cannot be read). */
-export async function loadConfig(path: string): Promise<Config> {
-  return (await loadConfigWithLocator(path)).config;
 }
 
 /** Read and validate a config file, keeping a locator for its key paths; throws ConfigError. */

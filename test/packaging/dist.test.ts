@@ -102,6 +102,17 @@ try { await m.runCli(['--help'], { stdout: null, stderr: null, env: {} }); } cat
     expect(out).not.toMatch(/dist\/routes\.cjs:\d+/);
   });
 
+  it('reads a config through dist/config-parser.cjs with this thread\'s Secret and ConfigError, and the bundle is collected after the read', () => {
+    const out = execFileSync(process.execPath, ['--import', 'tsx', join(root, 'test/packaging/support/parser-drop-child.ts'), join(root, 'dist/config-parser.cjs')], { encoding: 'utf8' });
+    console.log(`config parser bundle: ${out}`);
+    const r = JSON.parse(out) as Record<string, unknown>;
+    expect(r).toMatchObject({ secretIsOurs: true, errorIsOurs: true, line: 4 });
+    // The control: zod's global (globalThis.__zod_globalConfig) holds the bundle when it stays.
+    expect(r).toMatchObject({ zodGlobalWithout: true, keptCollected: false });
+    // As src/config/load.ts reads: the global removed, nothing of the parser is left.
+    expect(r).toMatchObject({ zodGlobalWith: false, droppedCollected: true });
+  });
+
   /** Run `herald run` until "herald started", stop it, and return the sources of every dist file it loaded. */
   async function loadedSources(name: string, extra: (ports: number[]) => string): Promise<Set<string>> {
     const ports = await Promise.all([freePort(), freePort(), freePort()]);
@@ -135,12 +146,14 @@ ${extra(ports)}`,
     return sources;
   }
 
+  // The config parser is compiled from dist/config-parser.cjs for each read and dropped (decision 0050): never a module the daemon imports.
+  const PARSER = [/node_modules\/(yaml|zod)\//, /src\/config\/(parse|schema|locator)\.ts/];
   const LAZY = [/src\/sources\/lxd\/(client|source|events|config|http1|listing)\.ts/, /src\/metrics\.ts/, /checks\/dns\.ts/, /node_modules\/ws\//, /node_modules\/prom-client\//];
 
   it('loads metrics, the LXD client and the DNS check only when the config uses them', async () => {
     const plain = await loadedSources('plain', (p) => `services:\n  - { name: web, prefixes: [198.51.100.80/32], checks: [{ tcp: { address: 127.0.0.1, port: ${p[2]} } }], interval: 1s }\n`);
     expect([...plain].some((s) => s.includes('src/daemon.ts'))).toBe(true);
-    for (const re of LAZY) expect([...plain].filter((s) => re.test(s)), String(re)).toEqual([]);
+    for (const re of [...LAZY, ...PARSER]) expect([...plain].filter((s) => re.test(s)), String(re)).toEqual([]);
 
     const full = await loadedSources(
       'full',
@@ -151,5 +164,6 @@ services:
 `,
     );
     for (const re of LAZY) expect([...full].filter((s) => re.test(s)).length, String(re)).toBeGreaterThan(0);
+    for (const re of PARSER) expect([...full].filter((s) => re.test(s)), String(re)).toEqual([]);
   }, 60_000);
 });
