@@ -83,11 +83,10 @@ import {
 import { maxMultihopRules, minTtlForHops, multihopFilter, singleHopFilter, type TtlRule } from './ttl-filter.js';
 import { BfdError, DISCARD_REASONS, decodeControl, encodeControl, type DiscardReason } from './wire.js';
 
-/** Interval limits accepted in configuration, ms (FRR's bfdd allows the same range). */
-export const BFD_MIN_INTERVAL_MS = 10;
-export const BFD_MAX_INTERVAL_MS = 60_000;
-/** Defaults when a session leaves them out (FRR's bfdd defaults). */
- /** How late (ms) a Detection Time expiry must be noticed to be looked at again after the receive path ran (runTimers). */
+import { BFD_DEFAULTS, BFD_MAX_INTERVAL_MS, BFD_MIN_INTERVAL_MS } from './limits.js';
+
+export { BFD_DEFAULTS, BFD_MAX_INTERVAL_MS, BFD_MIN_INTERVAL_MS };
+/** How late (ms) a Detection Time expiry must be noticed to be looked at again after the receive path ran (runTimers). */
 const LATE_MS = 2;
 /**
  * How long after a late expiry it is looked at again (ms): time for the
@@ -100,7 +99,6 @@ const LOOK_AGAIN_MS = 20;
 /** Datagrams read from one receive socket at a late expiry, at most (a flood cannot hold the thread). */
 const READ_AT_LATE_EXPIRY_MAX = 1024;
 
-export const BFD_DEFAULTS = { desiredMinTxMs: 300, requiredMinRxMs: 300, detectMult: 3 } as const;
 /**
  * Default multihop limit: none (any TTL). RFC 5883 sets no value, and BIRD 2
  * sends multihop packets with the system default TTL (64); FRR and herald

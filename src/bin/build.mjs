@@ -61,14 +61,15 @@ export const PROGRAMS = {
  * dist/<key>.cjs, compiled by its loader at each use and collected after it
  * (decision 0050). The config parser takes errors.ts and secret.ts from the
  * thread that loads it (src/config/load.ts), so what it returns holds none
- * of its own objects.
+ * of its own objects, and ip.ts (with the ip-address library), which that
+ * thread has loaded anyway.
  */
 export const LOADED = {
   'config-parser': 'src/config/parse.ts',
 };
 
 /** The loader's names for the modules a LOADED bundle takes from its host (src/config/load.ts, SHARED_MODULES). */
-const SHARED = { 'src/config/errors.ts': 'herald:config/errors', 'src/config/secret.ts': 'herald:config/secret' };
+const SHARED = { 'src/config/errors.ts': 'herald:config/errors', 'src/config/secret.ts': 'herald:config/secret', 'src/ip.ts': 'herald:ip' };
 
 /** Worker threads' entry points, each bundled alone as CommonJS, dist/<key>.cjs (no chunk shared with ENTRIES). */
 export const THREADS = {
@@ -84,7 +85,7 @@ const ALL = { ...ENTRIES, ...THREADS, ...PROGRAMS };
 const sharedPlugin = (root) => ({
   name: 'herald-shared',
   setup(b) {
-    b.onResolve({ filter: /(errors|secret)\.js$/ }, (a) => {
+    b.onResolve({ filter: /^\.\.?\/.*\.js$/ }, (a) => {
       const file = relative(root, join(a.resolveDir, a.path.replace(/\.js$/, '.ts')));
       return SHARED[file] ? { path: SHARED[file], external: true } : undefined;
     });

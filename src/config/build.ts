@@ -7,7 +7,7 @@
  * Family rule: a peer carries the family of its transport address unless
  * `families` lists others (then exactly those), as the speaker negotiates.
  */
-import { bfdMultihop } from '../../bgp/index.js';
+import { bfdMultihop } from '../../bgp/config-values.js';
 import { parsePrefixText } from '../ip.js';
 import { readonlySocketFor } from '../api/paths.js';
 import { suggest, type PathSegment } from './errors.js';

@@ -13,7 +13,8 @@
  * `ConfigError`. Those two classes are this thread's own — the bundle
  * leaves errors.ts and secret.ts out and gets them from here, as
  * `require('herald:config/errors')` and `require('herald:config/secret')` —
- * so `instanceof` holds and no object of the bundle's outlives the read.
+ * so `instanceof` holds and no object of the bundle's outlives the read
+ * (and ip.ts, `herald:ip`, which the daemon has loaded anyway).
  * The `locate` function it returns does hold the parser: callers keep it
  * only until the config's warnings are written.
  *
@@ -27,6 +28,7 @@ import { fileURLToPath } from 'node:url';
 import { compileFunction } from 'node:vm';
 import * as errors from './errors.js';
 import * as secret from './secret.js';
+import * as ip from '../ip.js';
 import type { Locate } from './parse.js';
 import type { Config } from './types.js';
 
@@ -37,7 +39,7 @@ declare const HERALD_CONFIG_PARSER: string | undefined;
 type Parser = Pick<typeof import('./parse.js'), 'loadConfigWithLocator' | 'parseConfigWithLocator'>;
 
 /** The modules the bundle takes from this thread instead of its own copies. */
-export const SHARED_MODULES: Readonly<Record<string, unknown>> = { 'herald:config/errors': errors, 'herald:config/secret': secret };
+export const SHARED_MODULES: Readonly<Record<string, unknown>> = { 'herald:config/errors': errors, 'herald:config/secret': secret, 'herald:ip': ip };
 
 /** Read and validate a config file, keeping a locator for its key paths; throws ConfigError. */
 export async function loadConfigWithLocator(path: string): Promise<{ config: Config; locate: Locate }> {

@@ -15,11 +15,11 @@
  */
 import * as z from 'zod';
 import { parseIpAddress, parsePrefixText } from '../ip.js';
-import { parseCommunity, parseExtendedCommunity, parseLargeCommunity, type Checked } from '../../bgp/index.js';
+import { parseCommunity, parseExtendedCommunity, parseLargeCommunity, type Checked } from '../../bgp/config-values.js';
 import { DURATION_PATTERN, parseDuration } from './duration.js';
 import { parseOvsdbRemote } from '../sources/lxd/ovsdb.js';
 import { DNS_RCODES, DNS_TYPES, LOG_LEVELS } from './types.js';
-import { BFD_DEFAULTS, BFD_MAX_INTERVAL_MS, BFD_MIN_INTERVAL_MS, BFD_WAIT_UP_MS } from '../../bgp/index.js';
+import { BFD_DEFAULTS, BFD_MAX_INTERVAL_MS, BFD_MIN_INTERVAL_MS, BFD_WAIT_UP_MS } from '../../bgp/config-values.js';
 
 // zod's object parsers are compiled with `new Function` on their first use
 // by default: herald parses a config at start and at a reload, so that code

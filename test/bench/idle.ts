@@ -18,11 +18,12 @@
  *                        route announced (herald: a service whose tcp check
  *                        is herald's own BGP port), VmRSS 5 s later; the
  *                        speaker process and its children.
- *   RSS at 15 s          the same, 15 s after the route arrived: once V8's
- *                        memory reducer has had its first turn (~8 s after
- *                        start), and for herald after the `routes` calls
- *                        below (the control API has answered). What an
- *                        operator sees of an idle daemon.
+ *   RSS at 15 s, 30 s    the same, 15 and 30 s after the route arrived: once
+ *                        V8's memory reducer has had its first turn (~8 s
+ *                        after start, not sooner whatever the load), and for
+ *                        herald after the `routes` calls below (the control
+ *                        API has answered). What an operator sees of an idle
+ *                        daemon; the 30 s sample shows whether it is steady.
  *   routes summary       `node src/bin/routes.cjs` against that idle herald
  *                        vs `node -e ''`, interleaved, medians (target ≤ 1.3×).
  *
@@ -240,14 +241,14 @@ function timeOnce(argv: string[]): number {
 const f1 = (v: number): string => v.toFixed(1);
 
 /** Run the idle benchmark; prints a table and one JSON line. */
-export async function runIdle(opts: { starts: number; settleMs: number; lateMs: number; cliRuns: number; only?: ReadonlySet<string> | null }): Promise<void> {
+export async function runIdle(opts: { starts: number; settleMs: number; lateMs: readonly number[]; cliRuns: number; only?: ReadonlySet<string> | null }): Promise<void> {
   const groups: Speaker[][] = (['herald', 'bird', 'gobgp'] as const)
     .filter((s) => !opts.only || opts.only.has(s))
     .map((s) => (s === 'herald' && BASE ? ['herald', 'herald-base'] : [s]));
   const speakers = groups.flat();
   const missing = (s: Speaker): string | null => (s.startsWith('herald') ? null : (missingReason([s === 'bird' ? 'bird' : 'gobgp']) ?? null));
   console.log(`idle bench: load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} on ${readFileSync('/proc/cpuinfo', 'utf8').split('\nprocessor').length} CPUs; node ${process.version}; herald ${[...HERALD_FLAGS, HERALD].join(' ')}${BASE ? `; herald-base ${BASE.herald}` : ''}`);
-  type Row = { startMs: number | null; starts: number[]; cpuMs: number | null; startedMs: number | null; rssMb: number | null; lateRssMb?: number; note?: string };
+  type Row = { startMs: number | null; starts: number[]; cpuMs: number | null; startedMs: number | null; rssMb: number | null; lateRssMb?: number[]; note?: string };
   const rows: Record<string, Row> = {};
   const none = (note: string): Row => ({ startMs: null, starts: [], cpuMs: null, startedMs: null, rssMb: null, note });
   const cli: { routesMs: number | null; nodeMs: number | null; baseRoutesMs?: number | null } = { routesMs: null, nodeMs: null };
@@ -299,7 +300,9 @@ export async function runIdle(opts: { starts: number; settleMs: number; lateMs: 
         }
         // A second sample once V8's memory reducer has had its turn (it first
         // looks ~8 s after start); herald's includes the `routes` calls above.
-        rows[name]!.lateRssMb = await settle(s.proc, Math.max(0, c.at + opts.lateMs - wallMs()));
+        const late: number[] = [];
+        for (const ms of opts.lateMs) late.push(await settle(s.proc, Math.max(0, c.at + ms - wallMs())));
+        rows[name]!.lateRssMb = late;
         await s.proc.stop();
         // The receiver sees the next start's session come up afresh.
         await receiver.until((x) => !x.est4, 30_000, 20);
@@ -311,7 +314,7 @@ export async function runIdle(opts: { starts: number; settleMs: number; lateMs: 
     }
   }
   const table = [
-    ['speaker', 'start → first OPEN (median)', 'all starts (ms)', 'CPU to OPEN', 'start → "herald started"', `idle RSS (${opts.settleMs / 1000} s)`, `RSS at ${opts.lateMs / 1000} s`, 'note'],
+    ['speaker', 'start → first OPEN (median)', 'all starts (ms)', 'CPU to OPEN', 'start → "herald started"', `idle RSS (${opts.settleMs / 1000} s)`, ...opts.lateMs.map((ms) => `RSS at ${ms / 1000} s`), 'note'],
     ...speakers.map((n) => {
       const r = rows[n]!;
       return [
@@ -321,7 +324,7 @@ export async function runIdle(opts: { starts: number; settleMs: number; lateMs: 
         r.cpuMs === null ? '—' : `${r.cpuMs} ms`,
         r.startedMs === null ? '—' : `${(r.startedMs / 1000).toFixed(3)} s`,
         r.rssMb === null ? '—' : `${f1(r.rssMb)} MB`,
-        r.lateRssMb === undefined ? '—' : `${f1(r.lateRssMb)} MB`,
+        ...opts.lateMs.map((_, i) => (r.lateRssMb?.[i] === undefined ? '—' : `${f1(r.lateRssMb[i])} MB`)),
         r.note ?? '',
       ];
     }),
@@ -334,7 +337,7 @@ export async function runIdle(opts: { starts: number; settleMs: number; lateMs: 
   }
   const h = rows.herald ?? none('not run');
   console.log(
-    `targets: idle RSS ≤ 60 MB (herald ${h.rssMb === null ? '—' : f1(h.rssMb)}), start → first OPEN ≤ 0.3 s (herald ${h.startMs === null ? '—' : (h.startMs / 1000).toFixed(3)}), routes ≤ 1.3× node -e '' (${cli.routesMs && cli.nodeMs ? (cli.routesMs / cli.nodeMs).toFixed(2) : '—'}×)`,
+    `targets: idle RSS ≤ 60 MB (herald ${[h.rssMb, ...(h.lateRssMb ?? [])].map((v, i) => `${v === null ? '—' : f1(v)} at ${[opts.settleMs, ...opts.lateMs][i]! / 1000} s`).join(', ')}), start → first OPEN ≤ 0.3 s (herald ${h.startMs === null ? '—' : (h.startMs / 1000).toFixed(3)}), routes ≤ 1.3× node -e '' (${cli.routesMs && cli.nodeMs ? (cli.routesMs / cli.nodeMs).toFixed(2) : '—'}×)`,
   );
   console.log(JSON.stringify({ bench: 'idle', loadavg: loadavg(), rows, cli }));
 }

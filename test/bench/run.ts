@@ -148,7 +148,7 @@ async function main(): Promise<void> {
   }
   const args = parseArgs(process.argv.slice(2));
   if (args.idle) {
-    await runIdle({ starts: 7, settleMs: 5000, lateMs: 15_000, cliRuns: 15, only: args.only });
+    await runIdle({ starts: 7, settleMs: 5000, lateMs: [15_000, 30_000], cliRuns: 15, only: args.only });
     return;
   }
   if (args.checks) {
