@@ -82,7 +82,7 @@ export const THREADS = {
 const ALL = { ...ENTRIES, ...THREADS, ...PROGRAMS };
 
 /** Leave SHARED out of a LOADED bundle: a require() of the loader's name for it. */
-const sharedPlugin = (root) => ({
+export const sharedPlugin = (root) => ({
   name: 'herald-shared',
   setup(b) {
     b.onResolve({ filter: /^\.\.?\/.*\.js$/ }, (a) => {

@@ -13,7 +13,7 @@ import { request } from 'node:http';
 import { descendants, Lab, pointToPoint } from '../interop/lab/index.js';
 import { PRODUCTION_NODE_FLAGS } from '../support/node-flags.js';
 // @ts-expect-error: the build script is plain JavaScript without declarations
-import { CJS_BANNER, CJS_DEFINE } from '../../src/bin/build.mjs';
+import { CJS_BANNER, CJS_DEFINE, LOADED, sharedPlugin } from '../../src/bin/build.mjs';
 import { BirdReceiver, wallMs, type ReceiverCounts } from './receiver.js';
 
 export { wallMs };
@@ -192,7 +192,19 @@ export async function bundleChild(entry: string, name: string): Promise<string> 
   const root = fileURLToPath(new URL('../..', import.meta.url));
   const dir = `${root}node_modules/.cache/herald`;
   const common = { absWorkingDir: root, bundle: true, platform: 'node' as const, format: 'esm' as const, target: 'node20', packages: 'external' as const, logLevel: 'warning' as const };
-  await build({ ...common, entryPoints: [entry], outfile: `${dir}/${name}.mjs` });
+  // The config parser as the build makes it: a bundle of its own beside the child, compiled per read (decision 0050).
+  await build({ ...common, entryPoints: [entry], outfile: `${dir}/${name}.mjs`, define: { HERALD_CONFIG_PARSER: JSON.stringify('config-parser.cjs') } });
+  await build({
+    ...common,
+    packages: undefined,
+    format: 'cjs',
+    define: CJS_DEFINE,
+    banner: { js: CJS_BANNER },
+    plugins: [sharedPlugin(root)],
+    entryPoints: Object.entries(LOADED as Record<string, string>).map(([out, src]) => ({ in: src, out })),
+    outdir: dir,
+    outExtension: { '.js': '.cjs' },
+  });
   // The threads as the build makes them: CommonJS beside the child (src/bin/build.mjs, decision 0049).
   const thread = { ...common, format: 'cjs' as const, define: CJS_DEFINE, banner: { js: CJS_BANNER } };
   await build({ ...thread, entryPoints: ['bgp/driver/engine-worker.ts'], outfile: `${dir}/engine-worker.cjs` });
