@@ -9,8 +9,9 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, unl
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startHerald } from './support/run-herald.js';
+import { testNetns } from '../support/netns-enter.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const BUILD = join(root, 'src/bin/build.mjs');
@@ -112,6 +113,15 @@ try { await m.runCli(['--help'], { stdout: null, stderr: null, env: {} }); } cat
     // As src/config/load.ts reads: the global removed, nothing of the parser is left.
     expect(r).toMatchObject({ zodGlobalWith: false, droppedCollected: true });
   });
+
+});
+
+// herald runs in a namespace of this file's own: a routing daemon never runs in the host's.
+const netns = testNetns({ file: 'test/packaging/dist.test.ts', tag: 'dist', scope: 'the daemon runs in' });
+
+describe.skipIf(!netns.canRun)('the daemon at run time (network namespace)', () => {
+  beforeAll(() => netns.setUp(['192.0.2.11/32']));
+  afterAll(() => netns.cleanUp());
 
   /** Run `herald run` until "herald started", stop it, and return the sources of every dist file it loaded. */
   async function loadedSources(name: string, extra: (ports: number[]) => string): Promise<Set<string>> {
