@@ -3,7 +3,7 @@
 // here with libc through koffi (Node has no unix datagram socket): READY=1
 // arrives only once the control API answers and the BGP listener accepts,
 // STOPPING=1 when SIGTERM arrives, and exec checks do not inherit
-// NOTIFY_SOCKET. Loopback only. No RFC: systemd's protocol.
+// NOTIFY_SOCKET. In a network namespace of its own, on its loopback. No RFC: systemd's protocol.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -11,8 +11,9 @@ import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { notifyAddress } from '../../src/sd-notify.js';
+import { testNetns } from '../support/netns-enter.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'herald-notify-'));
@@ -78,7 +79,14 @@ const accepts = (port: number): Promise<boolean> =>
     c.on('error', () => resolve(false));
   });
 
-describe('herald run under Type=notify', () => {
+// herald runs in a namespace of this file's own (a routing daemon never runs in the host's);
+// the notify socket is abstract, so the receiver is made in it too.
+const netns = testNetns({ file: 'test/src/sd-notify.test.ts', tag: 'notify', scope: 'herald run under Type=notify in' });
+
+describe.skipIf(!netns.canRun)('herald run under Type=notify (network namespace)', () => {
+  beforeAll(() => netns.setUp(['192.0.2.11/32']));
+  afterAll(() => netns.cleanUp());
+
   it('sends READY=1 once the listener and the API are up, STOPPING=1 on SIGTERM, and hides NOTIFY_SOCKET from checks', async () => {
     const name = `herald-test-${process.pid}-${Math.random().toString(36).slice(2)}`;
     const r = receiver(name);
