@@ -34,7 +34,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KEEPALIVE, RawPeer } from '../support/bgp-client.js';
-import { benchConfig, buildDist, loadAvg, HERALD_NODE_FLAGS, PRODUCTION_NODE_FLAGS, httpGet, met, procCpuSeconds, sleepMs, stopChild, writeResult } from './common.js';
+import { benchConfig, buildDist, inOwnNamespace, loadAvg, HERALD_NODE_FLAGS, PRODUCTION_NODE_FLAGS, httpGet, met, procCpuSeconds, sleepMs, stopChild, writeResult } from './common.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const HERALD = join(ROOT, 'src/bin/herald.mjs');
@@ -162,6 +162,10 @@ async function freeBase(count: number): Promise<number> {
 
 /** Run the checks benchmark; prints as it goes and returns the figures. */
 export async function runChecks(o: ChecksOptions): Promise<ChecksResult> {
+  return inOwnNamespace('test/bench/checks.ts', 'bench-checks', () => checksInNamespace(o));
+}
+
+async function checksInNamespace(o: ChecksOptions): Promise<ChecksResult> {
   const notes: string[] = [];
   buildDist();
   const base = await freeBase(o.services + 2);

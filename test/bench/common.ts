@@ -12,6 +12,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { descendants, Lab, pointToPoint } from '../interop/lab/index.js';
 import { PRODUCTION_NODE_FLAGS } from '../support/node-flags.js';
+import { testNetns } from '../support/netns-enter.js';
 // @ts-expect-error: the build script is plain JavaScript without declarations
 import { CJS_BANNER, CJS_DEFINE, LOADED, sharedPlugin } from '../../src/bin/build.mjs';
 import { BirdReceiver, wallMs, type ReceiverCounts } from './receiver.js';
@@ -289,4 +290,22 @@ export function benchConfig(o: { bgpPort: number; sock: string; dir: string }, m
 /** The 1, 5 and 15 minute load averages, for the printed figures (other work on the machine skews them). */
 export function loadAvg(): string {
   return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+}
+
+/**
+ * Run `f` with this thread in a network namespace of its own (lo up), so the
+ * herald it starts, the listeners and raw peers it opens on 127.0.0.1 live
+ * there and not in the host's: a routing daemon never runs in the host's
+ * namespace. Unix sockets (the control API, a fake LXD) are paths and work
+ * across it. Needs root; deleted afterwards.
+ */
+export async function inOwnNamespace<T>(file: string, tag: string, f: () => Promise<T>): Promise<T> {
+  const ns = testNetns({ file, tag });
+  if (!ns.canRun) throw new Error(`${file} runs herald in a network namespace of its own, which needs root and ip(8)`);
+  ns.setUp();
+  try {
+    return await f();
+  } finally {
+    ns.cleanUp();
+  }
 }

@@ -1,6 +1,7 @@
 /**
  * The issue-12 crash repro at full size, against the real daemon: herald
- * runs as a child process (`herald run --config`) listening on 127.0.0.1,
+ * runs as a child process (`herald run --config`) listening on 127.0.0.1 of
+ * a network namespace of the bench's own,
  * and raw BGP clients (test/support/bgp-client.ts) play its peers. One peer
  * sends ~30,000 UPDATEs, each one /32 with a 16,340-ASN AS_PATH (65,533-octet
  * extended messages); before import safety this killed herald with
@@ -16,7 +17,8 @@
  * Prints: routes sent, what the flooding peer got (NOTIFICATION or none),
  * herald's peak RSS (VmHWM) and RSS at the end, its peers' state and counts
  * from the control API, and whether herald and the other session survived.
- * Asserts nothing (a benchmark); no root needed.
+ * Asserts nothing (a benchmark). Root: herald and the peers run in a network
+ * namespace of the bench's own (common.ts inOwnNamespace).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,6 +27,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'node:http';
 import { hugePathUpdate, KEEPALIVE, RawPeer } from '../support/bgp-client.js';
+import { inOwnNamespace } from './common.js';
 
 const arg = (n: string, d: string): string => process.argv.find((a) => a.startsWith(`--${n}=`))?.slice(n.length + 3) ?? d;
 const ROUTES = Number(arg('routes', '30000'));
@@ -160,4 +163,4 @@ static:
   }
 }
 
-await main();
+await inOwnNamespace('test/bench/huge-as-path.ts', 'bench-huge', main);

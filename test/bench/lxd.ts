@@ -51,7 +51,7 @@ import { fileURLToPath } from 'node:url';
 import { ipv4Prefixes, KEEPALIVE, RawPeer } from '../support/bgp-client.js';
 import { FakeLxd } from '../src/sources/lxd/fake-lxd.js';
 import { world } from '../src/sources/lxd/world.js';
-import { benchConfig, buildDist, loadAvg, HERALD_NODE_FLAGS, PRODUCTION_NODE_FLAGS, httpGet, met, procCpuSeconds, sleepMs, stopChild, writeResult } from './common.js';
+import { benchConfig, buildDist, inOwnNamespace, loadAvg, HERALD_NODE_FLAGS, PRODUCTION_NODE_FLAGS, httpGet, met, procCpuSeconds, sleepMs, stopChild, writeResult } from './common.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -119,6 +119,10 @@ interface LxdSummary {
 
 /** Run the LXD benchmark; returns the figures. */
 export async function runLxdBench(o: LxdBenchOptions): Promise<LxdBenchResult> {
+  return inOwnNamespace('test/bench/lxd.ts', 'bench-lxd', () => lxdInNamespace(o));
+}
+
+async function lxdInNamespace(o: LxdBenchOptions): Promise<LxdBenchResult> {
   const notes: string[] = [];
   const root = o.root ?? ROOT;
   buildDist(root);
