@@ -12,7 +12,8 @@
 //    127.0.0.1; every one is closed, the log has 10 lines plus the summary
 //    the stop writes, the stats say 300.
 import * as net from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testNetns } from '../../support/netns-enter.js';
 import { ManualClock, Speaker, type Logger, type SpeakerEvent } from '../../../bgp/index.js';
 import { UnknownSources } from '../../../bgp/driver/unknown-sources.js';
 
@@ -105,38 +106,46 @@ describe('UnknownSources: the bounded memory and log of refused addresses', () =
   });
 });
 
-describe('Speaker: connections from unconfigured addresses', () => {
-  it('closes each, logs 10 by name and summarises the rest, counts all 300', async () => {
-    const log = recorder();
-    const sp = new Speaker({ asn: 65011, routerId: '192.0.2.11', listen: { address: '127.0.0.1', port: 0 }, logger: log });
-    const events: SpeakerEvent[] = [];
-    sp.on((e) => events.push(e));
-    await sp.start();
-    const port = sp.listenAddress!.port;
-    const N = 300;
-    const t0 = performance.now();
-    // A few at a time, each from its own loopback source address.
-    for (let i = 0; i < N; i += 25) {
-      await Promise.all(
-        Array.from({ length: Math.min(25, N - i) }, (_, k) => {
-          const n = i + k;
-          return new Promise<void>((resolve, reject) => {
-            const s = net.connect({ host: '127.0.0.1', port, localAddress: `127.1.${(n + 1) >> 8}.${(n + 1) & 255}` });
-            s.on('error', (e: NodeJS.ErrnoException) => (e.code === 'ECONNRESET' ? resolve() : reject(e)));
-            s.on('close', () => resolve());
-          });
-        }),
-      );
-    }
-    const ms = performance.now() - t0;
-    expect(sp.stats()).toEqual({ unknownConnections: N, unknownAddresses: 10, unknownSuppressed: N - 10 });
-    const byName = log.lines.filter((l) => l.msg.startsWith('connection from an address that is no configured peer'));
-    expect(byName).toHaveLength(10);
-    expect(events.filter((e) => e.type === 'unknown-connection')).toHaveLength(10);
-    await sp.stop('done', { timeoutMs: 200 });
-    const summary = log.lines.filter((l) => l.msg.includes('not logged one by one'));
-    expect(summary).toHaveLength(1);
-    expect(summary[0]!.obj).toMatchObject({ connections: N - 10, addresses: String(N - 10) });
-    console.log(`speaker: ${N} unknown connections closed in ${ms.toFixed(0)} ms; ${byName.length + summary.length} log lines`);
+// Speakers listen and dial on 127.0.0.x of a network namespace of this file's own: a routing daemon never runs in the host's.
+const netns = testNetns({ file: 'test/bgp/driver/unknown-sources.test.ts', tag: 'unknown' });
+
+describe.skipIf(!netns.canRun)('in a network namespace', () => {
+  beforeAll(() => netns.setUp());
+  afterAll(() => netns.cleanUp());
+
+  describe('Speaker: connections from unconfigured addresses', () => {
+    it('closes each, logs 10 by name and summarises the rest, counts all 300', async () => {
+      const log = recorder();
+      const sp = new Speaker({ asn: 65011, routerId: '192.0.2.11', listen: { address: '127.0.0.1', port: 0 }, logger: log });
+      const events: SpeakerEvent[] = [];
+      sp.on((e) => events.push(e));
+      await sp.start();
+      const port = sp.listenAddress!.port;
+      const N = 300;
+      const t0 = performance.now();
+      // A few at a time, each from its own loopback source address.
+      for (let i = 0; i < N; i += 25) {
+        await Promise.all(
+          Array.from({ length: Math.min(25, N - i) }, (_, k) => {
+            const n = i + k;
+            return new Promise<void>((resolve, reject) => {
+              const s = net.connect({ host: '127.0.0.1', port, localAddress: `127.1.${(n + 1) >> 8}.${(n + 1) & 255}` });
+              s.on('error', (e: NodeJS.ErrnoException) => (e.code === 'ECONNRESET' ? resolve() : reject(e)));
+              s.on('close', () => resolve());
+            });
+          }),
+        );
+      }
+      const ms = performance.now() - t0;
+      expect(sp.stats()).toEqual({ unknownConnections: N, unknownAddresses: 10, unknownSuppressed: N - 10 });
+      const byName = log.lines.filter((l) => l.msg.startsWith('connection from an address that is no configured peer'));
+      expect(byName).toHaveLength(10);
+      expect(events.filter((e) => e.type === 'unknown-connection')).toHaveLength(10);
+      await sp.stop('done', { timeoutMs: 200 });
+      const summary = log.lines.filter((l) => l.msg.includes('not logged one by one'));
+      expect(summary).toHaveLength(1);
+      expect(summary[0]!.obj).toMatchObject({ connections: N - 10, addresses: String(N - 10) });
+      console.log(`speaker: ${N} unknown connections closed in ${ms.toFixed(0)} ms; ${byName.length + summary.length} log lines`);
+    });
   });
 });
