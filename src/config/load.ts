@@ -21,7 +21,7 @@
  * From the TypeScript sources (tests, tsx) there is no bundle: parse.ts is
  * imported as a module.
  */
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -76,7 +76,8 @@ export async function loadConfig(path: string): Promise<Config> {
  * compiled function or its module object once the caller drops the result.
  */
 export async function loadBundle(file: string): Promise<Parser> {
-  const source = await readFile(file, 'utf8');
+  // Read at once (it is in the page cache after the first start): a thread-pool round trip would sit before the config's own read.
+  const source = readFileSync(file, 'utf8');
   const fn = compileFunction(source, ['exports', 'require', 'module', '__filename', '__dirname'], { filename: file }) as (
     exports: object,
     require: (id: string) => unknown,
