@@ -658,7 +658,9 @@ export class BfdDriver {
     // it would have on time. A session still expired after that is looked
     // at once more after one turn of the event loop (below), where this
     // read is not available (not Linux).
-    if (!this.readingWaiting && this.rxOpen.length > 0 && this.anyLateExpiry(this.clock.now())) this.readWaiting(this.clock.now());
+    const noticed = this.clock.now();
+    if (!this.readingWaiting && this.rxOpen.length > 0 && this.anyLateExpiry(noticed)) this.readWaiting(noticed);
+    // After the read, which takes its time: the expiries are judged at this moment.
     const now = this.clock.now();
     let earliest: number | undefined;
     // Sessions are few (one per BFD peer), so a scan per step is cheaper

@@ -44,7 +44,7 @@ export const SHARED_MODULES: Readonly<Record<string, unknown>> = { 'herald:confi
 /** Read and validate a config file, keeping a locator for its key paths; throws ConfigError. */
 export async function loadConfigWithLocator(path: string): Promise<{ config: Config; locate: Locate }> {
   if (typeof HERALD_CONFIG_PARSER !== 'string') return ((await import(DEV_PARSER)) as Parser).loadConfigWithLocator(path);
-  return withoutNewGlobals(async () => (await loadBundle(fileURLToPath(new URL(`./${HERALD_CONFIG_PARSER}`, import.meta.url)))).loadConfigWithLocator(path));
+  return withoutNewGlobals(() => loadBundle(fileURLToPath(new URL(`./${HERALD_CONFIG_PARSER}`, import.meta.url))).loadConfigWithLocator(path));
 }
 
 /** parse.ts, from the sources; a specifier esbuild does not follow (a build has no use for a chunk of it). */
@@ -75,7 +75,7 @@ export async function loadConfig(path: string): Promise<Config> {
  * SHARED_MODULES by name and Node's modules otherwise. Nothing keeps the
  * compiled function or its module object once the caller drops the result.
  */
-export async function loadBundle(file: string): Promise<Parser> {
+export function loadBundle(file: string): Parser {
   // Read at once (it is in the page cache after the first start): a thread-pool round trip would sit before the config's own read.
   const source = readFileSync(file, 'utf8');
   const fn = compileFunction(source, ['exports', 'require', 'module', '__filename', '__dirname'], { filename: file }) as (

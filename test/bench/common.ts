@@ -14,7 +14,7 @@ import { descendants, Lab, pointToPoint } from '../interop/lab/index.js';
 import { PRODUCTION_NODE_FLAGS } from '../support/node-flags.js';
 import { testNetns } from '../support/netns-enter.js';
 // @ts-expect-error: the build script is plain JavaScript without declarations
-import { CJS_BANNER, CJS_DEFINE, LOADED, sharedPlugin } from '../../src/bin/build.mjs';
+import { CJS_BANNER, CJS_DEFINE, LOADED, sharedPlugin, THREADS } from '../../src/bin/build.mjs';
 import { BirdReceiver, wallMs, type ReceiverCounts } from './receiver.js';
 
 export { wallMs };
@@ -193,23 +193,14 @@ export async function bundleChild(entry: string, name: string): Promise<string> 
   const root = fileURLToPath(new URL('../..', import.meta.url));
   const dir = `${root}node_modules/.cache/herald`;
   const common = { absWorkingDir: root, bundle: true, platform: 'node' as const, format: 'esm' as const, target: 'node20', packages: 'external' as const, logLevel: 'warning' as const };
-  // The config parser as the build makes it: a bundle of its own beside the child, compiled per read (decision 0050).
+  // The child reads its config through the parser bundle beside it, as a build does (decision 0050).
   await build({ ...common, entryPoints: [entry], outfile: `${dir}/${name}.mjs`, define: { HERALD_CONFIG_PARSER: JSON.stringify('config-parser.cjs') } });
-  await build({
-    ...common,
-    packages: undefined,
-    format: 'cjs',
-    define: CJS_DEFINE,
-    banner: { js: CJS_BANNER },
-    plugins: [sharedPlugin(root)],
-    entryPoints: Object.entries(LOADED as Record<string, string>).map(([out, src]) => ({ in: src, out })),
-    outdir: dir,
-    outExtension: { '.js': '.cjs' },
-  });
-  // The threads as the build makes them: CommonJS beside the child (src/bin/build.mjs, decision 0049).
-  const thread = { ...common, format: 'cjs' as const, define: CJS_DEFINE, banner: { js: CJS_BANNER } };
-  await build({ ...thread, entryPoints: ['bgp/driver/engine-worker.ts'], outfile: `${dir}/engine-worker.cjs` });
-  await build({ ...thread, entryPoints: ['bgp/bfd/bfd-worker.ts'], outfile: `${dir}/bfd-worker.cjs` });
+  // The threads and the config parser as src/bin/build.mjs makes them: CommonJS files beside the child (decisions 0049, 0050).
+  const cjs = { ...common, format: 'cjs' as const, define: CJS_DEFINE, banner: { js: CJS_BANNER }, outdir: dir, outExtension: { '.js': '.cjs' } };
+  const entries = (table: Record<string, string>) => Object.entries(table).map(([out, src]) => ({ in: src, out }));
+  await build({ ...cjs, entryPoints: entries(THREADS as Record<string, string>) });
+  // The parser bundled whole (yaml and zod in it), so that it is dropped after each read as in a build.
+  await build({ ...cjs, packages: undefined, plugins: [sharedPlugin(root)], entryPoints: entries(LOADED as Record<string, string>) });
   return `${dir}/${name}.mjs`;
 }
 

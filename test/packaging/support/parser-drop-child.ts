@@ -28,7 +28,7 @@ async function collected(ref: WeakRef<object>): Promise<boolean> {
 async function read(dropGlobals: boolean): Promise<{ ref: WeakRef<object>; secretIsOurs: boolean; line: number; errorIsOurs: boolean; zodGlobal: boolean }> {
   let ref!: WeakRef<object>;
   const run = async () => {
-    const p = await loadBundle(file);
+    const p = loadBundle(file);
     // A function of the bundle's top level: it lives in the one context all of
     // the bundle's functions share, so it is collected only with all of them.
     ref = new WeakRef(p.parseConfigWithLocator);
