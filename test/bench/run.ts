@@ -16,6 +16,8 @@
  *   npm run bench -- --idle            idle RSS, start → first OPEN and `routes`
  *                                      start-up beside BIRD and GoBGP (idle.ts;
  *                                      --only=herald,bird,gobgp picks rows;
+ *                                      --late=15,60,300 the RSS samples after
+ *                                      the 5 s one, seconds (default 15,60);
  *                                      HERALD_BIN=… ROUTES_BIN=… another build)
  *   npm run bench -- --checks          1,000 services with 1 s TCP checks: CPU, RSS,
  *                                      a flip of them all (checks.ts; no root)
@@ -74,6 +76,8 @@ interface Args {
   lxdBase: string | undefined;
   /** --services=N, --seconds=N (checks), --instances=N, --events=N (lxd). */
   n: Record<string, number>;
+  /** --late=S,S,... (idle): the RSS samples after the first, seconds after the route arrived. */
+  lateS: number[] | null;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -85,6 +89,7 @@ function parseArgs(argv: string[]): Args {
   let only: Set<string> | null = null;
   let cpuProf: string | undefined;
   let lxdBase: string | undefined;
+  let lateS: number[] | null = null;
   for (const a of argv) {
     if (a === '--quick') quick = true;
     else if (a === '--idle') idle = true;
@@ -92,12 +97,13 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--lxd') lxd = true;
     else if (a.startsWith('--lxd-base=')) lxdBase = resolve(a.slice(11));
     else if (/^--(services|seconds|instances|events|rounds)=\d+$/.test(a)) n[a.slice(2, a.indexOf('='))] = Number(a.slice(a.indexOf('=') + 1));
+    else if (/^--late=\d+(,\d+)*$/.test(a)) lateS = a.slice(7).split(',').map(Number);
     else if (a.startsWith('--only=')) only = new Set(a.slice(7).split(','));
     else if (a.startsWith('--cpu-prof=')) cpuProf = resolve(a.slice(11));
     else if (a === '--cpu-prof') cpuProf = resolve('herald-cpu-prof');
-    else throw new Error(`unknown argument ${a} (known: --quick, --idle, --checks [--services=N --seconds=N], --lxd [--instances=N --events=N --lxd-base=DIR --rounds=N], --only=herald,daemon,bird,openbgpd,gobgp, --cpu-prof[=DIR], --failover, --lateness)`);
+    else throw new Error(`unknown argument ${a} (known: --quick, --idle [--late=S,S...], --checks [--services=N --seconds=N], --lxd [--instances=N --events=N --lxd-base=DIR --rounds=N], --only=herald,daemon,bird,openbgpd,gobgp, --cpu-prof[=DIR], --failover, --lateness)`);
   }
-  return { quick, idle, checks, lxd, only, cpuProf, lxdBase, n };
+  return { quick, idle, checks, lxd, only, cpuProf, lxdBase, n, lateS };
 }
 
 const fmtMs = (v: number | null | undefined): string => (v == null ? '—' : v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${(v / 1000).toFixed(2)} s`);
@@ -148,7 +154,7 @@ async function main(): Promise<void> {
   }
   const args = parseArgs(process.argv.slice(2));
   if (args.idle) {
-    await runIdle({ starts: 7, settleMs: 5000, lateMs: [15_000, 30_000], cliRuns: 15, only: args.only });
+    await runIdle({ starts: 7, settleMs: 5000, lateMs: (args.lateS ?? [15, 60]).map((x) => x * 1000), cliRuns: 15, only: args.only });
     return;
   }
   if (args.checks) {
