@@ -19,9 +19,10 @@ const RECORD = join(root, 'test/packaging/support/record-loads.mjs');
 const tmp = mkdtempSync(join(tmpdir(), 'herald-dist-test-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-const { ENTRIES, THREADS, PROGRAMS } = (await import(pathToFileURL(BUILD).href)) as { ENTRIES: Record<string, string>; THREADS: Record<string, string>; PROGRAMS: Record<string, string> };
-/** Every file the build names after its source: ESM entries (.mjs), CommonJS threads and programs (.cjs). */
-const NAMED = Object.keys(ENTRIES).map((n) => `${n}.mjs`).concat([...Object.keys(THREADS), ...Object.keys(PROGRAMS)].map((n) => `${n}.cjs`));
+type Table = Record<string, string>;
+const { ENTRIES, THREADS, PROGRAMS, LOADED } = (await import(pathToFileURL(BUILD).href)) as { ENTRIES: Table; THREADS: Table; PROGRAMS: Table; LOADED: Table };
+/** Every file the build names after its source: ESM entries (.mjs), CommonJS threads, programs and loaded code (.cjs). */
+const NAMED = Object.keys(ENTRIES).map((n) => `${n}.mjs`).concat([...Object.keys(THREADS), ...Object.keys(PROGRAMS), ...Object.keys(LOADED)].map((n) => `${n}.cjs`));
 
 /** A copy of the tree's build inputs and its dist/, with node_modules linked. */
 function copyTree(name: string): string {
@@ -45,6 +46,7 @@ function edit(file: string, from: string, to: string): void {
 describe('dist/ against the sources', () => {
   it('has every entry and is fresh after the build', () => {
     expect(NAMED).toContain('routes.cjs');
+    expect(NAMED).toContain('config-parser.cjs');
     for (const name of NAMED) {
       expect(existsSync(join(root, 'dist', name)), `dist/${name}`).toBe(true);
       expect(existsSync(join(root, 'dist', `${name}.map`)), `dist/${name}.map`).toBe(true);
