@@ -115,7 +115,6 @@ try { await m.runCli(['--help'], { stdout: null, stderr: null, env: {} }); } cat
     // As src/config/load.ts reads: the global removed, nothing of the parser is left.
     expect(r).toMatchObject({ zodGlobalWith: false, droppedCollected: true });
   });
-
 });
 
 // herald runs in a namespace of this file's own: a routing daemon never runs in the host's.
